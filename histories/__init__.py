@@ -1,0 +1,1 @@
+"""History data, formats, the recorder's core and the checkers (the "judge")."""

@@ -1,0 +1,1 @@
+"""The Store contract, the reference store, adapters and seeded bugs (the "how")."""

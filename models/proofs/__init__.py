@@ -1,0 +1,1 @@
+"""z3 proofs of the models' laws, each a function returning a ProofResult."""

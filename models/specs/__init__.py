@@ -1,0 +1,1 @@
+"""Sequential specifications: what a single-copy object allows, step by step."""

@@ -1,0 +1,1 @@
+"""Hypothesis strategies, stateful machines and the pytest plugin (the "probe")."""

@@ -1,0 +1,84 @@
+"""Hypothesis profiles for replicheck's own properties.
+
+Three profiles, registered with Hypothesis under prefixed names so they never clash
+with a user's: ``replicheck-quick`` (the local edit loop), ``replicheck-ci``
+(derandomized, no example database, no deadline) and ``replicheck-thorough``
+(overnight). They are applied to replicheck's properties only, through
+:func:`settings_for`; nothing here calls ``settings.load_profile``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from hypothesis import HealthCheck, settings
+
+PROFILES: tuple[str, ...] = ("quick", "ci", "thorough")
+"""The profile names a user may choose, weakest first."""
+
+PREFIX = "replicheck-"
+ENV_VAR = "REPLICHECK_PROFILE"
+
+
+class UnknownProfile(ValueError):
+    """A profile name that is not one of :data:`PROFILES`."""
+
+    def __init__(self, name: str, source: str) -> None:
+        self.name = name
+        super().__init__(
+            f"unknown replicheck profile {name!r} (from {source}); "
+            f"choose one of: {', '.join(PROFILES)}"
+        )
+
+
+def register_profiles() -> None:
+    """Register the three profiles with Hypothesis (idempotent, no other effect)."""
+    common: dict[str, object] = {
+        "deadline": None,
+        "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
+    }
+    settings.register_profile(f"{PREFIX}quick", max_examples=50, **common)  # type: ignore[arg-type]
+    settings.register_profile(
+        f"{PREFIX}ci",
+        max_examples=100,
+        derandomize=True,
+        database=None,
+        print_blob=True,
+        **common,  # type: ignore[arg-type]
+    )
+    settings.register_profile(
+        f"{PREFIX}thorough",
+        max_examples=2000,
+        **common,  # type: ignore[arg-type]
+    )
+
+
+def choose_profile(option: str | None, environ: Mapping[str, str] | None = None) -> str:
+    """The profile in force: the command-line option if given, else
+    ``REPLICHECK_PROFILE``, else ``ci`` when ``CI`` is set, else ``quick``.
+
+    Raises :class:`UnknownProfile` for a name that is not a profile."""
+    env = os.environ if environ is None else environ
+    if option:
+        name, source = option, "--replicheck-profile"
+    elif env.get(ENV_VAR):
+        name, source = env[ENV_VAR], ENV_VAR
+    elif env.get("CI"):
+        name, source = "ci", "CI"
+    else:
+        name, source = "quick", "default"
+    if name not in PROFILES:
+        raise UnknownProfile(name, source)
+    return name
+
+
+def settings_for(name: str) -> settings:
+    """The Hypothesis settings object of profile ``name`` (registering it if needed)."""
+    if name not in PROFILES:
+        raise UnknownProfile(name, "settings_for")
+    try:
+        return settings.get_profile(f"{PREFIX}{name}")
+    except Exception:
+        register_profiles()
+        return settings.get_profile(f"{PREFIX}{name}")

@@ -1,0 +1,1 @@
+"""Verdicts rendered for people and machines, and the command line (the "voice")."""

@@ -1,0 +1,82 @@
+"""The ``replicheck`` command line.
+
+Exit statuses (CONTRACTS.md section 6): 0 everything holds, 1 a violation (or a
+refuted law), 2 bad input or usage, 3 unknown (a solver or a search ran out of time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+EXIT_OK = 0
+EXIT_VIOLATION = 1
+EXIT_USAGE = 2
+EXIT_UNKNOWN = 3
+
+
+def _prove(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    from replicheck.models.proofs.catalog import run_all
+
+    rows = []
+    results = []
+    for group, result in run_all():
+        results.append((group, result))
+        verdict = "proved" if result.proved else ("REFUTED" if result.refuted else "unknown")
+        rows.append((group, result.law, result.bounds, verdict, f"{result.seconds:.2f}"))
+        if not args.json and not args.quiet:
+            print(f"  {verdict:8} {group}: {result.law}", file=sys.stderr, flush=True)
+    refuted = [r for _, r in results if r.refuted]
+    unknown = [r for _, r in results if not r.proved and not r.refuted]
+    if args.json:
+        print(json.dumps({
+            "schema": 1,
+            "proofs": [
+                {"group": g, "law": r.law, "bounds": r.bounds, "proved": r.proved,
+                 "status": r.status, "counterexample": r.counterexample,
+                 "seconds": round(r.seconds, 4)}
+                for g, r in results
+            ],
+        }, indent=2))
+    else:
+        print(tabulate(rows, headers=["group", "law", "bounds", "verdict", "seconds"]))
+        print(f"\n{len(results) - len(refuted) - len(unknown)} proved, "
+              f"{len(refuted)} refuted, {len(unknown)} unknown")
+        for r in refuted:
+            print(f"\nREFUTED: {r.law}\n{r.counterexample}")
+    if refuted:
+        return EXIT_VIOLATION
+    return EXIT_UNKNOWN if unknown else EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``replicheck`` command."""
+    parser = argparse.ArgumentParser(
+        prog="replicheck",
+        description="Property-based consistency verification for replicated key-value stores.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    prove = sub.add_parser("prove", help="prove the models' laws with z3 and print the results")
+    prove.add_argument("--json", action="store_true", help="print one JSON object")
+    prove.add_argument("--quiet", action="store_true", help="no progress lines")
+    prove.set_defaults(run=_prove)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    status: int = args.run(args)
+    return status
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""Profile choice and registration (CONTRACTS.md section 7)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from hypothesis import settings
+
+from replicheck.properties.profiles import (
+    PROFILES,
+    UnknownProfile,
+    choose_profile,
+    register_profiles,
+    settings_for,
+)
+
+
+@pytest.mark.parametrize(
+    ("option", "environ", "expected"),
+    [
+        ("thorough", {"REPLICHECK_PROFILE": "quick", "CI": "true"}, "thorough"),
+        (None, {"REPLICHECK_PROFILE": "thorough", "CI": "true"}, "thorough"),
+        (None, {"CI": "true"}, "ci"),
+        (None, {}, "quick"),
+        (None, {"CI": ""}, "quick"),
+    ],
+)
+def test_choice_order(option: str | None, environ: dict[str, str], expected: str) -> None:
+    assert choose_profile(option, environ) == expected
+
+
+@pytest.mark.parametrize(("option", "environ"), [("fast", {}), (None, {"REPLICHECK_PROFILE": "x"})])
+def test_unknown_profile_is_refused_with_the_choices(
+    option: str | None, environ: dict[str, str]
+) -> None:
+    with pytest.raises(UnknownProfile) as info:
+        choose_profile(option, environ)
+    for name in PROFILES:
+        assert name in str(info.value)
+
+
+def test_profiles_are_registered_under_prefixed_names() -> None:
+    register_profiles()
+    ci = settings.get_profile("replicheck-ci")
+    assert ci.derandomize is True
+    assert ci.database is None
+    assert ci.deadline is None
+    assert settings.get_profile("replicheck-thorough").max_examples > settings.get_profile(
+        "replicheck-quick"
+    ).max_examples
+    assert settings_for("ci").derandomize is True
+
+
+def _run_pytest(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", **(env or {})},
+    )
+
+
+def test_plugin_never_loads_a_profile_globally(tmp_path: Path) -> None:
+    """A user's own test in a venv with replicheck keeps Hypothesis's own settings,
+    even when replicheck's ci profile is chosen."""
+    (tmp_path / "test_user.py").write_text(
+        textwrap.dedent(
+            """
+            from hypothesis import settings
+            def test_default_untouched():
+                assert settings._current_profile == "default"
+                assert settings().derandomize is False
+            """
+        )
+    )
+    result = _run_pytest(tmp_path, "--replicheck-profile=ci")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "replicheck profile: ci" in result.stdout
+
+
+def test_with_ci_set_hypothesis_keeps_its_own_ci_profile(tmp_path: Path) -> None:
+    (tmp_path / "test_user.py").write_text(
+        "from hypothesis import settings\n"
+        "def test_profile():\n"
+        "    assert not settings._current_profile.startswith('replicheck-')\n"
+    )
+    result = _run_pytest(tmp_path, env={"CI": "true"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "replicheck profile: ci" in result.stdout
+
+
+def test_unknown_profile_option_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "test_x.py").write_text("def test_x():\n    pass\n")
+    result = _run_pytest(tmp_path, "--replicheck-profile=bogus")
+    assert result.returncode == 4  # pytest's usage-error status
+    assert "unknown replicheck profile 'bogus'" in result.stderr
