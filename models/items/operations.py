@@ -1,0 +1,422 @@
+"""The meaning of every item request: a pure function from a database and a request
+to the next database and the answer.
+
+``apply(db, request, now)`` is the item-store model: it never mutates ``db``, and
+either returns ``(next_db, response)`` or raises one definite error of
+``replicheck.models.items.errors`` — in which case nothing was applied (the caller
+keeps ``db``). It follows DynamoDB's documented semantics: conditions are evaluated
+on the item as it was; a transaction applies all of its actions or none, with one
+cancellation reason per action in request order; a client request token replays
+the same answer within ten minutes of ``now``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from replicheck.models.items.errors import (
+    CancellationReason,
+    ConditionalCheckFailed,
+    IdempotentParameterMismatch,
+    StoreError,
+    TransactionCanceled,
+    ValidationError,
+)
+from replicheck.models.items.expressions import (
+    apply_update,
+    check_placeholders,
+    evaluate_condition,
+    parse_condition,
+    parse_projection,
+    parse_update,
+    project,
+    updated_paths,
+)
+from replicheck.models.items.requests import (
+    IDEMPOTENCY_WINDOW_SECONDS,
+    MAX_TRANSACTION_ACTIONS,
+    ConditionCheck,
+    Delete,
+    Get,
+    Item,
+    Put,
+    Request,
+    Response,
+    TableSchema,
+    TransactGet,
+    TransactWrite,
+    Update,
+    WriteAction,
+)
+from replicheck.models.items.values import freeze, normalize, normalize_item, type_of
+
+KeyTuple = tuple[Any, ...]
+"""A primary key's values, partition key first."""
+
+_KEY_TYPES = ("S", "N", "B")
+
+
+@dataclass(frozen=True)
+class _Token:
+    fingerprint: Hashable
+    response: Response
+    time: float
+
+
+@dataclass(frozen=True, eq=False)
+class Database:
+    """The item store's whole state: tables (schema and items by key) and the
+    remembered transaction tokens. Treat as immutable; equal and hashable by value,
+    so checkers can memoize on it."""
+
+    schemas: Mapping[str, TableSchema]
+    tables: Mapping[str, Mapping[KeyTuple, Item]]
+    tokens: Mapping[str, _Token] = field(default_factory=dict)
+
+    def _canonical(self) -> Hashable:
+        return (
+            tuple(sorted((n, s.partition_key, s.sort_key or "") for n, s in
+                         self.schemas.items())),
+            frozenset(
+                (name, key, freeze(item))
+                for name, items in self.tables.items()
+                for key, item in items.items()
+            ),
+            frozenset((t, e.fingerprint) for t, e in self.tokens.items()),
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Database):
+            return NotImplemented
+        return self._canonical() == other._canonical()
+
+    def __hash__(self) -> int:
+        return hash(self._canonical())
+
+    def item(self, table: str, key: Mapping[str, Any]) -> Item | None:
+        """The item stored under ``key`` (a copy), or ``None``."""
+        schema = _schema(self, table)
+        found = self.tables[table].get(key_tuple(schema, key, what="Key"))
+        return None if found is None else dict(found)
+
+    def items(self, table: str) -> dict[KeyTuple, Item]:
+        """Every item of ``table`` by key tuple (copies)."""
+        _schema(self, table)
+        return {k: dict(v) for k, v in self.tables[table].items()}
+
+
+def empty(*schemas: TableSchema) -> Database:
+    """A database holding the given tables, all empty."""
+    names = [s.name for s in schemas]
+    if len(set(names)) != len(names):
+        raise ValidationError(f"duplicate table names in {names}", what="TableName")
+    return Database({s.name: s for s in schemas}, {s.name: {} for s in schemas})
+
+
+def _schema(db: Database, table: str) -> TableSchema:
+    try:
+        return db.schemas[table]
+    except KeyError:
+        raise ValidationError(
+            f"Requested resource not found: table {table!r}", what="TableName"
+        ) from None
+
+
+def key_tuple(schema: TableSchema, item: Mapping[str, Any], *, what: str,
+              exact: bool = True) -> KeyTuple:
+    """The key of ``item`` under ``schema``.
+
+    With ``exact`` the mapping must hold the key attributes and nothing else (a Key
+    parameter); otherwise it may hold more (an Item). Key values must be S, N or B
+    and not empty. Raises ValidationError saying which attribute is at fault."""
+    names = schema.key_attributes
+    if exact:
+        extra = sorted(set(item) - set(names))
+        if extra:
+            raise ValidationError(
+                f"The provided key element does not match the schema: unexpected "
+                f"attributes {extra}; the key of {schema.name!r} is {list(names)}",
+                what=what,
+            )
+    values = []
+    for name in names:
+        if name not in item:
+            raise ValidationError(
+                f"The provided key element does not match the schema: missing key "
+                f"attribute {name!r}",
+                what=what,
+            )
+        value = normalize(item[name])
+        kind = type_of(value)
+        if kind not in _KEY_TYPES:
+            raise ValidationError(
+                f"The provided key element does not match the schema: key attribute "
+                f"{name!r} has type {kind}, expected one of S, N, B",
+                what=what,
+            )
+        if kind in ("S", "B") and len(value) == 0:
+            raise ValidationError(
+                f"One or more parameter values are not valid: the key attribute "
+                f"{name!r} is empty",
+                what=what,
+            )
+        values.append(value)
+    return tuple(values)
+
+
+def _with_item(db: Database, table: str, key: KeyTuple, item: Item | None) -> Database:
+    items = dict(db.tables[table])
+    if item is None:
+        items.pop(key, None)
+    else:
+        items[key] = item
+    tables = dict(db.tables)
+    tables[table] = items
+    return Database(db.schemas, tables, db.tokens)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A write action with its expressions parsed and its key resolved."""
+
+    action: WriteAction
+    table: str
+    key: KeyTuple
+    key_item: Item
+    condition: Any
+    update: Any
+
+
+def _prepare(db: Database, action: WriteAction) -> _Prepared:
+    """Parse and validate everything that can be checked without the stored item."""
+    schema = _schema(db, action.table)
+    names = action.names or {}
+    values = {k: normalize(v) for k, v in (action.values or {}).items()}
+    condition = parse_condition(action.condition) if action.condition is not None else None
+    update = None
+    if isinstance(action, Put):
+        item = normalize_item(action.item)
+        key = key_tuple(schema, item, what="Item", exact=False)
+        if action.return_values not in ("NONE", "ALL_OLD"):
+            raise ValidationError(
+                f"ReturnValues can only be ALL_OLD or NONE for PutItem, "
+                f"not {action.return_values}",
+                what="ReturnValues",
+            )
+    else:
+        key = key_tuple(schema, action.key, what="Key")
+        if isinstance(action, Update):
+            update = parse_update(action.update)
+        elif isinstance(action, Delete) and action.return_values not in ("NONE", "ALL_OLD"):
+            raise ValidationError(
+                f"ReturnValues can only be ALL_OLD or NONE for DeleteItem, "
+                f"not {action.return_values}",
+                what="ReturnValues",
+            )
+    parsed = [p for p in (condition, update) if p is not None]
+    check_placeholders(names, values, *parsed)
+    key_item = dict(zip(schema.key_attributes, key, strict=True))
+    return _Prepared(action, action.table, key, key_item, condition, update)
+
+
+def _condition_holds(p: _Prepared, old: Item | None) -> bool:
+    if p.condition is None:
+        return True
+    values = {k: normalize(v) for k, v in (p.action.values or {}).items()}
+    return evaluate_condition(p.condition, old, p.action.names or {}, values)
+
+
+def _new_item(db: Database, p: _Prepared, old: Item | None) -> Item | None:
+    """The item after the action (``None``: absent); ValidationError if it cannot apply."""
+    action = p.action
+    if isinstance(action, Put):
+        return normalize_item(action.item)
+    if isinstance(action, Delete):
+        return None
+    if isinstance(action, ConditionCheck):
+        return old
+    names = action.names or {}
+    values = {k: normalize(v) for k, v in (action.values or {}).items()}
+    schema = db.schemas[p.table]
+    touched = updated_paths(p.update, names)
+    for attribute in schema.key_attributes:
+        if attribute in touched:
+            raise ValidationError(
+                f"Cannot update attribute {attribute}. This attribute is part of the key",
+                what="UpdateExpression",
+            )
+    base = old if old is not None else p.key_item
+    return apply_update(p.update, base, names, values)
+
+
+def _returned(action: WriteAction, db: Database, p: _Prepared, old: Item | None,
+              new: Item | None) -> Item | None:
+    mode = getattr(action, "return_values", "NONE")
+    if mode == "NONE":
+        return None
+    if mode == "ALL_OLD":
+        return None if old is None else dict(old)
+    if mode == "ALL_NEW":
+        return None if new is None else dict(new)
+    touched = updated_paths(p.update, action.names or {})
+    source = old if mode == "UPDATED_OLD" else new
+    if source is None:
+        return None
+    picked = {a: source[a] for a in sorted(touched) if a in source}
+    return picked or None
+
+
+def _write(db: Database, action: WriteAction) -> tuple[Database, Response]:
+    p = _prepare(db, action)
+    old = db.tables[p.table].get(p.key)
+    if not _condition_holds(p, old):
+        raise ConditionalCheckFailed(
+            item=old if action.return_old_on_condition_failure else None
+        )
+    new = _new_item(db, p, old)
+    next_db = _with_item(db, p.table, p.key, new)
+    return next_db, Response(item=_returned(action, db, p, old, new))
+
+
+def _get(db: Database, request: Get) -> Item | None:
+    schema = _schema(db, request.table)
+    key = key_tuple(schema, request.key, what="Key")
+    item = db.tables[request.table].get(key)
+    if request.projection is None:
+        check_placeholders(request.names or {}, {})
+        return None if item is None else dict(item)
+    projection = parse_projection(request.projection)
+    check_placeholders(request.names or {}, {}, projection)
+    return None if item is None else project(projection, item, request.names or {})
+
+
+def _distinct(targets: Iterable[tuple[str, KeyTuple]], what: str) -> None:
+    seen: set[tuple[str, KeyTuple]] = set()
+    for target in targets:
+        if target in seen:
+            raise ValidationError(
+                "Transaction request cannot include multiple operations on one item",
+                what=what,
+            )
+        seen.add(target)
+
+
+def _count(n: int, what: str) -> None:
+    if not 1 <= n <= MAX_TRANSACTION_ACTIONS:
+        raise ValidationError(
+            f"Member must have length between 1 and {MAX_TRANSACTION_ACTIONS}, not {n}",
+            what=what,
+        )
+
+
+def fingerprint(request: TransactWrite) -> Hashable:
+    """A value equal for exactly the transaction requests that are the same request
+    (used to tell a retry from a different request under one client token)."""
+
+    def mapping(m: Mapping[str, Any] | None) -> Hashable:
+        return None if m is None else freeze(dict(m))
+
+    parts = []
+    for a in request.actions:
+        parts.append((
+            type(a).__name__, a.table,
+            mapping(a.item if isinstance(a, Put) else a.key),
+            getattr(a, "update", None), a.condition, mapping(a.names), mapping(a.values),
+            getattr(a, "return_values", None), a.return_old_on_condition_failure,
+        ))
+    return tuple(parts)
+
+
+def _transact_write(db: Database, request: TransactWrite, now: float) -> tuple[Database,
+                                                                               Response]:
+    _count(len(request.actions), "TransactItems")
+    tokens = {t: e for t, e in db.tokens.items()
+              if now - e.time < IDEMPOTENCY_WINDOW_SECONDS}
+    print_ = fingerprint(request)
+    if request.token is not None and request.token in tokens:
+        entry = tokens[request.token]
+        if entry.fingerprint != print_:
+            raise IdempotentParameterMismatch(
+                f"ClientRequestToken {request.token!r} was used for a different request"
+            )
+        return db, entry.response
+    prepared = [_prepare(db, a) for a in request.actions]
+    _distinct(((p.table, p.key) for p in prepared), "TransactItems")
+    reasons: list[CancellationReason] = []
+    results: list[tuple[_Prepared, Item | None]] = []
+    for p in prepared:
+        old = db.tables[p.table].get(p.key)
+        if not _condition_holds(p, old):
+            reasons.append(CancellationReason(
+                "ConditionalCheckFailed", "The conditional request failed",
+                old if p.action.return_old_on_condition_failure else None))
+            continue
+        try:
+            new = _new_item(db, p, old)
+        except ValidationError as error:
+            reasons.append(CancellationReason("ValidationError", error.message))
+            continue
+        reasons.append(CancellationReason("None"))
+        results.append((p, new))
+    if any(not r.ok for r in reasons):
+        raise TransactionCanceled(tuple(reasons))
+    next_db = db
+    for p, new in results:
+        next_db = _with_item(next_db, p.table, p.key, new)
+    response = Response()
+    if request.token is not None:
+        tokens[request.token] = _Token(print_, response, now)
+    return Database(next_db.schemas, next_db.tables, tokens), response
+
+
+def _transact_get(db: Database, request: TransactGet) -> Response:
+    _count(len(request.gets), "TransactItems")
+    keys = [(g.table, key_tuple(_schema(db, g.table), g.key, what="Key")) for g in request.gets]
+    _distinct(keys, "TransactItems")
+    return Response(items=tuple(_get(db, g) for g in request.gets))
+
+
+def apply(db: Database, request: Request, now: float = 0.0) -> tuple[Database, Response]:
+    """Apply ``request`` to ``db`` at simulated time ``now`` (seconds).
+
+    Returns the next database and the answer, or raises a definite error
+    (``ValidationError``, ``ConditionalCheckFailed``, ``TransactionCanceled``,
+    ``IdempotentParameterMismatch``); ``db`` itself is never changed."""
+    if isinstance(request, Get):
+        return db, Response(item=_get(db, request))
+    if isinstance(request, Put | Update | Delete):
+        return _write(db, request)
+    if isinstance(request, TransactWrite):
+        return _transact_write(db, request, now)
+    if isinstance(request, TransactGet):
+        return db, _transact_get(db, request)
+    raise ValidationError(f"unknown request type {type(request).__name__}", what="Request")
+
+
+def touched(db: Database, request: Request) -> frozenset[tuple[str, KeyTuple]]:
+    """The (table, key) pairs a request reads or writes; ValidationError for a bad key."""
+    def one(table: str, mapping: Mapping[str, Any], exact: bool) -> tuple[str, KeyTuple]:
+        return table, key_tuple(_schema(db, table), mapping, what="Key", exact=exact)
+
+    if isinstance(request, Put):
+        return frozenset({one(request.table, request.item, False)})
+    if isinstance(request, Get | Update | Delete):
+        return frozenset({one(request.table, request.key, True)})
+    if isinstance(request, TransactWrite):
+        return frozenset(
+            one(a.table, a.item, False) if isinstance(a, Put) else one(a.table, a.key, True)
+            for a in request.actions
+        )
+    return frozenset(one(g.table, g.key, True) for g in request.gets)
+
+
+def outcome(db: Database, request: Request, now: float = 0.0) -> tuple[Database,
+                                                                      Response | StoreError]:
+    """Like :func:`apply`, but a definite error is returned (with ``db`` unchanged)
+    instead of raised."""
+    try:
+        return apply(db, request, now)
+    except StoreError as error:
+        return db, error
