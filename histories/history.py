@@ -1,0 +1,227 @@
+"""Histories: the records clients wrote, and the operations they pair into.
+
+A :class:`Record` is one line of a history in the Jepsen style: a process invoked a
+function (``invoke``) or completed its pending invocation (``ok``, ``fail``,
+``info``). :func:`pair` turns records into :class:`Operation` values — one per
+invocation, with its completion — and checks the pairing: a completion without an
+invocation, or a second invocation while one is in flight, is a
+:class:`HistoryError` naming the source and line.
+
+Semantics (CONTRACTS.md section 5):
+
+- ``ok``: the operation took effect, between its invocation and its completion.
+- ``fail``: it definitely did not take effect.
+- ``info`` (or no completion at all): indeterminate — it may take effect at any time
+  after its invocation, or never. The process never continues; a client that goes
+  on does so under a fresh process id.
+- Records of a non-integer process (Jepsen's ``:nemesis``) are faults: kept for
+  reports, ignored by checkers.
+- Observation records (``type`` ``observe``: replica snapshots with Merkle roots,
+  stream records) are not operations; they are kept in order for the convergence and
+  stream checkers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+INVOKE: Final = "invoke"
+OK: Final = "ok"
+FAIL: Final = "fail"
+INFO: Final = "info"
+OBSERVE: Final = "observe"
+RECORD_TYPES: Final = (INVOKE, OK, FAIL, INFO, OBSERVE)
+
+Status = Literal["ok", "fail", "info"]
+
+
+@dataclass(frozen=True)
+class Record:
+    """One event of a history.
+
+    ``process`` is an int for a client, anything else (e.g. ``"nemesis"``) for a
+    fault injector. ``index`` is the record's position (real-time order); ``time`` an
+    optional monotonic timestamp in nanoseconds. ``error`` names why a ``fail`` or
+    ``info`` happened (e.g. ``"condition-failed"``, ``"timed-out"``). ``meta`` carries
+    store metadata (e.g. vector clocks of reads and writes). ``line`` is where the
+    record came from in its source, for error messages."""
+
+    process: Hashable
+    type: str
+    f: str
+    value: Any = None
+    key: Hashable | None = None
+    index: int = 0
+    time: int | None = None
+    error: Any = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    line: int | None = None
+
+    @property
+    def is_client(self) -> bool:
+        """True for a client's record (integer process), False for a fault's."""
+        return isinstance(self.process, int) and not isinstance(self.process, bool)
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One invocation and its completion.
+
+    ``id`` numbers operations in invocation order from 0. ``call`` and ``ret`` are the
+    record indexes of the invocation and the completion (``ret`` is ``None`` when the
+    operation never completed). ``input`` is the invocation's value, ``output`` the
+    completion's (``None`` for an operation that never completed). ``status`` is
+    ``"ok"``, ``"fail"`` or ``"info"`` (a missing completion counts as ``info``)."""
+
+    id: int
+    process: Hashable
+    f: str
+    key: Hashable | None
+    input: Any
+    output: Any
+    status: Status
+    call: int
+    ret: int | None
+    call_time: int | None = None
+    ret_time: int | None = None
+    error: Any = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    line: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        """The operation took effect."""
+        return self.status == OK
+
+    @property
+    def failed(self) -> bool:
+        """The operation definitely did not take effect."""
+        return self.status == FAIL
+
+    @property
+    def indeterminate(self) -> bool:
+        """The operation may or may not have taken effect."""
+        return self.status == INFO
+
+    @property
+    def value(self) -> Any:
+        """The value that describes the operation best: the completion's for ``ok``,
+        the invocation's otherwise."""
+        return self.output if self.status == OK else self.input
+
+
+class HistoryError(ValueError):
+    """A malformed history: says where (source, line) and what was expected."""
+
+    def __init__(self, message: str, *, source: str | None = None, line: int | None = None
+                 ) -> None:
+        self.message = message
+        self.source = source
+        self.line = line
+        where = ":".join(str(p) for p in (source, line) if p is not None)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+@dataclass(frozen=True)
+class History:
+    """A paired history: client operations in invocation order, fault records, and
+    observation records, plus the problems skipped when read leniently."""
+
+    operations: tuple[Operation, ...]
+    faults: tuple[Record, ...] = ()
+    observations: tuple[Record, ...] = ()
+    skipped: tuple[HistoryError, ...] = ()
+    source: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.operations)
+
+    def by_key(self) -> dict[Hashable, tuple[Operation, ...]]:
+        """Operations grouped by their key, each group in invocation order."""
+        groups: dict[Hashable, list[Operation]] = {}
+        for op in self.operations:
+            groups.setdefault(op.key, []).append(op)
+        return {k: tuple(v) for k, v in groups.items()}
+
+    @property
+    def functions(self) -> frozenset[str]:
+        """The function names the operations use."""
+        return frozenset(op.f for op in self.operations)
+
+
+def pair(records: Iterable[Record], *, source: str | None = None, lenient: bool = False
+         ) -> History:
+    """Pair invocations with completions.
+
+    Raises :class:`HistoryError` for a completion without an invocation, an
+    invocation while the process has one in flight, an unknown record type, or a
+    completion whose function differs from its invocation's; with ``lenient`` the
+    offending record is skipped and the error kept in ``History.skipped``."""
+    pending: dict[Hashable, tuple[int, Record]] = {}
+    built: list[dict[str, Any] | None] = []
+    faults: list[Record] = []
+    observations: list[Record] = []
+    skipped: list[HistoryError] = []
+
+    def problem(message: str, record: Record) -> None:
+        error = HistoryError(message, source=source, line=record.line)
+        if not lenient:
+            raise error
+        skipped.append(error)
+
+    for position, record in enumerate(records):
+        if record.type == OBSERVE:
+            observations.append(record)
+            continue
+        if not record.is_client:
+            faults.append(record)
+            continue
+        if record.type not in RECORD_TYPES:
+            problem(f"unknown record type {record.type!r}; expected one of "
+                    f"{', '.join(RECORD_TYPES)}", record)
+            continue
+        index = record.index if record.index is not None else position
+        if record.type == INVOKE:
+            if record.process in pending:
+                _, first = pending[record.process]
+                at = f" (invoked at line {first.line})" if first.line is not None else ""
+                problem(f"process {record.process} invokes {record.f!r} while its "
+                        f"{first.f!r} is still in flight{at}; expected a completion "
+                        "(ok, fail or info) first", record)
+                continue
+            pending[record.process] = (len(built), record)
+            built.append({
+                "process": record.process, "f": record.f, "key": record.key,
+                "input": record.value, "output": None, "status": INFO, "call": index,
+                "ret": None, "call_time": record.time, "meta": dict(record.meta),
+                "line": record.line,
+            })
+            continue
+        if record.process not in pending:
+            problem(f"process {record.process} completes {record.f!r} ({record.type}) "
+                    "without an invocation in flight; expected an invoke first", record)
+            continue
+        slot, invocation = pending[record.process]
+        if record.f != invocation.f:
+            problem(f"process {record.process} completes {record.f!r} but invoked "
+                    f"{invocation.f!r}; expected the same function", record)
+            continue
+        del pending[record.process]
+        entry = built[slot]
+        assert entry is not None
+        entry.update(status=record.type, ret=index, ret_time=record.time,
+                     output=record.value, error=record.error)
+        if record.key is not None and entry["key"] is None:
+            entry["key"] = record.key
+        entry["meta"] = {**entry["meta"], **record.meta}
+    operations = tuple(
+        Operation(id=i, **entry) for i, entry in enumerate(e for e in built if e is not None)
+    )
+    return History(operations, tuple(faults), tuple(observations), tuple(skipped), source)
+
+
+def ops_by_id(history: History, ids: Sequence[int]) -> tuple[Operation, ...]:
+    """The operations with the given ids, in the given order."""
+    return tuple(history.operations[i] for i in ids)
