@@ -43,7 +43,8 @@ def _prove(args: argparse.Namespace) -> int:
             ],
         }, indent=2))
     else:
-        print(tabulate(rows, headers=["group", "law", "bounds", "verdict", "seconds"]))
+        print(tabulate(rows, headers=["group", "law", "bounds", "verdict", "seconds"],
+                       maxcolwidths=[None, 48, 44, None, None]))
         print(f"\n{len(results) - len(refuted) - len(unknown)} proved, "
               f"{len(refuted)} refuted, {len(unknown)} unknown")
         for r in refuted:
