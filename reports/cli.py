@@ -54,6 +54,36 @@ def _prove(args: argparse.Namespace) -> int:
     return EXIT_UNKNOWN if unknown else EXIT_OK
 
 
+def _fail_usage(message: str) -> int:
+    print(f"replicheck: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _check(args: argparse.Namespace) -> int:
+    from replicheck.histories.formats import load
+    from replicheck.histories.history import HistoryError
+    from replicheck.histories.judge import ModelChoiceError, check
+    from replicheck.histories.verdict import exit_status
+    from replicheck.reports.text import render_verdict
+
+    try:
+        history = load(args.history, args.format, lenient=args.lenient)
+    except FileNotFoundError:
+        return _fail_usage(f"no such history file: {args.history}")
+    except (HistoryError, UnicodeDecodeError) as error:
+        return _fail_usage(str(error))
+    consistency = [c.strip() for c in args.consistency.split(",")] if args.consistency else None
+    try:
+        verdict = check(history, args.model, consistency, args.timeout)
+    except (ModelChoiceError, ValueError) as error:
+        return _fail_usage(str(error))
+    if args.json:
+        print(json.dumps(verdict.to_json(), indent=2))
+    else:
+        print(render_verdict(verdict, source=args.history, skipped=history.skipped))
+    return exit_status(verdict.valid)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``replicheck`` command."""
     parser = argparse.ArgumentParser(
@@ -65,6 +95,23 @@ def build_parser() -> argparse.ArgumentParser:
     prove.add_argument("--json", action="store_true", help="print one JSON object")
     prove.add_argument("--quiet", action="store_true", help="no progress lines")
     prove.set_defaults(run=_prove)
+
+    check = sub.add_parser("check", help="judge a recorded history against a consistency model")
+    check.add_argument("history", metavar="HISTORY", help="the history file")
+    check.add_argument("--format", choices=("jsonl", "edn", "jepsen-log"), default=None,
+                       help="the history's format (default: detected from its content)")
+    check.add_argument("--model", default=None, metavar="M",
+                       help="register, cas-register, kv, item, list-append or rw-register "
+                       "(default: implied by the history's functions)")
+    check.add_argument("--consistency", default=None, metavar="C",
+                       help="consistency model(s) to check, comma-separated "
+                       "(default: linearizable, or strict-serializable for transactions)")
+    check.add_argument("--timeout", type=float, default=300.0, metavar="S",
+                       help="give up after S seconds with 'unknown' (default 300; 0: none)")
+    check.add_argument("--lenient", action="store_true",
+                       help="report and skip malformed records instead of stopping")
+    check.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    check.set_defaults(run=_check)
     return parser
 
 

@@ -130,12 +130,12 @@ def test_bad_requests_are_validation_errors(request_: object, message: str) -> N
 
 
 def test_transaction_applies_all_actions() -> None:
-    db = db_with({"pk": "a", "v": 1}, {"pk": "b", "v": 1})
+    db = db_with({"pk": "a", "v": 1}, {"pk": "b", "v": 1}, {"pk": "d"})
     db, _ = apply(db, TransactWrite((
         Update("t", {"pk": "a"}, "SET v = v - :one", values={":one": 1}),
         Update("t", {"pk": "b"}, "SET v = v + :one", values={":one": 1}),
         Put("t", {"pk": "c"}),
-        ConditionCheck("t", {"pk": "b"}, "attribute_exists(pk)"),
+        ConditionCheck("t", {"pk": "d"}, "attribute_exists(pk)"),
     )))
     assert db.item("t", {"pk": "a"}) == {"pk": "a", "v": Decimal(0)}
     assert db.item("t", {"pk": "b"}) == {"pk": "b", "v": Decimal(2)}
@@ -148,7 +148,7 @@ def test_cancelled_transaction_applies_nothing_and_gives_reasons_in_order() -> N
         Put("t", {"pk": "x"}),
         ConditionCheck("t", {"pk": "a"}, "v = :two", values={":two": 2},
                        return_old_on_condition_failure=True),
-        Delete("t", {"pk": "a"}),
+        Delete("t", {"pk": "q"}),
         Update("t", {"pk": "z"}, "ADD s :n", values={":n": 1}, condition="attribute_exists(pk)"),
     ))
     with pytest.raises(TransactionCanceled) as info:

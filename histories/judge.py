@@ -1,0 +1,158 @@
+"""One entry point for judging a history: pick the model, run its checker.
+
+``check(history, model, consistency, timeout)`` is what the command line and the
+suite call. The model names are those of ``replicheck check --model``:
+
+- ``register``, ``cas-register``, ``kv``, ``item``: single-object models, checked
+  for linearizability (split by key where the model allows);
+- ``list-append``, ``rw-register``: transactional workloads, checked Elle-style
+  against the requested consistency models.
+
+When no model is given it is inferred from the functions the history uses
+(CONTRACTS.md section 6); when that is unclear, :class:`ModelChoiceError` names the
+choices.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any, Final
+
+from replicheck.histories.history import History
+from replicheck.histories.verdict import Stats, Verdict
+from replicheck.models.specs.base import SequentialSpec
+
+SINGLE_OBJECT_MODELS: Final = ("register", "cas-register", "kv", "item")
+TRANSACTIONAL_MODELS: Final = ("list-append", "rw-register")
+MODELS: Final = SINGLE_OBJECT_MODELS + TRANSACTIONAL_MODELS
+"""Every model ``check`` knows."""
+
+DEFAULT_CONSISTENCY: Final = {
+    **{m: ("linearizable",) for m in SINGLE_OBJECT_MODELS},
+    **{m: ("strict-serializable",) for m in TRANSACTIONAL_MODELS},
+}
+
+_ITEM_FUNCTIONS: Final = frozenset(
+    {"get-strong", "get-eventual", "put", "update", "delete", "transact-write", "transact-get"}
+)
+
+
+class ModelChoiceError(ValueError):
+    """The model is unknown, unsupported for the history, or cannot be inferred."""
+
+
+def _micro_functions(history: History) -> frozenset[str]:
+    found: set[str] = set()
+    for op in history.operations:
+        for value in (op.input, op.output):
+            if isinstance(value, list | tuple):
+                for micro in value:
+                    if isinstance(micro, list | tuple) and micro and isinstance(micro[0], str):
+                        found.add(micro[0])
+    return frozenset(found)
+
+
+def infer_model(history: History) -> str:
+    """The model the history's functions imply: read/write/cas -> cas-register;
+    get/put/append -> kv; item requests -> item; transactions of append and r ->
+    list-append; of w and r -> rw-register. Raises ModelChoiceError naming the
+    choices when the functions fit none or several."""
+    functions = history.functions
+    if not functions:
+        return "cas-register"
+    if functions <= {"read", "write", "cas"}:
+        return "cas-register"
+    if functions <= {"get", "put", "append"}:
+        return "kv"
+    if functions <= _ITEM_FUNCTIONS:
+        return "item"
+    if functions == {"txn"}:
+        micro = _micro_functions(history)
+        if micro and micro <= {"append", "r"}:
+            return "list-append"
+        if micro and micro <= {"w", "r"}:
+            return "rw-register"
+        raise ModelChoiceError(
+            f"cannot tell the transactional model from micro-operations "
+            f"{sorted(micro)}; choose --model list-append (append, r) or rw-register (w, r)"
+        )
+    raise ModelChoiceError(
+        f"cannot infer the model from the functions {sorted(functions)}; choose --model "
+        f"one of: {', '.join(MODELS)}"
+    )
+
+
+def spec_for(model: str, history: History) -> SequentialSpec[Any]:
+    """The sequential specification of a single-object model. For ``item``, the
+    tables come from the history's ``tables`` observation record (a list of
+    ``{"name", "partition_key", "sort_key"}``); ModelChoiceError if it has none."""
+    from replicheck.models.specs import CAS_REGISTER, KV, REGISTER
+
+    if model == "register":
+        return REGISTER
+    if model == "cas-register":
+        return CAS_REGISTER
+    if model == "kv":
+        return KV
+    if model == "item":
+        from replicheck.models.items.requests import TableSchema
+        from replicheck.models.specs.items import item_store
+
+        declared = [r.value for r in history.observations if r.f == "tables"]
+        if not declared:
+            raise ModelChoiceError(
+                "model 'item' needs the tables' key schemas: add an observation record "
+                '{"type": "observe", "f": "tables", "value": [{"name": ..., '
+                '"partition_key": ..., "sort_key": ...}]}'
+            )
+        schemas = [TableSchema(t["name"], t["partition_key"], t.get("sort_key"))
+                   for t in declared[-1]]
+        return item_store(*schemas)
+    raise ModelChoiceError(f"model {model!r} has no sequential specification")
+
+
+def check(history: History, model: str | None = None,
+          consistency: Sequence[str] | None = None, timeout: float | None = 300.0) -> Verdict:
+    """Judge ``history`` under ``model`` (inferred when None) against the consistency
+    models ``consistency`` (the model's default when None). ``timeout`` in seconds
+    bounds the search (None or 0: no limit); reaching it gives an "unknown" verdict.
+
+    Raises ModelChoiceError for an unknown model or a consistency model the chosen
+    model's checker cannot judge, and ValueError for a function the model does not
+    know."""
+    chosen = model or infer_model(history)
+    if chosen not in MODELS:
+        raise ModelChoiceError(f"unknown model {chosen!r}; choose one of: {', '.join(MODELS)}")
+    wanted = tuple(consistency) if consistency else DEFAULT_CONSISTENCY[chosen]
+    limit = timeout or None
+    if len(history) == 0:
+        return Verdict(True, chosen, wanted, witness=(), stats=Stats(operations=0),
+                       notes=("0 operations",))
+    started = time.perf_counter()
+    if chosen in SINGLE_OBJECT_MODELS:
+        unsupported = sorted(set(wanted) - {"linearizable"})
+        if unsupported:
+            raise ModelChoiceError(
+                f"model {chosen!r} is checked for linearizable only, not {unsupported}"
+            )
+        from replicheck.histories.checkers.linearizable import check_linearizable
+
+        verdict = check_linearizable(history, spec_for(chosen, history), model=chosen,
+                                     timeout=limit)
+    else:
+        from replicheck.models.lattice import MODELS as LATTICE_MODELS
+
+        unknown = sorted(set(wanted) - LATTICE_MODELS)
+        if unknown:
+            raise ModelChoiceError(
+                f"unknown consistency model(s) {unknown}; "
+                f"known: {', '.join(sorted(LATTICE_MODELS))}"
+            )
+        from replicheck.histories.checkers.elle import check_list_append, check_rw_register
+
+        run = check_list_append if chosen == "list-append" else check_rw_register
+        verdict = run(history, consistency=wanted, timeout=limit)
+    if verdict.stats.seconds == 0.0:
+        verdict = verdict.with_stats(seconds=time.perf_counter() - started)
+    return verdict
