@@ -247,8 +247,11 @@ def _new_item(db: Database, p: _Prepared, old: Item | None) -> Item | None:
                 f"Cannot update attribute {attribute}. This attribute is part of the key",
                 what="UpdateExpression",
             )
-    base = old if old is not None else p.key_item
-    return apply_update(p.update, base, names, values)
+    if old is not None:
+        return apply_update(p.update, old, names, values)
+    # A missing item is updated as an empty one (a nested REMOVE is then ignored, as in
+    # DynamoDB) and gets its key attributes.
+    return {**apply_update(p.update, None, names, values), **p.key_item}
 
 
 def _returned(action: WriteAction, db: Database, p: _Prepared, old: Item | None,

@@ -7,6 +7,7 @@ import itertools
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from replicheck.models import lattice as L
 
 SERIALIZABLE_FAMILY = {"serializable", "strict-serializable", "strong-session-serializable"}

@@ -73,7 +73,7 @@ def test_condition_failure_without_asking_returns_no_item() -> None:
 
 
 def test_update_creates_missing_item_from_its_key() -> None:
-    db, response = apply(db_with(), Update("t", {"pk": "a"}, "SET n = :one",
+    _db, response = apply(db_with(), Update("t", {"pk": "a"}, "SET n = :one",
                                            values={":one": 1}, return_values="ALL_NEW"))
     assert response.item == {"pk": "a", "n": Decimal(1)}
 
@@ -285,3 +285,9 @@ def test_transactions_are_all_or_nothing(actions: list[tuple[str, int, int]]) ->
         assert [r.code != "None" for r in answer.reasons] == [
             db.item("t", {"pk": k})["v"] != expect for k, expect, _ in actions  # type: ignore[index]
         ]
+
+
+def test_nested_remove_on_a_missing_item_is_ignored() -> None:
+    _db, response = apply(db_with(), Update("t", {"pk": "new"}, "REMOVE a.b",
+                                           return_values="ALL_NEW"))
+    assert response.item == {"pk": "new"}

@@ -1,0 +1,152 @@
+"""Document paths: resolving ``#name`` placeholders, reading a path in an item, and
+DynamoDB's overlap and conflict rules between the paths of one expression."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+from replicheck.models.items.errors import ValidationError
+from replicheck.models.items.expressions.nodes import Index, Name, NamePlaceholder, Path
+
+__all__ = [
+    "MISSING",
+    "ResolvedPath",
+    "check_overlaps",
+    "format_path",
+    "overlap_error",
+    "read_path",
+    "resolve_path",
+    "static_key",
+    "undefined_name",
+]
+
+ResolvedPath = tuple[str | int, ...]
+"""A path with placeholders resolved: attribute/map-member names and list indexes."""
+
+
+class _Missing:
+    """The marker for "no value here" (distinct from ``None``, the NULL value)."""
+
+    _instance: _Missing | None = None
+
+    def __new__(cls) -> _Missing:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+MISSING: Final = _Missing()
+"""What :func:`read_path` answers where the item has no value."""
+
+
+def undefined_name(placeholder: str, what: str, pos: int, text: str | None) -> ValidationError:
+    """DynamoDB's error for a ``#name`` missing from ExpressionAttributeNames."""
+    return ValidationError(
+        "An expression attribute name used in the document path is not defined; "
+        f"attribute name: {placeholder}",
+        what=what, position=pos, text=text,
+        expected=f"{placeholder} defined in ExpressionAttributeNames",
+    )
+
+
+def resolve_path(
+    path: Path, names: Mapping[str, str], what: str = "", text: str | None = None
+) -> ResolvedPath:
+    """``path`` with its ``#name`` placeholders replaced by their names; an undefined
+    placeholder is a :class:`ValidationError` naming ``what``."""
+    out: list[str | int] = []
+    for element in path.elements:
+        if isinstance(element, Name):
+            out.append(element.name)
+        elif isinstance(element, Index):
+            out.append(element.index)
+        else:
+            try:
+                out.append(names[element.placeholder])
+            except KeyError:
+                raise undefined_name(element.placeholder, what, element.pos, text) from None
+    return tuple(out)
+
+
+def format_path(path: Sequence[str | int]) -> str:
+    """A resolved path as DynamoDB's messages show it: ``[a, b, [0], c]``."""
+    return "[" + ", ".join(f"[{e}]" if isinstance(e, int) else e for e in path) + "]"
+
+
+def read_path(item: Mapping[str, Any] | None, path: Sequence[str | int]) -> Any:
+    """The value at ``path`` in ``item``, or :data:`MISSING` when the item, an
+    attribute, a map member or a list element on the way is absent, or a step goes
+    into a value of the wrong type."""
+    if item is None:
+        return MISSING
+    current: Any = item
+    for step in path:
+        if isinstance(step, int):
+            if not isinstance(current, list) or step >= len(current):
+                return MISSING
+            current = current[step]
+        else:
+            if not isinstance(current, Mapping) or step not in current:
+                return MISSING
+            current = current[step]
+    return current
+
+
+def _key(element: Name | NamePlaceholder | Index) -> str | int:
+    if isinstance(element, Index):
+        return element.index
+    if isinstance(element, Name):
+        return element.name
+    # A placeholder stands for a name not known yet; "#p" never equals a bare name.
+    return element.placeholder
+
+
+def overlap_error(
+    first: ResolvedPath, second: ResolvedPath, what: str, pos: int, text: str | None
+) -> ValidationError | None:
+    """DynamoDB's error when two paths of one expression overlap (one is a prefix of
+    the other, or they are equal) or conflict (they part ways at a step that is a map
+    member in one and a list index in the other); ``None`` when they are compatible."""
+    for a, b in zip(first, second, strict=False):
+        if a == b and type(a) is type(b):
+            continue
+        if isinstance(a, int) != isinstance(b, int):
+            return ValidationError(
+                "Two document paths conflict with each other; must remove or rewrite one "
+                f"of these paths; path one: {format_path(first)}, path two: "
+                f"{format_path(second)}",
+                what=what, position=pos, text=text,
+                expected="paths that do not mix a map member and a list index at one step",
+            )
+        return None
+    return ValidationError(
+        "Two document paths overlap with each other; must remove or rewrite one of these "
+        f"paths; path one: {format_path(first)}, path two: {format_path(second)}",
+        what=what, position=pos, text=text,
+        expected="paths of which none is equal to, or inside, another",
+    )
+
+
+def check_overlaps(
+    paths: Sequence[tuple[ResolvedPath, int]], what: str, text: str | None
+) -> None:
+    """Raise the first overlap or conflict among ``paths`` (each with the offset of
+    its path in the source), reported at the later path."""
+    for j in range(1, len(paths)):
+        for i in range(j):
+            error = overlap_error(paths[i][0], paths[j][0], what, paths[j][1], text)
+            if error is not None:
+                raise error
+
+
+def static_key(path: Path) -> ResolvedPath:
+    """``path`` keyed without names: placeholders stay apart from bare names, so two
+    static keys that overlap surely overlap once resolved."""
+    return tuple(_key(e) for e in path.elements)
