@@ -101,9 +101,9 @@ __all__ = [
     "parse_update",
 ]
 
-MAX_IN_OPERANDS = 100
-"""The most operands an IN may have, counting the one on its left: DynamoDB documents
-"up to 100 values" and accepts 99 listed values (see the notes in the tests)."""
+MAX_IN_OPERANDS = 101
+"""The most operands an IN may have, counting the one on its left: at most 100 values
+in its list, as DynamoDB documents ("up to 100 values")."""
 
 CONDITION_FUNCTIONS: frozenset[str] = frozenset({
     "attribute_exists", "attribute_not_exists", "attribute_type", "begins_with",

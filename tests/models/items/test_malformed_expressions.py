@@ -190,10 +190,10 @@ def test_faults_are_reported_in_dynamodb_order() -> None:
 
 
 def test_in_with_too_many_operands() -> None:
-    listed = ", ".join(f":v{i}" for i in range(100))
+    listed = ", ".join(f":v{i}" for i in range(101))
     with pytest.raises(ValidationError) as caught:
         parse_condition(f"a IN ({listed})")
-    assert (caught.value.position, caught.value.expected) == (2, "at most 99 values in the "
+    assert (caught.value.position, caught.value.expected) == (2, "at most 100 values in the "
                                                               "list of IN")
 
 
