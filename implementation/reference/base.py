@@ -1,0 +1,213 @@
+"""What every simulated cluster shares: clients as state machines, the synchronous
+``execute``, the schedulable interface, and fault injection.
+
+A :class:`SimulatedStore` owns one :class:`~replicheck.implementation.reference.sim.Simulation`
+with its nodes (added by the subclass) and a set of :class:`ClientEndpoint` clients.
+A request travels as a ``request`` message from the client to the coordinator the
+subclass picks; the coordinator answers with a ``reply`` message; a client that hears
+nothing within ``client_timeout`` seconds of simulated time completes the operation
+as indeterminate.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from typing import Any
+
+from replicheck.implementation.reference.sim import (
+    Decision,
+    Endpoint,
+    Message,
+    Simulation,
+    Timer,
+)
+from replicheck.implementation.store import Descriptor, Handle
+from replicheck.models.items.errors import Indeterminate, StoreError, ValidationError
+from replicheck.models.items.requests import Request, Response, TransactGet, TransactWrite
+
+CLIENT_TIMEOUT = 1.0
+"""Seconds of simulated time a client waits for a reply before giving up."""
+
+
+class Reply:
+    """The body of a ``reply`` message: the request id and either a response or a
+    definite error."""
+
+    __slots__ = ("error", "meta", "request_id", "response")
+
+    def __init__(self, request_id: int, response: Response | None = None,
+                 error: StoreError | None = None, meta: dict[str, Any] | None = None) -> None:
+        self.request_id = request_id
+        self.response = response
+        self.error = error
+        self.meta = meta or {}
+
+
+class ClientEndpoint(Endpoint):
+    """A client: sends each request to a coordinator and completes its handle when
+    the reply arrives, or as indeterminate when its timer fires first."""
+
+    def __init__(self, id: str, timeout: float = CLIENT_TIMEOUT) -> None:
+        super().__init__(id)
+        self.timeout = timeout
+        self.pending: dict[int, tuple[Handle, Timer]] = {}
+        self.next_request = 0
+
+    def submit(self, handle: Handle, coordinator: str) -> None:
+        """Send ``handle.request`` to ``coordinator``."""
+        self.next_request += 1
+        rid = self.next_request
+        self.send(coordinator, "request", (rid, handle.request))
+        timer = self.set_timer(self.timeout, "timeout", rid)
+        self.pending[rid] = (handle, timer)
+        handle.meta["coordinator"] = coordinator
+
+    def on_message(self, message: Message) -> None:
+        if message.kind != "reply":
+            return
+        reply: Reply = message.body
+        entry = self.pending.pop(reply.request_id, None)
+        if entry is None:
+            return  # a late or duplicated reply: the operation already completed
+        handle, timer = entry
+        self.cancel_timer(timer)
+        handle.meta.update(reply.meta)
+        if reply.error is not None:
+            handle.error = reply.error
+            handle.status = "error" if reply.error.definite else "indeterminate"
+        else:
+            handle.response = reply.response
+            handle.status = "ok"
+
+    def on_timer(self, timer: Timer) -> None:
+        entry = self.pending.pop(timer.payload, None)
+        if entry is None:
+            return
+        handle, _ = entry
+        handle.status = "indeterminate"
+        handle.error = Indeterminate(
+            f"no reply from {handle.meta.get('coordinator')} within {self.timeout} s")
+
+    def on_crash(self) -> None:
+        self.pending.clear()
+
+
+class SimulatedStore:
+    """Base of the reference stores. Subclasses attach their nodes to ``self.sim``,
+    set ``self._descriptor``, and implement :meth:`coordinator`."""
+
+    def __init__(self, *, seed: int = 0, client_timeout: float = CLIENT_TIMEOUT) -> None:
+        self.sim = Simulation()
+        self.seed = seed
+        self.client_timeout = client_timeout
+        self.clients: dict[str, ClientEndpoint] = {}
+        self.nodes: tuple[str, ...] = ()
+        self._descriptor: Descriptor | None = None
+
+    # -- the subclass's part ------------------------------------------------------------
+
+    def coordinator(self, client: str, request: Request) -> str:
+        """The endpoint ``client`` sends ``request`` to."""
+        raise NotImplementedError
+
+    # -- Store ----------------------------------------------------------------------------
+
+    @property
+    def descriptor(self) -> Descriptor:
+        """What this cluster can do and promises."""
+        assert self._descriptor is not None
+        return self._descriptor
+
+    def client(self, name: str) -> ClientEndpoint:
+        """The client endpoint ``name``, attached on first use."""
+        found = self.clients.get(name)
+        if found is None:
+            found = ClientEndpoint(name, self.client_timeout)
+            self.sim.attach(found)
+            self.clients[name] = found
+        return found
+
+    def validate(self, request: Request) -> None:
+        """Reject bad input before anything travels (ValidationError); subclasses
+        extend it. The default checks the table exists."""
+        if isinstance(request, TransactWrite):
+            tables = [a.table for a in request.actions]
+        elif isinstance(request, TransactGet):
+            tables = [g.table for g in request.gets]
+        else:
+            tables = [request.table]
+        for table in tables:
+            self.descriptor.table(table)
+
+    def submit(self, client: str, request: Request) -> Handle:
+        """Start ``request`` for ``client``; it completes as decisions are taken.
+        Bad input completes at once with a ValidationError, nothing sent."""
+        handle = Handle(client, request)
+        try:
+            self.validate(request)
+        except ValidationError as error:
+            handle.status, handle.error = "error", error
+            return handle
+        endpoint = self.client(client)
+        endpoint.submit(handle, self.coordinator(client, request))
+        return handle
+
+    def decisions(self) -> tuple[Decision, ...]:
+        """What may happen next (see ``Simulation.decisions``)."""
+        return self.sim.decisions()
+
+    def decide(self, decision: Decision) -> None:
+        """Take one decision."""
+        self.sim.decide(decision)
+
+    def run_until_done(self, handle: Handle, *, rng: random.Random | None = None) -> None:
+        """Take decisions (fair policy, or seeded with ``rng``) until ``handle``
+        completes."""
+        self.sim.run(lambda: handle.done, rng=rng)
+        if not handle.done:  # nothing left to happen: the client's timer was lost
+            handle.status = "indeterminate"
+            handle.error = Indeterminate("the simulation went quiet before a reply")
+
+    def execute(self, request: Request) -> Response:
+        """Run ``request`` to completion on the default client and answer as the
+        Store contract says (a response, or one typed error)."""
+        handle = self.submit("client-0", request)
+        self.run_until_done(handle)
+        if handle.status == "ok":
+            assert handle.response is not None
+            return handle.response
+        assert handle.error is not None
+        raise handle.error
+
+    def close(self) -> None:
+        """Nothing to release: the simulation lives in memory."""
+
+    # -- faults ---------------------------------------------------------------------------
+
+    def partition(self, groups: Iterable[Iterable[str]]) -> None:
+        """Split the nodes into groups that cannot reach each other."""
+        self.sim.partition(groups)
+
+    def heal(self) -> None:
+        """Remove every partition."""
+        self.sim.heal()
+
+    def crash(self, node: str) -> None:
+        """Crash ``node``."""
+        self._known(node)
+        self.sim.crash(node)
+
+    def restart(self, node: str) -> None:
+        """Restart ``node`` from its durable log."""
+        self._known(node)
+        self.sim.restart(node)
+
+    def skew_clock(self, node: str, seconds: float) -> None:
+        """Offset ``node``'s clock."""
+        self._known(node)
+        self.sim.skew_clock(node, seconds)
+
+    def _known(self, node: str) -> None:
+        if node not in self.nodes:
+            raise ValueError(f"unknown node {node!r}; nodes: {', '.join(self.nodes)}")
