@@ -130,10 +130,10 @@ def build(history: History, *, strict: bool) -> tuple[Problem, list[Anomaly]]:
             continue
         for p in problems:
             anomalies.append(Anomaly("internal", (t.op,), f"{_describe(t)} {p}"))
-        externals[t.index] = external
-        problem.writes[t.index] = writes
+        externals[t.tid] = external
+        problem.writes[t.tid] = writes
         for k in writes:
-            problem.writers.setdefault(k, []).append(t.index)
+            problem.writers.setdefault(k, []).append(t.tid)
         seen: dict[Hashable, Any] = {}
         for f, k, v in t.mops:
             if f == WRITE:
@@ -141,9 +141,9 @@ def build(history: History, *, strict: bool) -> tuple[Problem, list[Anomaly]]:
                     intermediate.setdefault((k, seen[k]), t.op)
                 seen[k] = v
     for t in live:
-        for k, v in externals.get(t.index, {}).items():
+        for k, v in externals.get(t.tid, {}).items():
             candidates = [w for w in problem.writers.get(k, ())
-                          if w != t.index and problem.writes[w][k] == v]
+                          if w != t.tid and problem.writes[w][k] == v]
             if v is None:
                 candidates.append(INITIAL)
             if not candidates:
@@ -160,7 +160,7 @@ def build(history: History, *, strict: bool) -> tuple[Problem, list[Anomaly]]:
                 anomalies.append(Anomaly(kind, ops, f"{_describe(t)} read {v!r} from "
                                          f"{k!r}, but {why}"))
                 continue
-            problem.reads.append(Read(t.index, k, v, tuple(candidates)))
+            problem.reads.append(Read(t.tid, k, v, tuple(candidates)))
     if strict:
         problem.edges.extend(_realtime_edges(live))
     return problem, anomalies
@@ -170,15 +170,15 @@ def _realtime_edges(txns: Sequence[Txn]) -> list[tuple[int, int, str]]:
     """Every real-time order between completed transactions: ``a`` completed before
     ``b`` was invoked. Quadratic, which suits the history sizes a solver handles."""
     done = [t for t in txns if t.ret is not None]
-    return [(a.index, b.index, "realtime") for a in done for b in txns
-            if a.index != b.index and a.ret < b.call]  # type: ignore[operator]
+    return [(a.tid, b.tid, "realtime") for a in done for b in txns
+            if a.tid != b.tid and a.ret < b.call]  # type: ignore[operator]
 
 
 def prune(problem: Problem) -> None:
     """Drop candidates that forced edges already rule out, until nothing changes."""
     while True:
         graph: nx.DiGraph[int] = nx.DiGraph()
-        graph.add_nodes_from(t.index for t in problem.txns)
+        graph.add_nodes_from(t.tid for t in problem.txns)
         graph.add_edges_from((a, b) for a, b, _ in problem.edges)
         for r in problem.reads:
             if len(r.candidates) == 1 and r.candidates[0] != INITIAL:
@@ -201,7 +201,7 @@ def components(problem: Problem) -> list[list[int]]:
     """Groups of transactions that constrain each other (sharing a key, or ordered by
     a forced edge); different groups can be solved apart."""
     graph: nx.Graph[int] = nx.Graph()
-    graph.add_nodes_from(t.index for t in problem.txns)
+    graph.add_nodes_from(t.tid for t in problem.txns)
     for members in problem.writers.values():
         graph.add_edges_from(pairwise(members))
     for r in problem.reads:
@@ -235,7 +235,7 @@ def solve(problem: Problem, members: Iterable[int], level: Level, *,
     import z3
 
     inside = set(members)
-    txns = {t.index: t for t in problem.txns if t.index in inside}
+    txns = {t.tid: t for t in problem.txns if t.tid in inside}
     solver = z3.Solver()
     solver.set("unsat_core", True)
     if timeout is not None:
@@ -296,7 +296,7 @@ def solve(problem: Problem, members: Iterable[int], level: Level, *,
 
 
 def _explain_core(problem: Problem, core: Sequence[str]) -> tuple[tuple[int, ...], list[str]]:
-    by_index = {t.index: t for t in problem.txns}
+    by_index = {t.tid: t for t in problem.txns}
     involved: list[int] = []
     lines: list[str] = []
 
@@ -403,7 +403,7 @@ def check_smt(history: History, *, consistency: Sequence[str] = ("serializable",
                 undecided = True
         if witness is None:
             witness = order
-    by_index = {t.index: t.op for t in problem.txns}
+    by_index = {t.tid: t.op for t in problem.txns}
     found = {a.type for a in anomalies}
     forbidden = ruled_out(found)
     invalid = any(m in forbidden for m in consistency)
