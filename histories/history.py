@@ -57,7 +57,7 @@ class Record:
     time: int | None = None
     error: Any = None
     meta: Mapping[str, Any] = field(default_factory=dict)
-    line: int | None = None
+    line: int | None = field(default=None, compare=False)
 
     @property
     def is_client(self) -> bool:
@@ -88,7 +88,7 @@ class Operation:
     ret_time: int | None = None
     error: Any = None
     meta: Mapping[str, Any] = field(default_factory=dict)
-    line: int | None = None
+    line: int | None = field(default=None, compare=False)
 
     @property
     def ok(self) -> bool:

@@ -66,12 +66,17 @@ def _check(args: argparse.Namespace) -> int:
     from replicheck.histories.verdict import exit_status
     from replicheck.reports.text import render_verdict
 
+    import gc
+
+    gc.disable()  # reading builds many small objects and no cycles: skip the collector
     try:
         history = load(args.history, args.format, lenient=args.lenient)
     except FileNotFoundError:
         return _fail_usage(f"no such history file: {args.history}")
     except (HistoryError, UnicodeDecodeError) as error:
         return _fail_usage(str(error))
+    finally:
+        gc.enable()
     consistency = [c.strip() for c in args.consistency.split(",")] if args.consistency else None
     try:
         verdict = check(history, args.model, consistency, args.timeout)

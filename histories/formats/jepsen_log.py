@@ -1,0 +1,119 @@
+"""Jepsen text logs (``jepsen.log``, porcupine's ``etcd_NNN.log``): reading only.
+
+An operation line is what ``jepsen.util/log-op`` prints, after any logger prefix that
+ends in ``jepsen.util - ``::
+
+    INFO  jepsen.util - 3	:invoke	:cas	[3 0]
+    INFO  jepsen.util - 3	:info	:cas	:timed-out
+    INFO  jepsen.util - :nemesis	:info	:start	"Cut off ..."
+
+that is PROCESS TYPE F VALUE [ERROR], separated by tabs or by runs of spaces. PROCESS is
+an integer (a client) or a keyword such as ``:nemesis`` (a fault, kept for reports);
+TYPE is ``:invoke``, ``:ok``, ``:fail`` or ``:info``; F a keyword; VALUE an EDN value
+(``nil``, ``3``, ``[3 0]``, ...; read as in :mod:`replicheck.histories.formats.edn`);
+ERROR, when present, the rest of the line (an EDN keyword or string becomes its text,
+anything else is kept as written). On a ``:fail`` or ``:info`` line whose value is a
+keyword and that has no error field (``:info :write :timed-out``), the keyword is the
+error and the value is ``nil``.
+
+A line is an operation line when, after the prefix, its first field is followed by a
+TYPE keyword. Every other line is log noise and skipped silently; an operation line
+that is broken (a bad process, no function, no value or a value that is not EDN) is a
+:class:`HistoryError` naming the line, or skipped with ``lenient``.
+
+Jepsen's meaning is kept: ``:fail`` definitely did not happen (``error`` holds e.g.
+``"timed-out"``); ``:info`` is indeterminate; an operation still pending at the end of
+the log is indeterminate too (pairing treats a missing completion as ``info``).
+Records are indexed in line order; the log carries no usable time.
+``jepsen.independent`` ``[k v]`` values are split as described in the EDN module.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Final
+
+from replicheck.histories.formats.edn import (
+    EdnSyntaxError,
+    parse_edn_value,
+    read_form,
+    split_independent,
+)
+from replicheck.histories.history import FAIL, INFO, HistoryError, Record
+
+__all__ = ["read_jepsen_log"]
+
+_MARKER: Final = re.compile(r"jepsen\.util\s+-\s+")
+_HEAD: Final = re.compile(r"[ \t]*(\S+)[ \t]+:(invoke|ok|fail|info)(?=[ \t]|$)")
+_FIELD: Final = re.compile(r"[ \t]+(\S+)")
+_PROCESS_INT: Final = re.compile(r"-?[0-9]+")
+_NAME: Final = re.compile(r":?([^\s\[\](){}\"\\#^;,0-9:][^\s\[\](){}\"\\;,]*)")
+_SHAPE: Final = "expected PROCESS TYPE F VALUE, e.g. 3 :invoke :cas [3 0]"
+
+
+def read_jepsen_log(text: str, *, source: str | None = None, lenient: bool = False,
+                    errors: list[HistoryError] | None = None,
+                    independent: bool | None = None) -> list[Record]:
+    """The records of the operation lines of a Jepsen log (format in the module
+    docstring); other lines are skipped.
+
+    Raises :class:`HistoryError` (source, line, what was expected) for a broken operation
+    line; with ``lenient`` the line is skipped and its error appended to ``errors``."""
+    records: list[Record] = []
+    problems: list[HistoryError] = errors if errors is not None else []
+    for number, line in enumerate(text.split("\n"), 1):
+        marker = _MARKER.search(line)
+        head = _HEAD.match(line, marker.end() if marker else 0)
+        if head is None:
+            continue
+        try:
+            records.append(_operation(line, head, len(records), number, source))
+        except HistoryError as error:
+            if not lenient:
+                raise
+            problems.append(error)
+    return split_independent(records, independent, source=source, lenient=lenient,
+                             errors=problems)
+
+
+def _operation(line: str, head: re.Match[str], position: int, number: int,
+               source: str | None) -> Record:
+    def bad(message: str) -> HistoryError:
+        return HistoryError(message, source=source, line=number)
+
+    process_text, type_ = head.groups()
+    process: int | str
+    if _PROCESS_INT.fullmatch(process_text):
+        process = int(process_text)
+    else:
+        name = _NAME.fullmatch(process_text)
+        if name is None or not process_text.startswith(":"):
+            raise bad(f"process {process_text!r} is neither an integer (a client) nor a "
+                      f"keyword such as :nemesis (a fault); {_SHAPE}")
+        process = name.group(1)
+    field = _FIELD.match(line, head.end())
+    if field is None:
+        raise bad(f"missing the function after :{type_}; {_SHAPE}")
+    f_name = _NAME.fullmatch(field.group(1))
+    if f_name is None:
+        raise bad(f"function {field.group(1)!r} is not a keyword such as :read; {_SHAPE}")
+    f = f_name.group(1)
+    start = field.end()
+    try:
+        value, end = read_form(line, start)
+    except EdnSyntaxError as error:
+        if not line[start:].strip():
+            raise bad(f"missing the value after :{type_} :{f} (nil when there is none); "
+                      f"{_SHAPE}") from None
+        raise bad(f"broken value after :{type_} :{f}: {error.message}") from None
+    rest = line[end:].strip()
+    error_field: Any = None
+    if rest:
+        try:
+            error_field = parse_edn_value(rest)
+        except EdnSyntaxError:
+            error_field = rest
+    elif type_ in (FAIL, INFO) and line[start:end].lstrip().startswith(":"):
+        error_field, value = value, None
+    return Record(process=process, type=type_, f=f, value=value, index=position,
+                  error=error_field, line=number)

@@ -1,0 +1,365 @@
+"""Jepsen EDN: the shapes Jepsen writes, value conversion, the library fallback,
+jepsen.independent tuples, every malformed case, lenient mode, writing and round trips."""
+
+from __future__ import annotations
+
+import datetime
+import math
+from dataclasses import replace
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from replicheck.histories.formats import dumps_edn, loads, read_records
+from replicheck.histories.formats.edn import (
+    EdnSyntaxError,
+    _Fallback,
+    _fast_maps,
+    edn_value,
+    parse_edn_value,
+    read_edn,
+    read_form,
+)
+from replicheck.histories.history import RECORD_TYPES, HistoryError, Record
+
+KV = """\
+{:process 0, :type :invoke, :f :append, :key "4", :value "x 0 1 y"}
+{:process 1, :type :invoke, :f :get, :key "4", :value nil}
+{:process 0, :type :ok, :f :append, :key "4", :value "x 0 1 y"}
+{:process 1, :type :ok, :f :get, :key "4", :value "x 0 1 y"}
+"""
+
+
+def shape(records: list[Record]) -> list[tuple[Any, ...]]:
+    return [(r.process, r.type, r.f, r.key, r.value, r.index, r.line) for r in records]
+
+
+def test_reads_one_map_per_line_with_explicit_keys() -> None:
+    assert shape(read_edn(KV)) == [
+        (0, "invoke", "append", "4", "x 0 1 y", 0, 1), (1, "invoke", "get", "4", None, 1, 2),
+        (0, "ok", "append", "4", "x 0 1 y", 2, 3), (1, "ok", "get", "4", "x 0 1 y", 3, 4),
+    ]
+    h = loads(KV)
+    assert [(o.f, o.key, o.output) for o in h.operations] == [
+        ("append", "4", "x 0 1 y"), ("get", "4", "x 0 1 y")]
+
+
+@pytest.mark.parametrize("text", [
+    # a vector, one map per line, comments and a closing bracket on the last map
+    "; a register\n[{:process 0, :type :invoke, :f :read, :value nil}\n"
+    " {:process 0, :type :ok, :f :read, :value 3} ; read 3\n\n"
+    " {:process :nemesis, :type :info, :f :start, :value nil}]\n",
+    # the brackets on lines of their own, no commas
+    "[\n{:process 0 :type :invoke :f :read :value nil}\n\n{:process 0 :type :ok :f :read "
+    ":value 3}\n{:process :nemesis :type :info :f :start :value nil}\n]\n",
+    # the whole vector on the first line, maps not separated
+    "[{:process 0, :type :invoke, :f :read, :value nil}{:process 0, :type :ok, :f :read, "
+    ":value 3}\n\n\n{:process :nemesis, :type :info, :f :start, :value nil}]",
+])
+def test_vectors_of_maps_keep_the_line_of_each_map(text: str) -> None:
+    records = read_edn(text, source="h.edn")
+    assert [(r.process, r.type, r.value) for r in records] == [
+        (0, "invoke", None), (0, "ok", 3), ("nemesis", "info", None)]
+    assert [r.line for r in records][2] in (4, 5)
+    h = loads(text)
+    assert len(h) == 1 and [f.f for f in h.faults] == ["start"]
+
+
+def test_pretty_printed_maps_over_several_lines() -> None:
+    text = ("[{:process 0,\n  :type :invoke,\n  :f :txn,\n  :value [[:append 1 2]\n"
+            "           [:r 1 nil]]}\n {:process 0,\n  :type :ok,\n  :f :txn,\n"
+            "  :value [[:append 1 2] [:r 1 [2]]]}]\n")
+    records = read_edn(text)
+    assert [(r.type, r.value, r.line) for r in records] == [
+        ("invoke", [["append", 1, 2], ["r", 1, None]], 1),
+        ("ok", [["append", 1, 2], ["r", 1, [2]]], 6),
+    ]
+
+
+def test_jepsen_fields_extra_fields_and_meta() -> None:
+    text = ('{:index 4, :time 1200, :type :info, :process 3, :f :write, :value 2, '
+            ':error :timed-out, :node "n1", :meta {:clock {"n1" 2}}}\n')
+    (record,) = read_edn(text)
+    assert (record.index, record.time, record.error) == (4, 1200, "timed-out")
+    assert record.meta == {"clock": {"n1": 2}, "node": "n1"}
+
+
+def test_values_become_plain_python() -> None:
+    text = ('{:process 0, :type :ok, :f :read, :value {:kw :a/b, :vec [1 -2.5 "s"], '
+            ':list (1 2), :set #{1 2}, :nil nil, :t true, [1 2] :tuple-key, :inf ##-Inf}}')
+    (record,) = read_edn(text)
+    assert record.value == {"kw": "a/b", "vec": [1, -2.5, "s"], "list": [1, 2],
+                            "set": frozenset({1, 2}), "nil": None, "t": True,
+                            (1, 2): "tuple-key", "inf": -math.inf}
+
+
+def test_unusual_syntax_is_read_by_the_library() -> None:
+    text = ('{:process 0, :type :ok, :f :read, :value [1.5M 3N 1/2 \\c sym '
+            '#inst "2020-01-01T00:00:00Z" #_ :gone ^{:m 1} [2]]}\n'
+            '{:process 0, :type :invoke, :f :read, :value nil}\n')
+    first, second = read_edn(text)
+    assert first.value == [Decimal("1.5"), 3, Fraction(1, 2), "c", "sym",
+                           datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC), [2]]
+    assert (second.line, second.value) == (2, None)
+
+
+def test_a_record_literal_reads_as_its_map() -> None:
+    text = "#jepsen.history.Op{:index 0, :time 5, :type :invoke, :process 0, :f :read, " \
+           ":value nil}\n"
+    assert detect_and_read(text)[0].time == 5
+
+
+def detect_and_read(text: str) -> list[Record]:
+    return read_records(text)  # format detected
+
+
+# ------------------------------------------------------------------------------------
+# jepsen.independent
+
+INDEPENDENT = """\
+{:process 0, :type :invoke, :f :write, :value [7 1]}
+{:process 1, :type :invoke, :f :read, :value [8 nil]}
+{:process 0, :type :ok, :f :write, :value [7 1]}
+{:process 1, :type :ok, :f :read, :value [8 5]}
+{:process 2, :type :invoke, :f :cas, :value [7 [1 2]]}
+{:process 2, :type :info, :f :cas, :value :timed-out}
+{:process :nemesis, :type :info, :f :start, :value [1 2]}
+"""
+
+
+def test_independent_tuples_are_split_when_the_history_looks_independent() -> None:
+    records = read_edn(INDEPENDENT)
+    assert [(r.key, r.value) for r in records] == [
+        (7, 1), (8, None), (7, 1), (8, 5), (7, [1, 2]), (7, "timed-out"), (None, [1, 2])]
+    h = loads(INDEPENDENT, "edn")
+    assert {k: [o.f for o in ops] for k, ops in h.by_key().items()} == {
+        7: ["write", "cas"], 8: ["read"]}
+
+
+def test_independent_false_keeps_the_tuples() -> None:
+    records = read_edn(INDEPENDENT, independent=False)
+    assert records[0].key is None and records[0].value == [7, 1]
+
+
+def test_a_plain_history_with_pair_values_is_not_split() -> None:
+    plain = ("{:process 0, :type :invoke, :f :cas, :value [3 4]}\n"
+             "{:process 0, :type :fail, :f :cas, :value [3 4]}\n"
+             "{:process 1, :type :invoke, :f :read, :value nil}\n")
+    assert [r.key for r in read_edn(plain)] == [None, None, None]
+    cas_only = plain.rsplit("\n", 2)[0] + "\n"
+    assert [r.key for r in read_edn(cas_only)] == [None, None]
+    assert [(r.key, r.value) for r in read_edn(cas_only, independent=True)] == [(3, 4), (3, 4)]
+
+
+def test_independent_true_needs_a_tuple_in_every_invocation() -> None:
+    text = "{:process 0, :type :invoke, :f :read, :value nil}\n"
+    with pytest.raises(HistoryError) as info:
+        read_edn(text, source="h.edn", independent=True)
+    assert str(info.value) == ("h.edn:1: the value nil of 'read' is not a [key value] tuple; "
+                               "expected jepsen.independent tuples in every client invocation")
+    errors: list[HistoryError] = []
+    assert read_edn(text, independent=True, lenient=True, errors=errors) == []
+    assert len(errors) == 1
+
+
+def test_an_ok_tuple_for_another_key_is_an_error() -> None:
+    text = ("{:process 0, :type :invoke, :f :read, :value [1 nil]}\n"
+            "{:process 0, :type :ok, :f :read, :value [2 5]}\n")
+    with pytest.raises(HistoryError) as info:
+        read_edn(text, source="h.edn", independent=True)
+    assert str(info.value) == ("h.edn:2: the value [2 5] of 'read' (ok) is not a tuple for the "
+                               "invoked key 1; expected [1 value]")
+
+
+# ------------------------------------------------------------------------------------
+# Malformed input
+
+MALFORMED = [
+    ('{:process 0, :type :invoke, :f :read, :value nil',
+     "h.edn:1: broken EDN: unclosed map; expected '}'"),
+    ('{:process 0, :type :invoke, :f :read, :value "abc}',
+     "h.edn:1: broken EDN: unterminated string; expected a closing '\"'"),
+    ("{:process 0, :type :invoke, :f :read, :value}",
+     "h.edn:1: broken EDN: a map needs an even number of forms (key value pairs)"),
+    ("{:process 0, :type :invoke, :f :read, :value [1 2)}",
+     "h.edn:1: broken EDN: unexpected ')'; expected ']' to close the vector"),
+    ("{:process 0} {:process 1}}",
+     "h.edn:1: broken EDN: unexpected '}'; expected an operation map like {:process 0, "
+     ":type :invoke, :f :read}"),
+    ("(1 2)\n", "h.edn:1: expected an operation map like {:process 0, :type :invoke, :f :read}, "
+     "got 1"),
+    ("[[:process 0]]\n", "h.edn:1: expected an operation map like {:process 0, :type :invoke, "
+     ":f :read}, got a vector"),
+    ("{:process 0, :f :read, :value nil}",
+     "h.edn:1: missing field :type; expected an operation map like {:process 0, :type "
+     ":invoke, :f :read}"),
+    ("{:process 0, :type :invoke, :value nil}",
+     "h.edn:1: missing field :f; expected an operation map like {:process 0, :type :invoke, "
+     ":f :read}"),
+    ("{:process 1.5, :type :invoke, :f :read}",
+     "h.edn:1: field :process is 1.5; expected an integer (a client) or a keyword like "
+     ":nemesis (a fault)"),
+    ("{:process 0, :type :done, :f :read}",
+     "h.edn:1: field :type is \"done\"; expected one of :invoke, :ok, :fail, :info, :observe"),
+    ("{:process 0, :type :invoke, :f 3}",
+     "h.edn:1: field :f is 3; expected a keyword like :read"),
+    ("{:process 0, :type :invoke, :f :read, :key {:a 1}}",
+     "h.edn:1: field :key is {\"a\" 1}; expected a string, a number or a vector"),
+    ("{:process 0, :type :invoke, :f :read, :index -2}",
+     "h.edn:1: field :index is -2; expected a non-negative integer"),
+    ("{:process 0, :type :invoke, :f :read, :time 1.5}",
+     "h.edn:1: field :time is 1.5; expected an integer (nanoseconds) or nil"),
+    ("{:process 0, :type :invoke, :f :read, :meta [1]}",
+     "h.edn:1: field :meta is [1]; expected a map"),
+    ("{:process 0, :type :invoke, :f :read, :value #foo/bar 1}",
+     "h.edn:1: broken EDN (Don't know how to handle tag ImmutableDict(foo/bar))"),
+    ("[{:process 0, :type :invoke, :f :read}\n",
+     "h.edn:1: broken EDN: the history's opening bracket is never closed; expected ']' at "
+     "the end"),
+    ("[{:process 0, :type :invoke, :f :read}]\n{:process 0, :type :ok, :f :read}\n",
+     "h.edn:2: broken EDN: unexpected text after the closing ']'; expected the end of the "
+     "history"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), MALFORMED)
+def test_malformed_edn_names_source_line_and_expectation(text: str, message: str) -> None:
+    with pytest.raises(HistoryError) as info:
+        read_records(text, "edn", source="h.edn")
+    assert str(info.value) == message
+
+
+def test_a_broken_pretty_printed_history_names_the_line_of_the_problem() -> None:
+    text = "[{:process 0,\n  :type :invoke,\n  :f :read\n  :value [1 2}]\n"
+    with pytest.raises(HistoryError) as info:
+        read_edn(text, source="h.edn")
+    assert str(info.value) == ("h.edn:4: broken EDN: unexpected '}'; expected ']' to close the "
+                               "vector")
+
+
+def test_lenient_skips_broken_lines_and_malformed_maps() -> None:
+    text = ("{:process 0, :type :invoke, :f :read, :value nil}\n"
+            "{:process 0, :type :ok, :f :read, :value [1\n"
+            "{:process 0, :type :ok, :f :read, :value 1}\n"
+            "{:process 1, :type :begin, :f :read}\n")
+    errors: list[HistoryError] = []
+    records = read_edn(text, lenient=True, errors=errors)
+    assert [(r.type, r.line, r.index) for r in records] == [("invoke", 1, 0), ("ok", 3, 1)]
+    assert [e.line for e in errors] == [2, 4]
+    h = loads(text, "edn", lenient=True)
+    assert [o.output for o in h.operations] == [1]
+    assert [e.line for e in h.skipped] == [2, 4]
+
+
+def test_parse_edn_value_wants_exactly_one_form() -> None:
+    assert parse_edn_value(" [1 :a] ") == [1, "a"]
+    with pytest.raises(EdnSyntaxError, match="more text after it"):
+        parse_edn_value("1 2")
+    with pytest.raises(EdnSyntaxError, match="found the end of the text"):
+        parse_edn_value("  ; only a comment")
+
+
+# ------------------------------------------------------------------------------------
+# Writing and round trips
+
+
+def test_writes_one_jepsen_style_map_per_line() -> None:
+    records = [
+        Record(0, "invoke", "cas", [1, 2], key="k1", index=0),
+        Record(0, "fail", "cas", [1, 2], key="k1", index=1, time=9, error="condition-failed"),
+        Record("nemesis", "info", "start-partition", {"n1": ["n2"]}, index=7,
+               meta={"why": "test"}),
+        Record(1, "ok", "read", {"s": frozenset({2, 1}), "d": Decimal("1.5"), "q": 'say "hi"\n'},
+               index=8),
+    ]
+    assert dumps_edn(records) == (
+        '{:process 0, :type :invoke, :f :cas, :key "k1", :value [1 2]}\n'
+        '{:process 0, :type :fail, :f :cas, :key "k1", :value [1 2], :time 9, '
+        ':error :condition-failed}\n'
+        '{:process :nemesis, :type :info, :f :start-partition, :value {"n1" ["n2"]}, '
+        ':index 7, :meta {:why "test"}}\n'
+        '{:process 1, :type :ok, :f :read, :value {"s" #{1 2}, "d" 1.5M, "q" "say \\"hi\\"\\n"},'
+        ' :index 8}\n'
+    )
+
+
+def test_writing_bytes_as_edn_is_refused() -> None:
+    with pytest.raises(HistoryError, match="cannot write a value of type bytes as EDN"):
+        dumps_edn([Record(0, "ok", "read", b"x")])
+
+
+atoms = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+         | st.text(max_size=8))
+hashables = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+                         lambda inner: st.lists(inner, max_size=3).map(tuple), max_leaves=4)
+edn_values = st.recursive(
+    atoms | st.frozensets(hashables, max_size=3),
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.text(max_size=5) | st.integers() | hashables, inner, max_size=3),
+    max_leaves=8)
+names = st.sampled_from(["read", "write", "cas", "start-partition", "x y", "nil", "", "é"])
+
+
+@st.composite
+def record_lists(draw: st.DrawFn) -> list[Record]:
+    out = []
+    for position in range(draw(st.integers(0, 6))):
+        out.append(Record(
+            process=draw(st.integers(-3, 5) | st.sampled_from(["nemesis", "observer", "a b"])),
+            type=draw(st.sampled_from(RECORD_TYPES)),
+            f=draw(names),
+            value=draw(edn_values),
+            key=draw(st.none() | hashables),
+            index=draw(st.just(position) | st.integers(0, 100)),
+            time=draw(st.none() | st.integers(-5, 2**63)),
+            error=draw(st.none() | names | edn_values),
+            meta=draw(st.dictionaries(names, edn_values, max_size=2)),
+        ))
+    return out
+
+
+@given(record_lists())
+def test_records_round_trip_through_edn(records: list[Record]) -> None:
+    text = dumps_edn(records)
+    again = read_records(text, "edn", independent=False)
+    assert [replace(r, line=None) for r in again] == records
+    assert dumps_edn(again) == text
+
+
+@given(edn_values | st.decimals(allow_nan=False, allow_infinity=False))
+def test_the_fast_reader_and_the_library_agree(value: Any) -> None:
+    text = edn_value(value)
+    assert parse_edn_value(text) == value
+    # a character literal sends the whole form to edn_format
+    library = parse_edn_value(f"[\\c {text}]")
+    assert library == ["c", value]
+
+
+def test_lenient_in_a_pretty_printed_history_keeps_what_came_before_the_break() -> None:
+    text = ("[{:process 0,\n  :type :invoke, :f :read, :value nil}\n"
+            " {:process 0,\n  :type :ok, :f :read, :value [1}\n"
+            " {:process 1,\n  :type :invoke, :f :read, :value nil}]\n")
+    errors: list[HistoryError] = []
+    records = read_edn(text, lenient=True, errors=errors)
+    assert [(r.type, r.line) for r in records] == [("invoke", 1)]
+    assert [(e.line, e.message) for e in errors] == [
+        (4, "broken EDN: unexpected '}'; expected ']' to close the vector")]
+
+
+keyword_names = st.from_regex(r"[a-z][a-z0-9?!*-]{0,6}", fullmatch=True)
+
+
+@given(st.dictionaries(keyword_names, edn_values, max_size=5), st.sampled_from([", ", " ", ",\t"]))
+def test_the_line_fast_paths_agree_with_the_full_reader(fields: dict[str, Any], sep: str) -> None:
+    line = "{" + sep.join(f":{k} {edn_value(v)}" for k, v in fields.items()) + "}"
+    try:
+        fast = _fast_maps(line)
+    except _Fallback:
+        fast = None
+    assert read_form(line)[0] == fields
+    if fast is not None:
+        assert fast == [fields]
