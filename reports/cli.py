@@ -60,13 +60,13 @@ def _fail_usage(message: str) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    import gc
+
     from replicheck.histories.formats import load
     from replicheck.histories.history import HistoryError
     from replicheck.histories.judge import ModelChoiceError, check
     from replicheck.histories.verdict import exit_status
     from replicheck.reports.text import render_verdict
-
-    import gc
 
     gc.disable()  # reading builds many small objects and no cycles: skip the collector
     try:
