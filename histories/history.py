@@ -42,7 +42,8 @@ class Record:
     """One event of a history.
 
     ``process`` is an int for a client, anything else (e.g. ``"nemesis"``) for a
-    fault injector. ``index`` is the record's position (real-time order); ``time`` an
+    fault injector. ``index`` is the record's position in real-time order (readers and
+    the recorder set it; records built by hand must too, or they all tie); ``time`` an
     optional monotonic timestamp in nanoseconds. ``error`` names why a ``fail`` or
     ``info`` happened (e.g. ``"condition-failed"``, ``"timed-out"``). ``meta`` carries
     store metadata (e.g. vector clocks of reads and writes). ``line`` is where the

@@ -52,7 +52,8 @@ MODELS: Final[frozenset[str]] = frozenset(
 )
 """Every consistency model the lattice knows, by its contract name."""
 
-CYCLE_ANOMALIES: Final[tuple[str, ...]] = ("G0", "G1c", "G-single", "G2-item", "G2")
+CYCLE_ANOMALIES: Final[tuple[str, ...]] = (
+    "G0", "G1c", "G-single", "G-nonadjacent", "G2-item", "G2")
 """The dependency-cycle anomalies that also come in ``-process`` and ``-realtime``
 variants (the cycle uses process-order or real-time edges besides ww/wr/rw)."""
 
@@ -63,6 +64,7 @@ ANOMALIES: Final[frozenset[str]] = frozenset(
         "G1b",
         "G1c",
         "G-single",
+        "G-nonadjacent",
         "G2-item",
         "G2",
         "lost-update",
@@ -146,7 +148,8 @@ FORBIDS: Final[Mapping[str, frozenset[str]]] = _frozen(
         # Lost update: Elle reaches it through parallel-snapshot-isolation -> ROLA (Liu,
         # Ölveczky et al.) and consistent view -> cursor stability (Adya); it is also
         # Berenson et al.'s P4, which snapshot isolation prevents.
-        "snapshot-isolation": {"internal", "G1a", "G1b", "G1c", "G-single", "lost-update"},
+        "snapshot-isolation": {"internal", "G1a", "G1b", "G1c", "G-single", "G-nonadjacent",
+                               "lost-update"},
         # Elle: PL-3 forbids G1 and G2 (Adya), and internal (Cerone).
         "serializable": {"internal", "G1a", "G1b", "G1c", "G2"},
         # Elle: strong-session-serializable forbids G1-process and G2-process (Daudjee).
@@ -179,9 +182,14 @@ ANOMALY_IMPLIES: Final[Mapping[str, frozenset[str]]] = _frozen(
         "G1c-process": {"G1c-realtime"},
         # Elle's G-single on items (one rw edge, on an item) is a G-nonadjacent-item
         # cycle, hence G2-item (Adya; Elle's G-single-item).
-        "G-single": {"G2-item", "G-single-process"},
-        "G-single-process": {"G2-item-process", "G-single-realtime"},
-        "G-single-realtime": {"G2-item-realtime"},
+        # Elle: G-single is the one-edge case of G-nonadjacent (anti-dependency edges never
+        # adjacent), which is a G2-item cycle (Cerone & Gotsman's SI characterisation).
+        "G-single": {"G-nonadjacent", "G-single-process"},
+        "G-single-process": {"G-nonadjacent-process", "G-single-realtime"},
+        "G-single-realtime": {"G-nonadjacent-realtime"},
+        "G-nonadjacent": {"G2-item", "G-nonadjacent-process"},
+        "G-nonadjacent-process": {"G2-item-process", "G-nonadjacent-realtime"},
+        "G-nonadjacent-realtime": {"G2-item-realtime"},
         # Adya: G2-item is a special case of G2.
         "G2-item": {"G2", "G2-item-process"},
         "G2-item-process": {"G2-process", "G2-item-realtime"},
