@@ -7,9 +7,6 @@ a profile globally.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 from hypothesis import settings
 
@@ -20,10 +17,3 @@ from replicheck.properties.profiles import PREFIX
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     settings.load_profile(f"{PREFIX}{active_profile(config)}")
-
-
-def corpus_root() -> Path | None:
-    """Where the shared corpora are: $REPLICHECK_CORPUS, else ../shared/corpus."""
-    env = os.environ.get("REPLICHECK_CORPUS")
-    root = Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
-    return root if root.is_dir() else None

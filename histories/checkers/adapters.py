@@ -1,0 +1,435 @@
+"""How history operations become steps of a sequential specification.
+
+An :class:`Adapter` knows, for one model name (``register``, ``cas-register``, ``kv``,
+``item``), which functions a history may use, how an operation becomes the
+specification's ``Input``, what result it observed, and which operations can never
+change the state (*pure* observers, such as reads). :func:`prepare` applies the
+history semantics of CONTRACTS.md section 5:
+
+- ``ok``: took effect between its invocation and its completion; it must be placed.
+- ``fail``: definitely did not take effect; it is left out — except a ``fail`` whose
+  error is ``condition-failed``, an observation that the condition was false (for a
+  ``cas``: the result ``False``), which must be placed like an ``ok`` operation.
+- ``info`` (or never completed): indeterminate; it may take effect at any point after
+  its invocation, or never. Its result is ``UNKNOWN``. An indeterminate pure operation
+  (a read nobody saw) constrains nothing and is dropped.
+
+New models plug in with :func:`register_adapter`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, NamedTuple
+
+from replicheck.histories.history import Operation
+from replicheck.models.specs.base import UNKNOWN, Input, SequentialSpec
+
+CONDITION_FAILED: Final = "condition-failed"
+
+_ATOMS: Final = frozenset({int, str, float, bool, bytes})
+"""The ``error`` of a ``fail`` that is an observation (a compare that failed)."""
+
+
+def hashable(value: Any) -> Hashable:
+    """``value`` with lists made tuples, sets frozensets and dicts sorted item tuples
+    (recursively), so that it can be part of a specification's state or input."""
+    if value is None or type(value) in _ATOMS:
+        return value  # type: ignore[no-any-return]
+    if isinstance(value, list | tuple):
+        return tuple(hashable(v) for v in value)
+    if isinstance(value, set | frozenset):
+        return frozenset(hashable(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted(((hashable(k), hashable(v)) for k, v in value.items()), key=repr))
+    return value  # type: ignore[no-any-return]
+
+
+def is_condition_failed(error: Any) -> bool:
+    """True when an operation's ``error`` says its condition evaluated false
+    (``"condition-failed"``, also written as the keyword ``:condition-failed``)."""
+    return error is not None and str(error).lstrip(":") == CONDITION_FAILED
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Optional knowledge about when an operation can still be satisfied, which lets the
+    search abandon a configuration as soon as some pending observation has become
+    impossible (instead of finding out when that observation's return comes).
+
+    - ``reach(state, p, result)``: False only if the operation ``p`` observing
+      ``result`` is not allowed in ``state`` *and* stays impossible whatever
+      non-rescuing operations follow (see ``rescues``). True is always a safe answer.
+    - ``rescue_key(x)``: for a non-pure operation, the key of the operations it might
+      rescue; ``None``: it rescues none.
+    - ``wanted_key(p, result)``: the key of an operation that must be placed: only
+      operations with that rescue key may rescue it; ``None``: any operation with a
+      rescue key may.
+    - ``rescues(x, x_result, p, p_result)``: asked for the operations the keys allow
+      (``None``: all of those rescue); False only if, from every state where ``reach``
+      is False for ``p``, every state ``x`` leads to has ``reach`` False for ``p`` too.
+
+    - ``covers(p, result)``: whether the knowledge applies to the operation ``p`` that
+      must be placed (pure or not); ``reach`` is asked only about those.
+
+    Promise: ``reach(state, p, result)`` is True whenever ``p`` is allowed in ``state``,
+    and an operation that is not a rescuer of ``p`` (different key, or ``rescues``
+    False) never turns an unreachable state into a reachable one.
+    """
+
+    covers: Callable[[Input, Any], bool]
+    reach: Callable[[Any, Input, Any], bool]
+    rescue_key: Callable[[Input], Hashable | None]
+    wanted_key: Callable[[Input, Any], Hashable | None]
+    rescues: Callable[[Input, Any, Input, Any], bool] | None = None
+
+
+@dataclass(frozen=True)
+class Adapter:
+    """How operations of one model become specification steps.
+
+    - ``functions``: the function names the model knows.
+    - ``to_input(op)``: the ``Input`` of an operation (function, key, argument).
+    - ``ok_result(op)``: the result an ``ok`` operation observed.
+    - ``failed_result(op)``: the result a ``fail`` with ``error == "condition-failed"``
+      observed; ``None`` when the model has no conditions (such a record is then an
+      error in the history).
+    - ``pure(input, result)``: True only when the step of ``input`` with ``result``
+      leaves every state unchanged (or is impossible) — in *every* state. The checker
+      relies on it for soundness; when unsure, return False.
+    - ``state_phrase(spec, state, input)``: a phrase for explanations, e.g. "the
+      register holds 0".
+    - ``blind(input, result)``: a key when the operation overwrites: it is allowed in
+      every state, and any operation ``x`` with the same key followed directly by it
+      leads to the states it leads to alone (``x`` then ``y`` is ``y``); ``None``
+      otherwise (always a safe answer).
+    - ``reach``: optional :class:`Reach` knowledge for pruning (None: none).
+    """
+
+    model: str
+    functions: frozenset[str]
+    to_input: Callable[[Operation], Input]
+    ok_result: Callable[[Operation], Any]
+    failed_result: Callable[[Operation], Any] | None = None
+    pure: Callable[[Input, Any], bool] = lambda _input, _result: False
+    blind: Callable[[Input, Any], Hashable | None] = lambda _input, _result: None
+    state_phrase: Callable[[SequentialSpec[Any], Any, Input], str] | None = None
+    reach: Reach | None = None
+
+    def phrase(self, spec: SequentialSpec[Any], state: Any, op: Input) -> str:
+        """How the state looks to people, for explanations."""
+        if self.state_phrase is not None:
+            return self.state_phrase(spec, state, op)
+        return f"the state there is {spec.describe_state(state)}"
+
+
+class Step(NamedTuple):
+    """One operation as the search sees it: the history's operation, its ``Input``,
+    its observed ``result`` (``UNKNOWN`` when indeterminate), whether it may be left
+    out (``optional``: indeterminate, no return bound), whether it never changes the
+    state (``pure``) and its overwrite key (``blind``, see :class:`Adapter`)."""
+
+    op: Operation
+    input: Input
+    result: Any
+    optional: bool
+    pure: bool
+    blind: Hashable | None = None
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The steps of a history, and how many operations were set aside: ``excluded``
+    (``fail``: did not take effect) and ``dropped`` (indeterminate and pure:
+    constrain nothing)."""
+
+    steps: tuple[Step, ...]
+    excluded: int
+    dropped: int
+
+
+def unknown_function(adapter: Adapter, op: Operation) -> ValueError:
+    """The error for an operation whose function the model does not know: names the
+    function, the model and the functions it knows."""
+    where = f" (operation {op.id}" + (f", line {op.line})" if op.line is not None else ")")
+    return ValueError(
+        f"unknown function {op.f!r} for model {adapter.model!r}{where}; "
+        f"model {adapter.model!r} knows: {', '.join(sorted(adapter.functions))}"
+    )
+
+
+def prepare(operations: tuple[Operation, ...] | list[Operation], adapter: Adapter) -> Prepared:
+    """The steps of ``operations`` under ``adapter`` (see the module docstring).
+
+    Raises ``ValueError`` for a function the model does not know, or a
+    ``condition-failed`` record in a model without conditions."""
+    steps: list[Step] = []
+    excluded = dropped = 0
+    for op in operations:
+        if op.f not in adapter.functions:
+            raise unknown_function(adapter, op)
+        if op.status == "fail":
+            if not is_condition_failed(op.error):
+                excluded += 1
+                continue
+            if adapter.failed_result is None:
+                raise ValueError(
+                    f"operation {op.id} ({op.f}) failed with 'condition-failed', but model "
+                    f"{adapter.model!r} has no conditions; expected ok, info or another fail"
+                )
+            inp = adapter.to_input(op)
+            result = adapter.failed_result(op)
+            steps.append(Step(op, inp, result, False, adapter.pure(inp, result),
+                              adapter.blind(inp, result)))
+            continue
+        inp = adapter.to_input(op)
+        if op.status == "ok":
+            result = adapter.ok_result(op)
+            steps.append(Step(op, inp, result, False, adapter.pure(inp, result),
+                              adapter.blind(inp, result)))
+            continue
+        if adapter.pure(inp, UNKNOWN):
+            dropped += 1
+            continue
+        steps.append(Step(op, inp, UNKNOWN, True, False, adapter.blind(inp, UNKNOWN)))
+    return Prepared(tuple(steps), excluded, dropped)
+
+
+# ---------------------------------------------------------------------------------------
+# The shipped adapters
+
+
+def _register_phrase(spec: SequentialSpec[Any], state: Any, _op: Input) -> str:
+    return f"the register holds {spec.describe_state(state)}"
+
+
+_READ: Final = Input("read")
+
+
+def _register_input(op: Operation) -> Input:
+    if op.f == "read":
+        return _READ
+    value = hashable(op.input)
+    if op.f == "cas" and not (isinstance(value, tuple) and len(value) == 2):
+        raise ValueError(f"operation {op.id}: cas expects a pair [old new], got {op.input!r}")
+    return Input(op.f, None, value)
+
+
+def _register_result(op: Operation) -> Any:
+    return hashable(op.output) if op.f == "read" else None
+
+
+def _register_pure(inp: Input, _result: Any) -> bool:
+    return inp.f == "read"
+
+
+def _register_reach(state: Any, p: Input, result: Any) -> bool:
+    # A read needs the register to hold what it read; a cas needs it to hold ``old``
+    # (result True) or anything else (result False).
+    if p.f == "read":
+        return bool(state == result)
+    if p.f == "cas" and isinstance(result, bool):
+        return bool((state == p.value[0]) == result)
+    return True
+
+
+def _new_value(x: Input) -> Hashable | None:
+    # The value a write or cas may install: the key of the operations it may rescue.
+    if x.f == "write":
+        return ("value", x.value)
+    if x.f == "cas":
+        return ("value", x.value[1])
+    return None
+
+
+def _wanted_value(p: Input, result: Any) -> Hashable | None:
+    # The value a read (or a successful cas) needs; a failed compare needs any other
+    # value, so any write or cas may help it (``None``).
+    if p.f == "read":
+        return ("value", result)
+    if p.f == "cas" and result is True:
+        return ("value", p.value[0])
+    return None
+
+
+def _register_rescues(x: Input, _x_result: Any, p: Input, p_result: Any) -> bool:
+    # Asked for keys equal to the wanted value (then the value is installed) or for a
+    # failed compare, which only a value other than ``old`` can help.
+    if p.f == "cas" and p_result is False:
+        new = x.value if x.f == "write" else x.value[1]
+        return bool(new != p.value[0])
+    return True
+
+
+REGISTER_REACH: Final = Reach(
+    covers=lambda p, result: p.f == "read" or (p.f == "cas" and isinstance(result, bool)),
+    reach=_register_reach,
+    rescue_key=_new_value,
+    wanted_key=_wanted_value,
+    rescues=_register_rescues,
+)
+"""Reachability for registers: a read of ``v`` (a successful cas from ``v``) is possible
+exactly when the register holds ``v``; only a write of ``v`` or a cas to ``v`` can
+change that. A failed compare against ``v`` needs any other value."""
+
+
+REGISTER_ADAPTER: Final = Adapter(
+    model="register",
+    functions=frozenset({"read", "write"}),
+    to_input=_register_input,
+    ok_result=_register_result,
+    pure=_register_pure,
+    blind=lambda inp, _result: "register" if inp.f == "write" else None,
+    state_phrase=_register_phrase,
+    reach=REGISTER_REACH,
+)
+"""``register``: a read's result is its output (``None``: never written); a write's
+input is the value written."""
+
+
+def _cas_result(op: Operation) -> Any:
+    if op.f == "read":
+        return hashable(op.output)
+    if op.f == "cas":
+        # An ok cas took effect, unless its completion records the outcome False.
+        return op.output is not False
+    return None
+
+
+def _cas_pure(inp: Input, result: Any) -> bool:
+    # A read never changes the state; neither does a cas whose compare failed.
+    return inp.f == "read" or (inp.f == "cas" and result is False)
+
+
+CAS_REGISTER_ADAPTER: Final = Adapter(
+    model="cas-register",
+    functions=frozenset({"read", "write", "cas"}),
+    to_input=_register_input,
+    ok_result=_cas_result,
+    failed_result=lambda _op: False,
+    pure=_cas_pure,
+    blind=lambda inp, _result: "register" if inp.f == "write" else None,
+    state_phrase=_register_phrase,
+    reach=REGISTER_REACH,
+)
+"""``cas-register``: read -> its output (``None`` = absent); write -> its input; cas ->
+the pair ``(old, new)`` with result True when ok (unless the completion's value is
+``False``), False for a ``condition-failed`` observation."""
+
+
+def _kv_input(op: Operation) -> Input:
+    if op.f == "get":
+        return Input("get", hashable(op.key))
+    return Input(op.f, hashable(op.key), op.input)
+
+
+def _kv_result(op: Operation) -> Any:
+    if op.f == "get":
+        return "" if op.output is None else op.output
+    return None
+
+
+def _kv_phrase(_spec: SequentialSpec[Any], state: Any, op: Input) -> str:
+    value = state.value(op.key) if hasattr(state, "value") else state
+    return f"key {op.key!r} holds {value!r}"
+
+
+def _kv_reach(state: Any, p: Input, result: Any) -> bool:
+    # Appends only extend a key's string: a get can still be satisfied only while the
+    # string is a prefix of what it read. Puts and appends are always allowed.
+    if p.f != "get" or not isinstance(result, str) or not hasattr(state, "value"):
+        return True
+    return result.startswith(state.value(p.key))
+
+
+def _kv_rescues(x: Input, _x_result: Any, p: Input, p_result: Any) -> bool:
+    # Only a put of the same key can start the string afresh; it helps a get only if
+    # what the get read starts with the value put.
+    if p.f != "get" or not isinstance(p_result, str) or not isinstance(x.value, str):
+        return True
+    return p_result.startswith(x.value)
+
+
+KV_REACH: Final = Reach(
+    covers=lambda p, result: p.f == "get" and isinstance(result, str),
+    reach=_kv_reach,
+    rescue_key=lambda x: x.key if x.f == "put" else None,
+    wanted_key=lambda p, _result: p.key,
+    rescues=_kv_rescues,
+)
+"""Reachability for the key-value store: appends only extend a key's string, so a get
+is still possible only while the key holds a prefix of what it read, unless a put of
+the key (of a prefix of that) comes first."""
+
+
+KV_ADAPTER: Final = Adapter(
+    model="kv",
+    functions=frozenset({"get", "put", "append"}),
+    to_input=_kv_input,
+    ok_result=_kv_result,
+    pure=lambda inp, _result: inp.f == "get",
+    blind=lambda inp, _result: ("put", inp.key) if inp.f == "put" else None,
+    state_phrase=_kv_phrase,
+    reach=KV_REACH,
+)
+"""``kv``: get -> its output string (``""`` when None); put and append -> their input;
+the key is the operation's key."""
+
+
+def _item_input(op: Operation) -> Input:
+    return Input(op.f, None, op.input)
+
+
+def _item_failure(op: Operation) -> Any:
+    # The failure the record holds, else DynamoDB's failed condition (imported late:
+    # the item-store model is only needed for item histories).
+    if op.output is not None:
+        return op.output
+    from replicheck.models.specs.items import Failure
+
+    return Failure("ConditionalCheckFailed")
+
+
+ITEM_ADAPTER: Final = Adapter(
+    model="item",
+    functions=frozenset(
+        {"get-strong", "get-eventual", "put", "update", "delete", "transact-write",
+         "transact-get"}
+    ),
+    to_input=_item_input,
+    ok_result=lambda op: op.output,
+    failed_result=_item_failure,
+    # No operation is declared pure: whether a request can change the item store is
+    # the item-store specification's business (hook: declare gets pure once wired).
+    pure=lambda _inp, _result: False,
+)
+"""``item`` (hook for the item-store specification): input = the request, result =
+the response (ok) or the failure (a ``condition-failed`` fail: its output, else
+``Failure("ConditionalCheckFailed")``). To be refined with the item-store work (e.g.
+declaring gets pure) through :func:`register_adapter`."""
+
+
+ADAPTERS: dict[str, Adapter] = {
+    a.model: a for a in (REGISTER_ADAPTER, CAS_REGISTER_ADAPTER, KV_ADAPTER, ITEM_ADAPTER)
+}
+"""The adapters by model name."""
+
+SPEC_MODELS: Final[Mapping[str, str]] = {"item-store": "item"}
+"""Model names of specifications whose ``name`` differs from the model's."""
+
+
+def register_adapter(adapter: Adapter) -> None:
+    """Make ``adapter`` the one used for its model name (replacing any earlier one)."""
+    ADAPTERS[adapter.model] = adapter
+
+
+def adapter_for(model: str) -> Adapter:
+    """The adapter of ``model``; ``ValueError`` naming the known models otherwise."""
+    try:
+        return ADAPTERS[model]
+    except KeyError:
+        raise ValueError(
+            f"no linearizability adapter for model {model!r}; known models: "
+            f"{', '.join(sorted(ADAPTERS))}"
+        ) from None
