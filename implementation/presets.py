@@ -47,7 +47,7 @@ def resolve_target(target: str | None) -> Callable[[], Store]:
     looked up and what was found."""
     name = target or DEFAULT_PRESET
     if name in _FACTORIES:
-        return lambda: preset(name)  # type: ignore[no-any-return]
+        return lambda: preset(name)
     known = f"presets: {', '.join(PRESETS)}"
     if ":" not in name:
         raise UnknownStore(f"store {name!r} is neither a preset nor package.module:factory; "

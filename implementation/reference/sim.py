@@ -7,8 +7,9 @@ duplicate it, or fire a timer — and faults are explicit calls (partition, heal
 crash, restart, clock skew). There are no threads, no wall clock and no hidden
 randomness, so the same decisions always give the same outcome.
 
-Time is the simulation's global clock, in seconds. It only moves when a timer fires
-(to that timer's deadline) or when :meth:`Simulation.advance` is called. A node reads
+Time is the simulation's global clock, in seconds. It moves when a timer fires (to
+that timer's deadline), when a message is delivered (to at least its send time plus
+``latency``, 0 by default) and when :meth:`Simulation.advance` is called. A node reads
 its own clock, ``global time + skew``; timers are set in global time (a node's
 timeouts measure elapsed time, which skew does not change).
 
@@ -143,6 +144,7 @@ class Simulation:
     """The network, the timers, the clocks and the fault state of one cluster."""
 
     now: float = 0.0
+    latency: float = 0.0
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
     in_flight: dict[int, Message] = field(default_factory=dict)
     timers: dict[int, Timer] = field(default_factory=dict)
@@ -226,6 +228,7 @@ class Simulation:
             if message is None or not self.reachable(message.src, message.dst):
                 raise ValueError(f"cannot deliver message {decision.message}")
             del self.in_flight[message.id]
+            self.now = max(self.now, message.sent_at + self.latency)
             self.stats["delivered"] += 1
             if message.dst in self.crashed or message.dst not in self.endpoints:
                 self._note(f"lost {message.kind} {message.src}->{message.dst} (crashed)")
