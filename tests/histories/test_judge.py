@@ -1,0 +1,94 @@
+"""The single judging entry point: model inference, dispatch, and the z3 decision
+for rw-register histories whose version order the history leaves open."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from replicheck.histories.checkers.elle import check_rw_register
+from replicheck.histories.history import History, Record, pair
+from replicheck.histories.judge import ModelChoiceError, check, infer_model
+
+
+def txns(*rows: tuple[int, str, list[list[Any]]]) -> History:
+    """(process, type, micro-ops) records in order; invocations carry nil reads."""
+    records = []
+    for i, (process, type_, mops) in enumerate(rows):
+        value = [[f, k, None if (f == "r" and type_ == "invoke") else v] for f, k, v in mops]
+        records.append(Record(process, type_, "txn", value, index=i))
+    return pair(records)
+
+
+def test_infers_each_model_from_functions() -> None:
+    def h(*fs: str) -> History:
+        return pair([Record(0, t, f, None, index=2 * i + (t == "ok"))
+                     for i, f in enumerate(fs) for t in ("invoke", "ok")])
+
+    assert infer_model(h("read", "write", "cas")) == "cas-register"
+    assert infer_model(h("get", "put", "append")) == "kv"
+    assert infer_model(txns((0, "invoke", [["append", "x", 1]]),
+                            (0, "ok", [["append", "x", 1]]))) == "list-append"
+    assert infer_model(txns((0, "invoke", [["w", "x", 1]]),
+                            (0, "ok", [["w", "x", 1]]))) == "rw-register"
+    with pytest.raises(ModelChoiceError, match="choose --model"):
+        infer_model(h("enqueue"))
+
+
+def test_repeated_writes_are_decided_by_z3_not_guessed() -> None:
+    """Two transactions write the same value: the reader's writer is ambiguous, so the
+    Elle inference has no serial order to show; z3 finds one."""
+    h = txns(
+        (0, "invoke", [["w", "x", 1]]), (1, "invoke", [["w", "x", 1]]),
+        (0, "ok", [["w", "x", 1]]), (1, "ok", [["w", "x", 1]]),
+        (2, "invoke", [["r", "x", None], ["w", "x", 2]]),
+        (2, "ok", [["r", "x", 1], ["w", "x", 2]]),
+        (3, "invoke", [["r", "x", None]]), (3, "ok", [["r", "x", 2]]),
+    )
+    verdict = check(h, "rw-register", ["serializable"])
+    assert verdict.valid is True
+    assert verdict.witness is not None and set(verdict.witness) == {0, 1, 2, 3}
+    assert any("z3 decided" in n for n in verdict.notes)
+
+
+def test_lost_update_with_repeated_values_is_found_under_snapshot_isolation() -> None:
+    """Both read x = 0 (written twice, by T0 and T1) and both wrote x: first committer
+    wins forbids it, whatever the version order."""
+    h = txns(
+        (0, "invoke", [["w", "x", 0]]), (0, "ok", [["w", "x", 0]]),
+        (1, "invoke", [["w", "x", 0]]), (1, "ok", [["w", "x", 0]]),
+        (2, "invoke", [["r", "x", None], ["w", "x", 5]]),
+        (3, "invoke", [["r", "x", None], ["w", "x", 6]]),
+        (2, "ok", [["r", "x", 0], ["w", "x", 5]]),
+        (3, "ok", [["r", "x", 0], ["w", "x", 6]]),
+    )
+    verdict = check(h, "rw-register", ["snapshot-isolation"])
+    assert verdict.valid is False
+    assert "snapshot-isolation" in verdict.ruled_out
+
+
+def test_an_impossible_order_with_ambiguous_writers_is_refuted_by_z3() -> None:
+    """T2 read x = 1 (from T0 or T1, either way) and T3 read T2's y but the initial x:
+    T3 must precede both writers of x and follow one of them."""
+    h = txns(
+        (0, "invoke", [["w", "x", 1]]), (1, "invoke", [["w", "x", 1]]),
+        (0, "ok", [["w", "x", 1]]), (1, "ok", [["w", "x", 1]]),
+        (2, "invoke", [["r", "x", None], ["w", "y", 1]]),
+        (2, "ok", [["r", "x", 1], ["w", "y", 1]]),
+        (3, "invoke", [["r", "y", None], ["r", "x", None]]),
+        (3, "ok", [["r", "y", 1], ["r", "x", None]]),
+    )
+    elle = check_rw_register(h, consistency=["serializable"])
+    verdict = check(h, "rw-register", ["serializable"])
+    assert elle.valid != verdict.valid or elle.valid is False
+    assert verdict.valid is False
+    assert "serializable" in verdict.ruled_out
+    assert verdict.anomalies[0].type == "G-single"  # T3 -rw-> T0 or T1 -wr-> T2 -wr-> T3
+    assert set(verdict.anomalies[0].ops) >= {2, 3}
+
+
+def test_empty_history_is_valid_with_no_operations() -> None:
+    verdict = check(pair([]))
+    assert verdict.valid is True
+    assert verdict.stats.operations == 0
