@@ -19,7 +19,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, Final
 
-from replicheck.histories.history import History
+from replicheck.histories.history import History, HistoryError
 from replicheck.histories.verdict import Stats, Verdict
 from replicheck.models.specs.base import SequentialSpec
 
@@ -59,6 +59,8 @@ def infer_model(history: History) -> str:
     list-append; of w and r -> rw-register. Raises ModelChoiceError naming the
     choices when the functions fit none or several."""
     functions = history.functions
+    if any(r.f == "tables" for r in history.observations) and functions <= _ITEM_FUNCTIONS:
+        return "item"  # an item history declares its tables (even one of puts only)
     if not functions:
         return "cas-register"
     if functions <= {"read", "write", "cas"}:
@@ -96,7 +98,7 @@ def spec_for(model: str, history: History) -> SequentialSpec[Any]:
     if model == "kv":
         return KV
     if model == "item":
-        from replicheck.models.items.requests import TableSchema
+        from replicheck.histories.items import schemas_from_json
         from replicheck.models.specs.items import item_store
 
         declared = [r.value for r in history.observations if r.f == "tables"]
@@ -106,9 +108,10 @@ def spec_for(model: str, history: History) -> SequentialSpec[Any]:
                 '{"type": "observe", "f": "tables", "value": [{"name": ..., '
                 '"partition_key": ..., "sort_key": ...}]}'
             )
-        schemas = [TableSchema(t["name"], t["partition_key"], t.get("sort_key"))
-                   for t in declared[-1]]
-        return item_store(*schemas)
+        try:
+            return item_store(*schemas_from_json(declared[-1]))
+        except HistoryError as error:
+            raise ModelChoiceError(str(error)) from None
     raise ModelChoiceError(f"model {model!r} has no sequential specification")
 
 

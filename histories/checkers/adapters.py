@@ -377,37 +377,70 @@ KV_ADAPTER: Final = Adapter(
 the key is the operation's key."""
 
 
+# The item adapter delegates to ``replicheck.histories.items`` (the item-history codec),
+# imported late: the item-store model is only needed for item histories.
+
+_ITEM_FUNCTIONS: Final = frozenset(
+    {"get-strong", "get-eventual", "put", "update", "delete", "transact-write",
+     "transact-get"}
+)
+_ITEM_READS: Final = frozenset({"get-strong", "get-eventual", "transact-get"})
+
+
 def _item_input(op: Operation) -> Input:
-    return Input(op.f, None, op.input)
+    from replicheck.histories.items import request_of
+
+    return Input(op.f, None, request_of(op))
+
+
+def _item_ok(op: Operation) -> Any:
+    from replicheck.histories.items import response_of
+
+    return response_of(op)
 
 
 def _item_failure(op: Operation) -> Any:
-    # The failure the record holds, else DynamoDB's failed condition (imported late:
-    # the item-store model is only needed for item histories).
-    if op.output is not None:
-        return op.output
-    from replicheck.models.specs.items import Failure
+    from replicheck.histories.items import failure_of
 
-    return Failure("ConditionalCheckFailed")
+    return failure_of(op)
+
+
+def _item_pure(inp: Input, result: Any) -> bool:
+    # Reads never change the item store, and neither does a request that ended in a
+    # definite error (a failed condition, a cancelled transaction).
+    if inp.f in _ITEM_READS:
+        return True
+    if result is UNKNOWN:
+        return False
+    from replicheck.histories.items import changes_nothing
+
+    return changes_nothing(inp.f, result)
+
+
+def _item_phrase(_spec: SequentialSpec[Any], state: Any, op: Input) -> str:
+    from replicheck.histories.items import describe_touched
+
+    return describe_touched(state, op.value)
 
 
 ITEM_ADAPTER: Final = Adapter(
     model="item",
-    functions=frozenset(
-        {"get-strong", "get-eventual", "put", "update", "delete", "transact-write",
-         "transact-get"}
-    ),
+    functions=_ITEM_FUNCTIONS,
     to_input=_item_input,
-    ok_result=lambda op: op.output,
+    ok_result=_item_ok,
     failed_result=_item_failure,
-    # No operation is declared pure: whether a request can change the item store is
-    # the item-store specification's business (hook: declare gets pure once wired).
-    pure=lambda _inp, _result: False,
+    pure=_item_pure,
+    state_phrase=_item_phrase,
 )
-"""``item`` (hook for the item-store specification): input = the request, result =
-the response (ok) or the failure (a ``condition-failed`` fail: its output, else
-``Failure("ConditionalCheckFailed")``). To be refined with the item-store work (e.g.
-declaring gets pure) through :func:`register_adapter`."""
+"""``item``: DynamoDB-shaped item histories (format: ``replicheck.histories.items``).
+Input = the request (decoded from the invocation's JSON; a request object is taken as
+it is), with the specification's ``keys`` splitting the history by item (transactions
+connect items). Result = the :class:`~replicheck.models.items.requests.Response` of an
+``ok``; for a ``condition-failed`` fail, the ``Failure`` it observed
+(``ConditionalCheckFailed``, or ``TransactionCanceled`` with its reasons). Other
+``fail`` records are left out; ``info`` ones may take effect or not. Gets,
+transact-gets and definite failures are pure. A malformed request or outcome is a
+``HistoryError`` (a ``ValueError``) naming the operation, its line and the field."""
 
 
 ADAPTERS: dict[str, Adapter] = {

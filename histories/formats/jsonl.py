@@ -63,8 +63,9 @@ JSON cannot hold are written as one-key objects tagged with a reserved key:
   ordinary one-key dictionary whose key is one of these four reserved names.
 
 A one-key object with any other key (``{"$x": 1}``, ``{"N": "1"}``) is an ordinary
-object. Item-store values (``models.items``) are thus written as their Python values
-(``{"pk": "a", "n": {"$decimal": "1"}}``), not as DynamoDB's wire JSON.
+object: this is how the item-store histories of ``replicheck.histories.items`` carry
+attribute values, as DynamoDB's wire JSON (``{"pk": {"S": "a"}, "n": {"N": "1"}}``),
+which this layer passes through untouched.
 
 ``dumps_jsonl(read_jsonl(text))`` reads back to equal records (apart from ``line``,
 which records where a record came from).

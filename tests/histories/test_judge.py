@@ -92,3 +92,23 @@ def test_empty_history_is_valid_with_no_operations() -> None:
     verdict = check(pair([]))
     assert verdict.valid is True
     assert verdict.stats.operations == 0
+
+
+def _puts_only_item_history(tables: object) -> History:
+    put = {"table": "items", "item": {"pk": {"S": "a"}}}
+    return pair([
+        Record(0, "observe", "tables", tables, index=0),
+        Record(0, "invoke", "put", put, index=1),
+        Record(0, "ok", "put", {"item": None}, index=2),
+    ])
+
+
+def test_a_declared_tables_record_makes_even_puts_only_an_item_history() -> None:
+    h = _puts_only_item_history([{"name": "items", "partition_key": "pk"}])
+    assert infer_model(h) == "item"
+    assert check(h).valid is True
+
+
+def test_a_malformed_tables_record_is_a_model_choice_error() -> None:
+    with pytest.raises(ModelChoiceError, match="tables"):
+        check(_puts_only_item_history([{"nam": "items"}]))
