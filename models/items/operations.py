@@ -12,7 +12,7 @@ the same answer within ten minutes of ``now``.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,17 +26,12 @@ from replicheck.models.items.errors import (
 )
 from replicheck.models.items.expressions import (
     apply_update,
-    check_placeholders,
     evaluate_condition,
-    parse_condition,
-    parse_projection,
-    parse_update,
     project,
     updated_paths,
 )
 from replicheck.models.items.requests import (
     IDEMPOTENCY_WINDOW_SECONDS,
-    MAX_TRANSACTION_ACTIONS,
     ConditionCheck,
     Delete,
     Get,
@@ -50,12 +45,21 @@ from replicheck.models.items.requests import (
     Update,
     WriteAction,
 )
-from replicheck.models.items.values import freeze, normalize, normalize_item, type_of
+from replicheck.models.items.validation import (
+    CheckedWrite,
+    KeyTuple,
+    check_get,
+    check_transact_get,
+    check_transaction,
+    check_write,
+    key_tuple,
+    schema_of,
+)
+from replicheck.models.items.values import freeze, normalize, normalize_item
 
-KeyTuple = tuple[Any, ...]
-"""A primary key's values, partition key first."""
+__all__ = ["Database", "KeyTuple", "apply", "empty", "fingerprint", "key_tuple", "outcome",
+           "touched"]
 
-_KEY_TYPES = ("S", "N", "B")
 
 
 @dataclass(frozen=True)
@@ -116,54 +120,7 @@ def empty(*schemas: TableSchema) -> Database:
 
 
 def _schema(db: Database, table: str) -> TableSchema:
-    try:
-        return db.schemas[table]
-    except KeyError:
-        raise ValidationError(
-            f"Requested resource not found: table {table!r}", what="TableName"
-        ) from None
-
-
-def key_tuple(schema: TableSchema, item: Mapping[str, Any], *, what: str,
-              exact: bool = True) -> KeyTuple:
-    """The key of ``item`` under ``schema``.
-
-    With ``exact`` the mapping must hold the key attributes and nothing else (a Key
-    parameter); otherwise it may hold more (an Item). Key values must be S, N or B
-    and not empty. Raises ValidationError saying which attribute is at fault."""
-    names = schema.key_attributes
-    if exact:
-        extra = sorted(set(item) - set(names))
-        if extra:
-            raise ValidationError(
-                f"The provided key element does not match the schema: unexpected "
-                f"attributes {extra}; the key of {schema.name!r} is {list(names)}",
-                what=what,
-            )
-    values = []
-    for name in names:
-        if name not in item:
-            raise ValidationError(
-                f"The provided key element does not match the schema: missing key "
-                f"attribute {name!r}",
-                what=what,
-            )
-        value = normalize(item[name])
-        kind = type_of(value)
-        if kind not in _KEY_TYPES:
-            raise ValidationError(
-                f"The provided key element does not match the schema: key attribute "
-                f"{name!r} has type {kind}, expected one of S, N, B",
-                what=what,
-            )
-        if kind in ("S", "B") and len(value) == 0:
-            raise ValidationError(
-                f"One or more parameter values are not valid: the key attribute "
-                f"{name!r} is empty",
-                what=what,
-            )
-        values.append(value)
-    return tuple(values)
+    return schema_of(db.schemas, table)
 
 
 def _with_item(db: Database, table: str, key: KeyTuple, item: Item | None) -> Database:
@@ -189,36 +146,17 @@ class _Prepared:
     update: Any
 
 
-def _prepare(db: Database, action: WriteAction) -> _Prepared:
-    """Parse and validate everything that can be checked without the stored item."""
-    schema = _schema(db, action.table)
-    names = action.names or {}
-    values = {k: normalize(v) for k, v in (action.values or {}).items()}
-    condition = parse_condition(action.condition) if action.condition is not None else None
-    update = None
-    if isinstance(action, Put):
-        item = normalize_item(action.item)
-        key = key_tuple(schema, item, what="Item", exact=False)
-        if action.return_values not in ("NONE", "ALL_OLD"):
-            raise ValidationError(
-                f"ReturnValues can only be ALL_OLD or NONE for PutItem, "
-                f"not {action.return_values}",
-                what="ReturnValues",
-            )
-    else:
-        key = key_tuple(schema, action.key, what="Key")
-        if isinstance(action, Update):
-            update = parse_update(action.update)
-        elif isinstance(action, Delete) and action.return_values not in ("NONE", "ALL_OLD"):
-            raise ValidationError(
-                f"ReturnValues can only be ALL_OLD or NONE for DeleteItem, "
-                f"not {action.return_values}",
-                what="ReturnValues",
-            )
-    parsed = [p for p in (condition, update) if p is not None]
-    check_placeholders(names, values, *parsed)
-    key_item = dict(zip(schema.key_attributes, key, strict=True))
-    return _Prepared(action, action.table, key, key_item, condition, update)
+def _prepare(db: Database, action: WriteAction, *, in_transaction: bool = False
+             ) -> _Prepared:
+    """The static checks (``validation.check_write``), with the key as an item."""
+    return _prepared(db, check_write(db.schemas, action, in_transaction=in_transaction))
+
+
+def _prepared(db: Database, checked: CheckedWrite) -> _Prepared:
+    schema = db.schemas[checked.table]
+    key_item = dict(zip(schema.key_attributes, checked.key, strict=True))
+    return _Prepared(checked.action, checked.table, checked.key, key_item, checked.condition,
+                     checked.update)
 
 
 def _condition_holds(p: _Prepared, old: Item | None) -> bool:
@@ -284,34 +222,12 @@ def _write(db: Database, action: WriteAction) -> tuple[Database, Response]:
 
 
 def _get(db: Database, request: Get) -> Item | None:
-    schema = _schema(db, request.table)
-    key = key_tuple(schema, request.key, what="Key")
-    item = db.tables[request.table].get(key)
-    if request.projection is None:
-        check_placeholders(request.names or {}, {})
-        return None if item is None else dict(item)
-    projection = parse_projection(request.projection)
-    check_placeholders(request.names or {}, {}, projection)
-    return None if item is None else project(projection, item, request.names or {})
-
-
-def _distinct(targets: Iterable[tuple[str, KeyTuple]], what: str) -> None:
-    seen: set[tuple[str, KeyTuple]] = set()
-    for target in targets:
-        if target in seen:
-            raise ValidationError(
-                "Transaction request cannot include multiple operations on one item",
-                what=what,
-            )
-        seen.add(target)
-
-
-def _count(n: int, what: str) -> None:
-    if not 1 <= n <= MAX_TRANSACTION_ACTIONS:
-        raise ValidationError(
-            f"Member must have length between 1 and {MAX_TRANSACTION_ACTIONS}, not {n}",
-            what=what,
-        )
+    table, key, projection = check_get(db.schemas, request)
+    item = db.tables[table].get(key)
+    if item is None:
+        return None
+    return dict(item) if projection is None else project(projection, item,
+                                                         request.names or {})
 
 
 def fingerprint(request: TransactWrite) -> Hashable:
@@ -334,7 +250,6 @@ def fingerprint(request: TransactWrite) -> Hashable:
 
 def _transact_write(db: Database, request: TransactWrite, now: float) -> tuple[Database,
                                                                                Response]:
-    _count(len(request.actions), "TransactItems")
     tokens = {t: e for t, e in db.tokens.items()
               if now - e.time < IDEMPOTENCY_WINDOW_SECONDS}
     print_ = fingerprint(request)
@@ -345,8 +260,7 @@ def _transact_write(db: Database, request: TransactWrite, now: float) -> tuple[D
                 f"ClientRequestToken {request.token!r} was used for a different request"
             )
         return db, entry.response
-    prepared = [_prepare(db, a) for a in request.actions]
-    _distinct(((p.table, p.key) for p in prepared), "TransactItems")
+    prepared = [_prepared(db, c) for c in check_transaction(db.schemas, request)]
     reasons: list[CancellationReason] = []
     results: list[tuple[_Prepared, Item | None]] = []
     for p in prepared:
@@ -375,9 +289,7 @@ def _transact_write(db: Database, request: TransactWrite, now: float) -> tuple[D
 
 
 def _transact_get(db: Database, request: TransactGet) -> Response:
-    _count(len(request.gets), "TransactItems")
-    keys = [(g.table, key_tuple(_schema(db, g.table), g.key, what="Key")) for g in request.gets]
-    _distinct(keys, "TransactItems")
+    check_transact_get(db.schemas, request)
     return Response(items=tuple(_get(db, g) for g in request.gets))
 
 

@@ -1,0 +1,322 @@
+"""DynamoDB's input checks that need no stored item: one home for the item model and
+for every store that rejects bad input before it travels.
+
+:func:`validate_request` raises the ``ValidationError`` DynamoDB answers for a
+malformed request — an unknown table, bad keys (missing, extra, of the wrong type,
+empty, over their size limits), unsupported or invalid attribute values, expressions
+that do not parse or use undefined or unused placeholders, a ReturnValues the
+operation does not allow, an update of a key attribute, items over 400 KB,
+transactions with no or more than 100 actions, two actions on one item, more than
+4 MB in one transaction, a bad ClientRequestToken — and returns quietly when only the
+stored items can decide. The per-part checks (:func:`check_write`,
+:func:`check_get`, :func:`check_transaction`) return what they parsed, so the item
+model evaluates exactly what was validated.
+
+Inside a transaction, an update expression that cannot apply and an update of a key
+attribute are left to evaluation, where DynamoDB reports them as a cancellation
+reason of that action rather than as a request error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Final
+
+from replicheck.models.items.errors import ValidationError
+from replicheck.models.items.expressions import (
+    check_placeholders,
+    parse_condition,
+    parse_projection,
+    parse_update,
+    updated_paths,
+    validate_condition,
+    validate_update,
+)
+from replicheck.models.items.requests import (
+    MAX_TRANSACTION_ACTIONS,
+    ConditionCheck,
+    Delete,
+    Get,
+    Put,
+    Request,
+    TableSchema,
+    TransactGet,
+    TransactWrite,
+    Update,
+    WriteAction,
+)
+from replicheck.models.items.values import normalize, normalize_item, type_of
+
+KeyTuple = tuple[Any, ...]
+"""A primary key's values, partition key first."""
+
+MAX_ITEM_BYTES: Final = 400 * 1024
+"""DynamoDB's item size limit (attribute names plus values)."""
+
+MAX_TRANSACTION_BYTES: Final = 4 * 1024 * 1024
+"""DynamoDB's limit on the aggregate size of the items of one transaction."""
+
+MAX_PARTITION_KEY_BYTES: Final = 2048
+"""DynamoDB's limit on a partition key value (string or binary)."""
+
+MAX_SORT_KEY_BYTES: Final = 1024
+"""DynamoDB's limit on a sort key value (string or binary)."""
+
+MAX_TOKEN_LENGTH: Final = 36
+"""The longest ClientRequestToken DynamoDB accepts."""
+
+_KEY_TYPES: Final = ("S", "N", "B")
+
+
+def value_size(value: Any) -> int:
+    """DynamoDB's (approximate) storage size of one attribute value in bytes: UTF-8
+    length of strings, byte length of binaries, about one byte per two significant
+    digits of a number plus one, one byte for booleans and nulls, three bytes of
+    overhead plus one per element for lists and maps (map keys counted), and the sum
+    of the elements for sets."""
+    if isinstance(value, str):
+        return len(value.encode("utf-8", "surrogatepass"))
+    if isinstance(value, bool) or value is None:
+        return 1
+    if isinstance(value, Decimal | int):
+        digits = len(Decimal(value).normalize().as_tuple().digits)
+        return (digits + 1) // 2 + 1
+    if isinstance(value, bytes | bytearray | memoryview):
+        return len(bytes(value))
+    if isinstance(value, list | tuple):
+        return 3 + sum(1 + value_size(v) for v in value)
+    if isinstance(value, Mapping):
+        return 3 + sum(1 + len(str(k).encode("utf-8", "surrogatepass")) + value_size(v)
+                       for k, v in value.items())
+    if isinstance(value, set | frozenset):
+        return sum(value_size(v) for v in value)
+    return 0
+
+
+def item_size(item: Mapping[str, Any]) -> int:
+    """DynamoDB's (approximate) size of an item: attribute name lengths plus value
+    sizes, in bytes."""
+    return sum(len(name.encode("utf-8", "surrogatepass")) + value_size(v)
+               for name, v in item.items())
+
+
+def check_item_size(item: Mapping[str, Any], what: str = "Item") -> None:
+    """ValidationError when ``item`` is over 400 KB."""
+    size = item_size(item)
+    if size > MAX_ITEM_BYTES:
+        raise ValidationError(
+            f"Item size has exceeded the maximum allowed size ({size} > {MAX_ITEM_BYTES} "
+            "bytes)",
+            what=what,
+        )
+
+
+def schema_of(schemas: Mapping[str, TableSchema], table: str) -> TableSchema:
+    """The schema of ``table``; ValidationError naming the tables when unknown."""
+    try:
+        return schemas[table]
+    except KeyError:
+        raise ValidationError(
+            f"Requested resource not found: table {table!r}; tables: "
+            f"{', '.join(schemas) or '(none)'}",
+            what="TableName",
+        ) from None
+
+
+def key_tuple(schema: TableSchema, item: Mapping[str, Any], *, what: str,
+              exact: bool = True) -> KeyTuple:
+    """The key of ``item`` under ``schema``.
+
+    With ``exact`` the mapping must hold the key attributes and nothing else (a Key
+    parameter); otherwise it may hold more (an Item). Key values must be S, N or B,
+    not empty, and within DynamoDB's key size limits. Raises ValidationError saying
+    which attribute is at fault."""
+    if not isinstance(item, Mapping):
+        raise ValidationError(f"expected a mapping, got {type(item).__name__}", what=what)
+    names = schema.key_attributes
+    if exact:
+        extra = sorted(set(item) - set(names))
+        if extra:
+            raise ValidationError(
+                f"The provided key element does not match the schema: unexpected "
+                f"attributes {extra}; the key of {schema.name!r} is {list(names)}",
+                what=what,
+            )
+    values = []
+    for name, limit in zip(names, (MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES),
+                           strict=False):
+        if name not in item:
+            raise ValidationError(
+                f"The provided key element does not match the schema: missing key "
+                f"attribute {name!r}",
+                what=what,
+            )
+        value = normalize(item[name])
+        kind = type_of(value)
+        if kind not in _KEY_TYPES:
+            raise ValidationError(
+                f"The provided key element does not match the schema: key attribute "
+                f"{name!r} has type {kind}, expected one of S, N, B",
+                what=what,
+            )
+        if kind in ("S", "B") and len(value) == 0:
+            raise ValidationError(
+                f"One or more parameter values are not valid: the key attribute "
+                f"{name!r} is empty",
+                what=what,
+            )
+        if kind in ("S", "B") and value_size(value) > limit:
+            raise ValidationError(
+                f"One or more parameter values were invalid: size of key attribute "
+                f"{name!r} is {value_size(value)} bytes, above the limit of {limit}",
+                what=what,
+            )
+        values.append(value)
+    return tuple(values)
+
+
+@dataclass(frozen=True)
+class CheckedWrite:
+    """A write action that passed the static checks: its table and key, the item
+    size it adds, and its parsed condition and update (``None`` when absent)."""
+
+    action: WriteAction
+    table: str
+    key: KeyTuple
+    size: int
+    condition: Any
+    update: Any
+
+
+def check_write(schemas: Mapping[str, TableSchema], action: WriteAction, *,
+                in_transaction: bool = False) -> CheckedWrite:
+    """The static checks of one write (Put, Update, Delete, or a transaction's
+    ConditionCheck); ValidationError at the first fault."""
+    schema = schema_of(schemas, action.table)
+    names = action.names or {}
+    values = {k: normalize(v, what="ExpressionAttributeValues")
+              for k, v in (action.values or {}).items()}
+    condition = parse_condition(action.condition) if action.condition is not None else None
+    update = None
+    size = 0
+    if isinstance(action, Put):
+        item = normalize_item(action.item)
+        key = key_tuple(schema, item, what="Item", exact=False)
+        check_item_size(item)
+        size = item_size(item)
+        if action.return_values not in ("NONE", "ALL_OLD"):
+            raise ValidationError(
+                f"ReturnValues can only be ALL_OLD or NONE for PutItem, "
+                f"not {action.return_values}",
+                what="ReturnValues",
+            )
+    else:
+        key = key_tuple(schema, action.key, what="Key")
+        if isinstance(action, Update):
+            update = parse_update(action.update)
+        elif isinstance(action, Delete) and action.return_values not in ("NONE", "ALL_OLD"):
+            raise ValidationError(
+                f"ReturnValues can only be ALL_OLD or NONE for DeleteItem, "
+                f"not {action.return_values}",
+                what="ReturnValues",
+            )
+    parsed = [p for p in (condition, update) if p is not None]
+    check_placeholders(names, values, *parsed)
+    if condition is not None:
+        validate_condition(condition, names, values)
+    if update is not None and not in_transaction:
+        validate_update(update, names, values)
+        touched = updated_paths(update, names)
+        for attribute in schema.key_attributes:
+            if attribute in touched:
+                raise ValidationError(
+                    f"Cannot update attribute {attribute}. This attribute is part of the key",
+                    what="UpdateExpression",
+                )
+    return CheckedWrite(action, action.table, key, size, condition, update)
+
+
+def check_get(schemas: Mapping[str, TableSchema], get: Get) -> tuple[str, KeyTuple, Any]:
+    """The static checks of a get: its table, key and parsed projection (or None)."""
+    schema = schema_of(schemas, get.table)
+    key = key_tuple(schema, get.key, what="Key")
+    projection = None if get.projection is None else parse_projection(get.projection)
+    check_placeholders(get.names or {}, {}, *([projection] if projection else []))
+    return get.table, key, projection
+
+
+def _count(n: int) -> None:
+    if not 1 <= n <= MAX_TRANSACTION_ACTIONS:
+        raise ValidationError(
+            f"Member must have length between 1 and {MAX_TRANSACTION_ACTIONS}, not {n}",
+            what="TransactItems",
+        )
+
+
+def _distinct(refs: Iterable[tuple[str, KeyTuple]]) -> None:
+    seen: set[tuple[str, KeyTuple]] = set()
+    for ref in refs:
+        if ref in seen:
+            raise ValidationError(
+                "Transaction request cannot include multiple operations on one item",
+                what="TransactItems",
+            )
+        seen.add(ref)
+
+
+def check_transaction(schemas: Mapping[str, TableSchema], request: TransactWrite
+                      ) -> tuple[CheckedWrite, ...]:
+    """The static checks of TransactWriteItems: 1 to 100 actions on distinct items,
+    each action checked, at most 4 MB in all, a well-formed token."""
+    _count(len(request.actions))
+    if request.token is not None and not (
+            isinstance(request.token, str) and 1 <= len(request.token) <= MAX_TOKEN_LENGTH):
+        raise ValidationError(
+            f"ClientRequestToken must be a string of 1 to {MAX_TOKEN_LENGTH} characters",
+            what="ClientRequestToken",
+        )
+    checked = []
+    for action in request.actions:
+        if not isinstance(action, Put | Update | Delete | ConditionCheck):
+            raise ValidationError(f"not a transaction write action: {type(action).__name__}",
+                                  what="TransactItems")
+        checked.append(check_write(schemas, action, in_transaction=True))
+    _distinct((c.table, c.key) for c in checked)
+    total = sum(c.size for c in checked)
+    if total > MAX_TRANSACTION_BYTES:
+        raise ValidationError(
+            f"Transaction size has exceeded the maximum allowed size ({total} bytes)",
+            what="TransactItems",
+        )
+    return tuple(checked)
+
+
+def check_transact_get(schemas: Mapping[str, TableSchema], request: TransactGet
+                       ) -> tuple[tuple[str, KeyTuple, Any], ...]:
+    """The static checks of TransactGetItems: 1 to 100 gets of distinct items."""
+    _count(len(request.gets))
+    checked = []
+    for get in request.gets:
+        if not isinstance(get, Get):
+            raise ValidationError(f"not a Get: {type(get).__name__}", what="TransactItems")
+        checked.append(check_get(schemas, get))
+    _distinct((table, key) for table, key, _ in checked)
+    return tuple(checked)
+
+
+def validate_request(schemas: Mapping[str, TableSchema], request: Request) -> None:
+    """Raise the ValidationError DynamoDB answers for ``request`` whatever the stored
+    items are; return quietly when only the stored items can decide."""
+    if isinstance(request, Get):
+        check_get(schemas, request)
+    elif isinstance(request, Put | Update | Delete):
+        check_write(schemas, request)
+    elif isinstance(request, TransactWrite):
+        check_transaction(schemas, request)
+    elif isinstance(request, TransactGet):
+        check_transact_get(schemas, request)
+    else:
+        raise ValidationError(f"unknown request type {type(request).__name__}",
+                              what="Request")
