@@ -1,0 +1,291 @@
+"""Mutants of the leader-mode (``dynamodb``) preset: each is the preset with one small,
+named bug, installed on the mutant's own instances only (its replicas, coordinators
+and participants are switched to a subclass with the bug; the reference classes are
+untouched). A mutant keeps the preset's descriptor: it claims exactly what it breaks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Hashable, Mapping
+from typing import cast
+
+from replicheck.implementation.reference.leader.config import KeyRef
+from replicheck.implementation.reference.leader.messages import Op, Prepare
+from replicheck.implementation.reference.leader.node import NodeEndpoint
+from replicheck.implementation.reference.leader.partition import PartitionReplica
+from replicheck.implementation.reference.leader.state import Entry, make_effect
+from replicheck.implementation.reference.leader.store import LeaderStore, dynamodb
+from replicheck.implementation.reference.leader.stream import stream_records
+from replicheck.implementation.reference.leader.transactions import (
+    Coordinator,
+    Participant,
+    evaluate,
+)
+from replicheck.implementation.reference.leader.validation import check_item_size, ref_of
+from replicheck.implementation.store import StreamRecord
+from replicheck.models.items.errors import StoreError, TransactionCanceled, TransactionConflict
+from replicheck.models.items.operations import apply
+from replicheck.models.items.requests import (
+    Delete,
+    Get,
+    Put,
+    TransactWrite,
+    Update,
+    WriteAction,
+)
+
+__all__ = [
+    "ack_before_quorum",
+    "stale_condition_check",
+    "stream_duplicate_on_failover",
+    "stream_string_sequence_order",
+    "strong_read_any_replica",
+    "token_applies_twice",
+    "txn_ignores_locks",
+    "txn_partial_apply",
+]
+
+
+# -- installing a bug on one store's instances ----------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _Bug:
+    """The classes a mutant swaps in (``None``: keep the reference class)."""
+
+    replica: type[PartitionReplica] | None = None
+    coordinator: type[Coordinator] | None = None
+    participant: type[Participant] | None = None
+
+
+def _swap(node: NodeEndpoint, bug: _Bug) -> None:
+    for replica in node.replicas.values():
+        if bug.replica is not None:
+            replica.__class__ = bug.replica
+        if bug.coordinator is not None:
+            replica.coordinator.__class__ = bug.coordinator
+        if bug.participant is not None:
+            replica.participant.__class__ = bug.participant
+
+
+class _MutantNode(NodeEndpoint):
+    """A node whose replicas keep their mutant classes across a restart."""
+
+    mutant_bug: _Bug
+
+    def recover(self) -> None:
+        super().recover()
+        _swap(self, self.mutant_bug)
+
+
+def _install(store: LeaderStore, bug: _Bug) -> LeaderStore:
+    for node in store.cluster.nodes.values():
+        node.__class__ = _MutantNode
+        cast(_MutantNode, node).mutant_bug = bug
+        _swap(node, bug)
+    return store
+
+
+# -- conditional writes ---------------------------------------------------------------------
+
+
+class _StaleConditionReplica(PartitionReplica):
+    """Evaluates a write's condition on the committed state, not on the log's tail."""
+
+    def _single_write(self, op: Op) -> None:
+        assert self.spec is not None
+        request = op.request
+        assert isinstance(request, Put | Update | Delete)
+        rid = (op.client, op.rid)
+        if rid in self.spec.answered:
+            return
+        ref = ref_of(self.schemas, request)
+        if ref in self.spec.locks:
+            self.answer_logged(op, error=TransactionConflict(
+                f"Transaction is ongoing for the item {ref[1]!r}"))
+            return
+        # THE BUG: a conditional write reads the committed (applied) state, which
+        # misses writes appended but not yet committed.
+        source = self.applied if request.condition is not None else self.spec
+        database = source.database([ref])
+        try:
+            next_database, response = apply(database, request, self.now)
+            new = next_database.tables[ref[0]].get(ref[1])
+            if new is not None:
+                check_item_size(new)
+        except StoreError as error:
+            self.answer_logged(op, error=error)
+            return
+        old = database.tables[ref[0]].get(ref[1])
+        effect = make_effect(ref[0], ref[1], old, new, self.stamp_for(ref))
+        entry = self.append("write", effects=(effect,), request=rid)
+        meta = {"version": self.version_meta(entry.index, effect.stamp),
+                "changed": effect.changed}
+        self.on_commit(entry.index, lambda: self.reply(op, response, meta=meta))
+
+
+def stale_condition_check(seed: int = 0) -> LeaderStore:
+    """``dynamodb`` whose leader checks conditions against committed state only."""
+    return _install(dynamodb(seed), _Bug(replica=_StaleConditionReplica))
+
+
+# -- strong reads -----------------------------------------------------------------------------
+
+
+class _AnyReplicaStrongRead(PartitionReplica):
+    """Answers a strongly consistent read at whichever replica receives it."""
+
+    def on_op(self, op: Op) -> None:
+        request = op.request
+        if isinstance(request, Get) and request.consistent:
+            self._eventual_read(op)  # THE BUG: no leadership, no read index
+            return
+        super().on_op(op)
+
+
+def strong_read_any_replica(seed: int = 0) -> LeaderStore:
+    """``dynamodb`` that serves strong reads from any replica's applied state."""
+    return _install(dynamodb(seed), _Bug(replica=_AnyReplicaStrongRead))
+
+
+# -- failover -------------------------------------------------------------------------------
+
+
+class _EarlyAckReplica(PartitionReplica):
+    """Runs commit callbacks (client acknowledgements) as soon as the leader logged
+    the entry, before a majority holds it."""
+
+    def on_commit(self, index: int, callback: Callable[[], None]) -> None:
+        callback()  # THE BUG: acknowledged before the quorum
+
+
+def ack_before_quorum(seed: int = 0) -> LeaderStore:
+    """``dynamodb`` whose leader acknowledges writes before a majority logged them."""
+    return _install(dynamodb(seed), _Bug(replica=_EarlyAckReplica))
+
+
+# -- transactions ---------------------------------------------------------------------------
+
+
+class _PartialCoordinator(Coordinator):
+    """Applies a single-partition transaction's actions up to the first failing one."""
+
+    def _one_shot(self, op: Op, request: TransactWrite, print_: Hashable,
+                  actions: tuple[tuple[int, WriteAction], ...]) -> None:
+        r = self.replica
+        reasons, _ = evaluate(r, actions)
+        failing = [i for i, (position, _) in enumerate(actions) if not reasons[position].ok]
+        if not failing:
+            super()._one_shot(op, request, print_, actions)
+            return
+        ordered = tuple(reasons[i] for i in range(len(request.actions)))
+        prefix = actions[:failing[0]]
+        _, effects = evaluate(r, prefix) if prefix else ({}, [])
+        if not effects:
+            r.answer_logged(op, error=TransactionCanceled(ordered))
+            return
+        # THE BUG: the actions before the failing one stay applied (no rollback).
+        entry = r.append("write", effects=tuple(effects), request=(op.client, op.rid))
+        r.on_commit(entry.index,
+                    lambda: r.reply(op, error=TransactionCanceled(ordered)))
+
+
+def txn_partial_apply(seed: int = 0) -> LeaderStore:
+    """``dynamodb`` whose single-partition transactions do not roll back."""
+    return _install(dynamodb(seed), _Bug(coordinator=_PartialCoordinator))
+
+
+class _LockBlindParticipant(Participant):
+    """Prepares a transaction without looking at the locks other transactions hold."""
+
+    def on_prepare(self, m: Prepare, src: str) -> None:
+        spec = self.replica.spec
+        if spec is None:
+            return
+        held: dict[KeyRef, str] = spec.locks
+        spec.locks = {}  # THE BUG: the conflicting prepared transaction is invisible
+        try:
+            super().on_prepare(m, src)
+        finally:
+            current = self.replica.spec
+            if current is not None:
+                held.update(current.locks)
+                current.locks = held
+
+
+def txn_ignores_locks(seed: int = 0) -> LeaderStore:
+    """``dynamodb`` whose participants prepare over items locked by another
+    transaction in flight."""
+    return _install(dynamodb(seed), _Bug(participant=_LockBlindParticipant))
+
+
+class _ForgetfulTokenCoordinator(Coordinator):
+    """Honours a client request token only while its first transaction is in flight."""
+
+    def transact_write(self, op: Op) -> None:
+        request = op.request
+        spec = self.replica.spec
+        if (isinstance(request, TransactWrite) and request.token is not None
+                and spec is not None and request.token not in self.by_token
+                and request.token in spec.tokens):
+            # THE BUG: a retry after the commit is taken as a new transaction
+            op = dataclasses.replace(op, request=dataclasses.replace(request, token=None))
+        super().transact_write(op)
+
+
+def token_applies_twice(seed: int = 0) -> LeaderStore:
+    """``dynamodb`` whose idempotency tokens are forgotten once committed."""
+    return _install(dynamodb(seed), _Bug(coordinator=_ForgetfulTokenCoordinator))
+
+
+# -- streams --------------------------------------------------------------------------------
+
+
+class _StringSequenceStore(LeaderStore):
+    """Orders its stream by sequence numbers compared as strings."""
+
+    def stream_records(self, table: str) -> tuple[StreamRecord, ...]:
+        records = super().stream_records(table)
+        return tuple(sorted(records, key=lambda r: str(r.sequence)))  # THE BUG
+
+
+def stream_string_sequence_order(seed: int = 0) -> LeaderStore:
+    """``dynamodb`` whose stream sorts records by their sequence number as text."""
+    store = dynamodb(seed)
+    store.__class__ = _StringSequenceStore
+    return store
+
+
+def _redelivering(log: list[Entry]) -> list[Entry]:
+    """The log as the buggy reader sees it: before each new leader's no-op, the last
+    entry that changed an item is read again."""
+    out: list[Entry] = []
+    last: Entry | None = None
+    for entry in log:
+        if entry.kind == "noop" and last is not None:
+            out.append(last)  # THE BUG: resumes from the checkpoint inclusive
+        if entry.effects and any(e.changed for e in entry.effects):
+            last = entry
+        out.append(entry)
+    return out
+
+
+class _RedeliveringStore(LeaderStore):
+    """Re-emits a partition's last record when the partition changes leader."""
+
+    def stream_records(self, table: str) -> tuple[StreamRecord, ...]:
+        super().stream_records(table)  # the same checks and errors
+        view = self.config.stream_view(table)
+        assert view is not None
+        logs: Mapping[int, list[Entry]] = {
+            p: _redelivering(self.cluster.committed_log(p))
+            for p in range(self.config.partitions)}
+        return stream_records(logs, table, view, self.sim.now)
+
+
+def stream_duplicate_on_failover(seed: int = 0) -> LeaderStore:
+    """``dynamodb`` whose stream repeats a record after a leader change."""
+    store = dynamodb(seed)
+    store.__class__ = _RedeliveringStore
+    return store
