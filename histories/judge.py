@@ -143,6 +143,38 @@ def _decide_open_version_order(history: History, verdict: Verdict, wanted: Seque
                           "order"))
 
 
+def _check_items(history: History, wanted: Sequence[str], limit: float | None) -> Verdict:
+    """Item histories against transactional models (Elle-style, on the versions the
+    store recorded), and against linearizability too when asked."""
+    from dataclasses import replace
+
+    from replicheck.histories.checkers.elle.items import check_item_transactions
+    from replicheck.histories.checkers.linearizable import check_linearizable
+    from replicheck.histories.verdict import combine_validity
+    from replicheck.models.lattice import MODELS as LATTICE_MODELS
+
+    transactional = [m for m in wanted if m != "linearizable"]
+    unknown = sorted(set(transactional) - LATTICE_MODELS)
+    if unknown:
+        raise ModelChoiceError(f"unknown consistency model(s) {unknown}; "
+                               f"known: {', '.join(sorted(LATTICE_MODELS))}")
+    verdict = check_item_transactions(history, consistency=transactional, timeout=limit)
+    if "linearizable" not in wanted:
+        return verdict
+    single = check_linearizable(history, spec_for("item", history), model="item",
+                                timeout=limit)
+    return replace(
+        verdict,
+        valid=combine_validity([verdict.valid, single.valid]),
+        consistency=tuple(wanted),
+        anomalies=verdict.anomalies + single.anomalies,
+        ruled_out=verdict.ruled_out | single.ruled_out,
+        still_possible=verdict.still_possible & single.still_possible,
+        witness=single.witness if verdict.witness is not None else None,
+        notes=verdict.notes + single.notes,
+    )
+
+
 def check(history: History, model: str | None = None,
           consistency: Sequence[str] | None = None, timeout: float | None = 300.0) -> Verdict:
     """Judge ``history`` under ``model`` (inferred when None) against the consistency
@@ -161,7 +193,9 @@ def check(history: History, model: str | None = None,
         return Verdict(True, chosen, wanted, witness=(), stats=Stats(operations=0),
                        notes=("0 operations",))
     started = time.perf_counter()
-    if chosen in SINGLE_OBJECT_MODELS:
+    if chosen == "item" and set(wanted) - {"linearizable"}:
+        verdict = _check_items(history, wanted, limit)
+    elif chosen in SINGLE_OBJECT_MODELS:
         unsupported = sorted(set(wanted) - {"linearizable"})
         if unsupported:
             raise ModelChoiceError(

@@ -112,3 +112,24 @@ def test_a_declared_tables_record_makes_even_puts_only_an_item_history() -> None
 def test_a_malformed_tables_record_is_a_model_choice_error() -> None:
     with pytest.raises(ModelChoiceError, match="tables"):
         check(_puts_only_item_history([{"nam": "items"}]))
+
+
+DATA = __import__("pathlib").Path(__file__).parent / "data"
+
+
+@pytest.mark.parametrize("consistency", [["serializable"], ["strict-serializable"],
+                                         ["linearizable", "serializable"]])
+def test_item_histories_are_judged_for_transactional_models(consistency: list[str]) -> None:
+    from replicheck.histories.formats import load
+
+    verdict = check(load(DATA / "item_valid.jsonl"), "item", consistency)
+    assert verdict.valid is True
+    assert verdict.consistency == tuple(consistency)
+    assert verdict.witness is not None
+
+
+def test_item_histories_refuse_an_unknown_transactional_model() -> None:
+    from replicheck.histories.formats import load
+
+    with pytest.raises(ModelChoiceError, match="unknown consistency model"):
+        check(load(DATA / "item_valid.jsonl"), "item", ["serialisable"])
