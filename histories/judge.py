@@ -19,7 +19,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, Final
 
-from replicheck.histories.history import History, HistoryError
+from replicheck.histories.history import History, HistoryError, Operation
 from replicheck.histories.verdict import Stats, Verdict
 from replicheck.models.specs.base import SequentialSpec
 
@@ -175,20 +175,49 @@ def _check_items(history: History, wanted: Sequence[str], limit: float | None) -
     )
 
 
+def _known_functions(model: str, history: History) -> frozenset[str]:
+    if model in TRANSACTIONAL_MODELS:
+        return frozenset({"txn"})
+    return spec_for(model, history).functions
+
+
+def drop_unknown_functions(history: History, model: str) -> History:
+    """``history`` without the operations whose function ``model`` does not know, each
+    reported in ``skipped`` with its line (operations are renumbered in order)."""
+    from dataclasses import replace
+
+    known = _known_functions(model, history)
+    kept: list[Operation] = []
+    skipped = list(history.skipped)
+    for op in history.operations:
+        if op.f in known:
+            kept.append(replace(op, id=len(kept)))
+        else:
+            skipped.append(HistoryError(
+                f"unknown function {op.f!r} for model {model!r}; expected one of "
+                f"{', '.join(sorted(known))}", source=history.source, line=op.line))
+    return replace(history, operations=tuple(kept), skipped=tuple(skipped))
+
+
 def check(history: History, model: str | None = None,
-          consistency: Sequence[str] | None = None, timeout: float | None = 300.0) -> Verdict:
+          consistency: Sequence[str] | None = None, timeout: float | None = 300.0,
+          *, lenient: bool = False) -> Verdict:
     """Judge ``history`` under ``model`` (inferred when None) against the consistency
     models ``consistency`` (the model's default when None). ``timeout`` in seconds
     bounds the search (None or 0: no limit); reaching it gives an "unknown" verdict.
 
     Raises ModelChoiceError for an unknown model or a consistency model the chosen
     model's checker cannot judge, and ValueError for a function the model does not
-    know."""
+    know (with ``lenient``, such operations are skipped and reported in the history's
+    ``skipped`` instead: pass the returned history's problems on with
+    :func:`drop_unknown_functions` when you need them)."""
     chosen = model or infer_model(history)
     if chosen not in MODELS:
         raise ModelChoiceError(f"unknown model {chosen!r}; choose one of: {', '.join(MODELS)}")
     wanted = tuple(consistency) if consistency else DEFAULT_CONSISTENCY[chosen]
     limit = timeout or None
+    if lenient:
+        history = drop_unknown_functions(history, chosen)
     if len(history) == 0:
         return Verdict(True, chosen, wanted, witness=(), stats=Stats(operations=0),
                        notes=("0 operations",))
