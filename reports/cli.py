@@ -64,7 +64,12 @@ def _check(args: argparse.Namespace) -> int:
 
     from replicheck.histories.formats import load
     from replicheck.histories.history import HistoryError
-    from replicheck.histories.judge import ModelChoiceError, check
+    from replicheck.histories.judge import (
+        ModelChoiceError,
+        check,
+        drop_unknown_functions,
+        infer_model,
+    )
     from replicheck.histories.verdict import exit_status
     from replicheck.reports.text import render_verdict
 
@@ -79,14 +84,58 @@ def _check(args: argparse.Namespace) -> int:
         gc.enable()
     consistency = [c.strip() for c in args.consistency.split(",")] if args.consistency else None
     try:
+        if args.lenient:
+            history = drop_unknown_functions(history, args.model or infer_model(history))
         verdict = check(history, args.model, consistency, args.timeout)
     except (ModelChoiceError, ValueError) as error:
-        return _fail_usage(str(error))
+        return _fail_usage(f"{args.history}: {error}")
     if args.json:
         print(json.dumps(verdict.to_json(), indent=2))
     else:
         print(render_verdict(verdict, source=args.history, skipped=history.skipped))
     return exit_status(verdict.valid)
+
+
+def _replay(args: argparse.Namespace) -> int:
+    """``replicheck replay FILE``: rerun a schedule, print its history (JSON lines) and
+    each claimed guarantee's judgement (``#`` lines, so the output is itself a history
+    file); ``--json``: one object. Exit 0 all hold, 1 a violation, 3 unknown, 2 bad
+    file or target."""
+    from replicheck.implementation.presets import UnknownStore
+    from replicheck.properties.replay import replay
+    from replicheck.properties.schedule import ScheduleError, load
+
+    try:
+        result = replay(load(args.file), timeout=args.timeout if args.timeout > 0 else 1e9)
+    except ScheduleError as error:
+        if error.source is None:
+            error = ScheduleError(error.message, source=args.file, step=error.step)
+        return _fail_usage(str(error))
+    except UnknownStore as error:
+        return _fail_usage(f"{args.file}: {error}")
+    if args.json:
+        print(json.dumps({
+            "schema": 1, "target": result.schedule.target, "seed": result.schedule.seed,
+            "store": result.store, "steps": len(result.schedule.steps),
+            "history": [json.loads(line) for line in result.history_jsonl.splitlines()],
+            "judgements": [
+                {"guarantee": j.guarantee, "status": j.status, "claimed": j.claimed,
+                 "reason": j.reason,
+                 "anomalies": [] if j.verdict is None else [
+                     {"type": a.type, "ops": list(a.ops), "explanation": a.explanation}
+                     for a in j.verdict.anomalies]}
+                for j in result.judgements],
+            "exit": result.exit_status,
+        }, indent=2, default=str))
+    else:
+        sys.stdout.write(result.history_jsonl)
+        print(f"# {result.store} ({result.schedule.target}, seed {result.schedule.seed}): "
+              f"{len(result.schedule.steps)} steps, "
+              f"{len(result.history.operations)} operations")
+        for judgement in result.judgements:
+            for line in judgement.explanation().splitlines():
+                print(f"# {line}")
+    return result.exit_status
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -117,6 +166,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="report and skip malformed records instead of stopping")
     check.add_argument("--json", action="store_true", help="print the verdict as JSON")
     check.set_defaults(run=_check)
+
+    replay = sub.add_parser("replay", help="rerun a recorded schedule and judge its history")
+    replay.add_argument("file", metavar="FILE", help="the schedule file (JSON)")
+    replay.add_argument("--timeout", type=float, default=30.0, metavar="S",
+                        help="checker time limit per guarantee (default 30; 0: none)")
+    replay.add_argument("--json", action="store_true", help="print one JSON object")
+    replay.set_defaults(run=_replay)
     return parser
 
 

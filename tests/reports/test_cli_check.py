@@ -112,3 +112,16 @@ def test_installed_command_runs() -> None:
     assert result.returncode == 0
     for flag in ("--format", "--model", "--consistency", "--timeout", "--lenient", "--json"):
         assert flag in result.stdout
+
+
+def test_unknown_function_names_file_and_line_and_lenient_skips_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = CAS_HISTORY + '{"process": 5, "type": "invoke", "f": "frob", "value": 1}\n'
+    path = write(tmp_path, "h.jsonl", text)
+    assert main(["check", path, "--model", "cas-register"]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}: unknown function 'frob'" in err and "line 7" in err
+    assert main(["check", path, "--model", "cas-register", "--lenient"]) == 1
+    out = capsys.readouterr().out
+    assert f"skipped: {path}:7: unknown function 'frob' for model 'cas-register'" in out

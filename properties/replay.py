@@ -1,0 +1,257 @@
+"""Rerunning a schedule: ``replicheck replay FILE`` (CONTRACTS.md section 6).
+
+:func:`replay` builds a fresh store from the schedule's target
+(:func:`build_store`: a preset with the seed, ``mutant:NAME``, or
+``package.module:factory``), performs every step in order through a
+:class:`~replicheck.properties.recording.RecordingStore` (which records the history),
+records every operation still in flight as indeterminate, and judges every guarantee
+the store claims with :func:`replicheck.properties.guarantees.judge_claims`.
+
+Deterministic: the recorder's clock is the simulation's global clock (nanoseconds;
+a step counter for a store without one), so replaying a schedule twice, in any
+process, gives byte-identical history JSON (:attr:`ReplayResult.history_jsonl`).
+
+A step the store refuses (a decision not available now, an unknown node) is a
+:class:`~replicheck.properties.schedule.ScheduleError` naming the step index; a store
+error of a mechanism step (an anti-entropy sync that could not finish) is part of the
+run and is not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Final
+
+from replicheck.histories.formats.jsonl import dumps_jsonl
+from replicheck.histories.history import History
+from replicheck.histories.items import request_from_json
+from replicheck.histories.recorder import Recorder
+from replicheck.implementation.store import Store
+from replicheck.models.items.errors import StoreError
+from replicheck.properties.guarantees import UNKNOWN, VIOLATED, Judgement, judge_claims
+from replicheck.properties.recording import RecordingStore
+from replicheck.properties.schedule import (
+    Schedule,
+    ScheduleError,
+    check_step,
+    decision_from_json,
+)
+
+__all__ = ["MUTANT_PREFIX", "ReplayResult", "build_store", "exit_status", "replay"]
+
+MUTANT_PREFIX: Final = "mutant:"
+"""A target ``mutant:NAME`` names a mutant of the catalog."""
+
+
+RUN_STEPS: Final = 10_000
+"""The most fair decisions a ``run`` step takes by default."""
+
+
+def build_store(target: str, seed: int = 0) -> Store:
+    """A fresh store for ``target``: a preset (built with ``seed``), ``mutant:NAME``
+    (built with ``seed``) or ``package.module:factory`` (called with no argument).
+    UnknownStore (a ValueError) with one line when the target names nothing."""
+    from replicheck.implementation.presets import PRESETS, UnknownStore, preset, resolve_target
+
+    if target.startswith(MUTANT_PREFIX):
+        from replicheck.implementation.mutants import mutant
+
+        try:
+            found = mutant(target[len(MUTANT_PREFIX):])
+        except KeyError as error:
+            raise UnknownStore(str(error.args[0])) from None
+        store: Store = found.build(seed)
+        return store
+    if target in PRESETS:
+        made: Store = preset(target, seed)
+        return made
+    factory = resolve_target(target)
+    try:
+        built: Store = factory()
+    except Exception as error:  # the user's factory: say what it raised, in one line
+        raise UnknownStore(f"store {target!r}: the factory raised "
+                           f"{type(error).__name__}: {error}") from None
+    return built
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    """What a replay gave: the store's name, the recorded ``history`` (and its
+    ``records``), and one :class:`Judgement` per claimed guarantee."""
+
+    schedule: Schedule
+    store: str
+    history: History
+    records: tuple[Any, ...]
+    judgements: tuple[Judgement, ...]
+
+    @property
+    def history_jsonl(self) -> str:
+        """The history in replicheck's JSON-lines format."""
+        return dumps_jsonl(self.records)
+
+    @property
+    def exit_status(self) -> int:
+        """0 every claimed guarantee holds, 1 one is violated, 3 else one unknown."""
+        return exit_status(self.judgements)
+
+
+def exit_status(judgements: tuple[Judgement, ...] | list[Judgement]) -> int:
+    """1 when a claimed guarantee is violated, else 3 when one is unknown, else 0."""
+    if any(j.status == VIOLATED for j in judgements):
+        return 1
+    if any(j.status == UNKNOWN and j.claimed for j in judgements):
+        return 3
+    return 0
+
+
+def _clock(store: Any) -> Callable[[], int]:
+    sim = getattr(store, "sim", None)
+    if sim is not None and hasattr(sim, "now"):
+        return lambda: round(sim.now * 1_000_000_000)
+    counter = [0]
+
+    def tick() -> int:
+        counter[0] += 1
+        return counter[0]
+
+    return tick
+
+
+def _key_text(key: tuple[Any, ...]) -> str:
+    parts = [int(v) if isinstance(v, Decimal) and v == v.to_integral_value()
+             else str(v) if isinstance(v, Decimal) else v for v in key]
+    return json.dumps(parts[0] if len(parts) == 1 else parts)
+
+
+def replicas_observation(store: Any, table: str, *, anti_entropy: bool) -> dict[str, Any] | None:
+    """A quiescent snapshot of every replica of ``table`` in the convergence checker's
+    form, or None when the store cannot show its replicas' versions."""
+    if hasattr(store, "replicas_observation"):
+        observation: dict[str, Any] = store.replicas_observation(
+            table, quiescent=True, anti_entropy=anti_entropy)
+        return observation
+    if not (hasattr(store, "replica_versions") and hasattr(store, "partition_of")):
+        return None
+    schema = store.descriptor.table(table)
+    replicas: dict[str, dict[str, Any]] = {}
+    ranges: dict[str, dict[str, Any]] = {}
+    for node in store.nodes:
+        held: dict[str, Any] = {}
+        for key, (item, version) in store.replica_versions(node, table).items():
+            text = _key_text(key)
+            held[text] = {"value": item, "version": version}
+            partition = store.partition_of(
+                table, dict(zip(schema.key_attributes, key, strict=True)))
+            entry = ranges.setdefault(f"p{partition}", {
+                "keys": [], "replicas": list(store.partition_replicas(partition))})
+            if text not in entry["keys"]:
+                entry["keys"].append(text)
+        replicas[node] = held
+    return {"table": table, "quiescent": True, "replicas": replicas, "ranges": ranges}
+
+
+def stream_observation(store: Any, table: str) -> dict[str, Any] | None:
+    """The change stream of ``table`` in the stream checker's form (None without one)."""
+    if not hasattr(store, "stream_records"):
+        return None
+    records = [{"table": r.table, "event": r.event, "key": list(r.key),
+                "sequence": r.sequence, "old_image": r.old_image, "new_image": r.new_image}
+               for r in store.stream_records(table)]
+    return {"table": table, "records": records, "complete": True}
+
+
+class _Runner:
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.rec = RecordingStore(store, Recorder(clock=_clock(store)))
+        self.table = store.descriptor.tables[0].name if store.descriptor.tables else None
+        self.anti_entropy = False
+
+    def step(self, kind: str, body: Any) -> None:
+        store, rec = self.store, self.rec
+        if kind == "submit":
+            request = request_from_json(body["request"], body.get("kind"),
+                                        path="submit.request")
+            rec.submit(body["client"], request)
+        elif kind == "decide":
+            rec.decide(decision_from_json(body))
+        elif kind == "partition":
+            store.partition(body)
+        elif kind == "heal":
+            store.heal()
+        elif kind == "crash":
+            store.crash(body)
+        elif kind == "restart":
+            store.restart(body)
+        elif kind == "skew":
+            store.skew_clock(body[0], float(body[1]))
+        elif kind == "anti_entropy":
+            self.anti_entropy = True
+            with contextlib.suppress(StoreError):  # a sync that could not finish
+                store.anti_entropy(*body)  # is part of the run
+        elif kind == "settle":
+            settle = getattr(store, "settle", None)
+            if not callable(settle):
+                raise ValueError(f"{store.descriptor.name} has no settle()")
+            settle(**body)
+        elif kind == "run":
+            sim = getattr(store, "sim", None)
+            if sim is None:
+                raise ValueError(f"{store.descriptor.name} has no simulation to run")
+            for _ in range(int(body.get("steps", RUN_STEPS))):
+                if not rec.in_flight():
+                    break
+                decision = sim.default_decision()
+                if decision is None:
+                    break
+                rec.decide(decision)
+        elif kind == "observe":
+            if self.table is None:
+                raise ValueError(f"{store.descriptor.name} serves no table to observe")
+            value = (replicas_observation(store, self.table, anti_entropy=self.anti_entropy)
+                     if body == "replicas" else stream_observation(store, self.table))
+            if value is None:
+                raise ValueError(f"{store.descriptor.name} cannot show its {body}")
+            rec.observe(body, value)
+        else:  # check_step lets no other kind through
+            raise ValueError(f"unknown step kind {kind!r}")
+        rec.collect()
+
+
+def replay(schedule: Schedule, *, timeout: float = 30.0) -> ReplayResult:
+    """Rebuild the store, run every step, judge every claimed guarantee (module
+    docstring). ScheduleError names a step the store refused; UnknownStore a target
+    that names nothing."""
+    from replicheck.implementation.store import Schedulable
+
+    store: Any = build_store(schedule.target, schedule.seed)
+    try:
+        descriptor = store.descriptor
+        if not isinstance(store, Schedulable):
+            raise ScheduleError(f"target {schedule.target!r} ({descriptor.name}) is "
+                                "not schedulable: a schedule needs the "
+                                "deterministic-scheduling capability")
+        runner = _Runner(store)
+        for i, step in enumerate(schedule.steps):
+            try:
+                ((kind, body),) = check_step(step).items()
+                runner.step(kind, body)
+            except (ValueError, TypeError, KeyError) as error:
+                shown = json.dumps(step, default=repr)
+                shown = shown if len(shown) <= 80 else shown[:77] + "..."
+                raise ScheduleError(f"{shown}: {error}", step=i) from None
+        runner.rec.collect()
+        runner.rec.abandon()
+        records = runner.rec.recorder.records()
+        history = runner.rec.history()
+        judgements = tuple(judge_claims(history, descriptor, timeout=timeout))
+        return ReplayResult(schedule, descriptor.name, history, records, judgements)
+    finally:
+        close = getattr(store, "close", None)
+        if callable(close):
+            close()

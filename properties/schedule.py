@@ -1,0 +1,493 @@
+"""Schedule files: every call made to a schedulable store, in order, as JSON.
+
+A schedule is what ``replicheck replay FILE`` reruns (CONTRACTS.md section 6). The
+reference store is a deterministic simulation, so the same target and the same steps
+always give the same history.
+
+File format (UTF-8 JSON, one object)::
+
+    {"schema": 1,
+     "target": "dynamodb",
+     "seed": 0,
+     "steps": [
+       {"submit": {"client": "c0", "kind": "put",
+                   "request": {"table": "items", "item": {"pk": {"S": "a"}}}}},
+       {"decide": {"deliver": 7}},
+       {"partition": [["n1"], ["n2", "n3", "n4", "n5"]]},
+       {"heal": {}},
+       {"crash": "n1"},
+       {"restart": "n1"},
+       {"skew": ["n2", 0.5]},
+       {"anti_entropy": ["n1", "n2", "items"]},
+       {"settle": {}},
+       {"run": {}},
+       {"observe": "replicas"}
+     ]}
+
+``target``
+    a preset name (``dynamodb``, ``dynamo-lww``, ``dynamo-quorum``,
+    ``global-tables``), ``mutant:NAME`` (a mutant of
+    :mod:`replicheck.implementation.mutants.catalog`, built with ``seed``), or
+    ``package.module:factory`` (a zero-argument factory, as ``--store`` takes;
+    ``seed`` is then ignored).
+``seed``
+    an integer, default 0.
+``steps``
+    each a one-member object:
+
+    - ``submit``: ``client`` (a string), ``request`` (the request as
+      :func:`~replicheck.histories.items.request_to_json` writes it) and optionally
+      ``kind`` (its ``request_kind``; needed only where the request's fields do not
+      tell it, e.g. a get without ``consistent``);
+    - ``decide``: one scheduler decision, ``{"deliver": id}``, ``{"drop": id}``,
+      ``{"duplicate": id}`` or ``{"fire": id}`` (message or timer ids, as the
+      simulation numbers them);
+    - ``partition``: a list of groups of node names; ``heal``: ``{}``;
+      ``crash``/``restart``: a node name; ``skew``: ``[node, seconds]``;
+    - ``anti_entropy``: ``[a, b, table]`` (one Merkle sync);
+    - ``settle``: ``{}`` or ``{"seconds": S}`` (the store's ``settle``: fair
+      decisions until quiet);
+    - ``run``: ``{}`` or ``{"steps": N}``: take fair decisions (the oldest
+      deliverable message, else the earliest timer) until every submitted operation
+      has completed or N decisions (default 10000) were taken; for hand-written
+      schedules (a recorder writes each decision as its own ``decide`` step);
+    - ``observe``: ``"replicas"`` or ``"stream"``: record a snapshot of every replica
+      (taken as quiescent) or of the change stream of the first table, for the
+      convergence and stream checkers.
+
+:func:`load` refuses a malformed file with a :class:`ScheduleError` naming the step
+index and what was expected; :func:`dump` writes the canonical form (sorted keys, one
+step per line).
+
+Recording a schedule
+    :class:`ScheduleRecorder` wraps a schedulable store and appends every call it
+    forwards (``submit``, ``decide``, the faults, ``anti_entropy``,
+    ``anti_entropy_round``, ``settle``, ``replicas_observation``, ``stream_records``);
+    any other attribute is the wrapped store's. A machine that builds its store as
+    ``ScheduleRecorder(factory(), target, seed)`` (and drives everything through it)
+    can write the schedule of a failing example with
+    :func:`write_schedule_on_failure`::
+
+        try:
+            assert not failed, ...
+        except AssertionError:
+            path = write_schedule_on_failure(self.raw, "replicheck-failure.json")
+            raise
+
+    which returns the path written (None when the store is no ScheduleRecorder or
+    the file could not be written: it never masks the failure). It adds the
+    ``observe`` steps the claims need (replicas for ``convergence``, the stream for
+    the stream guarantees) when the recorded steps end without them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from replicheck.histories.history import HistoryError
+from replicheck.histories.items import request_from_json, request_to_json
+from replicheck.implementation.reference.sim import Decision, Deliver, Drop, Duplicate, Fire
+from replicheck.implementation.store import Descriptor, Handle, Store
+from replicheck.models.items.requests import Request, Response, request_kind
+
+__all__ = [
+    "SCHEMA",
+    "STEP_KINDS",
+    "Schedule",
+    "ScheduleError",
+    "ScheduleRecorder",
+    "check_step",
+    "decision_from_json",
+    "decision_to_json",
+    "dump",
+    "dumps",
+    "load",
+    "loads",
+    "submit_step",
+    "write_schedule_on_failure",
+]
+
+SCHEMA: Final = 1
+"""The schedule format's version."""
+
+STEP_KINDS: Final = ("submit", "decide", "partition", "heal", "crash", "restart", "skew",
+                     "anti_entropy", "settle", "run", "observe")
+"""Every step kind, in the order the module docstring lists them."""
+
+OBSERVATIONS: Final = ("replicas", "stream")
+
+_DECISIONS: Final[dict[str, type[Deliver] | type[Drop] | type[Duplicate] | type[Fire]]] = {
+    "deliver": Deliver, "drop": Drop, "duplicate": Duplicate, "fire": Fire}
+
+
+class ScheduleError(ValueError):
+    """A malformed schedule (or a step the store refused): says where (the file, the
+    step index) and what was expected."""
+
+    def __init__(self, message: str, *, source: str | None = None, step: int | None = None
+                 ) -> None:
+        self.message = message
+        self.source = source
+        self.step = step
+        where = ": ".join(p for p in (source, None if step is None else f"step {step}")
+                          if p is not None)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A store target (and seed) and the steps to run on it, each a one-member dict
+    in the JSON form of the module docstring."""
+
+    target: str
+    seed: int = 0
+    steps: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+
+    def to_json(self) -> dict[str, Any]:
+        """The file's JSON object."""
+        return {"schema": SCHEMA, "target": self.target, "seed": self.seed,
+                "steps": [dict(s) for s in self.steps]}
+
+
+# -- decisions ----------------------------------------------------------------------------
+
+
+def decision_to_json(decision: Any) -> dict[str, int]:
+    """``{"deliver": id}`` etc.; TypeError for a decision of another kind."""
+    if isinstance(decision, Deliver | Drop | Duplicate):
+        return {type(decision).__name__.lower(): decision.message}
+    if isinstance(decision, Fire):
+        return {"fire": decision.timer}
+    raise TypeError(f"cannot write the decision {decision!r} in a schedule; expected "
+                    "Deliver, Drop, Duplicate or Fire")
+
+
+def decision_from_json(obj: Any) -> Decision:
+    """The decision ``{"deliver": id}`` (etc.) stands for; ValueError saying what was
+    expected."""
+    if not isinstance(obj, Mapping) or len(obj) != 1:
+        raise ValueError(f"decide is {_show(obj)}; expected one of "
+                         + ", ".join(f'{{"{k}": id}}' for k in _DECISIONS))
+    ((name, ident),) = obj.items()
+    kind = _DECISIONS.get(name)
+    if kind is None:
+        raise ValueError(f"decide is a {name!r} decision; expected one of "
+                         f"{', '.join(_DECISIONS)}")
+    if not isinstance(ident, int) or isinstance(ident, bool):
+        raise ValueError(f"decide {name} has id {_show(ident)}; expected an integer")
+    return kind(ident)
+
+
+# -- reading and writing ------------------------------------------------------------------
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value, default=repr)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _string(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{what} is {_show(value)}; expected a non-empty string")
+    return value
+
+
+def check_step(step: Any) -> dict[str, Any]:
+    """``step`` validated (ValueError saying what was expected), as a plain dict."""
+    if not isinstance(step, Mapping) or len(step) != 1:
+        raise ValueError(f"is {_show(step)}; expected an object with one member, one of "
+                         f"{', '.join(STEP_KINDS)}")
+    ((kind, body),) = step.items()
+    if kind == "submit":
+        if not isinstance(body, Mapping) or set(body) - {"client", "request", "kind"} \
+                or "client" not in body or "request" not in body:
+            raise ValueError(f"submit is {_show(body)}; expected "
+                             '{"client": NAME, "request": {...}} (and optionally "kind")')
+        _string(body["client"], "submit client")
+        kind_name = body.get("kind")
+        if kind_name is not None:
+            _string(kind_name, "submit kind")
+        try:
+            request_from_json(body["request"], kind_name, path="submit.request")
+        except HistoryError as error:
+            raise ValueError(str(error)) from None
+    elif kind == "decide":
+        decision_from_json(body)
+    elif kind == "partition":
+        if not isinstance(body, list) or not all(
+                isinstance(g, list) and all(isinstance(n, str) for n in g) for g in body):
+            raise ValueError(f"partition is {_show(body)}; expected a list of groups of "
+                             'node names, e.g. [["n1"], ["n2", "n3"]]')
+    elif kind == "heal":
+        if body != {}:
+            raise ValueError(f"heal is {_show(body)}; expected {{}}")
+    elif kind in ("crash", "restart"):
+        _string(body, kind)
+    elif kind == "skew":
+        if not (isinstance(body, list) and len(body) == 2 and isinstance(body[0], str)
+                and isinstance(body[1], int | float) and not isinstance(body[1], bool)):
+            raise ValueError(f"skew is {_show(body)}; expected [node, seconds]")
+    elif kind == "anti_entropy":
+        if not (isinstance(body, list) and len(body) == 3
+                and all(isinstance(x, str) for x in body)):
+            raise ValueError(f"anti_entropy is {_show(body)}; expected [a, b, table]")
+    elif kind == "settle":
+        if not isinstance(body, Mapping) or set(body) - {"seconds"} or not all(
+                isinstance(v, int | float) and not isinstance(v, bool) for v in body.values()):
+            raise ValueError(f"settle is {_show(body)}; expected {{}} or "
+                             '{"seconds": S}')
+    elif kind == "run":
+        steps = body.get("steps", 1) if isinstance(body, Mapping) else None
+        if not isinstance(body, Mapping) or set(body) - {"steps"} or not isinstance(
+                steps, int) or isinstance(steps, bool) or steps < 1:
+            raise ValueError(f"run is {_show(body)}; expected {{}} or "
+                             '{"steps": N} with N a positive integer')
+    elif kind == "observe":
+        if body not in OBSERVATIONS:
+            raise ValueError(f"observe is {_show(body)}; expected one of "
+                             f"{', '.join(OBSERVATIONS)}")
+    else:
+        raise ValueError(f"is a {kind!r} step; expected one of {', '.join(STEP_KINDS)}")
+    return {kind: body}
+
+
+def from_json(obj: Any, *, source: str | None = None) -> Schedule:
+    """The schedule a JSON object stands for; ScheduleError naming the step index and
+    what was expected."""
+    if not isinstance(obj, Mapping):
+        raise ScheduleError(f"is {_show(obj)}; expected an object with target, seed "
+                            "and steps", source=source)
+    unknown = sorted(set(obj) - {"schema", "target", "seed", "steps"})
+    if unknown:
+        raise ScheduleError(f"unknown member(s) {unknown}; expected schema, target, seed, "
+                            "steps", source=source)
+    if obj.get("schema", SCHEMA) != SCHEMA:
+        raise ScheduleError(f"schema is {_show(obj.get('schema'))}; expected {SCHEMA}",
+                            source=source)
+    target = obj.get("target")
+    if not isinstance(target, str) or not target:
+        raise ScheduleError(f"target is {_show(target)}; expected a preset name, "
+                            "mutant:NAME or package.module:factory", source=source)
+    seed = obj.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ScheduleError(f"seed is {_show(seed)}; expected an integer", source=source)
+    steps = obj.get("steps")
+    if not isinstance(steps, list):
+        raise ScheduleError(f"steps is {_show(steps)}; expected a list of steps",
+                            source=source)
+    checked = []
+    for i, step in enumerate(steps):
+        try:
+            checked.append(check_step(step))
+        except ValueError as error:
+            raise ScheduleError(str(error), source=source, step=i) from None
+    return Schedule(target, seed, tuple(checked))
+
+
+def loads(text: str, *, source: str | None = None) -> Schedule:
+    """Parse a schedule from JSON text (ScheduleError when malformed)."""
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ScheduleError(f"not JSON: {error.msg} at line {error.lineno} column "
+                            f"{error.colno}", source=source) from None
+    return from_json(obj, source=source)
+
+
+def load(path: str | Path) -> Schedule:
+    """Read the schedule file ``path``; ScheduleError when it is missing, not UTF-8,
+    not JSON, or a step is malformed (naming the step index and what was expected)."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScheduleError("no such schedule file", source=source) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ScheduleError(f"cannot read it: {error}", source=source) from None
+    return loads(text, source=source)
+
+
+def dumps(schedule: Schedule) -> str:
+    """The canonical JSON text of ``schedule``: one step per line, sorted keys."""
+    for i, step in enumerate(schedule.steps):
+        try:
+            check_step(step)
+        except ValueError as error:
+            raise ScheduleError(str(error), step=i) from None
+    head = json.dumps({"schema": SCHEMA, "target": schedule.target, "seed": schedule.seed},
+                      sort_keys=True)[:-1]
+    steps = ",\n".join("  " + json.dumps(s, sort_keys=True, ensure_ascii=False)
+                       for s in schedule.steps)
+    return f'{head}, "steps": [\n{steps}\n]}}\n' if steps else f'{head}, "steps": []}}\n'
+
+
+def dump(schedule: Schedule, path: str | Path) -> Path:
+    """Write ``schedule`` to ``path`` (canonical form); returns the path."""
+    out = Path(path)
+    out.write_text(dumps(schedule), encoding="utf-8")
+    return out
+
+
+# -- recording ----------------------------------------------------------------------------
+
+
+def submit_step(client: str, request: Request) -> dict[str, Any]:
+    """The ``submit`` step of ``request`` for ``client``."""
+    return {"submit": {"client": client, "kind": request_kind(request),
+                       "request": request_to_json(request)}}
+
+
+class ScheduleRecorder:
+    """A schedulable store that appends every call it forwards to :attr:`steps`
+    (module docstring); ``schedule()`` is what it recorded so far."""
+
+    def __init__(self, store: Store, target: str, seed: int = 0) -> None:
+        from replicheck.implementation.store import Schedulable
+
+        if not isinstance(store, Schedulable):
+            raise TypeError(f"{store.descriptor.name} is not schedulable: a schedule "
+                            "needs the deterministic-scheduling capability")
+        self.store: Any = store
+        self.target = target
+        self.seed = seed
+        self.steps: list[dict[str, Any]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        # only called for attributes this class lacks: the wrapped store's
+        return getattr(self.__dict__["store"], name)
+
+    def schedule(self) -> Schedule:
+        """The schedule recorded so far."""
+        return Schedule(self.target, self.seed, tuple(self.steps))
+
+    @property
+    def descriptor(self) -> Descriptor:
+        """The wrapped store's descriptor."""
+        descriptor: Descriptor = self.store.descriptor
+        return descriptor
+
+    # -- Schedulable ------------------------------------------------------------------------
+
+    def submit(self, client: str, request: Request) -> Handle:
+        """Record and forward a submission."""
+        self.steps.append(submit_step(client, request))
+        handle: Handle = self.store.submit(client, request)
+        return handle
+
+    def decisions(self) -> tuple[Any, ...]:
+        """The wrapped store's decisions (nothing recorded)."""
+        return tuple(self.store.decisions())
+
+    def decide(self, decision: Any) -> None:
+        """Record and forward a decision."""
+        self.steps.append({"decide": decision_to_json(decision)})
+        self.store.decide(decision)
+
+    def execute(self, request: Request) -> Response:
+        """Submit on ``client-0`` and take fair decisions (each recorded) until the
+        operation completes; answer as the Store contract says."""
+        from replicheck.models.items.errors import Indeterminate
+
+        handle = self.submit("client-0", request)
+        sim = getattr(self.store, "sim", None)
+        while not handle.done and sim is not None:
+            decision = sim.default_decision()
+            if decision is None:
+                break
+            self.decide(decision)
+        if handle.status == "ok":
+            return handle.response if handle.response is not None else Response()
+        if handle.error is not None:
+            raise handle.error
+        raise Indeterminate("the simulation went quiet before a reply")
+
+    # -- faults and mechanisms --------------------------------------------------------------
+
+    def partition(self, groups: Iterable[Iterable[str]]) -> None:
+        """Record and forward a partition."""
+        listed = [sorted(g) for g in groups]
+        self.steps.append({"partition": listed})
+        self.store.partition(listed)
+
+    def heal(self) -> None:
+        """Record and forward a heal."""
+        self.steps.append({"heal": {}})
+        self.store.heal()
+
+    def crash(self, node: str) -> None:
+        """Record and forward a crash."""
+        self.steps.append({"crash": node})
+        self.store.crash(node)
+
+    def restart(self, node: str) -> None:
+        """Record and forward a restart."""
+        self.steps.append({"restart": node})
+        self.store.restart(node)
+
+    def skew_clock(self, node: str, seconds: float) -> None:
+        """Record and forward a clock skew."""
+        self.steps.append({"skew": [node, seconds]})
+        self.store.skew_clock(node, seconds)
+
+    def anti_entropy(self, a: str, b: str, table: str) -> Any:
+        """Record and forward one Merkle sync."""
+        self.steps.append({"anti_entropy": [a, b, table]})
+        return self.store.anti_entropy(a, b, table)
+
+    def anti_entropy_round(self, table: str) -> list[Any]:
+        """One sync between every pair of nodes (each recorded as its own step)."""
+        nodes = tuple(self.store.nodes)
+        return [self.anti_entropy(a, b, table)
+                for i, a in enumerate(nodes) for b in nodes[i + 1:]]
+
+    def settle(self, *args: Any, **kwargs: Any) -> Any:
+        """Record and forward the store's ``settle`` (a ``seconds`` argument kept)."""
+        body: dict[str, Any] = {}
+        seconds = kwargs.get("seconds", args[0] if args else None)
+        if isinstance(seconds, int | float):
+            body["seconds"] = seconds
+        self.steps.append({"settle": body})
+        return self.store.settle(**body)
+
+    def replicas_observation(self, table: str, **kwargs: Any) -> Any:
+        """Forward, and record an ``observe replicas`` step."""
+        self.steps.append({"observe": "replicas"})
+        return self.store.replicas_observation(table, **kwargs)
+
+    def stream_records(self, table: str) -> Any:
+        """Forward, and record an ``observe stream`` step."""
+        self.steps.append({"observe": "stream"})
+        return self.store.stream_records(table)
+
+    def close(self) -> None:
+        """Close the wrapped store when it has a ``close``."""
+        close = getattr(self.store, "close", None)
+        if callable(close):
+            close()
+
+
+def write_schedule_on_failure(store: Any, path: str | Path) -> Path | None:
+    """Write the schedule ``store`` (a :class:`ScheduleRecorder`, or a
+    RecordingStore wrapping one) recorded to ``path``, adding the ``observe`` steps
+    the store's claims need; the path written, or None (not a recorder, or the file
+    could not be written). Never raises: the caller is already failing."""
+    recorder = store
+    if not isinstance(recorder, ScheduleRecorder):
+        recorder = getattr(store, "store", None)
+    if not isinstance(recorder, ScheduleRecorder):
+        return None
+    try:
+        steps = list(recorder.steps)
+        claims = {c.guarantee for c in recorder.descriptor.claims}
+        tail = {s.get("observe") for s in steps[-2:]}
+        if "convergence" in claims and "replicas" not in tail:
+            steps.append({"observe": "replicas"})
+        if claims & {"stream-exactly-once", "stream-item-order"} and "stream" not in tail:
+            steps.append({"observe": "stream"})
+        return dump(Schedule(recorder.target, recorder.seed, tuple(steps)), path)
+    except (OSError, ValueError, TypeError):
+        return None

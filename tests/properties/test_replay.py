@@ -1,0 +1,300 @@
+"""Schedules, their replay, ``replicheck replay`` and the plugging-in example."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from replicheck.implementation.presets import UnknownStore, preset
+from replicheck.implementation.reference.sim import Deliver, Drop, Duplicate, Fire
+from replicheck.models.items.requests import Get, Put, TransactWrite, Update
+from replicheck.properties.plugging_in import make_store
+from replicheck.properties.replay import build_store, replay
+from replicheck.properties.schedule import (
+    STEP_KINDS,
+    Schedule,
+    ScheduleError,
+    ScheduleRecorder,
+    decision_from_json,
+    decision_to_json,
+    dump,
+    dumps,
+    load,
+    loads,
+    submit_step,
+    write_schedule_on_failure,
+)
+from replicheck.reports.cli import main
+
+T = "items"
+
+
+def conditional_race(target: str) -> Schedule:
+    """Two attribute_not_exists puts of one key in flight together, then a strong
+    read: only one may succeed (the stale-condition-check mutant lets both)."""
+    return Schedule(target, 0, (
+        submit_step("c0", Put(T, {"pk": "a", "v": 1}, "attribute_not_exists(pk)")),
+        submit_step("c1", Put(T, {"pk": "a", "v": 2}, "attribute_not_exists(pk)")),
+        {"run": {}},
+        submit_step("c2", Get(T, {"pk": "a"}, consistent=True)),
+        {"run": {}},
+        {"settle": {}},
+        {"observe": "replicas"},
+        {"observe": "stream"},
+    ))
+
+
+def broken_factory() -> Any:
+    return 1 / 0
+
+
+def write_file(tmp_path: Path, schedule: Schedule, name: str = "s.json") -> str:
+    return str(dump(schedule, tmp_path / name))
+
+
+# -- the format -----------------------------------------------------------------------------
+
+
+def every_kind() -> Schedule:
+    return Schedule("dynamodb", 7, (
+        submit_step("c0", Put(T, {"pk": "a", "v": 1}, "attribute_not_exists(pk)")),
+        submit_step("c1", Update(T, {"pk": "a"}, "SET n = :one", values={":one": 1})),
+        submit_step("c2", TransactWrite((Put(T, {"pk": "b"}),), token="t")),
+        submit_step("c0", Get(T, {"pk": "a"})),
+        {"decide": {"deliver": 3}}, {"decide": {"drop": 4}},
+        {"decide": {"duplicate": 5}}, {"decide": {"fire": 6}},
+        {"partition": [["n1"], ["n2", "n3"]]}, {"heal": {}}, {"crash": "n1"},
+        {"restart": "n1"}, {"skew": ["n2", -0.5]}, {"anti_entropy": ["n1", "n2", T]},
+        {"settle": {}}, {"settle": {"seconds": 2.5}}, {"run": {}}, {"run": {"steps": 3}},
+        {"observe": "replicas"}, {"observe": "stream"},
+    ))
+
+
+def test_a_schedule_round_trips_through_its_file(tmp_path: Path) -> None:
+    schedule = every_kind()
+    assert {next(iter(s)) for s in schedule.steps} == set(STEP_KINDS)
+    path = dump(schedule, tmp_path / "s.json")
+    assert load(path) == schedule
+    assert loads(dumps(schedule)) == schedule
+    assert dumps(load(path)) == path.read_text(encoding="utf-8")
+    assert json.loads(path.read_text())["schema"] == 1
+
+
+def test_decisions_round_trip() -> None:
+    for decision in (Deliver(1), Drop(2), Duplicate(3), Fire(4)):
+        assert decision_from_json(decision_to_json(decision)) == decision
+    with pytest.raises(TypeError):
+        decision_to_json("deliver 1")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('{"target": "dynamodb", "steps": [{"heal": {}}, {"deliver": 3}]}',
+     "step 1: is a 'deliver' step; expected one of submit"),
+    ('{"target": "dynamodb", "steps": [{"decide": {"send": 3}}]}',
+     "step 0: decide is a 'send' decision; expected one of deliver"),
+    ('{"target": "dynamodb", "steps": [{"heal": {}}, {"heal": {}}, {"skew": ["n1"]}]}',
+     "step 2: skew is [\"n1\"]; expected [node, seconds]"),
+    ('{"target": "dynamodb", "steps": [{"submit": {"client": "c", "request": {"x": 1}}}]}',
+     "step 0: "),
+    ('{"target": "dynamodb", "steps": [{"heal": {}, "crash": "n1"}]}',
+     "step 0: is {"),
+    ('{"target": "dynamodb", "steps": {}}', "steps is {}; expected a list"),
+    ('{"steps": []}', "target is null; expected a preset name"),
+    ('{"target": "dynamodb", "steps": [', "not JSON"),
+])
+def test_a_malformed_schedule_names_the_step_and_what_was_expected(
+        text: str, expected: str) -> None:
+    with pytest.raises(ScheduleError) as raised:
+        loads(text, source="f.json")
+    assert str(raised.value).startswith("f.json: ")
+    assert expected in str(raised.value)
+
+
+# -- replay ---------------------------------------------------------------------------------
+
+
+def test_a_valid_schedule_on_dynamodb_holds() -> None:
+    result = replay(conditional_race("dynamodb"))
+    statuses = {j.guarantee: j.status for j in result.judgements}
+    assert statuses["linearizable-conditional-writes"] == "holds"
+    assert statuses["convergence"] == "holds"
+    assert statuses["stream-exactly-once"] == "holds"
+    assert result.exit_status == 0
+    assert [op.status for op in result.history.operations] == ["ok", "fail", "ok"]
+
+
+def test_the_mutant_breaks_the_guarantee_it_names() -> None:
+    result = replay(conditional_race("mutant:stale-condition-check"))
+    statuses = {j.guarantee: j.status for j in result.judgements}
+    assert statuses["linearizable-conditional-writes"] == "violated"
+    assert result.exit_status == 1
+
+
+def test_replaying_twice_gives_the_same_history() -> None:
+    first = replay(conditional_race("mutant:stale-condition-check"))
+    second = replay(conditional_race("mutant:stale-condition-check"))
+    assert first.history_jsonl == second.history_jsonl
+    assert first.history_jsonl.count("\n") == len(first.records)
+
+
+def test_a_step_the_store_refuses_is_named() -> None:
+    schedule = Schedule("dynamodb", 0, ({"heal": {}}, {"decide": {"deliver": 999}}))
+    with pytest.raises(ScheduleError) as raised:
+        replay(schedule)
+    assert 'step 1: {"decide": {"deliver": 999}}: cannot deliver' in str(raised.value)
+    with pytest.raises(ScheduleError, match=r"step 0: .*crash.*unknown node"):
+        replay(Schedule("dynamodb", 0, ({"crash": "n99"},)))
+    with pytest.raises(ScheduleError, match=r"step 1: .*expected one of submit"):
+        replay(Schedule("dynamodb", 0, ({"heal": {}}, {"nap": {}})))
+
+
+def test_targets() -> None:
+    assert build_store("dynamodb").descriptor.name == preset("dynamodb").descriptor.name
+    with pytest.raises(UnknownStore, match="stale-condition-check"):
+        build_store("mutant:nope")
+    with pytest.raises(UnknownStore, match="presets"):
+        build_store("nope")
+    assert build_store("replicheck.properties.plugging_in:make_store").descriptor.name \
+        == "example"
+    with pytest.raises(ScheduleError, match="not schedulable"):
+        replay(Schedule("replicheck.properties.plugging_in:make_store", 0, ()))
+    with pytest.raises(TypeError, match="not schedulable"):
+        ScheduleRecorder(make_store(), "replicheck.properties.plugging_in:make_store")
+    with pytest.raises(UnknownStore, match="the factory raised ZeroDivisionError"):
+        build_store(f"{__name__}:broken_factory")
+
+
+# -- recording ------------------------------------------------------------------------------
+
+
+def drive(store: Any) -> None:
+    """The conditional race driven call by call, fair decisions taken one by one."""
+    for client, value in (("c0", 1), ("c1", 2)):
+        store.submit(client, Put(T, {"pk": "a", "v": value}, "attribute_not_exists(pk)"))
+    store.partition([["n1"], ["n2", "n3", "n4", "n5"]])
+    store.heal()
+    store.skew_clock("n2", 0.5)
+    for _ in range(10_000):
+        decision = store.sim.default_decision()
+        if decision is None:
+            break
+        store.decide(decision)
+    store.execute(Get(T, {"pk": "a"}, consistent=True))
+
+
+def test_a_recorded_schedule_replays_the_same_run(tmp_path: Path) -> None:
+    recorder = ScheduleRecorder(build_store("mutant:stale-condition-check"),
+                                "mutant:stale-condition-check")
+    drive(recorder)
+    recorder.settle()
+    path = write_schedule_on_failure(recorder, tmp_path / "failure.json")
+    assert path is not None
+    steps = load(path).steps
+    kinds = [next(iter(s)) for s in steps]
+    assert kinds[:5] == ["submit", "submit", "partition", "heal", "skew"]
+    assert "decide" in kinds and kinds[-3:] == ["settle", "observe", "observe"]
+    result = replay(load(path))
+    assert result.exit_status == 1
+    assert [op.status for op in result.history.operations] == ["ok", "ok", "ok"]
+    assert write_schedule_on_failure(object(), tmp_path / "none.json") is None
+    assert write_schedule_on_failure(recorder, tmp_path / "no" / "dir.json") is None
+
+
+# -- the command line -----------------------------------------------------------------------
+
+
+def test_cli_valid_schedule_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                    ) -> None:
+    assert main(["replay", write_file(tmp_path, conditional_race("dynamodb"))]) == 0
+    out = capsys.readouterr().out
+    assert "# linearizable-conditional-writes: holds" in out
+    history = [json.loads(line) for line in out.splitlines() if not line.startswith("#")]
+    assert history[0]["f"] == "tables"
+
+
+def test_cli_mutant_exits_1_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                     ) -> None:
+    path = write_file(tmp_path, conditional_race("mutant:stale-condition-check"))
+    assert main(["replay", path]) == 1
+    assert "# linearizable-conditional-writes: violated" in capsys.readouterr().out
+    assert main(["replay", path, "--json"]) == 1
+    obj = json.loads(capsys.readouterr().out)
+    assert obj["exit"] == 1 and obj["target"] == "mutant:stale-condition-check"
+    statuses = {j["guarantee"]: j["status"] for j in obj["judgements"]}
+    assert statuses["linearizable-conditional-writes"] == "violated"
+
+
+def test_cli_bad_file_exits_2_in_one_line(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"target": "dynamodb", "steps": [{"heal": {}}, {"crash": 3}]}')
+    assert main(["replay", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "step 1" in err and "crash" in err
+    assert main(["replay", str(tmp_path / "missing.json")]) == 2
+    assert "no such schedule file" in capsys.readouterr().err
+    unknown = write_file(tmp_path, Schedule("mutant:nope", 0, ()), "u.json")
+    assert main(["replay", unknown]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    refused = write_file(tmp_path, Schedule("dynamodb", 0, ({"decide": {"fire": 999}},)),
+                         "r.json")
+    assert main(["replay", refused]) == 2
+    assert "step 0" in capsys.readouterr().err
+    broken = write_file(tmp_path, Schedule(f"{__name__}:broken_factory", 0, ()), "b.json")
+    assert main(["replay", broken]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "ZeroDivisionError" in err
+
+
+def _subprocess_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "PYTEST_ADDOPTS")}
+    env.update(extra)
+    return env
+
+
+def test_replay_is_deterministic_across_processes(tmp_path: Path) -> None:
+    path = write_file(tmp_path, conditional_race("mutant:stale-condition-check"))
+    outputs = []
+    for seed in ("0", "12345"):
+        done = subprocess.run(
+            [sys.executable, "-m", "replicheck.reports.cli", "replay", path],
+            capture_output=True, text=True, timeout=120,
+            env=_subprocess_env(PYTHONHASHSEED=seed))
+        assert done.returncode == 1, done.stderr
+        outputs.append(done.stdout)
+    assert outputs[0] == outputs[1]
+    here = replay(load(path)).history_jsonl
+    assert "".join(line + "\n" for line in outputs[0].splitlines()
+                   if not line.startswith("#")) == here
+
+
+# -- the plugging-in page -------------------------------------------------------------------
+
+
+def test_the_example_adapter_keeps_the_contract() -> None:
+    from replicheck.implementation.store import Client, check_store
+
+    store = make_store()
+    assert check_store(store) == []
+    client = Client(store, T)
+    client.put({"pk": "a", "v": 1})
+    assert client.get({"pk": "a"}, consistent=True) == {"pk": "a", "v": 1}
+    store.close()
+
+
+def test_the_example_adapter_passes_the_suite() -> None:
+    env = _subprocess_env(REPLICHECK_PROFILE="quick", REPLICHECK_MAX_EXAMPLES="5")
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--pyargs",
+         "replicheck.properties", "--store", "replicheck.properties.plugging_in:make_store",
+         "-q", "-rs"],
+        capture_output=True, text=True, env=env, timeout=300, cwd=Path(__file__).parent)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 passed, 1 skipped" in done.stdout
+    assert "lacks the capability deterministic-scheduling" in done.stdout
