@@ -96,6 +96,34 @@ class Analysis:
     timed_out: bool = False
 
 
+def search_cycles(graph: DependencyGraph, deadline: float | None, stats: SearchStats,
+                  found: list[CycleAnomaly]) -> tuple[list[list[int]], list[int] | None]:
+    """The graph's strongly connected components of more than one transaction, each
+    searched for its cycle anomalies (appended to ``found``), and, when there are no
+    such components, a topological order of the member transactions. Raises
+    ``SearchTimeout`` past ``deadline``; what was found before stays in ``found``."""
+    n = len(graph.txns)
+    sccs, order = strongly_connected(graph.adjacency(ALL), deadline)
+    comps = [c for c in (sorted(v for v in scc if v < n) for scc in sccs) if len(c) > 1]
+    comps.sort(key=lambda c: c[0])
+    if not comps:
+        return comps, [v for v in order if v < n and graph.member[v]]
+    which = [-1] * n
+    for i, comp in enumerate(comps):
+        for v in comp:
+            which[v] = i
+    inside: list[list[RawEdge]] = [[] for _ in comps]
+    for e in graph.edges:
+        c = which[e[0]]
+        if c >= 0 and c == which[e[1]]:
+            inside[c].append(e)
+    for comp, edges in zip(comps, inside, strict=True):
+        check_deadline(deadline)
+        cycles_in_component(graph.component_graph(comp, edges), deadline=deadline,
+                            stats=stats, found=found)
+    return comps, None
+
+
 def analyze(txns: Sequence[Txn], workload: Workload, *, deadline: float | None = None
             ) -> Analysis:
     """Infer and search one history's transactions. Past ``deadline`` (a
@@ -107,28 +135,10 @@ def analyze(txns: Sequence[Txn], workload: Workload, *, deadline: float | None =
     try:
         infer(txns, deadline=deadline, out=analysis.inference)
         graph = analysis.inference.graph
-        n = len(graph.txns)
-        sccs, order = strongly_connected(graph.adjacency(ALL), deadline)
-        comps = [c for c in (sorted(v for v in scc if v < n) for scc in sccs) if len(c) > 1]
-        comps.sort(key=lambda c: c[0])
-        analysis.components = comps
-        if not comps:
-            analysis.order = [v for v in order if v < n and graph.member[v]]
-            return analysis
-        which = [-1] * n
-        for i, comp in enumerate(comps):
-            for v in comp:
-                which[v] = i
-        inside: list[list[RawEdge]] = [[] for _ in comps]
-        for e in graph.edges:
-            c = which[e[0]]
-            if c >= 0 and c == which[e[1]]:
-                inside[c].append(e)
-        for comp, edges in zip(comps, inside, strict=True):
-            check_deadline(deadline)
-            g = graph.component_graph(comp, edges)
-            cycles_in_component(g, deadline=deadline, stats=analysis.stats,
-                                found=analysis.cycles)
+        analysis.components, acyclic = search_cycles(graph, deadline, analysis.stats,
+                                                     analysis.cycles)
+        if acyclic is not None:
+            analysis.order = acyclic
     except SearchTimeout:
         analysis.timed_out = True
     return analysis

@@ -103,11 +103,14 @@ from typing import Any, Final, cast
 
 import networkx as nx
 
-from replicheck.histories.checkers.elle.anomalies import CycleAnomaly, cycles_in_component
-from replicheck.histories.checkers.elle.checker import DEFAULT_CONSISTENCY, MAX_PER_TYPE
+from replicheck.histories.checkers.elle.anomalies import CycleAnomaly
+from replicheck.histories.checkers.elle.checker import (
+    DEFAULT_CONSISTENCY,
+    MAX_PER_TYPE,
+    search_cycles,
+)
 from replicheck.histories.checkers.elle.explain import _CYCLE_TEXT, _NEEDS, explain_step, name
 from replicheck.histories.checkers.elle.graph import (
-    ALL,
     DATA,
     KIND_NAMES,
     PROCESS,
@@ -116,12 +119,10 @@ from replicheck.histories.checkers.elle.graph import (
     WR,
     WW,
     DependencyGraph,
-    RawEdge,
     SearchStats,
     SearchTimeout,
     Step,
     check_deadline,
-    strongly_connected,
 )
 from replicheck.histories.checkers.elle.inference import Finding, VersionOrder
 from replicheck.histories.checkers.elle.txn import READ, RW_REGISTER, WRITE, Txn
@@ -1201,28 +1202,10 @@ def analyze_items(history: History, *, deadline: float | None = None) -> ItemAna
     graph = inference.graph
     try:
         check_deadline(deadline)
-        n = len(graph.txns)
-        sccs, order = strongly_connected(graph.adjacency(ALL), deadline)
-        comps = [c for c in (sorted(v for v in scc if v < n) for scc in sccs) if len(c) > 1]
-        comps.sort(key=lambda c: c[0])
-        analysis.components = comps
-        if not comps:
-            analysis.order = [v for v in order if v < n and graph.member[v]]
-            return analysis
-        which = [-1] * n
-        for i, comp in enumerate(comps):
-            for v in comp:
-                which[v] = i
-        inside: list[list[RawEdge]] = [[] for _ in comps]
-        for e in graph.edges:
-            c = which[e[0]]
-            if c >= 0 and c == which[e[1]]:
-                inside[c].append(e)
-        for comp, edges in zip(comps, inside, strict=True):
-            check_deadline(deadline)
-            g = graph.component_graph(comp, edges)
-            cycles_in_component(g, deadline=deadline, stats=analysis.stats,
-                                found=analysis.cycles)
+        analysis.components, acyclic = search_cycles(graph, deadline, analysis.stats,
+                                                     analysis.cycles)
+        if acyclic is not None:
+            analysis.order = acyclic
     except SearchTimeout:
         analysis.timed_out = True
     return analysis
