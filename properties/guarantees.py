@@ -36,6 +36,24 @@ Which checker and which operations:
 - ``stream-exactly-once``, ``stream-item-order``: the stream checker on the last
   ``stream`` observation.
 
+- ``merkle-root-iff-equal``: the convergence checker's Merkle check on EVERY
+  ``replicas`` observation (machine 2 observes the replicas mid-run, before settling
+  and at the end).
+- ``anti-entropy-exact``: every ``anti-entropy`` observation (one session between
+  two settled replicas: the keys of their shared ranges whose entries differed before
+  it, and the keys it repaired) repaired every differing key.
+- ``hinted-handoff-delivers``: every ``hints`` observation taken after healing,
+  restarting and settling counts no pending hint.
+- ``read-repair-repairs``: in every ``read-repair`` observation (a read of a key
+  whose replicas disagreed, every message delivered), each replica afterwards holds
+  every sibling of the merge of what the replicas held (the merged value for last
+  writer wins).
+- ``vector-clock-order``: in the last quiescent ``replicas`` observation, for each
+  key written with dotted versions (``meta["dot"]``, ``meta["clock"]`` of ``ok``
+  writes): no held sibling is one that an acknowledged write's context saw
+  (superseded, so never resurrected), and every acknowledged write that no other
+  write saw is held as a sibling (a concurrent write is never dropped).
+
 Other guarantees are ``not-applicable`` here (they are checked by their own
 properties).
 """
@@ -266,13 +284,237 @@ def _streams(guarantee: str, history: History, claimed: bool) -> Judgement:
                          reason="no stream observation (needs stream)")
     view = item_session_history(history, frozenset())
     verdict = check_streams(view)
+    uncertain = _indeterminate_write_keys(history)
     relevant = tuple(a for a in verdict.anomalies
-                     if guarantee in a.data.get("guarantees", (guarantee,)))
+                     if guarantee in a.data.get("guarantees", (guarantee,))
+                     and not (a.type == "stream-image"
+                              and _shown_key(a.data.get("key")) in uncertain))
     if verdict.valid is False and not relevant:
         verdict = replace(verdict, anomalies=(), valid=True)
     else:
         verdict = replace(verdict, anomalies=relevant)
     return _from_verdict(guarantee, claimed, verdict, "last stream observation")
+
+
+# -- mechanism promises and clock/Merkle guarantees -----------------------------------------
+
+
+def _observations(history: History, f: str) -> list[Any]:
+    return [r.value for r in history.observations if r.f == f]
+
+
+def _verdict_judgement(guarantee: str, claimed: bool, problems: list[str], checked: str
+                       ) -> Judgement:
+    if not problems:
+        return Judgement(guarantee, HOLDS, claimed, reason=checked)
+    shown = "; ".join(problems[:3]) + (f" (and {len(problems) - 3} more)"
+                                       if len(problems) > 3 else "")
+    return Judgement(guarantee, VIOLATED if claimed else OBSERVED, claimed,
+                     reason=f"{checked}: {shown}")
+
+
+def _merkle(history: History, claimed: bool) -> Judgement:
+    from replicheck.histories.checkers.convergence import check_convergence
+
+    guarantee = "merkle-root-iff-equal"
+    if not any(r.f == "replicas" and isinstance(r.value, dict) and r.value.get("roots")
+               for r in history.observations):
+        return Judgement(guarantee, NOT_APPLICABLE, claimed,
+                         reason="no replica snapshot with Merkle roots (needs anti-entropy)")
+    verdict = check_convergence(item_session_history(history, frozenset()))
+    relevant = tuple(a for a in verdict.anomalies
+                     if guarantee in a.data.get("guarantees", ()))
+    verdict = replace(verdict, anomalies=relevant, valid=not relevant)
+    return _from_verdict(guarantee, claimed, verdict, "every replica snapshot")
+
+
+def _anti_entropy(history: History, claimed: bool) -> Judgement:
+    guarantee = "anti-entropy-exact"
+    sessions = [s for s in _observations(history, "anti-entropy") if s.get("ok")]
+    if not sessions:
+        return Judgement(guarantee, NOT_APPLICABLE, claimed,
+                         reason="no completed anti-entropy session observed")
+    problems = []
+    for session in sessions:
+        missed = sorted(set(session.get("differing", ())) - set(session.get("repaired", ())))
+        if missed:
+            problems.append(f"the sync {session['initiator']} -> {session['peer']} left "
+                            f"key(s) {', '.join(missed)} of their shared ranges differing "
+                            "unrepaired")
+    return _verdict_judgement(guarantee, claimed, problems,
+                              f"{len(sessions)} anti-entropy session(s) between settled "
+                              "replicas")
+
+
+def _handoff(history: History, claimed: bool) -> Judgement:
+    guarantee = "hinted-handoff-delivers"
+    seen = [h for h in _observations(history, "hints") if h.get("settled")]
+    if not seen:
+        return Judgement(guarantee, NOT_APPLICABLE, claimed, reason="no hints observed")
+    problems = [f"{h['pending']} hinted write(s) still held by fallbacks after heal, "
+                "restart and settle" for h in seen if h.get("pending")]
+    return _verdict_judgement(guarantee, claimed, problems, "hints after settling")
+
+
+def _dots(entry: Any) -> set[tuple[str, int]]:
+    if not isinstance(entry, dict):
+        return set()
+    return {(str(s["dot"][0]), int(s["dot"][1])) for s in entry.get("siblings", ())
+            if isinstance(s, dict) and s.get("dot") is not None}
+
+
+def _canon(value: Any) -> str:
+    import json
+
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _read_repair(history: History, claimed: bool) -> Judgement:
+    guarantee = "read-repair-repairs"
+    probes = [p for p in _observations(history, "read-repair") if p.get("merged") is not None]
+    if not probes:
+        return Judgement(guarantee, NOT_APPLICABLE, claimed,
+                         reason="no read saw replicas that disagreed")
+    problems = []
+    for probe in probes:
+        merged = probe["merged"]
+        wanted = _dots(merged)
+        for node, entry in sorted(probe.get("after", {}).items()):
+            if wanted or "siblings" in merged:
+                missing = wanted - _dots(entry)
+                if missing:
+                    problems.append(
+                        f"after a read of key {probe['key']} (coordinated by "
+                        f"{probe['coordinator']}) {node} lacks sibling(s) "
+                        f"{sorted(missing)} of the merged version")
+            elif _canon(entry) != _canon(merged):
+                problems.append(f"after a read of key {probe['key']} {node} holds "
+                                f"{_canon(entry)}, not the merged {_canon(merged)}")
+    return _verdict_judgement(guarantee, claimed, problems,
+                              f"{len(probes)} read(s) of disagreeing replicas")
+
+
+def _covers(clock: Any, dot: tuple[str, int]) -> bool:
+    return isinstance(clock, dict) and int(clock.get(dot[0], 0)) >= dot[1]
+
+
+def _vector_clock_order(history: History, claimed: bool) -> Judgement:
+    from replicheck.histories.items import request_of, schemas_from_json
+    from replicheck.models.items.requests import Delete, Put, Update
+
+    guarantee = "vector-clock-order"
+    finals = [r.value for r in history.observations
+              if r.f == "replicas" and isinstance(r.value, dict) and r.value.get("quiescent")]
+    if not finals:
+        return Judgement(guarantee, NOT_APPLICABLE, claimed,
+                         reason="no quiescent replica snapshot")
+    final = finals[-1]
+    tables = {}
+    for record in history.observations:
+        if record.f == "tables":
+            tables = {t.name: t for t in schemas_from_json(record.value)}
+    writes: dict[str, list[tuple[Operation, tuple[str, int], dict[str, Any]]]] = {}
+    uncertain: set[str] = set()
+    for op in history.operations:
+        if op.f in READ_KINDS or op.f in TRANSACTION_KINDS:
+            continue
+        try:
+            request = request_of(op)
+        except Exception:
+            continue
+        if not isinstance(request, Put | Update | Delete) or request.table != final.get(
+                "table"):
+            continue
+        schema = tables.get(request.table)
+        if schema is None:
+            continue
+        source = request.item if isinstance(request, Put) else request.key
+        text = _key_text(tuple(source.get(a) for a in schema.key_attributes))
+        if op.status == OK and "dot" in op.meta and op.meta.get("changed") is not False:
+            dot = (str(op.meta["dot"][0]), int(op.meta["dot"][1]))
+            writes.setdefault(text, []).append((op, dot, dict(op.meta.get("clock") or {})))
+        elif op.status != OK and op.status != FAIL:
+            blind = isinstance(request, Put) and request.condition is None
+            if not blind:
+                uncertain.add(text)  # it may have superseded writes it read
+    if not writes:
+        return Judgement(guarantee, NOT_APPLICABLE, claimed,
+                         reason="no acknowledged write with a dotted version")
+    problems = []
+    replicas = final.get("replicas", {})
+    for text, acknowledged in sorted(writes.items()):
+        entries = [held.get(text) for held in replicas.values()]
+        held_dots = set().union(*(_dots(e) for e in entries))
+        sibling_clocks = [s.get("clock") for e in entries if isinstance(e, dict)
+                          for s in e.get("siblings", ()) if isinstance(s, dict)]
+        for op, dot, _ in acknowledged:
+            seen_by = [other for other, other_dot, clock in acknowledged
+                       if other_dot != dot and _covers(clock, dot)]
+            if dot in held_dots and seen_by:
+                problems.append(
+                    f"key {text}: the version {dot[0]}:{dot[1]} (op {op.id}) is held "
+                    f"again after op {seen_by[0].id}, whose context saw it, superseded it")
+            elif (dot not in held_dots and not seen_by and text not in uncertain
+                  and not any(_covers(c, dot) for c in sibling_clocks)):
+                problems.append(
+                    f"key {text}: the acknowledged write op {op.id} (version "
+                    f"{dot[0]}:{dot[1]}) is held by no replica and no write saw it: a "
+                    "concurrent write was dropped instead of kept as a sibling")
+    return _verdict_judgement(guarantee, claimed, problems,
+                              "dotted versions of acknowledged writes in the last "
+                              "quiescent snapshot")
+
+
+def _key_text(key: tuple[Any, ...]) -> str:
+    import json
+    from decimal import Decimal
+
+    parts = [int(v) if isinstance(v, Decimal) and v == v.to_integral_value()
+             else str(v) if isinstance(v, Decimal) else v for v in key]
+    return json.dumps(parts[0] if len(parts) == 1 else parts)
+
+
+_MECHANISMS: Final = {
+    "merkle-root-iff-equal": _merkle,
+    "anti-entropy-exact": _anti_entropy,
+    "hinted-handoff-delivers": _handoff,
+    "read-repair-repairs": _read_repair,
+    "vector-clock-order": _vector_clock_order,
+}
+
+
+def _shown_key(key: Any) -> str:
+    while isinstance(key, list | tuple) and len(key) == 1:
+        key = key[0]
+    return str(key)
+
+
+def _indeterminate_write_keys(history: History) -> set[str]:
+    """The keys (as :func:`_shown_key` shows them) written by an indeterminate
+    operation (it may have taken effect at any time) or by an acknowledged
+    transaction whose answer carries no ``writes`` versions: a stream record's old
+    image there cannot be judged against the versioned writes alone."""
+    from replicheck.histories.items import request_of
+    from replicheck.models.items.requests import ConditionCheck, Delete, Put, TransactWrite, Update
+
+    keys: set[str] = set()
+    for op in history.operations:
+        unversioned = op.status == OK and op.f == "transact-write" and "writes" not in op.meta
+        if (op.status in (OK, FAIL) and not unversioned) or op.f in READ_KINDS:
+            continue
+        try:
+            request = request_of(op)
+        except Exception:
+            continue
+        actions = request.actions if isinstance(request, TransactWrite) else (request,)
+        for action in actions:
+            if isinstance(action, ConditionCheck):
+                continue
+            if isinstance(action, Put):
+                keys.update(_shown_key(v) for v in action.item.values())
+            elif isinstance(action, Update | Delete):
+                keys.update(_shown_key(v) for v in action.key.values())
+    return keys
 
 
 def judge_guarantee(guarantee: str, history: History, descriptor: Descriptor, *,
@@ -292,6 +534,8 @@ def judge_guarantee(guarantee: str, history: History, descriptor: Descriptor, *,
         return _convergence(history, claimed)
     if guarantee in STREAM_FAMILY:
         return _streams(guarantee, history, claimed)
+    if guarantee in _MECHANISMS:
+        return _MECHANISMS[guarantee](history, claimed)
     return Judgement(guarantee, NOT_APPLICABLE, claimed,
                      reason="checked by its own property, not on client histories")
 

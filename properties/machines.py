@@ -19,9 +19,11 @@ not claim to prevent is added to :data:`OBSERVATIONS` (never a failure).
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import replace as dc_replace
 from decimal import Decimal
 from typing import Any, Final
 
@@ -29,17 +31,27 @@ import hypothesis
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
+from replicheck.histories.items import request_to_json
 from replicheck.implementation.store import (
     Capability,
     Descriptor,
     FaultInjectable,
+    Handle,
     Schedulable,
     Store,
     Streaming,
 )
 from replicheck.models.items.errors import StoreError, TransactionCanceled
 from replicheck.models.items.operations import Database, apply, empty
-from replicheck.models.items.requests import Request, Response, request_kind
+from replicheck.models.items.requests import (
+    Get,
+    Put,
+    Request,
+    Response,
+    TransactWrite,
+    Update,
+    request_kind,
+)
 from replicheck.properties import strategies
 from replicheck.properties.guarantees import (
     OBSERVED,
@@ -54,6 +66,7 @@ from replicheck.properties.recording import RecordingStore
 __all__ = [
     "CLIENTS",
     "OBSERVATIONS",
+    "GuaranteeViolation",
     "Observation",
     "close_store",
     "concurrency_machine",
@@ -62,6 +75,9 @@ __all__ = [
 
 CLIENTS: Final = ("c0", "c1", "c2")
 """The clients of machine 2."""
+
+RACERS: Final = ("r0", "r1", "r2")
+"""The clients of machine 2's ``race`` rule (they submit together, on one key)."""
 
 MAX_CALL_DECISIONS: Final = 500
 """The most fair decisions the ``call`` rule takes to complete its operation."""
@@ -78,6 +94,15 @@ class Observation:
     store: str
     guarantee: str
     explanation: str
+
+
+class GuaranteeViolation(AssertionError):
+    """A machine's failure: ``guarantees`` names the claimed guarantees whose check
+    failed (the first is the one reported)."""
+
+    def __init__(self, message: str, guarantees: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.guarantees = guarantees
 
 
 OBSERVATIONS: list[Observation] = []
@@ -155,9 +180,11 @@ def conformance_machine(factory: Callable[[], Store]) -> type[RuleBasedStateMach
             self.store = factory()
             self.db: Database = empty(*self.store.descriptor.tables)
             self.lost = False
+            self.rules_run = 0
 
         @rule(request=requests)
         def send(self, request: Request) -> None:
+            self.rules_run += 1
             kind = request_kind(request)
             actual = _outcome(lambda: self.store.execute(request))
             if actual[0] == "error" and actual[1] == "Indeterminate":
@@ -179,15 +206,35 @@ def conformance_machine(factory: Callable[[], Store]) -> type[RuleBasedStateMach
             compared = kind in kinds or (conditional and "conditional-write" in kinds)
             if kind in READ_KINDS and not compared:
                 return
-            assert actual == expected, (
-                f"{descriptor.name} answered {kind} {request!r}\n  with   {actual!r}\n"
-                f"  model: {expected!r}")
+            if actual != expected:
+                raise GuaranteeViolation(
+                    f"{descriptor.name} answered {kind} {request!r}\n  with   {actual!r}\n"
+                    f"  model: {expected!r}", (_conformance_guarantee(descriptor, kind,
+                                                                   conditional),))
 
         def teardown(self) -> None:
             close_store(self.store)
 
     Conformance.__name__ = Conformance.__qualname__ = "Conformance"
     return Conformance
+
+
+def _conformance_guarantee(descriptor: Descriptor, kind: str, conditional: bool) -> str:
+    """The claimed guarantee a wrong answer to a ``kind`` request breaks."""
+    claimed = [str(c.guarantee) for c in descriptor.claims]
+    wanted: tuple[str, ...]
+    if kind in ("transact-write", "transact-get"):
+        wanted = ("atomic-transactions", "serializable-transactions")
+    elif conditional:
+        wanted = ("linearizable-conditional-writes",)
+    else:
+        wanted = ()
+    candidates: tuple[str, ...] = (*wanted, "linearizable-strong-reads",
+                                   "linearizable-conditional-writes")
+    for guarantee in candidates:
+        if guarantee in claimed:
+            return guarantee
+    return claimed[0] if claimed else "linearizable-strong-reads"
 
 
 def _fair(recording: RecordingStore) -> bool:
@@ -235,6 +282,126 @@ def _stream_observation(store: Any, table: str) -> dict[str, Any]:
     return {"table": table, "records": records, "complete": True}
 
 
+
+class _Recording(RecordingStore):
+    """A recording store that can also send a request straight to one node (a client
+    with its own choice of coordinator, or a stale routing table)."""
+
+    def submit_at(self, client: str, request: Request, node: str) -> Handle:
+        """Record the invocation and send ``request`` for ``client`` to ``node``."""
+        store: Any = self.store
+        process = self.process_of(client)
+        self.recorder.invoke(process, request_kind(request), request_to_json(request))
+        handle = Handle(client, request)
+        try:
+            store.validate(request)
+        except StoreError as error:
+            handle.status, handle.error = "error", error
+        else:
+            store.client(client).submit(handle, node)
+        self._pending.append((process, handle))
+        self.collect()
+        return handle
+
+
+RACES: Final = ("create", "increment", "put", "txn-increment")
+"""The shapes of the ``race`` rule's concurrent requests on one key."""
+
+
+def _race_request(kind: str, table: str, pk: str, key: str, value: str, other: str
+                  ) -> Request:
+    increment = Update(table, {pk: key}, "SET n = if_not_exists(n, :zero) + :one",
+                       values={":zero": Decimal(0), ":one": Decimal(1)})
+    if kind == "create":
+        return Put(table, {pk: key, "v": value}, "attribute_not_exists(" + pk + ")")
+    if kind == "increment":
+        return increment
+    if kind == "txn-increment":
+        return TransactWrite((increment, Put(table, {pk: other, "v": value})))
+    return Put(table, {pk: key, "v": value})
+
+
+def _entries(store: Any, table: str, node: str) -> dict[str, Any]:
+    return {_key_text(k): v for k, v in store.replica_versions(node, table).items()}
+
+
+def _canon(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _drop(message_id: int) -> Any:
+    from replicheck.implementation.reference.sim import Drop
+
+    return Drop(message_id)
+
+
+def _target_divergence(observation: dict[str, Any]) -> None:
+    """Steer generation towards replicas that disagree and keys with siblings."""
+    replicas = observation.get("replicas", {})
+    keys = {k for held in replicas.values() for k in held}
+    diverging = sum(1 for k in keys
+                    if len({_canon(held.get(k)) for held in replicas.values()}) > 1)
+    siblings = max((len(entry.get("siblings", ())) for held in replicas.values()
+                    for entry in held.values() if isinstance(entry, dict)), default=0)
+    _target(float(diverging), "diverging keys")
+    _target(float(siblings), "siblings")
+
+
+def _target(value: float, label: str) -> None:
+    """``hypothesis.target`` inside a test; nothing when a machine runs by hand."""
+    from hypothesis.control import currently_in_test_context
+
+    if currently_in_test_context():
+        hypothesis.target(value, label=label)
+
+
+def _read_repair_probe(store: Any, table: str, pk: str, key: str) -> dict[str, Any] | None:
+    """On a copy of ``store`` with every message delivered: when the key's replicas
+    disagree, one read coordinated by its first replica, every message delivered
+    again; the replicas' entries before, the merge of what they held, and their
+    entries after. None when they agree (no stale replica to repair)."""
+    owners = tuple(store.preference_list(table, {pk: key}))
+    text = _key_text((key,))
+    twin = copy.deepcopy(store)
+    twin.sim.quiesce()
+    resolver = twin.cluster.resolver
+    states = {n: twin.replica_states(n, table).get((key,)) for n in owners}
+    before = {n: _entries(twin, table, n).get(text) for n in owners}
+    if len({_canon(e) for e in before.values()}) <= 1:
+        return None
+    merged = resolver.merge_all(states[n] for n in sorted(states))
+    read = Handle("read-repair-probe", Get(table, {pk: key}))
+    twin.client("read-repair-probe").submit(read, owners[0])
+    twin.sim.quiesce()
+    after = {n: _entries(twin, table, n).get(text) for n in owners}
+    return {"table": table, "key": text, "coordinator": owners[0],
+            "answered": read.status == "ok", "before": before,
+            "merged": None if merged is None else resolver.entry(merged), "after": after}
+
+
+def _sync_observation(store: Any, table: str, a: str, b: str) -> dict[str, Any]:
+    """One anti-entropy session between ``a`` and ``b`` on the settled ``store``: the
+    keys of their shared ranges whose entries differed before it, and the keys it
+    repaired."""
+    shared = set(store.ring.shared_ranges(a, b))
+
+    def held(node: str) -> dict[str, str]:
+        return {_key_text(k): _canon(v) for k, v in store.replica_versions(node, table).items()
+                if store.ring.partition_of(k).name in shared}
+
+    first, second = held(a), held(b)
+    differing = sorted(k for k in set(first) | set(second) if first.get(k) != second.get(k))
+    try:
+        store.anti_entropy(a, b, table)
+        ok, reason = True, ""
+    except StoreError as error:
+        ok, reason = False, str(error)
+    result = getattr(store, "last_sync", None)
+    repaired = sorted(_key_text(k) for k in getattr(result, "repaired_keys", ()) or ())
+    return {"table": table, "initiator": a, "peer": b, "ok": ok, "reason": reason,
+            "differing": differing, "repaired": repaired}
+
+
 def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30
                         ) -> type[RuleBasedStateMachine]:
     """Machine 2 for the schedulable store ``factory`` builds. Each example runs at
@@ -245,6 +412,22 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30
     requests = strategies.requests(table, pk,
                                    transactions=descriptor.has(Capability.TRANSACTIONS))
     node_names = nodes or ("none",)
+    transactions = descriptor.has(Capability.TRANSACTIONS)
+    strong = descriptor.has(Capability.STRONG_READS)
+    probe = factory()
+    try:
+        direct = bool(nodes) and callable(getattr(probe, "client", None)) and callable(
+            getattr(probe, "validate", None))
+        leaders = all(callable(getattr(probe, name, None)) for name in (
+            "leader_of", "partition_of", "partition_replicas"))
+        owners = callable(getattr(probe, "preference_list", None))
+        timed = hasattr(getattr(probe, "sim", None), "now")
+        anti_entropy = descriptor.has(Capability.ANTI_ENTROPY) and callable(
+            getattr(probe, "anti_entropy", None)) and bool(nodes)
+        snapshots = callable(getattr(probe, "replicas_observation", None))
+    finally:
+        close_store(probe)
+    races = tuple(r for r in RACES if transactions or not r.startswith("txn"))
 
     class Concurrency(RuleBasedStateMachine):
         """Concurrent clients under faults; every claimed guarantee holds."""
@@ -254,11 +437,13 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30
             store = factory()
             assert isinstance(store, Schedulable)
             self.raw: Any = store
-            self.rec = RecordingStore(store)
+            self.rec = _Recording(store)
+            self.tokens = 0
             self.handles: dict[str, Any] = {}
             self.crashed: set[str] = set()
             self.steps = 0
             self.peak = 0
+            self.rules_run = 0
 
         @initialize()
         def start(self) -> None:
@@ -278,6 +463,7 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30
 
         @rule(client=st.sampled_from(CLIENTS), request=requests)
         def submit(self, client: str, request: Request) -> None:
+            self.rules_run += 1
             idle = self._idle(client)
             if idle is None:
                 return
@@ -287,6 +473,7 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30
         @rule(client=st.sampled_from(CLIENTS), request=requests)
         def call(self, client: str, request: Request) -> None:
             """Submit, then run the fair policy until this operation completes."""
+            self.rules_run += 1
             idle = self._idle(client)
             if idle is None:
                 return
@@ -297,14 +484,211 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30
                 if handle.done or not _fair(self.rec):
                     break
 
+        @precondition(lambda self: direct)
+        @rule(client=st.sampled_from(CLIENTS), node=st.sampled_from(node_names),
+              request=requests)
+        def submit_at(self, client: str, node: str, request: Request) -> None:
+            """Send a request straight to one node (its own coordinator choice)."""
+            self.rules_run += 1
+            idle = self._idle(client)
+            if idle is None:
+                return
+            self.handles[idle] = self.rec.submit_at(idle, request, node)
+            self.peak = max(self.peak, self.rec.in_flight())
+
+        @rule(kind=st.sampled_from(races), key=strategies.keys(),
+              values=st.lists(strategies.unique_values(), min_size=len(RACERS),
+                              max_size=len(RACERS)),
+              spread=st.booleans(), offset=st.integers(0, 4))
+        def race(self, kind: str, key: str, values: list[str], spread: bool,
+                 offset: int) -> None:
+            """Every idle client submits the same kind of request on one key at once
+            (create-if-absent puts, increments, blind puts, transactions that
+            increment it), to one coordinator each when ``spread``."""
+            self.rules_run += 1
+            other = next((k for k in strategies.KEYS if k != key and not self._same_home(
+                k, key)), next(k for k in strategies.KEYS if k != key))
+            for i, client in enumerate(RACERS):
+                if self._busy(client):
+                    continue
+                request = _race_request(kind, table, pk, key, values[i], other)
+                node = self._replica(key, offset + i) if spread and direct else None
+                if node is not None:
+                    self.handles[client] = self.rec.submit_at(client, request, node)
+                else:
+                    self.handles[client] = self.rec.submit(client, request)
+            self.peak = max(self.peak, self.rec.in_flight())
+
+        def _same_home(self, a: str, b: str) -> bool:
+            partition_of = getattr(self.raw, "partition_of", None)
+            if not callable(partition_of):
+                return False
+            return bool(partition_of(table, {pk: a}) == partition_of(table, {pk: b}))
+
+        def _call(self, client: str, request: Request) -> Handle:
+            handle = self.rec.submit(client, request)
+            self.handles[client] = handle
+            for _ in range(MAX_CALL_DECISIONS):
+                if handle.done or not _fair(self.rec):
+                    break
+            return handle
+
+        @precondition(lambda self: transactions)
+        @rule(client=st.sampled_from(CLIENTS), request=strategies.transact_writes(table, pk),
+              retries=st.integers(1, 2))
+        def idempotent(self, client: str, request: TransactWrite, retries: int) -> None:
+            """A transaction with a ClientRequestToken, retried with the same token
+            after it completed."""
+            self.rules_run += 1
+            if self._busy(client):
+                return
+            self.tokens += 1
+            tokened = dc_replace(request, token=f"token-{self.tokens}")
+            for _ in range(1 + retries):
+                if not self._call(client, tokened).done:
+                    return
+
+        @rule(key=strategies.keys(),
+              values=st.lists(strategies.unique_values(), min_size=1, max_size=12))
+        def burst(self, key: str, values: list[str]) -> None:
+            """One client writes one key several times in a row."""
+            self.rules_run += 1
+            client = self._idle(CLIENTS[0])
+            if client is None:
+                return
+            for value in values:
+                if not self._call(client, Put(table, {pk: key, "v": value})).done:
+                    return
+
+        def _heal(self) -> None:
+            """Heal the partition; the messages it cut off were lost (a partition
+            drops packets, it does not queue them)."""
+            sim = getattr(self.raw, "sim", None)
+            if sim is not None and hasattr(sim, "in_flight"):
+                for message in [m for m in sim.in_flight.values()
+                                if not sim.reachable(m.src, m.dst)]:
+                    self.rec.decide(_drop(message.id))
+            self.raw.heal()
+
+        def _replica(self, key: str, index: int) -> str | None:
+            """The key's replica number ``index`` (0: the leader in leader mode, the
+            first of the preference list in leaderless mode), if known."""
+            if leaders:
+                partition = self.raw.partition_of(table, {pk: key})
+                leader = self.raw.leader_of(partition)
+                replicas = [leader] if leader is not None else []
+                replicas += [n for n in self.raw.partition_replicas(partition)
+                             if n not in replicas]
+                return replicas[index % len(replicas)] if replicas else None
+            if owners:
+                found = tuple(self.raw.preference_list(table, {pk: key}))
+                return found[index % len(found)] if found else None
+            return None
+
+        @precondition(lambda self: faults and (leaders or owners))
+        @rule(key=strategies.keys(), index=st.integers(0, 2))
+        def isolate(self, key: str, index: int) -> None:
+            """Cut one replica of a key (its leader, for index 0 in leader mode) off
+            from every other node."""
+            self.rules_run += 1
+            node = self._replica(key, index)
+            if node is not None:
+                self.raw.partition([[node], [n for n in nodes if n != node]])
+
+        @precondition(lambda self: direct and (leaders or owners))
+        @rule(client=st.sampled_from(CLIENTS), key=strategies.keys(),
+              index=st.integers(0, 2))
+        def read_at(self, client: str, key: str, index: int) -> None:
+            """A read (strongly consistent where the store offers it) sent straight
+            to one replica of the key, run until it completes."""
+            self.rules_run += 1
+            node = self._replica(key, index)
+            if node is None or self._busy(client):
+                return
+            handle = self.rec.submit_at(client, Get(table, {pk: key}, consistent=strong),
+                                        node)
+            self.handles[client] = handle
+            for _ in range(MAX_CALL_DECISIONS):
+                if handle.done or not _fair(self.rec):
+                    break
+
+        @precondition(lambda self: direct and (leaders or owners))
+        @rule(client=st.sampled_from(CLIENTS), index=st.integers(0, 2),
+              request=strategies.single_requests(table, pk))
+        def call_at(self, client: str, index: int, request: Request) -> None:
+            """Send a single-item request straight to one replica of its key (a
+            client choosing its coordinator, or routing on a stale leader), and run
+            the fair policy until it completes."""
+            self.rules_run += 1
+            if self._busy(client):
+                return
+            source = request.item if isinstance(request, Put) else getattr(request, "key", {})
+            node = self._replica(str(source.get(pk)), index)
+            if node is None:
+                return
+            if isinstance(request, Get) and strong:
+                request = dc_replace(request, consistent=True)
+            handle = self.rec.submit_at(client, request, node)
+            self.handles[client] = handle
+            self.peak = max(self.peak, self.rec.in_flight())
+            for _ in range(MAX_CALL_DECISIONS):
+                if handle.done or not _fair(self.rec):
+                    break
+
+        @precondition(lambda self: timed)
+        @rule(seconds=st.sampled_from((0.5, 1.0, 3.0)))
+        def wait(self, seconds: float) -> None:
+            """Let ``seconds`` of simulated time pass under the fair policy."""
+            self.rules_run += 1
+            end = self.raw.sim.now + seconds
+            for _ in range(MAX_SETTLE_DECISIONS):
+                if self.raw.sim.now >= end or not _fair(self.rec):
+                    break
+
+        @precondition(lambda self: anti_entropy and owners)
+        @rule(key=strategies.keys(), first=st.integers(0, 2), second=st.integers(1, 2))
+        def sync(self, key: str, first: int, second: int) -> None:
+            """Deliver every message in flight, then one anti-entropy session between
+            two replicas of a key that can reach each other (observed: the keys that
+            differed, the keys it repaired)."""
+            self.rules_run += 1
+            a, b = self._replica(key, first), self._replica(key, first + second)
+            if a is None or b is None or a == b or {a, b} & self.crashed \
+                    or not self.raw.sim.reachable(a, b):
+                return
+            self.raw.sim.quiesce()
+            self.rec.collect()
+            self.rec.observe("anti-entropy", _sync_observation(self.raw, table, a, b))
+            self.rec.collect()
+
+        @precondition(lambda self: timed and faults)
+        @rule(key=strategies.keys(), index=st.integers(0, 2))
+        def lose(self, key: str, index: int) -> None:
+            """Every message in flight from one replica of a key is lost (a burst of
+            packet loss at that node)."""
+            self.rules_run += 1
+            node = self._replica(key, index)
+            lost = [m for m in self.raw.sim.in_flight.values() if m.src == node]
+            for message in lost:
+                self.rec.decide(_drop(message.id))
+
+        @precondition(lambda self: snapshots)
+        @rule()
+        def snapshot(self) -> None:
+            """Observe every replica (contents and Merkle roots) now."""
+            self.rules_run += 1
+            self.rec.observe("replicas", self.raw.replicas_observation(table))
+
         @rule(index=st.integers(0, 255))
         def decide(self, index: int) -> None:
+            self.rules_run += 1
             decisions = self.rec.decisions()
             if decisions:
                 self.rec.decide(decisions[index % len(decisions)])
 
         @rule(steps=st.integers(1, 20))
         def run_fair(self, steps: int) -> None:
+            self.rules_run += 1
             for _ in range(steps):
                 if not _fair(self.rec):
                     break
@@ -312,6 +696,7 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30
         @precondition(lambda self: faults)
         @rule(side=st.sets(st.sampled_from(node_names), min_size=1))
         def partition(self, side: set[str]) -> None:
+            self.rules_run += 1
             assert isinstance(self.raw, FaultInjectable)
             other = [n for n in nodes if n not in side]
             self.raw.partition([sorted(side), other] if other else [sorted(side)])
@@ -319,11 +704,13 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30
         @precondition(lambda self: faults)
         @rule()
         def heal(self) -> None:
-            self.raw.heal()
+            self.rules_run += 1
+            self._heal()
 
         @precondition(lambda self: faults)
         @rule(node=st.sampled_from(node_names))
         def crash(self, node: str) -> None:
+            self.rules_run += 1
             if node in self.crashed or len(self.crashed) >= 1:
                 return  # at most one node down at a time keeps a majority
             self.raw.crash(node)
@@ -332,6 +719,7 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30
         @precondition(lambda self: faults)
         @rule()
         def restart(self) -> None:
+            self.rules_run += 1
             for node in sorted(self.crashed):
                 self.raw.restart(node)
             self.crashed.clear()
@@ -340,6 +728,7 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30
         @rule(node=st.sampled_from(node_names),
               seconds=st.sampled_from((-2.0, -0.5, 0.5, 2.0)))
         def skew(self, node: str, seconds: float) -> None:
+            self.rules_run += 1
             self.raw.skew_clock(node, seconds)
 
         def teardown(self) -> None:
@@ -350,7 +739,7 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30
 
         def _finish(self) -> None:
             if faults:
-                self.raw.heal()
+                self._heal()
                 for node in sorted(self.crashed):
                     self.raw.restart(node)
             taken = 0
@@ -362,7 +751,7 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30
             ops = len(self.rec.history().operations)
             if ops == 0:
                 return
-            hypothesis.target(float(self.peak), label="concurrent operations")
+            _target(float(self.peak), "concurrent operations")
             self._observe_replicas()
             history = self.rec.history()
             judgements = judge_claims(history, descriptor)
@@ -377,32 +766,78 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30
                         _observe(descriptor.name, every_read, weakness)
                         break
             failed = [j for j in judgements if j.status == VIOLATED]
-            assert not failed, "claimed guarantee violated:\n" + "\n".join(
-                j.explanation() for j in failed)
+            if failed:
+                raise GuaranteeViolation(
+                    "claimed guarantee violated:\n" + "\n".join(
+                        j.explanation() for j in failed),
+                    tuple(sorted((j.guarantee for j in failed), key=_specificity)))
 
         def _observe_replicas(self) -> None:
             claims = {c.guarantee for c in descriptor.claims}
             settle = getattr(self.raw, "settle", None)
+            if snapshots and callable(settle):
+                self._observe_leaderless(claims)
+                return
             if "convergence" in claims and callable(settle):
                 settle()
-                observation: dict[str, Any] | None
-                if hasattr(self.raw, "replicas_observation"):
-                    anti = descriptor.has(Capability.ANTI_ENTROPY) and hasattr(
-                        self.raw, "anti_entropy_round")
-                    if anti:
-                        self.raw.anti_entropy_round(table)
-                    observation = self.raw.replicas_observation(
-                        table, quiescent=True, anti_entropy=anti)
-                else:
-                    observation = _leader_replicas_observation(self.raw, table)
+                observation = _leader_replicas_observation(self.raw, table)
                 if observation is not None:
                     self.rec.observe("replicas", observation)
             if claims & {"stream-exactly-once", "stream-item-order"} and isinstance(
                     self.raw, Streaming):
                 self.rec.observe("stream", _stream_observation(self.raw, table))
 
+        def _observe_leaderless(self, claims: set[str]) -> None:
+            """Observe the mechanisms of a leaderless store: replicas before settling
+            (Merkle roots at an arbitrary moment), read repair on a copy of the
+            cluster, hints after settling, each anti-entropy session of a full round,
+            and the replicas at the end."""
+            before = self.raw.replicas_observation(table)
+            self.rec.observe("replicas", before)
+            _target_divergence(before)
+            if "read-repair-repairs" in claims:
+                for key in strategies.KEYS:
+                    probe = _read_repair_probe(self.raw, table, pk, key)
+                    if probe is not None:
+                        self.rec.observe("read-repair", probe)
+            if anti_entropy:
+                # every pair's session on a copy where the messages in flight were
+                # delivered but no timer fired (no retry, no handoff yet)
+                twin = copy.deepcopy(self.raw)
+                twin.sim.quiesce()
+                for i, a in enumerate(nodes):
+                    for b in nodes[i + 1:]:
+                        if twin.ring.shared_ranges(a, b):
+                            self.rec.observe("anti-entropy", _sync_observation(
+                                twin, table, a, b))
+            self.raw.settle()
+            if "hinted-handoff-delivers" in claims and hasattr(self.raw, "pending_hints"):
+                self.rec.observe("hints", {"table": table, "settled": True,
+                                           "pending": int(self.raw.pending_hints())})
+            if anti_entropy:
+                for i, a in enumerate(nodes):
+                    for b in nodes[i + 1:]:
+                        self.rec.observe("anti-entropy", _sync_observation(
+                            self.raw, table, a, b))
+            self.rec.observe("replicas", self.raw.replicas_observation(
+                table, quiescent=True, anti_entropy=anti_entropy))
+
     Concurrency.__name__ = Concurrency.__qualname__ = "Concurrency"
     return Concurrency
+
+
+_SPECIFICITY: Final = (
+    "linearizable-conditional-writes", "atomic-transactions", "serializable-transactions",
+    "stream-exactly-once", "stream-item-order", "vector-clock-order",
+    "read-repair-repairs", "hinted-handoff-delivers", "merkle-root-iff-equal",
+    "anti-entropy-exact", "read-your-writes", "monotonic-reads",
+    "linearizable-strong-reads", "convergence")
+
+
+def _specificity(guarantee: str) -> int:
+    """Where ``guarantee`` comes in the order failures are reported: the narrowest
+    check first (a mechanism before the convergence it serves)."""
+    return _SPECIFICITY.index(guarantee) if guarantee in _SPECIFICITY else len(_SPECIFICITY)
 
 
 def _all_reads(descriptor: Descriptor) -> Descriptor:

@@ -138,6 +138,40 @@ def _replay(args: argparse.Namespace) -> int:
     return result.exit_status
 
 
+def _mutants(args: argparse.Namespace) -> int:
+    """``replicheck mutants``: run the suite against every mutant of the catalog."""
+    from replicheck.properties.profiles import PROFILES
+
+    if args.profile not in PROFILES:
+        return _fail_usage(f"unknown profile {args.profile!r}; choose one of: "
+                           f"{', '.join(PROFILES)}")
+    from tabulate import tabulate
+
+    from replicheck.implementation.mutants import catalog
+    from replicheck.properties import mutation
+
+    results = []
+    for entry in catalog.MUTANTS:
+        result = mutation.run_mutant(entry, profile=args.profile)
+        results.append(result)
+        if not args.json and not args.quiet:
+            print(f"  {'caught' if result.caught else 'ESCAPED':8} {entry.name}",
+                  file=sys.stderr, flush=True)
+    if args.json:
+        print(json.dumps([r.to_json() for r in results], indent=2))
+    else:
+        rows = [(r.name, r.preset, "caught" if r.caught else "ESCAPED", r.guarantee or "-",
+                 "-" if r.seconds_to_failure is None else f"{r.seconds_to_failure:.2f}",
+                 "-" if r.counterexample_steps is None else r.counterexample_steps)
+                for r in results]
+        print(tabulate(rows, headers=["mutant", "preset", "verdict", "guarantee",
+                                      "seconds", "steps"]))
+        escaped = [r.name for r in results if not r.caught]
+        print(f"\n{len(results) - len(escaped)} of {len(results)} mutants caught"
+              + (f"; escaped: {', '.join(escaped)}" if escaped else ""))
+    return EXIT_OK if all(r.caught for r in results) else EXIT_VIOLATION
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``replicheck`` command."""
     parser = argparse.ArgumentParser(
@@ -173,6 +207,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help="checker time limit per guarantee (default 30; 0: none)")
     replay.add_argument("--json", action="store_true", help="print one JSON object")
     replay.set_defaults(run=_replay)
+
+    mutants = sub.add_parser("mutants", help="run the suite against every mutant of the "
+                             "reference store and report which it catches")
+    mutants.add_argument("--profile", default="ci", metavar="P",
+                         help="replicheck profile: quick, ci or thorough (default: ci)")
+    mutants.add_argument("--json", action="store_true",
+                         help="print a JSON array, one object per mutant")
+    mutants.add_argument("--quiet", action="store_true", help="no progress lines")
+    mutants.set_defaults(run=_mutants)
     return parser
 
 

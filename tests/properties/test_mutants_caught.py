@@ -1,0 +1,77 @@
+"""The suite's machines catch every mutant of the reference store under the ``ci``
+profile, and ``replicheck mutants`` reports it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from replicheck.implementation.mutants import MUTANTS, Mutant, catalog
+from replicheck.implementation.presets import preset
+from replicheck.properties import mutation
+from replicheck.properties.mutation import MutantResult, run_mutant
+from replicheck.reports.cli import main
+
+MAX_EXAMPLES = 100
+"""The examples per machine a mutant may take here (the ci profile's own budget)."""
+
+
+@pytest.mark.parametrize("entry", MUTANTS, ids=[m.name for m in MUTANTS])
+def test_the_suite_catches_the_mutant(entry: Mutant) -> None:
+    result = run_mutant(entry, profile="ci", max_examples=MAX_EXAMPLES, shrink=False)
+    assert result.caught, f"{entry.name} escaped the suite under the ci profile"
+    claims = {c.guarantee for c in preset(entry.preset, 0).descriptor.claims}
+    assert result.guarantee in claims, result.message
+    assert result.seconds_to_failure is not None and result.seconds_to_failure >= 0
+    assert result.counterexample_steps is not None and result.counterexample_steps >= 1
+
+
+def _subset(monkeypatch: pytest.MonkeyPatch, *names: str) -> None:
+    chosen = tuple(m for m in MUTANTS if m.name in names)
+    monkeypatch.setattr(catalog, "MUTANTS", chosen)
+
+
+def test_mutants_command_prints_one_json_object_per_mutant(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    _subset(monkeypatch, "merkle-root-ignores-child", "hint-never-delivered")
+    real = mutation.run_mutant
+
+    def unshrunk(m: Mutant, profile: str = "ci", max_examples: int | None = None, *,
+                 shrink: bool = True, seed: int = 0) -> MutantResult:
+        return real(m, profile, max_examples, shrink=False, seed=seed)  # keep it quick
+
+    monkeypatch.setattr(mutation, "run_mutant", unshrunk)
+    status = main(["mutants", "--profile", "ci", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert status == 0
+    assert [o["name"] for o in out] == ["hint-never-delivered", "merkle-root-ignores-child"]
+    for entry in out:
+        assert set(entry) == {"name", "preset", "caught", "guarantee", "seconds_to_failure",
+                              "counterexample_steps"}
+        assert entry["caught"] is True
+        assert isinstance(entry["seconds_to_failure"], float)
+        assert isinstance(entry["counterexample_steps"], int)
+    assert {o["guarantee"] for o in out} == {"hinted-handoff-delivers",
+                                             "merkle-root-iff-equal"}
+
+
+def test_mutants_command_prints_a_table_and_exits_1_when_one_escapes(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    _subset(monkeypatch, "hint-never-delivered")
+
+    def escaped(m: Mutant, profile: str = "ci", max_examples: int | None = None, *,
+                shrink: bool = True, seed: int = 0) -> MutantResult:
+        return MutantResult(m.name, m.preset, False, None, None, None)
+
+    monkeypatch.setattr(mutation, "run_mutant", escaped)
+    status = main(["mutants"])
+    out = capsys.readouterr().out
+    assert status == 1
+    assert "hint-never-delivered" in out and "dynamo-quorum" in out and "caught" in out
+
+
+def test_mutants_command_refuses_an_unknown_profile(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["mutants", "--profile", "nope"]) == 2
+    assert "nope" in capsys.readouterr().err
