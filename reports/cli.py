@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -54,6 +55,15 @@ def _prove(args: argparse.Namespace) -> int:
     return EXIT_UNKNOWN if unknown else EXIT_OK
 
 
+def _emit(text: str) -> None:
+    """Print ``text``; a reader that went away (``| head``) changes nothing: the exit
+    status still says the verdict."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def _fail_usage(message: str) -> int:
     print(f"replicheck: error: {message}", file=sys.stderr)
     return EXIT_USAGE
@@ -90,9 +100,9 @@ def _check(args: argparse.Namespace) -> int:
     except (ModelChoiceError, ValueError) as error:
         return _fail_usage(f"{args.history}: {error}")
     if args.json:
-        print(json.dumps(verdict.to_json(), indent=2))
+        _emit(json.dumps(verdict.to_json(), indent=2))
     else:
-        print(render_verdict(verdict, source=args.history, skipped=history.skipped))
+        _emit(render_verdict(verdict, source=args.history, skipped=history.skipped))
     return exit_status(verdict.valid)
 
 

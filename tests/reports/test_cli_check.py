@@ -125,3 +125,15 @@ def test_unknown_function_names_file_and_line_and_lenient_skips_it(
     assert main(["check", path, "--model", "cas-register", "--lenient"]) == 1
     out = capsys.readouterr().out
     assert f"skipped: {path}:7: unknown function 'frob' for model 'cas-register'" in out
+
+
+@needs_corpus
+def test_a_reader_that_goes_away_keeps_the_exit_status() -> None:
+    """`replicheck check ... | head -1`: no traceback, and the status is the verdict's."""
+    result = subprocess.run(
+        f"{sys.executable} -m replicheck.reports.cli check "
+        f"{CORPUS / 'porcupine' / 'kv' / 'c10-bad.txt'} | head -1; exit ${{PIPESTATUS[0]}}",
+        shell=True, executable="/bin/bash", capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stdout.count("\n") == 1
