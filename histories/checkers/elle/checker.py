@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -69,15 +69,49 @@ MAX_PER_TYPE: Final = 100
 """At most this many anomalies of one type are listed (the rest are counted in the
 notes)."""
 
-_BASES: Final = ("G0", "G1a", "G1b", "G1c", "G-single", "G2-item", "G2")
+_CYCLES: Final = ("G0", "G1c", "G-single", "G-nonadjacent", "G2-item", "G2")
 _ORDER: Final = (
-    *_BASES,
-    *(f"{b}-process" for b in ("G0", "G1c", "G-single", "G2-item", "G2")),
-    *(f"{b}-realtime" for b in ("G0", "G1c", "G-single", "G2-item", "G2")),
+    "G0", "G1a", "G1b", "G1c", "G-single", "G-nonadjacent", "G2-item", "G2",
+    *(f"{b}-process" for b in _CYCLES),
+    *(f"{b}-realtime" for b in _CYCLES),
     "dirty-update", "lost-update", "internal", "future-read", "duplicate-elements",
     "incompatible-order", "cyclic-versions",
 )
 _RANK: Final = {t: i for i, t in enumerate(_ORDER)}
+
+
+def list_anomalies(
+    found: list[CycleAnomaly | Finding], txns: Sequence[Any],
+    render: Callable[[CycleAnomaly | Finding], tuple[Anomaly, dict[str, Any]]],
+    forbidden: frozenset[str], *, timed_out: bool, timeout: float | None, notes: list[str],
+) -> tuple[list[tuple[Anomaly, dict[str, Any]]], set[str], list[tuple[Anomaly, dict[str, Any]]],
+           Validity]:
+    """The anomalies found, ranked (the worst classes first, then the shortest) and
+    rendered, at most ``MAX_PER_TYPE`` of each type (a note counts the rest); the set
+    of types found; those a requested model forbids; and the validity before any
+    witness is sought: False with a forbidden one, "unknown" when the search timed
+    out, else True."""
+    found.sort(key=lambda a: (_RANK.get(a.type, len(_RANK)), len(a.txns),
+                              [txns[i].op for i in a.txns]))
+    listed: list[tuple[Anomaly, dict[str, Any]]] = []
+    counts: dict[str, int] = {}
+    for a in found:
+        counts[a.type] = counts.get(a.type, 0) + 1
+        if counts[a.type] <= MAX_PER_TYPE:
+            listed.append(render(a))
+    for t, c in counts.items():
+        if c > MAX_PER_TYPE:
+            notes.append(f"{c} {t} anomalies found; the first {MAX_PER_TYPE} are listed")
+    bad = [(a, cx) for a, cx in listed if a.type in forbidden]
+    valid: Validity
+    if bad:
+        valid = False
+    elif timed_out:
+        valid = "unknown"
+        notes.append(f"the time limit ({timeout} s) ran out before the search finished")
+    else:
+        valid = True
+    return listed, set(counts), bad, valid
 
 
 @dataclass
@@ -197,32 +231,14 @@ def _judge(history: History, workload: Workload, consistency: Sequence[str],
     inf = analysis.inference
     notes = list(inf.notes)
 
-    found: list[CycleAnomaly | Finding] = [*analysis.cycles, *inf.findings]
-    found.sort(key=lambda a: (_RANK.get(a.type, len(_RANK)), len(a.txns),
-                              [txns[i].op for i in a.txns]))
-    listed: list[tuple[Anomaly, dict[str, Any]]] = []
-    counts: dict[str, int] = {}
-    for a in found:
-        counts[a.type] = counts.get(a.type, 0) + 1
-        if counts[a.type] <= MAX_PER_TYPE:
-            if isinstance(a, CycleAnomaly):
-                listed.append(_cycle_anomaly(a, txns, workload))
-            else:
-                listed.append(_finding_anomaly(a, txns, workload))
-    for t, c in counts.items():
-        if c > MAX_PER_TYPE:
-            notes.append(f"{c} {t} anomalies found; the first {MAX_PER_TYPE} are listed")
+    def render(a: CycleAnomaly | Finding) -> tuple[Anomaly, dict[str, Any]]:
+        if isinstance(a, CycleAnomaly):
+            return _cycle_anomaly(a, txns, workload)
+        return _finding_anomaly(a, txns, workload)
 
-    types = set(counts)
-    bad = [(a, cx) for a, cx in listed if a.type in forbidden]
-    valid: Validity
-    if bad:
-        valid = False
-    elif analysis.timed_out:
-        valid = "unknown"
-        notes.append(f"the time limit ({timeout} s) ran out before the search finished")
-    else:
-        valid = True
+    listed, types, bad, valid = list_anomalies(
+        [*analysis.cycles, *inf.findings], txns, render, forbidden,
+        timed_out=analysis.timed_out, timeout=timeout, notes=notes)
 
     witness: tuple[int, ...] | None = None
     if valid is True:

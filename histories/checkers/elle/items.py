@@ -106,7 +106,7 @@ import networkx as nx
 from replicheck.histories.checkers.elle.anomalies import CycleAnomaly
 from replicheck.histories.checkers.elle.checker import (
     DEFAULT_CONSISTENCY,
-    MAX_PER_TYPE,
+    list_anomalies,
     search_cycles,
 )
 from replicheck.histories.checkers.elle.explain import _CYCLE_TEXT, _NEEDS, explain_step, name
@@ -128,7 +128,7 @@ from replicheck.histories.checkers.elle.inference import Finding, VersionOrder
 from replicheck.histories.checkers.elle.txn import READ, RW_REGISTER, WRITE, Txn
 from replicheck.histories.history import FAIL, INFO, OK, History, HistoryError, Operation
 from replicheck.histories.items import KINDS, TABLES, request_of, response_of, schemas_from_json
-from replicheck.histories.verdict import Anomaly, Stats, Validity, Verdict
+from replicheck.histories.verdict import Anomaly, Stats, Verdict
 from replicheck.models import lattice
 from replicheck.models.items.errors import StoreError, ValidationError
 from replicheck.models.items.operations import apply, empty, fingerprint
@@ -195,13 +195,6 @@ MISSING: Final[Any] = _Marker("missing")
 # (a version known by its value) or ``("T", txn index)`` (known by its writer only).
 Vid = tuple[str, Any] | None
 
-_ORDER: Final = (
-    "G0", "G1a", "G1b", "G1c", "G-single", "G-nonadjacent", "G2-item", "G2",
-    *(f"{b}-process" for b in ("G0", "G1c", "G-single", "G-nonadjacent", "G2-item", "G2")),
-    *(f"{b}-realtime" for b in ("G0", "G1c", "G-single", "G-nonadjacent", "G2-item", "G2")),
-    "lost-update", "future-read", "cyclic-versions",
-)
-_RANK: Final = {t: i for i, t in enumerate(_ORDER)}
 
 
 # ---------------------------------------------------------------------------- data
@@ -1245,30 +1238,12 @@ def _judge(history: History, consistency: Sequence[str], timeout: float | None) 
     txns = inf.txns
     notes = list(inf.notes)
 
-    found: list[CycleAnomaly | Finding] = [*analysis.cycles, *inf.findings]
-    found.sort(key=lambda a: (_RANK.get(a.type, len(_RANK)), len(a.txns),
-                              [txns[i].op for i in a.txns]))
-    listed: list[tuple[Anomaly, dict[str, Any]]] = []
-    counts: dict[str, int] = {}
-    for a in found:
-        counts[a.type] = counts.get(a.type, 0) + 1
-        if counts[a.type] <= MAX_PER_TYPE:
-            listed.append(_cycle_anomaly(a, inf) if isinstance(a, CycleAnomaly)
-                          else _finding_anomaly(a, inf))
-    for t, c in counts.items():
-        if c > MAX_PER_TYPE:
-            notes.append(f"{c} {t} anomalies found; the first {MAX_PER_TYPE} are listed")
+    def render(a: CycleAnomaly | Finding) -> tuple[Anomaly, dict[str, Any]]:
+        return _cycle_anomaly(a, inf) if isinstance(a, CycleAnomaly) else _finding_anomaly(a, inf)
 
-    types = set(counts)
-    bad = [(a, cx) for a, cx in listed if a.type in forbidden]
-    valid: Validity
-    if bad:
-        valid = False
-    elif analysis.timed_out:
-        valid = "unknown"
-        notes.append(f"the time limit ({timeout} s) ran out before the search finished")
-    else:
-        valid = True
+    listed, types, bad, valid = list_anomalies(
+        [*analysis.cycles, *inf.findings], txns, render, forbidden,
+        timed_out=analysis.timed_out, timeout=timeout, notes=notes)
 
     witness: tuple[int, ...] | None = None
     if valid is True:
