@@ -1,0 +1,118 @@
+"""The suite's properties: one stateful machine each, with what it checks and needs.
+
+:data:`PROPERTIES` is the single list both front ends run: the pytest tests of
+:mod:`replicheck.properties.test_suite` (one test per property) and ``replicheck
+verify`` (through :mod:`replicheck.properties.engine`). A :class:`Property` names its
+machine builder (a store factory in, a ``RuleBasedStateMachine`` class out), the
+guarantees its checks bear on, and :meth:`Property.skip_reason`, which says why it
+does not apply to a store (a missing capability, nothing claimed that it checks), or
+None when it runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from hypothesis.stateful import RuleBasedStateMachine
+
+from replicheck.implementation.store import Descriptor
+
+__all__ = ["PROPERTIES", "STEPS", "Property", "property_named"]
+
+STEPS: Final = 30
+"""The most rules one example of a property runs."""
+
+MachineBuilder = Callable[[Callable[[], Any]], type[RuleBasedStateMachine]]
+
+
+@dataclass(frozen=True)
+class Property:
+    """One property of the suite.
+
+    ``name`` is its kebab-case ID (used in reports and test ids), ``title`` one line
+    for people, ``guarantees`` the guarantee IDs its checks bear on, ``requires`` the
+    capabilities a store must declare, ``needs_claim`` (when set) the guarantees of
+    which the store must claim at least one, ``excludes`` capabilities that make it
+    not apply (a threaded variant of a schedulable property), and ``build`` the
+    machine builder."""
+
+    name: str
+    title: str
+    guarantees: tuple[str, ...]
+    build: MachineBuilder
+    requires: tuple[str, ...] = ()
+    needs_claim: tuple[str, ...] = ()
+    excludes: tuple[str, ...] = ()
+    extra: Callable[[Descriptor], str | None] | None = field(default=None, compare=False)
+
+    def skip_reason(self, descriptor: Descriptor) -> str | None:
+        """Why this property does not apply to the store ``descriptor`` describes
+        (one line starting with "not applicable"), or None when it runs."""
+        missing = [c for c in self.requires if not descriptor.has(c)]
+        if missing:
+            plural = "y" if len(missing) == 1 else "ies"
+            return (f"not applicable: {descriptor.name} lacks the capabilit{plural} "
+                    f"{', '.join(missing)}")
+        present = [c for c in self.excludes if descriptor.has(c)]
+        if present:
+            return (f"not applicable: {descriptor.name} has {', '.join(present)} "
+                    "(another property covers it)")
+        if self.needs_claim:
+            claimed = {str(c.guarantee) for c in descriptor.claims}
+            if not claimed & set(self.needs_claim):
+                return (f"not applicable: {descriptor.name} claims none of "
+                        f"{', '.join(self.needs_claim)}")
+        if self.extra is not None:
+            return self.extra(descriptor)
+        return None
+
+
+def _conformance(factory: Callable[[], Any]) -> type[RuleBasedStateMachine]:
+    from replicheck.properties.machines import conformance_machine
+
+    return conformance_machine(factory)
+
+
+def _concurrency(factory: Callable[[], Any]) -> type[RuleBasedStateMachine]:
+    from replicheck.properties.machines import concurrency_machine
+
+    return concurrency_machine(factory, max_steps=STEPS)
+
+
+def _conformance_applies(descriptor: Descriptor) -> str | None:
+    from replicheck.properties.machines import compared_kinds
+
+    if not compared_kinds(descriptor):
+        return f"not applicable: {descriptor.name} claims no linearizable operations"
+    return None
+
+
+PROPERTIES: tuple[Property, ...] = (
+    Property(
+        "sequential-model-conformance",
+        "One client: every answer to a claimed operation kind equals the item model's",
+        ("linearizable-strong-reads", "linearizable-conditional-writes",
+         "serializable-transactions", "atomic-transactions"),
+        _conformance, extra=_conformance_applies),
+    Property(
+        "concurrent-histories-under-faults",
+        "Concurrent clients, every scheduling decision and fault chosen: every claimed "
+        "guarantee holds on the recorded history",
+        ("linearizable-strong-reads", "linearizable-conditional-writes",
+         "serializable-transactions", "atomic-transactions", "read-your-writes",
+         "monotonic-reads", "convergence", "stream-exactly-once", "stream-item-order",
+         "vector-clock-order", "merkle-root-iff-equal", "hinted-handoff-delivers",
+         "read-repair-repairs", "anti-entropy-exact"),
+        _concurrency, requires=("deterministic-scheduling",)),
+)
+"""Every property, in the order they run and are reported."""
+
+
+def property_named(name: str) -> Property:
+    """The property called ``name``; KeyError naming the known ones."""
+    for prop in PROPERTIES:
+        if prop.name == name:
+            return prop
+    raise KeyError(f"no property {name!r}; known: {', '.join(p.name for p in PROPERTIES)}")
