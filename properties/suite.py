@@ -24,7 +24,10 @@ __all__ = ["PROPERTIES", "STEPS", "Property", "property_named"]
 STEPS: Final = 30
 """The most rules one example of a property runs."""
 
-MachineBuilder = Callable[[Callable[[], Any]], type[RuleBasedStateMachine]]
+MachineBuilder = Callable[[Callable[[], Any], str | None], type[RuleBasedStateMachine]]
+"""Builds a property's machine from a store factory and the store's target (a preset
+name, ``mutant:NAME`` or ``package.module:factory``; None when unknown): the target
+names the store in replayable schedules."""
 
 
 @dataclass(frozen=True)
@@ -35,8 +38,8 @@ class Property:
     for people, ``guarantees`` the guarantee IDs its checks bear on, ``requires`` the
     capabilities a store must declare, ``needs_claim`` (when set) the guarantees of
     which the store must claim at least one, ``excludes`` capabilities that make it
-    not apply (a threaded variant of a schedulable property), and ``build`` the
-    machine builder."""
+    not apply (a threaded variant of a schedulable property), ``build`` the
+    machine builder (factory, target), and ``extra`` any further applicability test."""
 
     name: str
     title: str
@@ -69,13 +72,15 @@ class Property:
         return None
 
 
-def _conformance(factory: Callable[[], Any]) -> type[RuleBasedStateMachine]:
+def _conformance(factory: Callable[[], Any], target: str | None
+                 ) -> type[RuleBasedStateMachine]:
     from replicheck.properties.machines import conformance_machine
 
     return conformance_machine(factory)
 
 
-def _concurrency(factory: Callable[[], Any]) -> type[RuleBasedStateMachine]:
+def _concurrency(factory: Callable[[], Any], target: str | None
+                 ) -> type[RuleBasedStateMachine]:
     from replicheck.properties.machines import concurrency_machine
 
     return concurrency_machine(factory, max_steps=STEPS)
