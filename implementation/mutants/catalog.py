@@ -68,6 +68,15 @@ MUTANTS: tuple[Mutant, ...] = (
         "Jepsen 2013).",
         "linearizable-strong-reads", leader.ack_before_quorum),
     Mutant(
+        "election-ignores-log", "dynamodb",
+        "A replica grants its vote without Raft's up-to-date-log check, and a follower "
+        "takes the new leader's log as the truth: a replica that missed the last "
+        "committed write can win the election and overwrite it everywhere, so after "
+        "failover an acknowledged write is lost. The election-restriction bug of Raft "
+        "implementations that vote on term alone (Jepsen's lost writes after "
+        "leader changes in early etcd, RethinkDB and Redis-Raft).",
+        "linearizable-strong-reads", leader.election_ignores_log),
+    Mutant(
         "txn-partial-apply", "dynamodb",
         "A single-partition transaction whose later action fails its condition is "
         "cancelled, but the actions before it stay applied: no rollback. The classic "
@@ -98,6 +107,15 @@ MUTANTS: tuple[Mutant, ...] = (
         "checkpoint inclusive and emits the partition's last record a second time: "
         "at-least-once redelivery on retry passed off as exactly-once.",
         "stream-exactly-once", leader.stream_duplicate_on_failover),
+    Mutant(
+        "stream-duplicate-on-retry", "dynamodb",
+        "A retry the leader answers without applying it again (a duplicated delivery "
+        "of a put, a transaction retried with its ClientRequestToken) is still "
+        "appended to the change log, so the stream emits the write's records a second "
+        "time: the table is idempotent but its change feed is not, like a Kafka "
+        "producer without idempotence whose retry after a lost ack appends the "
+        "message again.",
+        "stream-exactly-once", leader.stream_duplicate_on_retry),
     Mutant(
         "lww-tie-keeps-local", "dynamo-lww",
         "Last writer wins compares timestamps only; on a tie each replica keeps the "

@@ -11,10 +11,15 @@ from collections.abc import Callable, Hashable, Mapping
 from typing import cast
 
 from replicheck.implementation.reference.leader.config import KeyRef
-from replicheck.implementation.reference.leader.messages import Op, Prepare
+from replicheck.implementation.reference.leader.messages import (
+    AppendEntries,
+    Op,
+    Prepare,
+    VoteRequest,
+)
 from replicheck.implementation.reference.leader.node import NodeEndpoint
 from replicheck.implementation.reference.leader.partition import PartitionReplica
-from replicheck.implementation.reference.leader.state import Entry, make_effect
+from replicheck.implementation.reference.leader.state import Entry, PartitionState, make_effect
 from replicheck.implementation.reference.leader.store import LeaderStore, dynamodb
 from replicheck.implementation.reference.leader.stream import stream_records
 from replicheck.implementation.reference.leader.transactions import (
@@ -25,11 +30,12 @@ from replicheck.implementation.reference.leader.transactions import (
 from replicheck.implementation.reference.leader.validation import check_item_size, ref_of
 from replicheck.implementation.store import StreamRecord
 from replicheck.models.items.errors import StoreError, TransactionCanceled, TransactionConflict
-from replicheck.models.items.operations import apply
+from replicheck.models.items.operations import apply, fingerprint
 from replicheck.models.items.requests import (
     Delete,
     Get,
     Put,
+    Response,
     TransactWrite,
     Update,
     WriteAction,
@@ -37,8 +43,10 @@ from replicheck.models.items.requests import (
 
 __all__ = [
     "ack_before_quorum",
+    "election_ignores_log",
     "stale_condition_check",
     "stream_duplicate_on_failover",
+    "stream_duplicate_on_retry",
     "stream_string_sequence_order",
     "strong_read_any_replica",
     "token_applies_twice",
@@ -165,6 +173,39 @@ def ack_before_quorum(seed: int = 0) -> LeaderStore:
     return _install(dynamodb(seed), _Bug(replica=_EarlyAckReplica))
 
 
+class _LogBlindVoter(PartitionReplica):
+    """Grants its vote without comparing the candidate's log with its own; as a
+    follower it takes the leader's log as the truth, committed entries included."""
+
+    def on_vote_request(self, m: VoteRequest) -> None:
+        last = self.last_index
+        # THE BUG: the candidate is taken to be as up to date as this replica
+        super().on_vote_request(dataclasses.replace(
+            m, last_index=max(m.last_index, last),
+            last_term=max(m.last_term, self.term_at(last))))
+
+    def on_append(self, m: AppendEntries) -> None:
+        if m.term >= self.term:
+            for entry in m.entries:
+                if (entry.index <= min(self.commit, self.last_index)
+                        and self.term_at(entry.index) != entry.term):
+                    self._forget_from(entry.index)  # the leader's log wins
+                    break
+        super().on_append(m)
+
+    def _forget_from(self, index: int) -> None:
+        """Uncommit the entries from ``index`` on and rebuild the applied state."""
+        self.commit = index - 1
+        self.applied = PartitionState(self.schemas)
+        for entry in self.log[:self.commit]:
+            self.applied.apply(entry)
+
+
+def election_ignores_log(seed: int = 0) -> LeaderStore:
+    """``dynamodb`` whose replicas vote for candidates missing committed entries."""
+    return _install(dynamodb(seed), _Bug(replica=_LogBlindVoter))
+
+
 # -- transactions ---------------------------------------------------------------------------
 
 
@@ -288,4 +329,85 @@ def stream_duplicate_on_failover(seed: int = 0) -> LeaderStore:
     """``dynamodb`` whose stream repeats a record after a leader change."""
     store = dynamodb(seed)
     store.__class__ = _RedeliveringStore
+    return store
+
+
+# The kind of the log entry the retry-logging mutant appends when it answers a retry
+# without applying it again (a kind the reference's state machine ignores).
+_RETRY = "retry"
+
+
+class _RetryLoggingReplica(PartitionReplica):
+    """Logs a duplicate delivery of a write it already took as a retry entry."""
+
+    def _single_write(self, op: Op) -> None:
+        assert self.spec is not None
+        if (op.client, op.rid) in self.spec.answered:
+            self.append(_RETRY, request=(op.client, op.rid))  # THE BUG (see the store)
+            return
+        super()._single_write(op)
+
+
+class _RetryLoggingCoordinator(Coordinator):
+    """Answers a retried transaction (its token already committed) with a retry entry
+    naming the token."""
+
+    def transact_write(self, op: Op) -> None:
+        r = self.replica
+        request = op.request
+        spec = r.spec
+        rid = (op.client, op.rid)
+        if (isinstance(request, TransactWrite) and request.token is not None
+                and spec is not None and rid not in spec.answered
+                and rid not in self.by_request and request.token not in self.by_token):
+            record = spec.tokens.get(request.token)
+            if (record is not None and record.live(r.now)
+                    and record.fingerprint == fingerprint(request)):
+                entry = r.append(_RETRY, request=rid, token=request.token)
+                r.on_commit(entry.index,
+                            lambda: r.reply(op, Response(), meta={"replayed": True}))
+                return
+        super().transact_write(op)
+
+
+def _retried(logs: Mapping[int, list[Entry]]) -> dict[int, list[Entry]]:
+    """The logs as the buggy stream reader sees them: each entry a retry answered is
+    read once more (the retried write's entry, or every entry that applied the
+    retried transaction's token)."""
+    out = {p: list(log) for p, log in logs.items()}
+    for home, log in logs.items():
+        for retry in (e for e in log if e.kind == _RETRY):
+            found: list[tuple[int, Entry]]
+            if retry.token is None:
+                found = [(home, e) for e in log
+                         if e.kind == "write" and e.request == retry.request and e.effects]
+            else:
+                txids = {e.txid for entries in logs.values() for e in entries
+                         if e.kind == "decide" and e.token == retry.token
+                         and e.outcome == "commit"}
+                found = [(p, e) for p, entries in logs.items() for e in entries
+                         if (e.kind == "write" and e.token == retry.token)
+                         or (e.kind == "commit" and e.txid in txids)]
+            for partition, entry in found:
+                out[partition].append(entry)  # THE BUG: emitted again
+    return out
+
+
+class _RetryDuplicatingStore(LeaderStore):
+    """Re-emits the records of a write or transaction each time a retry of it is
+    answered."""
+
+    def stream_records(self, table: str) -> tuple[StreamRecord, ...]:
+        super().stream_records(table)  # the same checks and errors
+        view = self.config.stream_view(table)
+        assert view is not None
+        logs = {p: self.cluster.committed_log(p) for p in range(self.config.partitions)}
+        return stream_records(_retried(logs), table, view, self.sim.now)
+
+
+def stream_duplicate_on_retry(seed: int = 0) -> LeaderStore:
+    """``dynamodb`` whose stream repeats the records of a retried write."""
+    store = _install(dynamodb(seed), _Bug(replica=_RetryLoggingReplica,
+                                         coordinator=_RetryLoggingCoordinator))
+    store.__class__ = _RetryDuplicatingStore
     return store

@@ -22,7 +22,7 @@ from replicheck.implementation.presets import PRESETS, preset
 from replicheck.implementation.reference.leader import LeaderStore
 from replicheck.implementation.reference.leaderless import LeaderlessStore
 from replicheck.implementation.reference.leaderless.ring import merkle_key
-from replicheck.implementation.reference.sim import Deliver, Drop, Message
+from replicheck.implementation.reference.sim import Deliver, Drop, Duplicate, Message
 from replicheck.implementation.store import (
     ConditionCheck,
     Get,
@@ -239,6 +239,34 @@ def test_ack_before_quorum_loses_an_acknowledged_write_on_failover() -> None:
     assert items.verdict().valid is True
 
 
+def lagging_replica_rejoins(store: LeaderStore) -> tuple[Items, Handle]:
+    """A write committed while one replica of its partition was cut off; the replica
+    (its term raised by its lonely elections) rejoins; a strong read after the cluster
+    settles. (the history, the write)."""
+    items = Items(store)
+    items.do(Put(T, {"pk": "a", "v": 1}))
+    partition = store.partition_of(T, {"pk": "a"})
+    leader = leader_of(store, "a")
+    lagging = [n for n in store.partition_replicas(partition) if n != leader][-1]
+    store.partition([{lagging}, set(store.nodes) - {lagging}])
+    write = items.do(Put(T, {"pk": "a", "v": 2}))
+    run_for(store, items, 3.0)
+    store.heal()
+    store.settle()
+    items.do(Get(T, {"pk": "a"}, consistent=True))
+    return items, write
+
+
+def test_election_ignores_log_loses_an_acknowledged_write_on_failover() -> None:
+    bad, good = both("election-ignores-log")
+    items, write = lagging_replica_rejoins(bad)
+    assert write.status == "ok"
+    assert items.verdict().valid is False
+    items, write = lagging_replica_rejoins(good)
+    assert write.status == "ok"
+    assert items.verdict().valid is True
+
+
 def partial_transaction(store: LeaderStore) -> Items:
     x, y = same_partition_keys(store, 2)
     items = Items(store)
@@ -347,6 +375,55 @@ def test_stream_duplicate_on_failover_repeats_a_record() -> None:
     verdict = check_streams(stream_history(bad, writes, failover(bad)))
     assert verdict.valid is False and "stream-duplicate" in anomalies(verdict)
     assert check_streams(stream_history(good, writes, failover(good))).valid is True
+
+
+def retried_writes(store: LeaderStore) -> History:
+    """A transaction retried with its token after it committed, and a put whose
+    request message is delivered twice; then the stream."""
+    records: list[Record] = []
+
+    def record(kind: str, process: int, f: str, value: Any, key: str | None,
+               meta: Any = None) -> None:
+        records.append(Record(process, kind, f, value, key, index=len(records),
+                              meta=meta or {}))
+
+    transaction = TransactWrite((Put(T, {"pk": "a", "v": 1}),), token="tok-1")
+    for process in (0, 1):
+        record("invoke", process, "transact-write", None, None)
+        handle = store.submit(f"c{process}", transaction)
+        store.run_until_done(handle)
+        assert handle.status == "ok"
+        writes = [{**w, "item": None if w["item"] is None else item_to_wire(w["item"])}
+                  for w in handle.meta.get("writes", ())]
+        record("ok", process, "transact-write", None, None,
+               {"writes": writes} if writes else {})
+    item = {"pk": "b", "v": 2}
+    record("invoke", 2, "put", item_to_wire(item), "b")
+    handle = store.submit("c2", Put(T, item))
+    request = next(m for m in store.sim.in_flight.values() if m.src == "c2")
+    store.decide(Duplicate(request.id))
+    store.run_until_done(handle)
+    store.settle()
+    assert handle.status == "ok"
+    record("ok", 2, "put", item_to_wire(item), "b", handle.meta)
+    stream = [{"table": r.table, "event": r.event, "key": list(r.key),
+               "sequence": r.sequence,
+               "old_image": None if r.old_image is None else item_to_wire(r.old_image),
+               "new_image": None if r.new_image is None else item_to_wire(r.new_image)}
+              for r in store.stream_records(T)]
+    record("observe", "observer", "stream", {"table": T, "records": stream, "complete": True},
+           None)
+    return pair(records)
+
+
+def test_stream_duplicate_on_retry_repeats_a_retried_writes_records() -> None:
+    bad, good = both("stream-duplicate-on-retry")
+    verdict = check_streams(retried_writes(bad))
+    assert verdict.valid is False
+    duplicated = {tuple(a.data["key"]) for a in verdict.anomalies
+                  if a.type == "stream-duplicate"}
+    assert duplicated == {("a",), ("b",)}
+    assert check_streams(retried_writes(good)).valid is True
 
 
 # -- leaderless: scenarios ------------------------------------------------------------------
