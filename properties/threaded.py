@@ -1,0 +1,432 @@
+"""Concurrent histories on real threads, for stores without deterministic scheduling.
+
+A store that cannot let Hypothesis decide every message (a real service: DynamoDB,
+etcd, your own server) is driven the way Jepsen drives one: several client threads
+call its synchronous ``execute`` at once, and the recorder stamps every invocation
+just before the call and every completion just after it with a monotonic clock. The
+history's real-time order is the order those stamps were taken in.
+
+How Hypothesis rules map to threads (:func:`threaded_machine`)
+    ``enqueue`` appends a drawn request (:mod:`replicheck.properties.strategies`) to
+    one client's queue (clients :data:`CLIENTS`; a queue holds at most
+    :data:`MAX_QUEUE` requests: a full queue first runs the batch). ``run_batch``
+    starts one thread per client with a non-empty queue; the threads wait at a
+    barrier, so they start together, and each runs its queue in order. The rule
+    returns when every thread is done, or after :data:`BATCH_TIMEOUT` seconds: an
+    operation still in flight then is recorded as indeterminate (``info``, error
+    ``"indeterminate"``) and its thread is abandoned. Teardown runs what is still
+    queued, judges the history and cleans up.
+
+Recording
+    As :class:`~replicheck.properties.recording.RecordingStore` does: a response is
+    ``ok``, a definite error ``fail`` (a false condition with ``"condition-failed"``),
+    ``Indeterminate`` (or an exception outside the error family) ``info``, after
+    which the client continues under a fresh process id. An exception outside the
+    family is re-raised when the batch is over (a bug in the adapter, not a
+    verdict).
+
+Judging (teardown)
+    Every guarantee of :data:`GUARANTEES` is judged on the history with
+    :func:`~replicheck.properties.guarantees.judge_guarantee`; a store declaring
+    ``replica-introspection`` is first given up to :data:`SETTLE_SECONDS` for its
+    replicas to agree and then observed (for ``convergence``). One
+    :class:`~replicheck.properties.examples.ExampleReport` per example goes to
+    :func:`~replicheck.properties.examples.report_example`; a claimed guarantee
+    violated raises :class:`~replicheck.properties.examples.GuaranteeViolation`
+    with a :class:`~replicheck.properties.outcomes.Counterexample` whose steps are
+    the batches and their operations in invocation order.
+
+Not replayable
+    Threads, not Hypothesis, chose the interleaving, so a failing example may pass
+    when replayed (Hypothesis then reports it as flaky). The failure message
+    therefore carries the recorded history itself, as JSON lines that
+    ``replicheck check`` judges again, instead of a schedule.
+
+Cleanup
+    After judging, the suite deletes every item the example may have written, then
+    calls ``close()`` (:mod:`replicheck.properties.namespaces` has the rule and the
+    ``cleans_up`` opt-out).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from dataclasses import replace as dc_replace
+from decimal import Decimal
+from typing import Any, Final
+
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
+
+from replicheck.histories.history import History, pair
+from replicheck.histories.items import completion_fields, request_to_json, tables_to_json
+from replicheck.histories.recorder import Recorder
+from replicheck.implementation.store import Capability, Descriptor, Introspectable, Store
+from replicheck.models.items.errors import StoreError
+from replicheck.models.items.requests import (
+    ConditionCheck,
+    Delete,
+    Get,
+    Put,
+    Request,
+    TransactGet,
+    TransactWrite,
+    Update,
+    WriteAction,
+    request_kind,
+)
+from replicheck.properties import strategies
+from replicheck.properties.examples import ExampleReport, GuaranteeViolation, report_example
+from replicheck.properties.guarantees import OBSERVED, VIOLATED, Judgement, judge_guarantee
+from replicheck.properties.namespaces import (
+    CleanupError,
+    clean_up,
+    cleans_up,
+    namespace_of,
+    written_keys,
+)
+from replicheck.properties.outcomes import Counterexample
+
+__all__ = [
+    "BATCH_TIMEOUT",
+    "CLIENTS",
+    "GUARANTEES",
+    "MAX_QUEUE",
+    "PROPERTY",
+    "SETTLE_SECONDS",
+    "threaded_machine",
+]
+
+PROPERTY: Final = "concurrent-histories-on-threads"
+"""The property's ID (:data:`replicheck.properties.suite.PROPERTIES`)."""
+
+GUARANTEES: Final = (
+    "linearizable-strong-reads", "linearizable-conditional-writes",
+    "serializable-transactions", "atomic-transactions", "read-your-writes",
+    "monotonic-reads", "convergence")
+"""The guarantees judged on every example's history."""
+
+CLIENTS: Final = ("t0", "t1", "t2")
+"""The client threads."""
+
+MAX_QUEUE: Final = 4
+"""The most requests one client's queue holds before the batch runs."""
+
+BATCH_TIMEOUT: Final = 10.0
+"""Seconds a batch may run; an operation still in flight then is indeterminate."""
+
+SETTLE_SECONDS: Final = 5.0
+"""Seconds teardown waits for an introspectable store's replicas to agree."""
+
+_SPECIFICITY: Final = (
+    "linearizable-conditional-writes", "atomic-transactions", "serializable-transactions",
+    "read-your-writes", "monotonic-reads", "linearizable-strong-reads", "convergence")
+
+
+@dataclass
+class _Batch:
+    """One run of the queued requests: what is in flight per client, what completed
+    (client, request, outcome word, invoke and completion times in ns)."""
+
+    abandoned: bool = False
+    in_flight: dict[str, tuple[int, Request, int]] = field(default_factory=dict)
+    log: list[tuple[str, Request, str, int, int | None]] = field(default_factory=list)
+    crashes: list[BaseException] = field(default_factory=list)
+
+
+def _requests(descriptor: Descriptor) -> st.SearchStrategy[Request]:
+    schema = descriptor.tables[0]
+    drawn = strategies.requests(schema.name, schema.partition_key,
+                                transactions=descriptor.has(Capability.TRANSACTIONS))
+    if descriptor.has(Capability.STRONG_READS):
+        return drawn
+    return drawn.map(_eventual)
+
+
+def _eventual(request: Request) -> Request:
+    """``request`` with every read eventually consistent (a store without
+    ``strong-reads``)."""
+    if isinstance(request, Get):
+        return dc_replace(request, consistent=False)
+    return request
+
+
+def _probe(factory: Callable[[], Store]) -> Descriptor:
+    made = factory()
+    try:
+        return made.descriptor
+    finally:
+        _close(made)
+
+
+def _close(store: object) -> None:
+    close = getattr(store, "close", None)
+    if callable(close):
+        close()
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return str(int(value)) if value == value.to_integral_value() else str(value)
+    return str(value)
+
+
+def _item_text(item: Any) -> str:
+    return "{" + ", ".join(f"{k}: {_shown(v)}" for k, v in item.items()) + "}"
+
+
+def _action_text(action: WriteAction | Get) -> str:
+    if isinstance(action, Put):
+        text = f"put {_item_text(action.item)}"
+    elif isinstance(action, Update):
+        text = f"update {_item_text(action.key)} {action.update}"
+    elif isinstance(action, Delete):
+        text = f"delete {_item_text(action.key)}"
+    elif isinstance(action, ConditionCheck):
+        text = f"check {_item_text(action.key)}"
+    else:
+        text = f"get {_item_text(action.key)}" + (" (strong)" if action.consistent else "")
+    condition = getattr(action, "condition", None)
+    if condition:
+        values = getattr(action, "values", None) or {}
+        shown = ", ".join(f"{k}={_shown(v)}" for k, v in values.items() if k in condition)
+        text += f" if {condition}" + (f" [{shown}]" if shown else "")
+    return text
+
+
+def describe(request: Request) -> str:
+    """One request in plain words (``put {pk: k0, v: v3} if attribute_not_exists(pk)``)."""
+    if isinstance(request, TransactWrite):
+        return "transaction [" + "; ".join(_action_text(a) for a in request.actions) + "]"
+    if isinstance(request, TransactGet):
+        return "transactional get [" + "; ".join(_action_text(g) for g in request.gets) + "]"
+    return _action_text(request)
+
+
+def _key_text(key: tuple[Any, ...]) -> str:
+    parts = [int(v) if isinstance(v, Decimal) and v == v.to_integral_value()
+             else str(v) if isinstance(v, Decimal) else v for v in key]
+    return json.dumps(parts[0] if len(parts) == 1 else parts)
+
+
+def replicas_observation(store: Introspectable, table: str, *,
+                         settle: float = SETTLE_SECONDS,
+                         pause: Callable[[float], None] = time.sleep) -> dict[str, Any]:
+    """What every replica of ``store`` holds for ``table`` (a ``replicas`` observation
+    of :mod:`replicheck.histories.checkers.convergence`, entries without versions),
+    taken once the replicas agree or ``settle`` seconds have passed (``quiescent``:
+    no client operation in flight; the store had that long to converge)."""
+    deadline = time.monotonic() + settle
+    while True:
+        held = {node: {_key_text(k): {"value": dict(item)}
+                       for k, item in store.replica_items(node, table).items()}
+                for node in store.replicas()}
+        distinct = {json.dumps(v, sort_keys=True, default=str) for v in held.values()}
+        if len(distinct) <= 1 or time.monotonic() >= deadline:
+            return {"table": table, "quiescent": True, "replicas": held}
+        pause(0.05)
+
+
+def threaded_machine(factory: Callable[[], Store], target: str | None = None, *,
+                     batch_timeout: float = BATCH_TIMEOUT
+                     ) -> type[RuleBasedStateMachine]:
+    """The machine of the property ``concurrent-histories-on-threads`` for the store
+    ``factory`` builds (called once per example; the module docstring says what
+    each example does). ``target`` names the store in failure messages. Fails with
+    GuaranteeViolation when a claimed guarantee is violated, with CleanupError when
+    the items the example wrote could not be deleted."""
+    descriptor = _probe(factory)
+    table = descriptor.tables[0].name
+    requests = _requests(descriptor)
+    shown_target = target or descriptor.name
+
+    class Threaded(RuleBasedStateMachine):
+        """Client threads run queued requests at once; every claimed guarantee holds
+        on the history recorded with real time."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.store = factory()
+            self.recorder = Recorder()
+            self.recorder.observe("tables", tables_to_json(self.store.descriptor.tables))
+            self.processes = {c: self.recorder.new_process() for c in CLIENTS}
+            self.queues: dict[str, list[Request]] = {c: [] for c in CLIENTS}
+            self.steps: list[str] = []
+            self.batches = 0
+            self.lock = threading.Lock()
+
+        @rule(client=st.sampled_from(CLIENTS), request=requests)
+        def enqueue(self, client: str, request: Request) -> None:
+            """Queue ``request`` for ``client`` (a full queue runs the batch first)."""
+            if len(self.queues[client]) >= MAX_QUEUE:
+                self._run_batch()
+            self.queues[client].append(request)
+
+        @precondition(lambda self: any(self.queues.values()))
+        @rule()
+        def run_batch(self) -> None:
+            """Every client with queued requests runs them, all threads at once."""
+            self._run_batch()
+
+        # -- threads ----------------------------------------------------------------
+
+        def _run_batch(self) -> None:
+            queued = {c: q for c, q in self.queues.items() if q}
+            self.queues = {c: [] for c in CLIENTS}
+            if not queued:
+                return
+            self.batches += 1
+            batch = _Batch()
+            barrier = threading.Barrier(len(queued))
+            threads = [threading.Thread(target=self._client, args=(c, q, barrier, batch),
+                                        name=f"replicheck-{c}", daemon=True)
+                       for c, q in queued.items()]
+            start = time.monotonic()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(max(0.0, start + batch_timeout - time.monotonic()))
+            timed_out: list[tuple[str, Request, int]] = []
+            with self.lock:
+                batch.abandoned = True
+                for client, (process, request, invoked) in sorted(batch.in_flight.items()):
+                    self.processes[client] = self.recorder.info(
+                        process, request_kind(request), None, error="indeterminate")
+                    timed_out.append((client, request, invoked))
+                batch.in_flight.clear()
+                log = sorted(batch.log, key=lambda entry: entry[3])
+            self.steps.append(f"batch {self.batches}: {', '.join(queued)} start together")
+            origin = min((entry[3] for entry in log), default=0)
+            for client, request, outcome, invoked, completed in log:
+                span = (f"{(invoked - origin) / 1e6:.3f}-{(completed - origin) / 1e6:.3f} ms"
+                        if completed is not None else "")
+                self.steps.append(f"  {client}: {describe(request)} -> {outcome} ({span})")
+            for client, request, _ in timed_out:
+                self.steps.append(f"  {client}: {describe(request)} -> no answer within "
+                                  f"{batch_timeout:g} s: recorded as indeterminate")
+            if batch.crashes:
+                raise batch.crashes[0]
+
+        def _client(self, client: str, queue: list[Request], barrier: threading.Barrier,
+                    batch: _Batch) -> None:
+            # a broken barrier (a slow start) runs anyway: the recorded times stay true
+            with contextlib.suppress(threading.BrokenBarrierError):
+                barrier.wait(timeout=batch_timeout)
+            for request in queue:
+                kind = request_kind(request)
+                with self.lock:
+                    if batch.abandoned:
+                        return
+                    process = self.processes[client]
+                    self.recorder.invoke(process, kind, request_to_json(request))
+                    invoked = time.monotonic_ns()
+                    batch.in_flight[client] = (process, request, invoked)
+                outcome: Any
+                try:
+                    outcome = self.store.execute(request)
+                except StoreError as error:
+                    outcome = error
+                except Exception as error:  # an adapter bug: info, re-raised later
+                    outcome = None
+                    batch.crashes.append(error)
+                with self.lock:
+                    if batch.abandoned:
+                        return  # already recorded as indeterminate
+                    del batch.in_flight[client]
+                    type_, value, error_field = completion_fields(outcome)
+                    if type_ == "ok":
+                        self.recorder.ok(process, kind, value)
+                    elif type_ == "fail":
+                        self.recorder.fail(process, kind, value, error=error_field)
+                    else:
+                        self.processes[client] = self.recorder.info(
+                            process, kind, value, error=error_field)
+                    word = type_ if error_field is None else f"{type_} ({error_field})"
+                    batch.log.append((client, request, word, invoked, time.monotonic_ns()))
+
+        # -- teardown ---------------------------------------------------------------
+
+        def history(self) -> History:
+            """Everything recorded so far, paired into operations."""
+            return pair(self.recorder.records())
+
+        def teardown(self) -> None:
+            failure: BaseException | None = None
+            try:
+                self._run_batch()
+                self._judge()
+            except BaseException as error:
+                failure = error
+                raise
+            finally:
+                self._clean(failure)
+
+        def _clean(self, failure: BaseException | None) -> None:
+            try:
+                if not cleans_up(self.store):
+                    left = clean_up(self.store, written_keys(self.history(),
+                                                             self.store.descriptor))
+                    if left and failure is None:
+                        raise CleanupError(left, namespace_of(self.store))
+            finally:
+                _close(self.store)
+
+        def _judge(self) -> None:
+            history = self.history()
+            if not history.operations:
+                return
+            if isinstance(self.store, Introspectable) and descriptor.has(
+                    Capability.REPLICA_INTROSPECTION):
+                self.recorder.observe("replicas", replicas_observation(self.store, table))
+                history = self.history()
+            judgements = [judge_guarantee(g, history, descriptor) for g in GUARANTEES]
+            steps = tuple(self.steps)
+            observations = {
+                j.guarantee: self._counterexample(j, steps, history)
+                for j in judgements if j.status == OBSERVED}
+            report_example(ExampleReport(
+                property=PROPERTY, statuses={j.guarantee: j.status for j in judgements},
+                observations=observations))
+            failed = sorted((j for j in judgements if j.status == VIOLATED),
+                            key=lambda j: _SPECIFICITY.index(j.guarantee))
+            if failed:
+                first = failed[0]
+                raise GuaranteeViolation(
+                    self._message(failed, steps),
+                    tuple(j.guarantee for j in failed),
+                    self._counterexample(first, steps, history))
+
+        def _counterexample(self, judgement: Judgement, steps: tuple[str, ...],
+                            history: History) -> Counterexample:
+            return Counterexample(PROPERTY, judgement.guarantee, judgement.explanation(),
+                                  steps=steps, decisions=len(steps), history=history,
+                                  verdict=judgement.verdict)
+
+        def _message(self, failed: list[Judgement], steps: tuple[str, ...]) -> str:
+            from replicheck.histories.formats.jsonl import dumps_jsonl
+
+            namespace = namespace_of(self.store)
+            where = f" in {namespace}" if namespace else ""
+            records = [r for r in self.recorder.records() if r.type != "observe"
+                       or r.f == "tables"]
+            try:
+                recorded = dumps_jsonl(records)
+            except ValueError as error:
+                recorded = f"(the history could not be written as JSON lines: {error})\n"
+            return (
+                f"{shown_target}{where}: claimed guarantee violated on a history recorded "
+                "with client threads and real time\n"
+                + "\n".join(j.explanation() for j in failed)
+                + "\nsteps:\n" + "\n".join(f"  {s}" for s in steps)
+                + "\nthreads chose the interleaving, so replaying this example may not fail "
+                "again (Hypothesis may call it flaky). The recorded history follows as JSON "
+                "lines; save it to a file and run `replicheck check FILE` to judge it "
+                "again:\n" + recorded)
+
+    Threaded.__name__ = Threaded.__qualname__ = "Threaded"
+    return Threaded
