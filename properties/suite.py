@@ -94,6 +94,13 @@ def _conformance_applies(descriptor: Descriptor) -> str | None:
     return None
 
 
+def _threaded(factory: Callable[[], Any], target: str | None
+              ) -> type[RuleBasedStateMachine]:
+    from replicheck.properties.threaded import threaded_machine
+
+    return threaded_machine(factory, target)
+
+
 PROPERTIES: tuple[Property, ...] = (
     Property(
         "sequential-model-conformance",
@@ -111,6 +118,17 @@ PROPERTIES: tuple[Property, ...] = (
          "vector-clock-order", "merkle-root-iff-equal", "hinted-handoff-delivers",
          "read-repair-repairs", "anti-entropy-exact"),
         _concurrency, requires=("deterministic-scheduling",)),
+    Property(
+        "concurrent-histories-on-threads",
+        "Client threads run requests at once against a store without deterministic "
+        "scheduling: every claimed guarantee holds on the history recorded with real time",
+        ("linearizable-strong-reads", "linearizable-conditional-writes",
+         "serializable-transactions", "atomic-transactions", "read-your-writes",
+         "monotonic-reads", "convergence"),
+        _threaded, excludes=("deterministic-scheduling",),
+        needs_claim=("linearizable-strong-reads", "linearizable-conditional-writes",
+                     "serializable-transactions", "atomic-transactions",
+                     "read-your-writes", "monotonic-reads", "convergence")),
 )
 """Every property, in the order they run and are reported."""
 
