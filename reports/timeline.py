@@ -1,0 +1,211 @@
+"""A history drawn as a timeline, in inline SVG, for the HTML reports.
+
+:func:`timeline_html` draws one row per client process and one bar per operation, from
+its invocation to its completion, in record order (the x axis ranks the record indexes
+``call`` and ``ret``, so idle gaps take no room). An operation that never completed, or
+completed ``info``, may take effect any time after its invocation: its bar runs to the
+end of the history and is drawn as indeterminate. Operations an anomaly names are
+highlighted. Hovering a bar shows its function, key, input, output and status (SVG
+``<title>``, no script). Faults (``nemesis`` records) are vertical lines. Every text is
+escaped. The row labels stay in place while the bars scroll sideways, so a history of
+thousands of operations stays readable.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import Final
+
+from replicheck.histories.history import History, Operation
+from replicheck.reports.json_report import format_value
+
+__all__ = ["TIMELINE_CSS", "describe_operation", "process_order", "timeline_html"]
+
+ROW: Final = 22
+BAR: Final = 14
+AXIS: Final = 24
+LABEL_WIDTH: Final = 96
+MIN_STEP: Final = 3.0
+MAX_STEP: Final = 100.0
+TARGET_WIDTH: Final = 900.0
+VALUE_CHARS: Final = 160
+
+TIMELINE_CSS: Final = """
+.timeline{display:flex;border:1px solid #ccd;border-radius:4px;background:#fff;
+  margin:.5em 0;max-width:100%}
+.timeline .labels{flex:none;border-right:1px solid #ccd;background:#f7f7fb}
+.timeline .scroll{overflow-x:auto;overflow-y:hidden;flex:1 1 auto}
+.timeline svg{display:block}
+.timeline text{font:11px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;fill:#222}
+.timeline .axis text{fill:#667;font-size:10px}
+.timeline .axis line{stroke:#dde}
+.timeline .stripe{fill:#f4f5fa}
+.timeline .op rect.bar{stroke-width:1}
+.timeline .op.ok rect.bar{fill:#8fc3ea;stroke:#2b6f9e}
+.timeline .op.fail rect.bar{fill:#e4e4e4;stroke:#888}
+.timeline .op.info rect.bar{stroke:#b07c00;stroke-dasharray:4 2}
+.timeline .op.anomaly rect.bar{stroke:#c00;stroke-width:2.5}
+.timeline .op.anomaly.ok rect.bar{fill:#f5a3a3}
+.timeline .op:hover rect.bar{stroke:#000;stroke-width:2}
+.timeline .op .ret{stroke:#b07c00;stroke-width:2}
+.timeline .fault{stroke:#a0a;stroke-width:1.5;stroke-dasharray:3 3}
+.timeline-key{font-size:12px;color:#445;margin:.2em 0 .6em}
+.timeline-key span{display:inline-block;width:18px;height:10px;margin:0 4px 0 12px;
+  vertical-align:middle;border:1px solid #2b6f9e}
+.timeline-key .k-ok{background:#8fc3ea}
+.timeline-key .k-fail{background:#e4e4e4;border-color:#888}
+.timeline-key .k-info{background:repeating-linear-gradient(45deg,#ffe39a 0 3px,#fff 3px 6px);
+  border:1px dashed #b07c00}
+.timeline-key .k-anomaly{background:#f5a3a3;border:2px solid #c00}
+"""
+"""The style sheet the timeline's classes need (the page inlines it once)."""
+
+
+def process_order(processes: Sequence[Hashable] | set[Hashable]) -> list[Hashable]:
+    """Processes in display order: integer ids ascending, then the others by name."""
+    return sorted(set(processes), key=lambda p: (0, p, "") if isinstance(p, int)
+                  and not isinstance(p, bool) else (1, 0, str(p)))
+
+
+def _clip(text: str, limit: int = VALUE_CHARS) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def describe_operation(op: Operation) -> str:
+    """The operation in a few lines of plain text (unescaped): id, process, function,
+    key, input, output, status and record indexes."""
+    lines = [f"op {op.id} · process {op.process}",
+             f"{op.f}" + (f" key {_clip(format_value(op.key))}" if op.key is not None else ""),
+             f"input: {_clip(format_value(op.input))}"]
+    if op.ret is not None:
+        lines.append(f"output: {_clip(format_value(op.output))}")
+    status = {"ok": "ok (took effect)", "fail": "fail (did not take effect)",
+              "info": "info (indeterminate)"}.get(op.status, op.status)
+    if op.error is not None:
+        status += f", error {_clip(format_value(op.error))}"
+    lines.append(f"status: {status}")
+    ret = "never completed" if op.ret is None else str(op.ret)
+    lines.append(f"records: {op.call} → {ret}")
+    return "\n".join(lines)
+
+
+def _bar_label(op: Operation) -> str:
+    key = "" if op.key is None else f" {format_value(op.key)}"
+    value = op.output if op.status == "ok" and op.output is not None else op.input
+    shown = "" if value is None else f" {format_value(value)}"
+    return f"{op.f}{key}{shown}"
+
+
+def timeline_html(history: History, highlight: Mapping[int, Sequence[str]] | None = None,
+                  *, ident: str = "t") -> str:
+    """The history's timeline as an HTML fragment (a ``div.timeline`` holding inline
+    SVG). ``highlight`` maps operation ids to the anomaly types that name them;
+    ``ident`` makes the fragment's ids unique within a page. Each client row is an SVG
+    group with a ``data-process`` attribute; each bar a group with ``data-op`` and the
+    id ``<ident>-op<operation id>`` (a link target)."""
+    marks = dict(highlight or {})
+    ops = history.operations
+    processes = process_order({op.process for op in ops})
+    if not processes:
+        return '<p class="empty">The history holds no client operations.</p>'
+    row_of = {p: i for i, p in enumerate(processes)}
+    points = sorted({op.call for op in ops}
+                    | {op.ret for op in ops if op.ret is not None}
+                    | {f.index for f in history.faults})
+    rank = {v: i for i, v in enumerate(points)}
+    step = max(MIN_STEP, min(MAX_STEP, TARGET_WIDTH / max(1, len(points))))
+    pad = 8.0
+    end = pad + (len(points) + 0.5) * step
+
+    def x(index: int) -> float:
+        return pad + rank[index] * step
+
+    width = round(end + pad)
+    height = AXIS + ROW * len(processes) + 4
+    esc = html.escape
+    parts: list[str] = [
+        f'<svg class="bars" xmlns="http://www.w3.org/2000/svg" width="{width}" '
+        f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="timeline of {len(ops)} operations">',
+        f'<defs><pattern id="{esc(ident)}-ind" patternUnits="userSpaceOnUse" width="6" '
+        f'height="6" patternTransform="rotate(45)"><rect width="6" height="6" fill="#fff"/>'
+        f'<rect width="3" height="6" fill="#ffe39a"/></pattern></defs>',
+    ]
+    # axis: record indexes, one tick every ~70 px
+    every = max(1, round(70 / step))
+    parts.append('<g class="axis">')
+    for i in range(0, len(points), every):
+        px = pad + i * step
+        parts.append(f'<line x1="{px:.1f}" y1="{AXIS - 4}" x2="{px:.1f}" y2="{height}"/>'
+                     f'<text x="{px + 2:.1f}" y="{AXIS - 8}">{points[i]}</text>')
+    parts.append("</g>")
+    by_process: dict[Hashable, list[Operation]] = {p: [] for p in processes}
+    for op in ops:
+        by_process[op.process].append(op)
+    for p in processes:
+        row = row_of[p]
+        y = AXIS + row * ROW
+        parts.append(f'<g class="row" data-process="{esc(str(p))}" '
+                     f'transform="translate(0,{y})">')
+        if row % 2:
+            parts.append(f'<rect class="stripe" x="0" y="0" width="{width}" height="{ROW}"/>')
+        for op in by_process[p]:
+            parts.append(_bar(op, x, end, marks.get(op.id, ()), ident))
+        parts.append("</g>")
+    for fault in history.faults:
+        fx = x(fault.index)
+        title = f"fault: {fault.f} {_clip(format_value(fault.value))} (record {fault.index})"
+        parts.append(f'<line class="fault" x1="{fx:.1f}" y1="{AXIS}" x2="{fx:.1f}" '
+                     f'y2="{height}"><title>{esc(title)}</title></line>')
+    parts.append("</svg>")
+    labels = [f'<svg class="labels-svg" xmlns="http://www.w3.org/2000/svg" '
+              f'width="{LABEL_WIDTH}" height="{height}">'
+              f'<text x="6" y="{AXIS - 8}" class="axis-title">record</text>']
+    for p in processes:
+        y = AXIS + row_of[p] * ROW
+        if row_of[p] % 2:
+            labels.append(f'<rect class="stripe" x="0" y="{y}" width="{LABEL_WIDTH}" '
+                          f'height="{ROW}"/>')
+        labels.append(f'<text x="6" y="{y + ROW / 2 + 4:.1f}" data-label="{esc(str(p))}">'
+                      f'{esc(_clip("process " + str(p), 14))}</text>')
+    labels.append("</svg>")
+    key = ('<div class="timeline-key">Bars run from invocation to completion:'
+           '<span class="k-ok"></span>ok<span class="k-fail"></span>fail'
+           '<span class="k-info"></span>indeterminate (runs to the end)'
+           '<span class="k-anomaly"></span>named by an anomaly. Hover a bar for details.'
+           '</div>')
+    return (f'<div class="timeline" id="{esc(ident)}"><div class="labels">{"".join(labels)}'
+            f'</div><div class="scroll">{"".join(parts)}</div></div>{key}')
+
+
+def _bar(op: Operation, x: Callable[[int], float], end: float, anomalies: Sequence[str],
+         ident: str) -> str:
+    esc = html.escape
+    x1 = x(op.call)
+    indeterminate = op.status == "info" or op.ret is None
+    x2 = end if op.ret is None or indeterminate else x(op.ret)
+    x2 = max(x2, x1 + 2)
+    top = (ROW - BAR) / 2
+    status = op.status if op.ret is not None else "info"
+    cls = f"op {status}" + (" anomaly" if anomalies else "")
+    title = describe_operation(op)
+    fill = f' fill="url(#{esc(ident)}-ind)"' if indeterminate else ""
+    if anomalies:
+        title += "\nnamed by: " + ", ".join(anomalies)
+    out = [f'<g class="{cls}" id="{esc(ident)}-op{op.id}" data-op="{op.id}">'
+           f'<title>{esc(title)}</title>'
+           f'<rect class="bar" x="{x1:.1f}" y="{top:.1f}" width="{x2 - x1:.1f}" '
+           f'height="{BAR}" rx="2"{fill}/>']
+    if indeterminate and op.ret is not None:
+        rx = x(op.ret)
+        out.append(f'<line class="ret" x1="{rx:.1f}" y1="{top:.1f}" x2="{rx:.1f}" '
+                   f'y2="{top + BAR:.1f}"/>')
+    room = int((x2 - x1 - 6) / 6.6)
+    if room >= 3:
+        label = _bar_label(op)
+        if len(label) > room:
+            label = label[:max(1, room - 1)] + "…"
+        out.append(f'<text x="{x1 + 3:.1f}" y="{top + BAR - 3:.1f}">{esc(label)}</text>')
+    out.append("</g>")
+    return "".join(out)
