@@ -1,0 +1,106 @@
+"""The JSON report of ``replicheck verify``: a golden file of a hand-written outcome
+(CONTRACTS.md section 8), its documented schema, and the replay file names.
+
+Set REPLICHECK_UPDATE_GOLDEN=1 to rewrite tests/reports/data/golden-report.json after
+an intended change (and review the diff).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from replicheck.reports import json_report
+from replicheck.reports.json_report import JSON_SCHEMA_VERSION, suite_to_json
+from replicheck.reports.naming import replay_file_name
+
+DATA = Path(__file__).parent / "data"
+GOLDEN = DATA / "golden-report.json"
+
+
+def _fixtures() -> ModuleType:
+    name = "replicheck_report_fixtures"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, DATA / "fixtures.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def test_golden_report() -> None:
+    text = json.dumps(suite_to_json(_fixtures().GOLDEN_OUTCOME), indent=2) + "\n"
+    if os.environ.get("REPLICHECK_UPDATE_GOLDEN") == "1":
+        GOLDEN.write_text(text, encoding="utf-8")
+    assert GOLDEN.is_file(), f"{GOLDEN} is missing: run with REPLICHECK_UPDATE_GOLDEN=1"
+    assert text == GOLDEN.read_text(encoding="utf-8")
+
+
+def test_top_level_carries_schema_result_and_exit_status() -> None:
+    report = suite_to_json(_fixtures().GOLDEN_OUTCOME)
+    assert report["schema"] == JSON_SCHEMA_VERSION == 1
+    assert (report["result"], report["exit_status"]) == ("violated", 1)
+    assert [s["target"] for s in report["stores"]] == ["dynamodb", "examples.kv:make_store"]
+    assert json.loads(json.dumps(report)) == report
+
+
+def test_every_verdict_is_its_own_json() -> None:
+    outcome = _fixtures().GOLDEN_OUTCOME
+    report = suite_to_json(outcome)
+    for store, data in zip(outcome.stores, report["stores"], strict=True):
+        examples = [*store.violations, *store.observations]
+        shown = [*data["violations"], *data["observations"]]
+        assert len(examples) == len(shown)
+        for example, entry in zip(examples, shown, strict=True):
+            assert example.verdict is not None and example.history is not None
+            assert entry["verdict"] == example.verdict.to_json()
+            assert [op["id"] for op in entry["history"]] == [
+                op.id for op in example.history.operations]
+    failed = report["stores"][0]["properties"][1]
+    assert failed["counterexample"] == report["stores"][0]["violations"][0]
+    assert failed["counterexample"]["replay"] == (
+        "replay/dynamodb-concurrent-histories-under-faults.json")
+    assert report["stores"][1]["observations"][0]["replay"] is None
+
+
+def test_cells_are_keyed_by_guarantee_id() -> None:
+    report = suite_to_json(_fixtures().GOLDEN_OUTCOME)
+    cell = report["stores"][0]["cells"]["linearizable-strong-reads"]
+    assert cell == {"status": "violated", "claimed": True,
+                    "counts": {"holds": 147, "violated": 1}, "examples": 148,
+                    "reason": "", "text": "violated (1 of 148)"}
+    assert report["stores"][1]["cells"]["monotonic-reads"]["claimed"] is False
+
+
+def test_docstring_documents_every_key() -> None:
+    report = suite_to_json(_fixtures().GOLDEN_OUTCOME)
+    store = report["stores"][0]
+    example = store["violations"][0]
+    ours = (set(report) | set(store) | set(store["properties"][0])
+            | set(store["cells"]["convergence"]) | set(example)
+            | set(example["history"][0]))
+    doc = json_report.__doc__ or ""
+    documented = set(re.findall(r"``([a-z_]+)``", doc))
+    assert ours - documented == set()
+
+
+@pytest.mark.parametrize(("target", "prop", "expected"), [
+    ("dynamodb", "sequential-model-conformance",
+     "replay/dynamodb-sequential-model-conformance.json"),
+    ("mutant:lost-update", "concurrent-histories-under-faults",
+     "replay/mutant-lost-update-concurrent-histories-under-faults.json"),
+    ("my_pkg.stores:make", "p", "replay/my_pkg.stores-make-p.json"),
+    ("../etc/passwd", "p", "replay/etc-passwd-p.json"),
+])
+def test_replay_file_names_are_one_safe_file(target: str, prop: str, expected: str) -> None:
+    name = replay_file_name(target, prop)
+    assert name == expected
+    assert name.count("/") == 1 and ".." not in name
