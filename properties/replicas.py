@@ -125,8 +125,16 @@ def describe_decision(store: Any, decision: Any) -> str:
 
 
 def fair_step(recording: RecordingStore) -> bool:
-    """Take one fair decision (the first delivery, else the first timer); False when
+    """Take one fair decision (the oldest delivery, else the earliest timer); False when
     the store offers neither."""
+    sim = getattr(recording.store, "sim", None)
+    default = getattr(sim, "default_decision", None)
+    if callable(default):
+        decision = default()
+        if decision is None:
+            return False
+        recording.decide(decision)
+        return True
     decisions = recording.decisions()
     for wanted in ("Deliver", "Fire"):
         for decision in decisions:
@@ -165,6 +173,12 @@ class DrivenRecording(RecordingStore):
     """A recording store that can also send a request straight to one node (a client
     choosing its coordinator) and a put with a causal context (stores with
     ``versions``); both are recorded like :meth:`submit`."""
+
+    def decide(self, decision: Any) -> None:
+        """Take ``decision`` and record every completion it caused."""
+        store: Any = self.store
+        store.decide(decision)
+        self.collect()
 
     def submit_at(self, client: str, request: Request, node: str,
                   context: Mapping[str, int] | None = None) -> Handle:

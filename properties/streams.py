@@ -1,0 +1,313 @@
+"""Machine 4, ``stream-exactly-once-in-order``: a store's change stream under concurrent
+writes, failed writes, transactions, idempotent retries and leader failover.
+
+:func:`streams_machine` drives a schedulable store with a change stream: puts,
+updates and deletes (conditional ones among them, so some fail), transactions (some
+cancelled), transactions retried with the same ClientRequestToken after they
+completed, bursts of writes to one item (an item's records then cross sequence
+numbers of different lengths), concurrent submissions, every scheduler decision,
+crashes of the leader of a key's partition (failover), partitions that isolate it,
+and time passing. Teardown heals, restarts every node, settles, observes the
+table's stream and judges ``stream-exactly-once`` (every acknowledged write exactly
+once, with its old and new images; nothing from a failed or cancelled write) and
+``stream-item-order`` (an item's records in its modification order) with
+:func:`~replicheck.properties.guarantees.judge_guarantee` (the stream checker of
+:mod:`replicheck.histories.checkers.streams`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any, Final
+
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
+
+from replicheck.implementation.store import Capability, Handle, Store
+from replicheck.models.items.requests import Put, Request, TransactWrite, request_kind
+from replicheck.properties import strategies
+from replicheck.properties.guarantees import judge_guarantee
+from replicheck.properties.replicas import (
+    DrivenRecording,
+    StepLog,
+    Verdicts,
+    close,
+    describe_decision,
+    fair_step,
+    heal_dropping,
+    probe_store,
+    steer,
+)
+
+__all__ = ["STREAMS_PROPERTY", "stream_observation", "streams_machine"]
+
+STREAMS_PROPERTY: Final = "stream-exactly-once-in-order"
+"""The property name of machine 4."""
+
+CLIENTS: Final = ("c0", "c1", "c2")
+MAX_CALL_DECISIONS: Final = 500
+MAX_SETTLE_DECISIONS: Final = 20_000
+
+
+def stream_observation(store: Any, table: str) -> dict[str, Any]:
+    """The whole retained stream of ``table`` as a ``stream`` observation (the form the
+    stream checker reads), with the table's view type when the store tells it."""
+    records = [{"table": r.table, "event": r.event, "key": list(r.key),
+                "sequence": r.sequence, "old_image": r.old_image, "new_image": r.new_image}
+               for r in store.stream_records(table)]
+    observation: dict[str, Any] = {"table": table, "records": records, "complete": True}
+    view = getattr(getattr(store, "config", None), "stream_view", None)
+    if callable(view):
+        found = view(table)
+        if found is not None:
+            observation["view"] = found
+    return observation
+
+
+def streams_machine(factory: Callable[[], Store], target: str | None = None
+                    ) -> type[RuleBasedStateMachine]:
+    """Machine 4 for the schedulable, streaming store ``factory`` builds (see the module
+    docstring); ``target`` names the store (unused here). Fails with
+    :class:`~replicheck.properties.examples.GuaranteeViolation` when the stream misses,
+    repeats, invents or reorders a record the store claims it would not."""
+    descriptor, nodes, probe = probe_store(factory)
+    try:
+        table = descriptor.tables[0].name
+        pk = descriptor.tables[0].partition_key
+        faults = descriptor.has(Capability.FAULTS) and bool(nodes)
+        transactions = descriptor.has(Capability.TRANSACTIONS)
+        leaders = all(callable(getattr(probe, name, None)) for name in (
+            "leader_of", "partition_of", "partition_replicas"))
+        timed = hasattr(getattr(probe, "sim", None), "now")
+    finally:
+        close(probe)
+    writes = st.one_of(strategies.puts(table, pk), strategies.updates(table, pk),
+                       strategies.deletes(table, pk),
+                       *([strategies.transact_writes(table, pk)] if transactions else []))
+    node_names = nodes or ("none",)
+
+    class Streams(RuleBasedStateMachine):
+        """Writes, transactions, retries and failovers: every acknowledged write once
+        in the stream, in order per item."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.raw: Any = factory()
+            self.rec = DrivenRecording(self.raw)
+            self.log = StepLog()
+            self.verdicts = Verdicts(STREAMS_PROPERTY, self.log)
+            self.handles: dict[str, Handle] = {}
+            self.crashed: set[str] = set()
+            self.tokens = 0
+            self.failovers = 0
+            self.rules_run = 0
+
+        def _step(self, text: str, decisions: int = 1) -> None:
+            self.rules_run += 1
+            self.log.add(text, decisions)
+
+        def _idle(self, client: str) -> str | None:
+            start = CLIENTS.index(client)
+            for i in range(len(CLIENTS)):
+                candidate = CLIENTS[(start + i) % len(CLIENTS)]
+                handle = self.handles.get(candidate)
+                if handle is None or handle.done:
+                    return candidate
+            return None
+
+        def _call(self, client: str, request: Request) -> tuple[Handle, int]:
+            handle = self.rec.submit(client, request)
+            self.handles[client] = handle
+            taken = 0
+            while not handle.done and taken < MAX_CALL_DECISIONS and fair_step(self.rec):
+                taken += 1
+            return handle, taken
+
+        def _leader(self, key: str) -> str | None:
+            partition = self.raw.partition_of(table, {pk: key})
+            return self.raw.leader_of(partition)  # type: ignore[no-any-return]
+
+        @rule(client=st.sampled_from(CLIENTS), request=writes)
+        def call(self, client: str, request: Request) -> None:
+            """A write (maybe conditional) or a transaction, run until it completes."""
+            idle = self._idle(client)
+            if idle is None:
+                return
+            handle, taken = self._call(idle, request)
+            self._step(f"{idle} runs {request_kind(request)} {_show(request)}: "
+                       f"{_outcome(handle)}", taken)
+
+        @rule(client=st.sampled_from(CLIENTS), request=writes)
+        def submit(self, client: str, request: Request) -> None:
+            """A write submitted without waiting (it races the others)."""
+            idle = self._idle(client)
+            if idle is None:
+                return
+            self.handles[idle] = self.rec.submit(idle, request)
+            self._step(f"{idle} submits {request_kind(request)} {_show(request)}")
+
+        @precondition(lambda self: transactions)
+        @rule(client=st.sampled_from(CLIENTS), request=strategies.transact_writes(table, pk),
+              retries=st.integers(1, 2))
+        def idempotent(self, client: str, request: TransactWrite, retries: int) -> None:
+            """A transaction with a ClientRequestToken, sent again with the same token
+            after it completed (the retry must not write a second time)."""
+            idle = self._idle(client)
+            if idle is None:
+                return
+            self.tokens += 1
+            tokened = replace(request, token=f"token-{self.tokens}")
+            outcomes, total = [], 0
+            for _ in range(1 + retries):
+                handle, taken = self._call(idle, tokened)
+                outcomes.append(_outcome(handle))
+                total += taken
+                if not handle.done:
+                    break
+            self._step(f"{idle} runs transaction {_show(tokened)} {len(outcomes)} time(s) "
+                       f"with token-{self.tokens}: {', '.join(outcomes)}", total)
+
+        @rule(key=strategies.keys(), count=st.integers(2, 12),
+              client=st.sampled_from(CLIENTS))
+        def burst(self, key: str, count: int, client: str) -> None:
+            """One client writes one item several times in a row."""
+            idle = self._idle(client)
+            if idle is None:
+                return
+            total, done = 0, 0
+            for i in range(count):
+                handle, taken = self._call(idle, Put(table, {pk: key, "v": f"b{i}"}))
+                total += taken
+                if not handle.done:
+                    break
+                done += 1
+            self._step(f"{idle} puts {key} {done} time(s) in a row", total)
+
+        @precondition(lambda self: faults and leaders)
+        @rule(key=strategies.keys())
+        def crash_leader(self, key: str) -> None:
+            """Crash the leader of a key's partition (a failover follows)."""
+            leader = self._leader(key)
+            if leader is None or self.crashed:
+                return
+            self.raw.crash(leader)
+            self.crashed.add(leader)
+            self.failovers += 1
+            self._step(f"crash {leader}, the leader of {key}'s partition")
+
+        @precondition(lambda self: faults and leaders)
+        @rule(key=strategies.keys())
+        def isolate_leader(self, key: str) -> None:
+            """Cut the leader of a key's partition off from every other node."""
+            leader = self._leader(key)
+            if leader is None:
+                return
+            self.raw.partition([[leader], [n for n in nodes if n != leader]])
+            self.failovers += 1
+            self._step(f"isolate {leader}, the leader of {key}'s partition")
+
+        @precondition(lambda self: faults)
+        @rule(node=st.sampled_from(node_names))
+        def crash(self, node: str) -> None:
+            if self.crashed:
+                return  # one node down at a time keeps a majority
+            self.raw.crash(node)
+            self.crashed.add(node)
+            self._step(f"crash {node}")
+
+        @precondition(lambda self: faults)
+        @rule()
+        def restart(self) -> None:
+            for node in sorted(self.crashed):
+                self.raw.restart(node)
+            self._step(f"restart {', '.join(sorted(self.crashed)) or 'nothing'}")
+            self.crashed.clear()
+
+        @precondition(lambda self: faults)
+        @rule()
+        def heal(self) -> None:
+            lost = heal_dropping(self.raw, self.rec)
+            self._step(f"heal ({lost} cut-off message(s) lost)")
+
+        @rule(index=st.integers(0, 255))
+        def decide(self, index: int) -> None:
+            """One scheduler decision of any kind (deliver, drop, duplicate, fire)."""
+            decisions = self.rec.decisions()
+            if decisions:
+                decision = decisions[index % len(decisions)]
+                text = describe_decision(self.raw, decision)
+                self.rec.decide(decision)
+                self._step(text)
+
+        @rule(steps=st.integers(1, 20))
+        def run_fair(self, steps: int) -> None:
+            taken = 0
+            while taken < steps and fair_step(self.rec):
+                taken += 1
+            self._step(f"{taken} fair decision(s)", taken)
+
+        @precondition(lambda self: timed)
+        @rule(seconds=st.sampled_from((0.5, 1.0, 3.0)))
+        def wait(self, seconds: float) -> None:
+            """Let simulated time pass under the fair policy (elections, retries)."""
+            end = self.raw.sim.now + seconds
+            taken = 0
+            while self.raw.sim.now < end and taken < MAX_SETTLE_DECISIONS \
+                    and fair_step(self.rec):
+                taken += 1
+            self._step(f"wait {seconds} s ({taken} fair decision(s))", taken)
+
+        def teardown(self) -> None:
+            try:
+                if not self.verdicts.failed:
+                    self._finish()
+            finally:
+                close(self.raw)
+                self.verdicts.report()
+
+        def _finish(self) -> None:
+            if faults:
+                heal_dropping(self.raw, self.rec)
+                for node in sorted(self.crashed):
+                    self.raw.restart(node)
+            taken = 0
+            while self.rec.in_flight() and taken < MAX_SETTLE_DECISIONS and fair_step(self.rec):
+                taken += 1
+            if callable(getattr(self.raw, "settle", None)):
+                self.raw.settle()
+            self.rec.collect()
+            self.rec.abandon()
+            if not self.rec.history().operations:
+                return
+            observation = stream_observation(self.raw, table)
+            records = observation["records"]
+            per_item: dict[str, int] = {}
+            for record in records:
+                shown = repr(record["key"])
+                per_item[shown] = per_item.get(shown, 0) + 1
+            steer(float(max(per_item.values(), default=0)), "stream records of one item")
+            steer(float(self.failovers), "leader failovers")
+            self.rec.observe("stream", observation)
+            history = self.rec.history()
+            self.verdicts.take_all([judge_guarantee(g, history, descriptor) for g in (
+                "stream-item-order", "stream-exactly-once")], history)
+
+    Streams.__name__ = Streams.__qualname__ = "Streams"
+    return Streams
+
+
+def _show(request: Request) -> str:
+    """A request in a few words: its key(s) and the value it writes."""
+    from replicheck.histories.items import request_to_json
+
+    text = str(request_to_json(request))
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _outcome(handle: Handle) -> str:
+    if not handle.done:
+        return "still in flight"
+    if handle.status == "ok":
+        return "ok"
+    return f"{handle.status} ({type(handle.error).__name__})"
