@@ -300,7 +300,9 @@ def threaded_machine(factory: Callable[[], Store], target: str | None = None, *,
                     timed_out.append((client, request, invoked))
                 batch.in_flight.clear()
                 log = sorted(batch.log, key=lambda entry: entry[3])
-            self.steps.append(f"batch {self.batches}: {', '.join(queued)} start together")
+            self.steps.append(f"batch {self.batches}: {', '.join(queued)} start together"
+                              if len(queued) > 1 else
+                              f"batch {self.batches}: {', '.join(queued)} runs alone")
             origin = min((entry[3] for entry in log), default=0)
             for client, request, outcome, invoked, completed in log:
                 span = (f"{(invoked - origin) / 1e6:.3f}-{(completed - origin) / 1e6:.3f} ms"
