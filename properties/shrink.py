@@ -1,0 +1,333 @@
+"""Shrinking a failing schedule to the few steps that matter.
+
+Hypothesis shrinks the *rules* of a failing example; one rule of the concurrency
+machine can stand for dozens of scheduler decisions (a ``call`` runs the fair policy
+until its operation completes). :func:`minimize_counterexample` shrinks at the level
+of the recorded schedule (:mod:`replicheck.properties.schedule`), where one scheduler
+decision is one step, by replaying candidates with :func:`replicheck.properties.replay.replay`.
+
+How
+    The counterexample's schedule is split into its first ``decisions`` steps (what
+    the example did) and the rest (the machine's teardown). Every candidate is the
+    kept steps followed by a *canonical epilogue*: heal (when the store injects
+    faults), restart every node the kept steps left crashed, ``{"run": {}}`` (fair
+    decisions until every operation completed), then the teardown's mechanism steps
+    (``settle``, ``anti_entropy``, ``observe``) in their order, and the ``observe``
+    steps the claims need (replicas for ``convergence``, the stream for the stream
+    guarantees). A candidate *fails* when its replay judges the counterexample's
+    guarantee violated; a replay the store refuses (a ScheduleError: decision ids
+    shift when steps go) or that crashes does not fail.
+
+    1. The whole schedule with the canonical epilogue must fail; otherwise the
+       counterexample is returned unchanged.
+    2. Each maximal block of consecutive ``decide`` steps is tried as one
+       ``{"run": {}}`` step (the fair policy instead of the recorded decisions).
+    3. Delta debugging (ddmin, Zeller and Hildebrandt 2002) over the kept steps:
+       remove chunks, then smaller chunks, down to single steps, keeping every
+       removal after which the candidate still fails.
+
+    The work is bounded by a time budget and a replay count; the best schedule
+    found so far is returned when either runs out. A candidate whose replay takes
+    much longer than the original's (e.g. a ``settle`` that can no longer quiet the
+    cluster) is abandoned and counts as not failing. It never raises.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from dataclasses import replace as dc_replace
+from typing import Any, Final
+
+from replicheck.properties.outcomes import Counterexample
+
+__all__ = [
+    "DEFAULT_MAX_REPLAYS",
+    "DEFAULT_SECONDS",
+    "canonical_epilogue",
+    "ddmin",
+    "describe_step",
+    "minimize_counterexample",
+]
+
+DEFAULT_SECONDS: Final = 20.0
+"""The default time budget of one :func:`minimize_counterexample` call."""
+
+DEFAULT_MAX_REPLAYS: Final = 400
+"""The default cap on the replays one :func:`minimize_counterexample` call runs."""
+
+_MECHANISM_STEPS: Final = ("settle", "anti_entropy", "observe")
+"""Teardown step kinds the canonical epilogue keeps (in their order)."""
+
+SLOW_REPLAY_FACTOR: Final = 5.0
+"""A candidate's replay is abandoned (counted as not failing) after this many times
+the unshrunk schedule's replay time ..."""
+
+SLOW_REPLAY_FLOOR: Final = 2.0
+"""... or this many seconds, whichever is longer (in the main thread only, where a
+timer signal can interrupt it)."""
+
+Step = dict[str, Any]
+
+
+class _TooSlow(Exception):
+    """A candidate's replay ran past its time limit."""
+
+
+@contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Interrupt the block with :class:`_TooSlow` after ``seconds`` (a real-time timer
+    signal; no limit outside the main thread or where there is no SIGALRM)."""
+    if (seconds <= 0 or threading.current_thread() is not threading.main_thread()
+            or not hasattr(signal, "setitimer")):
+        if seconds <= 0:
+            raise _TooSlow
+        yield
+        return
+
+    def expired(signum: int, frame: Any) -> None:
+        raise _TooSlow
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _kind(step: Mapping[str, Any]) -> str:
+    return next(iter(step))
+
+
+def canonical_epilogue(kept: Sequence[Mapping[str, Any]], teardown: Sequence[Mapping[str, Any]],
+                       *, faults: bool, claims: frozenset[str] | set[str]) -> list[Step]:
+    """The steps that end a candidate made of the ``kept`` steps: heal (with
+    ``faults``), a restart of every node ``kept`` left crashed, ``{"run": {}}``, the
+    ``settle``/``anti_entropy``/``observe`` steps of the original ``teardown`` in
+    order, and the ``observe`` steps the ``claims`` need that are still missing."""
+    crashed: list[str] = []
+    for step in kept:
+        kind = _kind(step)
+        if kind == "crash" and step[kind] not in crashed:
+            crashed.append(step[kind])
+        elif kind == "restart" and step[kind] in crashed:
+            crashed.remove(step[kind])
+    out: list[Step] = [{"heal": {}}] if faults else []
+    out += [{"restart": node} for node in crashed]
+    out.append({"run": {}})
+    out += [dict(s) for s in teardown if _kind(s) in _MECHANISM_STEPS]
+    observed = {s["observe"] for s in out if _kind(s) == "observe"}
+    if "convergence" in claims and "replicas" not in observed:
+        out.append({"observe": "replicas"})
+    if claims & {"stream-exactly-once", "stream-item-order"} and "stream" not in observed:
+        out.append({"observe": "stream"})
+    return out
+
+
+def describe_step(step: Mapping[str, Any]) -> str:
+    """One schedule step in plain words."""
+    kind = _kind(step)
+    body = step[kind]
+    if kind == "submit":
+        request = json.dumps(body.get("request"), sort_keys=True, separators=(",", ":"))
+        what = body.get("kind") or "request"
+        return f"client {body.get('client')} submits {what} {request}"
+    if kind == "decide":
+        ((name, ident),) = body.items()
+        noun = "timer" if name == "fire" else "message"
+        return f"the scheduler chooses: {name} {noun} {ident}"
+    if kind == "partition":
+        return "partition the network into " + " | ".join(
+            "[" + " ".join(group) + "]" for group in body)
+    if kind == "heal":
+        return "heal the network"
+    if kind in ("crash", "restart"):
+        return f"{kind} node {body}"
+    if kind == "skew":
+        return f"skew the clock of {body[0]} by {body[1]} s"
+    if kind == "anti_entropy":
+        return f"one anti-entropy session between {body[0]} and {body[1]} on {body[2]}"
+    if kind == "settle":
+        return "settle (fair decisions until quiet)" if not body else \
+            f"settle for at most {body.get('seconds')} s"
+    if kind == "run":
+        return "run the fair policy until every operation completes" if not body else \
+            f"run the fair policy for at most {body.get('steps')} decisions"
+    if kind == "observe":
+        return f"observe the {body}"
+    return json.dumps(dict(step), sort_keys=True)
+
+
+def ddmin(items: Sequence[Any], fails: Callable[[list[Any]], bool]) -> list[Any]:
+    """A 1-minimal subsequence of ``items`` (order kept) on which ``fails`` is true,
+    assuming it is true on ``items``: no single element can be removed from the
+    result without ``fails`` turning false (unless ``fails`` gave up, e.g. out of
+    budget, which counts as false)."""
+    current = list(items)
+    granularity = 2
+    while len(current) >= 2:
+        size = math.ceil(len(current) / granularity)
+        chunks = [current[i:i + size] for i in range(0, len(current), size)]
+        reduced = False
+        if granularity > 2:  # with two chunks, a chunk is the other's complement
+            for chunk in chunks:
+                if fails(chunk):
+                    current, granularity, reduced = chunk, 2, True
+                    break
+        if not reduced:
+            for i in range(len(chunks)):
+                complement = [x for j, c in enumerate(chunks) if j != i for x in c]
+                if fails(complement):
+                    current, granularity, reduced = complement, max(granularity - 1, 2), True
+                    break
+        if not reduced:
+            if granularity >= len(current):
+                break
+            granularity = min(len(current), granularity * 2)
+    if len(current) == 1 and fails([]):
+        return []
+    return current
+
+
+@dataclass
+class _Oracle:
+    """Replays candidates (with their epilogue) and remembers the answers."""
+
+    target: str
+    seed: int
+    guarantee: str
+    teardown: tuple[Step, ...]
+    faults: bool
+    claims: frozenset[str]
+    deadline: float
+    max_replays: int
+    replays: int = 0
+    slowest: float | None = None
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    def schedule(self, kept: Sequence[Mapping[str, Any]]) -> Any:
+        from replicheck.properties.schedule import Schedule
+
+        steps = [dict(s) for s in kept] + canonical_epilogue(
+            kept, self.teardown, faults=self.faults, claims=self.claims)
+        return Schedule(self.target, self.seed, tuple(steps))
+
+    def run(self, kept: Sequence[Mapping[str, Any]]) -> Any:
+        """The replay of ``kept`` (None: refused, crashed, out of budget)."""
+        key = json.dumps([dict(s) for s in kept], sort_keys=True, default=repr)
+        if key in self.cache:
+            return self.cache[key]
+        if self.replays >= self.max_replays or time.monotonic() >= self.deadline:
+            return None
+        from replicheck.properties.replay import replay
+
+        self.replays += 1
+        remaining = self.deadline - time.monotonic()
+        limit = remaining if self.slowest is None else min(
+            remaining, max(SLOW_REPLAY_FLOOR, SLOW_REPLAY_FACTOR * self.slowest))
+        started = time.monotonic()
+        try:
+            with _time_limit(limit):
+                result: Any = replay(self.schedule(kept), timeout=max(limit, 0.1))
+        except Exception:  # a refused step (ScheduleError), the store crashed, too slow
+            result = None
+        if self.slowest is None:  # the unshrunk schedule's replay sets the pace
+            self.slowest = time.monotonic() - started
+        self.cache[key] = result
+        return result
+
+    def fails(self, kept: Sequence[Mapping[str, Any]]) -> bool:
+        result = self.run(kept)
+        return result is not None and self.violated(result) is not None
+
+    def violated(self, result: Any) -> Any:
+        from replicheck.properties.guarantees import VIOLATED
+
+        return next((j for j in result.judgements
+                     if j.guarantee == self.guarantee and j.status == VIOLATED), None)
+
+
+def _coalesce(kept: list[Step], oracle: _Oracle) -> list[Step]:
+    """Each maximal block of ``decide`` steps replaced by one ``run`` step where the
+    candidate still fails."""
+    i = 0
+    while i < len(kept):
+        if _kind(kept[i]) != "decide":
+            i += 1
+            continue
+        j = i
+        while j < len(kept) and _kind(kept[j]) == "decide":
+            j += 1
+        candidate = [*kept[:i], {"run": {}}, *kept[j:]]
+        if j - i > 1 and oracle.fails(candidate):
+            kept = candidate
+        i += 1
+    return kept
+
+
+def minimize_counterexample(cx: Counterexample, target: str, seed: int = 0, *,
+                            seconds: float = DEFAULT_SECONDS,
+                            max_replays: int = DEFAULT_MAX_REPLAYS) -> Counterexample:
+    """``cx`` with its schedule shrunk (module docstring), replayed on ``target``
+    (a preset, ``mutant:NAME`` or ``package.module:factory``, built with ``seed``):
+    the shrunk schedule, its ``steps`` in plain words (the kept steps, then the
+    epilogue's, marked ``teardown:``), ``decisions`` = the number of kept steps,
+    and the replay's history, verdict and explanation. ``cx`` unchanged when it has
+    no schedule or when its schedule with the canonical epilogue does not reproduce
+    the violation. At most ``seconds`` of work and ``max_replays`` replays (then the
+    best found so far). Never raises."""
+    try:
+        return _minimize(cx, target, seed, seconds, max_replays)
+    except Exception:  # shrinking is a courtesy: never mask the failure it shrinks
+        return cx
+
+
+def _minimize(cx: Counterexample, target: str, seed: int, seconds: float,
+              max_replays: int) -> Counterexample:
+    if cx.schedule is None:
+        return cx
+    from replicheck.implementation.store import Capability
+    from replicheck.properties.replay import build_store
+    from replicheck.properties.schedule import check_step
+
+    raw_steps = cx.schedule.get("steps") or ()
+    steps = [check_step(s) for s in raw_steps]
+    count = len(steps) if cx.decisions is None else max(0, min(cx.decisions, len(steps)))
+    before, teardown = steps[:count], tuple(steps[count:])
+    store: Any = build_store(target, seed)
+    try:
+        descriptor = store.descriptor
+    finally:
+        close = getattr(store, "close", None)
+        if callable(close):
+            close()
+    oracle = _Oracle(target, seed, cx.guarantee, teardown,
+                     descriptor.has(Capability.FAULTS),
+                     frozenset(str(c.guarantee) for c in descriptor.claims),
+                     time.monotonic() + seconds, max_replays)
+    if not oracle.fails(before):
+        return cx
+    kept = _coalesce(before, oracle)
+    kept = ddmin(kept, oracle.fails)
+    kept = _coalesce(kept, oracle)  # blocks ddmin left behind
+    result = oracle.run(kept)
+    if result is None or oracle.violated(result) is None:  # cannot happen: kept fails
+        kept, result = before, oracle.run(before)
+        if result is None:
+            return cx
+    judgement = oracle.violated(result)
+    schedule = oracle.schedule(kept)
+    epilogue = schedule.steps[len(kept):]
+    words = tuple(describe_step(s) for s in kept) + tuple(
+        "teardown: " + describe_step(s) for s in epilogue)
+    return dc_replace(cx, explanation=judgement.explanation(), steps=words,
+                      decisions=len(kept), history=result.history,
+                      verdict=judgement.verdict, schedule=schedule.to_json())

@@ -1,0 +1,154 @@
+"""Shrinking a failing schedule: hand-written schedules for mutants, with steps that
+have nothing to do with the bug, shrink to fewer steps that still show it on the
+mutant and show nothing on the reference preset."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from replicheck.models.items.requests import Get, Put, TransactWrite
+from replicheck.properties.guarantees import HOLDS, VIOLATED
+from replicheck.properties.outcomes import Counterexample
+from replicheck.properties.replay import replay
+from replicheck.properties.schedule import Schedule, from_json, submit_step
+from replicheck.properties.shrink import canonical_epilogue, ddmin, minimize_counterexample
+
+T = "items"
+RETRY = "mutant:stream-duplicate-on-retry"
+ELECTION = "mutant:election-ignores-log"
+
+
+def counterexample(target: str, guarantee: str, steps: list[dict[str, Any]],
+                   teardown: list[dict[str, Any]]) -> Counterexample:
+    schedule = Schedule(target, 0, tuple(steps + teardown))
+    return Counterexample("concurrency", guarantee, "hand-written", decisions=len(steps),
+                          schedule=schedule.to_json())
+
+
+def status(schedule: dict[str, Any] | Any, guarantee: str, target: str | None = None) -> str:
+    loaded = from_json(schedule)
+    if target is not None:
+        loaded = Schedule(target, loaded.seed, loaded.steps)
+    return next(j.status for j in replay(loaded).judgements if j.guarantee == guarantee)
+
+
+def retried_transaction() -> Counterexample:
+    """A transaction retried with its token after it committed (every scheduler
+    decision written out: message ids as the simulation numbers them), among steps
+    that do not matter: clock skews, a crash and restart of a node outside the item's
+    partition, other keys written afterwards."""
+    retry = submit_step("c0", TransactWrite((Put(T, {"pk": "a", "v": 1}),), token="tok-1"))
+    steps: list[dict[str, Any]] = [
+        {"skew": ["n2", 0.5]},
+        retry,
+        *({"decide": {"deliver": i}} for i in (10, 12, 13, 14, 15, 16, 17)),
+        {"skew": ["n3", -0.5]},
+        retry,
+        *({"decide": {"deliver": i}} for i in (18, 20, 21, 22, 23, 24, 25)),
+        submit_step("c1", Put(T, {"pk": "b", "v": 2})),
+        {"run": {}},
+        submit_step("c2", Get(T, {"pk": "b"}, consistent=True)),
+        {"run": {}},
+    ]
+    teardown: list[dict[str, Any]] = [{"heal": {}}, {"run": {}}, {"observe": "stream"}]
+    return counterexample(RETRY, "stream-exactly-once", steps, teardown)
+
+
+def test_a_retried_transaction_shrinks_to_the_retry_and_still_fails() -> None:
+    cx = retried_transaction()
+    assert status(cx.schedule, "stream-exactly-once") == VIOLATED
+    shrunk = minimize_counterexample(cx, RETRY)
+    assert shrunk.decisions is not None and cx.decisions is not None
+    assert shrunk.decisions < cx.decisions
+    assert shrunk.schedule is not None
+    assert len(shrunk.schedule["steps"]) < len(cx.schedule["steps"])  # type: ignore[index]
+    kept = shrunk.schedule["steps"][:shrunk.decisions]
+    assert sum(1 for s in kept if "submit" in s) == 2  # the transaction and its retry
+    assert not any("skew" in s for s in kept)
+    assert status(shrunk.schedule, "stream-exactly-once") == VIOLATED
+    assert status(shrunk.schedule, "stream-exactly-once", target="dynamodb") == HOLDS
+    assert shrunk.guarantee == cx.guarantee and shrunk.property == cx.property
+    assert shrunk.history is not None and shrunk.verdict is not None
+    assert "stream-duplicate" in {a.type for a in shrunk.verdict.anomalies}
+    assert len(shrunk.steps) >= shrunk.decisions
+    assert shrunk.steps[0].startswith("client c0 submits transact-write")
+
+
+def lagging_replica() -> Counterexample:
+    """One replica of key a's partition cut off while a write commits; time passes;
+    the network heals; a strong read. Among them: writes of other keys, a clock skew,
+    a crash and restart."""
+    steps: list[dict[str, Any]] = [
+        submit_step("c0", Put(T, {"pk": "a", "v": 1})),
+        {"run": {}},
+        submit_step("c1", Put(T, {"pk": "k7", "v": 9})),
+        {"run": {}},
+        {"partition": [["n3"], ["n1", "n2", "n4", "n5"]]},
+        {"skew": ["n1", 2.0]},
+        submit_step("c0", Put(T, {"pk": "a", "v": 2})),
+        {"run": {}},
+        {"crash": "n5"},
+        {"settle": {"seconds": 3.0}},
+        {"restart": "n5"},
+        {"heal": {}},
+        {"settle": {}},
+        submit_step("c2", Get(T, {"pk": "k7"}, consistent=True)),
+        {"run": {}},
+        submit_step("c1", Get(T, {"pk": "a"}, consistent=True)),
+        {"run": {}},
+    ]
+    teardown: list[dict[str, Any]] = [{"heal": {}}, {"run": {}}, {"observe": "stream"}]
+    return counterexample(ELECTION, "linearizable-strong-reads", steps, teardown)
+
+
+def test_a_lost_write_after_failover_shrinks_and_the_reference_holds() -> None:
+    cx = lagging_replica()
+    assert status(cx.schedule, "linearizable-strong-reads") == VIOLATED
+    shrunk = minimize_counterexample(cx, ELECTION)
+    assert shrunk.decisions is not None and cx.decisions is not None
+    assert shrunk.decisions < cx.decisions
+    kept = shrunk.schedule["steps"][:shrunk.decisions]  # type: ignore[index]
+    assert {"partition": [["n3"], ["n1", "n2", "n4", "n5"]]} in kept
+    assert not any("skew" in s or "crash" in s for s in kept)
+    assert status(shrunk.schedule, "linearizable-strong-reads") == VIOLATED
+    assert status(shrunk.schedule, "linearizable-strong-reads", target="dynamodb") == HOLDS
+
+
+def test_a_counterexample_that_does_not_reproduce_comes_back_unchanged() -> None:
+    cx = retried_transaction()
+    assert minimize_counterexample(cx, "dynamodb") is cx  # the reference: no violation
+    bare = Counterexample("concurrency", "stream-exactly-once", "no schedule")
+    assert minimize_counterexample(bare, RETRY) is bare
+    broken = Counterexample("concurrency", "stream-exactly-once", "bad",
+                            decisions=1, schedule={"steps": [{"nope": 1}]})
+    assert minimize_counterexample(broken, RETRY) is broken
+    assert minimize_counterexample(cx, "mutant:no-such-mutant") is cx
+
+
+def test_the_budget_bounds_the_work() -> None:
+    cx = retried_transaction()
+    assert minimize_counterexample(cx, RETRY, max_replays=1).decisions == cx.decisions
+    assert minimize_counterexample(cx, RETRY, seconds=0.0) is cx
+
+
+def test_ddmin_finds_a_one_minimal_subsequence() -> None:
+    calls: list[list[int]] = []
+
+    def fails(candidate: list[int]) -> bool:
+        calls.append(candidate)
+        return {3, 7}.issubset(candidate) and candidate.index(3) < candidate.index(7)
+
+    assert ddmin(list(range(10)), fails) == [3, 7]
+    assert ddmin([5], lambda c: True) == []
+    assert ddmin([1, 2], lambda c: c == [1, 2]) == [1, 2]
+
+
+def test_the_epilogue_restarts_what_the_kept_steps_left_crashed() -> None:
+    kept = [{"crash": "n1"}, {"crash": "n2"}, {"restart": "n2"}]
+    teardown: list[dict[str, Any]] = [{"heal": {}}, {"decide": {"deliver": 3}}, {"settle": {}},
+                {"observe": "replicas"}]
+    epilogue = canonical_epilogue(kept, teardown, faults=True,
+                                  claims={"convergence", "stream-item-order"})
+    assert epilogue == [{"heal": {}}, {"restart": "n1"}, {"run": {}}, {"settle": {}},
+                        {"observe": "replicas"}, {"observe": "stream"}]
+    assert canonical_epilogue([], [], faults=False, claims=set()) == [{"run": {}}]
