@@ -4,10 +4,11 @@
 its invocation to its completion, in record order (the x axis ranks the record indexes
 ``call`` and ``ret``, so idle gaps take no room). An operation that never completed, or
 completed ``info``, may take effect any time after its invocation: its bar runs to the
-end of the history and is drawn as indeterminate. Operations an anomaly names are
-highlighted. Hovering a bar shows its function, key, input, output and status (SVG
-``<title>``, no script). Faults (``nemesis`` records) are vertical lines. Every text is
-escaped. The row labels stay in place while the bars scroll sideways, so a history of
+end of the history and is drawn as indeterminate (a tick marks an ``info``
+completion). Operations an anomaly names are highlighted (outlined, on a red band).
+Hovering a bar shows its function, key, input, output and status (SVG ``<title>``, no
+script). Faults (``nemesis`` records) are vertical lines. Every text is escaped. The
+row labels stay in place while the bars scroll sideways, so a history of
 thousands of operations stays readable.
 """
 
@@ -48,7 +49,8 @@ TIMELINE_CSS: Final = """
 .timeline .op.anomaly rect.bar{stroke:#c00;stroke-width:2.5}
 .timeline .op.anomaly.ok rect.bar{fill:#f5a3a3}
 .timeline .op:hover rect.bar{stroke:#000;stroke-width:2}
-.timeline .op .ret{stroke:#b07c00;stroke-width:2}
+.timeline .op .ret{stroke:#b07c00;stroke-width:2;fill:none}
+.timeline .op .halo{fill:#c00;opacity:.16}
 .timeline .fault{stroke:#a0a;stroke-width:1.5;stroke-dasharray:3 3}
 .timeline-key{font-size:12px;color:#445;margin:.2em 0 .6em}
 .timeline-key span{display:inline-block;width:18px;height:10px;margin:0 4px 0 12px;
@@ -121,7 +123,7 @@ def timeline_html(history: History, highlight: Mapping[int, Sequence[str]] | Non
     def x(index: int) -> float:
         return pad + rank[index] * step
 
-    width = round(end + pad)
+    width = round(end + pad + 24)
     height = AXIS + ROW * len(processes) + 4
     esc = html.escape
     parts: list[str] = [
@@ -185,7 +187,7 @@ def _bar(op: Operation, x: Callable[[int], float], end: float, anomalies: Sequen
     x1 = x(op.call)
     indeterminate = op.status == "info" or op.ret is None
     x2 = end if op.ret is None or indeterminate else x(op.ret)
-    x2 = max(x2, x1 + 2)
+    x2 = max(x2, x1 + (8 if anomalies else 2))
     top = (ROW - BAR) / 2
     status = op.status if op.ret is not None else "info"
     cls = f"op {status}" + (" anomaly" if anomalies else "")
@@ -195,12 +197,14 @@ def _bar(op: Operation, x: Callable[[int], float], end: float, anomalies: Sequen
         title += "\nnamed by: " + ", ".join(anomalies)
     out = [f'<g class="{cls}" id="{esc(ident)}-op{op.id}" data-op="{op.id}">'
            f'<title>{esc(title)}</title>'
-           f'<rect class="bar" x="{x1:.1f}" y="{top:.1f}" width="{x2 - x1:.1f}" '
+           + (f'<rect class="halo" x="{x1 - 3:.1f}" y="0" width="{x2 - x1 + 6:.1f}" '
+              f'height="{ROW}"/>' if anomalies else "")
+           + f'<rect class="bar" x="{x1:.1f}" y="{top:.1f}" width="{x2 - x1:.1f}" '
            f'height="{BAR}" rx="2"{fill}/>']
     if indeterminate and op.ret is not None:
         rx = x(op.ret)
-        out.append(f'<line class="ret" x1="{rx:.1f}" y1="{top:.1f}" x2="{rx:.1f}" '
-                   f'y2="{top + BAR:.1f}"/>')
+        out.append(f'<path class="ret" d="M{rx:.1f},{top:.1f} v3 M{rx:.1f},'
+                   f'{top + BAR:.1f} v-3"/>')
     room = int((x2 - x1 - 6) / 6.6)
     if room >= 3:
         label = _bar_label(op)

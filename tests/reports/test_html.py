@@ -113,7 +113,8 @@ def test_indeterminate_operation_runs_to_the_end() -> None:
     history = _fixtures().STALE_READ_HISTORY
     text = render_check_html(history, _fixtures().STALE_READ_VERDICT)
     bars = re.findall(r'<g class="op ([a-z ]+)" id="tl1-op(\d)" data-op="\d">'
-                      r'<title>[^<]*</title><rect class="bar" x="([\d.]+)" y="[\d.]+" '
+                      r'<title>[^<]*</title>(?:<rect class="halo"[^>]*/>)?'
+                      r'<rect class="bar" x="([\d.]+)" y="[\d.]+" '
                       r'width="([\d.]+)"', text)
     ends = {int(op): (cls, float(x) + float(w)) for cls, op, x, w in bars}
     assert len(ends) == 5
