@@ -144,3 +144,8 @@ def test_thousand_operation_check_report_in_chromium(browser: Any, tmp_path: Pat
     shot = _screenshot_dir(tmp_path) / "thousand-operations.png"
     _full_screenshot(browser, shot)
     assert shot.stat().st_size > 1000
+    # an anomaly's operation number links to its bar: following it scrolls the timeline
+    scrolled = "return document.querySelector('.timeline .scroll').scrollLeft"
+    assert browser.execute_script(scrolled) == 0
+    browser.find_element("css selector", 'a[href="#tl1-op500"]').click()
+    assert browser.execute_script(scrolled) > 0
