@@ -1,0 +1,397 @@
+"""Machine 5, ``vector-clocks-and-siblings``: dotted version vectors and siblings under
+any schedule.
+
+:func:`clocks_machine` drives a store with the ``versions`` capability (its replicas
+keep each key as siblings with dots and a causal context, and a client writes with
+the context it read): clients read a key (remembering the context the read
+answered), write it blind or with their last context, each request sent to a
+replica of the key of Hypothesis's choice; every scheduler decision, partitions,
+crashes, restarts and anti-entropy syncs are rules too. After EVERY rule, for every
+replica and key (``vector-clock-order``):
+
+- the replica's causal context never goes backwards: each entry of the new context
+  is at least the old one (a context only grows by joining);
+- a sibling (a dot) a replica held leaves it only when some write's context covered
+  that dot (it was superseded), never silently: concurrent writes stay siblings
+  until a write that saw both;
+- no replica holds a sibling next to another whose write's context covered it (a
+  write with a context supersedes every sibling it saw).
+
+Teardown heals, restarts, settles, runs an anti-entropy round and judges
+``vector-clock-order`` on the acknowledged writes' dots and contexts against the
+final snapshot with :func:`~replicheck.properties.guarantees.judge_guarantee`.
+:func:`hypothesis.target` steers generation towards many siblings and replicas that
+disagree.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from replicheck.implementation.store import Capability, Handle, Store
+from replicheck.models.items.requests import Get, Put
+from replicheck.properties import strategies
+from replicheck.properties.guarantees import OBSERVED, VIOLATED, Judgement, judge_guarantee
+from replicheck.properties.replicas import (
+    DrivenRecording,
+    StepLog,
+    Verdicts,
+    close,
+    describe_decision,
+    fair_step,
+    heal_dropping,
+    key_text,
+    probe_store,
+    steer,
+    sync_session,
+)
+
+__all__ = ["CLOCKS_PROPERTY", "clock_problems", "clocks_machine"]
+
+CLOCKS_PROPERTY: Final = "vector-clocks-and-siblings"
+"""The property name of machine 5."""
+
+CLIENTS: Final = ("c0", "c1", "c2")
+MAX_CALL_DECISIONS: Final = 500
+MAX_SETTLE_DECISIONS: Final = 20_000
+
+Dot = tuple[str, int]
+
+
+def _dots(entry: Any) -> set[Dot]:
+    if not isinstance(entry, Mapping):
+        return set()
+    return {(str(s["dot"][0]), int(s["dot"][1])) for s in entry.get("siblings", ())
+            if isinstance(s, Mapping) and s.get("dot") is not None}
+
+
+def _clock(entry: Any) -> dict[str, int]:
+    if not isinstance(entry, Mapping):
+        return {}
+    return {str(k): int(v) for k, v in (entry.get("clock") or {}).items()}
+
+
+def _covers(clock: Mapping[str, int], dot: Dot) -> bool:
+    return clock.get(dot[0], 0) >= dot[1]
+
+
+def clock_problems(node: str, key: str, before: Any, after: Any,
+                   superseded: Mapping[str, int]) -> list[str]:
+    """What is wrong with replica ``node``'s entry for ``key`` going from ``before`` to
+    ``after`` (entries in the ``{"siblings": [{"dot", "clock", ...}], "clock": {...}}``
+    form; ``None`` when it held nothing), given ``superseded``, the join of the
+    contexts of every write sent for the key: a context entry that went down, a
+    sibling that left without any write's context covering its dot, a sibling held
+    next to one whose write's context covered it. Empty when nothing is."""
+    problems = []
+    old, new = _clock(before), _clock(after)
+    lower = sorted(r for r, c in old.items() if new.get(r, 0) < c)
+    if lower:
+        problems.append(
+            f"{node}'s causal context for key {key} went backwards: {json.dumps(old)} -> "
+            f"{json.dumps(new)} (entries {', '.join(lower)} decreased): a replica's "
+            "version vector only grows")
+    for dot in sorted(_dots(before) - _dots(after)):
+        if not _covers(superseded, dot):
+            problems.append(
+                f"{node} dropped the sibling {dot[0]}:{dot[1]} of key {key}, which no "
+                "write's context covered (no write saw it): a concurrent write was lost "
+                "instead of kept as a sibling")
+    if isinstance(after, Mapping):
+        siblings = [s for s in after.get("siblings", ()) if isinstance(s, Mapping)]
+        for sibling in siblings:
+            seen = {str(k): int(v) for k, v in (sibling.get("clock") or {}).items()}
+            for other in siblings:
+                dot = (str(other["dot"][0]), int(other["dot"][1]))
+                if other is not sibling and _covers(seen, dot):
+                    problems.append(
+                        f"{node} holds for key {key} the sibling {dot[0]}:{dot[1]} next to "
+                        f"{sibling['dot'][0]}:{sibling['dot'][1]}, whose write's context "
+                        f"{json.dumps(seen)} saw it: a write must supersede every sibling "
+                        "it saw")
+    return problems
+
+
+def clocks_machine(factory: Callable[[], Store], target: str | None = None
+                   ) -> type[RuleBasedStateMachine]:
+    """Machine 5 for the store ``factory`` builds (schedulable, with ``versions`` and
+    replica introspection; see the module docstring); ``target`` names the store
+    (unused here). Fails with
+    :class:`~replicheck.properties.examples.GuaranteeViolation` when a replica's clock
+    goes backwards, a concurrent write is dropped, or a superseded sibling is kept."""
+    descriptor, nodes, probe = probe_store(factory)
+    try:
+        table = descriptor.tables[0].name
+        pk = descriptor.tables[0].partition_key
+        faults = descriptor.has(Capability.FAULTS) and bool(nodes)
+        anti_entropy = descriptor.has(Capability.ANTI_ENTROPY) and callable(
+            getattr(probe, "anti_entropy", None))
+        snapshots = callable(getattr(probe, "replicas_observation", None))
+    finally:
+        close(probe)
+    claimed = any(c.guarantee == "vector-clock-order" for c in descriptor.claims)
+    node_names = nodes or ("none",)
+    keys = strategies.keys()
+
+    class Clocks(RuleBasedStateMachine):
+        """Reads, writes with and without contexts, faults: version vectors only grow,
+        concurrent writes stay siblings until a write saw them."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.raw: Any = factory()
+            self.rec = DrivenRecording(self.raw)
+            self.log = StepLog()
+            self.verdicts = Verdicts(CLOCKS_PROPERTY, self.log)
+            self.handles: dict[str, Handle] = {}
+            self.contexts: dict[tuple[str, str], dict[str, int]] = {}
+            self.superseded: dict[str, dict[str, int]] = {}
+            self.held: dict[tuple[str, str], Any] = {}
+            self.crashed: set[str] = set()
+            self.most_siblings = 0
+            self.rules_run = 0
+
+        def _step(self, text: str, decisions: int = 1) -> None:
+            self.rules_run += 1
+            self.log.add(text, decisions)
+
+        def _busy(self, client: str) -> bool:
+            handle = self.handles.get(client)
+            return handle is not None and not handle.done
+
+        def _replica(self, key: str, index: int) -> str:
+            found = tuple(self.raw.preference_list(table, {pk: key}))
+            return str(found[index % len(found)])
+
+        def _run(self, handle: Handle) -> int:
+            taken = 0
+            while not handle.done and taken < MAX_CALL_DECISIONS and fair_step(self.rec):
+                taken += 1
+            return taken
+
+        @rule(client=st.sampled_from(CLIENTS), key=keys, index=st.integers(0, 2))
+        def read(self, client: str, key: str, index: int) -> None:
+            """A read coordinated by one replica of the key, run until it completes;
+            the client keeps the causal context it answered."""
+            if self._busy(client):
+                return
+            node = self._replica(key, index)
+            handle = self.rec.submit_at(client, Get(table, {pk: key}), node)
+            self.handles[client] = handle
+            taken = self._run(handle)
+            if handle.status == "ok" and isinstance(handle.meta.get("clock"), Mapping):
+                self.contexts[(client, key)] = {str(k): int(v)
+                                                for k, v in handle.meta["clock"].items()}
+                shown = f"context {json.dumps(self.contexts[(client, key)])}, " \
+                        f"{len(handle.meta.get('siblings', ()))} sibling(s)"
+            else:
+                shown = handle.status or "in flight"
+            self._step(f"{client} reads {key} at {node}: {shown}", taken)
+
+        @rule(client=st.sampled_from(CLIENTS), key=keys, index=st.integers(0, 2),
+              value=strategies.unique_values(), with_context=st.booleans(),
+              wait=st.booleans())
+        def write(self, client: str, key: str, index: int, value: str, with_context: bool,
+                  wait: bool) -> None:
+            """A put coordinated by one replica of the key: with the context the client
+            last read for the key (it supersedes what that read saw), else blind (a
+            sibling of everything held); run until it completes when ``wait``."""
+            if self._busy(client):
+                return
+            node = self._replica(key, index)
+            context = self.contexts.get((client, key)) if with_context else None
+            if context is not None:
+                joined = self.superseded.setdefault(key, {})
+                for replica, counter in context.items():
+                    joined[replica] = max(joined.get(replica, 0), counter)
+            handle = self.rec.submit_at(client, Put(table, {pk: key, "v": value}), node,
+                                        context=context if context is not None else {})
+            self.handles[client] = handle
+            taken = self._run(handle) if wait else 0
+            how = f"with context {json.dumps(context)}" if context is not None else "blind"
+            done = f": {handle.status}" if wait else ""
+            self._step(f"{client} puts {key}={value} at {node} {how}{done}", taken)
+
+        @rule(key=keys, offset=st.integers(0, 2))
+        def race(self, key: str, offset: int) -> None:
+            """Every idle client sends a blind put of the key to a different replica at
+            the same instant (concurrent writes: siblings)."""
+            sent = []
+            for i, client in enumerate(CLIENTS):
+                if self._busy(client):
+                    continue
+                node = self._replica(key, offset + i)
+                value = f"{client}-{self.rules_run}"
+                self.handles[client] = self.rec.submit_at(
+                    client, Put(table, {pk: key, "v": value}), node, context={})
+                sent.append(f"{client} at {node}")
+            self._step(f"concurrent blind puts of {key}: {', '.join(sent) or 'none'}")
+
+        @rule(client=st.sampled_from(CLIENTS), key=keys, read_at=st.integers(0, 2),
+              write_at=st.integers(0, 2), value=strategies.unique_values())
+        def update(self, client: str, key: str, read_at: int, write_at: int,
+                   value: str) -> None:
+            """A read-modify-write: read the key at one replica, then put it with the
+            context read at another (it supersedes every sibling the read saw)."""
+            self.read(client, key, read_at)
+            if (client, key) in self.contexts:
+                self.write(client, key, write_at, value, True, True)
+
+        @rule(key=keys, index=st.integers(0, 2))
+        def lose(self, key: str, index: int) -> None:
+            """Every message in flight to one replica of the key is lost (a burst of
+            packet loss at that node)."""
+            from replicheck.implementation.reference.sim import Drop
+
+            node = self._replica(key, index)
+            lost = [m.id for m in self.raw.sim.in_flight.values() if m.dst == node]
+            for message in lost:
+                self.rec.decide(Drop(message))
+            self._step(f"{len(lost)} message(s) to {node} lost", len(lost))
+
+        @rule(index=st.integers(0, 255))
+        def decide(self, index: int) -> None:
+            """One scheduler decision of any kind (deliver, drop, duplicate, fire)."""
+            decisions = self.rec.decisions()
+            if decisions:
+                decision = decisions[index % len(decisions)]
+                text = describe_decision(self.raw, decision)
+                self.rec.decide(decision)
+                self._step(text)
+
+        @rule(steps=st.integers(1, 20))
+        def run_fair(self, steps: int) -> None:
+            taken = 0
+            while taken < steps and fair_step(self.rec):
+                taken += 1
+            self._step(f"{taken} fair decision(s)", taken)
+
+        @precondition(lambda self: faults)
+        @rule(side=st.sets(st.sampled_from(node_names), min_size=1))
+        def partition(self, side: set[str]) -> None:
+            other = [n for n in nodes if n not in side]
+            self.raw.partition([sorted(side), other] if other else [sorted(side)])
+            self._step(f"partition {sorted(side)} from {other}")
+
+        @precondition(lambda self: faults)
+        @rule()
+        def heal(self) -> None:
+            lost = heal_dropping(self.raw, self.rec)
+            self._step(f"heal ({lost} cut-off message(s) lost)")
+
+        @precondition(lambda self: faults)
+        @rule(node=st.sampled_from(node_names))
+        def crash(self, node: str) -> None:
+            if self.crashed:
+                return
+            self.raw.crash(node)
+            self.crashed.add(node)
+            self._step(f"crash {node}")
+
+        @precondition(lambda self: faults)
+        @rule()
+        def restart(self) -> None:
+            for node in sorted(self.crashed):
+                self.raw.restart(node)
+            self._step(f"restart {', '.join(sorted(self.crashed)) or 'nothing'}")
+            self.crashed.clear()
+
+        @precondition(lambda self: anti_entropy)
+        @rule(key=keys, first=st.integers(0, 2), second=st.integers(1, 2))
+        def sync(self, key: str, first: int, second: int) -> None:
+            """Deliver every message in flight, then one anti-entropy session between
+            two replicas of a key that are up and can reach each other."""
+            a, b = self._replica(key, first), self._replica(key, first + second)
+            if a == b or {a, b} & self.crashed or not self.raw.sim.reachable(a, b):
+                return
+            delivered = self.raw.sim.quiesce()
+            self.rec.collect()
+            session = sync_session(self.raw, table, a, b)
+            self.rec.collect()
+            self._step(f"deliver every message ({delivered}), then anti-entropy {a} -> {b} "
+                       f"(repaired {session['repaired']})", delivered + 1)
+
+        @invariant()
+        def clocks_only_grow(self) -> None:
+            """Every replica's context only grows, a sibling leaves only when a write
+            saw it, and no superseded sibling is held."""
+            problems: list[str] = []
+            for node in nodes:
+                entries = {key_text(k): v
+                           for k, v in self.raw.replica_versions(node, table).items()}
+                for text in sorted(set(entries) | {k for n, k in self.held if n == node}):
+                    before, after = self.held.get((node, text)), entries.get(text)
+                    if after == before:
+                        continue
+                    key = json.loads(text) if text.startswith('"') else text
+                    problems += clock_problems(node, text, before, after,
+                                               self.superseded.get(str(key), {}))
+                    self.held[(node, text)] = after
+                    if isinstance(after, Mapping):
+                        self.most_siblings = max(self.most_siblings,
+                                                 len(after.get("siblings", ())))
+            if not problems:
+                return
+            shown = "; ".join(problems[:3]) + (
+                f" (and {len(problems) - 3} more)" if len(problems) > 3 else "")
+            judgement = Judgement("vector-clock-order", VIOLATED if claimed else OBSERVED,
+                                  claimed, reason=f"replica states after the last step: "
+                                                  f"{shown}")
+            if snapshots:
+                self.rec.observe("replicas", self.raw.replicas_observation(table))
+            self.verdicts.take(judgement, self.rec.history())
+
+        def teardown(self) -> None:
+            try:
+                if not self.verdicts.failed:
+                    self._finish()
+            finally:
+                close(self.raw)
+                self.verdicts.report()
+
+        def _finish(self) -> None:
+            if faults:
+                heal_dropping(self.raw, self.rec)
+                for node in sorted(self.crashed):
+                    self.raw.restart(node)
+                self.crashed.clear()
+            taken = 0
+            while self.rec.in_flight() and taken < MAX_SETTLE_DECISIONS and fair_step(self.rec):
+                taken += 1
+            self.raw.settle()
+            self.clocks_only_grow()
+            for key in strategies.KEYS:  # a read of each key: read repair where they differ
+                handle = self.rec.submit_at("final", Get(table, {pk: key}),
+                                            self._replica(key, 0))
+                self._run(handle)
+            self.raw.settle()
+            self.rec.collect()
+            self.rec.abandon()
+            if not self.rec.history().operations or not snapshots:
+                return
+            before = self.raw.replicas_observation(table)
+            held = before.get("replicas", {})
+            every = {k for entries in held.values() for k in entries}
+            steer(float(self.most_siblings), "siblings of one key at one replica")
+            steer(float(sum(1 for k in every if len({json.dumps(e.get(k), sort_keys=True)
+                                                     for e in held.values()}) > 1)),
+                  "keys whose replicas disagree after settling")
+            if anti_entropy:
+                for i, a in enumerate(nodes):
+                    for b in nodes[i + 1:]:
+                        if self.raw.ring.shared_ranges(a, b):
+                            sync_session(self.raw, table, a, b)
+            self.clocks_only_grow()
+            self.rec.observe("replicas", self.raw.replicas_observation(
+                table, quiescent=True, anti_entropy=anti_entropy))
+            history = self.rec.history()
+            self.verdicts.take(judge_guarantee("vector-clock-order", history, descriptor),
+                               history)
+
+    Clocks.__name__ = Clocks.__qualname__ = "Clocks"
+    return Clocks
