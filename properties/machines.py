@@ -20,18 +20,22 @@ not claim to prevent is added to :data:`OBSERVATIONS` (never a failure).
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
+import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import replace as dc_replace
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Final
 
 import hypothesis
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
-from replicheck.histories.items import request_to_json
+from replicheck.histories.history import History
 from replicheck.implementation.store import (
     Capability,
     Descriptor,
@@ -53,6 +57,7 @@ from replicheck.models.items.requests import (
     request_kind,
 )
 from replicheck.properties import strategies
+from replicheck.properties.examples import ExampleReport, GuaranteeViolation, report_example
 from replicheck.properties.guarantees import (
     OBSERVED,
     READ_KINDS,
@@ -61,16 +66,30 @@ from replicheck.properties.guarantees import (
     judge_claims,
     judge_guarantee,
 )
+from replicheck.properties.outcomes import Counterexample
 from replicheck.properties.recording import RecordingStore
+from replicheck.properties.schedule import (
+    ScheduleRecorder,
+    completed_schedule,
+    describe_request,
+    write_schedule_on_failure,
+)
 
 __all__ = [
     "CLIENTS",
+    "CONFORMANCE",
+    "FAILURE_DIR_ENV",
     "OBSERVATIONS",
+    "PROPERTY",
     "GuaranteeViolation",
     "Observation",
     "close_store",
     "concurrency_machine",
     "conformance_machine",
+    "failure_path",
+    "hints_observation",
+    "read_repair_probes",
+    "twin_sync_observations",
 ]
 
 CLIENTS: Final = ("c0", "c1", "c2")
@@ -85,6 +104,18 @@ MAX_CALL_DECISIONS: Final = 500
 MAX_SETTLE_DECISIONS: Final = 20_000
 """The most fair decisions teardown takes to complete the operations in flight."""
 
+PROPERTY: Final = "concurrent-histories-under-faults"
+"""The suite property machine 2 is (its counterexamples name it)."""
+
+CONFORMANCE: Final = "sequential-model-conformance"
+"""The suite property machine 1 is."""
+
+FAILURE_DIR_ENV: Final = "REPLICHECK_FAILURE_DIR"
+"""Environment variable: the folder failing examples' schedule files go to."""
+
+UNCLAIMED_TIMEOUT: Final = 5.0
+"""The checker time limit, in seconds, of a guarantee the store does not claim."""
+
 
 @dataclass(frozen=True)
 class Observation:
@@ -94,15 +125,6 @@ class Observation:
     store: str
     guarantee: str
     explanation: str
-
-
-class GuaranteeViolation(AssertionError):
-    """A machine's failure: ``guarantees`` names the claimed guarantees whose check
-    failed (the first is the one reported)."""
-
-    def __init__(self, message: str, guarantees: tuple[str, ...]) -> None:
-        super().__init__(message)
-        self.guarantees = guarantees
 
 
 OBSERVATIONS: list[Observation] = []
@@ -162,10 +184,14 @@ def _outcome(run: Callable[[], Response]) -> tuple[Any, ...]:
     return ("ok", response.item, tuple(response.items))
 
 
-def conformance_machine(factory: Callable[[], Store]) -> type[RuleBasedStateMachine]:
+def conformance_machine(factory: Callable[[], Store], *, target: str | None = None,
+                        seed: int = 0) -> type[RuleBasedStateMachine]:
     """Machine 1 for the store ``factory`` builds (one fresh store per example, closed
-    in teardown). Fails when the store's answer to a compared request differs from
-    the item model's."""
+    in teardown, every request recorded in a history). Fails with
+    :class:`GuaranteeViolation` when the store's answer to a compared request differs
+    from the item model's; its :class:`Counterexample` lists the requests sent and
+    the mismatch, with the recorded history (and, for a schedulable store with a
+    ``target``, the replayable schedule)."""
     descriptor, _ = _probe(factory)
     table, pk = _pk(descriptor)
     kinds = compared_kinds(descriptor)
@@ -177,15 +203,21 @@ def conformance_machine(factory: Callable[[], Store]) -> type[RuleBasedStateMach
 
         def __init__(self) -> None:
             super().__init__()
-            self.store = factory()
-            self.db: Database = empty(*self.store.descriptor.tables)
+            made: Any = factory()
+            self.raw: Any = made
+            if target is not None and isinstance(made, Schedulable):
+                self.raw = ScheduleRecorder(self.raw, target, seed)
+            self.store = RecordingStore(self.raw)
+            self.db: Database = empty(*made.descriptor.tables)
             self.lost = False
             self.rules_run = 0
+            self.sent: list[str] = []
 
         @rule(request=requests)
         def send(self, request: Request) -> None:
             self.rules_run += 1
             kind = request_kind(request)
+            self.sent.append(f"client-0 sends {describe_request(request)}")
             actual = _outcome(lambda: self.store.execute(request))
             if actual[0] == "error" and actual[1] == "Indeterminate":
                 self.lost = True  # the model can no longer know the state
@@ -207,16 +239,44 @@ def conformance_machine(factory: Callable[[], Store]) -> type[RuleBasedStateMach
             if kind in READ_KINDS and not compared:
                 return
             if actual != expected:
-                raise GuaranteeViolation(
-                    f"{descriptor.name} answered {kind} {request!r}\n  with   {actual!r}\n"
-                    f"  model: {expected!r}", (_conformance_guarantee(descriptor, kind,
-                                                                   conditional),))
+                self._fail(request, kind, actual, expected, conditional)
+
+        def _fail(self, request: Request, kind: str, actual: tuple[Any, ...],
+                  expected: tuple[Any, ...], conditional: bool) -> None:
+            guarantee = _conformance_guarantee(descriptor, kind, conditional)
+            explanation = (f"{descriptor.name} answered {kind} {request!r}\n"
+                           f"  with   {actual!r}\n  model: {expected!r}")
+            schedule = completed_schedule(self.raw) if target is not None else None
+            counterexample = Counterexample(
+                CONFORMANCE, guarantee, explanation,
+                steps=(*self.sent, f"the store answered {_shown_outcome(actual)}; the "
+                       f"sequential model answers {_shown_outcome(expected)}"),
+                decisions=len(self.sent), history=self.store.history(),
+                schedule=None if schedule is None else schedule.to_json())
+            message = explanation
+            if schedule is not None:
+                written = write_schedule_on_failure(self.raw, failure_path(target or ""))
+                if written is not None:
+                    message += (f"\n\nschedule written to {written}\n"
+                                f"replay it with: replicheck replay {written}")
+            raise GuaranteeViolation(message, (guarantee,), counterexample)
 
         def teardown(self) -> None:
-            close_store(self.store)
+            report_example(ExampleReport(CONFORMANCE))
+            close_store(self.raw)
 
     Conformance.__name__ = Conformance.__qualname__ = "Conformance"
     return Conformance
+
+
+def _shown_outcome(outcome: tuple[Any, ...]) -> str:
+    """An answer of :func:`_outcome` in plain words."""
+    if outcome[0] == "error":
+        return f"the error {outcome[1]}" + (f" {list(outcome[2])}" if isinstance(
+            outcome[2], tuple) and outcome[2] else "")
+    item = outcome[1]
+    return "ok" + (f" with item {item}" if item is not None else "") + (
+        f" and items {list(outcome[2])}" if outcome[2] else "")
 
 
 def _conformance_guarantee(descriptor: Descriptor, kind: str, conditional: bool) -> str:
@@ -281,27 +341,6 @@ def _stream_observation(store: Any, table: str) -> dict[str, Any]:
                for r in store.stream_records(table)]
     return {"table": table, "records": records, "complete": True}
 
-
-
-class _Recording(RecordingStore):
-    """A recording store that can also send a request straight to one node (a client
-    with its own choice of coordinator, or a stale routing table)."""
-
-    def submit_at(self, client: str, request: Request, node: str) -> Handle:
-        """Record the invocation and send ``request`` for ``client`` to ``node``."""
-        store: Any = self.store
-        process = self.process_of(client)
-        self.recorder.invoke(process, request_kind(request), request_to_json(request))
-        handle = Handle(client, request)
-        try:
-            store.validate(request)
-        except StoreError as error:
-            handle.status, handle.error = "error", error
-        else:
-            store.client(client).submit(handle, node)
-        self._pending.append((process, handle))
-        self.collect()
-        return handle
 
 
 RACES: Final = ("create", "increment", "put", "txn-increment")
@@ -402,10 +441,83 @@ def _sync_observation(store: Any, table: str, a: str, b: str) -> dict[str, Any]:
             "differing": differing, "repaired": repaired}
 
 
-def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30
+def read_repair_probes(store: Any, table: str, pk: str) -> list[dict[str, Any]]:
+    """The read-repair probe (on a copy of ``store``) of every key of the suite's key
+    space whose replicas disagree, in key order."""
+    probes = []
+    for key in strategies.KEYS:
+        probe = _read_repair_probe(store, table, pk, key)
+        if probe is not None:
+            probes.append(probe)
+    return probes
+
+
+def twin_sync_observations(store: Any, table: str, nodes: tuple[str, ...]
+                           ) -> list[dict[str, Any]]:
+    """On a copy of ``store`` where the messages in flight were delivered but no
+    timer fired (no retry, no handoff yet): one anti-entropy session between every
+    pair of nodes that share a range, each as the ``anti-entropy`` observation."""
+    twin = copy.deepcopy(store)
+    twin.sim.quiesce()
+    return [_sync_observation(twin, table, a, b)
+            for i, a in enumerate(nodes) for b in nodes[i + 1:]
+            if twin.ring.shared_ranges(a, b)]
+
+
+def hints_observation(store: Any, table: str) -> dict[str, Any]:
+    """The ``hints`` observation after settling: how many hinted writes fallbacks
+    still hold."""
+    return {"table": table, "settled": True, "pending": int(store.pending_hints())}
+
+
+def failure_path(target: str) -> Path:
+    """Where a failing example's schedule is written: ``$REPLICHECK_FAILURE_DIR``
+    (else the current directory) / ``replicheck-failure-<target>-<hash>.json``; the
+    same file for the same target, so the last failing example (the minimal one
+    Hypothesis replays) is what it holds."""
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", target).strip("-")[:40] or "store"
+    digest = hashlib.sha256(target.encode()).hexdigest()[:8]
+    folder = Path(os.environ.get(FAILURE_DIR_ENV) or ".")
+    return folder / f"replicheck-failure-{slug}-{digest}.json"
+
+
+def _unclaimed_judgements(history: History, descriptor: Descriptor) -> list[Judgement]:
+    """Every guarantee the store does not claim that the history says something
+    about, judged as an observation: the linearizability of every read and the
+    session guarantees on every read kind, the rest as the store's checks would."""
+    from replicheck.models.guarantees import GUARANTEES, MECHANISM_PROMISES
+
+    claimed = {c.guarantee for c in descriptor.claims}
+    out = []
+    for guarantee in GUARANTEES + MECHANISM_PROMISES:
+        if guarantee in claimed:
+            continue
+        if guarantee == "linearizable-strong-reads" or guarantee in (
+                "read-your-writes", "monotonic-reads"):
+            as_claimed = _all_reads(descriptor, guarantee)
+            found = judge_guarantee(guarantee, history, as_claimed,
+                                    timeout=UNCLAIMED_TIMEOUT)
+            status = OBSERVED if found.status == VIOLATED else found.status
+            out.append(dc_replace(found, status=status, claimed=False))
+        else:
+            out.append(judge_guarantee(guarantee, history, descriptor,
+                                       timeout=UNCLAIMED_TIMEOUT))
+    return out
+
+
+def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
+                        target: str | None = None, seed: int = 0
                         ) -> type[RuleBasedStateMachine]:
     """Machine 2 for the schedulable store ``factory`` builds. Each example runs at
-    most ``max_steps`` rules; teardown judges every claimed guarantee."""
+    most ``max_steps`` rules, every call recorded as a schedule step (a
+    :class:`~replicheck.properties.schedule.ScheduleRecorder` for ``target`` and
+    ``seed``); teardown judges every claimed guarantee (and those it can judge that
+    the store does not claim), reports the example (:func:`report_example`), and
+    raises :class:`GuaranteeViolation` with the example's :class:`Counterexample`
+    when a claimed guarantee is violated. With a ``target``, the counterexample
+    carries the replayable schedule, which is also written to a file
+    (:func:`failure_path`) that the failure message names with the ``replicheck
+    replay`` command."""
     descriptor, nodes = _probe(factory)
     table, pk = _pk(descriptor)
     faults = descriptor.has(Capability.FAULTS) and bool(nodes)
@@ -436,8 +548,10 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30
             super().__init__()
             store = factory()
             assert isinstance(store, Schedulable)
-            self.raw: Any = store
-            self.rec = _Recording(store)
+            self.base: Any = store
+            self.raw: Any = ScheduleRecorder(store, target or "<factory>", seed)
+            self.rec = RecordingStore(self.raw)
+            self.teardown_at: int | None = None
             self.tokens = 0
             self.handles: dict[str, Any] = {}
             self.crashed: set[str] = set()
@@ -656,7 +770,7 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30
             if a is None or b is None or a == b or {a, b} & self.crashed \
                     or not self.raw.sim.reachable(a, b):
                 return
-            self.raw.sim.quiesce()
+            self.raw.quiesce()
             self.rec.collect()
             self.rec.observe("anti-entropy", _sync_observation(self.raw, table, a, b))
             self.rec.collect()
@@ -738,6 +852,7 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30
                 close_store(self.raw)
 
         def _finish(self) -> None:
+            self.teardown_at = len(self.raw.steps)
             if faults:
                 self._heal()
                 for node in sorted(self.crashed):
@@ -750,38 +865,65 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30
             self.rec.abandon()
             ops = len(self.rec.history().operations)
             if ops == 0:
+                report_example(ExampleReport(PROPERTY))
                 return
             _target(float(self.peak), "concurrent operations")
             self._observe_replicas()
             history = self.rec.history()
             judgements = judge_claims(history, descriptor)
+            judgements += _unclaimed_judgements(history, descriptor)
             for judgement in judgements:
                 if judgement.status == OBSERVED:
                     _observe(descriptor.name, judgement)
-            if descriptor.weaknesses and descriptor.has(Capability.STRONG_READS):
+            if descriptor.weaknesses and descriptor.has(Capability.STRONG_READS) \
+                    and descriptor.claims_guarantee("linearizable-strong-reads"):
                 every_read = judge_guarantee("linearizable-strong-reads", history,
                                              _all_reads(descriptor))
                 if every_read.status in (VIOLATED, OBSERVED):
                     for weakness in sorted(descriptor.weaknesses):
                         _observe(descriptor.name, every_read, weakness)
                         break
-            failed = [j for j in judgements if j.status == VIOLATED]
+            report_example(ExampleReport(
+                PROPERTY, {j.guarantee: j.status for j in judgements},
+                {j.guarantee: self._counterexample(j, history)
+                 for j in judgements if j.status == OBSERVED}))
+            failed = sorted((j for j in judgements if j.status == VIOLATED),
+                            key=lambda j: _specificity(j.guarantee))
             if failed:
-                raise GuaranteeViolation(
-                    "claimed guarantee violated:\n" + "\n".join(
-                        j.explanation() for j in failed),
-                    tuple(sorted((j.guarantee for j in failed), key=_specificity)))
+                counterexample = self._counterexample(failed[0], history)
+                message = "claimed guarantee violated:\n" + "\n".join(
+                    j.explanation() for j in failed)
+                if target is not None:
+                    written = write_schedule_on_failure(self.raw, failure_path(target))
+                    if written is not None:
+                        message += (f"\n\nschedule written to {written}\n"
+                                    f"replay it with: replicheck replay {written}")
+                raise GuaranteeViolation(message, tuple(j.guarantee for j in failed),
+                                         counterexample)
+
+        def _counterexample(self, judgement: Judgement, history: History
+                            ) -> Counterexample:
+            """This example as the counterexample of ``judgement``: the steps before
+            teardown in plain words (one decision = one step)."""
+            cut = len(self.raw.steps) if self.teardown_at is None else self.teardown_at
+            schedule = completed_schedule(self.raw) if target is not None else None
+            return Counterexample(
+                PROPERTY, judgement.guarantee, judgement.explanation(),
+                steps=self.raw.described(0, cut), decisions=cut, history=history,
+                verdict=judgement.verdict,
+                schedule=None if schedule is None else schedule.to_json())
 
         def _observe_replicas(self) -> None:
             claims = {c.guarantee for c in descriptor.claims}
-            settle = getattr(self.raw, "settle", None)
-            if snapshots and callable(settle):
+            settle = callable(getattr(self.base, "settle", None))
+            if snapshots and settle:
                 self._observe_leaderless(claims)
                 return
-            if "convergence" in claims and callable(settle):
-                settle()
-                observation = _leader_replicas_observation(self.raw, table)
+            if "convergence" in claims and settle:
+                self.raw.settle()
+                observation = _leader_replicas_observation(self.base, table)
                 if observation is not None:
+                    self.raw.steps.append({"observe": "replicas"})
                     self.rec.observe("replicas", observation)
             if claims & {"stream-exactly-once", "stream-item-order"} and isinstance(
                     self.raw, Streaming):
@@ -796,24 +938,17 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30
             self.rec.observe("replicas", before)
             _target_divergence(before)
             if "read-repair-repairs" in claims:
-                for key in strategies.KEYS:
-                    probe = _read_repair_probe(self.raw, table, pk, key)
-                    if probe is not None:
-                        self.rec.observe("read-repair", probe)
+                self.raw.steps.append({"observe": "read-repair"})
+                for probe in read_repair_probes(self.base, table, pk):
+                    self.rec.observe("read-repair", probe)
             if anti_entropy:
-                # every pair's session on a copy where the messages in flight were
-                # delivered but no timer fired (no retry, no handoff yet)
-                twin = copy.deepcopy(self.raw)
-                twin.sim.quiesce()
-                for i, a in enumerate(nodes):
-                    for b in nodes[i + 1:]:
-                        if twin.ring.shared_ranges(a, b):
-                            self.rec.observe("anti-entropy", _sync_observation(
-                                twin, table, a, b))
+                self.raw.steps.append({"observe": "sync-twins"})
+                for session in twin_sync_observations(self.base, table, nodes):
+                    self.rec.observe("anti-entropy", session)
             self.raw.settle()
-            if "hinted-handoff-delivers" in claims and hasattr(self.raw, "pending_hints"):
-                self.rec.observe("hints", {"table": table, "settled": True,
-                                           "pending": int(self.raw.pending_hints())})
+            if "hinted-handoff-delivers" in claims and hasattr(self.base, "pending_hints"):
+                self.raw.steps.append({"observe": "hints"})
+                self.rec.observe("hints", hints_observation(self.base, table))
             if anti_entropy:
                 for i, a in enumerate(nodes):
                     for b in nodes[i + 1:]:
@@ -840,11 +975,12 @@ def _specificity(guarantee: str) -> int:
     return _SPECIFICITY.index(guarantee) if guarantee in _SPECIFICITY else len(_SPECIFICITY)
 
 
-def _all_reads(descriptor: Descriptor) -> Descriptor:
-    """``descriptor`` as if it claimed linearizability for every read kind (to judge
+def _all_reads(descriptor: Descriptor, guarantee: str = "linearizable-strong-reads"
+               ) -> Descriptor:
+    """``descriptor`` as if it claimed ``guarantee`` for every read kind (to judge
     what the store does not promise: an anomaly there is an observation)."""
     from dataclasses import replace
 
     from replicheck.implementation.store import Claim
 
-    return replace(descriptor, claims=(Claim("linearizable-strong-reads", READ_KINDS),))
+    return replace(descriptor, claims=(Claim(guarantee, READ_KINDS),))

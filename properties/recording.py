@@ -88,6 +88,22 @@ class RecordingStore:
         self.collect()
         return handle
 
+    def submit_at(self, client: str, request: Request, node: str) -> Handle:
+        """Record the invocation and send ``request`` for ``client`` straight to
+        ``node`` of a simulated store (a client choosing its coordinator, or routing
+        on a stale table); through the wrapped store's own ``submit_at`` when it has
+        one (a schedule recorder records it)."""
+        from replicheck.properties.schedule import submit_at
+
+        process = self.process_of(client)
+        self.recorder.invoke(process, request_kind(request), request_to_json(request))
+        own = getattr(self.store, "submit_at", None)
+        handle: Handle = (own(client, request, node) if callable(own)
+                          else submit_at(self.store, client, request, node))
+        self._pending.append((process, handle))
+        self.collect()
+        return handle
+
     def decisions(self) -> tuple[Any, ...]:
         """The wrapped store's available decisions."""
         return self.schedulable.decisions()

@@ -177,7 +177,12 @@ class _Runner:
         if kind == "submit":
             request = request_from_json(body["request"], body.get("kind"),
                                         path="submit.request")
-            rec.submit(body["client"], request)
+            if body.get("node"):
+                if body["node"] not in tuple(getattr(store, "nodes", ())):
+                    raise ValueError(f"{store.descriptor.name} has no node {body['node']!r}")
+                rec.submit_at(body["client"], request, body["node"])
+            else:
+                rec.submit(body["client"], request)
         elif kind == "decide":
             rec.decide(decision_from_json(body))
         elif kind == "partition":
@@ -192,8 +197,14 @@ class _Runner:
             store.skew_clock(body[0], float(body[1]))
         elif kind == "anti_entropy":
             self.anti_entropy = True
-            with contextlib.suppress(StoreError):  # a sync that could not finish
-                store.anti_entropy(*body)  # is part of the run
+            if _has_ring(store):  # what the session differed on and repaired
+                from replicheck.properties.machines import _sync_observation
+
+                rec.observe("anti-entropy", _sync_observation(store, body[2], body[0],
+                                                              body[1]))
+            else:
+                with contextlib.suppress(StoreError):  # a sync that could not finish
+                    store.anti_entropy(*body)  # is part of the run
         elif kind == "settle":
             settle = getattr(store, "settle", None)
             if not callable(settle):
@@ -213,14 +224,54 @@ class _Runner:
         elif kind == "observe":
             if self.table is None:
                 raise ValueError(f"{store.descriptor.name} serves no table to observe")
-            value = (replicas_observation(store, self.table, anti_entropy=self.anti_entropy)
-                     if body == "replicas" else stream_observation(store, self.table))
-            if value is None:
-                raise ValueError(f"{store.descriptor.name} cannot show its {body}")
-            rec.observe(body, value)
+            self.observe(body, self.table)
         else:  # check_step lets no other kind through
             raise ValueError(f"unknown step kind {kind!r}")
         rec.collect()
+
+    def observe(self, kind: str, table: str) -> None:
+        """Record the observation ``kind`` of ``table``."""
+        _observe(self, kind, table)
+
+
+def _has_ring(store: Any) -> bool:
+    return hasattr(store, "ring") and hasattr(store, "replica_versions")
+
+
+def _observe(runner: _Runner, kind: str, table: str) -> None:
+    """Record the observation ``kind`` (see the schedule format) of ``table``."""
+    from replicheck.properties import machines
+
+    store, rec = runner.store, runner.rec
+    name = store.descriptor.name
+    if kind == "replicas":
+        value = replicas_observation(store, table, anti_entropy=runner.anti_entropy)
+    elif kind == "stream":
+        value = stream_observation(store, table)
+    elif kind == "snapshot":
+        value = (store.replicas_observation(table)
+                 if hasattr(store, "replicas_observation") else None)
+    elif kind == "hints":
+        value = (machines.hints_observation(store, table)
+                 if hasattr(store, "pending_hints") else None)
+    elif kind == "read-repair":
+        if not _has_ring(store):
+            raise ValueError(f"{name} has no ring to probe read repair on")
+        pk = store.descriptor.table(table).partition_key
+        for probe in machines.read_repair_probes(store, table, pk):
+            rec.observe("read-repair", probe)
+        return
+    elif kind == "sync-twins":
+        if not _has_ring(store):
+            raise ValueError(f"{name} has no ring to run anti-entropy on")
+        for session in machines.twin_sync_observations(store, table, tuple(store.nodes)):
+            rec.observe("anti-entropy", session)
+        return
+    else:  # check_step lets no other kind through
+        raise ValueError(f"unknown observation {kind!r}")
+    if value is None:
+        raise ValueError(f"{name} cannot show its {kind}")
+    rec.observe(kind, value)
 
 
 def replay(schedule: Schedule, *, timeout: float = 30.0) -> ReplayResult:

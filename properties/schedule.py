@@ -38,7 +38,9 @@ File format (UTF-8 JSON, one object)::
     - ``submit``: ``client`` (a string), ``request`` (the request as
       :func:`~replicheck.histories.items.request_to_json` writes it) and optionally
       ``kind`` (its ``request_kind``; needed only where the request's fields do not
-      tell it, e.g. a get without ``consistent``);
+      tell it, e.g. a get without ``consistent``) and optionally ``node`` (the
+      request goes straight to that node as its coordinator, as a client choosing
+      its own coordinator or routing on a stale table does);
     - ``decide``: one scheduler decision, ``{"deliver": id}``, ``{"drop": id}``,
       ``{"duplicate": id}`` or ``{"fire": id}`` (message or timer ids, as the
       simulation numbers them);
@@ -53,7 +55,15 @@ File format (UTF-8 JSON, one object)::
       schedules (a recorder writes each decision as its own ``decide`` step);
     - ``observe``: ``"replicas"`` or ``"stream"``: record a snapshot of every replica
       (taken as quiescent) or of the change stream of the first table, for the
-      convergence and stream checkers.
+      convergence and stream checkers; ``"snapshot"``: a snapshot of every replica
+      taken mid-run (not quiescent: Merkle roots at an arbitrary moment);
+      ``"hints"``: the hinted writes fallbacks still hold (after settling);
+      ``"read-repair"``: for every key of the suite's key space whose replicas
+      disagree, one read on a copy of the cluster with every message delivered
+      (before and after); ``"sync-twins"``: one anti-entropy session between every
+      pair of nodes on a copy of the cluster whose messages were delivered (the keys
+      that differed and those repaired). An ``anti_entropy`` step also records what
+      that session differed on and repaired.
 
 :func:`load` refuses a malformed file with a :class:`ScheduleError` naming the step
 index and what was expected; :func:`dump` writes the canonical form (sorted keys, one
@@ -101,12 +111,16 @@ __all__ = [
     "ScheduleError",
     "ScheduleRecorder",
     "check_step",
+    "completed_schedule",
     "decision_from_json",
     "decision_to_json",
+    "describe_request",
+    "describe_step",
     "dump",
     "dumps",
     "load",
     "loads",
+    "submit_at",
     "submit_step",
     "write_schedule_on_failure",
 ]
@@ -118,7 +132,8 @@ STEP_KINDS: Final = ("submit", "decide", "partition", "heal", "crash", "restart"
                      "anti_entropy", "settle", "run", "observe")
 """Every step kind, in the order the module docstring lists them."""
 
-OBSERVATIONS: Final = ("replicas", "stream")
+OBSERVATIONS: Final = ("replicas", "stream", "snapshot", "hints", "read-repair",
+                       "sync-twins")
 
 _DECISIONS: Final[dict[str, type[Deliver] | type[Drop] | type[Duplicate] | type[Fire]]] = {
     "deliver": Deliver, "drop": Drop, "duplicate": Duplicate, "fire": Fire}
@@ -203,11 +218,14 @@ def check_step(step: Any) -> dict[str, Any]:
                          f"{', '.join(STEP_KINDS)}")
     ((kind, body),) = step.items()
     if kind == "submit":
-        if not isinstance(body, Mapping) or set(body) - {"client", "request", "kind"} \
+        if not isinstance(body, Mapping) or set(body) - {"client", "request", "kind", "node"} \
                 or "client" not in body or "request" not in body:
             raise ValueError(f"submit is {_show(body)}; expected "
-                             '{"client": NAME, "request": {...}} (and optionally "kind")')
+                             '{"client": NAME, "request": {...}} (and optionally "kind", '
+                             '"node")')
         _string(body["client"], "submit client")
+        if "node" in body:
+            _string(body["node"], "submit node")
         kind_name = body.get("kind")
         if kind_name is not None:
             _string(kind_name, "submit kind")
@@ -355,6 +373,7 @@ class ScheduleRecorder:
         self.target = target
         self.seed = seed
         self.steps: list[dict[str, Any]] = []
+        self.details: dict[int, str] = {}
 
     def __getattr__(self, name: str) -> Any:
         # only called for attributes this class lacks: the wrapped store's
@@ -363,6 +382,13 @@ class ScheduleRecorder:
     def schedule(self) -> Schedule:
         """The schedule recorded so far."""
         return Schedule(self.target, self.seed, tuple(self.steps))
+
+    def described(self, start: int = 0, stop: int | None = None) -> tuple[str, ...]:
+        """The recorded steps ``start:stop`` in plain words (:func:`describe_step`;
+        a decision names the message or timer it acted on, as it was when taken)."""
+        end = len(self.steps) if stop is None else stop
+        return tuple(describe_step(self.steps[i], self.details.get(i))
+                     for i in range(start, end))
 
     @property
     def descriptor(self) -> Descriptor:
@@ -378,14 +404,35 @@ class ScheduleRecorder:
         handle: Handle = self.store.submit(client, request)
         return handle
 
+    def submit_at(self, client: str, request: Request, node: str) -> Handle:
+        """Record a submission sent straight to ``node`` as its coordinator, and send
+        it (bad input completes the handle at once, nothing sent)."""
+        return submit_at(self.store, client, request, node, self.steps)
+
     def decisions(self) -> tuple[Any, ...]:
         """The wrapped store's decisions (nothing recorded)."""
         return tuple(self.store.decisions())
 
     def decide(self, decision: Any) -> None:
         """Record and forward a decision."""
+        detail = _decision_detail(getattr(self.store, "sim", None), decision)
+        if detail is not None:
+            self.details[len(self.steps)] = detail
         self.steps.append({"decide": decision_to_json(decision)})
         self.store.decide(decision)
+
+    def quiesce(self) -> int:
+        """Deliver every deliverable message, oldest first, each recorded as its own
+        decision (the simulation's ``quiesce``); returns how many were delivered."""
+        sim = self.store.sim
+        taken = 0
+        while True:
+            message = next((m for m in sim.in_flight.values()
+                            if sim.reachable(m.src, m.dst)), None)
+            if message is None:
+                return taken
+            self.decide(Deliver(message.id))
+            taken += 1
 
     def execute(self, request: Request) -> Response:
         """Submit on ``client-0`` and take fair decisions (each recorded) until the
@@ -454,8 +501,9 @@ class ScheduleRecorder:
         return self.store.settle(**body)
 
     def replicas_observation(self, table: str, **kwargs: Any) -> Any:
-        """Forward, and record an ``observe replicas`` step."""
-        self.steps.append({"observe": "replicas"})
+        """Forward, and record an ``observe replicas`` step (``observe snapshot``
+        when not ``quiescent``)."""
+        self.steps.append({"observe": "replicas" if kwargs.get("quiescent") else "snapshot"})
         return self.store.replicas_observation(table, **kwargs)
 
     def stream_records(self, table: str) -> Any:
@@ -470,24 +518,164 @@ class ScheduleRecorder:
             close()
 
 
+def submit_at(store: Any, client: str, request: Request, node: str,
+              steps: list[dict[str, Any]] | None = None) -> Handle:
+    """Send ``request`` for ``client`` straight to ``node`` of the simulated ``store``
+    (validated first: bad input completes the handle at once with the error), and
+    append its ``submit`` step (with ``node``) to ``steps`` when given."""
+    from replicheck.models.items.errors import StoreError
+
+    if steps is not None:
+        step = submit_step(client, request)
+        step["submit"]["node"] = node
+        steps.append(step)
+    handle = Handle(client, request)
+    try:
+        store.validate(request)
+    except StoreError as error:
+        handle.status, handle.error = "error", error
+    else:
+        store.client(client).submit(handle, node)
+    return handle
+
+
+def _decision_detail(sim: Any, decision: Any) -> str | None:
+    """What ``decision`` acts on, as the simulation shows it now: ``n1 -> n2
+    (append-entries)`` for a message, ``election at n2`` for a timer."""
+    if sim is None:
+        return None
+    if isinstance(decision, Fire):
+        timer = getattr(sim, "timers", {}).get(decision.timer)
+        return None if timer is None else f"{timer.name} at {timer.owner}"
+    message = getattr(sim, "in_flight", {}).get(getattr(decision, "message", None))
+    return None if message is None else f"{message.src} -> {message.dst} ({message.kind})"
+
+
+def _plain(value: Any) -> str:
+    from decimal import Decimal
+
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k}: {_plain(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_plain(v) for v in value) + "]"
+    if isinstance(value, set | frozenset):
+        return "{" + ", ".join(sorted(_plain(v) for v in value)) + "}"
+    if isinstance(value, Decimal):
+        return str(int(value)) if value == value.to_integral_value() else str(value)
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    return str(value)
+
+
+def describe_request(request: Request) -> str:
+    """``request`` in plain words: its kind and item or key, then its update
+    expression and condition, e.g. ``put {pk: a, v: x} if attribute_not_exists(pk)``."""
+    from replicheck.models.items.requests import (
+        ConditionCheck,
+        Delete,
+        Get,
+        Put,
+        TransactGet,
+        TransactWrite,
+        Update,
+    )
+
+    kind = request_kind(request)
+    if isinstance(request, TransactWrite):
+        parts = []
+        for action in request.actions:
+            if isinstance(action, ConditionCheck):
+                parts.append(f"check {_plain(action.key)} {action.condition}")
+            else:
+                parts.append(describe_request(action))
+        token = f" (token {request.token})" if request.token else ""
+        return f"{kind}{token} [" + "; ".join(parts) + "]"
+    if isinstance(request, TransactGet):
+        return f"{kind} [" + "; ".join(_plain(g.key) for g in request.gets) + "]"
+    if isinstance(request, Put):
+        text = f"{kind} {_plain(request.item)}"
+    elif isinstance(request, Update):
+        text = f"{kind} {_plain(request.key)} {request.update}"
+    elif isinstance(request, Get | Delete):
+        text = f"{kind} {_plain(request.key)}"
+    else:  # pragma: no cover - the union is closed
+        text = kind
+    condition = getattr(request, "condition", None)
+    if condition:
+        text += f" if {condition}"
+    values = getattr(request, "values", None)
+    if values and not isinstance(request, Get):
+        text += " with " + ", ".join(f"{k} = {_plain(v)}" for k, v in values.items())
+    return text
+
+
+def describe_step(step: Mapping[str, Any], detail: str | None = None) -> str:
+    """One schedule step in plain words, e.g. ``c0 submits put {pk: a, v: x}``,
+    ``deliver message 7 n1 -> n2 (append-entries)`` (``detail`` is what the
+    decision acted on, when known), ``partition [n1] | [n2 n3]``, ``crash n2``."""
+    ((kind, body),) = step.items()
+    if kind == "submit":
+        try:
+            request = request_from_json(body["request"], body.get("kind"),
+                                        path="submit.request")
+            shown = describe_request(request)
+        except (HistoryError, KeyError, TypeError, ValueError):
+            shown = f"{body.get('kind', 'request')} {json.dumps(body.get('request'))}"
+        node = f" to {body['node']}" if body.get("node") else ""
+        return f"{body.get('client')} submits {shown}{node}"
+    if kind == "decide":
+        ((name, ident),) = body.items()
+        noun = "timer" if name == "fire" else "message"
+        return f"{name} {noun} {ident}" + (f" {detail}" if detail else "")
+    if kind == "partition":
+        return "partition " + " | ".join("[" + " ".join(g) + "]" for g in body)
+    if kind == "heal":
+        return "heal the partition"
+    if kind in ("crash", "restart"):
+        return f"{kind} {body}"
+    if kind == "skew":
+        return f"skew {body[0]}'s clock by {body[1]:+g} s"
+    if kind == "anti_entropy":
+        return f"anti-entropy {body[0]} <-> {body[1]} on {body[2]}"
+    if kind == "settle":
+        return "settle" + (f" for {body['seconds']:g} s" if "seconds" in body else "")
+    if kind == "run":
+        return "run the fair policy" + (f" ({body['steps']} decisions)" if "steps" in body
+                                        else "")
+    if kind == "observe":
+        return f"observe {body}"
+    return f"{kind} {json.dumps(body, default=str)}"
+
+
 def write_schedule_on_failure(store: Any, path: str | Path) -> Path | None:
     """Write the schedule ``store`` (a :class:`ScheduleRecorder`, or a
     RecordingStore wrapping one) recorded to ``path``, adding the ``observe`` steps
     the store's claims need; the path written, or None (not a recorder, or the file
     could not be written). Never raises: the caller is already failing."""
+    try:
+        schedule = completed_schedule(store)
+        if schedule is None:
+            return None
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return dump(schedule, path)
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def completed_schedule(store: Any) -> Schedule | None:
+    """The schedule ``store`` (a :class:`ScheduleRecorder`, or a RecordingStore
+    wrapping one) recorded, with the ``observe`` steps the store's claims need added
+    when the recorded steps end without them; None when it is no recorder."""
     recorder = store
     if not isinstance(recorder, ScheduleRecorder):
         recorder = getattr(store, "store", None)
     if not isinstance(recorder, ScheduleRecorder):
         return None
-    try:
-        steps = list(recorder.steps)
-        claims = {c.guarantee for c in recorder.descriptor.claims}
-        tail = {s.get("observe") for s in steps[-2:]}
-        if "convergence" in claims and "replicas" not in tail:
-            steps.append({"observe": "replicas"})
-        if claims & {"stream-exactly-once", "stream-item-order"} and "stream" not in tail:
-            steps.append({"observe": "stream"})
-        return dump(Schedule(recorder.target, recorder.seed, tuple(steps)), path)
-    except (OSError, ValueError, TypeError):
-        return None
+    steps = list(recorder.steps)
+    claims = {c.guarantee for c in recorder.descriptor.claims}
+    tail = {s.get("observe") for s in steps[-2:]}
+    if "convergence" in claims and "replicas" not in tail:
+        steps.append({"observe": "replicas"})
+    if claims & {"stream-exactly-once", "stream-item-order"} and "stream" not in tail:
+        steps.append({"observe": "stream"})
+    return Schedule(recorder.target, recorder.seed, tuple(steps))
