@@ -1,115 +1,40 @@
-"""Checking your own store: how to plug a store into replicheck's suite.
+"""Checking your own store: a complete, minimal adapter that passes the suite.
 
-This page is for people who built (or operate) a key-value store and want
-replicheck's properties to run against it. It ends with a complete, runnable
-adapter (:class:`ExampleStore`, built by :func:`make_store`) that passes the suite::
+The guide is ``docs/plugging-in.md`` in the repository (the Store contract, which
+properties run for which capabilities and claims, fresh namespaces and cleanup on a
+shared server, reading a failure, ``replicheck verify``). This module is its worked
+example: :class:`ExampleStore`, built by the zero-argument factory
+:func:`make_store`, passes the shipped suite::
 
     pytest --pyargs replicheck.properties --store replicheck.properties.plugging_in:make_store
 
-1. The Store contract, in brief
--------------------------------
-A store is any object with two members (``replicheck.implementation.store.Store``):
+In brief, a store is any object with
+
+``descriptor``
+    a ``Descriptor``: ``capabilities`` (what it can do beyond the core item
+    operations), ``claims`` (the guarantees it promises, per operation kind: what the
+    suite fails on), ``weaknesses`` (anomalies it allows: reported, never failed) and
+    ``tables`` (the suite writes to the first);
 
 ``execute(request) -> Response``
-    Answer one DynamoDB-shaped request (``Get``, ``Put``, ``Update``, ``Delete``,
-    ``TransactWrite``, ``TransactGet`` from ``replicheck.models.items.requests``)
-    synchronously: return a ``Response`` (``item`` for a get or for
-    ``return_values``; ``items`` for a TransactGet) or raise exactly one error of
-    ``replicheck.models.items.errors``: ``ConditionalCheckFailed``,
-    ``TransactionCanceled`` (reasons per action, in request order),
-    ``TransactionConflict``, ``IdempotentParameterMismatch``, ``ValidationError``,
-    ``Throttled`` -- all *definite*: nothing was applied -- or ``Indeterminate`` (a
-    timeout, a lost connection after sending: it may or may not have applied).
-    Never report an indeterminate outcome as a definite error: the checkers trust
-    a definite error to mean "nothing happened".
-
-``descriptor`` (a ``Descriptor``)
-    What the store is, as data:
-
-    - ``capabilities``: what it can do beyond the core operations --
-      ``transactions``, ``strong-reads``, ``versions``, ``replica-introspection``,
-      ``anti-entropy``, ``stream``, ``faults``, ``deterministic-scheduling``. Each
-      capability beyond the first two has a protocol of methods in
-      ``implementation/store.py`` (``Introspectable``, ``AntiEntropy``,
-      ``Streaming``, ``FaultInjectable``, ``Schedulable``, ``Versioned``);
-      declaring one means implementing its methods.
-    - ``claims``: the guarantees the store promises (``Claim(guarantee,
-      operations)``, e.g. ``Claim("linearizable-strong-reads",
-      frozenset({"get-strong", "put"}))``). Claims are what the suite *fails* on.
-    - ``weaknesses``: anomalies (Elle's names: ``stale-read``, ``lost-update``, ...)
-      the store knowingly does not prevent; they are reported, never failed.
-    - ``tables``: the tables it serves, with their key schemas (``TableSchema``).
-      The suite writes to the first one.
+    one DynamoDB-shaped request answered synchronously, or exactly one error of
+    ``replicheck.models.items.errors``; all are definite (nothing applied) except
+    ``Indeterminate`` (a timeout: it may have applied);
 
 ``close()`` (optional)
-    Release connections, processes, temporary directories. The suite calls your
-    factory once per Hypothesis example and ``close()`` on each store afterwards.
+    called after each example, once the suite deleted what it wrote (unless the
+    store's attribute ``cleans_up`` is True; see
+    :mod:`replicheck.properties.namespaces`).
 
-``replicheck.implementation.store.check_store(store)`` lists the ways a store
-breaks the contract (a capability without its methods, a claim without the
-capability it needs); the suite's first test asserts it is empty.
+Optional capabilities come with protocols of methods in
+``replicheck.implementation.store`` (``Introspectable``, ``AntiEntropy``,
+``Streaming``, ``FaultInjectable``, ``Schedulable``, ``Versioned``);
+``check_store(store)`` lists the ways a store breaks the contract.
 
-2. Writing the adapter
-----------------------
-Write a module with a zero-argument factory returning a *fresh* store, with the
-data of the previous example gone (a new table, a truncated keyspace, a new
-container...). :class:`ExampleStore` below is complete: it keeps items in memory
-and answers through the item model, standing in for the client of a real store.
-For a real store, replace :meth:`ExampleStore._send` with calls to your client and
-map its errors one to one (``implementation/store.py`` shows the mapping for
-DynamoDB through boto3 and for etcd).
-
-3. Running the suite
---------------------
-::
-
-    pytest --pyargs replicheck.properties --store mypkg.mymod:make_store
-    REPLICHECK_MAX_EXAMPLES=5 pytest --pyargs replicheck.properties --store ...   # smoke
-    pytest --pyargs replicheck.properties --store ... --replicheck-profile thorough
-
-``--store`` also takes a preset name (``dynamodb``, ``dynamo-lww``,
-``dynamo-quorum``, ``global-tables``). An unknown or broken target is one error
-line saying what was looked up and what was found. Profiles: ``quick`` (default),
-``ci`` (derandomized, chosen when ``CI`` is set), ``thorough``.
-
-4. What capabilities and claims change
---------------------------------------
-- A test needing a capability the store lacks is *skipped with the reason*
-  (``-rs`` shows it: "not applicable: mystore lacks the capability
-  deterministic-scheduling"). Without ``deterministic-scheduling`` the
-  concurrent-histories machine does not run; with it, Hypothesis chooses every
-  message delivery, drop, duplication and timer, and with ``faults`` also
-  partitions, crashes, restarts and clock skews.
-- The conformance machine compares the store's answers with the sequential item
-  model only for the operation kinds a linearizability, serializability or
-  atomicity claim covers; a store claiming none of them skips it.
-- After each concurrent example every claimed guarantee is judged on the recorded
-  history: a claimed guarantee violated *fails* the test with the checker's
-  explanation; an anomaly on something the store does not claim (or lists in
-  ``weaknesses``) is an *observation*: it is printed in the "replicheck
-  observations" section of the terminal summary and never fails. So claim only
-  what you promise: an eventually consistent store that claims
-  ``linearizable-strong-reads`` will (rightly) fail.
-
-5. Reading a failure
---------------------
-A failing property prints the shrunk sequence of steps (the rules Hypothesis ran),
-the claimed guarantee that broke and the checker's explanation (which operations,
-why no order of them is allowed). Under the ``ci`` profile (derandomized, no example
-database) it also prints an ``@reproduce_failure(...)`` blob: paste it above the test
-to rerun exactly that example. Under ``quick`` and ``thorough`` the failure is saved
-in Hypothesis's example database and replayed first on the next run.
-
-For schedulable stores, a failing run's scheduler decisions can be written to a
-schedule file (:mod:`replicheck.properties.schedule`) and rerun, deterministically,
-without Hypothesis::
-
-    replicheck replay replicheck-failure.json          # history + judgements
-    replicheck replay replicheck-failure.json --json   # one JSON object
-
-It exits 0 when every claimed guarantee holds, 1 when one is violated, 3 when a
-checker ran out of time, 2 for a bad file (naming the step at fault). The history it
-prints is a JSON-lines history: ``replicheck check`` reads it too.
+:class:`ExampleStore` declares ``transactions`` and ``strong-reads`` and no
+``deterministic-scheduling``: the conformance property and the threaded property
+(:mod:`replicheck.properties.threaded`) run, the properties needing scheduling,
+replica introspection or a stream are skipped with their reasons.
 """
 
 from __future__ import annotations
@@ -134,8 +59,9 @@ _WRITES = frozenset({"put", "update", "delete", "conditional-write", "transact-w
 class ExampleStore:
     """A minimal, complete adapter: one node in memory, every request applied
     atomically under a lock. It declares ``transactions`` and ``strong-reads`` and
-    claims what a single node keeps; nothing more (no scheduling, no faults), so the
-    concurrent machine is skipped with its reason."""
+    claims what a single node keeps; nothing more (no scheduling, no faults): it is
+    probed by client threads, and the suite deletes what it wrote before ``close()``
+    (``cleans_up`` is not set)."""
 
     def __init__(self) -> None:
         self._db: Database | None = empty(TABLE)
