@@ -346,8 +346,8 @@ def sync_session(store: Any, table: str, a: str, b: str) -> dict[str, Any]:
             "differing": differing, "repaired": repaired}
 
 
-def replicas_machine(factory: Callable[[], Store], target: str | None = None, *,
-                     max_steps: int = 30) -> type[RuleBasedStateMachine]:
+def replicas_machine(factory: Callable[[], Store], target: str | None = None
+                     ) -> type[RuleBasedStateMachine]:
     """Machine 3 for the schedulable store ``factory`` builds (see the module
     docstring); ``target`` names the store (unused here, kept for
     :class:`~replicheck.properties.suite.Property`). Fails with

@@ -101,6 +101,27 @@ def _threaded(factory: Callable[[], Any], target: str | None
     return threaded_machine(factory, target)
 
 
+def _replicas(factory: Callable[[], Any], target: str | None
+              ) -> type[RuleBasedStateMachine]:
+    from replicheck.properties.replicas import replicas_machine
+
+    return replicas_machine(factory, target)
+
+
+def _streams(factory: Callable[[], Any], target: str | None
+             ) -> type[RuleBasedStateMachine]:
+    from replicheck.properties.streams import streams_machine
+
+    return streams_machine(factory, target)
+
+
+def _clocks(factory: Callable[[], Any], target: str | None
+            ) -> type[RuleBasedStateMachine]:
+    from replicheck.properties.clocks import clocks_machine
+
+    return clocks_machine(factory, target)
+
+
 PROPERTIES: tuple[Property, ...] = (
     Property(
         "sequential-model-conformance",
@@ -129,6 +150,27 @@ PROPERTIES: tuple[Property, ...] = (
         needs_claim=("linearizable-strong-reads", "linearizable-conditional-writes",
                      "serializable-transactions", "atomic-transactions",
                      "read-your-writes", "monotonic-reads", "convergence")),
+    Property(
+        "convergence-after-anti-entropy",
+        "Any schedule of writes and faults, then heal, settle and anti-entropy: every "
+        "replica holds the same; Merkle roots equal exactly when contents are, at every step",
+        ("convergence", "merkle-root-iff-equal", "anti-entropy-exact"),
+        _replicas, requires=("deterministic-scheduling", "replica-introspection"),
+        needs_claim=("convergence", "merkle-root-iff-equal", "anti-entropy-exact")),
+    Property(
+        "stream-exactly-once-in-order",
+        "Writes, failed writes, transactions, token retries and leader failover: every "
+        "acknowledged write once in the change stream, in order per item, nothing else",
+        ("stream-exactly-once", "stream-item-order"),
+        _streams, requires=("deterministic-scheduling", "stream"),
+        needs_claim=("stream-exactly-once", "stream-item-order")),
+    Property(
+        "vector-clocks-and-siblings",
+        "Reads and writes with causal contexts under faults: a replica's version vector "
+        "only grows, and concurrent writes stay siblings until a write saw them",
+        ("vector-clock-order",),
+        _clocks, requires=("deterministic-scheduling", "versions", "replica-introspection"),
+        needs_claim=("vector-clock-order",)),
 )
 """Every property, in the order they run and are reported."""
 
