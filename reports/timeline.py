@@ -30,6 +30,7 @@ LABEL_WIDTH: Final = 96
 MIN_STEP: Final = 3.0
 MAX_STEP: Final = 100.0
 TARGET_WIDTH: Final = 900.0
+MAX_WIDTH: Final = 40000.0
 VALUE_CHARS: Final = 160
 
 TIMELINE_CSS: Final = """
@@ -117,6 +118,7 @@ def timeline_html(history: History, highlight: Mapping[int, Sequence[str]] | Non
                     | {f.index for f in history.faults})
     rank = {v: i for i, v in enumerate(points)}
     step = max(MIN_STEP, min(MAX_STEP, TARGET_WIDTH / max(1, len(points))))
+    step = min(step, MAX_WIDTH / max(1, len(points)))  # huge histories: thinner bars
     pad = 8.0
     end = pad + (len(points) + 0.5) * step
 

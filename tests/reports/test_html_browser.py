@@ -53,7 +53,7 @@ def browser() -> Iterator[Any]:
     if missing:
         what = ", ".join(missing)
         if os.environ.get("CI"):
-            pytest.fail(f"CI is set but {what} is missing (.ci/run installs chromium, "
+            pytest.fail(f"CI is set but this is missing: {what} (.ci/run installs chromium, "
                         "chromium-driver and the dev extra's selenium)")
         pytest.skip(f"{what} not installed (apt-get install chromium chromium-driver; "
                     "pip install selenium); under CI this test runs")
