@@ -96,8 +96,23 @@ def describe_operation(op: Operation) -> str:
 def _bar_label(op: Operation) -> str:
     key = "" if op.key is None else f" {format_value(op.key)}"
     value = op.output if op.status == "ok" and op.output is not None else op.input
+    if _is_transaction(value):
+        return "; ".join(" ".join(_short(part) for part in micro) for micro in value)
     shown = "" if value is None else f" {format_value(value)}"
     return f"{op.f}{key}{shown}"
+
+
+def _is_transaction(value: object) -> bool:
+    """A list of micro-operations ``[f, key, value]`` (Elle's transactions)."""
+    return (isinstance(value, list | tuple) and bool(value)
+            and all(isinstance(m, list | tuple) and len(m) == 3 and isinstance(m[0], str)
+                    for m in value))
+
+
+def _short(value: object) -> str:
+    if value is None:
+        return "_"
+    return value if isinstance(value, str) else format_value(value)
 
 
 def timeline_html(history: History, highlight: Mapping[int, Sequence[str]] | None = None,
