@@ -43,7 +43,7 @@ def test_the_example_runs_conformance_and_threads_but_not_scheduling() -> None:
 @pytest.mark.parametrize("name", ["sequential-model-conformance",
                                   "concurrent-histories-on-threads"])
 def test_the_example_passes(name: str) -> None:
-    machine = property_named(name).build(make_store, TARGET)
+    machine: Any = property_named(name).build(make_store, TARGET)
     with collecting() as reports:
         run_state_machine_as_test(machine, settings=_settings(10))
     if name == "concurrent-histories-on-threads":
@@ -62,7 +62,7 @@ def test_the_suite_deletes_the_examples_items_before_close(self_cleaning: bool) 
             seen_at_close.append(self.execute(Get("items", {"pk": "k0"})).item)
             super().close()
 
-    machine = property_named("concurrent-histories-on-threads").build(Watched, None)()
+    machine: Any = property_named("concurrent-histories-on-threads").build(Watched, None)()
     machine.enqueue("t0", Put("items", {"pk": "k0", "v": "v1"}))
     machine.teardown()
     assert seen_at_close[-1] == ({"pk": "k0", "v": "v1"} if self_cleaning else None)

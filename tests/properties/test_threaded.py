@@ -7,6 +7,7 @@ import itertools
 import threading
 import time
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, Phase, settings
@@ -129,7 +130,7 @@ def test_reads_from_a_lagging_copy_are_caught() -> None:
 
 
 def test_concurrent_check_then_write_is_caught() -> None:
-    machine = threaded_machine(CheckThenWrite)()
+    machine: Any = threaded_machine(CheckThenWrite)()
     for client, value in (("t0", "v1"), ("t1", "v2")):
         machine.enqueue(client, Put("items", {"pk": "k0", "v": value},
                                     "attribute_not_exists(pk)"))
@@ -162,7 +163,7 @@ def test_an_operation_past_the_batch_timeout_is_indeterminate() -> None:
         stores.append(Blocking())
         return stores[-1]
 
-    machine = threaded_machine(factory, batch_timeout=0.2)()
+    machine: Any = threaded_machine(factory, batch_timeout=0.2)()
     machine.enqueue("t0", Put("items", {"pk": "k0", "v": "stuck"}))
     machine.enqueue("t0", Get("items", {"pk": "k0"}, consistent=True))
     machine.enqueue("t1", Put("items", {"pk": "k1", "v": "v1"}))
@@ -191,7 +192,7 @@ class Crashing(MemoryStore):
 
 
 def test_an_adapter_crash_is_raised_after_the_batch() -> None:
-    machine = threaded_machine(Crashing)()
+    machine: Any = threaded_machine(Crashing)()
     machine.enqueue("t0", Delete("items", {"pk": "k0"}))
     machine.enqueue("t1", Put("items", {"pk": "k1", "v": "v1"}))
     with pytest.raises(RuntimeError, match="adapter bug"):
@@ -234,7 +235,7 @@ class SelfCleaning(PrefixedStore):
 
 def test_a_store_that_cleans_up_itself_is_left_alone() -> None:
     server = MemoryStore()
-    machine = threaded_machine(lambda: SelfCleaning(server, "mine/"))()
+    machine: Any = threaded_machine(lambda: SelfCleaning(server, "mine/"))()
     machine.enqueue("t0", Put("items", {"pk": "k0", "v": "v1"}))
     machine.teardown()
     assert list(server.snapshot().tables["items"]) == [("mine/k0",)]
@@ -249,7 +250,7 @@ class RefusesDeletes(PrefixedStore):
 
 def test_items_the_suite_cannot_delete_fail_the_example() -> None:
     server = MemoryStore()
-    machine = threaded_machine(lambda: RefusesDeletes(server, "ro/"))()
+    machine: Any = threaded_machine(lambda: RefusesDeletes(server, "ro/"))()
     machine.enqueue("t0", Put("items", {"pk": "k0", "v": "v1"}))
     with pytest.raises(CleanupError, match="prefix ro/"):
         machine.teardown()
@@ -257,7 +258,7 @@ def test_items_the_suite_cannot_delete_fail_the_example() -> None:
 
 def test_written_keys_covers_every_write_whatever_its_outcome() -> None:
     store = MemoryStore()
-    requests = [Get("items", {"pk": "k9"}), Put("items", {"pk": "k0", "v": "v1"}),
+    requests: list[Request] = [Get("items", {"pk": "k9"}), Put("items", {"pk": "k0", "v": "v1"}),
                 Update("items", {"pk": "k1"}, "ADD n :one", values={":one": Decimal(1)}),
                 TransactWrite((Put("items", {"pk": "k2"}), Delete("items", {"pk": "k0"})))]
     assert written_keys(requests, store.descriptor) == (
