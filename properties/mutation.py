@@ -1,16 +1,22 @@
 """Running the suite's machines against the mutants of the reference store.
 
-:func:`run_mutant` runs the machines that apply to a mutant's preset (machine 1 when
-the preset claims linearizable operations, then machine 2) with the store factory
-replaced by the mutant's, under a replicheck profile, and reports a
+:func:`run_mutant` runs the suite's properties that apply to a mutant's preset (those
+driving a deterministic schedule first: machine 2, then machine 1 when the preset
+claims linearizable operations) with the store
+factory replaced by the mutant's, under a replicheck profile, and reports a
 :class:`MutantResult`: whether a machine failed (``caught``), the guarantee whose
 check failed (from the failing judgement), the time until the first failing example
-(before shrinking) and the number of rules in the (shrunk) failing run.
+(before shrinking) and the size of the shrunk counterexample.
 
 Two runs per machine that catches the mutant: one without the shrink phase (timed:
 a flag set in the machine's teardown when the first violation is detected), then,
-when ``shrink`` is True, one with shrinking, whose last failing run (the minimal
-example Hypothesis replays) gives the step count.
+when ``shrink`` is True, one with Hypothesis' shrinking. The step count follows
+CONTRACTS.md section 6 (one scheduler decision = one step) when the failure carries
+a :class:`~replicheck.properties.outcomes.Counterexample` with a schedule: that
+schedule is shrunk further by :func:`replicheck.properties.shrink.minimize_counterexample`
+and the count is its ``decisions`` (``step_unit`` ``"decisions"``). Otherwise (a
+machine that attaches no schedule, such as the conformance machine) it is the number
+of rules of the last failing run (``step_unit`` ``"rules"``).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from hypothesis import HealthCheck, Phase, settings
@@ -26,16 +32,16 @@ from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
 
 from replicheck.implementation.mutants import catalog
 from replicheck.implementation.mutants.catalog import Mutant
-from replicheck.properties.machines import (
-    compared_kinds,
-    concurrency_machine,
-    conformance_machine,
-)
+from replicheck.properties.outcomes import Counterexample
 from replicheck.properties.profiles import settings_for
+from replicheck.properties.replay import MUTANT_PREFIX
+from replicheck.properties.shrink import minimize_counterexample
+from replicheck.properties.suite import PROPERTIES
+from replicheck.properties.suite import STEPS as SUITE_STEPS
 
-__all__ = ["STEPS", "MutantResult", "run_all", "run_mutant"]
+__all__ = ["STEPS", "MutantResult", "counterexample_of", "run_all", "run_mutant"]
 
-STEPS = 30
+STEPS = SUITE_STEPS
 """The most rules one example runs (as the shipped suite)."""
 
 
@@ -51,12 +57,18 @@ class MutantResult:
     counterexample_steps: int | None
     machine: str | None = field(default=None, compare=False)
     message: str = field(default="", compare=False)
+    step_unit: str | None = field(default=None, compare=False)
+    """What ``counterexample_steps`` counts: ``"decisions"`` (steps of the shrunk
+    schedule, one scheduler decision = one step, as the contract says) or
+    ``"rules"`` (rules of Hypothesis' shrunk run: no schedule was attached)."""
+    counterexample: Counterexample | None = field(default=None, compare=False, repr=False)
+    """The (shrunk) counterexample, when the failure carried one."""
 
     def to_json(self) -> dict[str, Any]:
-        """The contract's six fields (CONTRACTS.md section 6)."""
-        data = asdict(self)
-        return {k: data[k] for k in ("name", "preset", "caught", "guarantee",
-                                     "seconds_to_failure", "counterexample_steps")}
+        """The contract's six fields (CONTRACTS.md section 6), nothing else."""
+        return {"name": self.name, "preset": self.preset, "caught": self.caught,
+                "guarantee": self.guarantee, "seconds_to_failure": self.seconds_to_failure,
+                "counterexample_steps": self.counterexample_steps}
 
 
 @dataclass
@@ -92,20 +104,19 @@ def _instrumented(machine: type[RuleBasedStateMachine], watch: _Watch
 
 def _machines(mutant: Mutant, factory: Callable[[], Any]
               ) -> list[tuple[str, type[RuleBasedStateMachine]]]:
+    """The suite's properties that apply to the mutant (:data:`suite.PROPERTIES`),
+    those driving a deterministic schedule first, each built for the target
+    ``mutant:NAME`` (so their schedules replay on the mutant)."""
     store = factory()
     try:
         descriptor = store.descriptor
-        schedulable = descriptor.has("deterministic-scheduling")
     finally:
         close = getattr(store, "close", None)
         if callable(close):
             close()
-    out: list[tuple[str, type[RuleBasedStateMachine]]] = []
-    if schedulable:
-        out.append(("concurrency", concurrency_machine(factory, max_steps=STEPS)))
-    if compared_kinds(descriptor):
-        out.append(("conformance", conformance_machine(factory)))
-    return out
+    chosen = [p for p in PROPERTIES if p.skip_reason(descriptor) is None]
+    chosen.sort(key=lambda p: "deterministic-scheduling" not in p.requires)
+    return [(p.name, p.build(factory, MUTANT_PREFIX + mutant.name)) for p in chosen]
 
 
 def _settings(profile: str, max_examples: int | None, shrink: bool) -> settings:
@@ -127,6 +138,21 @@ def _guarantee_of(error: BaseException) -> str | None:
         guarantee = _guarantee_of(inner)
         if guarantee is not None:
             return guarantee
+    return None
+
+
+def counterexample_of(error: BaseException) -> Counterexample | None:
+    """The counterexample a failure carries (``error.counterexample``, also inside an
+    exception group or as the cause of another error), if any."""
+    found = getattr(error, "counterexample", None)
+    if isinstance(found, Counterexample):
+        return found
+    for inner in (*(getattr(error, "exceptions", ()) or ()), error.__cause__,
+                  error.__context__):
+        if isinstance(inner, BaseException) and inner is not error:
+            found = counterexample_of(inner)
+            if found is not None:
+                return found
     return None
 
 
@@ -164,8 +190,14 @@ def run_mutant(mutant: Mutant, profile: str = "ci", max_examples: int | None = N
             if again is not None:
                 error = again
                 steps = shrunk.last_steps if shrunk.last_steps is not None else steps
+        unit = "rules"
+        found = counterexample_of(error)
+        if found is not None and shrink:
+            found = minimize_counterexample(found, MUTANT_PREFIX + mutant.name, seed)
+        if found is not None and found.schedule is not None and found.decisions is not None:
+            steps, unit = found.decisions, "decisions"
         return MutantResult(mutant.name, mutant.preset, True, _guarantee_of(error),
-                            round(seconds, 3), steps, name, str(error)[:2000])
+                            round(seconds, 3), steps, name, str(error)[:2000], unit, found)
     return MutantResult(mutant.name, mutant.preset, False, None, None, None)
 
 

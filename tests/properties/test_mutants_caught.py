@@ -4,13 +4,19 @@ profile, and ``replicheck mutants`` reports it."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
+from hypothesis.stateful import RuleBasedStateMachine, rule
 
 from replicheck.implementation.mutants import MUTANTS, Mutant, catalog
 from replicheck.implementation.presets import preset
+from replicheck.models.items.requests import Put, TransactWrite
 from replicheck.properties import mutation
+from replicheck.properties.examples import GuaranteeViolation
 from replicheck.properties.mutation import MutantResult, run_mutant
+from replicheck.properties.outcomes import Counterexample
+from replicheck.properties.schedule import Schedule, submit_step
 from replicheck.reports.cli import main
 
 MAX_EXAMPLES = 100
@@ -75,3 +81,69 @@ def test_mutants_command_refuses_an_unknown_profile(
         capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["mutants", "--profile", "nope"]) == 2
     assert "nope" in capsys.readouterr().err
+
+
+def _failing_machine(counterexample: Counterexample | None) -> type[RuleBasedStateMachine]:
+    class Failing(RuleBasedStateMachine):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rules_run = 0
+
+        @rule()
+        def step(self) -> None:
+            self.rules_run += 1
+
+        def teardown(self) -> None:
+            if self.rules_run >= 2:
+                raise GuaranteeViolation("hand-written", ("stream-exactly-once",),
+                                         counterexample)
+
+    return Failing
+
+
+def test_the_step_count_is_the_shrunk_schedules_when_a_counterexample_is_attached(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    retry = submit_step("c0", TransactWrite((Put("items", {"pk": "a", "v": 1}),),
+                                            token="tok-1"))
+    steps: list[dict[str, Any]] = [
+        retry, {"run": {}}, {"skew": ["n1", 0.5]}, retry, {"run": {}},
+        submit_step("c1", Put("items", {"pk": "b", "v": 2})), {"run": {}}]
+    schedule = Schedule("mutant:stream-duplicate-on-retry", 0,
+                        (*steps, {"heal": {}}, {"run": {}}, {"observe": "stream"}))
+    attached = Counterexample("concurrent-histories-under-faults", "stream-exactly-once",
+                              "hand-written", decisions=len(steps),
+                              schedule=schedule.to_json())
+    entry = catalog.mutant("stream-duplicate-on-retry")
+    monkeypatch.setattr(mutation, "_machines", lambda m, f: [
+        ("hand-written", _failing_machine(attached))])
+    result = run_mutant(entry, profile="ci", max_examples=5)
+    assert result.caught and result.guarantee == "stream-exactly-once"
+    assert result.step_unit == "decisions"
+    assert result.counterexample is not None and result.counterexample.schedule is not None
+    assert result.counterexample_steps == result.counterexample.decisions
+    assert result.counterexample_steps is not None and result.counterexample_steps < len(steps)
+    assert set(result.to_json()) == {"name", "preset", "caught", "guarantee",
+                                     "seconds_to_failure", "counterexample_steps"}
+
+    monkeypatch.setattr(mutation, "_machines", lambda m, f: [
+        ("hand-written", _failing_machine(None))])
+    result = run_mutant(entry, profile="ci", max_examples=5)
+    assert result.caught and result.step_unit == "rules"
+    assert result.counterexample_steps == 2  # Hypothesis' shrunk run: two rules
+    unshrunk = run_mutant(entry, profile="ci", max_examples=5, shrink=False)
+    assert unshrunk.step_unit == "rules" and unshrunk.counterexample is None
+
+
+def test_a_counterexample_is_found_inside_exception_groups_and_causes() -> None:
+    cx = Counterexample("p", "convergence", "x")
+    violation = GuaranteeViolation("v", ("convergence",), cx)
+    assert mutation.counterexample_of(violation) is cx
+    assert mutation.counterexample_of(ExceptionGroup("g", [ValueError(), violation])) is cx
+    try:
+        try:
+            raise violation
+        except GuaranteeViolation as inner:
+            raise RuntimeError("wrapped") from inner
+    except RuntimeError as outer:
+        assert mutation.counterexample_of(outer) is cx
+    assert mutation.counterexample_of(ValueError("plain")) is None
