@@ -76,14 +76,14 @@ def _conformance(factory: Callable[[], Any], target: str | None
                  ) -> type[RuleBasedStateMachine]:
     from replicheck.properties.machines import conformance_machine
 
-    return conformance_machine(factory)
+    return conformance_machine(factory, target=target)
 
 
 def _concurrency(factory: Callable[[], Any], target: str | None
                  ) -> type[RuleBasedStateMachine]:
     from replicheck.properties.machines import concurrency_machine
 
-    return concurrency_machine(factory, max_steps=STEPS)
+    return concurrency_machine(factory, max_steps=STEPS, target=target)
 
 
 def _conformance_applies(descriptor: Descriptor) -> str | None:
