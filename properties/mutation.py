@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import hypothesis
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
 
@@ -119,8 +120,11 @@ def _machines(mutant: Mutant, factory: Callable[[], Any]
     return [(p.name, p.build(factory, MUTANT_PREFIX + mutant.name)) for p in chosen]
 
 
-def _settings(profile: str, max_examples: int | None, shrink: bool) -> settings:
+def _settings(profile: str, max_examples: int | None, shrink: bool,
+              hypothesis_seed: int | None = None) -> settings:
     base = settings_for(profile)
+    if hypothesis_seed is not None:  # a seeded random search instead of the profile's
+        base = settings(base, derandomize=False)
     examples = base.max_examples if max_examples is None else min(max_examples,
                                                                   base.max_examples)
     phases = (Phase.explicit, Phase.reuse, Phase.generate) + (
@@ -156,29 +160,36 @@ def counterexample_of(error: BaseException) -> Counterexample | None:
     return None
 
 
-def _run(machine: type[RuleBasedStateMachine], chosen: settings, watch: _Watch
-         ) -> BaseException | None:
+def _run(machine: type[RuleBasedStateMachine], chosen: settings, watch: _Watch,
+         hypothesis_seed: int | None = None) -> BaseException | None:
     watch.start = time.perf_counter()
+    watched = _instrumented(machine, watch)
+    if hypothesis_seed is not None:
+        watched = hypothesis.seed(hypothesis_seed)(watched)
     try:
-        run_state_machine_as_test(_instrumented(machine, watch), settings=chosen)
+        run_state_machine_as_test(watched, settings=chosen)
     except Exception as error:  # an assertion, or a crash of the store: a failure
         return error
     return None
 
 
 def run_mutant(mutant: Mutant, profile: str = "ci", max_examples: int | None = None, *,
-               shrink: bool = True, seed: int = 0) -> MutantResult:
+               shrink: bool = True, seed: int = 0, hypothesis_seed: int | None = None
+               ) -> MutantResult:
     """Run the machines of ``mutant``'s preset against the mutant (store seed
     ``seed``) under ``profile`` (at most ``max_examples`` examples per machine); the
     first machine that fails catches it. ``seconds_to_failure`` runs from the start
-    of the first machine to the end of the first failing example."""
+    of the first machine to the end of the first failing example. With
+    ``hypothesis_seed``, Hypothesis searches at random from that seed (the profile's
+    derandomization off), so several seeds measure the search, not one fixed path."""
     def factory() -> Any:
         return mutant.factory(seed)
 
     began = time.perf_counter()
     for name, machine in _machines(mutant, factory):
         watch = _Watch()
-        error = _run(machine, _settings(profile, max_examples, shrink=False), watch)
+        error = _run(machine, _settings(profile, max_examples, False, hypothesis_seed),
+                     watch, hypothesis_seed)
         if error is None:
             continue
         # from the start (machines that found nothing count too) to the first failure
@@ -186,7 +197,8 @@ def run_mutant(mutant: Mutant, profile: str = "ci", max_examples: int | None = N
         steps = watch.last_steps
         if shrink:
             shrunk = _Watch()
-            again = _run(machine, _settings(profile, max_examples, shrink=True), shrunk)
+            again = _run(machine, _settings(profile, max_examples, True, hypothesis_seed),
+                         shrunk, hypothesis_seed)
             if again is not None:
                 error = again
                 steps = shrunk.last_steps if shrunk.last_steps is not None else steps

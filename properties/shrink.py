@@ -52,7 +52,6 @@ __all__ = [
     "DEFAULT_SECONDS",
     "canonical_epilogue",
     "ddmin",
-    "describe_step",
     "minimize_counterexample",
 ]
 
@@ -74,6 +73,14 @@ SLOW_REPLAY_FLOOR: Final = 2.0
 timer signal can interrupt it)."""
 
 Step = dict[str, Any]
+
+Kept = list[tuple[int | None, Step]]
+"""Candidate steps, each with its index in the original schedule (None: a step the
+shrinker made, e.g. a ``run`` in place of a block of decisions)."""
+
+
+def _steps(kept: Kept) -> list[Step]:
+    return [step for _, step in kept]
 
 
 class _TooSlow(Exception):
@@ -132,40 +139,6 @@ def canonical_epilogue(kept: Sequence[Mapping[str, Any]], teardown: Sequence[Map
     return out
 
 
-def describe_step(step: Mapping[str, Any]) -> str:
-    """One schedule step in plain words."""
-    kind = _kind(step)
-    body = step[kind]
-    if kind == "submit":
-        request = json.dumps(body.get("request"), sort_keys=True, separators=(",", ":"))
-        what = body.get("kind") or "request"
-        return f"client {body.get('client')} submits {what} {request}"
-    if kind == "decide":
-        ((name, ident),) = body.items()
-        noun = "timer" if name == "fire" else "message"
-        return f"the scheduler chooses: {name} {noun} {ident}"
-    if kind == "partition":
-        return "partition the network into " + " | ".join(
-            "[" + " ".join(group) + "]" for group in body)
-    if kind == "heal":
-        return "heal the network"
-    if kind in ("crash", "restart"):
-        return f"{kind} node {body}"
-    if kind == "skew":
-        return f"skew the clock of {body[0]} by {body[1]} s"
-    if kind == "anti_entropy":
-        return f"one anti-entropy session between {body[0]} and {body[1]} on {body[2]}"
-    if kind == "settle":
-        return "settle (fair decisions until quiet)" if not body else \
-            f"settle for at most {body.get('seconds')} s"
-    if kind == "run":
-        return "run the fair policy until every operation completes" if not body else \
-            f"run the fair policy for at most {body.get('steps')} decisions"
-    if kind == "observe":
-        return f"observe the {body}"
-    return json.dumps(dict(step), sort_keys=True)
-
-
 def ddmin(items: Sequence[Any], fails: Callable[[list[Any]], bool]) -> list[Any]:
     """A 1-minimal subsequence of ``items`` (order kept) on which ``fails`` is true,
     assuming it is true on ``items``: no single element can be removed from the
@@ -213,16 +186,17 @@ class _Oracle:
     slowest: float | None = None
     cache: dict[str, Any] = field(default_factory=dict)
 
-    def schedule(self, kept: Sequence[Mapping[str, Any]]) -> Any:
+    def schedule(self, kept: Kept) -> Any:
         from replicheck.properties.schedule import Schedule
 
-        steps = [dict(s) for s in kept] + canonical_epilogue(
-            kept, self.teardown, faults=self.faults, claims=self.claims)
+        steps = _steps(kept)
+        steps += canonical_epilogue(steps, self.teardown, faults=self.faults,
+                                    claims=self.claims)
         return Schedule(self.target, self.seed, tuple(steps))
 
-    def run(self, kept: Sequence[Mapping[str, Any]]) -> Any:
+    def run(self, kept: Kept) -> Any:
         """The replay of ``kept`` (None: refused, crashed, out of budget)."""
-        key = json.dumps([dict(s) for s in kept], sort_keys=True, default=repr)
+        key = json.dumps(_steps(kept), sort_keys=True, default=repr)
         if key in self.cache:
             return self.cache[key]
         if self.replays >= self.max_replays or time.monotonic() >= self.deadline:
@@ -244,7 +218,7 @@ class _Oracle:
         self.cache[key] = result
         return result
 
-    def fails(self, kept: Sequence[Mapping[str, Any]]) -> bool:
+    def fails(self, kept: Kept) -> bool:
         result = self.run(kept)
         return result is not None and self.violated(result) is not None
 
@@ -255,18 +229,18 @@ class _Oracle:
                      if j.guarantee == self.guarantee and j.status == VIOLATED), None)
 
 
-def _coalesce(kept: list[Step], oracle: _Oracle) -> list[Step]:
+def _coalesce(kept: Kept, oracle: _Oracle) -> Kept:
     """Each maximal block of ``decide`` steps replaced by one ``run`` step where the
     candidate still fails."""
     i = 0
     while i < len(kept):
-        if _kind(kept[i]) != "decide":
+        if _kind(kept[i][1]) != "decide":
             i += 1
             continue
         j = i
-        while j < len(kept) and _kind(kept[j]) == "decide":
+        while j < len(kept) and _kind(kept[j][1]) == "decide":
             j += 1
-        candidate = [*kept[:i], {"run": {}}, *kept[j:]]
+        candidate: Kept = [*kept[:i], (None, {"run": {}}), *kept[j:]]
         if j - i > 1 and oracle.fails(candidate):
             kept = candidate
         i += 1
@@ -278,8 +252,9 @@ def minimize_counterexample(cx: Counterexample, target: str, seed: int = 0, *,
                             max_replays: int = DEFAULT_MAX_REPLAYS) -> Counterexample:
     """``cx`` with its schedule shrunk (module docstring), replayed on ``target``
     (a preset, ``mutant:NAME`` or ``package.module:factory``, built with ``seed``):
-    the shrunk schedule, its ``steps`` in plain words (the kept steps, then the
-    epilogue's, marked ``teardown:``), ``decisions`` = the number of kept steps,
+    the shrunk schedule, its ``steps`` in plain words (the kept steps, in the
+    counterexample's own words where it had them, then the epilogue's, marked
+    ``teardown:``), ``decisions`` = the number of kept steps,
     and the replay's history, verdict and explanation. ``cx`` unchanged when it has
     no schedule or when its schedule with the canonical epilogue does not reproduce
     the violation. At most ``seconds`` of work and ``max_replays`` replays (then the
@@ -296,12 +271,13 @@ def _minimize(cx: Counterexample, target: str, seed: int, seconds: float,
         return cx
     from replicheck.implementation.store import Capability
     from replicheck.properties.replay import build_store
-    from replicheck.properties.schedule import check_step
+    from replicheck.properties.schedule import check_step, describe_step
 
     raw_steps = cx.schedule.get("steps") or ()
     steps = [check_step(s) for s in raw_steps]
     count = len(steps) if cx.decisions is None else max(0, min(cx.decisions, len(steps)))
-    before, teardown = steps[:count], tuple(steps[count:])
+    before: Kept = list(enumerate(steps[:count]))
+    teardown = tuple(steps[count:])
     store: Any = build_store(target, seed)
     try:
         descriptor = store.descriptor
@@ -326,8 +302,19 @@ def _minimize(cx: Counterexample, target: str, seed: int, seconds: float,
     judgement = oracle.violated(result)
     schedule = oracle.schedule(kept)
     epilogue = schedule.steps[len(kept):]
-    words = tuple(describe_step(s) for s in kept) + tuple(
+    words = tuple(_words(cx, index, step) for index, step in kept) + tuple(
         "teardown: " + describe_step(s) for s in epilogue)
     return dc_replace(cx, explanation=judgement.explanation(), steps=words,
                       decisions=len(kept), history=result.history,
                       verdict=judgement.verdict, schedule=schedule.to_json())
+
+
+def _words(cx: Counterexample, index: int | None, step: Step) -> str:
+    """The counterexample's own words for its step ``index`` (they name what a
+    decision acted on), else the step described afresh."""
+    from replicheck.properties.schedule import describe_step
+
+    if index is not None and cx.decisions is not None and index < len(cx.steps) \
+            and len(cx.steps) == cx.decisions:
+        return cx.steps[index]
+    return describe_step(step)
