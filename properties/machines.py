@@ -212,6 +212,7 @@ def conformance_machine(factory: Callable[[], Store], *, target: str | None = No
             self.lost = False
             self.rules_run = 0
             self.sent: list[str] = []
+            self.compared: set[str] = set()
 
         @rule(request=requests)
         def send(self, request: Request) -> None:
@@ -240,6 +241,7 @@ def conformance_machine(factory: Callable[[], Store], *, target: str | None = No
                 return
             if actual != expected:
                 self._fail(request, kind, actual, expected, conditional)
+            self.compared.add(_conformance_guarantee(descriptor, kind, conditional))
 
         def _fail(self, request: Request, kind: str, actual: tuple[Any, ...],
                   expected: tuple[Any, ...], conditional: bool) -> None:
@@ -259,10 +261,16 @@ def conformance_machine(factory: Callable[[], Store], *, target: str | None = No
                 if written is not None:
                     message += (f"\n\nschedule written to {written}\n"
                                 f"replay it with: replicheck replay {written}")
+            self.compared.discard(guarantee)
+            report_example(ExampleReport(CONFORMANCE, {
+                **{g: "holds" for g in self.compared}, guarantee: VIOLATED}))
+            self.reported = True
             raise GuaranteeViolation(message, (guarantee,), counterexample)
 
         def teardown(self) -> None:
-            report_example(ExampleReport(CONFORMANCE))
+            if not getattr(self, "reported", False):
+                report_example(ExampleReport(CONFORMANCE,
+                                             {g: "holds" for g in sorted(self.compared)}))
             close_store(self.raw)
 
     Conformance.__name__ = Conformance.__qualname__ = "Conformance"

@@ -1,11 +1,16 @@
 """replicheck's shipped properties: ``pytest --pyargs replicheck.properties --store T``.
 
-One test per machine, marked with the guarantees it checks (CONTRACTS.md section 7).
-The store comes from the plugin's ``store_factory`` fixture (``--store``), called once
-per Hypothesis example; the examples follow the chosen replicheck profile (capped by
-``REPLICHECK_MAX_EXAMPLES``). A store lacking a capability a test needs is skipped
-with the reason; anomalies it does not claim to prevent are listed in the
-"replicheck observations" summary, never failed.
+One test per property of :data:`replicheck.properties.suite.PROPERTIES` (the list
+``replicheck verify`` runs too), named ``test_<property>`` with dashes as
+underscores, marked with the guarantees it checks (CONTRACTS.md section 7), and run
+by the same engine (:func:`replicheck.properties.engine.run_property`). The store comes
+from the plugin's ``store_factory`` fixture (``--store``), called once per Hypothesis
+example; the examples follow the chosen replicheck profile (capped by
+``REPLICHECK_MAX_EXAMPLES``). A property that does not apply to the store is skipped
+with the reason; anomalies the store does not claim to prevent are listed in the
+"replicheck observations" summary (and recorded as ``observation:<guarantee>`` test
+properties), never failed. A failing property fails its test with the violation's
+message, which ends with the ``replicheck replay`` command of its schedule.
 """
 
 from __future__ import annotations
@@ -15,35 +20,9 @@ from typing import Any
 
 import pytest
 from hypothesis import settings
-from hypothesis.stateful import run_state_machine_as_test
 
 from replicheck.implementation.store import check_store
-from replicheck.properties.machines import (
-    OBSERVATIONS,
-    compared_kinds,
-    concurrency_machine,
-    conformance_machine,
-)
-from replicheck.properties.plugin import require
-
-STEPS = 30
-"""The most rules one example runs."""
-
-
-def _descriptor(factory: Callable[[], Any]) -> Any:
-    from replicheck.properties.machines import close_store
-
-    made = factory()
-    try:
-        return made.descriptor
-    finally:
-        close_store(made)
-
-
-def _record_observations(record_property: Callable[[str, object], None], before: int
-                         ) -> None:
-    for observation in OBSERVATIONS[before:]:
-        record_property(f"observation:{observation.guarantee}", observation.explanation)
+from replicheck.properties.suite import PROPERTIES, Property
 
 
 def test_store_keeps_the_contract(store: Any) -> None:
@@ -52,42 +31,41 @@ def test_store_keeps_the_contract(store: Any) -> None:
     assert check_store(store) == []
 
 
-@pytest.mark.linearizable_strong_reads
-@pytest.mark.linearizable_conditional_writes
-@pytest.mark.serializable_transactions
-@pytest.mark.atomic_transactions
-def test_sequential_model_conformance(store_factory: Callable[[], Any],
-                                      replicheck_settings: settings) -> None:
-    """One client: every answer to a claimed operation kind equals the item model's."""
-    descriptor = _descriptor(store_factory)
-    if not compared_kinds(descriptor):
-        pytest.skip(f"not applicable: {descriptor.name} claims no linearizable operations")
-    run_state_machine_as_test(conformance_machine(store_factory),
-                              settings=settings(replicheck_settings,
-                                                stateful_step_count=STEPS))
+def _run(prop: Property, factory: Callable[[], Any], target: str, chosen: settings,
+         record_property: Callable[[str, object], None]) -> None:
+    """Run ``prop`` through the engine: skip when it does not apply, record its
+    observations, re-raise what failed it."""
+    from replicheck.properties.engine import describe_store, run_property
+
+    descriptor = describe_store(factory)
+    reason = prop.skip_reason(descriptor)
+    if reason is not None:
+        pytest.skip(reason)
+    result = run_property(prop, factory, target, chosen, descriptor=descriptor)
+    for guarantee, example in result.observations.items():
+        record_property(f"observation:{guarantee}", example.explanation)
+    if result.exception is not None:
+        raise result.exception
 
 
-@pytest.mark.linearizable_strong_reads
-@pytest.mark.linearizable_conditional_writes
-@pytest.mark.serializable_transactions
-@pytest.mark.atomic_transactions
-@pytest.mark.read_your_writes
-@pytest.mark.monotonic_reads
-@pytest.mark.convergence
-@pytest.mark.stream_exactly_once
-@pytest.mark.stream_item_order
-def test_concurrent_histories_under_faults(store_factory: Callable[[], Any],
-                                           replicheck_settings: settings,
-                                           record_property: Callable[[str, object], None]
-                                           ) -> None:
-    """Three clients, every scheduling decision and fault chosen by Hypothesis: every
-    claimed guarantee holds on the recorded history."""
-    descriptor = _descriptor(store_factory)
-    require(descriptor, "deterministic-scheduling")
-    before = len(OBSERVATIONS)
-    try:
-        run_state_machine_as_test(concurrency_machine(store_factory, max_steps=STEPS),
-                                  settings=settings(replicheck_settings,
-                                                    stateful_step_count=STEPS))
-    finally:
-        _record_observations(record_property, before)
+def _test_of(prop: Property) -> Callable[..., None]:
+    def test(store_factory: Callable[[], Any], replicheck_settings: settings,
+             pytestconfig: pytest.Config,
+             record_property: Callable[[str, object], None]) -> None:
+        from replicheck.properties.plugin import store_target
+
+        _run(prop, store_factory, store_target(pytestconfig), replicheck_settings,
+             record_property)
+
+    name = "test_" + prop.name.replace("-", "_")
+    test.__name__ = test.__qualname__ = name
+    test.__doc__ = prop.title + "."
+    marked: Callable[..., None] = test
+    for guarantee in reversed(prop.guarantees):
+        marked = getattr(pytest.mark, guarantee.replace("-", "_"))(marked)
+    return marked
+
+
+for _prop in PROPERTIES:
+    globals()["test_" + _prop.name.replace("-", "_")] = _test_of(_prop)
+del _prop

@@ -10,7 +10,14 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from replicheck.properties.engine import ProgressEvent
+    from replicheck.properties.outcomes import SuiteOutcome
 
 EXIT_OK = 0
 EXIT_VIOLATION = 1
@@ -99,6 +106,15 @@ def _check(args: argparse.Namespace) -> int:
         verdict = check(history, args.model, consistency, args.timeout)
     except (ModelChoiceError, ValueError) as error:
         return _fail_usage(f"{args.history}: {error}")
+    if args.html:
+        from replicheck.reports.html import render_check_html
+
+        try:
+            Path(args.html).write_text(render_check_html(history, verdict,
+                                                         source=args.history),
+                                       encoding="utf-8")
+        except OSError as error:
+            return _fail_usage(f"cannot write {args.html}: {error}")
     if args.json:
         _emit(json.dumps(verdict.to_json(), indent=2))
     else:
@@ -146,6 +162,152 @@ def _replay(args: argparse.Namespace) -> int:
             for line in judgement.explanation().splitlines():
                 print(f"# {line}")
     return result.exit_status
+
+
+def _max_examples_cap() -> int | None:
+    """``REPLICHECK_MAX_EXAMPLES`` as a positive integer, None when unset; ValueError
+    naming it when it is not one."""
+    raw = os.environ.get("REPLICHECK_MAX_EXAMPLES")
+    if not raw:
+        return None
+    try:
+        cap = int(raw)
+    except ValueError:
+        cap = 0
+    if cap < 1:
+        raise ValueError(f"REPLICHECK_MAX_EXAMPLES={raw!r}: expected a positive integer")
+    return cap
+
+
+class _ProgressBar:
+    """Draws the engine's progress on ``stream``: redrawn in place on a terminal,
+    one line per finished property otherwise."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.began = time.perf_counter()
+        self.width = 0
+
+    def __call__(self, event: ProgressEvent) -> None:
+        elapsed = time.perf_counter() - self.began
+        if event.status == "running":
+            if not self.tty:
+                return
+            done = min(event.examples, event.max_examples)
+            filled = round(20 * done / event.max_examples) if event.max_examples else 0
+            line = (f"{event.store} {event.property} [{'#' * filled}{'.' * (20 - filled)}] "
+                    f"{event.examples}/{event.max_examples} examples, {elapsed:.0f} s")
+            self.stream.write("\r" + line.ljust(self.width))
+            self.width = len(line)
+        else:
+            line = (f"  {event.status:7} {event.store} {event.property}: {event.examples} "
+                    f"examples, {elapsed:.1f} s")
+            self.stream.write(("\r" + line.ljust(self.width) if self.tty else line) + "\n")
+            self.width = 0
+        self.stream.flush()
+
+
+def _verify(args: argparse.Namespace) -> int:
+    """``replicheck verify``: run the suite on one store or every preset, write the
+    reports (markdown, HTML, JSON) and each counterexample's schedule to ``--out``."""
+    from replicheck.implementation.presets import PRESETS, UnknownStore
+    from replicheck.properties.engine import store_factory, verify
+    from replicheck.properties.profiles import PROFILES, UnknownProfile, choose_profile
+
+    if args.profile is not None and args.profile not in PROFILES:
+        return _fail_usage(f"unknown profile {args.profile!r}; choose one of: "
+                           f"{', '.join(PROFILES)}")
+    try:
+        profile = choose_profile(args.profile)
+    except UnknownProfile as error:
+        return _fail_usage(str(error))
+    try:
+        cap = _max_examples_cap()
+    except ValueError as error:
+        return _fail_usage(str(error))
+    targets = list(PRESETS) if args.store is None else [args.store]
+    try:
+        for target in targets:
+            store_factory(target)
+    except UnknownStore as error:
+        return _fail_usage(str(error).splitlines()[0])
+    out = Path(args.out)
+    try:
+        (out / "replay").mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        return _fail_usage(f"cannot create the report directory {out}: {error}")
+    progress = None if args.quiet else _ProgressBar(sys.stderr)
+    outcome = verify(targets, profile=profile, max_examples=cap, progress=progress,
+                     failure_dir=out / "replay")
+    written = _write_reports(outcome, out)
+    if args.json:
+        from replicheck.reports.json_report import suite_to_json
+
+        _emit(json.dumps(suite_to_json(outcome), indent=2, default=str))
+    elif not args.quiet:
+        for path in written:
+            print(f"wrote {path}", file=sys.stderr)
+    if not args.json:
+        _emit(_verify_summary(outcome))
+    return outcome.exit_status
+
+
+def _write_reports(outcome: SuiteOutcome, out: Path) -> list[Path]:
+    """Write report.md, report.html, report.json and every counterexample's schedule
+    (``replay/<store>-<property>.json``) under ``out``; the paths written."""
+    from replicheck.properties.schedule import dump, from_json
+    from replicheck.reports.html import render_html
+    from replicheck.reports.json_report import suite_to_json
+    from replicheck.reports.markdown import render_markdown
+    from replicheck.reports.naming import replay_file_name
+
+    written = []
+    for name, text in (("report.md", render_markdown(outcome)),
+                       ("report.html", render_html(outcome)),
+                       ("report.json", json.dumps(suite_to_json(outcome), indent=2,
+                                                  default=str) + "\n")):
+        path = out / name
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    for store in outcome.stores:
+        for example in (*store.violations, *store.observations):
+            if example.schedule is None:
+                continue
+            path = out / replay_file_name(store.target, example.property)
+            if path in written:
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            dump(from_json(example.schedule), path)
+            written.append(path)
+    return written
+
+
+def _verify_summary(outcome: SuiteOutcome) -> str:
+    """A few lines for the terminal: each store's result and where its failures are."""
+    from replicheck.reports.naming import replay_file_name
+
+    lines = []
+    for store in outcome.stores:
+        violated = [c.guarantee for c in store.cells if c.status == "violated"]
+        errors = [p for p in store.properties if p.status == "error"]
+        unknown = [c.guarantee for c in store.cells if c.status == "unknown" and c.claimed]
+        observed = [c.guarantee for c in store.cells if c.status == "observed"]
+        verdict = ("VIOLATED " + ", ".join(violated) if violated
+                   else "ERROR" if errors else "unknown " + ", ".join(unknown) if unknown
+                   else "every claimed guarantee holds")
+        lines.append(f"{store.target}: {verdict}"
+                     + (f" (observed, not claimed: {', '.join(observed)})" if observed else ""))
+        for run in store.properties:
+            if run.status == "error":
+                lines.append(f"  error in {run.name}: {run.reason}")
+            if run.counterexample is not None and run.counterexample.schedule is not None:
+                lines.append(f"  replay: replicheck replay "
+                             f"{replay_file_name(store.target, run.name)} "
+                             "(in the report directory)")
+    lines.append(f"{len(outcome.stores)} store(s), {outcome.seconds:.1f} s, profile "
+                 f"{outcome.profile}: exit {outcome.exit_status}")
+    return "\n".join(lines)
 
 
 def _mutants(args: argparse.Namespace) -> int:
@@ -209,6 +371,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--lenient", action="store_true",
                        help="report and skip malformed records instead of stopping")
     check.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    check.add_argument("--html", default=None, metavar="FILE",
+                       help="also write the verdict, the history's timeline and the "
+                       "anomalies' graphs as one HTML page to FILE")
     check.set_defaults(run=_check)
 
     replay = sub.add_parser("replay", help="rerun a recorded schedule and judge its history")
@@ -217,6 +382,21 @@ def build_parser() -> argparse.ArgumentParser:
                         help="checker time limit per guarantee (default 30; 0: none)")
     replay.add_argument("--json", action="store_true", help="print one JSON object")
     replay.set_defaults(run=_replay)
+
+    verify_cmd = sub.add_parser("verify", help="run the suite on a store (default: every "
+                                "preset) and write the claims-versus-observed report")
+    verify_cmd.add_argument("--store", default=None, metavar="TARGET",
+                            help="a preset, mutant:NAME or package.module:factory "
+                            "(default: every preset)")
+    verify_cmd.add_argument("--profile", default=None, metavar="P",
+                            help="replicheck profile: quick, ci or thorough (default: "
+                            "$REPLICHECK_PROFILE, else ci when $CI is set, else quick)")
+    verify_cmd.add_argument("--out", default="replicheck-report", metavar="DIR",
+                            help="the report directory (default: replicheck-report/)")
+    verify_cmd.add_argument("--quiet", action="store_true", help="no progress bar")
+    verify_cmd.add_argument("--json", action="store_true",
+                            help="print the JSON report to stdout")
+    verify_cmd.set_defaults(run=_verify)
 
     mutants = sub.add_parser("mutants", help="run the suite against every mutant of the "
                              "reference store and report which it catches")
