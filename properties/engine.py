@@ -30,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -188,9 +187,10 @@ def _reproduce(error: BaseException) -> str | None:
 
 
 def _last_line(error: BaseException) -> str:
-    lines = [line for line in traceback.format_exception_only(error) if line.strip()]
-    text = lines[-1].strip() if lines else type(error).__name__
-    return text.splitlines()[-1] if text else type(error).__name__
+    """The traceback's last line: the exception's type and message (notes left out;
+    a message of several lines gives its first)."""
+    message = _first_line(str(error))
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
 
 def _first_line(text: str) -> str:

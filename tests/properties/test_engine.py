@@ -1,0 +1,136 @@
+"""The engine turns machine runs into outcomes: statuses, cells, counts, counterexamples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, Phase, settings
+
+from replicheck.implementation.presets import preset
+from replicheck.implementation.store import Handle
+from replicheck.models.guarantees import GUARANTEES, MECHANISM_PROMISES
+from replicheck.models.items.requests import Request
+from replicheck.properties.engine import (
+    ProgressEvent,
+    describe_store,
+    run_property,
+    store_factory,
+    verify_store,
+)
+from replicheck.properties.examples import GuaranteeViolation
+from replicheck.properties.replay import replay
+from replicheck.properties.schedule import from_json
+from replicheck.properties.suite import property_named
+
+
+def _settings(examples: int) -> settings:
+    return settings(max_examples=examples, derandomize=True, database=None, deadline=None,
+                    print_blob=False, phases=(Phase.explicit, Phase.reuse, Phase.generate),
+                    suppress_health_check=list(HealthCheck))
+
+
+def test_verify_store_on_a_preset_fills_every_cell() -> None:
+    events: list[ProgressEvent] = []
+    outcome = verify_store("dynamodb", profile="ci", max_examples=3, progress=events.append)
+    assert outcome.target == "dynamodb" and outcome.name == "dynamodb"
+    runs = {p.name: p for p in outcome.properties}
+    assert runs["concurrent-histories-under-faults"].status == "passed"
+    assert runs["concurrent-histories-under-faults"].examples >= 3
+    assert runs["sequential-model-conformance"].status == "passed"
+    assert runs["vector-clocks-and-siblings"].status == "skipped"
+    assert runs["vector-clocks-and-siblings"].reason.startswith("not applicable")
+    assert [c.guarantee for c in outcome.cells] == list(GUARANTEES + MECHANISM_PROMISES)
+    claimed = set(outcome.claims)
+    for cell in outcome.cells:
+        assert cell.claimed == (cell.guarantee in claimed)
+        assert cell.status != "violated"
+        if cell.status == "not-applicable":
+            assert cell.reason
+    strong = outcome.cell("linearizable-strong-reads")
+    assert strong is not None and strong.status == "holds" and strong.counts["holds"] >= 1
+    assert all(r.status != "error" for r in outcome.properties)
+    # progress: a start and an end per property, examples counted on the way
+    finals = [e for e in events if e.status != "running"]
+    assert [e.property for e in finals] == [p.name for p in outcome.properties]
+    assert any(e.status == "running" and e.examples > 0 for e in events)
+
+
+def test_a_mutant_fails_with_a_replayable_counterexample(tmp_path: Path) -> None:
+    target = "mutant:ack-before-quorum"
+    prop = property_named("concurrent-histories-under-faults")
+    result = run_property(prop, store_factory(target), target, _settings(100),
+                          failure_dir=tmp_path, minimize=False)
+    run = result.run
+    assert run.status == "failed", run.reason
+    cx = run.counterexample
+    assert cx is not None
+    descriptor = describe_store(store_factory(target))
+    assert descriptor.claims_guarantee(cx.guarantee)
+    assert cx.property == prop.name
+    assert cx.decisions == len(cx.steps) > 0
+    assert any(" submits " in step for step in cx.steps)
+    assert cx.history is not None and cx.history.operations
+    assert cx.verdict is not None and cx.verdict.valid is False
+    assert cx.schedule is not None and cx.schedule["target"] == target
+    # the schedule replays to the same violation
+    replayed = {j.guarantee: j.status for j in replay(from_json(cx.schedule)).judgements}
+    assert replayed[cx.guarantee] == "violated"
+    # the failure (what pytest shows) ends with how to replay it, from a file written
+    assert isinstance(result.exception, GuaranteeViolation)
+    message = str(result.exception)
+    assert "replicheck replay" in message
+    written = [p for p in tmp_path.iterdir() if p.name.startswith("replicheck-failure-")]
+    assert len(written) == 1 and str(written[0]) in message
+    assert result.counts[cx.guarantee]["violated"] >= 1
+
+
+class _BrokenAdapter:
+    """A schedulable store whose adapter crashes on the third submission."""
+
+    def __init__(self) -> None:
+        self.inner = preset("dynamodb")
+        self.nodes = self.inner.nodes
+        self.submitted = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    @property
+    def descriptor(self) -> Any:
+        return self.inner.descriptor
+
+    def execute(self, request: Request) -> Any:
+        return self.inner.execute(request)
+
+    def submit(self, client: str, request: Request) -> Handle:
+        self.submitted += 1
+        if self.submitted >= 3:
+            raise RuntimeError("the adapter lost its connection")
+        return self.inner.submit(client, request)  # type: ignore[no-any-return]
+
+    def decisions(self) -> Any:
+        return self.inner.decisions()
+
+    def decide(self, decision: Any) -> None:
+        self.inner.decide(decision)
+
+
+def test_a_crash_that_is_no_violation_is_an_error() -> None:
+    prop = property_named("concurrent-histories-under-faults")
+    result = run_property(prop, _BrokenAdapter, "tests:broken", _settings(20),
+                          minimize=False)
+    assert result.run.status == "error"
+    assert "RuntimeError: the adapter lost its connection" in result.run.reason
+    assert result.run.counterexample is None
+    assert isinstance(result.exception, RuntimeError)
+
+
+def test_a_property_that_does_not_apply_is_skipped_without_running() -> None:
+    prop = property_named("vector-clocks-and-siblings")
+    events: list[ProgressEvent] = []
+    result = run_property(prop, store_factory("dynamodb"), "dynamodb", _settings(5),
+                          progress=events.append)
+    assert result.run.status == "skipped" and result.run.examples == 0
+    assert "versions" in result.run.reason
+    assert [e.status for e in events] == ["skipped"]
