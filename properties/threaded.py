@@ -85,9 +85,11 @@ from replicheck.properties.examples import ExampleReport, GuaranteeViolation, re
 from replicheck.properties.guarantees import OBSERVED, VIOLATED, Judgement, judge_guarantee
 from replicheck.properties.namespaces import (
     CleanupError,
+    ItemKey,
     clean_up,
     cleans_up,
     namespace_of,
+    request_table,
     written_keys,
 )
 from replicheck.properties.outcomes import Counterexample
@@ -212,6 +214,34 @@ def _key_text(key: tuple[Any, ...]) -> str:
     parts = [int(v) if isinstance(v, Decimal) and v == v.to_integral_value()
              else str(v) if isinstance(v, Decimal) else v for v in key]
     return json.dumps(parts[0] if len(parts) == 1 else parts)
+
+
+_SESSION: Final = frozenset({"read-your-writes", "monotonic-reads"})
+
+
+def _session_view(history: History, descriptor: Descriptor) -> History:
+    """``history`` without the single-item operations on items that a transaction
+    wrote without reporting its writes (``meta["writes"]``, which a store driven
+    through ``execute`` does not give): the session checkers see single-item
+    operations only, so a read after such a transaction would be judged against
+    writes it superseded. The linearizability checks see the whole history."""
+    from replicheck.histories.items import request_of
+
+    blind: set[ItemKey] = set()
+    for op in history.operations:
+        if op.f == "transact-write" and op.status != "fail" and "writes" not in op.meta:
+            blind.update(written_keys([request_of(op)], descriptor))
+    if not blind:
+        return history
+    kept: list[Any] = []
+    for op in history.operations:
+        if op.f in ("get-strong", "get-eventual", "put", "update", "delete"):
+            request = request_of(op)
+            source = request.item if isinstance(request, Put) else getattr(request, "key", {})
+            if set(written_keys([Put(request_table(request), source)], descriptor)) & blind:
+                continue
+        kept.append(dc_replace(op, id=len(kept)))
+    return dc_replace(history, operations=tuple(kept))
 
 
 def replicas_observation(store: Introspectable, table: str, *,
@@ -386,7 +416,9 @@ def threaded_machine(factory: Callable[[], Store], target: str | None = None, *,
                     Capability.REPLICA_INTROSPECTION):
                 self.recorder.observe("replicas", replicas_observation(self.store, table))
                 history = self.history()
-            judgements = [judge_guarantee(g, history, descriptor) for g in GUARANTEES]
+            sessions = _session_view(history, descriptor)
+            judgements = [judge_guarantee(g, sessions if g in _SESSION else history,
+                                          descriptor) for g in GUARANTEES]
             steps = tuple(self.steps)
             observations = {
                 j.guarantee: self._counterexample(j, steps, history)

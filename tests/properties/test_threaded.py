@@ -284,3 +284,17 @@ def test_prefixed_stores_are_isolated_and_answer_without_the_prefix() -> None:
     with pytest.raises(ValidationError, match="must be a string"):
         a.execute(Get("items", {"pk": Decimal(1)}))
     assert a.namespace == "prefix a/" and a.descriptor.claims == server.descriptor.claims
+
+
+def test_a_transaction_without_reported_writes_does_not_fool_the_session_checks() -> None:
+    # put k1, delete k1 in a transaction (execute reports no per-item writes), read k1
+    machine: Any = threaded_machine(MemoryStore)()
+    machine.enqueue("t0", Put("items", {"pk": "k1", "v": "v1"}))
+    machine.enqueue("t0", TransactWrite((Delete("items", {"pk": "k1"}),)))
+    machine.enqueue("t0", Get("items", {"pk": "k1"}))
+    machine.enqueue("t0", Put("items", {"pk": "k0", "v": "v2"}))
+    machine.enqueue("t1", Get("items", {"pk": "k0"}, consistent=True))
+    with collecting() as reports:
+        machine.teardown()
+    assert reports[0].statuses["read-your-writes"] in ("holds", "not-applicable")
+    assert reports[0].statuses["linearizable-strong-reads"] == "holds"
