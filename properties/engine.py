@@ -349,7 +349,7 @@ def _not_applicable(guarantee: str, claimed: bool, results: Sequence[PropertyRes
 def verify_store(target: str, *, profile: str, max_examples: int | None = None,
                  progress: Progress | None = None, seed: int = 0,
                  failure_dir: str | Path | None = None,
-                 properties: Sequence[Property] = PROPERTIES, minimize: bool = True
+                 properties: Sequence[Property] | None = None, minimize: bool = True
                  ) -> StoreOutcome:
     """Run every property (``properties``, default the suite's) on ``target`` (a
     preset, ``mutant:NAME`` or ``package.module:factory``, built with ``seed``) under
@@ -362,7 +362,7 @@ def verify_store(target: str, *, profile: str, max_examples: int | None = None,
     results = [run_property(prop, factory, target, chosen, progress=progress,
                             descriptor=descriptor, seed=seed, failure_dir=failure_dir,
                             minimize=minimize)
-               for prop in properties]
+               for prop in (PROPERTIES if properties is None else properties)]
     claimed = {c.guarantee for c in descriptor.claims}
     observed: dict[str, Counterexample] = {}
     for result in results:
