@@ -203,7 +203,8 @@ def test_a_recorded_schedule_replays_the_same_run(tmp_path: Path) -> None:
     assert result.exit_status == 1
     assert [op.status for op in result.history.operations] == ["ok", "ok", "ok"]
     assert write_schedule_on_failure(object(), tmp_path / "none.json") is None
-    assert write_schedule_on_failure(recorder, tmp_path / "no" / "dir.json") is None
+    (tmp_path / "a-file").write_text("", encoding="utf-8")  # no folder can go under it
+    assert write_schedule_on_failure(recorder, tmp_path / "a-file" / "dir.json") is None
 
 
 # -- the command line -----------------------------------------------------------------------
