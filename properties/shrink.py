@@ -186,6 +186,9 @@ class _Oracle:
     slowest: float | None = None
     cache: dict[str, Any] = field(default_factory=dict)
 
+    signatures: dict[int, tuple[Any, ...]] | None = None
+    concrete: dict[str, Kept | None] = field(default_factory=dict)
+
     def schedule(self, kept: Kept) -> Any:
         from replicheck.properties.schedule import Schedule
 
@@ -194,23 +197,51 @@ class _Oracle:
                                     claims=self.claims)
         return Schedule(self.target, self.seed, tuple(steps))
 
-    def run(self, kept: Kept) -> Any:
-        """The replay of ``kept`` (None: refused, crashed, out of budget)."""
+    def _limit(self) -> float:
+        remaining = self.deadline - time.monotonic()
+        if self.slowest is None:
+            return remaining
+        return min(remaining, max(SLOW_REPLAY_FLOOR, SLOW_REPLAY_FACTOR * self.slowest))
+
+    def resolve(self, kept: Kept) -> Kept | None:
+        """``kept`` with each recorded decision pointed at the message or timer that
+        plays its part in this candidate (:func:`_signature`); None when one has no
+        counterpart or a step is refused. ``kept`` itself without signatures."""
+        if self.signatures is None:
+            return kept
         key = json.dumps(_steps(kept), sort_keys=True, default=repr)
+        if key not in self.concrete:
+            try:
+                with _time_limit(self._limit()):
+                    self.concrete[key] = _resolved(self.target, self.seed, kept,
+                                                   self.signatures)
+            except Exception:  # refused, crashed, too slow
+                self.concrete[key] = None
+        return self.concrete[key]
+
+    def run(self, kept: Kept) -> Any:
+        """The replay of ``kept`` with its decisions resolved (None: refused,
+        crashed, out of budget)."""
+        if self.replays >= self.max_replays or time.monotonic() >= self.deadline:
+            key = json.dumps(_steps(kept), sort_keys=True, default=repr)
+            resolved = self.concrete.get(key, kept)
+            if resolved is None:
+                return None
+            return self.cache.get(json.dumps(_steps(resolved), sort_keys=True, default=repr))
+        resolved = self.resolve(kept)
+        if resolved is None:
+            return None
+        key = json.dumps(_steps(resolved), sort_keys=True, default=repr)
         if key in self.cache:
             return self.cache[key]
-        if self.replays >= self.max_replays or time.monotonic() >= self.deadline:
-            return None
         from replicheck.properties.replay import replay
 
         self.replays += 1
-        remaining = self.deadline - time.monotonic()
-        limit = remaining if self.slowest is None else min(
-            remaining, max(SLOW_REPLAY_FLOOR, SLOW_REPLAY_FACTOR * self.slowest))
+        limit = self._limit()
         started = time.monotonic()
         try:
             with _time_limit(limit):
-                result: Any = replay(self.schedule(kept), timeout=max(limit, 0.1))
+                result: Any = replay(self.schedule(resolved), timeout=max(limit, 0.1))
         except Exception:  # a refused step (ScheduleError), the store crashed, too slow
             result = None
         if self.slowest is None:  # the unshrunk schedule's replay sets the pace
@@ -227,6 +258,94 @@ class _Oracle:
 
         return next((j for j in result.judgements
                      if j.guarantee == self.guarantee and j.status == VIOLATED), None)
+
+
+def _signature(sim: Any, decision: Mapping[str, int]) -> tuple[Any, ...] | None:
+    """What a decision acts on, in terms that survive the removal of other steps:
+    the message's (source, destination, kind) or the timer's (owner, name), and its
+    rank among those alike now in flight (by id). None when it names nothing."""
+    ((name, ident),) = decision.items()
+    if name == "fire":
+        timer = sim.timers.get(ident)
+        if timer is None:
+            return None
+        alike = sorted(t.id for t in sim.timers.values()
+                       if (t.owner, t.name) == (timer.owner, timer.name))
+        return (name, timer.owner, timer.name, alike.index(ident))
+    message = sim.in_flight.get(ident)
+    if message is None:
+        return None
+    alike = sorted(m.id for m in sim.in_flight.values()
+                   if (m.src, m.dst, m.kind) == (message.src, message.dst, message.kind))
+    return (name, message.src, message.dst, message.kind, alike.index(ident))
+
+
+def _counterpart(sim: Any, signature: tuple[Any, ...]) -> dict[str, int] | None:
+    """The decision of the same kind on what plays ``signature``'s part now."""
+    name = signature[0]
+    if name == "fire":
+        alike = sorted(t.id for t in sim.timers.values()
+                       if (t.owner, t.name) == signature[1:3])
+    else:
+        alike = sorted(m.id for m in sim.in_flight.values()
+                       if (m.src, m.dst, m.kind) == signature[1:4])
+    rank = signature[-1]
+    return {name: alike[rank]} if rank < len(alike) else None
+
+
+def _stepping(target: str, seed: int, kept: Kept,
+              visit: Callable[[int | None, Step, Any], Step | None]) -> Kept | None:
+    """Run ``kept`` on a fresh store, each step as ``visit(index, step, sim)``
+    rewrites it (None: give up); the steps run, or None."""
+    from replicheck.properties.replay import _Runner, build_store
+
+    store: Any = build_store(target, seed)
+    try:
+        runner = _Runner(store)
+        sim = getattr(store, "sim", None)
+        if sim is None:
+            return None
+        out: Kept = []
+        for index, step in kept:
+            chosen = visit(index, step, sim)
+            if chosen is None:
+                return None
+            ((kind, body),) = chosen.items()
+            runner.step(kind, body)
+            out.append((index, chosen))
+        return out
+    finally:
+        close = getattr(store, "close", None)
+        if callable(close):
+            close()
+
+
+def _signatures(target: str, seed: int, kept: Kept) -> dict[int, tuple[Any, ...]] | None:
+    """The signature of every decision of ``kept`` (by original index), from one run
+    of it; None when that run fails or the store has no simulation to look into."""
+    found: dict[int, tuple[Any, ...]] = {}
+
+    def visit(index: int | None, step: Step, sim: Any) -> Step | None:
+        if index is not None and _kind(step) == "decide":
+            signature = _signature(sim, step["decide"])
+            if signature is None:
+                return None
+            found[index] = signature
+        return step
+
+    return found if _stepping(target, seed, kept, visit) is not None else None
+
+
+def _resolved(target: str, seed: int, kept: Kept, signatures: dict[int, tuple[Any, ...]]
+              ) -> Kept | None:
+    """``kept`` with each decision rewritten to its signature's counterpart."""
+    def visit(index: int | None, step: Step, sim: Any) -> Step | None:
+        if index is not None and _kind(step) == "decide" and index in signatures:
+            counterpart = _counterpart(sim, signatures[index])
+            return None if counterpart is None else {"decide": counterpart}
+        return step
+
+    return _stepping(target, seed, kept, visit)
 
 
 def _coalesce(kept: Kept, oracle: _Oracle) -> Kept:
@@ -289,6 +408,11 @@ def _minimize(cx: Counterexample, target: str, seed: int, seconds: float,
                      descriptor.has(Capability.FAULTS),
                      frozenset(str(c.guarantee) for c in descriptor.claims),
                      time.monotonic() + seconds, max_replays)
+    try:
+        with _time_limit(seconds / 4):
+            oracle.signatures = _signatures(target, seed, before)
+    except Exception:  # decisions then keep their recorded ids
+        oracle.signatures = None
     if not oracle.fails(before):
         return cx
     kept = _coalesce(before, oracle)
@@ -300,6 +424,7 @@ def _minimize(cx: Counterexample, target: str, seed: int, seconds: float,
         if result is None:
             return cx
     judgement = oracle.violated(result)
+    kept = oracle.resolve(kept) or kept
     schedule = oracle.schedule(kept)
     epilogue = schedule.steps[len(kept):]
     words = tuple(_words(cx, index, step) for index, step in kept) + tuple(

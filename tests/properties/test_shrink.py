@@ -152,3 +152,29 @@ def test_the_epilogue_restarts_what_the_kept_steps_left_crashed() -> None:
     assert epilogue == [{"heal": {}}, {"restart": "n1"}, {"run": {}}, {"settle": {}},
                         {"observe": "replicas"}, {"observe": "stream"}]
     assert canonical_epilogue([], [], faults=False, claims=set()) == [{"run": {}}]
+
+
+def test_a_decision_keeps_its_part_when_earlier_steps_go() -> None:
+    """A put whose request message is delivered twice, after an unrelated put: the
+    duplicate's message id (18) shifts once the unrelated put (and the messages it
+    caused) is gone; the shrinker points the decision at the same request."""
+    steps: list[dict[str, Any]] = [
+        submit_step("c2", Put(T, {"pk": "c", "v": 3})),
+        *({"decide": {"deliver": i}} for i in (10, 12, 13, 14, 15, 16, 17)),
+        submit_step("c1", Put(T, {"pk": "b", "v": 2})),
+        {"decide": {"duplicate": 18}},
+        *({"decide": {"deliver": i}} for i in (18, *range(20, 32))),
+    ]
+    teardown: list[dict[str, Any]] = [{"heal": {}}, {"run": {}}, {"observe": "stream"}]
+    cx = counterexample(RETRY, "stream-exactly-once", steps, teardown)
+    assert status(cx.schedule, "stream-exactly-once") == VIOLATED
+    shrunk = minimize_counterexample(cx, RETRY)
+    assert shrunk.schedule is not None and shrunk.decisions is not None
+    kept = shrunk.schedule["steps"][:shrunk.decisions]
+    assert [s for s in kept if "submit" in s] == [steps[8]]  # the put of c is gone
+    duplicates = [s["decide"]["duplicate"] for s in kept
+                  if "decide" in s and "duplicate" in s["decide"]]
+    assert len(duplicates) == 1 and duplicates[0] < 18  # the same request, renumbered
+    assert shrunk.decisions <= 3
+    assert status(shrunk.schedule, "stream-exactly-once") == VIOLATED
+    assert status(shrunk.schedule, "stream-exactly-once", target="dynamodb") == HOLDS
