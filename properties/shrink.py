@@ -15,8 +15,15 @@ How
     (``settle``, ``anti_entropy``, ``observe``) in their order, and the ``observe``
     steps the claims need (replicas for ``convergence``, the stream for the stream
     guarantees). A candidate *fails* when its replay judges the counterexample's
-    guarantee violated; a replay the store refuses (a ScheduleError: decision ids
-    shift when steps go) or that crashes does not fail.
+    guarantee violated; a replay the store refuses (a ScheduleError) or that crashes
+    does not fail.
+
+    Decision ids shift when steps go (the simulation numbers messages and timers in
+    the order they are made), so each recorded decision is first given a signature
+    from one run of the original steps: the message's source, destination and kind
+    (the timer's owner and name) and its rank among those alike in flight. Before a
+    candidate is replayed it is run once to point each decision at its signature's
+    counterpart there; a decision without one makes the candidate not fail.
 
     1. The whole schedule with the canonical epilogue must fail; otherwise the
        counterexample is returned unchanged.
