@@ -208,7 +208,8 @@ def run_mutant(mutant: Mutant, profile: str = "ci", max_examples: int | None = N
             found = minimize_counterexample(found, MUTANT_PREFIX + mutant.name, seed)
         if found is not None and found.schedule is not None and found.decisions is not None:
             steps, unit = found.decisions, "decisions"
-        return MutantResult(mutant.name, mutant.preset, True, _guarantee_of(error),
+        guarantee = _guarantee_of(error) or (found.guarantee if found is not None else None)
+        return MutantResult(mutant.name, mutant.preset, True, guarantee,
                             round(seconds, 3), steps, name, str(error)[:2000], unit, found)
     return MutantResult(mutant.name, mutant.preset, False, None, None, None)
 
