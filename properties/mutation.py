@@ -199,7 +199,10 @@ def run_mutant(mutant: Mutant, profile: str = "ci", max_examples: int | None = N
             shrunk = _Watch()
             again = _run(machine, _settings(profile, max_examples, True, hypothesis_seed),
                          shrunk, hypothesis_seed)
-            if again is not None:
+            # Hypothesis may shrink onto another failure (a crash of the store);
+            # a guarantee violation found first is the one to report then
+            if again is not None and (_guarantee_of(again) is not None
+                                      or _guarantee_of(error) is None):
                 error = again
                 steps = shrunk.last_steps if shrunk.last_steps is not None else steps
         unit = "rules"
