@@ -883,18 +883,21 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
             for judgement in judgements:
                 if judgement.status == OBSERVED:
                     _observe(descriptor.name, judgement)
+            seen: dict[str, Counterexample] = {}
             if descriptor.weaknesses and descriptor.has(Capability.STRONG_READS) \
                     and descriptor.claims_guarantee("linearizable-strong-reads"):
                 every_read = judge_guarantee("linearizable-strong-reads", history,
                                              _all_reads(descriptor))
+                weakness = "stale-read" if "stale-read" in descriptor.weaknesses \
+                    else sorted(descriptor.weaknesses)[0]
                 if every_read.status in (VIOLATED, OBSERVED):
-                    for weakness in sorted(descriptor.weaknesses):
-                        _observe(descriptor.name, every_read, weakness)
-                        break
+                    _observe(descriptor.name, every_read, weakness)
+                    seen[weakness] = dc_replace(
+                        self._counterexample(every_read, history), guarantee=weakness)
+            seen.update({j.guarantee: self._counterexample(j, history)
+                         for j in judgements if j.status == OBSERVED})
             report_example(ExampleReport(
-                PROPERTY, {j.guarantee: j.status for j in judgements},
-                {j.guarantee: self._counterexample(j, history)
-                 for j in judgements if j.status == OBSERVED}))
+                PROPERTY, {j.guarantee: j.status for j in judgements}, seen))
             failed = sorted((j for j in judgements if j.status == VIOLATED),
                             key=lambda j: _specificity(j.guarantee))
             if failed:

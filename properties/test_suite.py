@@ -42,8 +42,13 @@ def _run(prop: Property, factory: Callable[[], Any], target: str, chosen: settin
     if reason is not None:
         pytest.skip(reason)
     result = run_property(prop, factory, target, chosen, descriptor=descriptor)
+    from replicheck.properties.machines import OBSERVATIONS, Observation
+
     for guarantee, example in result.observations.items():
         record_property(f"observation:{guarantee}", example.explanation)
+        noted = Observation(descriptor.name, guarantee, example.explanation)
+        if noted not in OBSERVATIONS:  # the plugin's summary lists them
+            OBSERVATIONS.append(noted)
     if result.exception is not None:
         raise result.exception
 
