@@ -4,6 +4,7 @@ profile, and ``replicheck mutants`` reports it."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,10 +15,18 @@ from replicheck.implementation.presets import preset
 from replicheck.models.items.requests import Put, TransactWrite
 from replicheck.properties import mutation
 from replicheck.properties.examples import GuaranteeViolation
+from replicheck.properties.machines import FAILURE_DIR_ENV
 from replicheck.properties.mutation import MutantResult, run_mutant
 from replicheck.properties.outcomes import Counterexample
 from replicheck.properties.schedule import Schedule, submit_step
 from replicheck.reports.cli import main
+
+
+@pytest.fixture(autouse=True)
+def _failure_files_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The schedules of failing examples go to a temporary folder."""
+    monkeypatch.setenv(FAILURE_DIR_ENV, str(tmp_path))
+
 
 MAX_EXAMPLES = 100
 """The examples per machine a mutant may take here (the ci profile's own budget)."""
