@@ -274,7 +274,7 @@ def _write_reports(outcome: SuiteOutcome, out: Path) -> list[Path]:
         for example in (*store.violations, *store.observations):
             if example.schedule is None:
                 continue
-            path = out / replay_file_name(store.target, example.property)
+            path = out / replay_file_name(store.target, example.property, example.guarantee)
             if path in written:
                 continue
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -301,9 +301,10 @@ def _verify_summary(outcome: SuiteOutcome) -> str:
         for run in store.properties:
             if run.status == "error":
                 lines.append(f"  error in {run.name}: {run.reason}")
-            if run.counterexample is not None and run.counterexample.schedule is not None:
+            cx = run.counterexample
+            if cx is not None and cx.schedule is not None:
                 lines.append(f"  replay: replicheck replay "
-                             f"{replay_file_name(store.target, run.name)} "
+                             f"{replay_file_name(store.target, run.name, cx.guarantee)} "
                              "(in the report directory)")
     lines.append(f"{len(outcome.stores)} store(s), {outcome.seconds:.1f} s, profile "
                  f"{outcome.profile}: exit {outcome.exit_status}")

@@ -187,7 +187,7 @@ def _counterexample(kind: str, store: StoreOutcome, example: Counterexample, ids
     if example.history is not None and timeline is not None:
         out += _drawings(example.history, example.verdict, ids, timeline)
     if example.schedule is not None:
-        name = replay_file_name(store.target, example.property)
+        name = replay_file_name(store.target, example.property, example.guarantee)
         out.append(f"<p>Replay (from the report directory): <code>replicheck replay "
                    f"{esc(name)}</code></p>")
     else:

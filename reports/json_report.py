@@ -59,7 +59,7 @@ null when not counted), ``history`` (null, or a list of operations, each ``id``,
 completed), ``call_time``, ``ret_time``, ``error``), ``verdict`` (null, or the
 checker's Verdict exactly as ``replicheck check --json`` prints it, with its own
 ``schema``), ``replay`` (the replayable schedule's file relative to the report
-directory, ``replay/<store>-<property>.json``, run with ``replicheck replay FILE``;
+directory, ``replay/<store>-<property>-<guarantee>.json``, run with ``replicheck replay FILE``;
 null when the store is not schedulable) and ``reproduce`` (Hypothesis's
 ``@reproduce_failure(...)`` decorator, or null).
 """
@@ -166,7 +166,7 @@ def counterexample_to_json(example: Counterexample, store_target: str) -> dict[s
         "history": None if example.history is None else history_to_json(example.history),
         "verdict": None if example.verdict is None else example.verdict.to_json(),
         "replay": (None if example.schedule is None
-                   else replay_file_name(store_target, example.property)),
+                   else replay_file_name(store_target, example.property, example.guarantee)),
         "reproduce": example.reproduce,
     }
 

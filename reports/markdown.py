@@ -173,7 +173,7 @@ def _history(history: History, verdict: Verdict | None) -> list[str]:
 def _replay(store: StoreOutcome, example: Counterexample) -> list[str]:
     out: list[str] = []
     if example.schedule is not None:
-        name = replay_file_name(store.target, example.property)
+        name = replay_file_name(store.target, example.property, example.guarantee)
         out += [f"Replay: `replicheck replay {name}` (from the report directory).", ""]
     else:
         out += ["Replay: no replayable schedule (the store does not offer deterministic "

@@ -59,16 +59,19 @@ LEGEND: Final[tuple[tuple[str, str], ...]] = (
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-def replay_file_name(store_target: str, property_name: str) -> str:
-    """Where the replayable schedule of ``property_name``'s counterexample on the store
-    ``store_target`` (as given to ``--store``) lives, relative to the report directory:
-    ``replay/<store>-<property>.json`` (POSIX separators). Characters other than
+def replay_file_name(store_target: str, property_name: str, guarantee: str) -> str:
+    """Where the replayable schedule of ``property_name``'s counterexample on
+    ``guarantee`` for the store ``store_target`` (as given to ``--store``) lives,
+    relative to the report directory: ``replay/<store>-<property>-<guarantee>.json``
+    (POSIX separators; one property may give several counterexamples, one per
+    guarantee). Characters other than
     letters, digits, ``.``, ``_`` and ``-`` (e.g. the ``:`` of ``mutant:NAME`` or of
     ``package.module:factory``) become ``-``, so the name is one safe file name on
     every platform. The same arguments always give the same name."""
     store = _UNSAFE.sub("-", store_target).strip("-.") or "store"
     prop = _UNSAFE.sub("-", property_name).strip("-.") or "property"
-    return f"{REPLAY_DIR}/{store}-{prop}.json"
+    about = _UNSAFE.sub("-", guarantee).strip("-.") or "guarantee"
+    return f"{REPLAY_DIR}/{store}-{prop}-{about}.json"
 
 
 def overall_result(outcome: SuiteOutcome) -> str:

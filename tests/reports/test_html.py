@@ -96,7 +96,8 @@ def test_verify_report_is_self_contained_with_one_row_per_client() -> None:
     for shown, example in zip(rows.values(), examples, strict=True):
         assert sorted(shown) == sorted({str(op.process) for op in example.history.operations})
     assert text.count('<td class="st-violated"') == 1
-    assert "replicheck replay replay/dynamodb-concurrent-histories-under-faults.json" in text
+    assert ("replicheck replay replay/dynamodb-concurrent-histories-under-faults-"
+            "linearizable-strong-reads.json") in text
     assert "@reproduce_failure(&#x27;6.100.0&#x27;" in text
 
 

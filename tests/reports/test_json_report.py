@@ -67,7 +67,7 @@ def test_every_verdict_is_its_own_json() -> None:
     failed = report["stores"][0]["properties"][1]
     assert failed["counterexample"] == report["stores"][0]["violations"][0]
     assert failed["counterexample"]["replay"] == (
-        "replay/dynamodb-concurrent-histories-under-faults.json")
+        "replay/dynamodb-concurrent-histories-under-faults-linearizable-strong-reads.json")
     assert report["stores"][1]["observations"][0]["replay"] is None
 
 
@@ -94,13 +94,13 @@ def test_docstring_documents_every_key() -> None:
 
 @pytest.mark.parametrize(("target", "prop", "expected"), [
     ("dynamodb", "sequential-model-conformance",
-     "replay/dynamodb-sequential-model-conformance.json"),
+     "replay/dynamodb-sequential-model-conformance-convergence.json"),
     ("mutant:lost-update", "concurrent-histories-under-faults",
-     "replay/mutant-lost-update-concurrent-histories-under-faults.json"),
-    ("my_pkg.stores:make", "p", "replay/my_pkg.stores-make-p.json"),
-    ("../etc/passwd", "p", "replay/etc-passwd-p.json"),
+     "replay/mutant-lost-update-concurrent-histories-under-faults-convergence.json"),
+    ("my_pkg.stores:make", "p", "replay/my_pkg.stores-make-p-convergence.json"),
+    ("../etc/passwd", "p", "replay/etc-passwd-p-convergence.json"),
 ])
 def test_replay_file_names_are_one_safe_file(target: str, prop: str, expected: str) -> None:
-    name = replay_file_name(target, prop)
+    name = replay_file_name(target, prop, "convergence")
     assert name == expected
     assert name.count("/") == 1 and ".." not in name

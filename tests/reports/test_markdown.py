@@ -55,8 +55,8 @@ def test_report_shows_header_matrix_and_every_counterexample() -> None:
     assert "### Observation: `serializable-transactions`" in text
     assert "6. client 0: strong get a -> 1 at the old leader (ok)" in text
     assert "- **G1c** (operations 0, 1): Let T0" in text
-    assert ("`replicheck replay replay/dynamodb-concurrent-histories-under-faults.json`"
-            in text)
+    assert ("`replicheck replay replay/dynamodb-concurrent-histories-under-faults-"
+            "linearizable-strong-reads.json`") in text
     assert "@reproduce_failure('6.100.0', b'AXicY2BkYGBgBAAADgAD')" in text
     # the observation's store is threaded: no schedule, so no replay command for it
     assert text.count("replicheck replay ") == 1
