@@ -434,19 +434,28 @@ def _minimize(cx: Counterexample, target: str, seed: int, seconds: float,
     kept = oracle.resolve(kept) or kept
     schedule = oracle.schedule(kept)
     epilogue = schedule.steps[len(kept):]
-    words = tuple(_words(cx, index, step) for index, step in kept) + tuple(
+    words = tuple(_words(cx, index, step, steps) for index, step in kept) + tuple(
         "teardown: " + describe_step(s) for s in epilogue)
     return dc_replace(cx, explanation=judgement.explanation(), steps=words,
                       decisions=len(kept), history=result.history,
                       verdict=judgement.verdict, schedule=schedule.to_json())
 
 
-def _words(cx: Counterexample, index: int | None, step: Step) -> str:
-    """The counterexample's own words for its step ``index`` (they name what a
-    decision acted on), else the step described afresh."""
+def _words(cx: Counterexample, index: int | None, step: Step,
+           original: Sequence[Step]) -> str:
+    """The step in plain words: the counterexample's own words for its step
+    ``index`` (they name what a decision acted on; a decision pointed at another id
+    keeps that part), else the step described afresh."""
     from replicheck.properties.schedule import describe_step
 
-    if index is not None and cx.decisions is not None and index < len(cx.steps) \
-            and len(cx.steps) == cx.decisions:
-        return cx.steps[index]
-    return describe_step(step)
+    fresh = describe_step(step)
+    if index is None or cx.decisions is None or len(cx.steps) != cx.decisions \
+            or index >= len(cx.steps) or index >= len(original):
+        return fresh
+    words = cx.steps[index]
+    if step == original[index]:
+        return words
+    plain = describe_step(original[index])
+    if _kind(step) == "decide" and words.startswith(plain + " "):
+        return describe_step(step, words[len(plain) + 1:])
+    return fresh

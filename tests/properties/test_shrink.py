@@ -4,13 +4,14 @@ mutant and show nothing on the reference preset."""
 
 from __future__ import annotations
 
+from dataclasses import replace as dc_replace
 from typing import Any
 
 from replicheck.models.items.requests import Get, Put, TransactWrite
 from replicheck.properties.guarantees import HOLDS, VIOLATED
 from replicheck.properties.outcomes import Counterexample
 from replicheck.properties.replay import replay
-from replicheck.properties.schedule import Schedule, from_json, submit_step
+from replicheck.properties.schedule import Schedule, describe_step, from_json, submit_step
 from replicheck.properties.shrink import canonical_epilogue, ddmin, minimize_counterexample
 
 T = "items"
@@ -166,7 +167,10 @@ def test_a_decision_keeps_its_part_when_earlier_steps_go() -> None:
         *({"decide": {"deliver": i}} for i in (18, *range(20, 32))),
     ]
     teardown: list[dict[str, Any]] = [{"heal": {}}, {"run": {}}, {"observe": "stream"}]
-    cx = counterexample(RETRY, "stream-exactly-once", steps, teardown)
+    words = tuple(describe_step(s, "c1 -> router (request)" if i == 9 else None)
+                  for i, s in enumerate(steps))
+    cx = dc_replace(counterexample(RETRY, "stream-exactly-once", steps, teardown),
+                    steps=words)
     assert status(cx.schedule, "stream-exactly-once") == VIOLATED
     shrunk = minimize_counterexample(cx, RETRY)
     assert shrunk.schedule is not None and shrunk.decisions is not None
@@ -175,6 +179,7 @@ def test_a_decision_keeps_its_part_when_earlier_steps_go() -> None:
     duplicates = [s["decide"]["duplicate"] for s in kept
                   if "decide" in s and "duplicate" in s["decide"]]
     assert len(duplicates) == 1 and duplicates[0] < 18  # the same request, renumbered
+    assert f"duplicate message {duplicates[0]} c1 -> router (request)" in shrunk.steps
     assert shrunk.decisions <= 3
     assert status(shrunk.schedule, "stream-exactly-once") == VIOLATED
     assert status(shrunk.schedule, "stream-exactly-once", target="dynamodb") == HOLDS
