@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-from hypothesis import settings
+from hypothesis import Phase, settings
 from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
 
 from replicheck.implementation.store import Descriptor, Store
@@ -197,7 +197,12 @@ def _first_line(text: str) -> str:
     return next((line for line in text.splitlines() if line.strip()), "").strip()
 
 
-def _minimized(cx: Counterexample, target: str, seed: int) -> Counterexample:
+OBSERVATION_SHRINK_SECONDS: Final = 10.0
+"""The schedule shrinker's budget for one observation's counterexample."""
+
+
+def _minimized(cx: Counterexample, target: str, seed: int,
+               seconds: float | None = None) -> Counterexample:
     """``cx`` shrunk by :mod:`replicheck.properties.shrink` when it offers
     ``minimize_counterexample``; ``cx`` when not, or when that raises."""
     try:
@@ -208,7 +213,8 @@ def _minimized(cx: Counterexample, target: str, seed: int) -> Counterexample:
     if not callable(minimize) or cx.schedule is None:
         return cx
     try:
-        shrunk = minimize(cx, target, seed)
+        shrunk = (minimize(cx, target, seed) if seconds is None
+                  else minimize(cx, target, seed, seconds=seconds))
     except Exception:
         return cx
     return shrunk if isinstance(shrunk, Counterexample) else cx
@@ -277,23 +283,31 @@ def run_property(prop: Property, factory: Callable[[], Store], target: str,
     with collecting() as reports, _failure_dir(failure_dir):
         try:
             machine = _counted(prop.build(factory, target), on_example)
-            run_state_machine_as_test(
-                machine, settings=settings(chosen_settings, stateful_step_count=STEPS,
-                                           report_multiple_bugs=False))
-        except Exception as error:
+        except Exception as crash:  # the store lacks what the property needs
+            error: Exception | None = crash
+        else:
+            error = _attempt(machine, chosen_settings, shrink=False)
+        found = None if error is None else _violation(error)
+        shrunk = _shrunk(found, target, seed) if minimize else None
+        if found is not None and shrunk is None and Phase.shrink in chosen_settings.phases:
+            # no schedule the schedule shrinker could shrink: Hypothesis shrinks the rules
+            again = _attempt(machine, chosen_settings, shrink=True)
+            if again is not None and _violation(again) is not None:
+                error, found = again, _violation(again)
+                shrunk = _shrunk(found, target, seed) if minimize else None
+        if error is not None:
             exception = error
-            violation = _violation(error)
-            if violation is not None:
-                status, why = "failed", _first_line(str(violation))
-                counterexample = violation.counterexample
+            if found is not None:
+                status, why = "failed", _first_line(str(found))
+                counterexample = shrunk or found.counterexample
                 if counterexample is not None:
-                    reproduce = _reproduce(error) or _reproduce(violation)
+                    reproduce = _reproduce(error) or _reproduce(found)
                     if reproduce is not None and counterexample.reproduce is None:
                         from dataclasses import replace
 
                         counterexample = replace(counterexample, reproduce=reproduce)
-                    if minimize:
-                        counterexample = _minimized(counterexample, target, seed)
+                if shrunk is not None:
+                    _note_minimal(error, shrunk, target)
             else:
                 status, why = "error", _last_line(error)
     counts, observations = _tally(reports, prop.name)
@@ -301,6 +315,49 @@ def run_property(prop: Property, factory: Callable[[], Store], target: str,
                       time.perf_counter() - began, counterexample)
     send(done[0], status)
     return PropertyResult(run, counts, observations, exception)
+
+
+def _shrunk(found: GuaranteeViolation | None, target: str, seed: int
+            ) -> Counterexample | None:
+    """The violation's counterexample shrunk by the schedule shrinker, or None when
+    it has none or the shrinker could not reproduce it."""
+    if found is None or found.counterexample is None:
+        return None
+    shrunk = _minimized(found.counterexample, target, seed)
+    return None if shrunk is found.counterexample else shrunk
+
+
+def _note_minimal(error: BaseException, cx: Counterexample, target: str) -> None:
+    """Write ``cx``'s (shrunk) schedule next to the machine's failing schedule and say
+    so on ``error`` (what pytest shows), with its replay command."""
+    if cx.schedule is None:
+        return
+    from replicheck.properties.machines import failure_path
+    from replicheck.properties.schedule import dump, from_json
+
+    path = failure_path(target)
+    path = path.with_name(path.stem + "-minimal.json")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        dump(from_json(cx.schedule), path)
+    except (OSError, ValueError):
+        return
+    error.add_note(f"minimal schedule ({cx.decisions} steps, one scheduler decision = one "
+                   f"step) written to {path}\nreplay it with: replicheck replay {path}")
+
+
+def _attempt(machine: type[RuleBasedStateMachine], chosen: settings, *, shrink: bool
+             ) -> Exception | None:
+    """Run ``machine`` under ``chosen`` (each example at most STEPS rules), with or
+    without Hypothesis's shrink phase; the exception that failed it, or None."""
+    phases = tuple(p for p in chosen.phases if shrink or p != Phase.shrink)
+    try:
+        run_state_machine_as_test(
+            machine, settings=settings(chosen, stateful_step_count=STEPS, phases=phases,
+                                       report_multiple_bugs=False))
+    except Exception as error:  # a violation, or a crash of the store or the suite
+        return error
+    return None
 
 
 def _settings_for(profile: str, max_examples: int | None) -> settings:
@@ -369,6 +426,9 @@ def verify_store(target: str, *, profile: str, max_examples: int | None = None,
         for guarantee, cx in result.observations.items():
             if guarantee not in claimed and _smaller(cx, observed.get(guarantee)):
                 observed[guarantee] = cx
+    if minimize:
+        observed = {g: _minimized(cx, target, seed, OBSERVATION_SHRINK_SECONDS)
+                    for g, cx in observed.items()}
     order = GUARANTEES + MECHANISM_PROMISES
     observations = tuple(observed[g] for g in sorted(
         observed, key=lambda g: order.index(g) if g in order else len(order)))

@@ -489,6 +489,24 @@ def failure_path(target: str) -> Path:
     return folder / f"replicheck-failure-{slug}-{digest}.json"
 
 
+def judge_unclaimed(label: str, history: History, descriptor: Descriptor) -> Judgement:
+    """Judge what the store does not claim: ``label`` is a guarantee ID (the
+    linearizability of every read kind and the session guarantees on every read
+    kind; the rest as the store's own checks would) or a weakness the store states
+    (``stale-read`` and the like: the linearizability of every read). An anomaly
+    found is ``observed``."""
+    from replicheck.models.guarantees import ALL_GUARANTEES
+
+    guarantee = label if label in ALL_GUARANTEES else "linearizable-strong-reads"
+    if guarantee in ("linearizable-strong-reads", "read-your-writes", "monotonic-reads"):
+        found = judge_guarantee(guarantee, history, _all_reads(descriptor, guarantee),
+                                timeout=UNCLAIMED_TIMEOUT)
+    else:
+        found = judge_guarantee(guarantee, history, descriptor, timeout=UNCLAIMED_TIMEOUT)
+    status = OBSERVED if found.status in (VIOLATED, OBSERVED) else found.status
+    return dc_replace(found, guarantee=label, status=status, claimed=False)
+
+
 def _unclaimed_judgements(history: History, descriptor: Descriptor) -> list[Judgement]:
     """Every guarantee the store does not claim that the history says something
     about, judged as an observation: the linearizability of every read and the
@@ -500,16 +518,7 @@ def _unclaimed_judgements(history: History, descriptor: Descriptor) -> list[Judg
     for guarantee in GUARANTEES + MECHANISM_PROMISES:
         if guarantee in claimed:
             continue
-        if guarantee == "linearizable-strong-reads" or guarantee in (
-                "read-your-writes", "monotonic-reads"):
-            as_claimed = _all_reads(descriptor, guarantee)
-            found = judge_guarantee(guarantee, history, as_claimed,
-                                    timeout=UNCLAIMED_TIMEOUT)
-            status = OBSERVED if found.status == VIOLATED else found.status
-            out.append(dc_replace(found, status=status, claimed=False))
-        else:
-            out.append(judge_guarantee(guarantee, history, descriptor,
-                                       timeout=UNCLAIMED_TIMEOUT))
+        out.append(judge_unclaimed(guarantee, history, descriptor))
     return out
 
 

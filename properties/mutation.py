@@ -8,9 +8,11 @@ factory replaced by the mutant's, under a replicheck profile, and reports a
 check failed (from the failing judgement), the time until the first failing example
 (before shrinking) and the size of the shrunk counterexample.
 
-Two runs per machine that catches the mutant: one without the shrink phase (timed:
-a flag set in the machine's teardown when the first violation is detected), then,
-when ``shrink`` is True, one with Hypothesis' shrinking. The step count follows
+A machine that catches the mutant runs without Hypothesis' shrink phase (timed: a
+flag set in the machine's teardown when the first violation is detected). When
+``shrink`` is True, the failure's schedule is shrunk by the schedule shrinker (in
+scheduler decisions, much faster); only when there is no schedule, or the shrinker
+cannot reproduce it, does the machine run again with Hypothesis' shrinking. The step count follows
 CONTRACTS.md section 6 (one scheduler decision = one step) when the failure carries
 a :class:`~replicheck.properties.outcomes.Counterexample` with a schedule: that
 schedule is shrunk further by :func:`replicheck.properties.shrink.minimize_counterexample`
@@ -195,7 +197,11 @@ def run_mutant(mutant: Mutant, profile: str = "ci", max_examples: int | None = N
         # from the start (machines that found nothing count too) to the first failure
         seconds = (watch.first_failure or time.perf_counter()) - began
         steps = watch.last_steps
-        if shrink:
+        first = counterexample_of(error)
+        minimal = None if first is None or not shrink else minimize_counterexample(
+            first, MUTANT_PREFIX + mutant.name, seed)
+        if shrink and (minimal is None or minimal is first):
+            # no schedule for the schedule shrinker: Hypothesis shrinks the rules
             shrunk = _Watch()
             again = _run(machine, _settings(profile, max_examples, True, hypothesis_seed),
                          shrunk, hypothesis_seed)
@@ -208,7 +214,8 @@ def run_mutant(mutant: Mutant, profile: str = "ci", max_examples: int | None = N
         unit = "rules"
         found = counterexample_of(error)
         if found is not None and shrink:
-            found = minimize_counterexample(found, MUTANT_PREFIX + mutant.name, seed)
+            found = minimal if found is first and minimal is not None else \
+                minimize_counterexample(found, MUTANT_PREFIX + mutant.name, seed)
         if found is not None and found.schedule is not None and found.decisions is not None:
             steps, unit = found.decisions, "decisions"
         guarantee = _guarantee_of(error) or (found.guarantee if found is not None else None)

@@ -15,8 +15,9 @@ How
     (``settle``, ``anti_entropy``, ``observe``) in their order, and the ``observe``
     steps the claims need (replicas for ``convergence``, the stream for the stream
     guarantees). A candidate *fails* when its replay judges the counterexample's
-    guarantee violated; a replay the store refuses (a ScheduleError) or that crashes
-    does not fail.
+    guarantee violated (for a guarantee or stated weakness the store does not claim,
+    an observation: when the anomaly is observed again); a replay the store refuses
+    (a ScheduleError) or that crashes does not fail.
 
     Decision ids shift when steps go (the simulation numbers messages and timers in
     the order they are made), so each recorded decision is first given a signature
@@ -193,6 +194,7 @@ class _Oracle:
     slowest: float | None = None
     cache: dict[str, Any] = field(default_factory=dict)
 
+    descriptor: Any = None
     signatures: dict[int, tuple[Any, ...]] | None = None
     concrete: dict[str, Kept | None] = field(default_factory=dict)
 
@@ -261,10 +263,20 @@ class _Oracle:
         return result is not None and self.violated(result) is not None
 
     def violated(self, result: Any) -> Any:
-        from replicheck.properties.guarantees import VIOLATED
+        """The replay's judgement that the counterexample's guarantee is violated;
+        for a guarantee (or weakness) the store does not claim, that the anomaly is
+        observed again. None when neither."""
+        from replicheck.properties.guarantees import OBSERVED, VIOLATED
 
-        return next((j for j in result.judgements
-                     if j.guarantee == self.guarantee and j.status == VIOLATED), None)
+        found = next((j for j in result.judgements
+                      if j.guarantee == self.guarantee and j.status == VIOLATED), None)
+        if found is None and self.descriptor is not None \
+                and self.guarantee not in self.claims:
+            from replicheck.properties.machines import judge_unclaimed
+
+            seen = judge_unclaimed(self.guarantee, result.history, self.descriptor)
+            return seen if seen.status == OBSERVED else None
+        return found
 
 
 def _signature(sim: Any, decision: Mapping[str, int]) -> tuple[Any, ...] | None:
@@ -414,7 +426,7 @@ def _minimize(cx: Counterexample, target: str, seed: int, seconds: float,
     oracle = _Oracle(target, seed, cx.guarantee, teardown,
                      descriptor.has(Capability.FAULTS),
                      frozenset(str(c.guarantee) for c in descriptor.claims),
-                     time.monotonic() + seconds, max_replays)
+                     time.monotonic() + seconds, max_replays, descriptor=descriptor)
     try:
         with _time_limit(seconds / 4):
             oracle.signatures = _signatures(target, seed, before)
