@@ -335,10 +335,11 @@ def _mutants(args: argparse.Namespace) -> int:
     else:
         rows = [(r.name, r.preset, "caught" if r.caught else "ESCAPED", r.guarantee or "-",
                  "-" if r.seconds_to_failure is None else f"{r.seconds_to_failure:.2f}",
-                 "-" if r.counterexample_steps is None else r.counterexample_steps)
+                 "-" if r.counterexample_steps is None else r.counterexample_steps,
+                 r.step_unit or "-")
                 for r in results]
         print(tabulate(rows, headers=["mutant", "preset", "verdict", "guarantee",
-                                      "seconds", "steps"]))
+                                      "seconds", "steps", "counted in"]))
         escaped = [r.name for r in results if not r.caught]
         print(f"\n{len(results) - len(escaped)} of {len(results)} mutants caught"
               + (f"; escaped: {', '.join(escaped)}" if escaped else ""))
