@@ -238,8 +238,12 @@ def _verify(args: argparse.Namespace) -> int:
     except OSError as error:
         return _fail_usage(f"cannot create the report directory {out}: {error}")
     progress = None if args.quiet else _ProgressBar(sys.stderr)
-    outcome = verify(targets, profile=profile, max_examples=cap, progress=progress,
-                     failure_dir=out / "replay")
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="replicheck-failures-") as scratch:
+        # the machines' own failure files: the reports' replay/ files supersede them
+        outcome = verify(targets, profile=profile, max_examples=cap, progress=progress,
+                         failure_dir=scratch)
     written = _write_reports(outcome, out)
     if args.json:
         from replicheck.reports.json_report import suite_to_json
