@@ -237,11 +237,7 @@ def _tally(reports: Sequence[ExampleReport], name: str
 
 
 def _smaller(cx: Counterexample, than: Counterexample | None) -> bool:
-    if than is None:
-        return True
-    size = cx.decisions if cx.decisions is not None else len(cx.steps)
-    other = than.decisions if than.decisions is not None else len(than.steps)
-    return size < other
+    return than is None or _size(cx) < _size(than)
 
 
 def run_property(prop: Property, factory: Callable[[], Store], target: str,
@@ -289,12 +285,15 @@ def run_property(prop: Property, factory: Callable[[], Store], target: str,
             error = _attempt(machine, chosen_settings, shrink=False)
         found = None if error is None else _violation(error)
         shrunk = _shrunk(found, target, seed) if minimize else None
-        if found is not None and shrunk is None and Phase.shrink in chosen_settings.phases:
-            # no schedule the schedule shrinker could shrink: Hypothesis shrinks the rules
+        if found is not None and Phase.shrink in chosen_settings.phases and (
+                shrunk is None or _size(shrunk) > SMALL_ENOUGH):
+            # Hypothesis shrinks the rules (then the schedule shrinker, again); the
+            # smaller counterexample wins
             again = _attempt(machine, chosen_settings, shrink=True)
             if again is not None and _violation(again) is not None:
-                error, found = again, _violation(again)
-                shrunk = _shrunk(found, target, seed) if minimize else None
+                second = _shrunk(_violation(again), target, seed) if minimize else None
+                if shrunk is None or (second is not None and _size(second) < _size(shrunk)):
+                    error, found, shrunk = again, _violation(again), second
         if error is not None:
             exception = error
             if found is not None:
@@ -315,6 +314,15 @@ def run_property(prop: Property, factory: Callable[[], Store], target: str,
                       time.perf_counter() - began, counterexample)
     send(done[0], status)
     return PropertyResult(run, counts, observations, exception)
+
+
+SMALL_ENOUGH: Final = 10
+"""A schedule-shrunk counterexample of at most this many steps is kept; a longer one
+is also tried from Hypothesis' shrunk example."""
+
+
+def _size(cx: Counterexample) -> int:
+    return cx.decisions if cx.decisions is not None else len(cx.steps)
 
 
 def _shrunk(found: GuaranteeViolation | None, target: str, seed: int

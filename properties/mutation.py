@@ -11,8 +11,9 @@ check failed (from the failing judgement), the time until the first failing exam
 A machine that catches the mutant runs without Hypothesis' shrink phase (timed: a
 flag set in the machine's teardown when the first violation is detected). When
 ``shrink`` is True, the failure's schedule is shrunk by the schedule shrinker (in
-scheduler decisions, much faster); only when there is no schedule, or the shrinker
-cannot reproduce it, does the machine run again with Hypothesis' shrinking. The step count follows
+scheduler decisions, much faster); when there is no schedule, the shrinker cannot
+reproduce it, or what it leaves is longer than :data:`SMALL_ENOUGH`, the machine runs
+again with Hypothesis' shrinking and the smaller counterexample wins. The step count follows
 CONTRACTS.md section 6 (one scheduler decision = one step) when the failure carries
 a :class:`~replicheck.properties.outcomes.Counterexample` with a schedule: that
 schedule is shrunk further by :func:`replicheck.properties.shrink.minimize_counterexample`
@@ -175,6 +176,15 @@ def _run(machine: type[RuleBasedStateMachine], chosen: settings, watch: _Watch,
     return None
 
 
+SMALL_ENOUGH = 10
+"""A schedule-shrunk counterexample of at most this many steps is kept as it is;
+a longer one is also tried from Hypothesis' shrunk example (the smaller wins)."""
+
+
+def _size(cx: Counterexample) -> int:
+    return cx.decisions if cx.decisions is not None else len(cx.steps)
+
+
 def run_mutant(mutant: Mutant, profile: str = "ci", max_examples: int | None = None, *,
                shrink: bool = True, seed: int = 0, hypothesis_seed: int | None = None
                ) -> MutantResult:
@@ -200,8 +210,10 @@ def run_mutant(mutant: Mutant, profile: str = "ci", max_examples: int | None = N
         first = counterexample_of(error)
         minimal = None if first is None or not shrink else minimize_counterexample(
             first, MUTANT_PREFIX + mutant.name, seed)
-        if shrink and (minimal is None or minimal is first):
-            # no schedule for the schedule shrinker: Hypothesis shrinks the rules
+        if minimal is first:
+            minimal = None  # the schedule shrinker could not reproduce it
+        if shrink and (minimal is None or _size(minimal) > SMALL_ENOUGH):
+            # Hypothesis shrinks the rules (then the schedule shrinker, again)
             shrunk = _Watch()
             again = _run(machine, _settings(profile, max_examples, True, hypothesis_seed),
                          shrunk, hypothesis_seed)
@@ -209,13 +221,16 @@ def run_mutant(mutant: Mutant, profile: str = "ci", max_examples: int | None = N
             # a guarantee violation found first is the one to report then
             if again is not None and (_guarantee_of(again) is not None
                                       or _guarantee_of(error) is None):
-                error = again
-                steps = shrunk.last_steps if shrunk.last_steps is not None else steps
+                second = counterexample_of(again)
+                if second is not None:
+                    second = minimize_counterexample(second, MUTANT_PREFIX + mutant.name,
+                                                     seed)
+                if minimal is None or (second is not None and second.schedule is not None
+                                       and _size(second) < _size(minimal)):
+                    error, minimal = again, second
+                    steps = shrunk.last_steps if shrunk.last_steps is not None else steps
         unit = "rules"
-        found = counterexample_of(error)
-        if found is not None and shrink:
-            found = minimal if found is first and minimal is not None else \
-                minimize_counterexample(found, MUTANT_PREFIX + mutant.name, seed)
+        found = minimal if minimal is not None else counterexample_of(error)
         if found is not None and found.schedule is not None and found.decisions is not None:
             steps, unit = found.decisions, "decisions"
         guarantee = _guarantee_of(error) or (found.guarantee if found is not None else None)
