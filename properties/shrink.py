@@ -63,7 +63,7 @@ __all__ = [
     "minimize_counterexample",
 ]
 
-DEFAULT_SECONDS: Final = 20.0
+DEFAULT_SECONDS: Final = 60.0
 """The default time budget of one :func:`minimize_counterexample` call."""
 
 DEFAULT_MAX_REPLAYS: Final = 400
