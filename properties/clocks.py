@@ -42,11 +42,11 @@ from replicheck.properties.replicas import (
     StepLog,
     Verdicts,
     close,
-    describe_decision,
     fair_step,
     heal_dropping,
     key_text,
     probe_store,
+    scheduled_machine,
     steer,
     sync_session,
 )
@@ -138,7 +138,7 @@ def clocks_machine(factory: Callable[[], Store], target: str | None = None
     node_names = nodes or ("none",)
     keys = strategies.keys()
 
-    class Clocks(RuleBasedStateMachine):
+    class Clocks(scheduled_machine(node_names, faults)):  # type: ignore[misc]
         """Reads, writes with and without contexts, faults: version vectors only grow,
         concurrent writes stay siblings until a write saw them."""
 
@@ -155,10 +155,6 @@ def clocks_machine(factory: Callable[[], Store], target: str | None = None
             self.crashed: set[str] = set()
             self.most_siblings = 0
             self.rules_run = 0
-
-        def _step(self, text: str, decisions: int = 1) -> None:
-            self.rules_run += 1
-            self.log.add(text, decisions)
 
         def _busy(self, client: str) -> bool:
             handle = self.handles.get(client)
@@ -254,52 +250,12 @@ def clocks_machine(factory: Callable[[], Store], target: str | None = None
                 self.rec.decide(Drop(message))
             self._step(f"{len(lost)} message(s) to {node} lost", len(lost))
 
-        @rule(index=st.integers(0, 255))
-        def decide(self, index: int) -> None:
-            """One scheduler decision of any kind (deliver, drop, duplicate, fire)."""
-            decisions = self.rec.decisions()
-            if decisions:
-                decision = decisions[index % len(decisions)]
-                text = describe_decision(self.raw, decision)
-                self.rec.decide(decision)
-                self._step(text)
-
-        @rule(steps=st.integers(1, 20))
-        def run_fair(self, steps: int) -> None:
-            taken = 0
-            while taken < steps and fair_step(self.rec):
-                taken += 1
-            self._step(f"{taken} fair decision(s)", taken)
-
         @precondition(lambda self: faults)
         @rule(side=st.sets(st.sampled_from(node_names), min_size=1))
         def partition(self, side: set[str]) -> None:
             other = [n for n in nodes if n not in side]
             self.raw.partition([sorted(side), other] if other else [sorted(side)])
             self._step(f"partition {sorted(side)} from {other}")
-
-        @precondition(lambda self: faults)
-        @rule()
-        def heal(self) -> None:
-            lost = heal_dropping(self.raw, self.rec)
-            self._step(f"heal ({lost} cut-off message(s) lost)")
-
-        @precondition(lambda self: faults)
-        @rule(node=st.sampled_from(node_names))
-        def crash(self, node: str) -> None:
-            if self.crashed:
-                return
-            self.raw.crash(node)
-            self.crashed.add(node)
-            self._step(f"crash {node}")
-
-        @precondition(lambda self: faults)
-        @rule()
-        def restart(self) -> None:
-            for node in sorted(self.crashed):
-                self.raw.restart(node)
-            self._step(f"restart {', '.join(sorted(self.crashed)) or 'nothing'}")
-            self.crashed.clear()
 
         @precondition(lambda self: anti_entropy)
         @rule(key=keys, first=st.integers(0, 2), second=st.integers(1, 2))
@@ -345,14 +301,6 @@ def clocks_machine(factory: Callable[[], Store], target: str | None = None
             if snapshots:
                 self.rec.observe("replicas", self.raw.replicas_observation(table))
             self.verdicts.take(judgement, self.rec.history())
-
-        def teardown(self) -> None:
-            try:
-                if not self.verdicts.failed:
-                    self._finish()
-            finally:
-                close(self.raw)
-                self.verdicts.report()
 
         def _finish(self) -> None:
             if faults:

@@ -346,6 +346,98 @@ def sync_session(store: Any, table: str, a: str, b: str) -> dict[str, Any]:
             "differing": differing, "repaired": repaired}
 
 
+def scheduled_machine(node_names: tuple[str, ...], faults: bool
+                      ) -> type[RuleBasedStateMachine]:
+    """The rules and teardown machines 3 to 5 share, for a schedulable store on the
+    nodes ``node_names`` (faults injected only when ``faults``): any scheduler
+    decision, a few fair ones, heal, crash (one node down at a time keeps every
+    quorum possible) and restart, each logged as a step. A subclass sets ``raw``,
+    ``rec``, ``log``, ``verdicts``, ``crashed`` and ``rules_run`` in ``__init__`` and
+    defines ``_finish`` (the checks after the example, skipped once one failed)."""
+
+    class Scheduled(RuleBasedStateMachine):
+        raw: Any
+        rec: DrivenRecording
+        log: StepLog
+        verdicts: Verdicts
+        crashed: set[str]
+        rules_run: int
+
+        def _step(self, text: str, decisions: int = 1) -> None:
+            self.rules_run += 1
+            self.log.add(text, decisions)
+
+        @rule(index=st.integers(0, 255))
+        def decide(self, index: int) -> None:
+            """One scheduler decision of any kind (deliver, drop, duplicate, fire)."""
+            decisions = self.rec.decisions()
+            if decisions:
+                decision = decisions[index % len(decisions)]
+                text = describe_decision(self.raw, decision)
+                self.rec.decide(decision)
+                self._step(text)
+
+        @rule(steps=st.integers(1, 20))
+        def run_fair(self, steps: int) -> None:
+            """Up to ``steps`` fair decisions (oldest delivery, else earliest timer)."""
+            taken = 0
+            while taken < steps and fair_step(self.rec):
+                taken += 1
+            self._step(f"{taken} fair decision(s)", taken)
+
+        @precondition(lambda self: faults)
+        @rule()
+        def heal(self) -> None:
+            lost = heal_dropping(self.raw, self.rec)
+            self._step(f"heal ({lost} cut-off message(s) lost)")
+
+        @precondition(lambda self: faults)
+        @rule(node=st.sampled_from(node_names))
+        def crash(self, node: str) -> None:
+            if self.crashed:
+                return  # one node down at a time keeps every quorum possible
+            self.raw.crash(node)
+            self.crashed.add(node)
+            self._step(f"crash {node}")
+
+        @precondition(lambda self: faults)
+        @rule()
+        def restart(self) -> None:
+            for node in sorted(self.crashed):
+                self.raw.restart(node)
+            self._step(f"restart {', '.join(sorted(self.crashed)) or 'nothing'}")
+            self.crashed.clear()
+
+        def teardown(self) -> None:
+            try:
+                if not self.verdicts.failed:
+                    self._finish()
+            finally:
+                close(self.raw)
+                self.verdicts.report()
+
+        def _finish(self) -> None:
+            raise NotImplementedError
+
+        def _quiet(self) -> bool:
+            """Heal, restart every crashed node, complete every operation in flight,
+            settle and close the history; whether it holds any operation."""
+            if faults:
+                heal_dropping(self.raw, self.rec)
+                for node in sorted(self.crashed):
+                    self.raw.restart(node)
+            taken = 0
+            while self.rec.in_flight() and taken < MAX_SETTLE_DECISIONS and fair_step(self.rec):
+                taken += 1
+            if callable(getattr(self.raw, "settle", None)):
+                self.raw.settle()
+            self.rec.collect()
+            self.rec.abandon()
+            return bool(self.rec.history().operations)
+
+    return Scheduled
+
+
 def replicas_machine(factory: Callable[[], Store], target: str | None = None
                      ) -> type[RuleBasedStateMachine]:
     """Machine 3 for the schedulable store ``factory`` builds (see the module
@@ -369,7 +461,7 @@ def replicas_machine(factory: Callable[[], Store], target: str | None = None
     node_names = nodes or ("none",)
     keys = strategies.keys(REPLICA_KEYS)
 
-    class Replicas(RuleBasedStateMachine):
+    class Replicas(scheduled_machine(node_names, faults)):  # type: ignore[misc]
         """Any schedule of writes and faults, then heal and anti-entropy: replicas
         converge; Merkle roots equal exactly when contents are, at every step."""
 
@@ -383,10 +475,6 @@ def replicas_machine(factory: Callable[[], Store], target: str | None = None
             self.crashed: set[str] = set()
             self.last_snapshot = ""
             self.rules_run = 0
-
-        def _step(self, text: str, decisions: int = 1) -> None:
-            self.rules_run += 1
-            self.log.add(text, decisions)
 
         def _idle(self, client: str) -> str | None:
             start = CLIENTS.index(client)
@@ -454,53 +542,12 @@ def replicas_machine(factory: Callable[[], Store], target: str | None = None
             self._step(f"{client} sends put {key}={value} to {node}, which stores it and "
                        f"crashes ({len(lost)} message(s) lost)", 2 + len(lost))
 
-        @rule(index=st.integers(0, 255))
-        def decide(self, index: int) -> None:
-            """One scheduler decision of any kind (deliver, drop, duplicate, fire)."""
-            decisions = self.rec.decisions()
-            if decisions:
-                decision = decisions[index % len(decisions)]
-                text = describe_decision(self.raw, decision)
-                self.rec.decide(decision)
-                self._step(text)
-
-        @rule(steps=st.integers(1, 20))
-        def run_fair(self, steps: int) -> None:
-            """Up to ``steps`` fair decisions (oldest delivery, else earliest timer)."""
-            taken = 0
-            while taken < steps and fair_step(self.rec):
-                taken += 1
-            self._step(f"{taken} fair decision(s)", taken)
-
         @precondition(lambda self: faults)
         @rule(side=st.sets(st.sampled_from(node_names), min_size=1))
         def partition(self, side: set[str]) -> None:
             other = [n for n in nodes if n not in side]
             self.raw.partition([sorted(side), other] if other else [sorted(side)])
             self._step(f"partition {sorted(side)} from {other}")
-
-        @precondition(lambda self: faults)
-        @rule()
-        def heal(self) -> None:
-            lost = heal_dropping(self.raw, self.rec)
-            self._step(f"heal ({lost} cut-off message(s) lost)")
-
-        @precondition(lambda self: faults)
-        @rule(node=st.sampled_from(node_names))
-        def crash(self, node: str) -> None:
-            if self.crashed:
-                return  # one node down at a time keeps every quorum possible
-            self.raw.crash(node)
-            self.crashed.add(node)
-            self._step(f"crash {node}")
-
-        @precondition(lambda self: faults)
-        @rule()
-        def restart(self) -> None:
-            for node in sorted(self.crashed):
-                self.raw.restart(node)
-            self._step(f"restart {', '.join(sorted(self.crashed)) or 'nothing'}")
-            self.crashed.clear()
 
         @precondition(lambda self: faults)
         @rule(node=st.sampled_from(node_names), seconds=st.sampled_from((-2.0, -0.5, 0.5, 2.0)))
@@ -544,27 +591,8 @@ def replicas_machine(factory: Callable[[], Store], target: str | None = None
             else:
                 self.verdicts.take(judgement, None)
 
-        def teardown(self) -> None:
-            try:
-                if not self.verdicts.failed:
-                    self._finish()
-            finally:
-                close(self.raw)
-                self.verdicts.report()
-
         def _finish(self) -> None:
-            if faults:
-                heal_dropping(self.raw, self.rec)
-                for node in sorted(self.crashed):
-                    self.raw.restart(node)
-            taken = 0
-            while self.rec.in_flight() and taken < MAX_SETTLE_DECISIONS and fair_step(self.rec):
-                taken += 1
-            if callable(getattr(self.raw, "settle", None)):
-                self.raw.settle()
-            self.rec.collect()
-            self.rec.abandon()
-            if not self.rec.history().operations:
+            if not self._quiet():
                 return
             if snapshots:
                 self._anti_entropy_rounds()

@@ -33,10 +33,9 @@ from replicheck.properties.replicas import (
     StepLog,
     Verdicts,
     close,
-    describe_decision,
     fair_step,
-    heal_dropping,
     probe_store,
+    scheduled_machine,
     steer,
 )
 
@@ -87,7 +86,7 @@ def streams_machine(factory: Callable[[], Store], target: str | None = None
                        *([strategies.transact_writes(table, pk)] if transactions else []))
     node_names = nodes or ("none",)
 
-    class Streams(RuleBasedStateMachine):
+    class Streams(scheduled_machine(node_names, faults)):  # type: ignore[misc]
         """Writes, transactions, retries and failovers: every acknowledged write once
         in the stream, in order per item."""
 
@@ -102,10 +101,6 @@ def streams_machine(factory: Callable[[], Store], target: str | None = None
             self.tokens = 0
             self.failovers = 0
             self.rules_run = 0
-
-        def _step(self, text: str, decisions: int = 1) -> None:
-            self.rules_run += 1
-            self.log.add(text, decisions)
 
         def _idle(self, client: str) -> str | None:
             start = CLIENTS.index(client)
@@ -207,46 +202,6 @@ def streams_machine(factory: Callable[[], Store], target: str | None = None
             self.failovers += 1
             self._step(f"isolate {leader}, the leader of {key}'s partition")
 
-        @precondition(lambda self: faults)
-        @rule(node=st.sampled_from(node_names))
-        def crash(self, node: str) -> None:
-            if self.crashed:
-                return  # one node down at a time keeps a majority
-            self.raw.crash(node)
-            self.crashed.add(node)
-            self._step(f"crash {node}")
-
-        @precondition(lambda self: faults)
-        @rule()
-        def restart(self) -> None:
-            for node in sorted(self.crashed):
-                self.raw.restart(node)
-            self._step(f"restart {', '.join(sorted(self.crashed)) or 'nothing'}")
-            self.crashed.clear()
-
-        @precondition(lambda self: faults)
-        @rule()
-        def heal(self) -> None:
-            lost = heal_dropping(self.raw, self.rec)
-            self._step(f"heal ({lost} cut-off message(s) lost)")
-
-        @rule(index=st.integers(0, 255))
-        def decide(self, index: int) -> None:
-            """One scheduler decision of any kind (deliver, drop, duplicate, fire)."""
-            decisions = self.rec.decisions()
-            if decisions:
-                decision = decisions[index % len(decisions)]
-                text = describe_decision(self.raw, decision)
-                self.rec.decide(decision)
-                self._step(text)
-
-        @rule(steps=st.integers(1, 20))
-        def run_fair(self, steps: int) -> None:
-            taken = 0
-            while taken < steps and fair_step(self.rec):
-                taken += 1
-            self._step(f"{taken} fair decision(s)", taken)
-
         @precondition(lambda self: timed)
         @rule(seconds=st.sampled_from((0.5, 1.0, 3.0)))
         def wait(self, seconds: float) -> None:
@@ -258,27 +213,8 @@ def streams_machine(factory: Callable[[], Store], target: str | None = None
                 taken += 1
             self._step(f"wait {seconds} s ({taken} fair decision(s))", taken)
 
-        def teardown(self) -> None:
-            try:
-                if not self.verdicts.failed:
-                    self._finish()
-            finally:
-                close(self.raw)
-                self.verdicts.report()
-
         def _finish(self) -> None:
-            if faults:
-                heal_dropping(self.raw, self.rec)
-                for node in sorted(self.crashed):
-                    self.raw.restart(node)
-            taken = 0
-            while self.rec.in_flight() and taken < MAX_SETTLE_DECISIONS and fair_step(self.rec):
-                taken += 1
-            if callable(getattr(self.raw, "settle", None)):
-                self.raw.settle()
-            self.rec.collect()
-            self.rec.abandon()
-            if not self.rec.history().operations:
+            if not self._quiet():
                 return
             observation = stream_observation(self.raw, table)
             records = observation["records"]
