@@ -66,7 +66,7 @@ __all__ = [
 DEFAULT_SECONDS: Final = 60.0
 """The default time budget of one :func:`minimize_counterexample` call."""
 
-DEFAULT_MAX_REPLAYS: Final = 400
+DEFAULT_MAX_REPLAYS: Final = 3000
 """The default cap on the replays one :func:`minimize_counterexample` call runs."""
 
 _MECHANISM_STEPS: Final = ("settle", "anti_entropy", "observe")
