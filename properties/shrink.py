@@ -428,7 +428,7 @@ def _minimize(cx: Counterexample, target: str, seed: int, seconds: float,
                      frozenset(str(c.guarantee) for c in descriptor.claims),
                      time.monotonic() + seconds, max_replays, descriptor=descriptor)
     try:
-        with _time_limit(seconds / 4):
+        with _time_limit(seconds / 2):
             oracle.signatures = _signatures(target, seed, before)
     except Exception:  # decisions then keep their recorded ids
         oracle.signatures = None
