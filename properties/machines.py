@@ -67,8 +67,7 @@ from replicheck.properties.guarantees import (
     judge_guarantee,
 )
 from replicheck.properties.outcomes import Counterexample
-from replicheck.properties.recording import RecordingStore, key_text
-from replicheck.properties.replicas import sync_session
+from replicheck.properties.recording import RecordingStore
 from replicheck.properties.schedule import (
     ScheduleRecorder,
     completed_schedule,
@@ -326,7 +325,7 @@ def _leader_replicas_observation(store: Any, table: str) -> dict[str, Any] | Non
     for node in store.nodes:
         held: dict[str, Any] = {}
         for key, (item, version) in store.replica_versions(node, table).items():
-            text = key_text(key)
+            text = _key_text(key)
             held[text] = {"value": item, "version": version}
             partition = store.partition_of(table, dict(zip(schema.key_attributes, key,
                                                            strict=True)))
@@ -336,6 +335,12 @@ def _leader_replicas_observation(store: Any, table: str) -> dict[str, Any] | Non
                 entry["keys"].append(text)
         replicas[node] = held
     return {"table": table, "quiescent": True, "replicas": replicas, "ranges": ranges}
+
+
+def _key_text(key: tuple[Any, ...]) -> str:
+    parts = [int(v) if isinstance(v, Decimal) and v == v.to_integral_value()
+             else str(v) if isinstance(v, Decimal) else v for v in key]
+    return json.dumps(parts[0] if len(parts) == 1 else parts)
 
 
 def _stream_observation(store: Any, table: str) -> dict[str, Any]:
@@ -364,7 +369,7 @@ def _race_request(kind: str, table: str, pk: str, key: str, value: str, other: s
 
 
 def _entries(store: Any, table: str, node: str) -> dict[str, Any]:
-    return {key_text(k): v for k, v in store.replica_versions(node, table).items()}
+    return {_key_text(k): v for k, v in store.replica_versions(node, table).items()}
 
 
 def _canon(value: Any) -> str:
@@ -403,7 +408,7 @@ def _read_repair_probe(store: Any, table: str, pk: str, key: str) -> dict[str, A
     again; the replicas' entries before, the merge of what they held, and their
     entries after. None when they agree (no stale replica to repair)."""
     owners = tuple(store.preference_list(table, {pk: key}))
-    text = key_text((key,))
+    text = _key_text((key,))
     twin = copy.deepcopy(store)
     twin.sim.quiesce()
     resolver = twin.cluster.resolver
@@ -419,6 +424,29 @@ def _read_repair_probe(store: Any, table: str, pk: str, key: str) -> dict[str, A
     return {"table": table, "key": text, "coordinator": owners[0],
             "answered": read.status == "ok", "before": before,
             "merged": None if merged is None else resolver.entry(merged), "after": after}
+
+
+def _sync_observation(store: Any, table: str, a: str, b: str) -> dict[str, Any]:
+    """One anti-entropy session between ``a`` and ``b`` on the settled ``store``: the
+    keys of their shared ranges whose entries differed before it, and the keys it
+    repaired."""
+    shared = set(store.ring.shared_ranges(a, b))
+
+    def held(node: str) -> dict[str, str]:
+        return {_key_text(k): _canon(v) for k, v in store.replica_versions(node, table).items()
+                if store.ring.partition_of(k).name in shared}
+
+    first, second = held(a), held(b)
+    differing = sorted(k for k in set(first) | set(second) if first.get(k) != second.get(k))
+    try:
+        store.anti_entropy(a, b, table)
+        ok, reason = True, ""
+    except StoreError as error:
+        ok, reason = False, str(error)
+    result = getattr(store, "last_sync", None)
+    repaired = sorted(_key_text(k) for k in getattr(result, "repaired_keys", ()) or ())
+    return {"table": table, "initiator": a, "peer": b, "ok": ok, "reason": reason,
+            "differing": differing, "repaired": repaired}
 
 
 def read_repair_probes(store: Any, table: str, pk: str) -> list[dict[str, Any]]:
@@ -439,7 +467,7 @@ def twin_sync_observations(store: Any, table: str, nodes: tuple[str, ...]
     pair of nodes that share a range, each as the ``anti-entropy`` observation."""
     twin = copy.deepcopy(store)
     twin.sim.quiesce()
-    return [sync_session(twin, table, a, b)
+    return [_sync_observation(twin, table, a, b)
             for i, a in enumerate(nodes) for b in nodes[i + 1:]
             if twin.ring.shared_ranges(a, b)]
 
@@ -761,7 +789,7 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
                 return
             self.raw.quiesce()
             self.rec.collect()
-            self.rec.observe("anti-entropy", sync_session(self.raw, table, a, b))
+            self.rec.observe("anti-entropy", _sync_observation(self.raw, table, a, b))
             self.rec.collect()
 
         @precondition(lambda self: timed and faults)
@@ -947,7 +975,7 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
             if anti_entropy:
                 for i, a in enumerate(nodes):
                     for b in nodes[i + 1:]:
-                        self.rec.observe("anti-entropy", sync_session(
+                        self.rec.observe("anti-entropy", _sync_observation(
                             self.raw, table, a, b))
             self.rec.observe("replicas", self.raw.replicas_observation(
                 table, quiescent=True, anti_entropy=anti_entropy))

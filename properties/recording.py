@@ -21,9 +21,7 @@ handles); any store can be driven synchronously through
 
 from __future__ import annotations
 
-import json
 import threading
-from decimal import Decimal
 from typing import Any
 
 from replicheck.histories.history import History, pair
@@ -40,15 +38,6 @@ def _plain_meta(meta: dict[str, Any]) -> dict[str, Any]:
     """The handle's metadata the history keeps (everything but routing details)."""
     return {k: v for k, v in meta.items() if k != "coordinator"}
 
-
-
-def key_text(key: tuple[Any, ...]) -> str:
-    """A key tuple as the JSON text replica and stream observations use (a
-    one-attribute key as its bare value; integral numbers as JSON numbers, others as
-    strings)."""
-    parts = [int(v) if isinstance(v, Decimal) and v == v.to_integral_value()
-             else str(v) if isinstance(v, Decimal) else v for v in key]
-    return json.dumps(parts[0] if len(parts) == 1 else parts)
 
 class RecordingStore:
     """A store whose every request is recorded in :attr:`recorder`.

@@ -23,6 +23,7 @@ import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Final
 
 from replicheck.histories.formats.jsonl import dumps_jsonl
@@ -32,7 +33,7 @@ from replicheck.histories.recorder import Recorder
 from replicheck.implementation.store import Store
 from replicheck.models.items.errors import StoreError
 from replicheck.properties.guarantees import UNKNOWN, VIOLATED, Judgement, judge_claims
-from replicheck.properties.recording import RecordingStore, key_text
+from replicheck.properties.recording import RecordingStore
 from replicheck.properties.schedule import (
     Schedule,
     ScheduleError,
@@ -121,6 +122,12 @@ def _clock(store: Any) -> Callable[[], int]:
     return tick
 
 
+def _key_text(key: tuple[Any, ...]) -> str:
+    parts = [int(v) if isinstance(v, Decimal) and v == v.to_integral_value()
+             else str(v) if isinstance(v, Decimal) else v for v in key]
+    return json.dumps(parts[0] if len(parts) == 1 else parts)
+
+
 def replicas_observation(store: Any, table: str, *, anti_entropy: bool) -> dict[str, Any] | None:
     """A quiescent snapshot of every replica of ``table`` in the convergence checker's
     form, or None when the store cannot show its replicas' versions."""
@@ -136,7 +143,7 @@ def replicas_observation(store: Any, table: str, *, anti_entropy: bool) -> dict[
     for node in store.nodes:
         held: dict[str, Any] = {}
         for key, (item, version) in store.replica_versions(node, table).items():
-            text = key_text(key)
+            text = _key_text(key)
             held[text] = {"value": item, "version": version}
             partition = store.partition_of(
                 table, dict(zip(schema.key_attributes, key, strict=True)))
@@ -191,9 +198,10 @@ class _Runner:
         elif kind == "anti_entropy":
             self.anti_entropy = True
             if _has_ring(store):  # what the session differed on and repaired
-                from replicheck.properties.replicas import sync_session
+                from replicheck.properties.machines import _sync_observation
 
-                rec.observe("anti-entropy", sync_session(store, body[2], body[0], body[1]))
+                rec.observe("anti-entropy", _sync_observation(store, body[2], body[0],
+                                                              body[1]))
             else:
                 with contextlib.suppress(StoreError):  # a sync that could not finish
                     store.anti_entropy(*body)  # is part of the run

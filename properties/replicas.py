@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Final
 
 from hypothesis import strategies as st
@@ -44,7 +45,7 @@ from replicheck.properties import strategies
 from replicheck.properties.examples import ExampleReport, GuaranteeViolation, report_example
 from replicheck.properties.guarantees import OBSERVED, VIOLATED, Judgement, judge_guarantee
 from replicheck.properties.outcomes import Counterexample
-from replicheck.properties.recording import RecordingStore, key_text
+from replicheck.properties.recording import RecordingStore
 
 __all__ = [
     "CONVERGENCE_PROPERTY",
@@ -78,6 +79,14 @@ MAX_SYNC_ROUNDS: Final = 3
 
 
 # -- shared by machines 3 to 5 ---------------------------------------------------------------
+
+
+def key_text(key: tuple[Any, ...]) -> str:
+    """A key tuple as the JSON text replica observations use (a one-attribute key as
+    its bare value; integral numbers as JSON numbers)."""
+    parts = [int(v) if isinstance(v, Decimal) and v == v.to_integral_value()
+             else str(v) if isinstance(v, Decimal) else v for v in key]
+    return json.dumps(parts[0] if len(parts) == 1 else parts)
 
 
 def probe_store(factory: Callable[[], Store]) -> tuple[Descriptor, tuple[str, ...], Any]:
@@ -343,8 +352,8 @@ def scheduled_machine(node_names: tuple[str, ...], faults: bool
     nodes ``node_names`` (faults injected only when ``faults``): any scheduler
     decision, a few fair ones, heal, crash (one node down at a time keeps every
     quorum possible) and restart, each logged as a step. A subclass sets ``raw``,
-    ``rec``, ``log``, ``verdicts``, ``crashed``, ``handles`` and ``rules_run`` in
-    ``__init__`` and defines ``_finish`` (the checks after the example, skipped once one failed)."""
+    ``rec``, ``log``, ``verdicts``, ``crashed`` and ``rules_run`` in ``__init__`` and
+    defines ``_finish`` (the checks after the example, skipped once one failed)."""
 
     class Scheduled(RuleBasedStateMachine):
         raw: Any
@@ -352,23 +361,11 @@ def scheduled_machine(node_names: tuple[str, ...], faults: bool
         log: StepLog
         verdicts: Verdicts
         crashed: set[str]
-        handles: dict[str, Handle]
         rules_run: int
 
         def _step(self, text: str, decisions: int = 1) -> None:
             self.rules_run += 1
             self.log.add(text, decisions)
-
-        def _idle(self, client: str) -> str | None:
-            """``client`` if its last operation completed, else the next idle client
-            after it, or None when every client waits."""
-            start = CLIENTS.index(client)
-            for i in range(len(CLIENTS)):
-                candidate = CLIENTS[(start + i) % len(CLIENTS)]
-                handle = self.handles.get(candidate)
-                if handle is None or handle.done:
-                    return candidate
-            return None
 
         @rule(index=st.integers(0, 255))
         def decide(self, index: int) -> None:
@@ -478,6 +475,15 @@ def replicas_machine(factory: Callable[[], Store], target: str | None = None
             self.crashed: set[str] = set()
             self.last_snapshot = ""
             self.rules_run = 0
+
+        def _idle(self, client: str) -> str | None:
+            start = CLIENTS.index(client)
+            for i in range(len(CLIENTS)):
+                candidate = CLIENTS[(start + i) % len(CLIENTS)]
+                handle = self.handles.get(candidate)
+                if handle is None or handle.done:
+                    return candidate
+            return None
 
         def _replica(self, key: str, index: int) -> str | None:
             found = tuple(self.raw.preference_list(table, {pk: key})) if owners else ()

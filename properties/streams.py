@@ -102,6 +102,15 @@ def streams_machine(factory: Callable[[], Store], target: str | None = None
             self.failovers = 0
             self.rules_run = 0
 
+        def _idle(self, client: str) -> str | None:
+            start = CLIENTS.index(client)
+            for i in range(len(CLIENTS)):
+                candidate = CLIENTS[(start + i) % len(CLIENTS)]
+                handle = self.handles.get(candidate)
+                if handle is None or handle.done:
+                    return candidate
+            return None
+
         def _call(self, client: str, request: Request) -> tuple[Handle, int]:
             handle = self.rec.submit(client, request)
             self.handles[client] = handle
