@@ -70,8 +70,11 @@ from replicheck.properties.outcomes import Counterexample
 from replicheck.properties.recording import RecordingStore
 from replicheck.properties.schedule import (
     ScheduleRecorder,
+    burst_step,
     completed_schedule,
     describe_request,
+    fair_decision,
+    run_burst,
     write_schedule_on_failure,
 )
 
@@ -307,13 +310,11 @@ def _conformance_guarantee(descriptor: Descriptor, kind: str, conditional: bool)
 
 def _fair(recording: RecordingStore) -> bool:
     """Take one fair decision (a delivery, else a timer); False when none is left."""
-    decisions = recording.decisions()
-    for wanted in ("Deliver", "Fire"):
-        for decision in decisions:
-            if type(decision).__name__ == wanted:
-                recording.decide(decision)
-                return True
-    return False
+    decision = fair_decision(recording)
+    if decision is None:
+        return False
+    recording.decide(decision)
+    return True
 
 
 def _leader_replicas_observation(store: Any, table: str) -> dict[str, Any] | None:
@@ -679,17 +680,17 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
                 if not self._call(client, tokened).done:
                     return
 
-        @rule(key=strategies.keys(),
-              values=st.lists(strategies.unique_values(), min_size=1, max_size=12))
-        def burst(self, key: str, values: list[str]) -> None:
-            """One client writes one key several times in a row."""
+        @rule(key=strategies.keys(), count=st.integers(1, 12))
+        def burst(self, key: str, count: int) -> None:
+            """One client writes one key several times in a row, each put run to
+            completion (one ``burst`` step of the schedule)."""
             self.rules_run += 1
             client = self._idle(CLIENTS[0])
             if client is None:
                 return
-            for value in values:
-                if not self._call(client, Put(table, {pk: key, "v": value})).done:
-                    return
+            put = Put(table, {pk: key})
+            with self.raw.grouped(burst_step(client, put, count)):
+                self.handles[client] = run_burst(self.rec, client, put, count)[-1]
 
         def _heal(self) -> None:
             """Heal the partition; the messages it cut off were lost (a partition

@@ -32,6 +32,7 @@ from replicheck.histories.items import request_from_json
 from replicheck.histories.recorder import Recorder
 from replicheck.implementation.store import Store
 from replicheck.models.items.errors import StoreError
+from replicheck.models.items.requests import Put
 from replicheck.properties.guarantees import UNKNOWN, VIOLATED, Judgement, judge_claims
 from replicheck.properties.recording import RecordingStore
 from replicheck.properties.schedule import (
@@ -39,6 +40,7 @@ from replicheck.properties.schedule import (
     ScheduleError,
     check_step,
     decision_from_json,
+    run_burst,
 )
 
 __all__ = ["MUTANT_PREFIX", "ReplayResult", "build_store", "exit_status", "replay"]
@@ -221,6 +223,10 @@ class _Runner:
                 if decision is None:
                     break
                 rec.decide(decision)
+        elif kind == "burst":
+            request = request_from_json(body["request"], "put", path="burst.request")
+            assert isinstance(request, Put)
+            run_burst(rec, body["client"], request, int(body["count"]))
         elif kind == "observe":
             if self.table is None:
                 raise ValueError(f"{store.descriptor.name} serves no table to observe")

@@ -53,6 +53,12 @@ File format (UTF-8 JSON, one object)::
       deliverable message, else the earliest timer) until every submitted operation
       has completed or N decisions (default 10000) were taken; for hand-written
       schedules (a recorder writes each decision as its own ``decide`` step);
+    - ``burst``: ``client``, ``request`` (a put, as for ``submit``) and ``count`` (a
+      positive integer): the client puts the request's item ``count`` times in a row,
+      the ``i``-th time with attribute ``v`` set to ``"b<i>"``, each put submitted
+      once the one before it completed and run to completion under the fair policy
+      (:func:`run_burst`; a put still in flight after that stops the burst). One
+      step: a single client action, however many decisions its puts take;
     - ``observe``: ``"replicas"`` or ``"stream"``: record a snapshot of every replica
       (taken as quiescent) or of the change stream of the first table, for the
       convergence and stream checkers; ``"snapshot"``: a snapshot of every replica
@@ -93,8 +99,9 @@ Recording a schedule
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -102,14 +109,17 @@ from replicheck.histories.history import HistoryError
 from replicheck.histories.items import request_from_json, request_to_json
 from replicheck.implementation.reference.sim import Decision, Deliver, Drop, Duplicate, Fire
 from replicheck.implementation.store import Descriptor, Handle, Store
-from replicheck.models.items.requests import Request, Response, request_kind
+from replicheck.models.items.requests import Put, Request, Response, request_kind
 
 __all__ = [
+    "BURST_DECISIONS",
     "SCHEMA",
     "STEP_KINDS",
     "Schedule",
     "ScheduleError",
     "ScheduleRecorder",
+    "burst_requests",
+    "burst_step",
     "check_step",
     "completed_schedule",
     "decision_from_json",
@@ -118,8 +128,10 @@ __all__ = [
     "describe_step",
     "dump",
     "dumps",
+    "fair_decision",
     "load",
     "loads",
+    "run_burst",
     "submit_at",
     "submit_step",
     "write_schedule_on_failure",
@@ -129,7 +141,7 @@ SCHEMA: Final = 1
 """The schedule format's version."""
 
 STEP_KINDS: Final = ("submit", "decide", "partition", "heal", "crash", "restart", "skew",
-                     "anti_entropy", "settle", "run", "observe")
+                     "anti_entropy", "settle", "run", "burst", "observe")
 """Every step kind, in the order the module docstring lists them."""
 
 OBSERVATIONS: Final = ("replicas", "stream", "snapshot", "hints", "read-repair",
@@ -264,6 +276,20 @@ def check_step(step: Any) -> dict[str, Any]:
                 steps, int) or isinstance(steps, bool) or steps < 1:
             raise ValueError(f"run is {_show(body)}; expected {{}} or "
                              '{"steps": N} with N a positive integer')
+    elif kind == "burst":
+        if not isinstance(body, Mapping) or set(body) != {"client", "request", "count"}:
+            raise ValueError(f"burst is {_show(body)}; expected "
+                             '{"client": NAME, "request": {...}, "count": N}')
+        _string(body["client"], "burst client")
+        count = body["count"]
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            raise ValueError(f"burst count is {_show(count)}; expected a positive integer")
+        try:
+            request = request_from_json(body["request"], "put", path="burst.request")
+        except HistoryError as error:
+            raise ValueError(str(error)) from None
+        if not isinstance(request, Put):
+            raise ValueError("burst request is not a put")
     elif kind == "observe":
         if body not in OBSERVATIONS:
             raise ValueError(f"observe is {_show(body)}; expected one of "
@@ -359,6 +385,56 @@ def submit_step(client: str, request: Request) -> dict[str, Any]:
                        "request": request_to_json(request)}}
 
 
+BURST_DECISIONS: Final = 500
+"""The most fair decisions one put of a burst takes before the burst stops."""
+
+
+def burst_step(client: str, request: Put, count: int) -> dict[str, Any]:
+    """The ``burst`` step: ``client`` puts ``request``'s item ``count`` times."""
+    return {"burst": {"client": client, "request": request_to_json(request),
+                      "count": count}}
+
+
+def burst_requests(request: Put, count: int) -> tuple[Put, ...]:
+    """The puts of a burst: ``request``'s item with ``v`` = ``"b0"``, ``"b1"``, ..."""
+    return tuple(replace(request, item={**request.item, "v": f"b{i}"})
+                 for i in range(count))
+
+
+def fair_decision(store: Any) -> Any:
+    """The fair policy's next decision among ``store.decisions()``: the first
+    delivery (the oldest deliverable message), else the first timer (the earliest),
+    else None."""
+    decisions = tuple(store.decisions())
+    for wanted in ("Deliver", "Fire"):  # by name: a store may bring its own classes
+        for decision in decisions:
+            if type(decision).__name__ == wanted:
+                return decision
+    return None
+
+
+def run_burst(recording: Any, client: str, request: Put, count: int) -> tuple[Handle, ...]:
+    """Run a burst (module docstring) through ``recording`` (a schedulable store,
+    e.g. a :class:`~replicheck.properties.recording.RecordingStore`) under the fair
+    policy (:func:`fair_decision`); returns the handles of the puts submitted (only
+    the last may still be in flight). The same store state always gives the same
+    decisions, so a recorded burst replays exactly."""
+    handles: list[Handle] = []
+    for put in burst_requests(request, count):
+        handle = recording.submit(client, put)
+        handles.append(handle)
+        for _ in range(BURST_DECISIONS):
+            if handle.done:
+                break
+            decision = fair_decision(recording)
+            if decision is None:
+                break
+            recording.decide(decision)
+        if not handle.done:
+            break
+    return tuple(handles)
+
+
 class ScheduleRecorder:
     """A schedulable store that appends every call it forwards to :attr:`steps`
     (module docstring); ``schedule()`` is what it recorded so far."""
@@ -408,6 +484,19 @@ class ScheduleRecorder:
         """Record a submission sent straight to ``node`` as its coordinator, and send
         it (bad input completes the handle at once, nothing sent)."""
         return submit_at(self.store, client, request, node, self.steps)
+
+    @contextmanager
+    def grouped(self, step: Mapping[str, Any]) -> Iterator[None]:
+        """Record the calls made inside the block as the one ``step`` (e.g. a
+        :func:`burst_step`, whose replay makes the same calls)."""
+        start = len(self.steps)
+        try:
+            yield
+        finally:
+            del self.steps[start:]
+            for index in [i for i in self.details if i >= start]:
+                del self.details[index]
+            self.steps.append(dict(step))
 
     def decisions(self) -> tuple[Any, ...]:
         """The wrapped store's decisions (nothing recorded)."""
@@ -642,6 +731,17 @@ def describe_step(step: Mapping[str, Any], detail: str | None = None) -> str:
     if kind == "run":
         return "run the fair policy" + (f" ({body['steps']} decisions)" if "steps" in body
                                         else "")
+    if kind == "burst":
+        try:
+            item = getattr(request_from_json(body["request"], "put", path="burst.request"),
+                           "item", body.get("request"))
+            shown = _plain(dict(item))
+        except (HistoryError, KeyError, TypeError, ValueError, AttributeError):
+            shown = json.dumps(body.get("request"))
+        count = body.get("count")
+        return (f"{body.get('client')} puts {shown} {count} time(s) in a row "
+                f"(v = b0 .. b{int(count) - 1 if isinstance(count, int) else '?'}), "
+                "each to completion")
     if kind == "observe":
         return f"observe {body}"
     return f"{kind} {json.dumps(body, default=str)}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -15,18 +16,22 @@ from replicheck.implementation.presets import UnknownStore, preset
 from replicheck.implementation.reference.sim import Deliver, Drop, Duplicate, Fire
 from replicheck.models.items.requests import Get, Put, TransactWrite, Update
 from replicheck.properties.plugging_in import make_store
+from replicheck.properties.recording import RecordingStore
 from replicheck.properties.replay import build_store, replay
 from replicheck.properties.schedule import (
     STEP_KINDS,
     Schedule,
     ScheduleError,
     ScheduleRecorder,
+    burst_step,
     decision_from_json,
     decision_to_json,
+    describe_step,
     dump,
     dumps,
     load,
     loads,
+    run_burst,
     submit_step,
     write_schedule_on_failure,
 )
@@ -72,6 +77,7 @@ def every_kind() -> Schedule:
         {"partition": [["n1"], ["n2", "n3"]]}, {"heal": {}}, {"crash": "n1"},
         {"restart": "n1"}, {"skew": ["n2", -0.5]}, {"anti_entropy": ["n1", "n2", T]},
         {"settle": {}}, {"settle": {"seconds": 2.5}}, {"run": {}}, {"run": {"steps": 3}},
+        burst_step("c1", Put(T, {"pk": "b"}), 3),
         {"observe": "replicas"}, {"observe": "stream"},
     ))
 
@@ -105,6 +111,11 @@ def test_decisions_round_trip() -> None:
     ('{"target": "dynamodb", "steps": [{"heal": {}, "crash": "n1"}]}',
      "step 0: is {"),
     ('{"target": "dynamodb", "steps": {}}', "steps is {}; expected a list"),
+    ('{"target": "dynamodb", "steps": [{"burst": {"client": "c0", "count": 2}}]}',
+     'step 0: burst is {"client": "c0", "count": 2}; expected'),
+    ('{"target": "dynamodb", "steps": [{"burst": {"client": "c0", "count": 0, '
+     '"request": {"table": "items", "item": {"pk": {"S": "a"}}}}}]}',
+     "step 0: burst count is 0; expected a positive integer"),
     ('{"steps": []}', "target is null; expected a preset name"),
     ('{"target": "dynamodb", "steps": [', "not JSON"),
 ])
@@ -205,6 +216,36 @@ def test_a_recorded_schedule_replays_the_same_run(tmp_path: Path) -> None:
     assert write_schedule_on_failure(object(), tmp_path / "none.json") is None
     (tmp_path / "a-file").write_text("", encoding="utf-8")  # no folder can go under it
     assert write_schedule_on_failure(recorder, tmp_path / "a-file" / "dir.json") is None
+
+
+def test_a_burst_is_one_step_that_replays_its_puts() -> None:
+    recorder = ScheduleRecorder(build_store("dynamodb"), "dynamodb")
+    recording = RecordingStore(recorder)
+    step = burst_step("c0", Put(T, {"pk": "a"}), 4)
+    recorder.submit("c1", Get(T, {"pk": "a"}, consistent=True))  # in flight meanwhile
+    with recorder.grouped(step):
+        handles = run_burst(recording, "c0", Put(T, {"pk": "a"}), 4)
+    assert len(handles) == 4 and all(h.done for h in handles)
+    assert recorder.steps[-1] == step and len(recorder.steps) == 2
+    assert describe_step(step) == ("c0 puts {pk: a} 4 time(s) in a row (v = b0 .. b3), "
+                                   "each to completion")
+    result = replay(recorder.schedule())
+    puts = [op for op in result.history.operations if op.f == "put"]
+    assert [op.input["item"]["v"] for op in puts] == [{"S": f"b{i}"} for i in range(4)]
+    assert all(op.status == "ok" for op in puts)
+    assert all(a.ret is not None and b.call > a.ret for a, b in itertools.pairwise(puts))
+
+
+def test_a_burst_of_ten_shows_the_string_ordered_stream() -> None:
+    """The tenth record of an item sorts before the ninth when compared as text."""
+    steps = (burst_step("c0", Put(T, {"pk": "a"}), 12), {"settle": {}},
+             {"observe": "stream"})
+    statuses = {j.guarantee: j.status for j in replay(Schedule(
+        "mutant:stream-string-sequence-order", 0, steps)).judgements}
+    assert statuses["stream-item-order"] == "violated"
+    statuses = {j.guarantee: j.status for j in replay(Schedule("dynamodb", 0, steps)
+                                                      ).judgements}
+    assert statuses["stream-item-order"] == "holds"
 
 
 # -- the command line -----------------------------------------------------------------------
