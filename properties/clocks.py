@@ -35,6 +35,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from replicheck.implementation.store import Capability, Handle, Store
 from replicheck.models.items.requests import Get, Put
+from replicheck.models.items.values import key_text
 from replicheck.properties import strategies
 from replicheck.properties.guarantees import OBSERVED, VIOLATED, Judgement, judge_guarantee
 from replicheck.properties.replicas import (
@@ -44,7 +45,6 @@ from replicheck.properties.replicas import (
     close,
     fair_step,
     heal_dropping,
-    key_text,
     probe_store,
     scheduled_machine,
     steer,

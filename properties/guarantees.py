@@ -67,6 +67,7 @@ from replicheck.histories.history import FAIL, OK, History, Operation
 from replicheck.histories.verdict import Verdict
 from replicheck.implementation.store import Descriptor
 from replicheck.models.guarantees import check_guarantee
+from replicheck.models.items.values import key_text
 
 __all__ = [
     "HOLDS",
@@ -429,7 +430,7 @@ def _vector_clock_order(history: History, claimed: bool) -> Judgement:
         if schema is None:
             continue
         source = request.item if isinstance(request, Put) else request.key
-        text = _key_text(tuple(source.get(a) for a in schema.key_attributes))
+        text = key_text(tuple(source.get(a) for a in schema.key_attributes))
         if op.status == OK and "dot" in op.meta and op.meta.get("changed") is not False:
             dot = (str(op.meta["dot"][0]), int(op.meta["dot"][1]))
             writes.setdefault(text, []).append((op, dot, dict(op.meta.get("clock") or {})))
@@ -463,15 +464,6 @@ def _vector_clock_order(history: History, claimed: bool) -> Judgement:
     return _verdict_judgement(guarantee, claimed, problems,
                               "dotted versions of acknowledged writes in the last "
                               "quiescent snapshot")
-
-
-def _key_text(key: tuple[Any, ...]) -> str:
-    import json
-    from decimal import Decimal
-
-    parts = [int(v) if isinstance(v, Decimal) and v == v.to_integral_value()
-             else str(v) if isinstance(v, Decimal) else v for v in key]
-    return json.dumps(parts[0] if len(parts) == 1 else parts)
 
 
 _MECHANISMS: Final = {

@@ -48,6 +48,7 @@ from replicheck.implementation.store import (
 from replicheck.models.items.errors import StoreError, TransactionCanceled
 from replicheck.models.items.operations import Database, apply, empty
 from replicheck.models.items.requests import (
+    ConditionCheck,
     Get,
     Put,
     Request,
@@ -56,6 +57,7 @@ from replicheck.models.items.requests import (
     Update,
     request_kind,
 )
+from replicheck.models.items.values import key_text
 from replicheck.properties import strategies
 from replicheck.properties.examples import ExampleReport, GuaranteeViolation, report_example
 from replicheck.properties.guarantees import (
@@ -68,6 +70,7 @@ from replicheck.properties.guarantees import (
 )
 from replicheck.properties.outcomes import Counterexample
 from replicheck.properties.recording import RecordingStore
+from replicheck.properties.replicas import idle_client
 from replicheck.properties.schedule import (
     ScheduleRecorder,
     burst_step,
@@ -326,7 +329,7 @@ def _leader_replicas_observation(store: Any, table: str) -> dict[str, Any] | Non
     for node in store.nodes:
         held: dict[str, Any] = {}
         for key, (item, version) in store.replica_versions(node, table).items():
-            text = _key_text(key)
+            text = key_text(key)
             held[text] = {"value": item, "version": version}
             partition = store.partition_of(table, dict(zip(schema.key_attributes, key,
                                                            strict=True)))
@@ -336,12 +339,6 @@ def _leader_replicas_observation(store: Any, table: str) -> dict[str, Any] | Non
                 entry["keys"].append(text)
         replicas[node] = held
     return {"table": table, "quiescent": True, "replicas": replicas, "ranges": ranges}
-
-
-def _key_text(key: tuple[Any, ...]) -> str:
-    parts = [int(v) if isinstance(v, Decimal) and v == v.to_integral_value()
-             else str(v) if isinstance(v, Decimal) else v for v in key]
-    return json.dumps(parts[0] if len(parts) == 1 else parts)
 
 
 def _stream_observation(store: Any, table: str) -> dict[str, Any]:
@@ -370,7 +367,7 @@ def _race_request(kind: str, table: str, pk: str, key: str, value: str, other: s
 
 
 def _entries(store: Any, table: str, node: str) -> dict[str, Any]:
-    return {_key_text(k): v for k, v in store.replica_versions(node, table).items()}
+    return {key_text(k): v for k, v in store.replica_versions(node, table).items()}
 
 
 def _canon(value: Any) -> str:
@@ -409,7 +406,7 @@ def _read_repair_probe(store: Any, table: str, pk: str, key: str) -> dict[str, A
     again; the replicas' entries before, the merge of what they held, and their
     entries after. None when they agree (no stale replica to repair)."""
     owners = tuple(store.preference_list(table, {pk: key}))
-    text = _key_text((key,))
+    text = key_text((key,))
     twin = copy.deepcopy(store)
     twin.sim.quiesce()
     resolver = twin.cluster.resolver
@@ -434,7 +431,7 @@ def _sync_observation(store: Any, table: str, a: str, b: str) -> dict[str, Any]:
     shared = set(store.ring.shared_ranges(a, b))
 
     def held(node: str) -> dict[str, str]:
-        return {_key_text(k): _canon(v) for k, v in store.replica_versions(node, table).items()
+        return {key_text(k): _canon(v) for k, v in store.replica_versions(node, table).items()
                 if store.ring.partition_of(k).name in shared}
 
     first, second = held(a), held(b)
@@ -445,7 +442,7 @@ def _sync_observation(store: Any, table: str, a: str, b: str) -> dict[str, Any]:
     except StoreError as error:
         ok, reason = False, str(error)
     result = getattr(store, "last_sync", None)
-    repaired = sorted(_key_text(k) for k in getattr(result, "repaired_keys", ()) or ())
+    repaired = sorted(key_text(k) for k in getattr(result, "repaired_keys", ()) or ())
     return {"table": table, "initiator": a, "peer": b, "ok": ok, "reason": reason,
             "differing": differing, "repaired": repaired}
 
@@ -586,12 +583,7 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
             return handle is not None and not handle.done
 
         def _idle(self, client: str) -> str | None:
-            start = CLIENTS.index(client)
-            for i in range(len(CLIENTS)):
-                candidate = CLIENTS[(start + i) % len(CLIENTS)]
-                if not self._busy(candidate):
-                    return candidate
-            return None
+            return idle_client(CLIENTS, self.handles, client)
 
         @rule(client=st.sampled_from(CLIENTS), request=requests)
         def submit(self, client: str, request: Request) -> None:
@@ -679,6 +671,26 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
             for _ in range(1 + retries):
                 if not self._call(client, tokened).done:
                     return
+
+        @precondition(lambda self: transactions)
+        @rule(client=st.sampled_from(CLIENTS), key=strategies.keys(),
+              value=strategies.unique_values())
+        def guarded(self, client: str, key: str, value: str) -> None:
+            """A transaction that writes one item only while another item of its
+            partition is absent (a write gated on a free slot; cancelled once the
+            slot is taken), then a read of the item: a cancelled transaction's
+            write must never be seen."""
+            self.rules_run += 1
+            idle = self._idle(client)
+            if idle is None:
+                return
+            partner = next((k for k in strategies.KEYS if k != key and self._same_home(
+                k, key)), next(k for k in strategies.KEYS if k != key))
+            gated = TransactWrite((Put(table, {pk: key, "v": value}),
+                                   ConditionCheck(table, {pk: partner},
+                                                  f"attribute_not_exists({pk})")))
+            if self._call(idle, gated).done:
+                self._call(idle, Get(table, {pk: key}, consistent=strong))
 
         @rule(key=strategies.keys(), count=st.integers(1, 12))
         def burst(self, key: str, count: int) -> None:

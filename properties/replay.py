@@ -23,7 +23,6 @@ import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, Final
 
 from replicheck.histories.formats.jsonl import dumps_jsonl
@@ -33,6 +32,7 @@ from replicheck.histories.recorder import Recorder
 from replicheck.implementation.store import Store
 from replicheck.models.items.errors import StoreError
 from replicheck.models.items.requests import Put
+from replicheck.models.items.values import key_text
 from replicheck.properties.guarantees import UNKNOWN, VIOLATED, Judgement, judge_claims
 from replicheck.properties.recording import RecordingStore
 from replicheck.properties.schedule import (
@@ -124,12 +124,6 @@ def _clock(store: Any) -> Callable[[], int]:
     return tick
 
 
-def _key_text(key: tuple[Any, ...]) -> str:
-    parts = [int(v) if isinstance(v, Decimal) and v == v.to_integral_value()
-             else str(v) if isinstance(v, Decimal) else v for v in key]
-    return json.dumps(parts[0] if len(parts) == 1 else parts)
-
-
 def replicas_observation(store: Any, table: str, *, anti_entropy: bool) -> dict[str, Any] | None:
     """A quiescent snapshot of every replica of ``table`` in the convergence checker's
     form, or None when the store cannot show its replicas' versions."""
@@ -145,7 +139,7 @@ def replicas_observation(store: Any, table: str, *, anti_entropy: bool) -> dict[
     for node in store.nodes:
         held: dict[str, Any] = {}
         for key, (item, version) in store.replica_versions(node, table).items():
-            text = _key_text(key)
+            text = key_text(key)
             held[text] = {"value": item, "version": version}
             partition = store.partition_of(
                 table, dict(zip(schema.key_attributes, key, strict=True)))

@@ -29,7 +29,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any, Final
 
 from hypothesis import strategies as st
@@ -41,6 +40,7 @@ from replicheck.histories.recorder import Recorder
 from replicheck.implementation.store import Capability, Descriptor, Handle, Store
 from replicheck.models.items.errors import StoreError
 from replicheck.models.items.requests import Delete, Put, Request, request_kind
+from replicheck.models.items.values import key_text
 from replicheck.properties import strategies
 from replicheck.properties.examples import ExampleReport, GuaranteeViolation, report_example
 from replicheck.properties.guarantees import OBSERVED, VIOLATED, Judgement, judge_guarantee
@@ -56,7 +56,7 @@ __all__ = [
     "describe_decision",
     "fair_step",
     "heal_dropping",
-    "key_text",
+    "idle_client",
     "probe_store",
     "replicas_machine",
     "steer",
@@ -79,14 +79,6 @@ MAX_SYNC_ROUNDS: Final = 3
 
 
 # -- shared by machines 3 to 5 ---------------------------------------------------------------
-
-
-def key_text(key: tuple[Any, ...]) -> str:
-    """A key tuple as the JSON text replica observations use (a one-attribute key as
-    its bare value; integral numbers as JSON numbers)."""
-    parts = [int(v) if isinstance(v, Decimal) and v == v.to_integral_value()
-             else str(v) if isinstance(v, Decimal) else v for v in key]
-    return json.dumps(parts[0] if len(parts) == 1 else parts)
 
 
 def probe_store(factory: Callable[[], Store]) -> tuple[Descriptor, tuple[str, ...], Any]:
@@ -346,6 +338,20 @@ def sync_session(store: Any, table: str, a: str, b: str) -> dict[str, Any]:
             "differing": differing, "repaired": repaired}
 
 
+def idle_client(clients: tuple[str, ...], handles: Mapping[str, Handle], wanted: str
+                ) -> str | None:
+    """The first of ``clients``, from ``wanted`` on (round the end), with no request
+    in flight (no handle in ``handles``, or a completed one); None when all are
+    busy."""
+    start = clients.index(wanted)
+    for i in range(len(clients)):
+        candidate = clients[(start + i) % len(clients)]
+        handle = handles.get(candidate)
+        if handle is None or handle.done:
+            return candidate
+    return None
+
+
 def scheduled_machine(node_names: tuple[str, ...], faults: bool
                       ) -> type[RuleBasedStateMachine]:
     """The rules and teardown machines 3 to 5 share, for a schedulable store on the
@@ -477,13 +483,7 @@ def replicas_machine(factory: Callable[[], Store], target: str | None = None
             self.rules_run = 0
 
         def _idle(self, client: str) -> str | None:
-            start = CLIENTS.index(client)
-            for i in range(len(CLIENTS)):
-                candidate = CLIENTS[(start + i) % len(CLIENTS)]
-                handle = self.handles.get(candidate)
-                if handle is None or handle.done:
-                    return candidate
-            return None
+            return idle_client(CLIENTS, self.handles, client)
 
         def _replica(self, key: str, index: int) -> str | None:
             found = tuple(self.raw.preference_list(table, {pk: key})) if owners else ()

@@ -34,6 +34,7 @@ from replicheck.properties.replicas import (
     Verdicts,
     close,
     fair_step,
+    idle_client,
     probe_store,
     scheduled_machine,
     steer,
@@ -103,13 +104,7 @@ def streams_machine(factory: Callable[[], Store], target: str | None = None
             self.rules_run = 0
 
         def _idle(self, client: str) -> str | None:
-            start = CLIENTS.index(client)
-            for i in range(len(CLIENTS)):
-                candidate = CLIENTS[(start + i) % len(CLIENTS)]
-                handle = self.handles.get(candidate)
-                if handle is None or handle.done:
-                    return candidate
-            return None
+            return idle_client(CLIENTS, self.handles, client)
 
         def _call(self, client: str, request: Request) -> tuple[Handle, int]:
             handle = self.rec.submit(client, request)

@@ -80,6 +80,7 @@ from replicheck.models.items.requests import (
     WriteAction,
     request_kind,
 )
+from replicheck.models.items.values import key_text
 from replicheck.properties import strategies
 from replicheck.properties.examples import ExampleReport, GuaranteeViolation, report_example
 from replicheck.properties.guarantees import OBSERVED, VIOLATED, Judgement, judge_guarantee
@@ -210,12 +211,6 @@ def describe(request: Request) -> str:
     return _action_text(request)
 
 
-def _key_text(key: tuple[Any, ...]) -> str:
-    parts = [int(v) if isinstance(v, Decimal) and v == v.to_integral_value()
-             else str(v) if isinstance(v, Decimal) else v for v in key]
-    return json.dumps(parts[0] if len(parts) == 1 else parts)
-
-
 _SESSION: Final = frozenset({"read-your-writes", "monotonic-reads"})
 
 
@@ -253,7 +248,7 @@ def replicas_observation(store: Introspectable, table: str, *,
     no client operation in flight; the store had that long to converge)."""
     deadline = time.monotonic() + settle
     while True:
-        held = {node: {_key_text(k): {"value": dict(item)}
+        held = {node: {key_text(k): {"value": dict(item)}
                        for k, item in store.replica_items(node, table).items()}
                 for node in store.replicas()}
         distinct = {json.dumps(v, sort_keys=True, default=str) for v in held.values()}

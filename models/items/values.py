@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 from collections.abc import Mapping
 from decimal import Decimal, localcontext
@@ -51,6 +52,7 @@ __all__ = [
     "from_wire",
     "item_from_wire",
     "item_to_wire",
+    "key_text",
     "normalize",
     "normalize_item",
     "number_to_wire",
@@ -554,3 +556,18 @@ def item_from_wire(wire: Mapping[str, Any], *, what: str | None = "Item") -> Ite
                         what)
         result[name] = _from_wire(value, what, 0)
     return result
+
+
+def key_text(key: tuple[Any, ...]) -> str:
+    """A key tuple as JSON text, the form replica observations name keys by: the bare
+    value of a one-attribute key, a list for a composite one; numbers as JSON numbers
+    when integral, else as strings; binaries as base64 strings."""
+    def plain(value: Any) -> Any:
+        if isinstance(value, Decimal):
+            return int(value) if value == value.to_integral_value() else str(value)
+        if isinstance(value, bytes):
+            return base64.b64encode(value).decode("ascii")
+        return value
+
+    parts = [plain(v) for v in key]
+    return json.dumps(parts[0] if len(parts) == 1 else parts)

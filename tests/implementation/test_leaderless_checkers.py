@@ -19,10 +19,9 @@ from replicheck.implementation.reference.leaderless import (
     dynamo_lww,
     dynamo_quorum,
 )
-from replicheck.implementation.reference.leaderless.store import key_text
 from replicheck.implementation.reference.sim import Drop
 from replicheck.implementation.store import Delete, Get, Handle, Put, Update
-from replicheck.models.items.values import item_to_wire
+from replicheck.models.items.values import item_to_wire, key_text
 
 T = "items"
 

@@ -26,7 +26,6 @@ from replicheck.implementation.reference.leaderless.store import (
     LeaderlessClient,
     LeaderlessStore,
     describe,
-    key_text,
 )
 from replicheck.implementation.reference.leaderless.validation import (
     MAX_ITEM_BYTES,
@@ -52,5 +51,4 @@ __all__ = [
     "dynamo_lww",
     "dynamo_quorum",
     "item_size",
-    "key_text",
 ]

@@ -20,10 +20,7 @@ and the store claims no strong reads.
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Iterable, Mapping
-from decimal import Decimal
 from typing import Any
 
 from replicheck.implementation.memory import DEFAULT_TABLE
@@ -61,7 +58,7 @@ from replicheck.models.items.requests import (
     Response,
     TableSchema,
 )
-from replicheck.models.items.values import item_from_wire, normalize_item
+from replicheck.models.items.values import item_from_wire, key_text, normalize_item
 
 _READS = frozenset({"get-strong", "get-eventual"})
 _WRITES = frozenset({"put", "update", "delete", "conditional-write"})
@@ -472,21 +469,6 @@ class LeaderlessStore(SimulatedStore):
             for key, state in rows.items():
                 endpoint.log(("store", table, key, state))
         return loaded
-
-
-def key_text(key: KeyTuple) -> str:
-    """A key tuple as JSON text: the bare value of a one-attribute key, a list for a
-    composite one; numbers as JSON numbers (integral) or strings, binaries as base64
-    strings."""
-    def plain(value: Any) -> Any:
-        if isinstance(value, Decimal):
-            return int(value) if value == value.to_integral_value() else str(value)
-        if isinstance(value, bytes):
-            return base64.b64encode(value).decode("ascii")
-        return value
-
-    parts = [plain(v) for v in key]
-    return json.dumps(parts[0] if len(parts) == 1 else parts)
 
 
 def _clock(context: VectorClock | Mapping[str, int] | None) -> VectorClock:
