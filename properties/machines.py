@@ -70,7 +70,7 @@ from replicheck.properties.guarantees import (
 )
 from replicheck.properties.outcomes import Counterexample
 from replicheck.properties.recording import RecordingStore
-from replicheck.properties.replicas import idle_client
+from replicheck.properties.replicas import idle_client, sync_session
 from replicheck.properties.schedule import (
     ScheduleRecorder,
     burst_step,
@@ -424,29 +424,6 @@ def _read_repair_probe(store: Any, table: str, pk: str, key: str) -> dict[str, A
             "merged": None if merged is None else resolver.entry(merged), "after": after}
 
 
-def _sync_observation(store: Any, table: str, a: str, b: str) -> dict[str, Any]:
-    """One anti-entropy session between ``a`` and ``b`` on the settled ``store``: the
-    keys of their shared ranges whose entries differed before it, and the keys it
-    repaired."""
-    shared = set(store.ring.shared_ranges(a, b))
-
-    def held(node: str) -> dict[str, str]:
-        return {key_text(k): _canon(v) for k, v in store.replica_versions(node, table).items()
-                if store.ring.partition_of(k).name in shared}
-
-    first, second = held(a), held(b)
-    differing = sorted(k for k in set(first) | set(second) if first.get(k) != second.get(k))
-    try:
-        store.anti_entropy(a, b, table)
-        ok, reason = True, ""
-    except StoreError as error:
-        ok, reason = False, str(error)
-    result = getattr(store, "last_sync", None)
-    repaired = sorted(key_text(k) for k in getattr(result, "repaired_keys", ()) or ())
-    return {"table": table, "initiator": a, "peer": b, "ok": ok, "reason": reason,
-            "differing": differing, "repaired": repaired}
-
-
 def read_repair_probes(store: Any, table: str, pk: str) -> list[dict[str, Any]]:
     """The read-repair probe (on a copy of ``store``) of every key of the suite's key
     space whose replicas disagree, in key order."""
@@ -465,7 +442,7 @@ def twin_sync_observations(store: Any, table: str, nodes: tuple[str, ...]
     pair of nodes that share a range, each as the ``anti-entropy`` observation."""
     twin = copy.deepcopy(store)
     twin.sim.quiesce()
-    return [_sync_observation(twin, table, a, b)
+    return [sync_session(twin, table, a, b)
             for i, a in enumerate(nodes) for b in nodes[i + 1:]
             if twin.ring.shared_ranges(a, b)]
 
@@ -802,7 +779,7 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
                 return
             self.raw.quiesce()
             self.rec.collect()
-            self.rec.observe("anti-entropy", _sync_observation(self.raw, table, a, b))
+            self.rec.observe("anti-entropy", sync_session(self.raw, table, a, b))
             self.rec.collect()
 
         @precondition(lambda self: timed and faults)
@@ -988,7 +965,7 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
             if anti_entropy:
                 for i, a in enumerate(nodes):
                     for b in nodes[i + 1:]:
-                        self.rec.observe("anti-entropy", _sync_observation(
+                        self.rec.observe("anti-entropy", sync_session(
                             self.raw, table, a, b))
             self.rec.observe("replicas", self.raw.replicas_observation(
                 table, quiescent=True, anti_entropy=anti_entropy))

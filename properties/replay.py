@@ -194,10 +194,9 @@ class _Runner:
         elif kind == "anti_entropy":
             self.anti_entropy = True
             if _has_ring(store):  # what the session differed on and repaired
-                from replicheck.properties.machines import _sync_observation
+                from replicheck.properties.replicas import sync_session
 
-                rec.observe("anti-entropy", _sync_observation(store, body[2], body[0],
-                                                              body[1]))
+                rec.observe("anti-entropy", sync_session(store, body[2], body[0], body[1]))
             else:
                 with contextlib.suppress(StoreError):  # a sync that could not finish
                     store.anti_entropy(*body)  # is part of the run

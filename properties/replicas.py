@@ -326,13 +326,15 @@ def sync_session(store: Any, table: str, a: str, b: str) -> dict[str, Any]:
 
     first, second = held(a), held(b)
     differing = sorted(k for k in set(first) | set(second) if first.get(k) != second.get(k))
-    store.last_sync = None
+    before = getattr(store, "last_sync", None)
     try:
         store.anti_entropy(a, b, table)
         ok, reason = True, ""
     except StoreError as error:
         ok, reason = False, str(error)
     result = getattr(store, "last_sync", None)
+    if result is before:  # the session left no result of its own (it never finished)
+        result = None
     repaired = sorted(key_text(k) for k in getattr(result, "repaired_keys", ()) or ())
     return {"table": table, "initiator": a, "peer": b, "ok": ok, "reason": reason,
             "differing": differing, "repaired": repaired}

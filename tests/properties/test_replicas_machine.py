@@ -9,9 +9,11 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from replicheck.implementation.mutants.catalog import mutant
 from replicheck.implementation.presets import PRESETS, preset
+from replicheck.models.items.requests import Put
 from replicheck.properties.examples import GuaranteeViolation, collecting
 from replicheck.properties.profiles import settings_for
-from replicheck.properties.replicas import CONVERGENCE_PROPERTY, replicas_machine
+from replicheck.properties.replicas import CONVERGENCE_PROPERTY, replicas_machine, sync_session
+from replicheck.properties.schedule import ScheduleRecorder
 from replicheck.properties.suite import STEPS, property_named
 
 
@@ -52,3 +54,17 @@ def test_the_machine_catches_the_mutant(name: str) -> None:
     assert found.history is not None and any(r.f == "replicas"
                                              for r in found.history.observations)
     assert reports[-1].statuses[bug.guarantee] == "violated"
+
+
+def test_an_anti_entropy_session_reports_its_own_repairs_through_a_recorder() -> None:
+    """The observation reads the session's result through the schedule recorder (which
+    forwards the store's attributes), and a session repairs only what differed."""
+    store = ScheduleRecorder(preset("dynamo-lww"), "dynamo-lww")
+    a, b, *_ = store.preference_list("items", {"pk": "k0"})
+    store.crash(b)
+    store.execute(Put("items", {"pk": "k0", "v": "x"}))
+    store.restart(b)
+    first = sync_session(store, "items", a, b)
+    assert first["ok"] and first["differing"] == first["repaired"] == ['"k0"']
+    again = sync_session(store, "items", a, b)
+    assert again["ok"] and again["differing"] == again["repaired"] == []
