@@ -9,15 +9,19 @@ decision is one step, by replaying candidates with :func:`replicheck.properties.
 How
     The counterexample's schedule is split into its first ``decisions`` steps (what
     the example did) and the rest (the machine's teardown). Every candidate is the
-    kept steps followed by a *canonical epilogue*: heal (when the store injects
-    faults), restart every node the kept steps left crashed, ``{"run": {}}`` (fair
-    decisions until every operation completed), then the teardown's mechanism steps
-    (``settle``, ``anti_entropy``, ``observe``) in their order, and the ``observe``
-    steps the claims need (replicas for ``convergence``, the stream for the stream
-    guarantees). A candidate *fails* when its replay judges the counterexample's
-    guarantee violated (for a guarantee or stated weakness the store does not claim,
-    an observation: when the anomaly is observed again); a replay the store refuses
-    (a ScheduleError) or that crashes does not fail.
+    kept steps followed by a *canonical epilogue*, what machine 2's teardown does
+    after any example: when the store injects faults, drop every message the
+    partition left in flight (a partition drops packets, it does not queue them:
+    delivered after the heal they would change the run) and heal; restart every node
+    the kept steps left crashed, ``{"run": {}}`` (fair decisions until every
+    operation completed), then the teardown's mechanism steps (``settle``,
+    ``anti_entropy``, ``observe``) in their order, and the ``observe`` steps the
+    claims need (replicas for ``convergence``, the stream for the stream
+    guarantees). The messages to drop are the candidate's own, found when it is run
+    to point its decisions (below). A candidate *fails* when its replay judges the
+    counterexample's guarantee violated (for a guarantee or stated weakness the store
+    does not claim, an observation: when the anomaly is observed again); a replay the
+    store refuses (a ScheduleError) or that crashes does not fail.
 
     Decision ids shift when steps go (the simulation numbers messages and timers in
     the order they are made), so each recorded decision is first given a signature
@@ -26,8 +30,11 @@ How
     candidate is replayed it is run once to point each decision at its signature's
     counterpart there; a decision without one makes the candidate not fail.
 
-    1. The whole schedule with the canonical epilogue must fail; otherwise the
-       counterexample is returned unchanged.
+    1. The whole schedule with the canonical epilogue must fail. Where it does not
+       but the recorded schedule (the machine's own teardown) does, every candidate
+       ends with the recorded teardown instead, its decisions pointed like the kept
+       steps' (a teardown decision without a counterpart makes the candidate not
+       fail). When neither fails the counterexample is returned unchanged.
     2. Each maximal block of consecutive ``decide`` steps is tried as one
        ``{"run": {}}`` step (the fair policy instead of the recorded decisions).
     3. Delta debugging (ddmin, Zeller and Hildebrandt 2002) over the kept steps:
@@ -123,11 +130,15 @@ def _kind(step: Mapping[str, Any]) -> str:
 
 
 def canonical_epilogue(kept: Sequence[Mapping[str, Any]], teardown: Sequence[Mapping[str, Any]],
-                       *, faults: bool, claims: frozenset[str] | set[str]) -> list[Step]:
-    """The steps that end a candidate made of the ``kept`` steps: heal (with
-    ``faults``), a restart of every node ``kept`` left crashed, ``{"run": {}}``, the
-    ``settle``/``anti_entropy``/``observe`` steps of the original ``teardown`` in
-    order, and the ``observe`` steps the ``claims`` need that are still missing."""
+                       *, faults: bool, claims: frozenset[str] | set[str],
+                       cut_off: Sequence[int] = ()) -> list[Step]:
+    """The steps that end a candidate made of the ``kept`` steps, as machine 2's
+    teardown ends an example: with ``faults``, a drop of every message of
+    ``cut_off`` (the ids of the messages the partition keeps from their destination
+    once ``kept`` ran, :func:`cut_off_messages`) then heal; a restart of every node
+    ``kept`` left crashed, ``{"run": {}}``, the ``settle``/``anti_entropy``/``observe``
+    steps of the original ``teardown`` in order, and the ``observe`` steps the
+    ``claims`` need that are still missing."""
     crashed: list[str] = []
     for step in kept:
         kind = _kind(step)
@@ -135,7 +146,8 @@ def canonical_epilogue(kept: Sequence[Mapping[str, Any]], teardown: Sequence[Map
             crashed.append(step[kind])
         elif kind == "restart" and step[kind] in crashed:
             crashed.remove(step[kind])
-    out: list[Step] = [{"heal": {}}] if faults else []
+    out: list[Step] = [{"decide": {"drop": i}} for i in cut_off] + [{"heal": {}}] \
+        if faults else []
     out += [{"restart": node} for node in crashed]
     out.append({"run": {}})
     out += [dict(s) for s in teardown if _kind(s) in _MECHANISM_STEPS]
@@ -145,6 +157,26 @@ def canonical_epilogue(kept: Sequence[Mapping[str, Any]], teardown: Sequence[Map
     if claims & {"stream-exactly-once", "stream-item-order"} and "stream" not in observed:
         out.append({"observe": "stream"})
     return out
+
+
+def cut_off_messages(sim: Any) -> tuple[int, ...]:
+    """The ids of the messages in flight in ``sim`` that the partition keeps from
+    their destination, in the simulation's order: what machine 2 drops before it
+    heals (its ``_heal``)."""
+    in_flight = getattr(sim, "in_flight", None)
+    reachable = getattr(sim, "reachable", None)
+    if not isinstance(in_flight, Mapping) or not callable(reachable):
+        return ()
+    return tuple(m.id for m in in_flight.values() if not reachable(m.src, m.dst))
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    """A candidate ready to replay: its kept steps with their decisions pointed at
+    this run's messages and timers, and the epilogue that ends it."""
+
+    kept: Kept
+    epilogue: tuple[Step, ...]
 
 
 def ddmin(items: Sequence[Any], fails: Callable[[list[Any]], bool]) -> list[Any]:
@@ -196,15 +228,17 @@ class _Oracle:
 
     descriptor: Any = None
     signatures: dict[int, tuple[Any, ...]] | None = None
-    concrete: dict[str, Kept | None] = field(default_factory=dict)
+    concrete: dict[str, _Resolved | None] = field(default_factory=dict)
+    recorded: Kept | None = None
+    """The recorded teardown (with its original indices) that ends every candidate
+    instead of the canonical epilogue; None: the canonical epilogue."""
 
-    def schedule(self, kept: Kept) -> Any:
+    def schedule(self, resolved: _Resolved) -> Any:
+        """The schedule a resolved candidate replays: its kept steps, its epilogue."""
         from replicheck.properties.schedule import Schedule
 
-        steps = _steps(kept)
-        steps += canonical_epilogue(steps, self.teardown, faults=self.faults,
-                                    claims=self.claims)
-        return Schedule(self.target, self.seed, tuple(steps))
+        return Schedule(self.target, self.seed,
+                        (*_steps(resolved.kept), *resolved.epilogue))
 
     def _limit(self) -> float:
         remaining = self.deadline - time.monotonic()
@@ -212,35 +246,51 @@ class _Oracle:
             return remaining
         return min(remaining, max(SLOW_REPLAY_FLOOR, SLOW_REPLAY_FACTOR * self.slowest))
 
-    def resolve(self, kept: Kept) -> Kept | None:
+    def _key(self, kept: Kept) -> str:
+        return json.dumps([_steps(kept), self.recorded is not None], sort_keys=True,
+                          default=repr)
+
+    def resolve(self, kept: Kept) -> _Resolved | None:
         """``kept`` with each recorded decision pointed at the message or timer that
-        plays its part in this candidate (:func:`_signature`); None when one has no
-        counterpart or a step is refused. ``kept`` itself without signatures."""
-        if self.signatures is None:
-            return kept
-        key = json.dumps(_steps(kept), sort_keys=True, default=repr)
+        plays its part in this candidate (:func:`_signature`), and its epilogue (the
+        canonical one, dropping what the partition cut off in this candidate; or the
+        recorded teardown, pointed likewise); None when a decision has no
+        counterpart or a step is refused."""
+        key = self._key(kept)
         if key not in self.concrete:
+            tail: Kept = self.recorded or []
             try:
                 with _time_limit(self._limit()):
-                    self.concrete[key] = _resolved(self.target, self.seed, kept,
-                                                   self.signatures)
+                    run = _resolved(self.target, self.seed, [*kept, *tail],
+                                    self.signatures or {})
             except Exception:  # refused, crashed, too slow
-                self.concrete[key] = None
+                run = None
+            found: _Resolved | None = None
+            if run is not None:
+                steps, cut_off = run
+                if self.recorded is not None:
+                    found = _Resolved(steps[:len(kept)], tuple(_steps(steps[len(kept):])))
+                else:
+                    found = _Resolved(steps, tuple(canonical_epilogue(
+                        _steps(steps), self.teardown, faults=self.faults,
+                        claims=self.claims, cut_off=cut_off)))
+            self.concrete[key] = found
         return self.concrete[key]
 
     def run(self, kept: Kept) -> Any:
-        """The replay of ``kept`` with its decisions resolved (None: refused,
-        crashed, out of budget)."""
+        """The replay of ``kept`` with its decisions resolved and its epilogue (None:
+        refused, crashed, out of budget)."""
         if self.replays >= self.max_replays or time.monotonic() >= self.deadline:
-            key = json.dumps(_steps(kept), sort_keys=True, default=repr)
-            resolved = self.concrete.get(key, kept)
+            resolved = self.concrete.get(self._key(kept))
             if resolved is None:
                 return None
-            return self.cache.get(json.dumps(_steps(resolved), sort_keys=True, default=repr))
+            return self.cache.get(json.dumps(self.schedule(resolved).steps, sort_keys=True,
+                                             default=repr))
         resolved = self.resolve(kept)
         if resolved is None:
             return None
-        key = json.dumps(_steps(resolved), sort_keys=True, default=repr)
+        schedule = self.schedule(resolved)
+        key = json.dumps(schedule.steps, sort_keys=True, default=repr)
         if key in self.cache:
             return self.cache[key]
         from replicheck.properties.replay import replay
@@ -250,7 +300,7 @@ class _Oracle:
         started = time.monotonic()
         try:
             with _time_limit(limit):
-                result: Any = replay(self.schedule(resolved), timeout=max(limit, 0.1))
+                result: Any = replay(schedule, timeout=max(limit, 0.1))
         except Exception:  # a refused step (ScheduleError), the store crashed, too slow
             result = None
         if self.slowest is None:  # the unshrunk schedule's replay sets the pace
@@ -261,6 +311,23 @@ class _Oracle:
     def fails(self, kept: Kept) -> bool:
         result = self.run(kept)
         return result is not None and self.violated(result) is not None
+
+    def end_with_recorded_teardown(self, before: Kept, steps: Sequence[Step]) -> bool:
+        """Switch to ending every candidate with the recorded teardown (``steps``
+        from ``len(before)`` on), its decisions pointed like the kept steps'; True
+        when ``before`` then fails (else the canonical epilogue stays)."""
+        tail: Kept = [(i, steps[i]) for i in range(len(before), len(steps))]
+        previous = (self.recorded, self.signatures)
+        self.recorded = tail
+        try:
+            with _time_limit((self.deadline - time.monotonic()) / 2):
+                self.signatures = _signatures(self.target, self.seed, [*before, *tail])
+        except Exception:  # decisions then keep their recorded ids
+            self.signatures = None
+        if self.fails(before):
+            return True
+        self.recorded, self.signatures = previous
+        return False
 
     def violated(self, result: Any) -> Any:
         """The replay's judgement that the counterexample's guarantee is violated;
@@ -313,9 +380,12 @@ def _counterpart(sim: Any, signature: tuple[Any, ...]) -> dict[str, int] | None:
 
 
 def _stepping(target: str, seed: int, kept: Kept,
-              visit: Callable[[int | None, Step, Any], Step | None]) -> Kept | None:
+              visit: Callable[[int | None, Step, Any], Step | None]
+              ) -> tuple[Kept, tuple[int, ...]] | None:
     """Run ``kept`` on a fresh store, each step as ``visit(index, step, sim)``
-    rewrites it (None: give up); the steps run, or None."""
+    rewrites it (None: give up); the steps run and the messages the partition then
+    cuts off (:func:`cut_off_messages`), or None. A store without a simulation has
+    nothing to point or cut off: ``kept`` as it is, not run."""
     from replicheck.properties.replay import _Runner, build_store
 
     store: Any = build_store(target, seed)
@@ -323,7 +393,7 @@ def _stepping(target: str, seed: int, kept: Kept,
         runner = _Runner(store)
         sim = getattr(store, "sim", None)
         if sim is None:
-            return None
+            return list(kept), ()
         out: Kept = []
         for index, step in kept:
             chosen = visit(index, step, sim)
@@ -332,7 +402,7 @@ def _stepping(target: str, seed: int, kept: Kept,
             ((kind, body),) = chosen.items()
             runner.step(kind, body)
             out.append((index, chosen))
-        return out
+        return out, cut_off_messages(sim)
     finally:
         close = getattr(store, "close", None)
         if callable(close):
@@ -341,7 +411,8 @@ def _stepping(target: str, seed: int, kept: Kept,
 
 def _signatures(target: str, seed: int, kept: Kept) -> dict[int, tuple[Any, ...]] | None:
     """The signature of every decision of ``kept`` (by original index), from one run
-    of it; None when that run fails or the store has no simulation to look into."""
+    of it (none when the store has no simulation to look into); None when that run
+    fails."""
     found: dict[int, tuple[Any, ...]] = {}
 
     def visit(index: int | None, step: Step, sim: Any) -> Step | None:
@@ -356,8 +427,9 @@ def _signatures(target: str, seed: int, kept: Kept) -> dict[int, tuple[Any, ...]
 
 
 def _resolved(target: str, seed: int, kept: Kept, signatures: dict[int, tuple[Any, ...]]
-              ) -> Kept | None:
-    """``kept`` with each decision rewritten to its signature's counterpart."""
+              ) -> tuple[Kept, tuple[int, ...]] | None:
+    """``kept`` with each decision rewritten to its signature's counterpart, and the
+    messages the partition cuts off at its end (:func:`_stepping`)."""
     def visit(index: int | None, step: Step, sim: Any) -> Step | None:
         if index is not None and _kind(step) == "decide" and index in signatures:
             counterpart = _counterpart(sim, signatures[index])
@@ -432,7 +504,7 @@ def _minimize(cx: Counterexample, target: str, seed: int, seconds: float,
             oracle.signatures = _signatures(target, seed, before)
     except Exception:  # decisions then keep their recorded ids
         oracle.signatures = None
-    if not oracle.fails(before):
+    if not oracle.fails(before) and not oracle.end_with_recorded_teardown(before, steps):
         return cx
     kept = _coalesce(before, oracle)
     kept = ddmin(kept, oracle.fails)
@@ -443,11 +515,13 @@ def _minimize(cx: Counterexample, target: str, seed: int, seconds: float,
         if result is None:
             return cx
     judgement = oracle.violated(result)
-    kept = oracle.resolve(kept) or kept
-    schedule = oracle.schedule(kept)
-    epilogue = schedule.steps[len(kept):]
+    resolved = oracle.resolve(kept)
+    if resolved is None:  # cannot happen: kept was replayed
+        return cx
+    kept = resolved.kept
+    schedule = oracle.schedule(resolved)
     words = tuple(_words(cx, index, step, steps) for index, step in kept) + tuple(
-        "teardown: " + describe_step(s) for s in epilogue)
+        "teardown: " + describe_step(s) for s in resolved.epilogue)
     return dc_replace(cx, explanation=judgement.explanation(), steps=words,
                       decisions=len(kept), history=result.history,
                       verdict=judgement.verdict, schedule=schedule.to_json())

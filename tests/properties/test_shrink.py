@@ -5,13 +5,20 @@ mutant and show nothing on the reference preset."""
 from __future__ import annotations
 
 from dataclasses import replace as dc_replace
+from pathlib import Path
 from typing import Any
 
 from replicheck.models.items.requests import Get, Put, TransactWrite
 from replicheck.properties.guarantees import HOLDS, VIOLATED
 from replicheck.properties.outcomes import Counterexample
 from replicheck.properties.replay import replay
-from replicheck.properties.schedule import Schedule, describe_step, from_json, submit_step
+from replicheck.properties.schedule import (
+    Schedule,
+    describe_step,
+    from_json,
+    load,
+    submit_step,
+)
 from replicheck.properties.shrink import canonical_epilogue, ddmin, minimize_counterexample
 
 T = "items"
@@ -183,3 +190,85 @@ def test_a_decision_keeps_its_part_when_earlier_steps_go() -> None:
     assert shrunk.decisions <= 3
     assert status(shrunk.schedule, "stream-exactly-once") == VIOLATED
     assert status(shrunk.schedule, "stream-exactly-once", target="dynamodb") == HOLDS
+
+
+DATA = Path(__file__).parent / "data"
+VV_MERGE = "mutant:vv-merge-drops-entries"
+
+
+def partitioned_stale_replica() -> Counterexample:
+    """A failing example of machine 2 on vv-merge-drops-entries (72 decisions, then
+    the machine's own teardown), recorded by the Hypothesis search: it ends with n2
+    cut off while messages to and from it are in flight. The teardown drops those
+    messages before it heals; delivered after the heal instead, they change the run
+    and the violation is gone."""
+    schedule = load(DATA / "vv-merge-cut-off-by-partition.json")
+    return Counterexample("concurrent-histories-under-faults", "vector-clock-order",
+                          "recorded", decisions=72, schedule=schedule.to_json())
+
+
+def test_the_epilogue_drops_what_the_partition_cut_off_before_it_heals() -> None:
+    kept = [{"partition": [["n2"], ["n1", "n3"]]}]
+    teardown: list[dict[str, Any]] = [{"decide": {"drop": 4}}, {"heal": {}},
+                                      {"decide": {"deliver": 5}}, {"observe": "replicas"}]
+    epilogue = canonical_epilogue(kept, teardown, faults=True, claims={"convergence"},
+                                  cut_off=(7, 9))
+    assert epilogue == [{"decide": {"drop": 7}}, {"decide": {"drop": 9}}, {"heal": {}},
+                        {"run": {}}, {"observe": "replicas"}]
+    assert canonical_epilogue(kept, teardown, faults=False, claims=set(),
+                              cut_off=(7,)) == [{"run": {}}, {"observe": "replicas"}]
+
+
+def test_a_schedule_cut_off_by_a_partition_reproduces_with_the_canonical_epilogue() -> None:
+    cx = partitioned_stale_replica()
+    assert status(cx.schedule, "vector-clock-order") == VIOLATED  # the machine's teardown
+    first = minimize_counterexample(cx, VV_MERGE, max_replays=1)  # step 1 only
+    assert first is not cx and first.decisions == cx.decisions
+    assert first.schedule is not None and first.schedule["steps"][:72] == \
+        cx.schedule["steps"][:72]  # type: ignore[index]
+    epilogue = first.schedule["steps"][72:]
+    heal = epilogue.index({"heal": {}})
+    dropped = [s["decide"]["drop"] for s in epilogue[:heal]]
+    assert dropped == [22, 27, 41, 48, 60]  # in flight across the partition
+    assert epilogue[heal + 1] == {"run": {}}  # the canonical epilogue, not the recording
+    assert status(first.schedule, "vector-clock-order") == VIOLATED
+
+
+def test_a_schedule_cut_off_by_a_partition_shrinks_to_a_few_steps() -> None:
+    cx = partitioned_stale_replica()
+    shrunk = minimize_counterexample(cx, VV_MERGE)
+    assert shrunk.decisions is not None and shrunk.decisions <= 10
+    assert shrunk.schedule is not None
+    assert status(shrunk.schedule, "vector-clock-order") == VIOLATED
+    assert shrunk.history is not None
+
+
+def test_a_teardown_the_canonical_epilogue_does_not_reproduce_is_replayed_as_recorded(
+        ) -> None:
+    """The request of a put duplicated in the recorded teardown: the canonical
+    epilogue (fair decisions, no duplicate) shows nothing, the recorded teardown
+    does; every candidate then ends with it, its decisions pointed at the same
+    messages, and the unrelated put goes."""
+    steps: list[dict[str, Any]] = [
+        submit_step("c2", Put(T, {"pk": "c", "v": 3})),
+        *({"decide": {"deliver": i}} for i in (10, 12, 13, 14, 15, 16, 17)),
+        submit_step("c1", Put(T, {"pk": "b", "v": 2})),
+    ]
+    teardown: list[dict[str, Any]] = [
+        {"decide": {"duplicate": 18}},
+        *({"decide": {"deliver": i}} for i in (18, *range(20, 32))),
+        {"observe": "stream"},
+    ]
+    cx = counterexample(RETRY, "stream-exactly-once", steps, teardown)
+    assert status(cx.schedule, "stream-exactly-once") == VIOLATED
+    canonical = Schedule(RETRY, 0, tuple(steps + canonical_epilogue(
+        steps, teardown, faults=True, claims={"stream-exactly-once"})))
+    assert status(canonical.to_json(), "stream-exactly-once") == HOLDS
+    shrunk = minimize_counterexample(cx, RETRY)
+    assert shrunk is not cx
+    assert shrunk.schedule is not None and shrunk.decisions == 1
+    kept, epilogue = (shrunk.schedule["steps"][:1], shrunk.schedule["steps"][1:])
+    assert kept == [steps[8]]  # the put of c is gone
+    assert epilogue[0] == {"decide": {"duplicate": 10}}  # b's request, renumbered
+    assert shrunk.steps[1] == "teardown: duplicate message 10"
+    assert status(shrunk.schedule, "stream-exactly-once") == VIOLATED
