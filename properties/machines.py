@@ -49,6 +49,7 @@ from replicheck.models.items.errors import StoreError, TransactionCanceled
 from replicheck.models.items.operations import Database, apply, empty
 from replicheck.models.items.requests import (
     ConditionCheck,
+    Delete,
     Get,
     Put,
     Request,
@@ -605,10 +606,15 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
                  offset: int) -> None:
             """Every idle client submits the same kind of request on one key at once
             (create-if-absent puts, increments, blind puts, transactions that
-            increment it), to one coordinator each when ``spread``."""
+            increment it), to one coordinator each when ``spread``. Before a race of
+            creates, the first idle racer deletes the key (run to completion), so
+            that the creates race for an absent item."""
             self.rules_run += 1
             other = next((k for k in strategies.KEYS if k != key and not self._same_home(
                 k, key)), next(k for k in strategies.KEYS if k != key))
+            first = next((c for c in RACERS if not self._busy(c)), None)
+            if kind == "create" and first is not None:
+                self._call(first, Delete(table, {pk: key}))
             for i, client in enumerate(RACERS):
                 if self._busy(client):
                     continue
