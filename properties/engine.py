@@ -278,7 +278,7 @@ def run_property(prop: Property, factory: Callable[[], Store], target: str,
     exception: BaseException | None = None
     with collecting() as reports, _failure_dir(failure_dir):
         try:
-            machine = _counted(prop.build(factory, target), on_example)
+            machine = _counted(prop.build(factory, target, seed), on_example)
         except Exception as crash:  # the store lacks what the property needs
             error: Exception | None = crash
         else:

@@ -106,7 +106,7 @@ def _instrumented(machine: type[RuleBasedStateMachine], watch: _Watch
     return Watched
 
 
-def _machines(mutant: Mutant, factory: Callable[[], Any]
+def _machines(mutant: Mutant, factory: Callable[[], Any], seed: int = 0
               ) -> list[tuple[str, type[RuleBasedStateMachine]]]:
     """The suite's properties that apply to the mutant (:data:`suite.PROPERTIES`),
     those driving a deterministic schedule first, each built for the target
@@ -120,7 +120,7 @@ def _machines(mutant: Mutant, factory: Callable[[], Any]
             close()
     chosen = [p for p in PROPERTIES if p.skip_reason(descriptor) is None]
     chosen.sort(key=lambda p: "deterministic-scheduling" not in p.requires)
-    return [(p.name, p.build(factory, MUTANT_PREFIX + mutant.name)) for p in chosen]
+    return [(p.name, p.build(factory, MUTANT_PREFIX + mutant.name, seed)) for p in chosen]
 
 
 def _settings(profile: str, max_examples: int | None, shrink: bool,
@@ -198,7 +198,7 @@ def run_mutant(mutant: Mutant, profile: str = "ci", max_examples: int | None = N
         return mutant.factory(seed)
 
     began = time.perf_counter()
-    for name, machine in _machines(mutant, factory):
+    for name, machine in _machines(mutant, factory, seed):
         watch = _Watch()
         error = _run(machine, _settings(profile, max_examples, False, hypothesis_seed),
                      watch, hypothesis_seed)

@@ -24,10 +24,10 @@ __all__ = ["PROPERTIES", "STEPS", "Property", "property_named"]
 STEPS: Final = 30
 """The most rules one example of a property runs."""
 
-MachineBuilder = Callable[[Callable[[], Any], str | None], type[RuleBasedStateMachine]]
-"""Builds a property's machine from a store factory and the store's target (a preset
-name, ``mutant:NAME`` or ``package.module:factory``; None when unknown): the target
-names the store in replayable schedules."""
+MachineBuilder = Callable[[Callable[[], Any], str | None, int], type[RuleBasedStateMachine]]
+"""Builds a property's machine from a store factory, the store's target (a preset
+name, ``mutant:NAME`` or ``package.module:factory``; None when unknown) and the seed
+the factory builds it with: target and seed name the store in replayable schedules."""
 
 
 @dataclass(frozen=True)
@@ -38,17 +38,25 @@ class Property:
     for people, ``guarantees`` the guarantee IDs its checks bear on, ``requires`` the
     capabilities a store must declare, ``needs_claim`` (when set) the guarantees of
     which the store must claim at least one, ``excludes`` capabilities that make it
-    not apply (a threaded variant of a schedulable property), ``build`` the
-    machine builder (factory, target), and ``extra`` any further applicability test."""
+    not apply (a threaded variant of a schedulable property), ``builder`` the
+    machine builder (factory, target, seed; see :meth:`build`), and ``extra`` any
+    further applicability test."""
 
     name: str
     title: str
     guarantees: tuple[str, ...]
-    build: MachineBuilder
+    builder: MachineBuilder
     requires: tuple[str, ...] = ()
     needs_claim: tuple[str, ...] = ()
     excludes: tuple[str, ...] = ()
     extra: Callable[[Descriptor], str | None] | None = field(default=None, compare=False)
+
+    def build(self, factory: Callable[[], Any], target: str | None, seed: int = 0
+              ) -> type[RuleBasedStateMachine]:
+        """The property's machine for the store ``factory`` builds; ``target`` and
+        ``seed`` (the seed the factory builds the store with) are written into the
+        schedules of its failures so that they replay on the same store."""
+        return self.builder(factory, target, seed)
 
     def skip_reason(self, descriptor: Descriptor) -> str | None:
         """Why this property does not apply to the store ``descriptor`` describes
@@ -72,18 +80,18 @@ class Property:
         return None
 
 
-def _conformance(factory: Callable[[], Any], target: str | None
+def _conformance(factory: Callable[[], Any], target: str | None, seed: int
                  ) -> type[RuleBasedStateMachine]:
     from replicheck.properties.machines import conformance_machine
 
-    return conformance_machine(factory, target=target)
+    return conformance_machine(factory, target=target, seed=seed)
 
 
-def _concurrency(factory: Callable[[], Any], target: str | None
+def _concurrency(factory: Callable[[], Any], target: str | None, seed: int
                  ) -> type[RuleBasedStateMachine]:
     from replicheck.properties.machines import concurrency_machine
 
-    return concurrency_machine(factory, max_steps=STEPS, target=target)
+    return concurrency_machine(factory, max_steps=STEPS, target=target, seed=seed)
 
 
 def _conformance_applies(descriptor: Descriptor) -> str | None:
@@ -94,28 +102,28 @@ def _conformance_applies(descriptor: Descriptor) -> str | None:
     return None
 
 
-def _threaded(factory: Callable[[], Any], target: str | None
+def _threaded(factory: Callable[[], Any], target: str | None, seed: int
               ) -> type[RuleBasedStateMachine]:
     from replicheck.properties.threaded import threaded_machine
 
     return threaded_machine(factory, target)
 
 
-def _replicas(factory: Callable[[], Any], target: str | None
+def _replicas(factory: Callable[[], Any], target: str | None, seed: int
               ) -> type[RuleBasedStateMachine]:
     from replicheck.properties.replicas import replicas_machine
 
     return replicas_machine(factory, target)
 
 
-def _streams(factory: Callable[[], Any], target: str | None
+def _streams(factory: Callable[[], Any], target: str | None, seed: int
              ) -> type[RuleBasedStateMachine]:
     from replicheck.properties.streams import streams_machine
 
     return streams_machine(factory, target)
 
 
-def _clocks(factory: Callable[[], Any], target: str | None
+def _clocks(factory: Callable[[], Any], target: str | None, seed: int
             ) -> type[RuleBasedStateMachine]:
     from replicheck.properties.clocks import clocks_machine
 

@@ -59,8 +59,8 @@ def test_verify_store_on_a_preset_fills_every_cell() -> None:
 def test_a_mutant_fails_with_a_replayable_counterexample(tmp_path: Path) -> None:
     target = "mutant:ack-before-quorum"
     prop = property_named("concurrent-histories-under-faults")
-    result = run_property(prop, store_factory(target), target, _settings(100),
-                          failure_dir=tmp_path, minimize=False)
+    result = run_property(prop, store_factory(target, 5), target, _settings(100),
+                          failure_dir=tmp_path, minimize=False, seed=5)
     run = result.run
     assert run.status == "failed", run.reason
     cx = run.counterexample
@@ -73,6 +73,7 @@ def test_a_mutant_fails_with_a_replayable_counterexample(tmp_path: Path) -> None
     assert cx.history is not None and cx.history.operations
     assert cx.verdict is not None and cx.verdict.valid is False
     assert cx.schedule is not None and cx.schedule["target"] == target
+    assert cx.schedule["seed"] == 5  # the store's seed, so that it replays on that store
     # the schedule replays to the same violation
     replayed = {j.guarantee: j.status for j in replay(from_json(cx.schedule)).judgements}
     assert replayed[cx.guarantee] == "violated"
