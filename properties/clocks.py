@@ -50,6 +50,7 @@ from replicheck.properties.replicas import (
     steer,
     sync_session,
 )
+from replicheck.properties.suite import require_methods
 
 __all__ = ["CLOCKS_PROPERTY", "clock_problems", "clocks_machine"]
 
@@ -126,6 +127,8 @@ def clocks_machine(factory: Callable[[], Store], target: str | None = None
     goes backwards, a concurrent write is dropped, or a superseded sibling is kept."""
     descriptor, nodes, probe = probe_store(factory)
     try:
+        require_methods(probe, CLOCKS_PROPERTY, "sim", "settle", "preference_list",
+                        "replica_versions", "client")
         table = descriptor.tables[0].name
         pk = descriptor.tables[0].partition_key
         faults = descriptor.has(Capability.FAULTS) and bool(nodes)

@@ -52,7 +52,7 @@ from replicheck.properties.outcomes import (
     SuiteOutcome,
     cell_status,
 )
-from replicheck.properties.suite import PROPERTIES, STEPS, Property
+from replicheck.properties.suite import PROPERTIES, STEPS, NotApplicable, Property
 
 __all__ = [
     "ProgressEvent",
@@ -279,6 +279,10 @@ def run_property(prop: Property, factory: Callable[[], Store], target: str,
     with collecting() as reports, _failure_dir(failure_dir):
         try:
             machine = _counted(prop.build(factory, target, seed), on_example)
+        except NotApplicable as inapplicable:
+            send(0, "skipped")
+            return PropertyResult(PropertyRun(prop.name, "skipped", prop.guarantees,
+                                              str(inapplicable)))
         except Exception as crash:  # the store lacks what the property needs
             error: Exception | None = crash
         else:

@@ -46,6 +46,7 @@ from replicheck.properties.examples import ExampleReport, GuaranteeViolation, re
 from replicheck.properties.guarantees import OBSERVED, VIOLATED, Judgement, judge_guarantee
 from replicheck.properties.outcomes import Counterexample
 from replicheck.properties.recording import RecordingStore
+from replicheck.properties.suite import require_methods
 
 __all__ = [
     "CONVERGENCE_PROPERTY",
@@ -455,6 +456,8 @@ def replicas_machine(factory: Callable[[], Store], target: str | None = None
     ``convergence`` / ``anti-entropy-exact`` after healing and anti-entropy."""
     descriptor, nodes, probe = probe_store(factory)
     try:
+        require_methods(probe, CONVERGENCE_PROPERTY, "sim", "settle",
+                        ("replicas_observation", "replica_versions"))
         table = descriptor.tables[0].name
         pk = descriptor.tables[0].partition_key
         faults = descriptor.has(Capability.FAULTS) and bool(nodes)

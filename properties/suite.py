@@ -19,7 +19,8 @@ from hypothesis.stateful import RuleBasedStateMachine
 
 from replicheck.implementation.store import Descriptor
 
-__all__ = ["PROPERTIES", "STEPS", "Property", "property_named"]
+__all__ = ["PROPERTIES", "STEPS", "NotApplicable", "Property", "property_named",
+           "require_methods"]
 
 STEPS: Final = 30
 """The most rules one example of a property runs."""
@@ -28,6 +29,28 @@ MachineBuilder = Callable[[Callable[[], Any], str | None, int], type[RuleBasedSt
 """Builds a property's machine from a store factory, the store's target (a preset
 name, ``mutant:NAME`` or ``package.module:factory``; None when unknown) and the seed
 the factory builds it with: target and seed name the store in replayable schedules."""
+
+
+class NotApplicable(Exception):
+    """Raised by a machine builder that cannot drive the store it was given (it
+    lacks a method the machine needs beyond its capabilities' protocols); the message
+    is one line starting with "not applicable". The property is then skipped with it."""
+
+
+def require_methods(store: Any, property_name: str,
+                    *needed: str | tuple[str, ...]) -> None:
+    """NotApplicable unless ``store`` has every ``needed`` method (a tuple: any one of
+    them), naming what is missing and the property that needs it."""
+    missing = []
+    for need in needed:
+        names = need if isinstance(need, tuple) else (need,)
+        if not any(getattr(store, name, None) is not None for name in names):
+            missing.append(" or ".join(names))
+    if missing:
+        raise NotApplicable(
+            f"not applicable: {store.descriptor.name} lacks {', '.join(missing)}, which "
+            f"{property_name} drives the store's replicas through (the reference store's "
+            "simulation interface)")
 
 
 @dataclass(frozen=True)

@@ -135,3 +135,40 @@ def test_a_property_that_does_not_apply_is_skipped_without_running() -> None:
     assert result.run.status == "skipped" and result.run.examples == 0
     assert "versions" in result.run.reason
     assert [e.status for e in events] == ["skipped"]
+
+
+class ProtocolsOnly:
+    """A dynamo-quorum store seen only through the Store and Schedulable protocols:
+    it declares the capabilities machines 3 and 5 require, but none of the reference
+    store's simulation methods they drive replicas with."""
+
+    def __init__(self) -> None:
+        self.inner: Any = preset("dynamo-quorum")
+
+    @property
+    def descriptor(self) -> Any:
+        return self.inner.descriptor
+
+    def execute(self, request: Request) -> Any:
+        return self.inner.execute(request)
+
+    def submit(self, client: str, request: Request) -> Handle:
+        handle: Handle = self.inner.submit(client, request)
+        return handle
+
+    def decisions(self) -> tuple[Any, ...]:
+        return tuple(self.inner.decisions())
+
+    def decide(self, decision: Any) -> None:
+        self.inner.decide(decision)
+
+
+def test_a_machine_that_cannot_drive_the_store_skips_it_with_the_reason() -> None:
+    for name, missing in (("convergence-after-anti-entropy", "sim, settle"),
+                          ("vector-clocks-and-siblings", "sim, settle, preference_list")):
+        prop = property_named(name)
+        assert prop.skip_reason(ProtocolsOnly().descriptor) is None  # capabilities suffice
+        result = run_property(prop, ProtocolsOnly, "tests:protocols-only", _settings(3))
+        assert result.run.status == "skipped"
+        assert result.run.reason.startswith("not applicable: dynamo-quorum lacks " + missing)
+        assert result.exception is None
