@@ -123,7 +123,7 @@ def test_the_step_count_is_the_shrunk_schedules_when_a_counterexample_is_attache
                               "hand-written", decisions=len(steps),
                               schedule=schedule.to_json())
     entry = catalog.mutant("stream-duplicate-on-retry")
-    monkeypatch.setattr(mutation, "_machines", lambda m, f: [
+    monkeypatch.setattr(mutation, "_machines", lambda m, f, seed=0: [
         ("hand-written", _failing_machine(attached))])
     result = run_mutant(entry, profile="ci", max_examples=5)
     assert result.caught and result.guarantee == "stream-exactly-once"
@@ -134,7 +134,7 @@ def test_the_step_count_is_the_shrunk_schedules_when_a_counterexample_is_attache
     assert set(result.to_json()) == {"name", "preset", "caught", "guarantee",
                                      "seconds_to_failure", "counterexample_steps"}
 
-    monkeypatch.setattr(mutation, "_machines", lambda m, f: [
+    monkeypatch.setattr(mutation, "_machines", lambda m, f, seed=0: [
         ("hand-written", _failing_machine(None))])
     result = run_mutant(entry, profile="ci", max_examples=5)
     assert result.caught and result.step_unit == "rules"
