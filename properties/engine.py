@@ -455,7 +455,9 @@ def verify(targets: Sequence[str] | None = None, *, profile: str,
     """:func:`verify_store` for each target (None: every preset, in
     ``implementation.presets.PRESETS`` order), timed."""
     from replicheck.implementation.presets import PRESETS
+    from replicheck.properties.profiles import import_every_module
 
+    import_every_module()  # each store's search the same, alone or after others
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     began = time.perf_counter()
     stores = tuple(verify_store(t, profile=profile, max_examples=max_examples,

@@ -354,10 +354,15 @@ RACES: Final = ("create", "increment", "put", "txn-increment")
 """The shapes of the ``race`` rule's concurrent requests on one key."""
 
 
+def _increment(table: str, pk: str, key: str) -> Update:
+    """Add one to the item's ``n`` (created at 1)."""
+    return Update(table, {pk: key}, "SET n = if_not_exists(n, :zero) + :one",
+                  values={":zero": Decimal(0), ":one": Decimal(1)})
+
+
 def _race_request(kind: str, table: str, pk: str, key: str, value: str, other: str
                   ) -> Request:
-    increment = Update(table, {pk: key}, "SET n = if_not_exists(n, :zero) + :one",
-                       values={":zero": Decimal(0), ":one": Decimal(1)})
+    increment = _increment(table, pk, key)
     if kind == "create":
         return Put(table, {pk: key, "v": value}, "attribute_not_exists(" + pk + ")")
     if kind == "increment":
@@ -641,11 +646,14 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
             return handle
 
         @precondition(lambda self: transactions)
-        @rule(client=st.sampled_from(CLIENTS), request=strategies.transact_writes(table, pk),
+        @rule(client=st.sampled_from(CLIENTS),
+              request=st.one_of(strategies.transact_writes(table, pk), strategies.keys().map(
+                  lambda key: TransactWrite((_increment(table, pk, key),)))),
               retries=st.integers(1, 2))
         def idempotent(self, client: str, request: TransactWrite, retries: int) -> None:
             """A transaction with a ClientRequestToken, retried with the same token
-            after it completed."""
+            after it completed (half the time an increment, which a retry applied
+            twice would show)."""
             self.rules_run += 1
             if self._busy(client):
                 return

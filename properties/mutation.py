@@ -37,7 +37,7 @@ from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
 from replicheck.implementation.mutants import catalog
 from replicheck.implementation.mutants.catalog import Mutant
 from replicheck.properties.outcomes import Counterexample
-from replicheck.properties.profiles import settings_for
+from replicheck.properties.profiles import import_every_module, settings_for
 from replicheck.properties.replay import MUTANT_PREFIX
 from replicheck.properties.shrink import minimize_counterexample
 from replicheck.properties.suite import PROPERTIES
@@ -197,6 +197,7 @@ def run_mutant(mutant: Mutant, profile: str = "ci", max_examples: int | None = N
     def factory() -> Any:
         return mutant.factory(seed)
 
+    import_every_module()  # the same search whatever ran before in this process
     began = time.perf_counter()
     for name, machine in _machines(mutant, factory, seed):
         watch = _Watch()

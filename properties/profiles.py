@@ -82,3 +82,24 @@ def settings_for(name: str) -> settings:
     except Exception:
         register_profiles()
         return settings.get_profile(f"{PREFIX}{name}")
+
+
+def import_every_module() -> None:
+    """Import every module of replicheck once (idempotent; a module that cannot be
+    imported, e.g. for a missing optional dependency, is passed over).
+
+    Hypothesis draws some text values from the string literals of the modules
+    imported so far, so without this a derandomized search would depend on what ran
+    earlier in the process: ``replicheck mutants`` would find another first failure
+    for a mutant run after the others than for the same mutant run alone. With every
+    module imported first, each run sees the same literals."""
+    import importlib
+    import pkgutil
+
+    import replicheck
+
+    for info in pkgutil.walk_packages(replicheck.__path__, "replicheck."):
+        try:
+            importlib.import_module(info.name)
+        except Exception:  # an optional part that cannot load
+            continue

@@ -40,6 +40,8 @@ How
     3. Delta debugging (ddmin, Zeller and Hildebrandt 2002) over the kept steps:
        remove chunks, then smaller chunks, down to single steps, keeping every
        removal after which the candidate still fails.
+    4. Each ``burst`` step's count is bisected down to the smallest that still
+       fails, and blocks of decisions left behind are tried as ``run`` steps again.
 
     The work is bounded by a time budget and a replay count; the best schedule
     found so far is returned when either runs out. A candidate whose replay takes
@@ -457,6 +459,26 @@ def _coalesce(kept: Kept, oracle: _Oracle) -> Kept:
     return kept
 
 
+def _smaller_bursts(kept: Kept, oracle: _Oracle) -> Kept:
+    """Each ``burst`` step with the smallest count, found by bisection, at which the
+    candidate still fails (only counts that failed are kept)."""
+    for i, (index, step) in enumerate(kept):
+        if _kind(step) != "burst":
+            continue
+        body = step["burst"]
+        low, high = 1, int(body["count"])  # the count ``high`` fails
+        while low < high:
+            middle = (low + high) // 2
+            candidate: Kept = [*kept[:i], (index, {"burst": {**body, "count": middle}}),
+                               *kept[i + 1:]]
+            if oracle.fails(candidate):
+                high = middle
+            else:
+                low = middle + 1
+        kept = [*kept[:i], (index, {"burst": {**body, "count": high}}), *kept[i + 1:]]
+    return kept
+
+
 def minimize_counterexample(cx: Counterexample, target: str, seed: int = 0, *,
                             seconds: float = DEFAULT_SECONDS,
                             max_replays: int = DEFAULT_MAX_REPLAYS) -> Counterexample:
@@ -508,6 +530,7 @@ def _minimize(cx: Counterexample, target: str, seed: int, seconds: float,
         return cx
     kept = _coalesce(before, oracle)
     kept = ddmin(kept, oracle.fails)
+    kept = _smaller_bursts(kept, oracle)
     kept = _coalesce(kept, oracle)  # blocks ddmin left behind
     result = oracle.run(kept)
     if result is None or oracle.violated(result) is None:  # cannot happen: kept fails

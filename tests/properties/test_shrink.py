@@ -14,6 +14,7 @@ from replicheck.properties.outcomes import Counterexample
 from replicheck.properties.replay import replay
 from replicheck.properties.schedule import (
     Schedule,
+    burst_step,
     describe_step,
     from_json,
     load,
@@ -272,3 +273,24 @@ def test_a_teardown_the_canonical_epilogue_does_not_reproduce_is_replayed_as_rec
     assert epilogue[0] == {"decide": {"duplicate": 10}}  # b's request, renumbered
     assert shrunk.steps[1] == "teardown: duplicate message 10"
     assert status(shrunk.schedule, "stream-exactly-once") == VIOLATED
+
+
+def test_a_burst_shrinks_to_the_fewest_puts_that_still_show_the_bug() -> None:
+    """The string-ordered stream needs a partition's tenth record: a burst of 12 puts
+    shrinks to the smallest count that still reorders it, and one fewer does not."""
+    target = "mutant:stream-string-sequence-order"
+    steps: list[dict[str, Any]] = [{"skew": ["n2", 0.5]},
+                                   burst_step("c0", Put(T, {"pk": "a"}), 12)]
+    cx = counterexample(target, "stream-item-order", steps,
+                        [{"settle": {}}, {"observe": "stream"}])
+    assert status(cx.schedule, "stream-item-order") == VIOLATED
+    shrunk = minimize_counterexample(cx, target)
+    assert shrunk.schedule is not None and shrunk.decisions == 1
+    (kept,) = shrunk.schedule["steps"][:1]
+    count = kept["burst"]["count"]
+    assert 1 < count < 12
+    assert status(shrunk.schedule, "stream-item-order") == VIOLATED
+    fewer = [{"burst": {**kept["burst"], "count": count - 1}},
+             *shrunk.schedule["steps"][1:]]
+    assert status(Schedule(target, 0, tuple(fewer)).to_json(), "stream-item-order") == HOLDS
+    assert shrunk.steps[0] == describe_step(kept)
