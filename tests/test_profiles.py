@@ -101,3 +101,23 @@ def test_unknown_profile_option_is_a_usage_error(tmp_path: Path) -> None:
     result = _run_pytest(tmp_path, "--replicheck-profile=bogus")
     assert result.returncode == 4  # pytest's usage-error status
     assert "unknown replicheck profile 'bogus'" in result.stderr
+
+
+def test_import_every_module_imports_every_module_of_the_package() -> None:
+    """So that a derandomized search sees the same literals whatever ran before it."""
+    script = textwrap.dedent("""
+        import pkgutil, sys
+        import replicheck
+        from replicheck.properties.profiles import import_every_module
+        names = [i.name for i in pkgutil.walk_packages(replicheck.__path__, "replicheck.")]
+        assert "replicheck.reports.html" not in sys.modules
+        import_every_module()
+        import_every_module()  # idempotent
+        missing = [n for n in names if n not in sys.modules]
+        assert not missing, missing
+        print(len(names))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) > 50
