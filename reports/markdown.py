@@ -11,6 +11,7 @@ outcome always gives the same text.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from tabulate import tabulate
@@ -51,6 +52,24 @@ def render_markdown(outcome: SuiteOutcome) -> str:
 def _cell(text: object) -> str:
     """Text safe inside a Markdown table cell: one line, pipes escaped."""
     return " ".join(str(text).split()).replace("|", "\\|")
+
+
+_MARKUP = re.compile(r"[\\`*<]|\](?=[(\[])|&(?=#?\w+;)|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
+"""Characters Markdown (or the HTML it may embed) would read as markup: backslash,
+backtick, asterisk, a ``]`` that would close a link's text, an underscore at a
+word's edge, ``<`` and an ``&`` that starts an entity. Other brackets, ``>`` and an
+underscore inside a word (``attribute_not_exists``) are left as they are, so that
+the raw text stays readable."""
+
+_ESCAPES = {"<": "&lt;", "&": "&amp;"}
+
+
+def _plain(text: object) -> str:
+    """Free text (an explanation, a value, a store's words) shown as itself: one
+    line, with every character of :data:`_MARKUP` escaped (a table's pipes are
+    escaped by :func:`_cell`)."""
+    escaped = _MARKUP.sub(lambda m: _ESCAPES.get(m.group(), "\\" + m.group()), str(text))
+    return " ".join(escaped.split())
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
@@ -94,11 +113,11 @@ def _matrix(outcome: SuiteOutcome) -> list[str]:
 def _store(store: StoreOutcome) -> list[str]:
     out = [f"## Store `{store.target}`", ""]
     if store.name and store.name != store.target:
-        out += [f"Descriptor: {store.name}", ""]
+        out += [f"Descriptor: {_plain(store.name)}", ""]
     claims = ", ".join(f"`{c}`" for c in store.claims) or "nothing"
     out += [f"Claims: {claims}.", "", "### Properties", ""]
-    rows = [[p.name, p.status, str(p.examples), f"{p.seconds:.2f}", p.reason or "-"]
-            for p in store.properties]
+    rows = [[p.name, p.status, str(p.examples), f"{p.seconds:.2f}",
+             _plain(p.reason) if p.reason else "-"] for p in store.properties]
     out += _table(["property", "status", "examples", "seconds", "reason"], rows)
     for example in store.violations:
         out += _counterexample("Violation", store, example)
@@ -111,12 +130,12 @@ def _counterexample(kind: str, store: StoreOutcome, example: Counterexample) -> 
     out = [f"### {kind}: `{example.guarantee}` in `{example.property}` "
            f"on `{store_title(store)}`", ""]
     if example.explanation:
-        out += [example.explanation, ""]
+        out += [_plain(example.explanation), ""]
     if example.steps:
         counted = ("" if example.decisions is None
                    else f" ({example.decisions} scheduler decisions)")
         out += [f"Minimal counterexample{counted}:", ""]
-        out += [f"{i}. {_cell(step)}" for i, step in enumerate(example.steps, 1)]
+        out += [f"{i}. {_plain(step)}" for i, step in enumerate(example.steps, 1)]
         out.append("")
     if example.verdict is not None:
         out += _verdict(example.verdict)
@@ -136,14 +155,14 @@ def _verdict(verdict: Verdict) -> list[str]:
         out += ["Anomalies:", ""]
         for anomaly in anomalies:
             ops = ", ".join(str(i) for i in anomaly.ops)
-            out.append(f"- **{anomaly.type}** (operations {ops}): {_cell(anomaly.explanation)}")
+            out.append(f"- **{anomaly.type}** (operations {ops}): {_plain(anomaly.explanation)}")
         out.append("")
     if verdict.ruled_out:
         out += [f"Ruled out: {', '.join(sorted(verdict.ruled_out))}.", ""]
     if verdict.still_possible:
         out += [f"Still possible: {', '.join(sorted(verdict.still_possible))}.", ""]
     for note in verdict.notes:
-        out += [f"Note: {_cell(note)}", ""]
+        out += [f"Note: {_plain(note)}", ""]
     return out
 
 
@@ -157,8 +176,9 @@ def _history(history: History, verdict: Verdict | None) -> list[str]:
     shown = history.operations[:HISTORY_ROWS]
     out = [f"History ({count} operation{'s' if count != 1 else ''}; records are "
            "invocation → completion indexes):", ""]
-    rows = [[str(op.id), str(op.process), op.f, format_value(op.key), format_value(op.input),
-             format_value(op.output) if op.ret is not None else "-", op.status,
+    rows = [[str(op.id), str(op.process), _plain(op.f), _plain(format_value(op.key)),
+             _plain(format_value(op.input)),
+             _plain(format_value(op.output)) if op.ret is not None else "-", op.status,
              f"{op.call} → {op.ret if op.ret is not None else '…'}",
              ", ".join(marks.get(op.id, ())) or ""]
             for op in shown]

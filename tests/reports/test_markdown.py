@@ -123,3 +123,21 @@ def test_long_history_table_is_capped() -> None:
     store = _store((Cell("convergence", "violated", True, {"violated": 1}),), run)
     text = render_markdown(SuiteOutcome("quick", (store,)))
     assert "The first 200 of 300 operations are listed" in text
+
+
+def test_free_text_is_shown_as_itself_not_as_markup() -> None:
+    """A store's words (an explanation, a step, a value) cannot inject HTML, links or
+    emphasis into the rendered report; ordinary text stays readable raw."""
+    fixtures = _fixtures()
+    hostile = "<img src=x onerror=alert(1)> *bold* [link](http://x) a_b -> c"
+    violation = dataclasses.replace(fixtures.STALE_READ, explanation=hostile,
+                                    steps=(hostile,))
+    run = PropertyRun("concurrent-histories-under-faults", "failed", examples=1,
+                      counterexample=violation, reason=hostile)
+    store = _store((Cell("convergence", "violated", True, {"violated": 1}),), run)
+    text = render_markdown(SuiteOutcome("quick", (store,)))
+    shown = "&lt;img src=x onerror=alert(1)> \\*bold\\* [link\\](http://x) a_b -> c"
+    assert "<img" not in text
+    assert f"\n{shown}\n" in text  # the explanation
+    assert f"\n1. {shown}\n" in text  # the step
+    assert f"| {shown}" in text  # the property's reason in its table
