@@ -404,7 +404,14 @@ def burst_requests(request: Put, count: int) -> tuple[Put, ...]:
 def fair_decision(store: Any) -> Any:
     """The fair policy's next decision among ``store.decisions()``: the first
     delivery (the oldest deliverable message), else the first timer (the earliest),
-    else None."""
+    else None. Asked of the simulation's own ``default_decision`` when the store
+    (or the store a recording wraps) has one: the same choice, without listing every
+    drop and duplication of every message in flight."""
+    inner = getattr(store, "store", store)
+    sim = getattr(inner, "sim", None)
+    default = getattr(sim, "default_decision", None)
+    if callable(default):
+        return default()
     decisions = tuple(store.decisions())
     for wanted in ("Deliver", "Fire"):  # by name: a store may bring its own classes
         for decision in decisions:

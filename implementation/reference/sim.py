@@ -156,6 +156,9 @@ class Simulation:
     tracing: bool = False
     stats: dict[str, int] = field(default_factory=lambda: {
         "delivered": 0, "dropped": 0, "duplicated": 0, "fired": 0, "sent": 0})
+    _reach: dict[tuple[str, str], bool] = field(default_factory=dict, repr=False,
+                                                 compare=False)
+    _reach_groups: tuple[frozenset[str], ...] = field(default=(), repr=False, compare=False)
 
     # -- membership ---------------------------------------------------------------------
 
@@ -200,8 +203,14 @@ class Simulation:
         """True when the network lets ``a`` talk to ``b`` (no partition between)."""
         if not self.groups or a == b:
             return True
-        return any(a in g and b in g for g in self.groups) or not (
-            any(a in g for g in self.groups) and any(b in g for g in self.groups))
+        if self._reach_groups is not self.groups:  # remembered for these groups only
+            self._reach, self._reach_groups = {}, self.groups
+        found = self._reach.get((a, b))
+        if found is None:
+            found = any(a in g and b in g for g in self.groups) or not (
+                any(a in g for g in self.groups) and any(b in g for g in self.groups))
+            self._reach[(a, b)] = found
+        return found
 
     def local_time(self, endpoint: str) -> float:
         """Endpoint ``endpoint``'s clock."""

@@ -148,3 +148,18 @@ def test_concurrent_submissions_interleave_by_decision() -> None:
     store.sim.quiesce()
     assert h1.status == h2.status == "ok"
     assert store.execute(Get("items", {"pk": "a"})) == Response(item={"pk": "a", "v": 1})
+
+
+def test_reachability_follows_every_change_of_the_partition() -> None:
+    """Reachability is remembered per pair for the current groups only."""
+    sim = Simulation()
+    assert sim.reachable("a", "b")
+    sim.partition([["a"], ["b", "c"]])
+    assert not sim.reachable("a", "b") and sim.reachable("b", "c")
+    assert sim.reachable("a", "z")  # in no group: not cut off
+    sim.partition([["a", "b"], ["c"]])
+    assert sim.reachable("a", "b") and not sim.reachable("b", "c")
+    sim.groups = (frozenset({"a"}), frozenset({"b"}))  # set directly
+    assert not sim.reachable("a", "b")
+    sim.heal()
+    assert sim.reachable("a", "b") and sim.reachable("b", "c")
