@@ -43,7 +43,8 @@ from replicheck.properties.schedule import (
     run_burst,
 )
 
-__all__ = ["MUTANT_PREFIX", "ReplayResult", "build_store", "exit_status", "replay"]
+__all__ = ["MUTANT_PREFIX", "ReplayResult", "StepRunner", "build_store", "exit_status",
+           "replay"]
 
 MUTANT_PREFIX: Final = "mutant:"
 """A target ``mutant:NAME`` names a mutant of the catalog."""
@@ -161,7 +162,12 @@ def stream_observation(store: Any, table: str) -> dict[str, Any] | None:
     return {"table": table, "records": records, "complete": True}
 
 
-class _Runner:
+class StepRunner:
+    """Runs schedule steps one at a time on ``store`` (a schedulable store, freshly
+    built), recording the history in :attr:`rec` as :func:`replay` does; for tools
+    that step through a schedule and look at the store between steps (the
+    schedule shrinker)."""
+
     def __init__(self, store: Any) -> None:
         self.store = store
         self.rec = RecordingStore(store, Recorder(clock=_clock(store)))
@@ -169,6 +175,8 @@ class _Runner:
         self.anti_entropy = False
 
     def step(self, kind: str, body: Any) -> None:
+        """Run one step (its kind and body, as :func:`check_step` gives them);
+        ValueError, TypeError or KeyError when the store refuses it."""
         store, rec = self.store, self.rec
         if kind == "submit":
             request = request_from_json(body["request"], body.get("kind"),
@@ -237,7 +245,7 @@ def _has_ring(store: Any) -> bool:
     return hasattr(store, "ring") and hasattr(store, "replica_versions")
 
 
-def _observe(runner: _Runner, kind: str, table: str) -> None:
+def _observe(runner: StepRunner, kind: str, table: str) -> None:
     """Record the observation ``kind`` (see the schedule format) of ``table``."""
     from replicheck.properties import machines
 
@@ -286,7 +294,7 @@ def replay(schedule: Schedule, *, timeout: float = 30.0) -> ReplayResult:
             raise ScheduleError(f"target {schedule.target!r} ({descriptor.name}) is "
                                 "not schedulable: a schedule needs the "
                                 "deterministic-scheduling capability")
-        runner = _Runner(store)
+        runner = StepRunner(store)
         for i, step in enumerate(schedule.steps):
             try:
                 ((kind, body),) = check_step(step).items()

@@ -388,11 +388,11 @@ def _stepping(target: str, seed: int, kept: Kept,
     rewrites it (None: give up); the steps run and the messages the partition then
     cuts off (:func:`cut_off_messages`), or None. A store without a simulation has
     nothing to point or cut off: ``kept`` as it is, not run."""
-    from replicheck.properties.replay import _Runner, build_store
+    from replicheck.properties.replay import StepRunner, build_store
 
     store: Any = build_store(target, seed)
     try:
-        runner = _Runner(store)
+        runner = StepRunner(store)
         sim = getattr(store, "sim", None)
         if sim is None:
             return list(kept), ()
