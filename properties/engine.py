@@ -243,8 +243,8 @@ def _smaller(cx: Counterexample, than: Counterexample | None) -> bool:
 def run_property(prop: Property, factory: Callable[[], Store], target: str,
                  chosen_settings: settings, *, progress: Progress | None = None,
                  descriptor: Descriptor | None = None, seed: int = 0,
-                 failure_dir: str | Path | None = None, minimize: bool = True
-                 ) -> PropertyResult:
+                 failure_dir: str | Path | None = None, minimize: bool = True,
+                 known: Mapping[str, int] | None = None) -> PropertyResult:
     """Run ``prop`` on the store ``factory`` builds (``target`` names it in
     schedules and reports) under ``chosen_settings`` (each example at most
     :data:`~replicheck.properties.suite.STEPS` rules), as the module docstring says.
@@ -252,7 +252,10 @@ def run_property(prop: Property, factory: Callable[[], Store], target: str,
     target's stores are built with (for shrinking replays); ``failure_dir`` is where
     the machines write failing schedules (default: ``$REPLICHECK_FAILURE_DIR``, else
     the current directory); ``minimize`` False skips the schedule shrinking of a
-    failure's counterexample. Never raises for a failure of the store."""
+    failure's counterexample. ``known`` gives, per guarantee, the size of a
+    counterexample already found (by another property): Hypothesis' slow shrinking is
+    skipped for a violation of a guarantee already shown within
+    :data:`SMALL_ENOUGH` steps. Never raises for a failure of the store."""
     descriptor = descriptor or describe_store(factory)
     limit = chosen_settings.max_examples
 
@@ -289,8 +292,11 @@ def run_property(prop: Property, factory: Callable[[], Store], target: str,
             error = _attempt(machine, chosen_settings, shrink=False)
         found = None if error is None else _violation(error)
         shrunk = _shrunk(found, target, seed) if minimize else None
+        shown = None if found is None or found.counterexample is None else (
+            known or {}).get(found.counterexample.guarantee)
         if found is not None and Phase.shrink in chosen_settings.phases and (
-                shrunk is None or _size(shrunk) > SMALL_ENOUGH):
+                shrunk is None or _size(shrunk) > SMALL_ENOUGH) and (
+                shown is None or shown > SMALL_ENOUGH):
             # Hypothesis shrinks the rules (then the schedule shrinker, again); the
             # smaller counterexample wins
             again = _attempt(machine, chosen_settings, shrink=True)
@@ -428,10 +434,16 @@ def verify_store(target: str, *, profile: str, max_examples: int | None = None,
     factory = store_factory(target, seed)
     descriptor = describe_store(factory)
     chosen = _settings_for(profile, max_examples)
-    results = [run_property(prop, factory, target, chosen, progress=progress,
-                            descriptor=descriptor, seed=seed, failure_dir=failure_dir,
-                            minimize=minimize)
-               for prop in (PROPERTIES if properties is None else properties)]
+    results: list[PropertyResult] = []
+    known: dict[str, int] = {}  # the smallest counterexample of each guarantee so far
+    for prop in PROPERTIES if properties is None else properties:
+        result = run_property(prop, factory, target, chosen, progress=progress,
+                              descriptor=descriptor, seed=seed, failure_dir=failure_dir,
+                              minimize=minimize, known=known)
+        cx = result.run.counterexample
+        if cx is not None and result.run.status == "failed":
+            known[cx.guarantee] = min(_size(cx), known.get(cx.guarantee, _size(cx)))
+        results.append(result)
     claimed = {c.guarantee for c in descriptor.claims}
     observed: dict[str, Counterexample] = {}
     for result in results:

@@ -172,3 +172,31 @@ def test_a_machine_that_cannot_drive_the_store_skips_it_with_the_reason() -> Non
         assert result.run.status == "skipped"
         assert result.run.reason.startswith("not applicable: dynamo-quorum lacks " + missing)
         assert result.exception is None
+
+
+def test_a_guarantee_already_shown_small_is_not_shrunk_by_hypothesis_again(
+        monkeypatch: Any, tmp_path: Path) -> None:
+    """Hypothesis' shrinking (slow) runs for a failure the schedule shrinker did not
+    bring within SMALL_ENOUGH steps, unless another property already showed the same
+    guarantee violated within them."""
+    from replicheck.properties import engine
+
+    calls: list[bool] = []
+    real = engine._attempt
+
+    def spy(machine: Any, chosen: settings, *, shrink: bool) -> Exception | None:
+        calls.append(shrink)  # asked for; the shrinking attempt itself is not run
+        return None if shrink else real(machine, chosen, shrink=shrink)
+
+    monkeypatch.setattr(engine, "_attempt", spy)
+    target = "mutant:ack-before-quorum"
+    prop = property_named("concurrent-histories-under-faults")
+    chosen = settings(_settings(100), phases=tuple(Phase))
+    first = run_property(prop, store_factory(target), target, chosen, failure_dir=tmp_path,
+                         minimize=False)  # no schedule shrinking: nothing within 10 steps
+    assert first.run.status == "failed" and calls == [False, True]
+    calls.clear()
+    shown = dict.fromkeys(GUARANTEES + MECHANISM_PROMISES, 2)  # every one, in 2 steps
+    again = run_property(prop, store_factory(target), target, chosen, failure_dir=tmp_path,
+                         minimize=False, known=shown)
+    assert again.run.status == "failed" and calls == [False]
