@@ -71,13 +71,12 @@ from replicheck.properties.guarantees import (
 )
 from replicheck.properties.outcomes import Counterexample
 from replicheck.properties.recording import RecordingStore
-from replicheck.properties.replicas import idle_client, sync_session
+from replicheck.properties.replicas import fair_step, idle_client, sync_session
 from replicheck.properties.schedule import (
     ScheduleRecorder,
     burst_step,
     completed_schedule,
     describe_request,
-    fair_decision,
     run_burst,
     write_schedule_on_failure,
 )
@@ -310,15 +309,6 @@ def _conformance_guarantee(descriptor: Descriptor, kind: str, conditional: bool)
         if guarantee in claimed:
             return guarantee
     return claimed[0] if claimed else "linearizable-strong-reads"
-
-
-def _fair(recording: RecordingStore) -> bool:
-    """Take one fair decision (a delivery, else a timer); False when none is left."""
-    decision = fair_decision(recording)
-    if decision is None:
-        return False
-    recording.decide(decision)
-    return True
 
 
 def _leader_replicas_observation(store: Any, table: str) -> dict[str, Any] | None:
@@ -588,7 +578,7 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
             self.handles[idle] = handle
             self.peak = max(self.peak, self.rec.in_flight())
             for _ in range(MAX_CALL_DECISIONS):
-                if handle.done or not _fair(self.rec):
+                if handle.done or not fair_step(self.rec):
                     break
 
         @precondition(lambda self: direct)
@@ -641,7 +631,7 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
             handle = self.rec.submit(client, request)
             self.handles[client] = handle
             for _ in range(MAX_CALL_DECISIONS):
-                if handle.done or not _fair(self.rec):
+                if handle.done or not fair_step(self.rec):
                     break
             return handle
 
@@ -744,7 +734,7 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
                                         node)
             self.handles[client] = handle
             for _ in range(MAX_CALL_DECISIONS):
-                if handle.done or not _fair(self.rec):
+                if handle.done or not fair_step(self.rec):
                     break
 
         @precondition(lambda self: direct and (leaders or owners))
@@ -767,7 +757,7 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
             self.handles[client] = handle
             self.peak = max(self.peak, self.rec.in_flight())
             for _ in range(MAX_CALL_DECISIONS):
-                if handle.done or not _fair(self.rec):
+                if handle.done or not fair_step(self.rec):
                     break
 
         @precondition(lambda self: timed)
@@ -777,7 +767,7 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
             self.rules_run += 1
             end = self.raw.sim.now + seconds
             for _ in range(MAX_SETTLE_DECISIONS):
-                if self.raw.sim.now >= end or not _fair(self.rec):
+                if self.raw.sim.now >= end or not fair_step(self.rec):
                     break
 
         @precondition(lambda self: anti_entropy and owners)
@@ -825,7 +815,7 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
         def run_fair(self, steps: int) -> None:
             self.rules_run += 1
             for _ in range(steps):
-                if not _fair(self.rec):
+                if not fair_step(self.rec):
                     break
 
         @precondition(lambda self: faults)
@@ -880,7 +870,7 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
                     self.raw.restart(node)
             taken = 0
             while self.rec.in_flight() and taken < MAX_SETTLE_DECISIONS:
-                if not _fair(self.rec):
+                if not fair_step(self.rec):
                     break
                 taken += 1
             self.rec.abandon()

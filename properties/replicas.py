@@ -46,6 +46,7 @@ from replicheck.properties.examples import ExampleReport, GuaranteeViolation, re
 from replicheck.properties.guarantees import OBSERVED, VIOLATED, Judgement, judge_guarantee
 from replicheck.properties.outcomes import Counterexample
 from replicheck.properties.recording import RecordingStore
+from replicheck.properties.schedule import fair_decision
 from replicheck.properties.suite import require_methods
 
 __all__ = [
@@ -118,23 +119,14 @@ def describe_decision(store: Any, decision: Any) -> str:
 
 
 def fair_step(recording: RecordingStore) -> bool:
-    """Take one fair decision (the oldest delivery, else the earliest timer); False when
-    the store offers neither."""
-    sim = getattr(recording.store, "sim", None)
-    default = getattr(sim, "default_decision", None)
-    if callable(default):
-        decision = default()
-        if decision is None:
-            return False
-        recording.decide(decision)
-        return True
-    decisions = recording.decisions()
-    for wanted in ("Deliver", "Fire"):
-        for decision in decisions:
-            if type(decision).__name__ == wanted:
-                recording.decide(decision)
-                return True
-    return False
+    """Take one fair decision (the oldest delivery, else the earliest timer:
+    :func:`~replicheck.properties.schedule.fair_decision`); False when the store offers
+    neither."""
+    decision = fair_decision(recording)
+    if decision is None:
+        return False
+    recording.decide(decision)
+    return True
 
 
 def heal_dropping(store: Any, recording: RecordingStore) -> int:

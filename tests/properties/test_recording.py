@@ -13,8 +13,8 @@ from replicheck.implementation.presets import preset
 from replicheck.implementation.store import Handle
 from replicheck.models.items.errors import ConditionalCheckFailed, Indeterminate
 from replicheck.models.items.requests import Get, Put, Request, Update
-from replicheck.properties.machines import _fair
 from replicheck.properties.recording import RecordingStore
+from replicheck.properties.replicas import fair_step
 
 
 def test_execute_records_pairs_and_condition_failures() -> None:
@@ -75,7 +75,7 @@ def test_schedulable_submissions_carry_versions() -> None:
     ]
     assert rec.in_flight() == 3
     assert len({rec.process_of(c) for c in ("c0", "c1", "c2")}) == 3
-    while rec.in_flight() and _fair(rec):
+    while rec.in_flight() and fair_step(rec):
         pass
     assert all(h.status == "ok" for h in handles)
     ops = rec.history().operations
