@@ -52,6 +52,7 @@ from replicheck.properties.outcomes import (
     SuiteOutcome,
     cell_status,
 )
+from replicheck.properties.shrink import SMALL_ENOUGH
 from replicheck.properties.suite import PROPERTIES, STEPS, NotApplicable, Property
 
 __all__ = [
@@ -237,7 +238,7 @@ def _tally(reports: Sequence[ExampleReport], name: str
 
 
 def _smaller(cx: Counterexample, than: Counterexample | None) -> bool:
-    return than is None or _size(cx) < _size(than)
+    return than is None or cx.size < than.size
 
 
 def run_property(prop: Property, factory: Callable[[], Store], target: str,
@@ -255,7 +256,8 @@ def run_property(prop: Property, factory: Callable[[], Store], target: str,
     failure's counterexample. ``known`` gives, per guarantee, the size of a
     counterexample already found (by another property): Hypothesis' slow shrinking is
     skipped for a violation of a guarantee already shown within
-    :data:`SMALL_ENOUGH` steps. Never raises for a failure of the store."""
+    :data:`~replicheck.properties.shrink.SMALL_ENOUGH` steps. Never raises for a
+    failure of the store."""
     descriptor = descriptor or describe_store(factory)
     limit = chosen_settings.max_examples
 
@@ -295,14 +297,14 @@ def run_property(prop: Property, factory: Callable[[], Store], target: str,
         shown = None if found is None or found.counterexample is None else (
             known or {}).get(found.counterexample.guarantee)
         if found is not None and Phase.shrink in chosen_settings.phases and (
-                shrunk is None or _size(shrunk) > SMALL_ENOUGH) and (
+                shrunk is None or shrunk.size > SMALL_ENOUGH) and (
                 shown is None or shown > SMALL_ENOUGH):
             # Hypothesis shrinks the rules (then the schedule shrinker, again); the
             # smaller counterexample wins
             again = _attempt(machine, chosen_settings, shrink=True)
             if again is not None and _violation(again) is not None:
                 second = _shrunk(_violation(again), target, seed) if minimize else None
-                if shrunk is None or (second is not None and _size(second) < _size(shrunk)):
+                if shrunk is None or (second is not None and second.size < shrunk.size):
                     error, found, shrunk = again, _violation(again), second
         if error is not None:
             exception = error
@@ -324,15 +326,6 @@ def run_property(prop: Property, factory: Callable[[], Store], target: str,
                       time.perf_counter() - began, counterexample)
     send(done[0], status)
     return PropertyResult(run, counts, observations, exception)
-
-
-SMALL_ENOUGH: Final = 10
-"""A schedule-shrunk counterexample of at most this many steps is kept; a longer one
-is also tried from Hypothesis' shrunk example."""
-
-
-def _size(cx: Counterexample) -> int:
-    return cx.decisions if cx.decisions is not None else len(cx.steps)
 
 
 def _shrunk(found: GuaranteeViolation | None, target: str, seed: int
@@ -442,7 +435,7 @@ def verify_store(target: str, *, profile: str, max_examples: int | None = None,
                               minimize=minimize, known=known)
         cx = result.run.counterexample
         if cx is not None and result.run.status == "failed":
-            known[cx.guarantee] = min(_size(cx), known.get(cx.guarantee, _size(cx)))
+            known[cx.guarantee] = min(cx.size, known.get(cx.guarantee, cx.size))
         results.append(result)
     claimed = {c.guarantee for c in descriptor.claims}
     observed: dict[str, Counterexample] = {}

@@ -12,7 +12,8 @@ A machine that catches the mutant runs without Hypothesis' shrink phase (timed: 
 flag set in the machine's teardown when the first violation is detected). When
 ``shrink`` is True, the failure's schedule is shrunk by the schedule shrinker (in
 scheduler decisions, much faster); when there is no schedule, the shrinker cannot
-reproduce it, or what it leaves is longer than :data:`SMALL_ENOUGH`, the machine runs
+reproduce it, or what it leaves is longer than
+:data:`~replicheck.properties.shrink.SMALL_ENOUGH`, the machine runs
 again with Hypothesis' shrinking and the smaller counterexample wins. The step count follows
 CONTRACTS.md section 6 (one scheduler decision = one step) when the failure carries
 a :class:`~replicheck.properties.outcomes.Counterexample` with a schedule: that
@@ -39,7 +40,7 @@ from replicheck.implementation.mutants.catalog import Mutant
 from replicheck.properties.outcomes import Counterexample
 from replicheck.properties.profiles import import_every_module, settings_for
 from replicheck.properties.replay import MUTANT_PREFIX
-from replicheck.properties.shrink import minimize_counterexample
+from replicheck.properties.shrink import SMALL_ENOUGH, minimize_counterexample
 from replicheck.properties.suite import PROPERTIES
 from replicheck.properties.suite import STEPS as SUITE_STEPS
 
@@ -176,15 +177,6 @@ def _run(machine: type[RuleBasedStateMachine], chosen: settings, watch: _Watch,
     return None
 
 
-SMALL_ENOUGH = 10
-"""A schedule-shrunk counterexample of at most this many steps is kept as it is;
-a longer one is also tried from Hypothesis' shrunk example (the smaller wins)."""
-
-
-def _size(cx: Counterexample) -> int:
-    return cx.decisions if cx.decisions is not None else len(cx.steps)
-
-
 def run_mutant(mutant: Mutant, profile: str = "ci", max_examples: int | None = None, *,
                shrink: bool = True, seed: int = 0, hypothesis_seed: int | None = None
                ) -> MutantResult:
@@ -213,7 +205,7 @@ def run_mutant(mutant: Mutant, profile: str = "ci", max_examples: int | None = N
             first, MUTANT_PREFIX + mutant.name, seed)
         if minimal is first:
             minimal = None  # the schedule shrinker could not reproduce it
-        if shrink and (minimal is None or _size(minimal) > SMALL_ENOUGH):
+        if shrink and (minimal is None or minimal.size > SMALL_ENOUGH):
             # Hypothesis shrinks the rules (then the schedule shrinker, again)
             shrunk = _Watch()
             again = _run(machine, _settings(profile, max_examples, True, hypothesis_seed),
@@ -227,7 +219,7 @@ def run_mutant(mutant: Mutant, profile: str = "ci", max_examples: int | None = N
                     second = minimize_counterexample(second, MUTANT_PREFIX + mutant.name,
                                                      seed)
                 if minimal is None or (second is not None and second.schedule is not None
-                                       and _size(second) < _size(minimal)):
+                                       and second.size < minimal.size):
                     error, minimal = again, second
                     steps = shrunk.last_steps if shrunk.last_steps is not None else steps
         unit = "rules"

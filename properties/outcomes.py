@@ -29,6 +29,7 @@ is ``holds`` with ``claimed`` False: the renderers say "not claimed".
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
@@ -85,6 +86,11 @@ class Counterexample:
     verdict: Verdict | None = None
     schedule: Mapping[str, Any] | None = None
     reproduce: str | None = None
+
+    @builtins.property  # the field ``property`` shadows the builtin here
+    def size(self) -> int:
+        """How long it is: ``decisions`` when counted, else the number of steps."""
+        return self.decisions if self.decisions is not None else len(self.steps)
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,7 @@ from replicheck.properties.outcomes import Counterexample
 __all__ = [
     "DEFAULT_MAX_REPLAYS",
     "DEFAULT_SECONDS",
+    "SMALL_ENOUGH",
     "canonical_epilogue",
     "ddmin",
     "minimize_counterexample",
@@ -74,6 +75,11 @@ __all__ = [
 
 DEFAULT_SECONDS: Final = 60.0
 """The default time budget of one :func:`minimize_counterexample` call."""
+
+SMALL_ENOUGH: Final = 10
+"""A schedule-shrunk counterexample of at most this many steps is kept as it is; the
+engine and ``replicheck mutants`` also try a longer one from Hypothesis' shrunk
+example (the smaller wins)."""
 
 DEFAULT_MAX_REPLAYS: Final = 3000
 """The default cap on the replays one :func:`minimize_counterexample` call runs."""
