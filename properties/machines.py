@@ -71,7 +71,7 @@ from replicheck.properties.guarantees import (
 )
 from replicheck.properties.outcomes import Counterexample
 from replicheck.properties.recording import RecordingStore
-from replicheck.properties.replicas import fair_step, idle_client, sync_session
+from replicheck.properties.replicas import fair_step, heal_dropping, idle_client, sync_session
 from replicheck.properties.schedule import (
     ScheduleRecorder,
     burst_step,
@@ -688,12 +688,7 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
         def _heal(self) -> None:
             """Heal the partition; the messages it cut off were lost (a partition
             drops packets, it does not queue them)."""
-            sim = getattr(self.raw, "sim", None)
-            if sim is not None and hasattr(sim, "in_flight"):
-                for message in [m for m in sim.in_flight.values()
-                                if not sim.reachable(m.src, m.dst)]:
-                    self.rec.decide(_drop(message.id))
-            self.raw.heal()
+            heal_dropping(self.raw, self.rec)
 
         def _replica(self, key: str, index: int) -> str | None:
             """The key's replica number ``index`` (0: the leader in leader mode, the

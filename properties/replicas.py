@@ -134,14 +134,12 @@ def heal_dropping(store: Any, recording: RecordingStore) -> int:
     partition drops packets, it does not queue them). Returns how many were lost."""
     from replicheck.implementation.reference.sim import Drop
 
-    sim = getattr(store, "sim", None)
-    lost = 0
-    if sim is not None and hasattr(sim, "in_flight"):
-        for message in [m for m in sim.in_flight.values() if not sim.reachable(m.src, m.dst)]:
-            recording.decide(Drop(message.id))
-            lost += 1
+    cut_off = getattr(getattr(store, "sim", None), "cut_off", None)
+    lost = tuple(cut_off()) if callable(cut_off) else ()
+    for message in lost:
+        recording.decide(Drop(message))
     store.heal()
-    return lost
+    return len(lost)
 
 
 def steer(value: float, label: str) -> None:

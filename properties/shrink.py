@@ -171,11 +171,8 @@ def cut_off_messages(sim: Any) -> tuple[int, ...]:
     """The ids of the messages in flight in ``sim`` that the partition keeps from
     their destination, in the simulation's order: what machine 2 drops before it
     heals (its ``_heal``)."""
-    in_flight = getattr(sim, "in_flight", None)
-    reachable = getattr(sim, "reachable", None)
-    if not isinstance(in_flight, Mapping) or not callable(reachable):
-        return ()
-    return tuple(m.id for m in in_flight.values() if not reachable(m.src, m.dst))
+    cut_off = getattr(sim, "cut_off", None)
+    return tuple(cut_off()) if callable(cut_off) else ()
 
 
 @dataclass(frozen=True)

@@ -212,6 +212,12 @@ class Simulation:
             self._reach[(a, b)] = found
         return found
 
+    def cut_off(self) -> tuple[int, ...]:
+        """The ids of the messages in flight that the partition keeps from their
+        destination, in flight order (a partition drops packets: a heal does not
+        deliver them, so whoever heals drops these first)."""
+        return tuple(m.id for m in self.in_flight.values() if not self.reachable(m.src, m.dst))
+
     def local_time(self, endpoint: str) -> float:
         """Endpoint ``endpoint``'s clock."""
         return self.now + self.skew.get(endpoint, 0.0)
