@@ -1,0 +1,95 @@
+"""When two history values are the same value: by decoded type and value.
+
+Python's ``==`` is too lenient for judging histories: ``True == 1``, ``1 == 1.0`` and
+``Decimal("1") == 1`` hold, and ``nan != nan``. A checker that compares what a read
+returned with what a write wrote must not let a read of ``true`` match a write of
+``1``, nor miss that a read of NaN returned the NaN written. Here two values are the
+same exactly when they have the same decoded type and the same value:
+
+- ``None``, booleans, integers, floats, decimals, ratios, strings, EDN keywords,
+  bytes: each its own type (``true != 1``, ``1 != 1.0``, ``:a != "a"``); numbers of
+  one type compare by value (``Decimal("1.0")`` is ``Decimal("1")``); NaN is NaN
+  (a quiet and a signalling decimal NaN stay apart).
+- sequences (lists, tuples, EDN vectors and lists) compare element by element;
+  sets and maps as sets (of elements, of key-value pairs), element by element.
+
+DynamoDB items keep DynamoDB's own rules (numbers compare numerically); this module is
+for the plain values of register, key-value and transactional histories.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Mapping, Set
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+__all__ = ["Keyword", "same_value", "value_key"]
+
+
+class Keyword(str):
+    """An EDN keyword (``:a``) read as a value: a ``str`` holding the name without the
+    colon, equal only to a keyword of the same name (never to the string ``"a"``),
+    shown as ``:a``. Readers keep keywords as this type inside values; fields such as
+    ``:type`` and ``:f`` are plain strings."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Keyword) and str.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    def __hash__(self) -> int:
+        return hash(("keyword", str.__str__(self)))
+
+    def __repr__(self) -> str:
+        return ":" + str.__str__(self)
+
+    @property
+    def name(self) -> str:
+        """The keyword's name as a plain string."""
+        return str.__str__(self)
+
+
+def value_key(value: Any) -> Hashable:
+    """A hashable stand-in for ``value``: two values have equal keys exactly when they
+    are the same value by decoded type and value (see the module's docstring).
+
+    Raises ``TypeError`` for an object of a type no history format decodes to, unless
+    it is hashable (then it is compared as itself, within its type)."""
+    if value is None:
+        return ("nil",)
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, Keyword):
+        return ("keyword", value.name)
+    if isinstance(value, str):
+        return ("str", str.__str__(value))
+    if isinstance(value, int):
+        return ("int", int(value))
+    if isinstance(value, float):
+        return ("float", "nan") if math.isnan(value) else ("float", value)
+    if isinstance(value, Decimal):
+        return ("decimal", str(value)) if value.is_nan() else ("decimal", value)
+    if isinstance(value, Fraction):
+        return ("ratio", value)
+    if isinstance(value, bytes | bytearray):
+        return ("bytes", bytes(value))
+    if isinstance(value, list | tuple):
+        return ("list", tuple(value_key(v) for v in value))
+    if isinstance(value, Set):
+        return ("set", frozenset(value_key(v) for v in value))
+    if isinstance(value, Mapping):
+        return ("map", frozenset((value_key(k), value_key(v)) for k, v in value.items()))
+    hash(value)  # TypeError for an unhashable object of an unknown type
+    return (type(value).__qualname__, value)
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """True when ``a`` and ``b`` are the same value by decoded type and value:
+    ``same_value(True, 1)`` and ``same_value(1, 1.0)`` are False,
+    ``same_value(float("nan"), float("nan"))`` is True."""
+    return a is b or value_key(a) == value_key(b)
