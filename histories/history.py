@@ -36,6 +36,15 @@ RECORD_TYPES: Final = (INVOKE, OK, FAIL, INFO, OBSERVE)
 
 Status = Literal["ok", "fail", "info"]
 
+MAX_NESTING: Final = 100
+"""How deep the values of a history may nest collections (lists, maps, sets; in EDN
+also tags): the readers refuse a record nested deeper (its own map counts as one
+level). Checkers, reports and writers recurse over values (``value_key``,
+``to_json``, ``edn_value``), each level costing a few Python frames: 100 levels leave
+most of Python's default recursion limit (1000 frames) to their callers, while real
+histories nest a handful of levels (a list-append transaction ``[[:append :x [1 2]]]``
+inside its record is four)."""
+
 
 @dataclass(frozen=True)
 class Record:
@@ -157,9 +166,11 @@ def pair(records: Iterable[Record], *, source: str | None = None, lenient: bool 
     """Pair invocations with completions.
 
     Raises :class:`HistoryError` for a completion without an invocation, an
-    invocation while the process has one in flight, an unknown record type, or a
-    completion whose function differs from its invocation's; with ``lenient`` the
-    offending record is skipped and the error kept in ``History.skipped``."""
+    invocation while the process has one in flight, an unknown record type, a
+    completion whose function differs from its invocation's, or one whose index
+    precedes its invocation's; with ``lenient`` the offending record is skipped (its
+    invocation stays pending, hence indeterminate) and the error kept in
+    ``History.skipped``."""
     pending: dict[Hashable, tuple[int, Record]] = {}
     built: list[dict[str, Any] | None] = []
     faults: list[Record] = []
@@ -208,6 +219,12 @@ def pair(records: Iterable[Record], *, source: str | None = None, lenient: bool 
         if record.f != invocation.f:
             problem(f"process {record.process} completes {record.f!r} but invoked "
                     f"{invocation.f!r}; expected the same function", record)
+            continue
+        call = built[slot]["call"]  # type: ignore[index]
+        if index < call:
+            problem(f"process {record.process} completes {record.f!r} ({record.type}) at "
+                    f"index {index}, before its invocation at index {call}; expected a "
+                    "completion after its invocation", record)
             continue
         del pending[record.process]
         entry = built[slot]
