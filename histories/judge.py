@@ -49,7 +49,7 @@ def _micro_functions(history: History) -> frozenset[str]:
             if isinstance(value, list | tuple):
                 for micro in value:
                     if isinstance(micro, list | tuple) and micro and isinstance(micro[0], str):
-                        found.add(micro[0])
+                        found.add(str.__str__(micro[0]))  # an EDN :append by its name
     return frozenset(found)
 
 

@@ -13,16 +13,27 @@ Reading accepts what Jepsen and the tools around it write:
   ``:key``, ``:index`` (defaults to the record's position), ``:time`` (nanoseconds),
   ``:error`` and ``:meta`` (a map). Any other field (e.g. Jepsen's ``:node``) is kept in
   the record's ``meta`` under its name.
-- values become plain Python: keywords and symbols -> ``str`` without the colon,
-  strings -> ``str``, vectors and lists -> ``list``, maps -> ``dict``, sets ->
-  ``frozenset``, ``nil`` -> ``None``, characters -> ``str``, ``1.5M`` ->
-  ``Decimal``, ``3N`` -> ``int``, ``1/2`` -> ``Fraction``, ``#inst`` -> ``datetime``,
-  ``#uuid`` -> ``UUID``. A keyword and a string of the same name read the same. Map
-  keys and set elements that are vectors become tuples (hashable). A ``:key`` that is a
-  vector becomes a tuple.
+- values become Python values that keep their EDN type: keywords ->
+  :class:`~replicheck.models.equality.Keyword` (a ``str`` holding the name without the
+  colon, equal only to a keyword: ``:a`` is not ``"a"``), strings -> ``str``, symbols
+  -> ``str``, vectors and lists -> ``list``, maps -> ``dict``, sets -> ``frozenset``,
+  ``nil`` -> ``None``, characters -> ``str``, ``1.5M`` -> ``Decimal``, ``3N`` ->
+  ``int``, ``1/2`` -> ``Fraction``, ``#inst`` -> ``datetime``, ``#uuid`` -> ``UUID``.
+  Map keys and set elements that are vectors become tuples (hashable). A ``:key`` that
+  is a vector becomes a tuple; one that is a keyword stays a ``Keyword``.
+- the structural fields are plain strings whether written as keywords or strings:
+  ``:process`` (a fault's name), ``:type``, ``:f``, an ``:error`` that is a keyword,
+  and the field names themselves. A micro-operation's function (``:append`` in
+  ``[:append :x 1]``) is a ``Keyword`` in the value; checkers compare it by name.
+- any layout: one map per line, several maps on a line, maps spread over several
+  lines (pretty-printed, as Knossos' and Jepsen's own data files are), or a mixture.
+- limits (:mod:`replicheck.histories.formats.limits`): a record nests collections and
+  tags at most :data:`~replicheck.histories.history.MAX_NESTING` deep (its own map
+  counts as one), integers have at most ``sys.get_int_max_str_digits()`` digits, and
+  strings hold no lone surrogate; anything else is an error naming the line.
 
 Jepsen keeps its meaning: ``:fail`` definitely did not happen, and its ``:error`` (e.g.
-``:timed-out``) is kept as a string (``"timed-out"``).
+``:timed-out``) is kept as a plain string (``"timed-out"``).
 
 ``jepsen.independent`` histories write each client value as a ``[k v]`` tuple. With
 ``independent=True`` every client invocation's value must be such a tuple and is split
@@ -48,8 +59,9 @@ Writing (:func:`dumps_edn`): one map per line, Jepsen style, in the field order
 ``:error`` and ``:meta`` only when set, ``:index`` only when it differs from the
 record's position). ``:type``, ``:f``, a string process and a string error are written
 as keywords when they are valid keyword names; every other string is written as a
-string. ``Decimal`` is written as ``1.5M``, sets as ``#{...}``, tuples as vectors;
-``bytes`` cannot be written as EDN.
+string, and a :class:`~replicheck.models.equality.Keyword` as a keyword. ``Decimal`` is
+written as ``1.5M``, sets as ``#{...}``, tuples as vectors; ``bytes`` cannot be written
+as EDN.
 """
 
 from __future__ import annotations
@@ -62,16 +74,24 @@ from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal, localcontext
 from fractions import Fraction
 from typing import Any, Final
 
+from replicheck.histories.formats.limits import (
+    NESTING_EXPECTED,
+    digits_expected,
+    may_hold_surrogates,
+    refuse_lone_surrogates,
+)
 from replicheck.histories.history import (
     FAIL,
     INFO,
     INVOKE,
+    MAX_NESTING,
     OBSERVE,
     OK,
     RECORD_TYPES,
     HistoryError,
     Record,
 )
+from replicheck.models.equality import Keyword
 
 __all__ = [
     "EdnSyntaxError",
@@ -93,10 +113,13 @@ _CHAR: Final = re.compile(
     r"\\(?:newline|space|tab|return|formfeed|backspace|u[0-9A-Fa-f]{4}|.)", re.S)
 _RECORD_TAG: Final = re.compile(r"#[A-Za-z_][\w.-]*\.[A-Z][\w]*(?=\{)")
 _KEYWORD_NAME: Final = re.compile(r"(?![-+.][0-9])[A-Za-z*+!_?<>=.-][A-Za-z0-9*+!_?<>=.-]*")
+_NAME_CHARS: Final = r"[\w.*+!\-_?$%&=:#<>@]+"
+_KEYWORD_TEXT: Final = re.compile(f"(?!:){_NAME_CHARS}(?:/{_NAME_CHARS})?")
+"""The name of a keyword (after its colon) that EDN readers agree on: the edn_format
+library's rule, which this module's reader and writer follow."""
 _SYMBOLIC: Final = {"##Inf": math.inf, "##-Inf": -math.inf, "##NaN": math.nan}
 _CLOSER: Final = {"[": "]", "(": ")", "{": "}", "#{": "}"}
 _NAMES: Final = {"[": "vector", "(": "list", "{": "map", "#{": "set"}
-_MAX_DEPTH: Final = 200
 _EXPECT_RECORD: Final = "expected an operation map like {:process 0, :type :invoke, :f :read}"
 
 
@@ -157,9 +180,14 @@ class _Reader:
             return self.following(end, depth, "metadata")
         match = _TOKEN.match(text, pos)
         assert match is not None
-        return self.atom(match.group()), match.end()
+        try:
+            return self.atom(match.group()), match.end()
+        except ValueError:  # more digits than Python converts
+            raise EdnSyntaxError(digits_expected(len(match.group())), pos) from None
 
     def following(self, pos: int, depth: int, what: str) -> tuple[Any, int]:
+        if depth + 1 >= MAX_NESTING:
+            raise EdnSyntaxError(NESTING_EXPECTED, pos)
         pos = self.skip(pos)
         if pos >= len(self.text) or self.text[pos] in ")]}":
             raise EdnSyntaxError(f"expected a value after the {what}", pos)
@@ -185,8 +213,8 @@ class _Reader:
         return self.following(end, depth, f"tag {token}")
 
     def collection(self, pos: int, opener: str, start: int, depth: int) -> tuple[Any, int]:
-        if depth >= _MAX_DEPTH:
-            raise EdnSyntaxError(f"nested more than {_MAX_DEPTH} deep", start)
+        if depth >= MAX_NESTING:
+            raise EdnSyntaxError(NESTING_EXPECTED, start)
         text = self.text
         closer = _CLOSER[opener]
         items: list[Any] = []
@@ -220,10 +248,10 @@ class _Reader:
     def atom(self, token: str) -> Any:
         c = token[0]
         if c == ":":
-            if len(token) == 1 or token[1] == ":":
-                self.unusual = True
+            if not _KEYWORD_TEXT.fullmatch(token, 1):
+                self.unusual = True  # the library reads it, or says what is wrong
                 return None
-            return token[1:]
+            return Keyword(token[1:])
         if token == "nil":
             return None
         if token == "true":
@@ -287,19 +315,24 @@ def _cached_atom(token: str) -> Any:
     try:
         return _ATOM_CACHE[token]
     except KeyError:
-        value = token[1:] if token[0] == ":" and token[1:2] not in ("", ":") else \
-            _fast_atom(token)
+        if token[0] == ":":
+            if not _KEYWORD_TEXT.fullmatch(token, 1):
+                raise _Fallback from None
+            value: Any = Keyword(token[1:])
+        else:
+            value = _fast_atom(token)
         if len(_ATOM_CACHE) < 4096:
             _ATOM_CACHE[token] = value
         return value
 
 
-def _flat_map(line: str) -> dict[str, Any]:
+def _flat_map(line: str) -> dict[Keyword, Any]:
     """The map on ``line`` when it is one map of keyword keys whose values are strings,
     atoms, or vectors of atoms (the usual history line); raises :class:`_Fallback`
     otherwise."""
-    out: dict[str, Any] = {}
-    for name, string, token, vector, items in _FLAT_PAIR.findall(line):
+    out: dict[Keyword, Any] = {}
+    for name_text, string, token, vector, items in _FLAT_PAIR.findall(line):
+        name = _cached_atom(":" + name_text)
         if token:
             out[name] = _cached_atom(token)
         elif vector:
@@ -328,12 +361,12 @@ def _fast_maps(line: str) -> list[Any]:
             if token:
                 if token.isdigit() and token.isascii():
                     current.append(int(token))
-                elif token[0] == ":" and len(token) > 1 and token[1] != ":":
-                    current.append(token[1:])
                 else:
                     current.append(_cached_atom(token))
             elif bracket:
                 if bracket in "[({":
+                    if len(stack) >= MAX_NESTING:
+                        raise _Fallback  # the full reader names the problem
                     stack.append((current, bracket))
                     current = []
                     continue
@@ -391,7 +424,9 @@ def _plain(value: Any) -> Any:
     """An edn_format value as plain Python (see the module docstring)."""
     import edn_format
 
-    if isinstance(value, edn_format.Keyword | edn_format.Symbol):
+    if isinstance(value, edn_format.Keyword):
+        return Keyword(value.name)
+    if isinstance(value, edn_format.Symbol):
         return str(value.name)
     if isinstance(value, str):
         return str(value)
@@ -441,7 +476,7 @@ def parse_edn_value(text: str) -> Any:
 
 _MISSING: Final = object()
 _TYPE_SET: Final = frozenset(RECORD_TYPES)
-_KEY_TYPES: Final = frozenset((str, int, float, tuple, frozenset))
+_KEY_TYPES: Final = frozenset((str, Keyword, int, float, tuple, frozenset))
 _FIELD_SET: Final = frozenset(
     ("process", "type", "f", "key", "value", "index", "time", "error", "meta"))
 
@@ -454,18 +489,39 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _plain_name(value: Any) -> Any:
+    """A keyword as the plain string of its name (structural fields); anything else
+    as it is."""
+    return str.__str__(value) if type(value) is Keyword else value
+
+
+def _field_names(m: dict[Any, Any], line: int | None, source: str | None) -> dict[Any, Any]:
+    """``m`` with its keyword keys as plain strings (the record's field names)."""
+    out = {_plain_name(k): v for k, v in m.items()}
+    if len(out) < len(m):
+        names = [str(k) for k in m]
+        twice = next(n for n in names if names.count(n) > 1)
+        raise HistoryError(f"field :{twice} given twice (as a keyword and as a string); "
+                           f"{_EXPECT_RECORD}", source=source, line=line)
+    return out
+
+
 def record_from_map(m: Any, position: int, line: int | None, source: str | None
                     ) -> Record:
-    """A :class:`Record` from a decoded EDN operation map (keywords as plain strings).
+    """A :class:`Record` from a decoded EDN operation map: field names, ``:process``,
+    ``:type``, ``:f`` and a keyword ``:error`` become plain strings; values keep their
+    keywords.
 
     Raises :class:`HistoryError` naming the field and what was expected."""
     if type(m) is not dict:
         kind = "a vector" if isinstance(m, list) else _show(m)
         raise HistoryError(f"{_EXPECT_RECORD}, got {kind}", source=source, line=line)
+    if not all(type(k) is str for k in m):
+        m = _field_names(m, line, source)
     get = m.get
-    process = get("process", _MISSING)
-    type_ = get("type", _MISSING)
-    f = get("f", _MISSING)
+    process = _plain_name(get("process", _MISSING))
+    type_ = _plain_name(get("type", _MISSING))
+    f = _plain_name(get("f", _MISSING))
     key = get("key")
     index = get("index", position)
     time = get("time")
@@ -479,7 +535,8 @@ def record_from_map(m: Any, position: int, line: int | None, source: str | None
         meta.update((str(k), v) for k, v in m.get("meta", {}).items())
         meta.update((str(k), v) for k, v in m.items() if k not in _FIELD_SET)
     return Record(process=process, type=type_, f=f, value=get("value"), key=key,
-                  index=index, time=time, error=get("error"), meta=meta, line=line)
+                  index=index, time=time, error=_plain_name(get("error")), meta=meta,
+                  line=line)
 
 
 def _check_fields(m: dict[Any, Any], process: Any, type_: Any, f: Any, key: Any, index: Any,
@@ -522,26 +579,24 @@ def _check_fields(m: dict[Any, Any], process: Any, type_: Any, f: Any, key: Any,
 def read_edn(text: str, *, source: str | None = None, lenient: bool = False,
              errors: list[HistoryError] | None = None, independent: bool | None = None
              ) -> list[Record]:
-    """The records of an EDN history (see the module docstring for the accepted shapes).
+    """The records of an EDN history (see the module docstring for the accepted shapes
+    and layouts).
 
     Raises :class:`HistoryError` (source, line, what was expected) for broken EDN or a
-    malformed operation. With ``lenient`` a malformed line (or, in a multi-line form,
-    the rest of the text from the broken form on) is skipped and its error appended to
-    ``errors``; nothing is raised. ``independent`` as described in the module
-    docstring."""
+    malformed operation. With ``lenient`` a malformed form is skipped (reading goes on
+    at the next line that starts a map) and its error appended to ``errors``; nothing
+    is raised. ``independent`` as described in the module docstring."""
     if text.startswith("\ufeff"):
         text = text[1:]
     problems: list[HistoryError] = errors if errors is not None else []
     maps: list[tuple[Any, int]] = []
-    lines = text.split("\n")
-    first = _first_significant(lines)
-    if first is not None and _line_mode(lines, first):
-        _read_lines(lines, first, maps, problems, source, lenient)
-    elif first is not None:
-        _read_whole(text, maps, problems, source, lenient)
+    _read_forms(text, maps, problems, source, lenient)
+    surrogates = may_hold_surrogates(text)
     records: list[Record] = []
     for m, line in maps:
         try:
+            if surrogates:
+                refuse_lone_surrogates(m, source, line)
             records.append(record_from_map(m, len(records), line, source))
         except HistoryError as error:
             if not lenient:
@@ -551,38 +606,10 @@ def read_edn(text: str, *, source: str | None = None, lenient: bool = False,
                              errors=problems)
 
 
-def _first_significant(lines: list[str]) -> int | None:
-    for number, line in enumerate(lines):
-        stripped = line.strip()
-        if stripped and not stripped.startswith(";"):
-            return number
-    return None
 
-
-def _line_mode(lines: list[str], first: int) -> bool:
-    """True when the first line that starts a form (after the opening bracket of a
-    top-level vector) holds only complete forms: the history has one form per line."""
-    opened = False
-    for number in range(first, len(lines)):
-        text = lines[number]
-        reader = _Reader(text)
-        pos = reader.skip(0)
-        if not opened and pos < len(text) and text[pos] in "[(":
-            opened = True
-            pos = reader.skip(pos + 1)
-        if pos >= len(text):
-            continue
-        try:
-            while pos < len(text):
-                if text[pos] in ")]":
-                    pos = reader.skip(pos + 1)
-                    continue
-                _, pos = reader.form(pos)
-                pos = reader.skip(pos)
-        except EdnSyntaxError:
-            return False
-        return True
-    return True
+_RESUME: Final = re.compile(r"\n[ \t\r,]*(?=[{#\])])")
+"""Where lenient reading goes on after a broken form: the next line that starts a map
+(or a record literal, or closes the history's vector)."""
 
 
 class _Wrapper:
@@ -596,86 +623,63 @@ class _Wrapper:
         self.line = 0
 
 
-def _scan(text: str, wrapper: _Wrapper, first: bool, line0: int, out: list[tuple[Any, int]]
-          ) -> None:
-    """Read the forms of ``text`` (one line, or the whole history) into ``out`` with
-    their line numbers; ``line0`` is the line of the text's first character."""
+def _read_forms(text: str, out: list[tuple[Any, int]], problems: list[HistoryError],
+                source: str | None, lenient: bool) -> None:
+    """Read the top-level forms of ``text`` into ``out`` with the line each starts on,
+    whatever the layout: a line of complete flat maps takes the fast path, anything
+    else (a form spread over lines, unusual syntax) the full reader."""
     reader = _Reader(text)
-    pos = reader.skip(0)
-    if first and pos < len(text) and text[pos] in "[(":
-        wrapper.closer = _CLOSER[text[pos]]
-        wrapper.line = line0
-        pos = reader.skip(pos + 1)
-    counted, line = 0, line0
-    while pos < len(text):
-        c = text[pos]
-        if wrapper.closed:
-            raise EdnSyntaxError(f"unexpected text after the closing {wrapper.closer!r}; "
-                                 "expected the end of the history", pos)
-        if c in ")]}":
-            if c != wrapper.closer:
-                raise EdnSyntaxError(f"unexpected {c!r}; {_EXPECT_RECORD}", pos)
-            wrapper.closed = True
-            pos = reader.skip(pos + 1)
-            continue
-        start = pos
-        value, pos = read_form(text, pos)
-        line += text.count("\n", counted, start)
-        counted = start
-        out.append((value, line))
-        pos = reader.skip(pos)
-
-
-def _error(error: EdnSyntaxError, text: str, line0: int, source: str | None) -> HistoryError:
-    line = line0 + text.count("\n", 0, error.pos)
-    message = error.message
-    if not message.startswith("broken EDN"):
-        message = f"broken EDN: {message}"
-    return HistoryError(message, source=source, line=line)
-
-
-def _read_lines(lines: list[str], first: int, out: list[tuple[Any, int]],
-                problems: list[HistoryError], source: str | None, lenient: bool) -> None:
     wrapper = _Wrapper()
-    for number in range(first, len(lines)):
-        line = lines[number]
-        if not line or line.isspace():
-            continue
-        if not wrapper.closed:
-            try:
-                out.extend((m, number + 1) for m in _fast_maps(line))
-                continue
-            except _Fallback:
-                pass
-        found: list[tuple[Any, int]] = []
+    size = len(text)
+    line, counted = 1, 0
+    tried_fast = 0  # the last line the fast path was tried on: once a line at most
+    pos = reader.skip(0)
+    if pos < size and text[pos] in "[(":
+        wrapper.closer = _CLOSER[text[pos]]
+        line += text.count("\n", 0, pos)
+        counted = pos
+        wrapper.line = line
+        pos = reader.skip(pos + 1)
+    while pos < size:
+        line += text.count("\n", counted, pos)
+        counted = start = pos
+        c = text[pos]
         try:
-            _scan(line, wrapper, number == first, number + 1, found)
+            if wrapper.closed:
+                raise EdnSyntaxError(f"unexpected text after the closing {wrapper.closer!r}; "
+                                     "expected the end of the history", pos)
+            if c in ")]}":
+                if c != wrapper.closer:
+                    raise EdnSyntaxError(f"unexpected {c!r}; {_EXPECT_RECORD}", pos)
+                wrapper.closed = True
+                pos = reader.skip(pos + 1)
+                continue
+            if tried_fast != line:
+                tried_fast = line
+                end = text.find("\n", pos)
+                end = size if end < 0 else end
+                try:
+                    out.extend((m, line) for m in _fast_maps(text[pos:end]))
+                    pos = reader.skip(end)
+                    continue
+                except _Fallback:
+                    pass
+            value, pos = read_form(text, pos)
+            out.append((value, line))
+            pos = reader.skip(pos)
         except EdnSyntaxError as error:
-            problem = _error(error, line, number + 1, source)
+            message = error.message
+            if not message.startswith("broken EDN"):
+                message = f"broken EDN: {message}"
+            problem = HistoryError(message, source=source,
+                                   line=line + text.count("\n", start, max(start, error.pos)))
             if not lenient:
                 raise problem from None
             problems.append(problem)
-            continue
-        out.extend(found)
-    _check_closed(wrapper, problems, source, lenient)
-
-
-def _read_whole(text: str, out: list[tuple[Any, int]], problems: list[HistoryError],
-                source: str | None, lenient: bool) -> None:
-    wrapper = _Wrapper()
-    try:
-        _scan(text, wrapper, True, 1, out)
-    except EdnSyntaxError as error:
-        problem = _error(error, text, 1, source)
-        if not lenient:
-            raise problem from None
-        problems.append(problem)
-        return
-    _check_closed(wrapper, problems, source, lenient)
-
-
-def _check_closed(wrapper: _Wrapper, problems: list[HistoryError], source: str | None,
-                  lenient: bool) -> None:
+            resume = _RESUME.search(text, start)
+            if resume is None:
+                return
+            pos = resume.end()
     if wrapper.closer is not None and not wrapper.closed:
         problem = HistoryError(f"broken EDN: the history's opening bracket is never closed; "
                                f"expected {wrapper.closer!r} at the end",
@@ -802,6 +806,12 @@ def edn_value(value: Any) -> str:
         if math.isinf(value):
             return "##Inf" if value > 0 else "##-Inf"
         return repr(float(value))
+    if isinstance(value, Keyword):
+        if not _KEYWORD_TEXT.fullmatch(value.name):
+            raise HistoryError(f"cannot write the keyword name {value.name!r} as EDN; "
+                               "expected letters, digits and * + ! - _ ? $ % & = < > . : # @, "
+                               "with at most one / inside")
+        return ":" + value.name
     if isinstance(value, str):
         return _string(value)
     if isinstance(value, list | tuple):

@@ -59,8 +59,20 @@ JSON cannot hold are written as one-key objects tagged with a reserved key:
 - ``{"$bytes": "aGk="}``: ``bytes`` in base 64 (DynamoDB binary);
 - ``{"$set": [...]}``: a ``set`` or ``frozenset`` (DynamoDB SS/NS/BS, Jepsen set
   workloads), read back as a ``frozenset``; elements are written in a stable order;
+- ``{"$keyword": "a"}``: an EDN keyword (:class:`~replicheck.models.equality.Keyword`,
+  never equal to the string ``"a"``), so that a history read from EDN keeps its
+  meaning written as JSON lines;
 - ``{"$map": [[k, v], ...]}``: a dictionary with a key that is not a string, or an
-  ordinary one-key dictionary whose key is one of these four reserved names.
+  ordinary one-key dictionary whose key is one of these five reserved names.
+
+A ``$decimal`` must be a number, an infinity or a quiet NaN: a signalling NaN
+(``"sNaN"``) cannot be hashed or compared, and is refused.
+
+Limits (:mod:`replicheck.histories.formats.limits`): a record nests arrays and
+objects at most :data:`~replicheck.histories.history.MAX_NESTING` deep (the record's
+object counts as one), integers have at most ``sys.get_int_max_str_digits()`` digits
+(4300 by default), and strings hold no lone surrogate (``"\\ud800"``; a surrogate
+pair is one character and fine). Anything else is an error naming the line.
 
 A one-key object with any other key (``{"$x": 1}``, ``{"N": "1"}``) is an ordinary
 object: this is how the item-store histories of ``replicheck.histories.items`` carry
@@ -76,11 +88,19 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
-from replicheck.histories.history import RECORD_TYPES, HistoryError, Record
+from replicheck.histories.formats.limits import (
+    NESTING_EXPECTED,
+    digits_expected,
+    may_hold_surrogates,
+    refuse_lone_surrogates,
+)
+from replicheck.histories.history import MAX_NESTING, RECORD_TYPES, HistoryError, Record
+from replicheck.models.equality import Keyword
 
 __all__ = ["dumps_jsonl", "from_json", "read_jsonl", "to_json"]
 
@@ -88,7 +108,7 @@ FIELDS: Final = ("process", "type", "f", "key", "value", "index", "time", "error
 _FIELD_SET: Final = frozenset(FIELDS)
 _TYPE_SET: Final = frozenset(RECORD_TYPES)
 _KEY_TYPES: Final = frozenset((str, int, float))
-_TAGS: Final = frozenset(("$decimal", "$bytes", "$set", "$map"))
+_TAGS: Final = frozenset(("$decimal", "$bytes", "$set", "$map", "$keyword"))
 _EXPECTED_TYPES: Final = ", ".join(f'"{t}"' for t in RECORD_TYPES)
 _EXPECTED_FIELDS: Final = ", ".join(f'"{f}"' for f in FIELDS)
 _decoder = json.JSONDecoder()
@@ -113,7 +133,14 @@ def _decode_tag(obj: dict[str, Any]) -> Any:
         if tag == "$decimal":
             if not isinstance(payload, str):
                 raise ValueError("a string")
-            return Decimal(payload)
+            number = Decimal(payload)
+            if number.is_snan():
+                raise ValueError("a signalling NaN")
+            return number
+        if tag == "$keyword":
+            if not isinstance(payload, str) or not payload:
+                raise ValueError("a name")
+            return Keyword(payload)
         if tag == "$bytes":
             if not isinstance(payload, str):
                 raise ValueError("a base-64 string")
@@ -129,7 +156,10 @@ def _decode_tag(obj: dict[str, Any]) -> Any:
 
 
 def _tag_expectation(tag: str) -> str:
-    return {"$decimal": "a decimal number as a string", "$bytes": "a base-64 string",
+    return {"$decimal": "a decimal number, an infinity or a quiet NaN as a string (a "
+                        "signalling NaN cannot be compared)",
+            "$keyword": "a keyword's name, a non-empty string",
+            "$bytes": "a base-64 string",
             "$set": "an array of hashable values",
             "$map": "an array of [key, value] pairs"}[tag]
 
@@ -168,6 +198,8 @@ def to_json(value: Any) -> Any:
     t = type(value)
     if value is None or t is str or t is int or t is float or t is bool:
         return value
+    if t is Keyword:
+        return {"$keyword": value.name}
     if t is list or t is tuple:
         return [to_json(v) for v in value]
     if isinstance(value, Mapping):
@@ -269,21 +301,25 @@ def read_jsonl(text: str, *, source: str | None = None, lenient: bool = False,
     records: list[Record] = []
     append = records.append
     decode = _decoder.decode
+    surrogates = may_hold_surrogates(text)
     for number, raw in enumerate(text.split("\n"), 1):
         line = raw.strip()
         if not line or line[0] == "#":
             continue
         try:
+            if line.count("[") + line.count("{") > MAX_NESTING and \
+                    _nesting(line) > MAX_NESTING:
+                raise HistoryError(NESTING_EXPECTED, source=source, line=number)
             try:
                 obj = json.loads(line, object_hook=_decode_tag) if '"$' in line else \
                     decode(line)
             except _TagError as error:
                 raise HistoryError(str(error), source=source, line=number) from None
             except ValueError as error:
-                detail = (f"{error.msg} at column {error.colno}"
-                          if isinstance(error, json.JSONDecodeError) else str(error))
-                raise HistoryError(f"not valid JSON ({detail}); expected one JSON object per "
-                                   "line", source=source, line=number) from None
+                raise HistoryError(_json_problem(error, line), source=source,
+                                   line=number) from None
+            if surrogates and may_hold_surrogates(line):
+                refuse_lone_surrogates(obj, source, number)
             append(_record(obj, len(records), number, source))
         except HistoryError as error:
             if not lenient:
@@ -291,6 +327,35 @@ def read_jsonl(text: str, *, source: str | None = None, lenient: bool = False,
             if errors is not None:
                 errors.append(error)
     return records
+
+
+_STRING_OR_BRACKET: Final = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]')
+
+
+def _nesting(line: str) -> int:
+    """How deep the arrays and objects of a JSON line nest (brackets inside strings
+    do not count), counted without recursion."""
+    depth = deepest = 0
+    for match in _STRING_OR_BRACKET.finditer(line):
+        c = match.group()
+        if c in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in "]}":
+            depth -= 1
+    return deepest
+
+
+def _json_problem(error: ValueError, line: str) -> str:
+    """The message of a line the JSON decoder refused."""
+    if isinstance(error, json.JSONDecodeError):
+        return (f"not valid JSON ({error.msg} at column {error.colno}); expected one JSON "
+                "object per line")
+    digits = max((len(m) for m in re.findall(r"[0-9]+", line)), default=0)
+    if "integer string conversion" in str(error):
+        return digits_expected(digits)
+    return f"not valid JSON ({error}); expected one JSON object per line"
+
 
 
 def dumps_jsonl(records: Iterable[Record]) -> str:

@@ -25,6 +25,7 @@ from replicheck.histories.formats.edn import (
     read_form,
 )
 from replicheck.histories.history import RECORD_TYPES, HistoryError, Record
+from replicheck.models.equality import Keyword as K
 
 KV = """\
 {:process 0, :type :invoke, :f :append, :key "4", :value "x 0 1 y"}
@@ -75,8 +76,8 @@ def test_pretty_printed_maps_over_several_lines() -> None:
             "  :value [[:append 1 2] [:r 1 [2]]]}]\n")
     records = read_edn(text)
     assert [(r.type, r.value, r.line) for r in records] == [
-        ("invoke", [["append", 1, 2], ["r", 1, None]], 1),
-        ("ok", [["append", 1, 2], ["r", 1, [2]]], 6),
+        ("invoke", [[K("append"), 1, 2], [K("r"), 1, None]], 1),
+        ("ok", [[K("append"), 1, 2], [K("r"), 1, [2]]], 6),
     ]
 
 
@@ -88,13 +89,13 @@ def test_jepsen_fields_extra_fields_and_meta() -> None:
     assert record.meta == {"clock": {"n1": 2}, "node": "n1"}
 
 
-def test_values_become_plain_python() -> None:
+def test_values_become_python_values_that_keep_their_edn_type() -> None:
     text = ('{:process 0, :type :ok, :f :read, :value {:kw :a/b, :vec [1 -2.5 "s"], '
             ':list (1 2), :set #{1 2}, :nil nil, :t true, [1 2] :tuple-key, :inf ##-Inf}}')
     (record,) = read_edn(text)
-    assert record.value == {"kw": "a/b", "vec": [1, -2.5, "s"], "list": [1, 2],
-                            "set": frozenset({1, 2}), "nil": None, "t": True,
-                            (1, 2): "tuple-key", "inf": -math.inf}
+    assert record.value == {K("kw"): K("a/b"), K("vec"): [1, -2.5, "s"], K("list"): [1, 2],
+                            K("set"): frozenset({1, 2}), K("nil"): None, K("t"): True,
+                            (1, 2): K("tuple-key"), K("inf"): -math.inf}
 
 
 def test_unusual_syntax_is_read_by_the_library() -> None:
@@ -134,7 +135,7 @@ INDEPENDENT = """\
 def test_independent_tuples_are_split_when_the_history_looks_independent() -> None:
     records = read_edn(INDEPENDENT)
     assert [(r.key, r.value) for r in records] == [
-        (7, 1), (8, None), (7, 1), (8, 5), (7, [1, 2]), (7, "timed-out"), (None, [1, 2])]
+        (7, 1), (8, None), (7, 1), (8, 5), (7, [1, 2]), (7, K("timed-out")), (None, [1, 2])]
     h = loads(INDEPENDENT, "edn")
     assert {k: [o.f for o in ops] for k, ops in h.by_key().items()} == {
         7: ["write", "cas"], 8: ["read"]}
@@ -208,7 +209,7 @@ MALFORMED = [
     ("{:process 0, :type :invoke, :f 3}",
      "h.edn:1: field :f is 3; expected a keyword like :read"),
     ("{:process 0, :type :invoke, :f :read, :key {:a 1}}",
-     "h.edn:1: field :key is {\"a\" 1}; expected a string, a number or a vector"),
+     "h.edn:1: field :key is {:a 1}; expected a string, a number or a vector"),
     ("{:process 0, :type :invoke, :f :read, :index -2}",
      "h.edn:1: field :index is -2; expected a non-negative integer"),
     ("{:process 0, :type :invoke, :f :read, :time 1.5}",
@@ -256,7 +257,7 @@ def test_lenient_skips_broken_lines_and_malformed_maps() -> None:
 
 
 def test_parse_edn_value_wants_exactly_one_form() -> None:
-    assert parse_edn_value(" [1 :a] ") == [1, "a"]
+    assert parse_edn_value(" [1 :a] ") == [1, K("a")]
     with pytest.raises(EdnSyntaxError, match="more text after it"):
         parse_edn_value("1 2")
     with pytest.raises(EdnSyntaxError, match="found the end of the text"):
@@ -292,8 +293,9 @@ def test_writing_bytes_as_edn_is_refused() -> None:
         dumps_edn([Record(0, "ok", "read", b"x")])
 
 
+keyword_names = st.from_regex(r"[a-z][a-z0-9?!*-]{0,6}", fullmatch=True)
 atoms = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
-         | st.text(max_size=8))
+         | st.text(max_size=8) | keyword_names.map(K))
 hashables = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=5),
                          lambda inner: st.lists(inner, max_size=3).map(tuple), max_leaves=4)
 edn_values = st.recursive(
@@ -339,18 +341,15 @@ def test_the_fast_reader_and_the_library_agree(value: Any) -> None:
     assert library == ["c", value]
 
 
-def test_lenient_in_a_pretty_printed_history_keeps_what_came_before_the_break() -> None:
+def test_lenient_in_a_pretty_printed_history_goes_on_at_the_next_map() -> None:
     text = ("[{:process 0,\n  :type :invoke, :f :read, :value nil}\n"
             " {:process 0,\n  :type :ok, :f :read, :value [1}\n"
             " {:process 1,\n  :type :invoke, :f :read, :value nil}]\n")
     errors: list[HistoryError] = []
     records = read_edn(text, lenient=True, errors=errors)
-    assert [(r.type, r.line) for r in records] == [("invoke", 1)]
+    assert [(r.process, r.type, r.line) for r in records] == [(0, "invoke", 1), (1, "invoke", 5)]
     assert [(e.line, e.message) for e in errors] == [
         (4, "broken EDN: unexpected '}'; expected ']' to close the vector")]
-
-
-keyword_names = st.from_regex(r"[a-z][a-z0-9?!*-]{0,6}", fullmatch=True)
 
 
 @given(st.dictionaries(keyword_names, edn_values, max_size=5), st.sampled_from([", ", " ", ",\t"]))
@@ -360,6 +359,7 @@ def test_the_line_fast_paths_agree_with_the_full_reader(fields: dict[str, Any], 
         fast = _fast_maps(line)
     except _Fallback:
         fast = None
-    assert read_form(line)[0] == fields
+    keyworded = {K(k): v for k, v in fields.items()}
+    assert read_form(line)[0] == keyworded
     if fast is not None:
-        assert fast == [fields]
+        assert fast == [keyworded]

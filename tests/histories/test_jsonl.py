@@ -147,8 +147,8 @@ MALFORMED = [
     ('{"process": 0, "type": "invoke", "f": "read", "meta": [1]}',
      'h.jsonl:1: field "meta" is [1]; expected a JSON object'),
     ('{"process": 0, "type": "invoke", "f": "read", "value": {"$decimal": 1.5}}',
-     'h.jsonl:1: a tagged value {"$decimal": ...} holds 1.5; expected a decimal number as a '
-     'string'),
+     'h.jsonl:1: a tagged value {"$decimal": ...} holds 1.5; expected a decimal number, an '
+     'infinity or a quiet NaN as a string (a signalling NaN cannot be compared)'),
     ('{"process": 0, "type": "invoke", "f": "read", "value": {"$bytes": "%%"}}',
      'h.jsonl:1: a tagged value {"$bytes": ...} holds "%%"; expected a base-64 string'),
     ('{"process": 0, "type": "invoke", "f": "read", "value": {"$map": [[1]]}}',

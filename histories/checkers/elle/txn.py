@@ -85,6 +85,7 @@ def _mops(op: Operation, value: Any, write_f: str, reads_known: bool, workload: 
     out: list[Mop] = []
     try:
         for f, k, v in value:
+            f = str.__str__(f) if isinstance(f, str) else f  # an EDN :r is read by its name
             if f == READ:
                 if not reads_known:
                     v = None
