@@ -183,7 +183,8 @@ class _Reader:
         try:
             return self.atom(match.group()), match.end()
         except ValueError:  # more digits than Python converts
-            raise EdnSyntaxError(digits_expected(len(match.group())), pos) from None
+            raise EdnSyntaxError(digits_expected(len(match.group().strip("+-N"))), pos) \
+                from None
 
     def following(self, pos: int, depth: int, what: str) -> tuple[Any, int]:
         if depth + 1 >= MAX_NESTING:

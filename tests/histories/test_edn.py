@@ -24,7 +24,7 @@ from replicheck.histories.formats.edn import (
     read_edn,
     read_form,
 )
-from replicheck.histories.history import RECORD_TYPES, HistoryError, Record
+from replicheck.histories.history import MAX_NESTING, RECORD_TYPES, HistoryError, Record
 from replicheck.models.equality import Keyword as K
 
 KV = """\
@@ -318,7 +318,8 @@ def record_lists(draw: st.DrawFn) -> list[Record]:
             key=draw(st.none() | hashables),
             index=draw(st.just(position) | st.integers(0, 100)),
             time=draw(st.none() | st.integers(-5, 2**63)),
-            error=draw(st.none() | names | edn_values),
+            # a keyword error reads back as its name, a plain string (a structural field)
+            error=draw(st.none() | names | edn_values.filter(lambda v: type(v) is not K)),
             meta=draw(st.dictionaries(names, edn_values, max_size=2)),
         ))
     return out
@@ -363,3 +364,164 @@ def test_the_line_fast_paths_agree_with_the_full_reader(fields: dict[str, Any], 
     assert read_form(line)[0] == keyworded
     if fast is not None:
         assert fast == [keyworded]
+
+
+# ------------------------------------------------------------------------------------
+# Limits: nothing a later stage cannot recurse over, print, hash or encode
+
+
+def edn_line(value_text: str, extra: str = "") -> str:
+    return f"{{:process 0, :type :invoke, :f :write, :value {value_text}{extra}}}\n"
+
+
+NESTED = [
+    ("vectors", lambda n: "[" * n + "]" * n),
+    ("maps", lambda n: "{:a " * n + "1" + "}" * n),
+    ("sets", lambda n: "#{" * n + "}" * n),
+    ("lists and vectors", lambda n: "([" * (n // 2) + "])" * (n // 2)),
+    ("a chain of tags", lambda n: "#a " * n + "1"),
+    ("tags and discards", lambda n: "#_ " * n + "1 2"),
+    ("metadata", lambda n: "^:m " * n + "[]"),
+]
+
+
+@pytest.mark.parametrize("depth", [MAX_NESTING + 2, 5000])
+@pytest.mark.parametrize(("what", "nest"), NESTED, ids=[w for w, _ in NESTED])
+def test_nesting_past_the_limit_is_an_error_naming_the_line(what: str, nest: Any,
+                                                            depth: int) -> None:
+    text = edn_line("1") + edn_line(nest(depth))
+    with pytest.raises(HistoryError) as info:
+        read_edn(text, source="deep.edn")
+    assert str(info.value) == (f"deep.edn:2: broken EDN: collections nested more than "
+                               f"{MAX_NESTING} deep; expected values nested at most "
+                               f"{MAX_NESTING} deep")
+
+
+def test_nesting_past_the_limit_in_a_map_spread_over_lines() -> None:
+    text = "[{:process 0,\n :type :invoke,\n :f :write,\n :value " + "[" * 500 + "\n" \
+        + "]" * 500 + "}]\n"
+    with pytest.raises(HistoryError, match=r"^h.edn:4: broken EDN: collections nested"):
+        read_edn(text, source="h.edn")
+
+
+def test_values_nested_up_to_the_limit_read() -> None:
+    depth = MAX_NESTING - 1  # the record's map is the first level
+    (record,) = read_edn(edn_line("[" * depth + "]" * depth))
+    assert str(record.value).count("[") == depth
+
+
+@pytest.mark.parametrize("number", ["7" * 5000, "-" + "7" * 5000, "7" * 5000 + "N"])
+def test_an_integer_past_pythons_digit_limit_is_an_error(number: str) -> None:
+    for text in (edn_line(number), edn_line("1", f", :index {number}"),
+                 edn_line(f"[{number} \\c]")):
+        with pytest.raises(HistoryError) as info:
+            read_edn(text, source="big.edn")
+        assert str(info.value).startswith("big.edn:1: broken EDN: ")
+        assert "digits" in str(info.value)
+
+
+@pytest.mark.parametrize("string", ['"\\ud800"', '"x\\uDC00"', "\\uD800"])
+def test_a_lone_surrogate_is_an_error_naming_the_line(string: str) -> None:
+    text = edn_line("1") + edn_line(f"[{string}]")
+    with pytest.raises(HistoryError) as info:
+        read_edn(text, source="s.edn")
+    assert str(info.value).startswith("s.edn:2: a string holds a lone surrogate")
+
+
+# ------------------------------------------------------------------------------------
+# Layouts: one map per line, maps over several lines, and both in one file
+
+SINGLE = "{:process 0, :type :invoke, :f :write, :value 1}"
+SPREAD = "{:process 0,\n :type :ok,\n :f :write,\n :value 1}"
+SPREAD_2 = "{:type :invoke, :f :read,\n :process 1, :value nil}"
+SINGLE_2 = "{:process 1, :type :ok, :f :read, :value 1}"
+
+LAYOUTS = {
+    "single then spread": f"{SINGLE}\n{SPREAD}\n{SPREAD_2}\n{SINGLE_2}\n",
+    "spread then single": f"{SPREAD_2}\n{SINGLE}\n{SPREAD}\n{SINGLE_2}\n".replace(
+        ":type :invoke, :f :read,", ":type :invoke, :f :read,"),
+    "a vector, single first": f"[{SINGLE}\n {SPREAD}\n {SPREAD_2}\n {SINGLE_2}]\n",
+    "a vector on its own lines": f"[\n{SINGLE}\n{SPREAD}\n\n{SPREAD_2}\n{SINGLE_2}\n]\n",
+    "two maps on a line, one spread": f"{SINGLE} {SPREAD}\n{SPREAD_2} {SINGLE_2}\n",
+    "comments between": f"; history\n{SINGLE} ; first\n{SPREAD}\n; more\n{SPREAD_2}\n"
+                        f"{SINGLE_2}\n",
+    "record literals": f"#jepsen.history.Op{SINGLE}\n#jepsen.history.Op{SPREAD}\n"
+                       f"{SPREAD_2}\n{SINGLE_2}\n",
+}
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_maps_spread_over_lines_mixed_with_one_map_per_line(layout: str) -> None:
+    text = LAYOUTS[layout]
+    records = read_edn(text)
+    got = sorted((r.process, r.type, r.f, r.value) for r in records)
+    assert got == [(0, "invoke", "write", 1), (0, "ok", "write", 1),
+                   (1, "invoke", "read", None), (1, "ok", "read", 1)]
+    for r in records:  # each record on the line its map starts on
+        assert text.split("\n")[r.line - 1].count("{") >= 1
+    assert len(loads(text, "edn")) == 2
+
+
+def test_knossos_style_file_mixing_layouts_keeps_lines() -> None:
+    text = ("[{:process 0, :type :invoke, :f :cas, :value [1 2]}\n"
+            " {:process 1,\n  :type :invoke,\n  :f :read,\n  :value nil}\n"
+            " {:process 0, :type :fail, :f :cas, :value [1 2]}\n"
+            " {:process 1, :type :ok, :f :read, :value nil}]\n")
+    records = read_edn(text, source="k.edn")
+    assert [(r.process, r.type, r.line) for r in records] == [
+        (0, "invoke", 1), (1, "invoke", 2), (0, "fail", 6), (1, "ok", 7)]
+
+
+def test_a_broken_map_in_a_mixed_file_names_its_line() -> None:
+    text = f"{SINGLE}\n{{:process 1,\n :type :ok,\n :value [1}}\n{SINGLE_2}\n"
+    with pytest.raises(HistoryError, match=r"^h.edn:4: broken EDN: unexpected '}'"):
+        read_edn(text, source="h.edn")
+    errors: list[HistoryError] = []
+    records = read_edn(text, lenient=True, errors=errors)
+    assert [(r.process, r.line) for r in records] == [(0, 1), (1, 5)]
+    assert [e.line for e in errors] == [4]
+
+
+# ------------------------------------------------------------------------------------
+# Keywords keep their type inside values
+
+
+def test_a_keyword_value_is_not_a_string_value() -> None:
+    text = ('{:process 0, :type :invoke, :f :write, :key :x, :value :a}\n'
+            '{:process 0, :type :ok, :f :write, :key :x, :value :a}\n'
+            '{:process 1, :type :invoke, :f :read, :key "x", :value nil}\n'
+            '{:process 1, :type :ok, :f :read, :key "x", :value "a"}\n')
+    first, _, _, last = read_edn(text)
+    assert type(first.value) is K and first.value == K("a") and first.value != "a"
+    assert type(last.value) is str and last.value == "a" and last.value != first.value
+    assert type(first.key) is K and first.key != last.key
+
+
+def test_structural_fields_are_plain_strings() -> None:
+    text = ('{:process :nemesis, :type :info, :f :start, :value :all, :error :timed-out}\n'
+            '{"process" 0, "type" "invoke", :f "read", :value nil}\n')
+    fault, client = read_edn(text)
+    for value in (fault.process, fault.type, fault.f, fault.error, client.type, client.f):
+        assert type(value) is str
+    assert (fault.process, fault.error, fault.value) == ("nemesis", "timed-out", K("all"))
+    assert client.process == 0
+
+
+def test_a_field_given_as_a_keyword_and_a_string_is_an_error() -> None:
+    with pytest.raises(HistoryError, match="field :value given twice"):
+        read_edn('{:process 0, :type :invoke, :f :read, :value 1, "value" 2}\n')
+
+
+def test_keywords_are_written_as_keywords_and_read_back() -> None:
+    record = Record(0, "invoke", "txn", [[K("append"), K("x"), 1], ["r", "x", None]],
+                    key=K("k"))
+    text = dumps_edn([record])
+    assert ':value [[:append :x 1] ["r" "x" nil]]' in text and ":key :k" in text
+    (again,) = read_records(text, "edn", independent=False)
+    assert again.value == record.value and again.key == K("k")
+    assert type(again.value[1][0]) is str
+
+
+def test_a_keyword_name_edn_cannot_hold_is_refused_when_written() -> None:
+    with pytest.raises(HistoryError, match="cannot write the keyword name 'a b'"):
+        dumps_edn([Record(0, "invoke", "read", K("a b"))])

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from replicheck.histories.formats import dumps_edn, dumps_jsonl, loads
 from replicheck.histories.history import HistoryError, Record, pair
 from replicheck.histories.verdict import Anomaly, Stats, Verdict, combine_validity, exit_status
 
@@ -112,3 +113,41 @@ def test_verdict_json_has_the_contract_keys() -> None:
 def test_combining_parts_and_exit_status(values: list, combined: object, status: int) -> None:
     assert combine_validity(values) == combined
     assert exit_status(combine_validity(values)) == status
+
+
+def test_a_completion_indexed_before_its_invocation_is_an_error() -> None:
+    rows = [R(0, "invoke", "write", 1, line=1, index=5), R(1, "invoke", "read", line=2, index=6),
+            R(0, "ok", "write", 1, line=3, index=2), R(1, "ok", "read", 1, line=4, index=7)]
+    with pytest.raises(HistoryError) as info:
+        pair(rows, source="h.jsonl")
+    assert str(info.value) == ("h.jsonl:3: process 0 completes 'write' (ok) at index 2, before "
+                               "its invocation at index 5; expected a completion after its "
+                               "invocation")
+    h = pair(rows, source="h.jsonl", lenient=True)
+    assert [(o.process, o.status, o.ret) for o in h.operations] == [(0, "info", None),
+                                                                     (1, "ok", 7)]
+    assert [e.line for e in h.skipped] == [3]
+
+
+@pytest.mark.parametrize("text", [
+    '{"process": 0, "type": "invoke", "f": "write", "value": 1, "index": 9}\n'
+    '{"process": 0, "type": "ok", "f": "write", "value": 1, "index": 3}\n',
+    "{:process 0, :type :invoke, :f :write, :value 1, :index 9}\n"
+    "{:process 0, :type :ok, :f :write, :value 1, :index 3}\n",
+])
+def test_every_format_refuses_a_completion_before_its_invocation(text: str) -> None:
+    with pytest.raises(HistoryError, match=r"^h:2: .* at index 3, before its invocation"):
+        loads(text, source="h")
+
+
+@pytest.mark.parametrize("index", [10**9, 10**30])
+@pytest.mark.parametrize("fmt", ["jsonl", "edn"])
+def test_huge_indexes_pair_exactly(index: int, fmt: str) -> None:
+    rows = [Record(0, "invoke", "write", 1, index=index),
+            Record(1, "invoke", "read", index=index + 1),
+            Record(0, "ok", "write", 1, index=index + 10**6),
+            Record(1, "ok", "read", 1, index=index + 2)]
+    text = dumps_jsonl(rows) if fmt == "jsonl" else dumps_edn(rows)
+    h = loads(text, fmt)
+    assert [(o.call, o.ret) for o in h.operations] == [(index, index + 10**6),
+                                                       (index + 1, index + 2)]

@@ -8,6 +8,7 @@ import pytest
 from replicheck.histories.formats import loads, read_records
 from replicheck.histories.formats.jepsen_log import read_jepsen_log
 from replicheck.histories.history import HistoryError
+from replicheck.models.equality import Keyword as K
 
 TABS = (
     "2017-06-28 17:22:31,476{GMT}\tINFO\t[jepsen worker 0] jepsen.util - Setting up\n"
@@ -139,3 +140,86 @@ def test_lines_that_only_mention_a_type_are_noise() -> None:
     records = read_jepsen_log(text)
     assert [(r.process, r.type, r.f, r.value, r.line) for r in records] == [
         (3, "ok", "read", 1, 4)]
+
+
+# ------------------------------------------------------------------------------------
+# What is an operation line, and a log with none
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("INFO  jepsen.util - 3\t:okk\t:write\t1",
+     "log:2: type :okk is not one of :invoke, :ok, :fail, :info; expected PROCESS TYPE F "
+     "VALUE, e.g. 3 :invoke :cas [3 0]"),
+    ("3 :invok :read nil",
+     "log:2: type :invok is not one of :invoke, :ok, :fail, :info; expected PROCESS TYPE F "
+     "VALUE, e.g. 3 :invoke :cas [3 0]"),
+    ("INFO  jepsen.util - :nemesis\t:start\tnil",
+     "log:2: type :start is not one of :invoke, :ok, :fail, :info; expected PROCESS TYPE F "
+     "VALUE, e.g. 3 :invoke :cas [3 0]"),
+    ("INFO  jepsen.util - 3\t:ok\t:write",
+     "log:2: missing the value after :ok :write (nil when there is none); expected PROCESS "
+     "TYPE F VALUE, e.g. 3 :invoke :cas [3 0]"),
+])
+def test_a_broken_line_with_a_process_and_a_keyword_is_an_error(line: str, message: str
+                                                                 ) -> None:
+    text = f"INFO  jepsen.util - 3\t:invoke\t:write\t1\n{line}\n"
+    with pytest.raises(HistoryError) as info:
+        loads(text, "jepsen-log", source="log")
+    assert str(info.value) == message
+    h = loads(text, "jepsen-log", source="log", lenient=True)
+    assert [(e.line, e.message) for e in h.skipped] == [(2, message.removeprefix("log:2: "))]
+    assert [o.status for o in h.operations] == ["info"]
+
+
+@pytest.mark.parametrize("text", [
+    '{"process": 0, "type": "invoke", "f": "read", "value": null}\n',
+    "|",
+    "some text\nmore text\n",
+    "\n\n  \n;; an EDN comment\n",
+    "INFO jepsen.core - Run complete\n",
+])
+def test_a_non_empty_log_without_operation_lines_is_an_error(text: str) -> None:
+    for lenient in (False, True):
+        with pytest.raises(HistoryError) as info:
+            loads(text, "jepsen-log", source="x.log", lenient=lenient)
+        assert str(info.value).startswith("x.log:")
+        assert "no operation line in this log" in str(info.value)
+    first = next(i for i, line in enumerate(text.split("\n"), 1) if line.strip())
+    assert info.value.line == first
+
+
+@pytest.mark.parametrize("text", ["", "\n", "  \n\n", "# a comment\n\n# another\n"])
+def test_a_log_of_blank_and_comment_lines_is_an_empty_history(text: str) -> None:
+    h = loads(text, "jepsen-log")
+    assert len(h) == 0 and h.skipped == ()
+
+
+@pytest.mark.parametrize("number", ["7" * 5000, "-" + "7" * 5000])
+def test_an_integer_past_pythons_digit_limit_is_an_error(number: str) -> None:
+    for line in (f"INFO  jepsen.util - {number}\t:invoke\t:write\t1",
+                 f"INFO  jepsen.util - 3\t:invoke\t:write\t{number}",
+                 f"INFO  jepsen.util - 3\t:invoke\t:write\t[1 {number}]"):
+        with pytest.raises(HistoryError) as info:
+            read_records(f"\n{line}\n", "jepsen-log", source="big.log")
+        assert str(info.value).startswith("big.log:2: ") and "5000 digits" in str(info.value)
+
+
+def test_values_nested_past_the_limit_and_surrogates_are_errors() -> None:
+    for value in ("[" * 5000 + "]" * 5000, "#a " * 5000 + "1", '["\\ud800"]'):
+        with pytest.raises(HistoryError) as info:
+            read_records(f"INFO  jepsen.util - 3\t:invoke\t:write\t{value}\n", "jepsen-log",
+                         source="v.log")
+        assert str(info.value).startswith("v.log:1: ")
+
+
+def test_keywords_in_values_stay_keywords_and_errors_are_strings() -> None:
+    text = ("INFO  jepsen.util - 3\t:invoke\t:write\t:a\n"
+            "INFO  jepsen.util - 3\t:info\t:write\t:timed-out\n"
+            "INFO  jepsen.util - 4\t:invoke\t:write\t[:k \"a\"]\n"
+            "INFO  jepsen.util - 4\t:fail\t:write\t[:k \"a\"]\t:no-leader\n")
+    records = read_records(text, "jepsen-log", independent=False)
+    assert type(records[0].value) is K and records[0].value != "a"
+    assert (records[1].value, records[1].error, type(records[1].error)) == (
+        None, "timed-out", str)
+    assert records[2].value == [K("k"), "a"] and records[2].value != ["k", "a"]
+    assert type(records[3].error) is str and records[3].error == "no-leader"

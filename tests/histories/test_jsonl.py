@@ -3,6 +3,8 @@ round trips."""
 
 from __future__ import annotations
 
+import json
+import sys
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -13,7 +15,8 @@ from hypothesis import strategies as st
 
 from replicheck.histories.formats import dumps_jsonl, loads, read_records
 from replicheck.histories.formats.jsonl import read_jsonl
-from replicheck.histories.history import RECORD_TYPES, HistoryError, Record
+from replicheck.histories.history import MAX_NESTING, RECORD_TYPES, HistoryError, Record
+from replicheck.models.equality import Keyword as K
 
 
 def unlined(records: list[Record]) -> list[Record]:
@@ -257,3 +260,91 @@ def test_records_round_trip_through_json_lines(records: list[Record]) -> None:
     again = read_records(text, "jsonl")
     assert unlined(again) == records
     assert dumps_jsonl(again) == text
+
+
+# ------------------------------------------------------------------------------------
+# Limits: nothing a later stage cannot recurse over, print, hash or encode
+
+
+def value_line(value_text: str, **fields: object) -> str:
+    extra = "".join(f', "{k}": {v}' for k, v in fields.items())
+    return f'{{"process": 0, "type": "invoke", "f": "write", "value": {value_text}{extra}}}\n'
+
+
+@pytest.mark.parametrize("depth", [MAX_NESTING, MAX_NESTING + 300, 5000, 100_000])
+def test_values_nested_past_the_limit_are_an_error_naming_the_line(depth: int) -> None:
+    text = "# deep\n" + value_line("[" * depth + "]" * depth)
+    with pytest.raises(HistoryError) as info:
+        loads(text, "jsonl", source="deep.jsonl")
+    assert str(info.value) == (f"deep.jsonl:2: collections nested more than {MAX_NESTING} "
+                               f"deep; expected values nested at most {MAX_NESTING} deep")
+
+
+def test_values_nested_up_to_the_limit_read() -> None:
+    depth = MAX_NESTING - 1  # the record's object is the first level
+    (record,) = read_records(value_line("[" * depth + "]" * depth), "jsonl")
+    value, levels = record.value, 0
+    while value:
+        value, levels = value[0], levels + 1
+    assert levels == depth - 1 and value == []
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
+    (record,) = read_records(value_line(json.dumps("[" * 5000)), "jsonl")
+    assert record.value == "[" * 5000
+
+
+def test_nested_tagged_sets_past_the_limit_are_an_error() -> None:
+    depth = 3000
+    with pytest.raises(HistoryError, match="nested more than"):
+        read_records(value_line('{"$set": [' * depth + "]}" * depth), "jsonl")
+
+
+def test_an_integer_past_pythons_digit_limit_is_an_error() -> None:
+    digits = sys.get_int_max_str_digits() + 1
+    with pytest.raises(HistoryError) as info:
+        read_records(value_line("7" * digits), "jsonl", source="big.jsonl")
+    assert str(info.value) == (f"big.jsonl:1: an integer of {digits} digits; expected at most "
+                               f"{sys.get_int_max_str_digits()} digits (Python's limit for "
+                               "converting integers to and from text)")
+
+
+@pytest.mark.parametrize("string", ['"\\ud800"', '"a\\uDFFFb"', '"\\ude00\\ud83d"'])
+def test_a_lone_surrogate_is_an_error_naming_the_line(string: str) -> None:
+    text = value_line("1") + value_line(f'{{"k": [{string}]}}')
+    with pytest.raises(HistoryError) as info:
+        loads(text, "jsonl", source="s.jsonl")
+    assert str(info.value).startswith("s.jsonl:2: a string holds a lone surrogate")
+    with pytest.raises(HistoryError, match="lone surrogate"):
+        read_records(value_line("1", key=string), "jsonl")
+
+
+def test_a_surrogate_pair_is_one_character() -> None:
+    (record,) = read_records(value_line('"\\ud83d\\ude00"'), "jsonl")
+    assert record.value == "\U0001F600"
+
+
+def test_a_signalling_nan_decimal_is_an_error_and_a_quiet_one_reads() -> None:
+    with pytest.raises(HistoryError) as info:
+        read_records(value_line('{"$decimal": "sNaN"}'), "jsonl", source="n.jsonl")
+    assert "n.jsonl:1:" in str(info.value) and "signalling NaN" in str(info.value)
+    (record,) = read_records(value_line('{"$decimal": "NaN"}'), "jsonl")
+    assert record.value.is_qnan()
+    hash(record.value)
+
+
+def test_keywords_are_tagged_values() -> None:
+    record = Record(0, "invoke", "write", [K("a"), "a", {K("k"): K("v")}])
+    text = dumps_jsonl([record])
+    assert '{"$keyword": "a"}' in text
+    (again,) = read_records(text, "jsonl")
+    assert again.value == record.value
+    assert type(again.value[0]) is K and type(again.value[1]) is str
+
+
+@pytest.mark.parametrize("index", [10**9, 10**30])
+def test_huge_indexes_read_exactly(index: int) -> None:
+    text = value_line("1", index=index) + value_line("2", index=index + 5).replace(
+        '"invoke"', '"ok"').replace('"value": 2', '"value": 1')
+    (op,) = loads(text, "jsonl").operations
+    assert (op.call, op.ret, op.ok) == (index, index + 5, True)
