@@ -56,7 +56,8 @@ def detect(text: str) -> str:
     fits none."""
     lines = text[:_SCAN_CHARS].lstrip("\ufeff").split("\n", _SCAN_LINES)[:_SCAN_LINES]
     first: str | None = None
-    for line in lines:
+    number = 0
+    for number, line in enumerate(lines, 1):  # noqa: B007 - the line is named in errors
         stripped = line.strip()
         if stripped and stripped[0] not in "#;":
             first = stripped
@@ -76,7 +77,7 @@ def detect(text: str) -> str:
             return "jepsen-log"
     shown = first if len(first) <= 60 else first[:57] + "..."
     raise HistoryError(f"cannot tell the history's format from its first line {shown!r}; "
-                       + _CHOICES)
+                       + _CHOICES, line=number)
 
 
 def read_records(text: str, format: str | None = None, *, source: str | None = None,
@@ -92,7 +93,10 @@ def read_records(text: str, format: str | None = None, *, source: str | None = N
     False never, None (default) when an EDN or Jepsen-log history looks independent (see
     :mod:`replicheck.histories.formats.edn`; JSON lines carry an explicit ``key`` and are
     split only with True)."""
-    name = detect(text) if format is None else format
+    try:
+        name = detect(text) if format is None else format
+    except HistoryError as error:
+        raise HistoryError(error.message, source=source, line=error.line) from None
     if name == "jsonl":
         records = read_jsonl(text, source=source, lenient=lenient, errors=errors)
         if independent:

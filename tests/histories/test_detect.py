@@ -39,10 +39,17 @@ def test_undetectable_text_names_the_choices(text: str) -> None:
     with pytest.raises(HistoryError) as info:
         detect(text)
     first = text.strip()
-    assert str(info.value) == (
+    assert info.value.message == (
         f"cannot tell the history's format from its first line {first!r}; expected one of: "
         "jsonl (one JSON object per line), edn (Jepsen EDN maps), jepsen-log (Jepsen log "
         "lines such as 'INFO  jepsen.util - 3 :invoke :read nil'); name the format explicitly")
+    assert info.value.line == 1
+
+
+def test_undetectable_text_read_names_the_source_and_the_first_line() -> None:
+    with pytest.raises(HistoryError) as info:
+        loads("\n# a comment\nhello world\n", source="h.txt")
+    assert str(info.value).startswith("h.txt:3: cannot tell the history's format")
 
 
 def test_an_unknown_format_name_is_an_error_naming_the_formats() -> None:
