@@ -1,12 +1,16 @@
 """The ``replicheck`` command line.
 
 Exit statuses (CONTRACTS.md section 6): 0 everything holds, 1 a violation (or a
-refuted law), 2 bad input or usage, 3 unknown (a solver or a search ran out of time).
+refuted law), 2 bad input or usage, 3 unknown (a time or memory limit was reached, or
+undecided), 4 internal error: a defect of replicheck, never read as a verdict. Every
+command goes through :func:`main`, where any exception that is not bad input becomes
+exit 4 with one line on stderr naming the input and a file holding the traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -16,6 +20,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
+    from replicheck.histories.history import History
+    from replicheck.histories.limits import LimitReached, Limits
+    from replicheck.histories.verdict import Verdict
     from replicheck.properties.engine import ProgressEvent
     from replicheck.properties.outcomes import SuiteOutcome
 
@@ -23,6 +30,14 @@ EXIT_OK = 0
 EXIT_VIOLATION = 1
 EXIT_USAGE = 2
 EXIT_UNKNOWN = 3
+EXIT_CRASH = 4
+
+EXIT_STATUS_HELP = (
+    "exit status: 0 valid (every claimed guarantee holds), 1 a violation found, 2 bad "
+    "input or usage, 3 unknown (the time or memory limit was reached, or undecided), "
+    "4 internal error (a defect of replicheck: one line on stderr names the input and "
+    "the file holding the traceback)"
+)
 
 
 def _prove(args: argparse.Namespace) -> int:
@@ -62,64 +77,241 @@ def _prove(args: argparse.Namespace) -> int:
     return EXIT_UNKNOWN if unknown else EXIT_OK
 
 
+def _printable(text: str, stream: TextIO) -> str:
+    """``text`` as ``stream`` can encode it: what it cannot (a lone surrogate read
+    from a history, say) is written as a backslash escape instead of failing."""
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        return text.encode(encoding, "backslashreplace").decode(encoding)
+    except LookupError:  # pragma: no cover - an encoding Python does not know
+        return text.encode("ascii", "backslashreplace").decode("ascii")
+    return text
+
+
 def _emit(text: str) -> None:
     """Print ``text``; a reader that went away (``| head``) changes nothing: the exit
     status still says the verdict."""
     try:
-        print(text, flush=True)
+        print(_printable(text, sys.stdout), flush=True)
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _fail_usage(message: str) -> int:
-    print(f"replicheck: error: {message}", file=sys.stderr)
+    print(_printable(f"replicheck: error: {message}", sys.stderr), file=sys.stderr)
     return EXIT_USAGE
 
 
+def _seconds(text: str) -> float:
+    """argparse type of ``--timeout``: see :func:`replicheck.histories.limits.parse_seconds`."""
+    from replicheck.histories.limits import parse_seconds
+
+    try:
+        return parse_seconds(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _megabytes(text: str) -> float:
+    """argparse type of ``--memory``: see
+    :func:`replicheck.histories.limits.parse_megabytes`."""
+    from replicheck.histories.limits import parse_megabytes
+
+    try:
+        return parse_megabytes(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _crash_subject(args: argparse.Namespace) -> str:
+    """What the command was doing, naming its input, for the one line of a crash."""
+    command = getattr(args, "command", None)
+    if command == "check":
+        return f"checking {args.history}"
+    if command == "replay":
+        return f"replaying {args.file}"
+    if command == "verify":
+        return f"verifying {args.store or 'every preset'}"
+    if command == "mutants":
+        return f"running the mutants (profile {args.profile})"
+    if command == "prove":
+        return "proving the models' laws"
+    return f"running {command}"
+
+
+def _report_crash(args: argparse.Namespace, error: BaseException,
+                  argv: Sequence[str]) -> int:
+    """A defect of replicheck: write the traceback to a new file in the temporary
+    directory and say so in one line on stderr (CONTRACTS.md section 6: exit 4)."""
+    import tempfile
+    import traceback
+
+    summary = (str(error).splitlines() or [""])[0]
+    if len(summary) > 200:
+        summary = summary[:200] + "..."
+    text = (f"replicheck {' '.join(argv)}\n"
+            f"python {sys.version.split()[0]}\n\n"
+            + "".join(traceback.format_exception(error)))
+    try:
+        fd, path = tempfile.mkstemp(prefix="replicheck-crash-", suffix=".txt")
+        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as out:
+            out.write(text)
+        where = f"the traceback is in {path}"
+    except OSError as failure:
+        where = f"the traceback could not be saved ({failure})"
+    line = (f"replicheck: internal error while {_crash_subject(args)}: "
+            f"{type(error).__name__}: {summary} (a defect of replicheck, not a verdict; "
+            f"{where})")
+    with contextlib.suppress(OSError):  # stderr itself may be gone
+        print(_printable(line, sys.stderr), file=sys.stderr, flush=True)
+    return EXIT_CRASH
+
+
 def _check(args: argparse.Namespace) -> int:
+    """``replicheck check``: read the history and judge it within ``--timeout`` and
+    ``--memory`` (reading included); reaching either answers "unknown", naming it."""
+    from replicheck.histories.judge import ModelChoiceError
+    from replicheck.histories.limits import MEBIBYTE, LimitReached, Limits, default_memory
+    from replicheck.histories.verdict import exit_status
+    from replicheck.reports.text import render_verdict
+
+    memory_mb = args.memory if args.memory is not None else default_memory() / MEBIBYTE
+    limits = Limits.start(args.timeout, memory_mb)
+    consistency = [c.strip() for c in args.consistency.split(",")] if args.consistency else None
+    progress = _CheckProgress()
+    try:
+        verdict = _judge(args, consistency, limits, progress)
+    except _BadInput as error:
+        return _fail_usage(error.message)
+    except ModelChoiceError as error:
+        return _fail_usage(f"{args.history}: {error}")
+    except LimitReached as reached:
+        verdict = _limit_verdict(args, consistency, progress, reached)
+    history = progress.history
+    if args.html:
+        failed = _write_html(args, history, verdict)
+        if failed is not None:
+            return failed
+    skipped = () if history is None else history.skipped
+    if args.json:
+        _emit(json.dumps(verdict.to_json(), indent=2))
+    else:
+        _emit(render_verdict(verdict, source=args.history, skipped=skipped))
+    return exit_status(verdict.valid)
+
+
+class _BadInput(Exception):
+    """The history cannot be read: the message for exit 2."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class _CheckProgress:
+    """How far ``check`` got: the history once read, the phase, when checking began."""
+
+    def __init__(self) -> None:
+
+        self.history: History | None = None
+        self.phase = "reading the history"
+        self.began = time.perf_counter()
+
+
+def _judge(args: argparse.Namespace, consistency: list[str] | None, limits: Limits,
+           progress: _CheckProgress) -> Verdict:
+    """Read and judge ``args.history`` under ``limits`` (LimitReached past them),
+    recording in ``progress`` how far it got; _BadInput for an unreadable history."""
     import gc
 
     from replicheck.histories.formats import load
     from replicheck.histories.history import HistoryError
-    from replicheck.histories.judge import (
-        ModelChoiceError,
-        check,
-        drop_unknown_functions,
-        infer_model,
-    )
-    from replicheck.histories.verdict import exit_status
-    from replicheck.reports.text import render_verdict
+    from replicheck.histories.judge import check, drop_unknown_functions, infer_model
+    from replicheck.histories.limits import enforced
 
-    gc.disable()  # reading builds many small objects and no cycles: skip the collector
-    try:
-        history = load(args.history, args.format, lenient=args.lenient)
-    except FileNotFoundError:
-        return _fail_usage(f"no such history file: {args.history}")
-    except (HistoryError, UnicodeDecodeError) as error:
-        return _fail_usage(str(error))
-    finally:
-        gc.enable()
-    consistency = [c.strip() for c in args.consistency.split(",")] if args.consistency else None
-    try:
-        if args.lenient:
-            history = drop_unknown_functions(history, args.model or infer_model(history))
-        verdict = check(history, args.model, consistency, args.timeout)
-    except (ModelChoiceError, ValueError) as error:
-        return _fail_usage(f"{args.history}: {error}")
-    if args.html:
-        from replicheck.reports.html import render_check_html
-
+    with enforced(limits):
+        gc.disable()  # reading builds many small objects and no cycles: skip the collector
         try:
-            Path(args.html).write_text(render_check_html(history, verdict,
-                                                         source=args.history),
-                                       encoding="utf-8")
-        except OSError as error:
-            return _fail_usage(f"cannot write {args.html}: {error}")
-    if args.json:
-        _emit(json.dumps(verdict.to_json(), indent=2))
-    else:
-        _emit(render_verdict(verdict, source=args.history, skipped=history.skipped))
-    return exit_status(verdict.valid)
+            history = load(args.history, args.format, lenient=args.lenient)
+        except FileNotFoundError:
+            raise _BadInput(f"no such history file: {args.history}") from None
+        except IsADirectoryError:
+            raise _BadInput(f"{args.history} is a directory, not a history file") from None
+        except (HistoryError, UnicodeDecodeError) as error:
+            raise _BadInput(str(error)) from None
+        finally:
+            gc.enable()
+        progress.history = history
+        progress.phase = "checking the history"
+        progress.began = time.perf_counter()
+        try:
+            if args.lenient:
+                history = drop_unknown_functions(history, args.model or infer_model(history))
+                progress.history = history
+            return check(history, args.model, consistency, limits.remaining())
+        except HistoryError as error:
+            raise _BadInput(f"{args.history}: {error}") from None
+
+
+def _limit_verdict(args: argparse.Namespace, consistency: list[str] | None,
+                   progress: _CheckProgress, reached: LimitReached) -> Verdict:
+    """The "unknown" verdict of a check stopped by a limit before any checker could
+    report what it had decided: it names the limit and the phase."""
+    from replicheck.histories.judge import DEFAULT_CONSISTENCY
+    from replicheck.histories.verdict import Stats, Verdict
+
+    model = args.model or "-"
+    wanted = tuple(consistency) if consistency else DEFAULT_CONSISTENCY.get(model, ())
+    history = progress.history
+    operations = 0 if history is None else len(history)
+    seconds = 0.0 if history is None else time.perf_counter() - progress.began
+    return Verdict("unknown", model, wanted,
+                   stats=Stats(operations=operations, seconds=seconds),
+                   notes=(f"{reached.message} while {progress.phase}; no part of the "
+                          "history was decided",))
+
+
+def _write_html(args: argparse.Namespace, history: History | None,
+                verdict: Verdict) -> int | None:
+    """Write the ``--html`` page whole or not at all: rendered first, written to a
+    temporary file in the same directory, then renamed over FILE. None when written;
+    the exit status (2) when FILE cannot be written. A rendering error is a defect and
+    propagates (exit 4), leaving no file."""
+    import tempfile
+
+    from replicheck.histories.history import History
+    from replicheck.reports.html import render_check_html
+
+    page = render_check_html(history if history is not None else History((), source=args.history),
+                             verdict, source=args.history)
+    target = Path(args.html)
+    try:
+        fd, scratch = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
+                                       dir=target.parent if str(target.parent) else ".")
+    except OSError as error:
+        return _fail_usage(f"cannot write {args.html}: {error}")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as out:
+            out.write(page)
+        os.chmod(scratch, 0o666 & ~_umask())
+        os.replace(scratch, target)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            os.unlink(scratch)
+        return _fail_usage(f"cannot write {args.html}: {error}")
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(scratch)
+        raise
+    return None
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -355,14 +547,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="replicheck",
         description="Property-based consistency verification for replicated key-value stores.",
+        epilog=EXIT_STATUS_HELP,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    prove = sub.add_parser("prove", help="prove the models' laws with z3 and print the results")
+    prove = sub.add_parser("prove", help="prove the models' laws with z3 and print the results",
+                           epilog=EXIT_STATUS_HELP)
     prove.add_argument("--json", action="store_true", help="print one JSON object")
     prove.add_argument("--quiet", action="store_true", help="no progress lines")
     prove.set_defaults(run=_prove)
 
-    check = sub.add_parser("check", help="judge a recorded history against a consistency model")
+    check = sub.add_parser("check", help="judge a recorded history against a consistency model",
+                           epilog=EXIT_STATUS_HELP)
     check.add_argument("history", metavar="HISTORY", help="the history file")
     check.add_argument("--format", choices=("jsonl", "edn", "jepsen-log"), default=None,
                        help="the history's format (default: detected from its content)")
@@ -372,8 +567,14 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--consistency", default=None, metavar="C",
                        help="consistency model(s) to check, comma-separated "
                        "(default: linearizable, or strict-serializable for transactions)")
-    check.add_argument("--timeout", type=float, default=300.0, metavar="S",
-                       help="give up after S seconds with 'unknown' (default 300; 0: none)")
+    check.add_argument("--timeout", type=_seconds, default=300.0, metavar="S",
+                       help="bound the whole check (reading, set-up and solver) to S "
+                       "seconds, a finite number >= 0; reaching it answers 'unknown' with "
+                       "the part decided so far (default 300; 0: none)")
+    check.add_argument("--memory", type=_megabytes, default=None, metavar="MB",
+                       help="bound the check's memory (the process's data segment, and "
+                       "z3's) to MB mebibytes; reaching it answers 'unknown' (default: half "
+                       "the machine's memory)")
     check.add_argument("--lenient", action="store_true",
                        help="report and skip malformed records instead of stopping")
     check.add_argument("--json", action="store_true", help="print the verdict as JSON")
@@ -382,15 +583,18 @@ def build_parser() -> argparse.ArgumentParser:
                        "anomalies' graphs as one HTML page to FILE")
     check.set_defaults(run=_check)
 
-    replay = sub.add_parser("replay", help="rerun a recorded schedule and judge its history")
+    replay = sub.add_parser("replay", help="rerun a recorded schedule and judge its history",
+                            epilog=EXIT_STATUS_HELP)
     replay.add_argument("file", metavar="FILE", help="the schedule file (JSON)")
-    replay.add_argument("--timeout", type=float, default=30.0, metavar="S",
-                        help="checker time limit per guarantee (default 30; 0: none)")
+    replay.add_argument("--timeout", type=_seconds, default=30.0, metavar="S",
+                        help="checker time limit per guarantee, a finite number >= 0 "
+                        "(default 30; 0: none)")
     replay.add_argument("--json", action="store_true", help="print one JSON object")
     replay.set_defaults(run=_replay)
 
     verify_cmd = sub.add_parser("verify", help="run the suite on a store (default: every "
-                                "preset) and write the claims-versus-observed report")
+                                "preset) and write the claims-versus-observed report",
+                                epilog=EXIT_STATUS_HELP)
     verify_cmd.add_argument("--store", default=None, metavar="TARGET",
                             help="a preset, mutant:NAME or package.module:factory "
                             "(default: every preset)")
@@ -405,7 +609,8 @@ def build_parser() -> argparse.ArgumentParser:
     verify_cmd.set_defaults(run=_verify)
 
     mutants = sub.add_parser("mutants", help="run the suite against every mutant of the "
-                             "reference store and report which it catches")
+                             "reference store and report which it catches",
+                             epilog=EXIT_STATUS_HELP)
     mutants.add_argument("--profile", default="ci", metavar="P",
                          help="replicheck profile: quick, ci or thorough (default: ci)")
     mutants.add_argument("--json", action="store_true",
@@ -416,13 +621,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
+    """Run the command line; returns the exit status. Any exception of a command that
+    is not bad input (those are exit 2, handled by the command) is a defect: exit 4,
+    the traceback written to a file (never a bare traceback, never exit 1)."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     if not getattr(args, "run", None):
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    status: int = args.run(args)
+    try:
+        status: int = args.run(args)
+    except KeyboardInterrupt:
+        raise
+    except Exception as error:
+        return _report_crash(args, error, arguments)
     return status
 
 

@@ -23,7 +23,7 @@ from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
-from replicheck.histories.history import Operation
+from replicheck.histories.history import HistoryError, Operation
 from replicheck.models.specs.base import UNKNOWN, Input, SequentialSpec
 
 CONDITION_FAILED: Final = "condition-failed"
@@ -149,11 +149,11 @@ class Prepared:
     dropped: int
 
 
-def unknown_function(adapter: Adapter, op: Operation) -> ValueError:
+def unknown_function(adapter: Adapter, op: Operation) -> HistoryError:
     """The error for an operation whose function the model does not know: names the
     function, the model and the functions it knows."""
     where = f" (operation {op.id}" + (f", line {op.line})" if op.line is not None else ")")
-    return ValueError(
+    return HistoryError(
         f"unknown function {op.f!r} for model {adapter.model!r}{where}; "
         f"model {adapter.model!r} knows: {', '.join(sorted(adapter.functions))}"
     )
@@ -162,7 +162,7 @@ def unknown_function(adapter: Adapter, op: Operation) -> ValueError:
 def prepare(operations: tuple[Operation, ...] | list[Operation], adapter: Adapter) -> Prepared:
     """The steps of ``operations`` under ``adapter`` (see the module docstring).
 
-    Raises ``ValueError`` for a function the model does not know, or a
+    Raises ``HistoryError`` (a ``ValueError``) for a function the model does not know, or a
     ``condition-failed`` record in a model without conditions."""
     steps: list[Step] = []
     excluded = dropped = 0
@@ -174,7 +174,7 @@ def prepare(operations: tuple[Operation, ...] | list[Operation], adapter: Adapte
                 excluded += 1
                 continue
             if adapter.failed_result is None:
-                raise ValueError(
+                raise HistoryError(
                     f"operation {op.id} ({op.f}) failed with 'condition-failed', but model "
                     f"{adapter.model!r} has no conditions; expected ok, info or another fail"
                 )
@@ -212,7 +212,8 @@ def _register_input(op: Operation) -> Input:
         return _READ
     value = hashable(op.input)
     if op.f == "cas" and not (isinstance(value, tuple) and len(value) == 2):
-        raise ValueError(f"operation {op.id}: cas expects a pair [old new], got {op.input!r}")
+        raise HistoryError(f"operation {op.id}: cas expects a pair [old new], "
+                           f"got {op.input!r}")
     return Input(op.f, None, value)
 
 

@@ -152,6 +152,17 @@ def replay(steps: Sequence[Step], order: Sequence[int], spec: SequentialSpec[Any
     return tuple(current)
 
 
+SETUP_WORK: Final = 20_000
+"""How many elementary steps of the set-up (building the reachability knowledge, which
+grows with the square of the steps) run between two pauses, so that a deadline also
+bounds the set-up."""
+
+
+def _stopped_in_setup(spec: SequentialSpec[Any]) -> SearchResult:
+    """The result of a search stopped before its set-up was complete: nothing placed."""
+    return SearchResult("unknown", (), (), (), False, (spec.init(),), 0)
+
+
 REACH_CHECKS: int = 4
 """How many pending observations (earliest returns first) are checked per configuration
 for reachability; checking fewer is sound, only less eager."""
@@ -180,9 +191,11 @@ def search(steps: Sequence[Step], spec: SequentialSpec[Any], *,
 def searching(steps: Sequence[Step], spec: SequentialSpec[Any], *,
               reach: Reach | None = None) -> Generator[None, bool, SearchResult]:
     """The search of :func:`search` as a generator that pauses every
-    ``CHECK_EVERY`` configurations: send it True to stop (the result is then
-    ``"unknown"`` with the longest prefix found so far), False to go on. Its return
-    value (``StopIteration.value``) is the :class:`SearchResult`."""
+    ``CHECK_EVERY`` configurations, and every ``SETUP_WORK`` elementary steps of its
+    set-up (which grows with the square of the steps): send it True to stop (the result
+    is then ``"unknown"`` with the longest prefix found so far, empty when stopped in
+    the set-up), False to go on. Its return value (``StopIteration.value``) is the
+    :class:`SearchResult`."""
     n = len(steps)
     inf = float("inf")
 
@@ -202,6 +215,8 @@ def searching(steps: Sequence[Step], spec: SequentialSpec[Any], *,
     invoked = [0]
     for i in by_call:
         invoked.append(invoked[-1] | (1 << i))
+        if len(invoked) % 1024 == 0 and (yield):  # each mask has up to n bits: O(n^2)
+            return _stopped_in_setup(spec)
     # cmask[r]: the steps invoked before the return of the required step r.
     cmask = [invoked[bisect_right(sorted_calls, ret_t[r])] for r in range(nreq)]
     cmask.append((1 << n) - 1)
@@ -247,6 +262,7 @@ def searching(steps: Sequence[Step], spec: SequentialSpec[Any], *,
     # rescuers; groups_of[x]: the groups step x rescues.
     groups_of: list[list[tuple[int, int]]] = [[] for _ in range(n)]
     exhausted0 = 0
+    work = 0  # elementary steps of the set-up since the last pause
     if reach is not None:
         by_key: dict[Hashable, list[int]] = {}
         producers: list[int] = []
@@ -272,18 +288,30 @@ def searching(steps: Sequence[Step], spec: SequentialSpec[Any], *,
                 xs = by_key.get(wanted, [])
                 calls = producer_calls.get(wanted, [])
             rescuers = 0
-            for x in xs[:bisect_right(calls, ret_t[p])]:
+            candidates = xs[:bisect_right(calls, ret_t[p])]
+            for x in candidates:
                 if x != p and call_t[x] < ret_t[p] and (rescues is None or rescues(
                         ordered[x].input, ordered[x].result, st.input, st.result)):
                     rescuers |= 1 << x
             grouped[rescuers] = grouped.get(rescuers, 0) | (1 << p)
+            work += len(candidates) + 1
+            if work >= SETUP_WORK:
+                work = 0
+                if (yield):
+                    return _stopped_in_setup(spec)
         for rescuers, group_mask in grouped.items():
             if rescuers == 0:
                 exhausted0 |= group_mask
                 continue
             entry = (rescuers, group_mask)
-            for x in _bits(rescuers):
+            members_of = _bits(rescuers)
+            for x in members_of:
                 groups_of[x].append(entry)
+            work += len(members_of) + 1
+            if work >= SETUP_WORK:
+                work = 0
+                if (yield):
+                    return _stopped_in_setup(spec)
 
     step_fn = spec.step
     init = spec.init()

@@ -201,9 +201,13 @@ class DependencyGraph:
         # Events by record index: txn for an invocation, ~txn for a completion. Record
         # indexes are distinct; should two coincide, the events are sorted instead.
         size = 1 + max((max(t.call, t.ret or 0) for t in txns), default=0)
-        at: list[int | None] = [None] * size
-        clash = False
+        # Sparse indexes (e.g. one of 10^9) are sorted too: no allocation may grow with
+        # the value of an index.
+        clash = size > 4 * len(txns) + 64
+        at: list[int | None] = [] if clash else [None] * size
         for t in txns:
+            if clash:
+                break
             if member[t.tid]:
                 if at[t.call] is not None:
                     clash = True

@@ -1,0 +1,326 @@
+"""`replicheck check --timeout S --memory MB` (CONTRACTS.md section 6): the limits are
+usage-checked, bound the whole check (reading and set-up included), and reaching one
+answers "unknown" naming it, never a crash, never a verdict. `--html` writes a whole
+page or nothing. Speed and memory figures live in benchmarks/bench_limits.py."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from replicheck.histories.checkers.adapters import adapter_for, prepare
+from replicheck.histories.checkers.wgl import searching
+from replicheck.histories.formats import loads
+from replicheck.histories.limits import (
+    LimitReached,
+    Limits,
+    enforced,
+    is_out_of_memory,
+    parse_seconds,
+)
+from replicheck.models.specs import REGISTER
+from replicheck.reports.cli import main
+
+HISTORY = "\n".join(json.dumps(r) for r in [
+    {"process": 0, "type": "invoke", "f": "write", "value": 1},
+    {"process": 0, "type": "ok", "f": "write", "value": 1},
+    {"process": 1, "type": "invoke", "f": "read", "value": None},
+    {"process": 1, "type": "ok", "f": "read", "value": 1},
+]) + "\n"
+
+
+def _history(tmp_path: Path, text: str = HISTORY, name: str = "h.jsonl") -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def _data_in_use() -> int:
+    """The process's data segment now (what RLIMIT_DATA caps), in bytes."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmData:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmData in /proc/self/status")
+
+
+# -- usage ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("command", ["check", "replay"])
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "-1", "-0.5", "1e400", "soon", ""])
+def test_a_timeout_that_is_not_a_finite_number_at_least_0_is_a_usage_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, value: str) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main([command, _history(tmp_path), f"--timeout={value}"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "--timeout" in err and "seconds >= 0" in err
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "nan", "inf", "lots"])
+def test_a_memory_that_is_not_a_positive_number_is_a_usage_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["check", _history(tmp_path), f"--memory={value}"])
+    assert exited.value.code == 2
+    assert "--memory" in capsys.readouterr().err
+
+
+def test_timeout_0_means_no_limit() -> None:
+    assert parse_seconds("0") == 0.0
+    assert Limits.start(0.0, None).deadline is None
+    assert Limits.start(0.0, None).remaining() is None
+
+
+# -- the deadline -------------------------------------------------------------------------
+
+def _register_history(n: int, seed: int = 0) -> str:
+    """A register history of ``n`` operations by 10 clients (reads see the register's
+    value at completion, a few writes time out): its set-up grows with n squared."""
+    rng = random.Random(seed)
+    pending: dict[int, tuple[str, Any]] = {}
+    clients = list(range(10))
+    fresh = 10
+    register = 0
+    lines = []
+    done = 0
+    while done < n:
+        p = rng.choice(clients)
+        if p in pending:
+            f, v = pending.pop(p)
+            if rng.random() < 0.03:
+                lines.append({"process": p, "type": "info", "f": f, "value": v})
+                clients.remove(p)
+                clients.append(fresh)
+                fresh += 1
+            else:
+                if f == "read":
+                    v = register
+                else:
+                    register = v
+                lines.append({"process": p, "type": "ok", "f": f, "value": v})
+            done += 1
+        else:
+            f, v = ("write", rng.randrange(5)) if rng.random() < 0.5 else ("read", None)
+            pending[p] = (f, v)
+            lines.append({"process": p, "type": "invoke", "f": f, "value": v})
+    return "\n".join(json.dumps(r) for r in lines) + "\n"
+
+
+def test_the_linearizability_set_up_pauses_so_that_a_deadline_can_stop_it() -> None:
+    """The set-up before the search (reachability knowledge, one bitmask per step,
+    O(n^2)) ran to its end before the deadline was first looked at: 35 s under
+    --timeout 2 on 13,000 operations. Now it pauses, and a stop there is "unknown"."""
+    history = loads(_register_history(1500), "jsonl")
+    adapter = adapter_for("register")
+    steps = prepare(history.operations, adapter).steps
+    running = searching(steps, REGISTER, reach=adapter.reach)
+    next(running)  # the first pause: still in the set-up, nothing explored
+    with pytest.raises(StopIteration) as stopped:
+        running.send(True)
+    result = stopped.value.value
+    assert result.valid == "unknown"
+    assert result.configurations == 0 and result.prefix == ()
+
+
+def test_a_checker_that_ignores_the_deadline_is_stopped_and_answers_unknown(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A checker that never looks at the clock (here: a loop in Python) is interrupted
+    shortly after the deadline; the verdict is unknown and names the time limit."""
+    import replicheck.histories.judge as judge
+
+    def stubborn(*_args: Any, **_kwargs: Any) -> Any:
+        from replicheck.histories.verdict import Verdict
+
+        until = time.perf_counter() + 20
+        while time.perf_counter() < until:
+            pass
+        return Verdict(True, "cas-register", ("linearizable",))
+
+    monkeypatch.setattr(judge, "check", stubborn)
+    began = time.perf_counter()
+    assert main(["check", _history(tmp_path), "--timeout", "0.3", "--json"]) == 3
+    assert time.perf_counter() - began < 15  # stopped, not run to its end (20 s)
+    report = json.loads(capsys.readouterr().out)
+    assert report["valid"] == "unknown"
+    assert any("time limit of 0.3 s reached" in note for note in report["notes"])
+
+
+def test_the_deadline_covers_reading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    import replicheck.histories.formats as formats
+
+    real = formats.load
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        until = time.perf_counter() + 20
+        while time.perf_counter() < until:
+            pass
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(formats, "load", slow)
+    assert main(["check", _history(tmp_path), "--timeout", "0.2"]) == 3
+    out = capsys.readouterr().out
+    assert "UNKNOWN" in out.upper() and "time limit of 0.2 s reached while reading" in out
+
+
+def test_the_alarm_is_removed_after_the_check(tmp_path: Path) -> None:
+    """Nothing fires after ``check`` returned (the process goes on, e.g. in a test)."""
+    assert main(["check", _history(tmp_path), "--timeout", "0.05"]) == 0
+    time.sleep(0.3)  # would raise LimitReached here if the timer were left armed
+
+
+def test_an_index_of_10_to_the_30_allocates_nothing_of_its_size(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The real-time order of the transactional checkers allocated one slot per index
+    value (2 GB for a 2-line file with index 2.5e8; 10^30 raised OverflowError). The
+    verdict must be the one of the same history with small indexes."""
+    def history(base: int) -> str:
+        records = [
+            {"process": 0, "type": "invoke", "f": "txn", "value": [["append", "x", 1]],
+             "index": base},
+            {"process": 0, "type": "ok", "f": "txn", "value": [["append", "x", 1]],
+             "index": base + 1},
+            {"process": 1, "type": "invoke", "f": "txn", "value": [["r", "x", None]],
+             "index": base + 5},
+            {"process": 1, "type": "ok", "f": "txn", "value": [["r", "x", []]],
+             "index": base + 10**9},
+        ]
+        return "\n".join(json.dumps(r) for r in records) + "\n"
+
+    verdicts = []
+    for base in (0, 10**30):
+        assert main(["check", _history(tmp_path, history(base)), "--json"]) == 1
+        verdicts.append(json.loads(capsys.readouterr().out))
+    assert [a["type"] for a in verdicts[0]["anomalies"]] == ["G-single-realtime"]
+    assert [a["type"] for a in verdicts[1]["anomalies"]] == ["G-single-realtime"]
+    assert verdicts[0]["ruled_out"] == verdicts[1]["ruled_out"]
+
+
+# -- memory -------------------------------------------------------------------------------
+
+def _hungry(*_args: Any, **_kwargs: Any) -> Any:
+    """A checker that keeps allocating (up to 1.5 GB, then it would answer valid)."""
+    from replicheck.histories.verdict import Verdict
+
+    hoard = []
+    for _ in range(1500):
+        hoard.append(bytearray(1 << 20))
+    return Verdict(True, "cas-register", ("linearizable",))
+
+
+def test_a_check_past_the_memory_budget_answers_unknown(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import replicheck.histories.judge as judge
+
+    monkeypatch.setattr(judge, "check", _hungry)
+    budget_mb = _data_in_use() // (1 << 20) + 200
+    assert main(["check", _history(tmp_path), "--memory", str(budget_mb), "--json"]) == 3
+    report = json.loads(capsys.readouterr().out)
+    assert report["valid"] == "unknown"
+    assert any(f"memory limit of {budget_mb} MB reached while checking" in note
+               for note in report["notes"])
+
+
+def test_z3_out_of_memory_is_the_memory_limit_not_a_crash(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import z3
+
+    import replicheck.histories.judge as judge
+
+    def solver_out_of_memory(*_args: Any, **_kwargs: Any) -> Any:
+        raise z3.Z3Exception(b"out of memory")
+
+    monkeypatch.setattr(judge, "check", solver_out_of_memory)
+    assert main(["check", _history(tmp_path), "--memory", "100000"]) == 3
+    assert "memory limit of 100000 MB reached" in capsys.readouterr().out
+
+
+def test_z3_itself_stops_at_the_budget() -> None:
+    """Under ``enforced``, z3's own memory (``memory_max_size``) is capped too: a problem
+    larger than the budget ends in LimitReached("memory")."""
+    import z3
+
+    assert is_out_of_memory(z3.Z3Exception(b"out of memory"))
+    assert not is_out_of_memory(z3.Z3Exception(b"invalid argument"))
+    budget = _data_in_use() + 40 * (1 << 20)
+    with pytest.raises(LimitReached) as reached, enforced(Limits(memory=budget)):
+        solver = z3.Solver()
+        xs = [z3.Int(f"x{i}") for i in range(3000)]
+        for i in range(3000):
+            for j in range(i + 1, min(3000, i + 80)):
+                solver.add(z3.Or(xs[i] < xs[j], xs[j] < xs[i] + 3))
+        solver.check()
+    assert reached.value.kind == "memory"
+
+
+def test_the_memory_cap_is_lifted_after_the_check(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import replicheck.histories.judge as judge
+
+    monkeypatch.setattr(judge, "check", _hungry)
+    budget_mb = _data_in_use() // (1 << 20) + 100
+    assert main(["check", _history(tmp_path), "--memory", str(budget_mb)]) == 3
+    monkeypatch.undo()
+    assert len(bytearray(300 << 20)) == 300 << 20  # past the old budget: no MemoryError
+
+
+# -- --html -------------------------------------------------------------------------------
+
+def _fail_rendering(*_args: Any, **_kwargs: Any) -> str:
+    raise RuntimeError("injected rendering defect")
+
+
+def test_html_a_rendering_error_leaves_no_file_and_keeps_an_older_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import tempfile
+
+    import replicheck.reports.html as html
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(html, "render_check_html", _fail_rendering)
+    out = tmp_path / "site"
+    out.mkdir()
+    fresh = out / "new.html"
+    assert main(["check", _history(tmp_path), "--html", str(fresh)]) == 4
+    assert not fresh.exists()
+    older = out / "old.html"
+    older.write_text("<html>the previous page</html>")
+    assert main(["check", _history(tmp_path), "--html", str(older)]) == 4
+    assert older.read_text() == "<html>the previous page</html>"
+    assert sorted(p.name for p in out.iterdir()) == ["old.html"]  # no temporary left
+    assert "injected rendering defect" in capsys.readouterr().err
+
+
+def test_html_text_that_utf8_cannot_encode_is_written_whole(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lone surrogate (read from a history's JSON string) used to fail the write after
+    the file was opened, leaving an empty file."""
+    import replicheck.reports.html as html
+
+    real: Callable[..., str] = html.render_check_html
+
+    def with_surrogate(*args: Any, **kwargs: Any) -> str:
+        return real(*args, **kwargs).replace("</body>", "<p>\ud800</p></body>")
+
+    monkeypatch.setattr(html, "render_check_html", with_surrogate)
+    page = tmp_path / "page.html"
+    assert main(["check", _history(tmp_path), "--html", str(page)]) == 0
+    text = page.read_text(encoding="utf-8")
+    assert text.rstrip().endswith("</html>") and "\\ud800" in text
+
+
+def test_html_into_a_missing_directory_is_a_usage_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    page = tmp_path / "absent" / "page.html"
+    assert main(["check", _history(tmp_path), "--html", str(page)]) == 2
+    assert f"cannot write {page}" in capsys.readouterr().err
