@@ -287,6 +287,18 @@ def _cas_result(op: Operation) -> Any:
     return None
 
 
+def _cas_failed(op: Operation) -> Any:
+    # Only a cas has a condition: its compare did not hold. A read or a write that
+    # "failed its condition" says nothing the model can check: an error in the history.
+    if op.f != "cas":
+        where = f", line {op.line}" if op.line is not None else ""
+        raise ValueError(
+            f"operation {op.id} ({op.f}{where}) failed with 'condition-failed', but only a "
+            "cas has a condition in model 'cas-register'; expected ok, info or another fail"
+        )
+    return False
+
+
 def _cas_pure(inp: Input, result: Any) -> bool:
     # A read never changes the state; neither does a cas whose compare failed.
     return inp.f == "read" or (inp.f == "cas" and result is False)
@@ -297,7 +309,7 @@ CAS_REGISTER_ADAPTER: Final = Adapter(
     functions=frozenset({"read", "write", "cas"}),
     to_input=_register_input,
     ok_result=_cas_result,
-    failed_result=lambda _op: False,
+    failed_result=_cas_failed,
     pure=_cas_pure,
     blind=lambda inp, _result: ("write", inp.key) if inp.f == "write" else None,
     state_phrase=_register_phrase,

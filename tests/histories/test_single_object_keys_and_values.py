@@ -225,3 +225,28 @@ def test_cli_splits_independent_tuples_by_key(tmp_path: Path, model: str, suffix
     assert {k: p["valid"] for k, p in out["parts"].items()} == {"'a'": True, "'b'": True}
     status, out = run_cli(tmp_path, f"bool.{suffix}", text(EDN_TRUE_IS_NOT_1), model, capsys)
     assert status == 1 and out["valid"] is False
+
+
+# ---------------------------------------------------------------------------------------
+# Only a cas has a condition
+
+
+@pytest.mark.parametrize("f", ["read", "write"])
+def test_a_condition_failed_read_or_write_is_an_error_naming_the_operation(
+        f: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Before, the failed write was placed as if it had taken effect, and the failed
+    # read as an observation that the register held false.
+    value = 1 if f == "write" else None
+    h = hist((0, "invoke", f, value), (0, "fail", f, value, None, "condition-failed"),
+             (1, "invoke", "read", None), (1, "ok", "read", 1 if f == "write" else False))
+    with pytest.raises(ValueError, match=rf"operation 0 \({f}\).*only a cas has a condition"):
+        check(h, "cas-register")
+    path = tmp_path / "h.jsonl"
+    path.write_text("\n".join(json.dumps(line) for line in [
+        {"process": 0, "type": "invoke", "f": f, "value": value},
+        {"process": 0, "type": "fail", "f": f, "value": value, "error": "condition-failed"},
+    ]) + "\n")
+    capsys.readouterr()
+    assert main(["check", str(path), "--model", "cas-register"]) == 2
+    err = capsys.readouterr().err
+    assert "h.jsonl" in err and f"operation 0 ({f}, line 1)" in err
