@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from replicheck.histories.checkers.linearizable import check_linearizable
 from replicheck.histories.history import History, Record, pair
-from replicheck.histories.judge import check
+from replicheck.histories.judge import check, spec_for
 from replicheck.histories.verdict import Verdict
 from replicheck.models import lattice
 from replicheck.models.equality import Keyword
@@ -56,11 +57,15 @@ def judged(history: History, model: str) -> Verdict:
 
 
 def assert_agrees(history: History, model: str) -> bool:
-    """The checker's verdict is the oracle's, and its model sets do not contradict it.
+    """The checker's verdict is the oracle's, and its model sets do not contradict it;
+    so is the verdict of the search over the whole history, not split by key.
     Returns the oracle's answer."""
     expected = linearizable(history, model)
     verdict = judged(history, model)
     assert verdict.valid is expected, (expected, verdict.anomalies, history.operations)
+    whole = check_linearizable(history, spec_for(model, history), model=model, split=False,
+                               timeout=60)
+    assert whole.valid is expected, ("unsplit", expected, whole.anomalies)
     if expected:
         assert LINEARIZABLE in verdict.still_possible
         assert not verdict.ruled_out & HOLDS_IF_VALID
