@@ -24,26 +24,10 @@ from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
 from replicheck.histories.history import HistoryError, Operation
-from replicheck.models.specs.base import UNKNOWN, Input, SequentialSpec
+from replicheck.models.specs.base import UNKNOWN, Input, SequentialSpec, Value
 
 CONDITION_FAILED: Final = "condition-failed"
-
-_ATOMS: Final = frozenset({int, str, float, bool, bytes})
 """The ``error`` of a ``fail`` that is an observation (a compare that failed)."""
-
-
-def hashable(value: Any) -> Hashable:
-    """``value`` with lists made tuples, sets frozensets and dicts sorted item tuples
-    (recursively), so that it can be part of a specification's state or input."""
-    if value is None or type(value) in _ATOMS:
-        return value  # type: ignore[no-any-return]
-    if isinstance(value, list | tuple):
-        return tuple(hashable(v) for v in value)
-    if isinstance(value, set | frozenset):
-        return frozenset(hashable(v) for v in value)
-    if isinstance(value, dict):
-        return tuple(sorted(((hashable(k), hashable(v)) for k, v in value.items()), key=repr))
-    return value  # type: ignore[no-any-return]
 
 
 def is_condition_failed(error: Any) -> bool:
@@ -200,25 +184,29 @@ def prepare(operations: tuple[Operation, ...] | list[Operation], adapter: Adapte
 # The shipped adapters
 
 
-def _register_phrase(spec: SequentialSpec[Any], state: Any, _op: Input) -> str:
-    return f"the register holds {spec.describe_state(state)}"
-
-
-_READ: Final = Input("read")
+def _register_phrase(_spec: SequentialSpec[Any], state: Any, op: Input) -> str:
+    held = state.value(op.key) if hasattr(state, "value") else state
+    if op.key is None or op.key == Value(None):
+        return f"the register holds {held!r}"
+    return f"key {op.key!r} holds {held!r}"
 
 
 def _register_input(op: Operation) -> Input:
+    # Keys and values are held as Value: compared by decoded type and value, also
+    # where the search groups identical operations and memoizes states.
+    key = Value(op.key)
     if op.f == "read":
-        return _READ
-    value = hashable(op.input)
-    if op.f == "cas" and not (isinstance(value, tuple) and len(value) == 2):
-        raise HistoryError(f"operation {op.id}: cas expects a pair [old new], "
-                           f"got {op.input!r}")
-    return Input(op.f, None, value)
+        return Input("read", key)
+    if op.f == "cas":
+        pair = op.input
+        if not (isinstance(pair, list | tuple) and len(pair) == 2):
+            raise HistoryError(f"operation {op.id}: cas expects a pair [old new], got {pair!r}")
+        return Input("cas", key, (Value(pair[0]), Value(pair[1])))
+    return Input(op.f, key, Value(op.input))
 
 
 def _register_result(op: Operation) -> Any:
-    return hashable(op.output) if op.f == "read" else None
+    return Value(op.output) if op.f == "read" else None
 
 
 def _register_pure(inp: Input, _result: Any) -> bool:
@@ -226,21 +214,21 @@ def _register_pure(inp: Input, _result: Any) -> bool:
 
 
 def _register_reach(state: Any, p: Input, result: Any) -> bool:
-    # A read needs the register to hold what it read; a cas needs it to hold ``old``
+    # A read needs the key to hold what it read; a cas needs it to hold ``old``
     # (result True) or anything else (result False).
     if p.f == "read":
-        return bool(state == result)
+        return bool(state.value(p.key) == result)
     if p.f == "cas" and isinstance(result, bool):
-        return bool((state == p.value[0]) == result)
+        return bool((state.value(p.key) == p.value[0]) == result)
     return True
 
 
 def _new_value(x: Input) -> Hashable | None:
     # The value a write or cas may install: the key of the operations it may rescue.
     if x.f == "write":
-        return ("value", x.value)
+        return ("value", x.key, x.value)
     if x.f == "cas":
-        return ("value", x.value[1])
+        return ("value", x.key, x.value[1])
     return None
 
 
@@ -248,18 +236,18 @@ def _wanted_value(p: Input, result: Any) -> Hashable | None:
     # The value a read (or a successful cas) needs; a failed compare needs any other
     # value, so any write or cas may help it (``None``).
     if p.f == "read":
-        return ("value", result)
+        return ("value", p.key, result)
     if p.f == "cas" and result is True:
-        return ("value", p.value[0])
+        return ("value", p.key, p.value[0])
     return None
 
 
 def _register_rescues(x: Input, _x_result: Any, p: Input, p_result: Any) -> bool:
     # Asked for keys equal to the wanted value (then the value is installed) or for a
-    # failed compare, which only a value other than ``old`` can help.
+    # failed compare, which only a value other than ``old`` of the same key can help.
     if p.f == "cas" and p_result is False:
         new = x.value if x.f == "write" else x.value[1]
-        return bool(new != p.value[0])
+        return bool(x.key == p.key and new != p.value[0])
     return True
 
 
@@ -271,8 +259,8 @@ REGISTER_REACH: Final = Reach(
     rescues=_register_rescues,
 )
 """Reachability for registers: a read of ``v`` (a successful cas from ``v``) is possible
-exactly when the register holds ``v``; only a write of ``v`` or a cas to ``v`` can
-change that. A failed compare against ``v`` needs any other value."""
+exactly when its key holds ``v``; only a write of ``v`` or a cas to ``v`` of that key
+can change that. A failed compare against ``v`` needs any other value of its key."""
 
 
 REGISTER_ADAPTER: Final = Adapter(
@@ -281,21 +269,34 @@ REGISTER_ADAPTER: Final = Adapter(
     to_input=_register_input,
     ok_result=_register_result,
     pure=_register_pure,
-    blind=lambda inp, _result: "register" if inp.f == "write" else None,
+    blind=lambda inp, _result: ("write", inp.key) if inp.f == "write" else None,
     state_phrase=_register_phrase,
     reach=REGISTER_REACH,
 )
-"""``register``: a read's result is its output (``None``: never written); a write's
-input is the value written."""
+"""``register``: one register per key (operations without a key share the key
+``None``); a read's result is its output (``None``: never written); a write's input is
+the value written. Keys and values are held as :class:`Value`."""
 
 
 def _cas_result(op: Operation) -> Any:
     if op.f == "read":
-        return hashable(op.output)
+        return Value(op.output)
     if op.f == "cas":
         # An ok cas took effect, unless its completion records the outcome False.
         return op.output is not False
     return None
+
+
+def _cas_failed(op: Operation) -> Any:
+    # Only a cas has a condition: its compare did not hold. A read or a write that
+    # "failed its condition" says nothing the model can check: an error in the history.
+    if op.f != "cas":
+        where = f", line {op.line}" if op.line is not None else ""
+        raise HistoryError(
+            f"operation {op.id} ({op.f}{where}) failed with 'condition-failed', but only a "
+            "cas has a condition in model 'cas-register'; expected ok, info or another fail"
+        )
+    return False
 
 
 def _cas_pure(inp: Input, result: Any) -> bool:
@@ -308,27 +309,32 @@ CAS_REGISTER_ADAPTER: Final = Adapter(
     functions=frozenset({"read", "write", "cas"}),
     to_input=_register_input,
     ok_result=_cas_result,
-    failed_result=lambda _op: False,
+    failed_result=_cas_failed,
     pure=_cas_pure,
-    blind=lambda inp, _result: "register" if inp.f == "write" else None,
+    blind=lambda inp, _result: ("write", inp.key) if inp.f == "write" else None,
     state_phrase=_register_phrase,
     reach=REGISTER_REACH,
 )
-"""``cas-register``: read -> its output (``None`` = absent); write -> its input; cas ->
-the pair ``(old, new)`` with result True when ok (unless the completion's value is
-``False``), False for a ``condition-failed`` observation."""
+"""``cas-register``: one register per key, as ``register``; read -> its output (``None``
+= absent); write -> its input; cas -> the pair ``(old, new)`` with result True when ok
+(unless the completion's value is ``False``), False for a ``condition-failed``
+observation."""
 
 
 def _kv_input(op: Operation) -> Input:
     if op.f == "get":
-        return Input("get", hashable(op.key))
-    return Input(op.f, hashable(op.key), op.input)
+        return Input("get", Value(op.key))
+    return Input(op.f, Value(op.key), op.input)
 
 
 def _kv_result(op: Operation) -> Any:
-    if op.f == "get":
-        return "" if op.output is None else op.output
-    return None
+    # A plain string stays one (the reach knowledge works on strings); anything else a
+    # get returned is held as a Value, which no string matches.
+    if op.f != "get":
+        return None
+    if op.output is None:
+        return ""
+    return op.output if type(op.output) is str else Value(op.output)
 
 
 def _kv_phrase(_spec: SequentialSpec[Any], state: Any, op: Input) -> str:
@@ -339,7 +345,7 @@ def _kv_phrase(_spec: SequentialSpec[Any], state: Any, op: Input) -> str:
 def _kv_reach(state: Any, p: Input, result: Any) -> bool:
     # Appends only extend a key's string: a get can still be satisfied only while the
     # string is a prefix of what it read. Puts and appends are always allowed.
-    if p.f != "get" or not isinstance(result, str) or not hasattr(state, "value"):
+    if p.f != "get" or type(result) is not str or not hasattr(state, "value"):
         return True
     return result.startswith(state.value(p.key))
 
@@ -347,13 +353,13 @@ def _kv_reach(state: Any, p: Input, result: Any) -> bool:
 def _kv_rescues(x: Input, _x_result: Any, p: Input, p_result: Any) -> bool:
     # Only a put of the same key can start the string afresh; it helps a get only if
     # what the get read starts with the value put.
-    if p.f != "get" or not isinstance(p_result, str) or not isinstance(x.value, str):
+    if p.f != "get" or type(p_result) is not str or type(x.value) is not str:
         return True
     return p_result.startswith(x.value)
 
 
 KV_REACH: Final = Reach(
-    covers=lambda p, result: p.f == "get" and isinstance(result, str),
+    covers=lambda p, result: p.f == "get" and type(result) is str,
     reach=_kv_reach,
     rescue_key=lambda x: x.key if x.f == "put" else None,
     wanted_key=lambda p, _result: p.key,

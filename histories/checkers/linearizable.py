@@ -11,9 +11,10 @@ operations may take effect at any point after their invocation, or never.
 When the specification says which keys an operation touches, the history is split
 into independent parts (connected groups of keys) and each part is checked alone from
 ``init()`` (P-compositionality); ``Verdict.parts`` holds each part's verdict, keyed by
-``repr(key)``. Parts are searched in turns; as soon as one is found not linearizable,
-the others stop where they are and are reported as unknown, as porcupine stops at the
-first failing partition.
+``repr(key)`` (a history whose operations name no key is one part, and has no
+``parts``); ``register``, ``cas-register`` and ``kv`` split by key. Parts are searched
+in turns; as soon as one is found not linearizable, the others stop where they are and
+are reported as unknown, as porcupine stops at the first failing partition.
 
 :func:`brute_force_linearizable` decides the same question by trying every order and
 every subset of indeterminate operations: for cross-checking small histories.
@@ -40,7 +41,7 @@ from replicheck.histories.checkers.wgl import SearchResult, searching
 from replicheck.histories.history import History
 from replicheck.histories.verdict import Anomaly, Stats, Validity, Verdict, combine_validity
 from replicheck.models import lattice
-from replicheck.models.specs.base import SequentialSpec
+from replicheck.models.specs.base import SequentialSpec, Value
 
 CONSISTENCY: Final = ("linearizable",)
 """The consistency model this checker judges."""
@@ -50,6 +51,9 @@ NOT_LINEARIZABLE: Final = "not-linearizable"
 
 BRUTE_FORCE_LIMIT: Final = 12
 """The most operations :func:`brute_force_linearizable` accepts."""
+
+_NO_KEY: Final = Value(None)
+"""The key of operations that name none (see ``models.specs.register``)."""
 
 _HOLDS: Final = frozenset({"linearizable"}) | lattice.weaker("linearizable")
 _BROKEN: Final = lattice.ruled_out([NOT_LINEARIZABLE])
@@ -103,13 +107,19 @@ def _split(steps: Sequence[Step], spec: SequentialSpec[Any]) -> list[_Part]:
     for k in parent:
         members.setdefault(find(k), []).append(k)
     parts = []
+    labels: set[str] = set()
     for root, group in groups.items():
         keys = members[root]
         label = repr(keys[0]) if len(keys) == 1 else repr(tuple(sorted(keys, key=repr)))
+        while label in labels:  # distinct keys shown alike (never for decoded values)
+            label += "'"
+        labels.add(label)
         parts.append(_Part(label, group))
     if keyless:
         parts.append(_Part("()", keyless))
     parts.sort(key=lambda p: min(st.op.id for st in p.steps))
+    if len(parts) == 1 and not keyless and set(parent) == {_NO_KEY}:
+        parts[0].label = None  # a history without keys: one object, no parts
     return parts
 
 

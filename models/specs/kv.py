@@ -7,10 +7,15 @@ Functions (each acts on ``op.key``):
 - ``append``: the argument (a string) is concatenated to the key's value; the result
   is ignored.
 
-Keys are independent, so ``keys(op)`` is ``frozenset({op.key})`` and a checker may
-split a history by key and check each part from ``init()``. States are ``KVState``
-values: immutable, hashable, compared by content. An empty string and an absent key
-are the same state (no ``get`` can tell them apart), which keeps memoization tight.
+Keys are independent, so ``keys(op)`` is ``{op.key}`` and a checker may split a
+history by key and check each part from ``init()``. States are ``KVState`` values:
+immutable, hashable, compared by content. An empty string and an absent key are the
+same state (no ``get`` can tell them apart), which keeps memoization tight.
+
+Keys and results are compared by decoded type and value (``replicheck.models.equality``):
+keys are held as :class:`Value` (the key ``1`` is not the key ``True``), and a get that
+returned anything but a plain string (a keyword ``:x``, a list) never matches. Put and
+append arguments must be plain strings (an EDN keyword is not one).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterator, Mapping
 from typing import Any, Final
 
-from replicheck.models.specs.base import UNKNOWN, Input, SequentialSpec
+from replicheck.models.specs.base import UNKNOWN, Input, SequentialSpec, Value, same
 from replicheck.models.specs.register import show, unknown_function
 
 GET: Final = "get"
@@ -34,8 +39,13 @@ FUNCTIONS: Final = frozenset({GET, PUT, APPEND})
 """The function names the key-value store understands."""
 
 
-class KVState(Mapping[Hashable, str]):
-    """An immutable mapping from keys to non-empty strings; absent keys read as ``""``.
+def _is_string(value: Any) -> bool:
+    return type(value) is str
+
+
+class KVState(Mapping[Value, str]):
+    """An immutable mapping from keys (held as :class:`Value`) to non-empty strings;
+    absent keys read as ``""``. Keys may be given as plain values or as ``Value``.
 
     Equal content means equal states and equal hashes. ``set`` returns a new state;
     the receiver never changes. Updating costs time proportional to the number of
@@ -43,46 +53,46 @@ class KVState(Mapping[Hashable, str]):
 
     __slots__ = ("_data", "_hash")
 
-    def __init__(self, data: Mapping[Hashable, str] | None = None) -> None:
+    def __init__(self, data: Mapping[Any, str] | None = None) -> None:
         """A state holding ``data``'s entries; entries with an empty string are dropped.
 
-        Raises ``ValueError`` when a value is not a string."""
-        clean: dict[Hashable, str] = {}
+        Raises ``ValueError`` when a value is not a plain string."""
+        clean: dict[Value, str] = {}
         for key, value in (data or {}).items():
-            if not isinstance(value, str):
+            if not _is_string(value):
                 raise ValueError(f"kv: the value of {key!r} must be a string, got {value!r}")
             if value:
-                clean[key] = value
+                clean[Value.of(key)] = value
         self._data = clean
         self._hash: int | None = None
 
     @classmethod
-    def _wrap(cls, data: dict[Hashable, str]) -> KVState:
+    def _wrap(cls, data: dict[Value, str]) -> KVState:
         state = cls.__new__(cls)
         state._data = data
         state._hash = None
         return state
 
-    def __getitem__(self, key: Hashable) -> str:
-        return self._data[key]
+    def __getitem__(self, key: Any) -> str:
+        return self._data[Value.of(key)]
 
-    def __iter__(self) -> Iterator[Hashable]:
+    def __iter__(self) -> Iterator[Value]:
         return iter(self._data)
 
     def __len__(self) -> int:
         return len(self._data)
 
-    def value(self, key: Hashable) -> str:
+    def value(self, key: Any) -> str:
         """The key's string: ``""`` when absent."""
-        return self._data.get(key, "")
+        return self._data.get(Value.of(key), "")
 
-    def set(self, key: Hashable, value: str) -> KVState:
+    def set(self, key: Any, value: str) -> KVState:
         """A new state where ``key`` holds ``value`` (``""`` removes the key)."""
         data = dict(self._data)
         if value:
-            data[key] = value
+            data[Value.of(key)] = value
         else:
-            data.pop(key, None)
+            data.pop(Value.of(key), None)
         return KVState._wrap(data)
 
     def __eq__(self, other: object) -> bool:
@@ -100,21 +110,23 @@ class KVState(Mapping[Hashable, str]):
 
 
 def string_argument(op: Input) -> str:
-    """The string argument of a put or append.
+    """The string argument of a put or append (held as a :class:`Value` or not).
 
-    Raises ``ValueError`` when it is not a string."""
-    if not isinstance(op.value, str):
-        raise ValueError(f"kv: {op.f} of {op.key!r} expects a string, got {op.value!r}")
-    return op.value
+    Raises ``ValueError`` when it is not a plain string (an EDN keyword is not one)."""
+    value = op.value.value if isinstance(op.value, Value) else op.value
+    if not _is_string(value):
+        raise ValueError(f"kv: {op.f} of {op.key!r} expects a string, got {value!r}")
+    return str(value)
 
 
 def step(state: KVState, op: Input, result: Any) -> tuple[KVState, ...]:
     """One key-value step: a get must return the key's current string (``""`` when
-    never written); a put replaces it; an append extends it.
+    never written), the same value by decoded type and value; a put replaces it; an
+    append extends it.
 
     Raises ``ValueError`` for an unknown function or a non-string argument."""
     if op.f == GET:
-        if result is UNKNOWN or result == state.value(op.key):
+        if result is UNKNOWN or _read_matches(result, state.value(op.key)):
             return (state,)
         return ()
     if op.f == PUT:
@@ -124,9 +136,15 @@ def step(state: KVState, op: Input, result: Any) -> tuple[KVState, ...]:
     raise unknown_function("kv", op, FUNCTIONS)
 
 
+def _read_matches(result: Any, held: str) -> bool:
+    if _is_string(result):
+        return bool(result == held)
+    return same(result, held)
+
+
 def keys(op: Input) -> frozenset[Hashable]:
-    """The one key an operation touches."""
-    return frozenset({op.key})
+    """The one key an operation touches, held as a :class:`Value`."""
+    return frozenset({Value.of(op.key)})
 
 
 def describe(op: Input, result: Any) -> str:
@@ -144,7 +162,7 @@ def describe_state(state: KVState) -> str:
     return repr(dict(state))
 
 
-def kv(initial: Mapping[Hashable, str] | None = None) -> SequentialSpec[KVState]:
+def kv(initial: Mapping[Any, str] | None = None) -> SequentialSpec[KVState]:
     """A key-value store of strings holding ``initial`` (default: every key ``""``).
 
     The returned specification is deterministic and splits by key."""

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from replicheck.models.equality import Keyword, same_value
 from replicheck.models.specs import (
     CAS_REGISTER,
     KV,
@@ -24,6 +25,12 @@ from replicheck.models.specs import (
     kv,
     register,
 )
+from replicheck.models.specs.base import Cells, Value
+
+
+def reg(value: Any, initial: Any = None) -> Cells:
+    """The register state where the key-less register holds ``value``."""
+    return Cells(initial, {None: value})
 
 
 def run(spec: SequentialSpec[Any], steps: list[tuple[Input, Any]]) -> Any:
@@ -42,9 +49,9 @@ def run(spec: SequentialSpec[Any], steps: list[tuple[Input, Any]]) -> Any:
 
 
 def test_register_starts_never_written() -> None:
-    assert REGISTER.init() is None
-    assert REGISTER.step(None, Input("read"), None) == (None,)
-    assert REGISTER.step(None, Input("read"), 1) == ()
+    assert REGISTER.init() == reg(None)
+    assert REGISTER.step(reg(None), Input("read"), None) == (reg(None),)
+    assert REGISTER.step(reg(None), Input("read"), 1) == ()
 
 
 def test_register_hand_history() -> None:
@@ -59,42 +66,75 @@ def test_register_hand_history() -> None:
             (Input("read"), 3),
         ],
     )
-    assert final == 3
+    assert final == reg(3)
 
 
 def test_register_rejects_stale_and_invented_reads() -> None:
-    assert REGISTER.step(2, Input("read"), 1) == ()
-    assert REGISTER.step(2, Input("read"), None) == ()
-    assert not REGISTER.allows(2, Input("read"), 5)
-    assert REGISTER.allows(2, Input("read"), 2)
+    assert REGISTER.step(reg(2), Input("read"), 1) == ()
+    assert REGISTER.step(reg(2), Input("read"), None) == ()
+    assert not REGISTER.allows(reg(2), Input("read"), 5)
+    assert REGISTER.allows(reg(2), Input("read"), 2)
+
+
+def test_register_compares_values_by_decoded_type_and_value() -> None:
+    assert not REGISTER.allows(reg(1), Input("read"), True)
+    assert not REGISTER.allows(reg(True), Input("read"), 1)
+    assert not REGISTER.allows(reg(1), Input("read"), 1.0)
+    assert not REGISTER.allows(reg("a"), Input("read"), Keyword("a"))
+    assert not REGISTER.allows(reg(Keyword("a")), Input("read"), "a")
+    assert not REGISTER.allows(reg([1]), Input("read"), [True])
+    assert REGISTER.allows(reg(float("nan")), Input("read"), float("nan"))
+    assert REGISTER.allows(reg([1, "a"]), Input("read"), (1, "a"))
+    # states holding True and 1 are different states (checkers memoize on them)
+    assert reg(True) != reg(1) and len({reg(True), reg(1), reg(1.0), reg(None)}) == 4
+    assert reg(float("nan")) == reg(float("nan"))
+    assert hash(reg(float("nan"))) == hash(reg(float("nan")))
+    (after,) = REGISTER.step(reg(1), Input("write", value=True), None)
+    assert after == reg(True) and REGISTER.describe_state(after) == "True"
+
+
+def test_register_keys_are_separate_registers() -> None:
+    (state,) = REGISTER.step(REGISTER.init(), Input("write", "a", 1), None)
+    assert REGISTER.allows(state, Input("read", "a"), 1)
+    assert not REGISTER.allows(state, Input("read", "b"), 1)
+    assert REGISTER.allows(state, Input("read", "b"), None)
+    # keys compare by decoded type and value too: the key 1 is not the key True
+    (state,) = REGISTER.step(REGISTER.init(), Input("write", 1, "x"), None)
+    assert not REGISTER.allows(state, Input("read", True), "x")
+    assert REGISTER.keys is not None
+    assert REGISTER.keys(Input("read", "a")) == frozenset({Value("a")})
+    assert REGISTER.keys(Input("read")) == frozenset({Value(None)})
+    assert REGISTER.describe(Input("read", "a"), 2) == "read 'a' -> 2"
+    assert REGISTER.describe(Input("write", "a", 3), None) == "write 'a' 3"
+    assert REGISTER.describe_state(state) == "{1: 'x'}"
 
 
 def test_register_unknown_results() -> None:
-    assert REGISTER.step(7, Input("read"), UNKNOWN) == (7,)
-    assert REGISTER.step(7, Input("write", value=8), UNKNOWN) == (8,)
+    assert REGISTER.step(reg(7), Input("read"), UNKNOWN) == (reg(7),)
+    assert REGISTER.step(reg(7), Input("write", value=8), UNKNOWN) == (reg(8),)
     # A write's result is not an observation of the state: any result is allowed.
-    assert REGISTER.step(7, Input("write", value=8), "whatever") == (8,)
+    assert REGISTER.step(reg(7), Input("write", value=8), "whatever") == (reg(8),)
 
 
 def test_register_initial_value_is_a_parameter() -> None:
     spec = register(initial=0)
-    assert spec.init() == 0
-    assert spec.allows(0, Input("read"), 0)
+    assert spec.init() == reg(0, initial=0)
+    assert spec.allows(spec.init(), Input("read"), 0)
     assert not spec.allows(spec.init(), Input("read"), None)
     assert "0" in spec.description
 
 
 def test_register_unknown_function() -> None:
     with pytest.raises(ValueError, match=r"'cas'.*read, write"):
-        REGISTER.step(None, Input("cas", value=(1, 2)), True)
+        REGISTER.step(reg(None), Input("cas", value=(1, 2)), True)
 
 
 def test_register_describe() -> None:
     assert REGISTER.describe(Input("read"), 2) == "read -> 2"
     assert REGISTER.describe(Input("read"), UNKNOWN) == "read -> ?"
     assert REGISTER.describe(Input("write", value=3), None) == "write 3"
-    assert REGISTER.describe_state(3) == "3"
-    assert REGISTER.keys is None
+    assert REGISTER.describe_state(reg(3)) == "3"
+    assert REGISTER.describe_state(REGISTER.init()) == "None"
     assert frozenset({"read", "write"}) == REGISTER.functions
 
 
@@ -120,59 +160,71 @@ def test_cas_hand_history_like_etcd() -> None:
             (Input("read"), 2),
         ],
     )
-    assert final == 2
+    assert final == reg(2)
 
 
 def test_cas_outcomes_must_match_the_state() -> None:
     # succeeds only when the value is `old`
-    assert CAS_REGISTER.step(1, cas(1, 3), True) == (3,)
-    assert CAS_REGISTER.step(2, cas(1, 3), True) == ()
+    assert CAS_REGISTER.step(reg(1), cas(1, 3), True) == (reg(3),)
+    assert CAS_REGISTER.step(reg(2), cas(1, 3), True) == ()
     # fails only when the value is not `old`, and changes nothing
-    assert CAS_REGISTER.step(2, cas(1, 3), False) == (2,)
-    assert CAS_REGISTER.step(1, cas(1, 3), False) == ()
+    assert CAS_REGISTER.step(reg(2), cas(1, 3), False) == (reg(2),)
+    assert CAS_REGISTER.step(reg(1), cas(1, 3), False) == ()
     # from the absent value
-    assert CAS_REGISTER.step(None, cas(None, 1), True) == (1,)
-    assert CAS_REGISTER.step(None, cas(0, 1), True) == ()
+    assert CAS_REGISTER.step(reg(None), cas(None, 1), True) == (reg(1),)
+    assert CAS_REGISTER.step(reg(None), cas(0, 1), True) == ()
     # a pair given as a list (as a history loader may produce) works the same
-    assert CAS_REGISTER.step(1, Input("cas", value=[1, 3]), True) == (3,)
+    assert CAS_REGISTER.step(reg(1), Input("cas", value=[1, 3]), True) == (reg(3),)
+
+
+def test_cas_compares_by_decoded_type_and_value() -> None:
+    assert CAS_REGISTER.step(reg(1), cas(True, 3), True) == ()
+    assert CAS_REGISTER.step(reg(1), cas(True, 3), False) == (reg(1),)
+    assert CAS_REGISTER.step(reg(1), cas(1.0, 3), UNKNOWN) == (reg(1),)
+    assert CAS_REGISTER.step(reg("a"), cas(Keyword("a"), 3), False) == (reg("a"),)
+    nan = float("nan")
+    assert CAS_REGISTER.step(reg(nan), cas(float("nan"), 0), True) == (reg(0),)
+    (state,) = CAS_REGISTER.step(CAS_REGISTER.init(), Input("write", "a", 1), None)
+    assert CAS_REGISTER.step(state, Input("cas", "b", (1, 2)), True) == ()
+    assert CAS_REGISTER.describe(Input("cas", "a", (1, 3)), True) == "cas 'a' (1 -> 3) = ok"
 
 
 def test_cas_unknown_result_allows_the_possible_outcome() -> None:
-    assert CAS_REGISTER.step(1, cas(1, 3), UNKNOWN) == (3,)
-    assert CAS_REGISTER.step(2, cas(1, 3), UNKNOWN) == (2,)
-    assert CAS_REGISTER.step(2, Input("read"), UNKNOWN) == (2,)
-    assert CAS_REGISTER.step(2, Input("write", value=5), UNKNOWN) == (5,)
+    assert CAS_REGISTER.step(reg(1), cas(1, 3), UNKNOWN) == (reg(3),)
+    assert CAS_REGISTER.step(reg(2), cas(1, 3), UNKNOWN) == (reg(2),)
+    assert CAS_REGISTER.step(reg(2), Input("read"), UNKNOWN) == (reg(2),)
+    assert CAS_REGISTER.step(reg(2), Input("write", value=5), UNKNOWN) == (reg(5),)
 
 
 def test_cas_read_and_write_behave_like_a_register() -> None:
-    assert CAS_REGISTER.step(2, Input("read"), 2) == (2,)
-    assert CAS_REGISTER.step(2, Input("read"), 3) == ()
-    assert CAS_REGISTER.step(2, Input("write", value=9), None) == (9,)
+    assert CAS_REGISTER.step(reg(2), Input("read"), 2) == (reg(2),)
+    assert CAS_REGISTER.step(reg(2), Input("read"), 3) == ()
+    assert CAS_REGISTER.step(reg(2), Input("write", value=9), None) == (reg(9),)
 
 
 def test_cas_malformed_input_is_an_error() -> None:
     with pytest.raises(ValueError, match="pair"):
-        CAS_REGISTER.step(1, Input("cas", value=1), True)
+        CAS_REGISTER.step(reg(1), Input("cas", value=1), True)
     with pytest.raises(ValueError, match="pair"):
-        CAS_REGISTER.step(1, Input("cas", value=(1, 2, 3)), True)
+        CAS_REGISTER.step(reg(1), Input("cas", value=(1, 2, 3)), True)
     with pytest.raises(ValueError, match="pair"):
-        CAS_REGISTER.step(1, Input("cas", value="ab"), True)
+        CAS_REGISTER.step(reg(1), Input("cas", value="ab"), True)
     with pytest.raises(ValueError, match="True, False or UNKNOWN"):
-        CAS_REGISTER.step(1, cas(1, 2), "ok")
+        CAS_REGISTER.step(reg(1), cas(1, 2), "ok")
     with pytest.raises(ValueError, match=r"'append'.*cas, read, write"):
-        CAS_REGISTER.step(1, Input("append", value=1), None)
+        CAS_REGISTER.step(reg(1), Input("append", value=1), None)
 
 
 def test_cas_initial_value_and_describe() -> None:
     spec = cas_register(initial=0)
-    assert spec.init() == 0
-    assert spec.allows(0, cas(0, 1), True)
+    assert spec.init() == reg(0, initial=0)
+    assert spec.allows(spec.init(), cas(0, 1), True)
     assert CAS_REGISTER.describe(cas(1, 3), True) == "cas(1 -> 3) = ok"
     assert CAS_REGISTER.describe(cas(1, 3), False) == "cas(1 -> 3) = fail"
     assert CAS_REGISTER.describe(cas(1, 3), UNKNOWN) == "cas(1 -> 3) = ?"
     assert CAS_REGISTER.describe(Input("read"), 2) == "read -> 2"
     assert CAS_REGISTER.describe(Input("write", value=4), None) == "write 4"
-    assert CAS_REGISTER.keys is None
+    assert CAS_REGISTER.keys is not None
     assert frozenset({"read", "write", "cas"}) == CAS_REGISTER.functions
 
 
@@ -227,14 +279,26 @@ def test_kv_states_are_hashable_values() -> None:
     base = KVState({"a": "1"})
     base.set("a", "2")
     assert base.value("a") == "1"
-    assert dict(base) == {"a": "1"}
+    assert dict(base) == {Value("a"): "1"}
     assert base != {"a": "1"}  # a state is not a plain dict
 
 
 def test_kv_keys_split_by_key() -> None:
     assert KV.keys is not None
-    assert KV.keys(Input("get", "4")) == frozenset({"4"})
-    assert KV.keys(Input("append", 3, "x")) == frozenset({3})
+    assert KV.keys(Input("get", "4")) == frozenset({Value("4")})
+    assert KV.keys(Input("append", 3, "x")) == frozenset({Value(3)})
+    assert KV.keys(Input("append", 3, "x")) != KV.keys(Input("append", 3.0, "x"))
+
+
+def test_kv_compares_keys_and_results_by_decoded_type_and_value() -> None:
+    (state,) = KV.step(KV.init(), Input("put", 1, "x"), None)
+    assert KV.allows(state, Input("get", 1), "x")
+    assert KV.allows(state, Input("get", True), "")
+    assert not KV.allows(state, Input("get", True), "x")
+    assert not KV.allows(state, Input("get", 1), Keyword("x"))
+    assert not KV.allows(state, Input("get", 1), ["x"])
+    with pytest.raises(ValueError, match="string"):
+        KV.step(state, Input("put", 1, Keyword("x")), None)
 
 
 def test_kv_bad_input_is_an_error() -> None:
@@ -303,7 +367,8 @@ def test_kv_porcupine_single_client_verdicts() -> None:
 # ---------------------------------------------------------------------------------------
 # properties: a plain reference implementation agrees with each spec step by step
 
-VALUES = st.one_of(st.none(), st.integers(0, 3))
+VALUES = st.one_of(st.none(), st.integers(0, 3), st.booleans(),
+                   st.sampled_from([1.0, float("nan"), "a", Keyword("a"), (1,), (True,)]))
 REGISTER_OPS = st.lists(
     st.one_of(st.just(Input("read")), VALUES.map(lambda v: Input("write", value=v))),
     max_size=30,
@@ -316,16 +381,16 @@ def test_register_agrees_with_reference(ops: list[Input], other: Hashable) -> No
     state = REGISTER.init()
     for op in ops:
         if op.f == "read":
-            assert REGISTER.step(state, op, UNKNOWN) == (current,)
-            if other != current:
+            assert REGISTER.step(state, op, UNKNOWN) == (reg(current),)
+            if not same_value(other, current):
                 assert REGISTER.step(state, op, other) == ()
             result: Any = current
         else:
             current = op.value
             result = None
-        assert REGISTER.step(state, op, result) == (current,)
+        assert REGISTER.step(state, op, result) == (reg(current),)
         (state,) = REGISTER.step(state, op, result)
-        assert state == current
+        assert state == reg(current)
 
 
 CAS_OPS = st.lists(
@@ -346,20 +411,20 @@ def test_cas_register_agrees_with_reference(ops: list[Input], other: Hashable) -
         result: Any = None
         if op.f == "read":
             result = current
-            if other != current:
+            if not same_value(other, current):
                 assert CAS_REGISTER.step(state, op, other) == ()
         elif op.f == "write":
             current = op.value
         else:
             old, new = op.value
-            result = current == old
+            result = same_value(current, old)
             if result:
                 current = new
             assert CAS_REGISTER.step(state, op, not result) == ()
-        assert CAS_REGISTER.step(state, op, UNKNOWN) == (current,)
-        assert CAS_REGISTER.step(state, op, result) == (current,)
+        assert CAS_REGISTER.step(state, op, UNKNOWN) == (reg(current),)
+        assert CAS_REGISTER.step(state, op, result) == (reg(current),)
         (state,) = CAS_REGISTER.step(state, op, result)
-        assert state == current
+        assert state == reg(current)
 
 
 KEYS = st.sampled_from(["a", "b", "c"])
