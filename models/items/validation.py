@@ -26,6 +26,8 @@ from typing import Any, Final
 
 from replicheck.models.items.errors import ValidationError
 from replicheck.models.items.expressions import (
+    MAX_SUBSTITUTION_BYTES,
+    LimitExceeded,
     check_placeholders,
     parse_condition,
     parse_projection,
@@ -34,6 +36,7 @@ from replicheck.models.items.expressions import (
     validate_condition,
     validate_update,
 )
+from replicheck.models.items.expressions.limits import check_attribute_name_length, utf8_length
 from replicheck.models.items.requests import (
     MAX_TRANSACTION_ACTIONS,
     ConditionCheck,
@@ -48,6 +51,29 @@ from replicheck.models.items.requests import (
     WriteAction,
 )
 from replicheck.models.items.values import normalize, normalize_item, type_of
+
+__all__ = [
+    "MAX_ITEM_BYTES",
+    "MAX_PARTITION_KEY_BYTES",
+    "MAX_SORT_KEY_BYTES",
+    "MAX_TOKEN_LENGTH",
+    "MAX_TRANSACTION_BYTES",
+    "CheckedWrite",
+    "KeyTuple",
+    "check_get",
+    "check_item_size",
+    "check_substitution_size",
+    "check_transact_get",
+    "check_transaction",
+    "check_write",
+    "expression_fault",
+    "item_size",
+    "key_tuple",
+    "schema_of",
+    "substitution_size",
+    "validate_request",
+    "value_size",
+]
 
 KeyTuple = tuple[Any, ...]
 """A primary key's values, partition key first."""
@@ -102,8 +128,34 @@ def item_size(item: Mapping[str, Any]) -> int:
                for name, v in item.items())
 
 
+def substitution_size(names: Mapping[str, str], values: Mapping[str, Any]) -> int:
+    """The bytes of a request's substitution variables, as DynamoDB's 2 MB limit counts
+    them: each ExpressionAttributeNames key and name in UTF-8, each
+    ExpressionAttributeValues key in UTF-8 plus its value's :func:`value_size`."""
+    return (sum(utf8_length(key) + utf8_length(name) for key, name in names.items())
+            + sum(utf8_length(key) + value_size(value) for key, value in values.items()))
+
+
+def check_substitution_size(names: Mapping[str, str], values: Mapping[str, Any]) -> None:
+    """:class:`LimitExceeded` when ExpressionAttributeNames and ExpressionAttributeValues
+    together are over ``MAX_SUBSTITUTION_BYTES`` (2 MB); ``values`` normalized."""
+    size = substitution_size(names, values)
+    if size > MAX_SUBSTITUTION_BYTES:
+        raise LimitExceeded(
+            "ExpressionAttributeNames and ExpressionAttributeValues are too large; size: "
+            f"{size} bytes, limit: {MAX_SUBSTITUTION_BYTES} bytes (maximum length of all "
+            "substitution variables)",
+            limit="maximum length of all substitution variables, in bytes",
+            figure=MAX_SUBSTITUTION_BYTES,
+            what="ExpressionAttributeValues" if values else "ExpressionAttributeNames",
+        )
+
+
 def check_item_size(item: Mapping[str, Any], what: str = "Item") -> None:
-    """ValidationError when ``item`` is over 400 KB."""
+    """ValidationError when ``item`` is over 400 KB or one of its attribute names over
+    64 KB."""
+    for name in item:
+        check_attribute_name_length(name, what)
     size = item_size(item)
     if size > MAX_ITEM_BYTES:
         raise ValidationError(
@@ -224,6 +276,7 @@ def check_write(schemas: Mapping[str, TableSchema], action: WriteAction, *,
             )
     parsed = [p for p in (condition, update) if p is not None]
     check_placeholders(names, values, *parsed)
+    check_substitution_size(names, values)
     if condition is not None:
         validate_condition(condition, names, values)
     if update is not None and not in_transaction:
@@ -244,6 +297,7 @@ def check_get(schemas: Mapping[str, TableSchema], get: Get) -> tuple[str, KeyTup
     key = key_tuple(schema, get.key, what="Key")
     projection = None if get.projection is None else parse_projection(get.projection)
     check_placeholders(get.names or {}, {}, *([projection] if projection else []))
+    check_substitution_size(get.names or {}, {})
     return get.table, key, projection
 
 
@@ -304,6 +358,71 @@ def check_transact_get(schemas: Mapping[str, TableSchema], request: TransactGet
         checked.append(check_get(schemas, get))
     _distinct((table, key) for table, key, _ in checked)
     return tuple(checked)
+
+
+_FIELD_OF: Final = {"ExpressionAttributeNames": "names", "ExpressionAttributeValues": "values"}
+
+
+def _check_expressions(action: Get | WriteAction) -> None:
+    """Raise the first fault of one action's expressions (see
+    :func:`expression_fault`)."""
+    names = dict(action.names or {})
+    raw_values = {} if isinstance(action, Get) else dict(action.values or {})
+    parsed: list[Any] = []
+    condition = update = None
+    if isinstance(action, Get):
+        if action.projection is not None:
+            parsed.append(parse_projection(action.projection))
+    else:
+        if action.condition is not None:
+            condition = parse_condition(action.condition)
+            parsed.append(condition)
+        if isinstance(action, Update):
+            update = parse_update(action.update)
+            parsed.append(update)
+    values = {k: normalize(v, what="ExpressionAttributeValues") for k, v in raw_values.items()}
+    check_placeholders(names, values, *parsed)
+    check_substitution_size(names, values)
+    if condition is not None:
+        validate_condition(condition, names, values)
+    if update is not None:
+        validate_update(update, names, values)
+
+
+def _field(prefix: str, error: ValidationError) -> str:
+    what = error.what or ""
+    name = _FIELD_OF.get(what) or {"ConditionExpression": "condition",
+                                   "UpdateExpression": "update",
+                                   "ProjectionExpression": "projection"}.get(what, "")
+    return f"{prefix}.{name}" if prefix and name else prefix or name
+
+
+def expression_fault(request: Request) -> tuple[str, ValidationError] | None:
+    """The first fault DynamoDB finds in the expressions of ``request`` whatever the
+    tables and the items hold, with the field of the request that holds it
+    (``"condition"``, ``"update"``, ``"names"``, ``"values"``, ``"projection"``,
+    ``"actions[1].update"``, ``"gets[0].projection"``); ``None`` when there is none.
+
+    Faults: an expression that does not parse or exceeds one of DynamoDB's limits,
+    placeholders undefined or unused, substitution variables over 2 MB or not valid
+    attribute values, and the static checks of conditions and updates (literal
+    operand types, BETWEEN bounds, ...). A request with such a fault never succeeds and
+    no condition of it is ever evaluated: DynamoDB refuses it (or, inside a
+    transaction, cancels the transaction), so a history that records it as ``ok`` or
+    as a failed condition contradicts DynamoDB's API whatever the order."""
+    actions: list[tuple[str, Get | WriteAction]]
+    if isinstance(request, TransactWrite):
+        actions = [(f"actions[{i}]", a) for i, a in enumerate(request.actions)]
+    elif isinstance(request, TransactGet):
+        actions = [(f"gets[{i}]", g) for i, g in enumerate(request.gets)]
+    else:
+        actions = [("", request)]
+    for prefix, action in actions:
+        try:
+            _check_expressions(action)
+        except ValidationError as error:
+            return _field(prefix, error), error
+    return None
 
 
 def validate_request(schemas: Mapping[str, TableSchema], request: Request) -> None:

@@ -15,8 +15,10 @@ The facade the rest of replicheck calls::
 
 Every fault is a :class:`~replicheck.models.items.errors.ValidationError` naming the
 input (``what``), the 0-based character ``position`` where there is one, and what was
-``expected``; ``message`` is DynamoDB's wording. Importing this package has no side
-effects.
+``expected``; ``message`` is DynamoDB's wording. DynamoDB's documented limits on
+expressions (``limits.py``) are enforced, each exceeded one a :class:`LimitExceeded`
+naming the limit and its figure; nothing here recurses on the Python stack to a depth the
+input controls. Importing this package has no side effects.
 """
 
 from __future__ import annotations
@@ -25,6 +27,16 @@ from replicheck.models.items.expressions.evaluate import (
     ConditionContext,
     evaluate_condition,
     validate_condition,
+)
+from replicheck.models.items.expressions.limits import (
+    MAX_ATTRIBUTE_NAME_BYTES,
+    MAX_EXPRESSION_BYTES,
+    MAX_IN_OPERANDS,
+    MAX_OPERATORS,
+    MAX_PATH_DEPTH,
+    MAX_PLACEHOLDER_BYTES,
+    MAX_SUBSTITUTION_BYTES,
+    LimitExceeded,
 )
 from replicheck.models.items.expressions.nodes import (
     COMPARATORS,
@@ -64,7 +76,6 @@ from replicheck.models.items.expressions.nodes import (
     unparse,
 )
 from replicheck.models.items.expressions.parser import (
-    MAX_IN_OPERANDS,
     parse_condition,
     parse_projection,
     parse_update,
@@ -87,7 +98,13 @@ from replicheck.models.items.expressions.update import (
 
 __all__ = [
     "COMPARATORS",
+    "MAX_ATTRIBUTE_NAME_BYTES",
+    "MAX_EXPRESSION_BYTES",
     "MAX_IN_OPERANDS",
+    "MAX_OPERATORS",
+    "MAX_PATH_DEPTH",
+    "MAX_PLACEHOLDER_BYTES",
+    "MAX_SUBSTITUTION_BYTES",
     "MISSING",
     "RESERVED_WORDS",
     "AddAction",
@@ -107,6 +124,7 @@ __all__ = [
     "IfNotExists",
     "In",
     "Index",
+    "LimitExceeded",
     "ListAppend",
     "Name",
     "NamePlaceholder",

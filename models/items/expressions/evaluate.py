@@ -9,6 +9,10 @@ with a :class:`ValidationError`: a literal (``:value``) of a type an operator or
 function cannot take, BETWEEN bounds given as literals of different types or out of
 order, an unknown ``attribute_type`` type name, and an operator or function whose
 first operand path is repeated among its other operands.
+
+Checking and evaluation walk AND, OR, NOT and ``size`` on explicit stacks, so a tree of
+any depth is safe; the values compared are normalized ones (``values.normalize``),
+whose nesting DynamoDB's 32 levels bound.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from replicheck.models.items.expressions.paths import (
     resolve_path,
 )
 from replicheck.models.items.expressions.placeholders import check_defined, normalized_values
+from replicheck.models.items.expressions.trampoline import Step, run
 from replicheck.models.items.values import (
     SET_TYPES,
     TYPES,
@@ -90,7 +95,7 @@ class ConditionContext:
 
     def evaluate(self, item: Mapping[str, Any] | None) -> bool:
         """Whether the condition holds for ``item`` (``None``: no such item)."""
-        return _eval(self.condition.expr, item, self)
+        return run(_eval(self.condition.expr, item, self))
 
 
 def _attribute_value(value: Any) -> str:
@@ -124,11 +129,14 @@ def _check_type(operand: Operand, allowed: frozenset[str], name: str, pos: int,
 
 
 def _check_operand(operand: Operand, ctx: ConditionContext) -> None:
-    if isinstance(operand, Size):
-        _check_operand(operand.operand, ctx)
-        _check_type(operand.operand, _SIZED, "size", operand.pos, ctx)
-    elif isinstance(operand, Path):
+    sizes: list[Size] = []
+    while isinstance(operand, Size):
+        sizes.append(operand)
+        operand = operand.operand
+    if isinstance(operand, Path):
         ctx.path(operand)
+    for size in reversed(sizes):
+        _check_type(size.operand, _SIZED, "size", size.pos, ctx)
 
 
 def _check_distinct(name: str, pos: int, operands: tuple[Operand, ...],
@@ -148,12 +156,21 @@ def _check_distinct(name: str, pos: int, operands: tuple[Operand, ...],
 
 
 def _check(expr: BoolExpr, ctx: ConditionContext) -> None:
-    if isinstance(expr, Not):
-        _check(expr.operand, ctx)
-    elif isinstance(expr, And | Or):
-        _check(expr.left, ctx)
-        _check(expr.right, ctx)
-    elif isinstance(expr, Compare):
+    """Check every predicate of ``expr``, leftmost first (AND, OR and NOT walked on a
+    list, not on Python's stack)."""
+    pending: list[BoolExpr] = [expr]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, Not):
+            pending.append(node.operand)
+        elif isinstance(node, And | Or):
+            pending += (node.right, node.left)
+        else:
+            _check_predicate(node, ctx)
+
+
+def _check_predicate(expr: BoolExpr, ctx: ConditionContext) -> None:
+    if isinstance(expr, Compare):
         for operand in (expr.left, expr.right):
             _check_operand(operand, ctx)
         if expr.op not in ("=", "<>"):
@@ -245,15 +262,18 @@ def evaluate_condition(condition: Condition, item: Mapping[str, Any] | None,
 
 
 def _value(operand: Operand, item: Mapping[str, Any] | None, ctx: ConditionContext) -> Any:
+    sizes = 0
+    while isinstance(operand, Size):
+        sizes += 1
+        operand = operand.operand
     if isinstance(operand, ValueRef):
-        return ctx.values[operand.placeholder]
-    if isinstance(operand, Path):
-        return read_path(item, ctx.path(operand))
-    inner = _value(operand.operand, item, ctx)
-    if inner is MISSING:
-        return MISSING
-    size = size_of(inner)
-    return MISSING if size is None else Decimal(size)
+        value = ctx.values[operand.placeholder]
+    else:
+        value = read_path(item, ctx.path(operand))
+    for _ in range(sizes):
+        size = None if value is MISSING else size_of(value)
+        value = MISSING if size is None else Decimal(size)
+    return value
 
 
 def _compare(op: str, left: Any, right: Any) -> bool:
@@ -303,13 +323,22 @@ def _begins_with(value: Any, prefix: Any) -> bool:
     return False
 
 
-def _eval(expr: BoolExpr, item: Mapping[str, Any] | None, ctx: ConditionContext) -> bool:
-    if isinstance(expr, And):
-        return _eval(expr.left, item, ctx) and _eval(expr.right, item, ctx)
-    if isinstance(expr, Or):
-        return _eval(expr.left, item, ctx) or _eval(expr.right, item, ctx)
+def _eval(expr: BoolExpr, item: Mapping[str, Any] | None, ctx: ConditionContext) -> Step[bool]:
+    if isinstance(expr, And | Or):
+        left: bool = yield _eval(expr.left, item, ctx)
+        if isinstance(expr, And) and not left:
+            return False
+        if isinstance(expr, Or) and left:
+            return True
+        right: bool = yield _eval(expr.right, item, ctx)
+        return right
     if isinstance(expr, Not):
-        return not _eval(expr.operand, item, ctx)
+        return not (yield _eval(expr.operand, item, ctx))
+    return _holds(expr, item, ctx)
+
+
+def _holds(expr: BoolExpr, item: Mapping[str, Any] | None,
+           ctx: ConditionContext) -> bool:
     if isinstance(expr, Compare):
         return _compare(expr.op, _value(expr.left, item, ctx), _value(expr.right, item, ctx))
     if isinstance(expr, Between):

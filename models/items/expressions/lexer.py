@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from replicheck.models.items.errors import ValidationError
+from replicheck.models.items.expressions.limits import check_placeholder_length
 
 __all__ = [
     "COMPARATOR",
@@ -134,6 +135,7 @@ def tokenize(text: str, what: str) -> list[Token]:
                 kind = "an expression attribute name (#name)" if char == "#" else (
                     "an expression attribute value (:value)")
                 raise _lex_error(what, text, start, char, f"{kind} with letters, digits or _")
+            check_placeholder_length(text[start:i], what, start)
             tokens.append(Token(NAME if char == "#" else VALUE, text[start:i], start))
         elif char == "<":
             if i + 1 < n and text[i + 1] in "=>":

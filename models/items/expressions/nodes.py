@@ -6,12 +6,20 @@ part in equality or hashing, so a parsed tree equals a hand-built one. ``str(nod
 (or :func:`unparse`) prints the canonical expression text: single spaces, upper-case
 keywords, and parentheses only where precedence needs them, so that parsing it gives
 the same tree back.
+
+Equality, hashing, ``repr`` and ``str`` walk a tree on an explicit stack
+(``trampoline.run``), never on Python's: a tree of any depth (say, a chain of ten
+thousand ``NOT``) compares, hashes and prints without a ``RecursionError``. They mean
+what the dataclass methods would: fields compared in order, ``pos`` and ``text`` left
+out.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TypeAlias
+from dataclasses import dataclass, field, fields
+from typing import Any, TypeAlias
+
+from replicheck.models.items.expressions.trampoline import Step, run
 
 __all__ = [
     "COMPARATORS",
@@ -55,7 +63,7 @@ COMPARATORS: tuple[str, ...] = ("=", "<>", "<", "<=", ">", ">=")
 """The comparison operators, as written."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Node:
     """Base of every AST node: carries the source offset ``pos`` (not compared)."""
 
@@ -64,18 +72,91 @@ class Node:
     def __str__(self) -> str:
         return unparse(self)
 
+    def __repr__(self) -> str:
+        return run(_repr_of(self))
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return _same(self, other)
+
+    def __hash__(self) -> int:
+        return run(_hash_of(self))
+
+
+_COMPARED: dict[type, tuple[str, ...]] = {}
+_SHOWN: dict[type, tuple[str, ...]] = {}
+
+
+def _compared(kind: type) -> tuple[str, ...]:
+    names = _COMPARED.get(kind)
+    if names is None:
+        names = _COMPARED[kind] = tuple(f.name for f in fields(kind) if f.compare)
+    return names
+
+
+def _shown(kind: type) -> tuple[str, ...]:
+    names = _SHOWN.get(kind)
+    if names is None:
+        names = _SHOWN[kind] = tuple(f.name for f in fields(kind) if f.repr)
+    return names
+
+
+def _same(first: Node, second: Node) -> bool:
+    pending: list[tuple[Any, Any]] = [(first, second)]
+    while pending:
+        a, b = pending.pop()
+        if a is b:
+            continue
+        if isinstance(a, Node):
+            if a.__class__ is not b.__class__:
+                return False
+            pending.extend((getattr(a, name), getattr(b, name)) for name in _compared(type(a)))
+        elif isinstance(a, tuple) and isinstance(b, tuple):
+            if len(a) != len(b):
+                return False
+            pending.extend(zip(a, b, strict=True))
+        elif a != b:
+            return False
+    return True
+
+
+def _hash_of(value: Any) -> Step[int]:
+    if not isinstance(value, Node | tuple):
+        return hash(value)
+    children = value if isinstance(value, tuple) else tuple(
+        getattr(value, name) for name in _compared(type(value)))
+    parts: list[int] = []
+    for child in children:
+        parts.append((yield _hash_of(child)) if isinstance(child, Node | tuple) else hash(child))
+    return hash((type(value).__qualname__, *parts))
+
+
+def _repr_of(value: Any) -> Step[str]:
+    if isinstance(value, Node):
+        shown = []
+        for name in _shown(type(value)):
+            shown.append(f"{name}={(yield _repr_of(getattr(value, name)))}")
+        return f"{type(value).__qualname__}({', '.join(shown)})"
+    if isinstance(value, tuple):
+        listed = []
+        for element in value:
+            listed.append((yield _repr_of(element)))
+        return "(" + ", ".join(listed) + ("," if len(listed) == 1 else "") + ")"
+    return repr(value)
+
 
 # ---------------------------------------------------------------------------- paths
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Name(Node):
     """A bare attribute name in a path (``Price``)."""
 
     name: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class NamePlaceholder(Node):
     """An expression attribute name (``#p``), resolved through ExpressionAttributeNames.
     ``placeholder`` includes the ``#``."""
@@ -83,7 +164,7 @@ class NamePlaceholder(Node):
     placeholder: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Index(Node):
     """A list index in a path (``[3]``)."""
 
@@ -93,7 +174,7 @@ class Index(Node):
 PathElement: TypeAlias = Name | NamePlaceholder | Index
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Path(Node):
     """A document path: a name or ``#name``, then map members (``.b``) and list
     indexes (``[0]``)."""
@@ -101,7 +182,7 @@ class Path(Node):
     elements: tuple[PathElement, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class ValueRef(Node):
     """An expression attribute value (``:v``); ``placeholder`` includes the ``:``."""
 
@@ -111,7 +192,7 @@ class ValueRef(Node):
 # ---------------------------------------------------------------------------- conditions
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Size(Node):
     """``size(operand)``: a number, usable only as an operand."""
 
@@ -122,7 +203,7 @@ Operand: TypeAlias = Path | ValueRef | Size
 """What a condition compares: a path, a value placeholder, or ``size(...)``."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Compare(Node):
     """``left op right`` with ``op`` one of :data:`COMPARATORS`."""
 
@@ -131,7 +212,7 @@ class Compare(Node):
     right: Operand
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Between(Node):
     """``operand BETWEEN low AND high`` (inclusive)."""
 
@@ -140,7 +221,7 @@ class Between(Node):
     high: Operand
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class In(Node):
     """``operand IN (candidate, ...)``."""
 
@@ -148,21 +229,21 @@ class In(Node):
     candidates: tuple[Operand, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class AttributeExists(Node):
     """``attribute_exists(path)``."""
 
     path: Path
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class AttributeNotExists(Node):
     """``attribute_not_exists(path)``."""
 
     path: Path
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class AttributeType(Node):
     """``attribute_type(operand, type)``; ``type`` should name a DynamoDB type."""
 
@@ -170,7 +251,7 @@ class AttributeType(Node):
     type: Operand
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class BeginsWith(Node):
     """``begins_with(operand, prefix)``."""
 
@@ -178,7 +259,7 @@ class BeginsWith(Node):
     prefix: Operand
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Contains(Node):
     """``contains(operand, element)``."""
 
@@ -186,14 +267,14 @@ class Contains(Node):
     element: Operand
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Not(Node):
     """``NOT operand``."""
 
     operand: BoolExpr
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class And(Node):
     """``left AND right``."""
 
@@ -201,7 +282,7 @@ class And(Node):
     right: BoolExpr
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Or(Node):
     """``left OR right``."""
 
@@ -216,7 +297,7 @@ BoolExpr: TypeAlias = (
 """Any node that is true or false."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Condition(Node):
     """A parsed condition expression. ``what`` names the request parameter it came from
     (``ConditionExpression``, ``FilterExpression``, ...); ``text`` is the source."""
@@ -229,7 +310,7 @@ class Condition(Node):
 # ---------------------------------------------------------------------------- updates
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class IfNotExists(Node):
     """``if_not_exists(path, default)``: the value at ``path`` if any, else
     ``default``."""
@@ -238,7 +319,7 @@ class IfNotExists(Node):
     default: UpdateOperand
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class ListAppend(Node):
     """``list_append(first, second)``: the two lists concatenated."""
 
@@ -250,7 +331,7 @@ UpdateOperand: TypeAlias = Path | ValueRef | IfNotExists | ListAppend
 """An operand of a SET value."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Arithmetic(Node):
     """``left + right`` or ``left - right`` on numbers."""
 
@@ -263,7 +344,7 @@ SetValue: TypeAlias = UpdateOperand | Arithmetic
 """The right-hand side of a SET action."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class SetAction(Node):
     """``path = value``."""
 
@@ -271,14 +352,14 @@ class SetAction(Node):
     value: SetValue
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class RemoveAction(Node):
     """``path`` in a REMOVE clause."""
 
     path: Path
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class AddAction(Node):
     """``path :value`` in an ADD clause (number addition or set union)."""
 
@@ -286,7 +367,7 @@ class AddAction(Node):
     value: ValueRef
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class DeleteAction(Node):
     """``path :value`` in a DELETE clause (set difference)."""
 
@@ -294,7 +375,7 @@ class DeleteAction(Node):
     value: ValueRef
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Update(Node):
     """A parsed update expression: its actions by clause, each in source order. The
     clauses' order in the source is not kept (it has no meaning)."""
@@ -316,7 +397,7 @@ class Update(Node):
 # ---------------------------------------------------------------------------- projections
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Projection(Node):
     """A parsed projection expression: the paths to return."""
 
@@ -340,8 +421,8 @@ def _path(path: Path) -> str:
     return "".join(parts)
 
 
-def _bool(expr: BoolExpr, parent: type | None, right: bool) -> str:
-    text = unparse(expr)
+def _bool(expr: BoolExpr, parent: type | None, right: bool) -> Step[str]:
+    text = yield _unparse(expr)
     if isinstance(expr, Or):
         needs = parent in (And, Not) or (parent is Or and right)
     elif isinstance(expr, And):
@@ -353,6 +434,17 @@ def _bool(expr: BoolExpr, parent: type | None, right: bool) -> str:
 
 def unparse(node: Node) -> str:
     """The canonical expression text of ``node`` (see the module docstring)."""
+    return run(_unparse(node))
+
+
+def _listed(nodes: tuple[Node, ...]) -> Step[str]:
+    texts = []
+    for node in nodes:
+        texts.append((yield _unparse(node)))
+    return ", ".join(texts)
+
+
+def _unparse(node: Node) -> Step[str]:
     if isinstance(node, Path):
         return _path(node)
     if isinstance(node, ValueRef):
@@ -364,44 +456,47 @@ def unparse(node: Node) -> str:
     if isinstance(node, Index):
         return f"[{node.index}]"
     if isinstance(node, Size):
-        return f"size({unparse(node.operand)})"
+        return f"size({(yield _unparse(node.operand))})"
     if isinstance(node, Compare):
-        return f"{unparse(node.left)} {node.op} {unparse(node.right)}"
+        return f"{(yield _unparse(node.left))} {node.op} {(yield _unparse(node.right))}"
     if isinstance(node, Between):
-        return f"{unparse(node.operand)} BETWEEN {unparse(node.low)} AND {unparse(node.high)}"
+        return (f"{(yield _unparse(node.operand))} BETWEEN {(yield _unparse(node.low))} "
+                f"AND {(yield _unparse(node.high))}")
     if isinstance(node, In):
-        listed = ", ".join(unparse(c) for c in node.candidates)
-        return f"{unparse(node.operand)} IN ({listed})"
+        return f"{(yield _unparse(node.operand))} IN ({(yield _listed(node.candidates))})"
     if isinstance(node, AttributeExists):
-        return f"attribute_exists({unparse(node.path)})"
+        return f"attribute_exists({(yield _unparse(node.path))})"
     if isinstance(node, AttributeNotExists):
-        return f"attribute_not_exists({unparse(node.path)})"
+        return f"attribute_not_exists({(yield _unparse(node.path))})"
     if isinstance(node, AttributeType):
-        return f"attribute_type({unparse(node.operand)}, {unparse(node.type)})"
+        return f"attribute_type({(yield _listed((node.operand, node.type)))})"
     if isinstance(node, BeginsWith):
-        return f"begins_with({unparse(node.operand)}, {unparse(node.prefix)})"
+        return f"begins_with({(yield _listed((node.operand, node.prefix)))})"
     if isinstance(node, Contains):
-        return f"contains({unparse(node.operand)}, {unparse(node.element)})"
+        return f"contains({(yield _listed((node.operand, node.element)))})"
     if isinstance(node, Not):
-        return f"NOT {_bool(node.operand, Not, False)}"
+        return f"NOT {(yield _bool(node.operand, Not, False))}"
     if isinstance(node, And):
-        return f"{_bool(node.left, And, False)} AND {_bool(node.right, And, True)}"
+        return (f"{(yield _bool(node.left, And, False))} AND "
+                f"{(yield _bool(node.right, And, True))}")
     if isinstance(node, Or):
-        return f"{_bool(node.left, Or, False)} OR {_bool(node.right, Or, True)}"
+        return (f"{(yield _bool(node.left, Or, False))} OR "
+                f"{(yield _bool(node.right, Or, True))}")
     if isinstance(node, Condition):
-        return unparse(node.expr)
+        text: str = yield _unparse(node.expr)
+        return text
     if isinstance(node, IfNotExists):
-        return f"if_not_exists({unparse(node.path)}, {unparse(node.default)})"
+        return f"if_not_exists({(yield _listed((node.path, node.default)))})"
     if isinstance(node, ListAppend):
-        return f"list_append({unparse(node.first)}, {unparse(node.second)})"
+        return f"list_append({(yield _listed((node.first, node.second)))})"
     if isinstance(node, Arithmetic):
-        return f"{unparse(node.left)} {node.op} {unparse(node.right)}"
+        return f"{(yield _unparse(node.left))} {node.op} {(yield _unparse(node.right))}"
     if isinstance(node, SetAction):
-        return f"{unparse(node.path)} = {unparse(node.value)}"
+        return f"{_path(node.path)} = {(yield _unparse(node.value))}"
     if isinstance(node, RemoveAction):
-        return unparse(node.path)
+        return _path(node.path)
     if isinstance(node, AddAction | DeleteAction):
-        return f"{unparse(node.path)} {unparse(node.value)}"
+        return f"{_path(node.path)} {node.value.placeholder}"
     if isinstance(node, Update):
         clauses = []
         for keyword, actions in (
@@ -409,8 +504,8 @@ def unparse(node: Node) -> str:
             ("ADD", node.adds), ("DELETE", node.deletes),
         ):
             if actions:
-                clauses.append(f"{keyword} " + ", ".join(unparse(a) for a in actions))
+                clauses.append(f"{keyword} " + (yield _listed(actions)))
         return " ".join(clauses)
     if isinstance(node, Projection):
-        return ", ".join(unparse(p) for p in node.paths)
+        return ", ".join(_path(p) for p in node.paths)
     raise TypeError(f"not an expression node: {node!r}")

@@ -34,12 +34,18 @@ functions used in the wrong place, a repeated update clause, reserved words used
 names, wrong operand counts, paths required, too many IN operands, and overlapping
 paths; within one kind, the leftmost. Checks that need ExpressionAttributeNames or
 ExpressionAttributeValues happen when the expression is validated or evaluated.
+
+DynamoDB's limits (``limits.py``) come before all of these and stop the parse where they
+are crossed: an expression over 4 KB is refused before it is read, a placeholder over
+255 bytes when it is read, the 301st operator or function and a document path of more
+than 32 elements where they stand. The parser's recursion runs on an explicit stack
+(``trampoline.run``), so no nesting of parentheses, NOT or functions can exhaust
+Python's; a parenthesized operand is parsed once from each token however often the
+parser backtracks over it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from replicheck.models.items.errors import ValidationError
@@ -54,6 +60,13 @@ from replicheck.models.items.expressions.lexer import (
     Token,
     syntax_error,
     tokenize,
+)
+from replicheck.models.items.expressions.limits import (
+    MAX_IN_OPERANDS,
+    MAX_OPERATORS,
+    MAX_PATH_DEPTH,
+    LimitExceeded,
+    check_expression_size,
 )
 from replicheck.models.items.expressions.nodes import (
     AddAction,
@@ -91,19 +104,15 @@ from replicheck.models.items.expressions.nodes import (
 )
 from replicheck.models.items.expressions.paths import overlap_error, static_key
 from replicheck.models.items.expressions.reserved import is_reserved
+from replicheck.models.items.expressions.trampoline import Step, run
 
 __all__ = [
     "CONDITION_FUNCTIONS",
-    "MAX_IN_OPERANDS",
     "UPDATE_FUNCTIONS",
     "parse_condition",
     "parse_projection",
     "parse_update",
 ]
-
-MAX_IN_OPERANDS = 101
-"""The most operands an IN may have, counting the one on its left: at most 100 values
-in its list, as DynamoDB documents ("up to 100 values")."""
 
 CONDITION_FUNCTIONS: frozenset[str] = frozenset({
     "attribute_exists", "attribute_not_exists", "attribute_type", "begins_with",
@@ -145,11 +154,24 @@ class _Call:
 _Raw = Path | ValueRef | _Call
 
 
+@dataclass(frozen=True)
+class _Memo:
+    """What parsing a parenthesized operand from one token gave: its result, the token
+    after it, the deferred checks and the operators it added; or the error it raised."""
+
+    result: _Raw | None
+    end: int
+    deferred: tuple[tuple[int, int, ValidationError], ...]
+    operators: int
+    error: ValidationError | None
+
+
 class _Parser:
     def __init__(self, text: str, what: str, keywords: frozenset[str]) -> None:
         self.text = text
         self.what = what
         self.keywords = keywords
+        check_expression_size(text, what)
         if not text.strip():
             raise ValidationError(
                 "The expression can not be empty;", what=what, position=0,
@@ -159,6 +181,8 @@ class _Parser:
         self.i = 0
         self.deferred: list[tuple[int, int, ValidationError]] = []
         self.failed_groups: dict[int, ValidationError] = {}
+        self.operand_memo: dict[int, _Memo] = {}
+        self.operators = 0
 
     # -------------------------------------------------------------- token helpers
 
@@ -190,6 +214,22 @@ class _Parser:
         self.deferred.append((kind, pos, ValidationError(
             message, what=self.what, position=pos, expected=expected, text=self.text,
         )))
+
+    def count_operator(self, token: Token) -> None:
+        self.count_operators(1, token)
+
+    def count_operators(self, count: int, token: Token) -> None:
+        """Count ``count`` operators or functions ending at ``token``; the one past
+        :data:`MAX_OPERATORS` is a :class:`LimitExceeded` at once."""
+        self.operators += count
+        if self.operators > MAX_OPERATORS:
+            raise LimitExceeded(
+                "The expression contains too many operators; operator count: "
+                f"{self.operators}, limit: {MAX_OPERATORS} (maximum number of operators "
+                "or functions in an expression)",
+                limit="maximum number of operators or functions in an expression",
+                figure=MAX_OPERATORS, what=self.what, position=token.pos,
+            )
 
     def finish(self, expected_end: str) -> None:
         if self.peek().kind != EOF:
@@ -259,36 +299,75 @@ class _Parser:
                 self.expect_punct("]")
                 elements.append(Index(int(number.text), pos=number.pos))
             else:
-                return Path(tuple(elements), pos=start)
+                break
+        if len(elements) > MAX_PATH_DEPTH:
+            raise LimitExceeded(
+                "The document path has too many nesting levels; nesting levels: "
+                f"{len(elements)}, limit: {MAX_PATH_DEPTH} (maximum depth of a document "
+                "path)",
+                limit="maximum depth of a document path (nested attribute levels)",
+                figure=MAX_PATH_DEPTH, what=self.what,
+                position=elements[MAX_PATH_DEPTH].pos,
+            )
+        return Path(tuple(elements), pos=start)
 
     # -------------------------------------------------------------- operands
 
-    def raw_operand(self, groups: bool) -> _Raw:
+    def raw_operand(self, groups: bool) -> Step[_Raw]:
         token = self.peek()
         if token.kind == VALUE:
             self.advance()
             return ValueRef(token.text, pos=token.pos)
         if groups and self.is_punct(token, "("):
-            self.advance()
-            inner = self.raw_operand(groups)
-            self.expect_punct(")")
-            return inner
+            grouped: _Raw = yield self.grouped_operand()
+            return grouped
         if (
             token.kind == IDENT
             and token.text.upper() not in self.keywords
             and self.is_punct(self.peek(1), "(")
         ):
+            self.count_operator(token)
             self.advance()
             self.advance()
-            args = [self.raw_operand(groups)]
+            args = [(yield self.raw_operand(groups))]
             while self.is_punct(self.peek(), ","):
                 self.advance()
-                args.append(self.raw_operand(groups))
+                args.append((yield self.raw_operand(groups)))
             close = self.expect_punct(")", "',' or ')'")
             return _Call(token.text, tuple(args), token.pos, close.end)
         if token.kind == NAME or (token.kind == IDENT and token.text.upper() not in self.keywords):
             return self.path()
         raise self.error("an operand (an attribute name, #name, :value or a function)")
+
+    def grouped_operand(self) -> Step[_Raw]:
+        """``'(' operand ')'`` at the current token, remembered by its start so that
+        trying it again after a failed parenthesized condition costs nothing."""
+        start = self.i
+        memo = self.operand_memo.get(start)
+        if memo is not None:
+            return self.replay(memo)
+        deferred, operators = len(self.deferred), self.operators
+        try:
+            self.advance()
+            inner: _Raw = yield self.raw_operand(True)
+            self.expect_punct(")")
+        except LimitExceeded:
+            raise
+        except ValidationError as error:
+            self.operand_memo[start] = _Memo(None, start, (), 0, error)
+            raise
+        self.operand_memo[start] = _Memo(
+            inner, self.i, tuple(self.deferred[deferred:]), self.operators - operators, None)
+        return inner
+
+    def replay(self, memo: _Memo) -> _Raw:
+        if memo.error is not None:
+            raise memo.error
+        assert memo.result is not None
+        self.i = memo.end
+        self.deferred.extend(memo.deferred)
+        self.count_operators(memo.operators, self.tokens[memo.end - 1])
+        return memo.result
 
     def arity(self, call: _Call) -> bool:
         wanted = _ARITY[call.name]
@@ -330,13 +409,13 @@ class _Parser:
 
     # -------------------------------------------------------------- conditions
 
-    def cond_operand(self, raw: _Raw) -> Operand:
+    def cond_operand(self, raw: _Raw) -> Step[Operand]:
         if not isinstance(raw, _Call):
             return raw
         if raw.name == "size":
             if not self.arity(raw):
                 return _PLACEHOLDER
-            return Size(self.cond_operand(raw.args[0]), pos=raw.pos)
+            return Size((yield self.cond_operand(raw.args[0])), pos=raw.pos)
         if raw.name in CONDITION_FUNCTIONS:
             self.misuse(raw, f"{raw.name}(...) as a condition of its own, not as an operand")
         elif raw.name in UPDATE_FUNCTIONS:
@@ -349,105 +428,121 @@ class _Parser:
         else:
             self.unknown_function(raw)
         for arg in raw.args:
-            self.cond_operand(arg)
+            yield self.cond_operand(arg)
         return _PLACEHOLDER
 
-    def cond_function(self, call: _Call) -> BoolExpr:
+    def cond_function(self, call: _Call) -> Step[BoolExpr]:
         if call.name not in CONDITION_FUNCTIONS or call.name == "size":
-            self.cond_operand(call)
+            yield self.cond_operand(call)
             if call.name == "size":
                 self.misuse(call, "size(...) compared with something (it is a number)")
             return AttributeExists(_PLACEHOLDER)
         if not self.arity(call):
             for arg in call.args:
-                self.cond_operand(arg)
+                yield self.cond_operand(arg)
             return AttributeExists(_PLACEHOLDER)
         if call.name in ("attribute_exists", "attribute_not_exists"):
             path = self.needs_path(call, call.args[0])
-            self.cond_operand(call.args[0])
+            yield self.cond_operand(call.args[0])
             if call.name == "attribute_exists":
                 return AttributeExists(path, pos=call.pos)
             return AttributeNotExists(path, pos=call.pos)
-        first = self.cond_operand(call.args[0])
-        second = self.cond_operand(call.args[1])
+        first = yield self.cond_operand(call.args[0])
+        second = yield self.cond_operand(call.args[1])
         if call.name == "attribute_type":
             return AttributeType(first, second, pos=call.pos)
         if call.name == "begins_with":
             return BeginsWith(first, second, pos=call.pos)
         return Contains(first, second, pos=call.pos)
 
-    def condition(self) -> BoolExpr:
-        left = self.conjunction()
+    def condition(self) -> Step[BoolExpr]:
+        left: BoolExpr = yield self.conjunction()
         while self.is_keyword(self.peek(), "OR"):
             token = self.advance()
-            left = Or(left, self.conjunction(), pos=token.pos)
+            self.count_operator(token)
+            left = Or(left, (yield self.conjunction()), pos=token.pos)
         return left
 
-    def conjunction(self) -> BoolExpr:
-        left = self.negation()
+    def conjunction(self) -> Step[BoolExpr]:
+        left: BoolExpr = yield self.negation()
         while self.is_keyword(self.peek(), "AND"):
             token = self.advance()
-            left = And(left, self.negation(), pos=token.pos)
+            self.count_operator(token)
+            left = And(left, (yield self.negation()), pos=token.pos)
         return left
 
-    def negation(self) -> BoolExpr:
+    def negation(self) -> Step[BoolExpr]:
         if self.is_keyword(self.peek(), "NOT"):
             token = self.advance()
-            return Not(self.negation(), pos=token.pos)
-        return self.predicate()
+            self.count_operator(token)
+            return Not((yield self.negation()), pos=token.pos)
+        predicate: BoolExpr = yield self.predicate()
+        return predicate
 
     def at_operator(self) -> bool:
         token = self.peek()
         return token.kind == COMPARATOR or self.is_keyword(token, "BETWEEN") or (
             self.is_keyword(token, "IN"))
 
-    def predicate(self) -> BoolExpr:
+    def predicate(self) -> Step[BoolExpr]:
         if not self.is_punct(self.peek(), "("):
-            return self.predicate_rest(self.raw_operand(groups=True))
-        start, deferred = self.i, len(self.deferred)
+            return (yield from self.compared())
+        start, deferred, operators = self.i, len(self.deferred), self.operators
         group_error = self.failed_groups.get(start)
         if group_error is None:
             try:
                 self.advance()
-                inner = self.condition()
+                inner: BoolExpr = yield self.condition()
                 self.expect_punct(")", "')' (or AND, OR)")
                 if not self.at_operator():
                     return inner
+            except LimitExceeded:
+                raise
             except ValidationError as error:
                 group_error = self.failed_groups[start] = error
         # Not a parenthesized condition: a parenthesized operand, compared.
-        self.i = start
+        self.i, self.operators = start, operators
         del self.deferred[deferred:]
         try:
-            return self.predicate_rest(self.raw_operand(groups=True))
+            return (yield from self.compared())
+        except LimitExceeded:
+            raise
         except ValidationError as error:
             if group_error is not None and (group_error.position or 0) > (error.position or 0):
                 raise group_error from None
             raise
 
-    def predicate_rest(self, left: _Raw) -> BoolExpr:
+    def compared(self) -> Step[BoolExpr]:
+        left: _Raw = yield self.raw_operand(groups=True)
+        rest: BoolExpr = yield self.predicate_rest(left)
+        return rest
+
+    def predicate_rest(self, left: _Raw) -> Step[BoolExpr]:
         token = self.peek()
         if token.kind == COMPARATOR:
             self.advance()
-            right = self.raw_operand(groups=True)
-            return Compare(token.text, self.cond_operand(left), self.cond_operand(right),
-                           pos=token.pos)
+            self.count_operator(token)
+            right = yield self.raw_operand(groups=True)
+            return Compare(token.text, (yield self.cond_operand(left)),
+                           (yield self.cond_operand(right)), pos=token.pos)
         if self.is_keyword(token, "BETWEEN"):
             self.advance()
-            low = self.raw_operand(groups=True)
+            self.count_operator(token)
+            low = yield self.raw_operand(groups=True)
             if not self.is_keyword(self.peek(), "AND"):
                 raise self.error("AND (operand BETWEEN low AND high)")
             self.advance()
-            high = self.raw_operand(groups=True)
-            return Between(self.cond_operand(left), self.cond_operand(low),
-                           self.cond_operand(high), pos=token.pos)
+            high = yield self.raw_operand(groups=True)
+            return Between((yield self.cond_operand(left)), (yield self.cond_operand(low)),
+                           (yield self.cond_operand(high)), pos=token.pos)
         if self.is_keyword(token, "IN"):
             self.advance()
+            self.count_operator(token)
             self.expect_punct("(", "'(' opening the list of IN")
-            candidates = [self.raw_operand(groups=True)]
+            candidates = [(yield self.raw_operand(groups=True))]
             while self.is_punct(self.peek(), ","):
                 self.advance()
-                candidates.append(self.raw_operand(groups=True))
+                candidates.append((yield self.raw_operand(groups=True)))
             self.expect_punct(")", "',' or ')'")
             if len(candidates) + 1 > MAX_IN_OPERANDS:
                 self.defer(
@@ -456,18 +551,24 @@ class _Parser:
                     f"{len(candidates) + 1}",
                     f"at most {MAX_IN_OPERANDS - 1} values in the list of IN",
                 )
-            return In(self.cond_operand(left),
-                      tuple(self.cond_operand(c) for c in candidates), pos=token.pos)
+            operand = yield self.cond_operand(left)
+            listed = []
+            for candidate in candidates:
+                listed.append((yield self.cond_operand(candidate)))
+            return In(operand, tuple(listed), pos=token.pos)
         if isinstance(left, _Call):
-            return self.cond_function(left)
+            function: BoolExpr = yield self.cond_function(left)
+            return function
         raise self.error("a comparator (= <> < <= > >=), BETWEEN or IN")
 
     # -------------------------------------------------------------- updates
 
-    def update_operand(self) -> UpdateOperand:
-        return self.convert_update(self.raw_operand(groups=False))
+    def update_operand(self) -> Step[UpdateOperand]:
+        raw: _Raw = yield self.raw_operand(groups=False)
+        operand: UpdateOperand = yield self.convert_update(raw)
+        return operand
 
-    def convert_update(self, raw: _Raw) -> UpdateOperand:
+    def convert_update(self, raw: _Raw) -> Step[UpdateOperand]:
         if not isinstance(raw, _Call):
             return raw
         if raw.name not in UPDATE_FUNCTIONS:
@@ -480,17 +581,18 @@ class _Parser:
             else:
                 self.unknown_function(raw)
             for arg in raw.args:
-                self.convert_update(arg)
+                yield self.convert_update(arg)
             return _PLACEHOLDER
         if not self.arity(raw):
             for arg in raw.args:
-                self.convert_update(arg)
+                yield self.convert_update(arg)
             return _PLACEHOLDER
         if raw.name == "if_not_exists":
             path = self.needs_path(raw, raw.args[0])
-            self.convert_update(raw.args[0])
-            return IfNotExists(path, self.convert_update(raw.args[1]), pos=raw.pos)
-        first, second = (self.convert_update(arg) for arg in raw.args)
+            yield self.convert_update(raw.args[0])
+            return IfNotExists(path, (yield self.convert_update(raw.args[1])), pos=raw.pos)
+        first = yield self.convert_update(raw.args[0])
+        second = yield self.convert_update(raw.args[1])
         for converted in (first, second):
             if isinstance(converted, ListAppend):
                 self.defer(
@@ -501,15 +603,16 @@ class _Parser:
                 )
         return ListAppend(first, second, pos=raw.pos)
 
-    def set_value(self) -> SetValue:
-        left = self.update_operand()
+    def set_value(self) -> Step[SetValue]:
+        left: UpdateOperand = yield self.update_operand()
         token = self.peek()
         if self.is_punct(token, "+") or self.is_punct(token, "-"):
             self.advance()
-            return Arithmetic(token.text, left, self.update_operand(), pos=token.pos)
+            self.count_operator(token)
+            return Arithmetic(token.text, left, (yield self.update_operand()), pos=token.pos)
         return left
 
-    def update(self) -> Update:
+    def update(self) -> Step[Update]:
         sets: list[SetAction] = []
         removes: list[RemoveAction] = []
         adds: list[AddAction] = []
@@ -536,7 +639,7 @@ class _Parser:
                     if not (equals.kind == COMPARATOR and equals.text == "="):
                         raise self.error("'=' (SET path = value)")
                     self.advance()
-                    sets.append(SetAction(path, self.set_value(), pos=path.pos))
+                    sets.append(SetAction(path, (yield self.set_value()), pos=path.pos))
                 elif keyword == "REMOVE":
                     removes.append(RemoveAction(path, pos=path.pos))
                 else:
@@ -579,24 +682,12 @@ class _Parser:
         return Projection(tuple(paths), text=self.text)
 
 
-@contextmanager
-def _depth_guard(what: str, text: str) -> Iterator[None]:
-    try:
-        yield
-    except RecursionError:
-        raise ValidationError(
-            "The expression is nested too deeply", what=what,
-            expected="fewer nested parentheses, NOT or function calls", text=text,
-        ) from None
-
-
 def parse_condition(text: str, what: str = "ConditionExpression") -> Condition:
     """Parse a condition expression (also a FilterExpression: pass its name as
     ``what``). Malformed text raises :class:`ValidationError` naming ``what``, the
     0-based character position and what was expected there."""
     parser = _Parser(text, what, _CONDITION_KEYWORDS)
-    with _depth_guard(what, text):
-        expr = parser.condition()
+    expr = run(parser.condition())
     parser.finish("AND, OR or the end of the expression")
     return Condition(expr, what=what, text=text)
 
@@ -606,8 +697,7 @@ def parse_update(text: str) -> Update:
     two actions on overlapping paths) raises :class:`ValidationError` naming
     ``UpdateExpression``, the position and what was expected."""
     parser = _Parser(text, "UpdateExpression", _UPDATE_KEYWORDS)
-    with _depth_guard("UpdateExpression", text):
-        update = parser.update()
+    update = run(parser.update())
     parser.finish("',', SET, REMOVE, ADD, DELETE or the end of the expression")
     return update
 

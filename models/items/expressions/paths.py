@@ -7,12 +7,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from replicheck.models.items.errors import ValidationError
+from replicheck.models.items.expressions.limits import MAX_PATH_DEPTH, LimitExceeded
 from replicheck.models.items.expressions.nodes import Index, Name, NamePlaceholder, Path
 
 __all__ = [
     "MISSING",
     "ResolvedPath",
     "check_overlaps",
+    "container_depth",
+    "copy_value",
     "format_path",
     "overlap_error",
     "read_path",
@@ -60,7 +63,17 @@ def resolve_path(
     path: Path, names: Mapping[str, str], what: str = "", text: str | None = None
 ) -> ResolvedPath:
     """``path`` with its ``#name`` placeholders replaced by their names; an undefined
-    placeholder is a :class:`ValidationError` naming ``what``."""
+    placeholder is a :class:`ValidationError` naming ``what``, a path of more than
+    ``MAX_PATH_DEPTH`` elements (only a tree built by hand has one: the parser refuses
+    it) a :class:`LimitExceeded`."""
+    if len(path.elements) > MAX_PATH_DEPTH:
+        raise LimitExceeded(
+            "The document path has too many nesting levels; nesting levels: "
+            f"{len(path.elements)}, limit: {MAX_PATH_DEPTH} (maximum depth of a document "
+            "path)",
+            limit="maximum depth of a document path (nested attribute levels)",
+            figure=MAX_PATH_DEPTH, what=what or None, position=path.pos,
+        )
     out: list[str | int] = []
     for element in path.elements:
         if isinstance(element, Name):
@@ -150,3 +163,40 @@ def static_key(path: Path) -> ResolvedPath:
     """``path`` keyed without names: placeholders stay apart from bare names, so two
     static keys that overlap surely overlap once resolved."""
     return tuple(_key(e) for e in path.elements)
+
+
+def copy_value(value: Any) -> Any:
+    """A deep copy of the lists and maps of an attribute value (other values are
+    immutable and shared), made on an explicit stack: safe at any depth."""
+    if not isinstance(value, list | Mapping):
+        return value
+    root: Any = [] if isinstance(value, list) else {}
+    pending: list[tuple[Any, Any]] = [(value, root)]
+    while pending:
+        source, target = pending.pop()
+        members = enumerate(source) if isinstance(source, list) else source.items()
+        for key, element in members:
+            if isinstance(element, list | Mapping):
+                element_copy: Any = [] if isinstance(element, list) else {}
+                pending.append((element, element_copy))
+            else:
+                element_copy = element
+            if isinstance(target, list):
+                target.append(element_copy)
+            else:
+                target[key] = element_copy
+    return root
+
+
+def container_depth(value: Any) -> int:
+    """How many lists and maps nest in ``value`` (0 for a scalar or a set, 1 for a flat
+    list or map), counted on an explicit stack: safe at any depth."""
+    deepest = 0
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        current, depth = pending.pop()
+        if isinstance(current, list | Mapping):
+            deepest = max(deepest, depth)
+            members = current if isinstance(current, list) else current.values()
+            pending.extend((member, depth + 1) for member in members)
+    return deepest

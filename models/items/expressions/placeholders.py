@@ -10,6 +10,10 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from replicheck.models.items.errors import ValidationError
+from replicheck.models.items.expressions.limits import (
+    check_attribute_name_length,
+    check_placeholder_length,
+)
 from replicheck.models.items.expressions.nodes import (
     Condition,
     NamePlaceholder,
@@ -40,16 +44,20 @@ _VALUE_KEY = re.compile(r":[A-Za-z0-9_]+")
 
 
 def iter_nodes(node: Node) -> Iterator[Node]:
-    """``node`` and every node below it, depth first, in field order."""
-    yield node
-    for f in fields(node):
-        child = getattr(node, f.name)
-        if isinstance(child, Node):
-            yield from iter_nodes(child)
-        elif isinstance(child, tuple):
-            for element in child:
-                if isinstance(element, Node):
-                    yield from iter_nodes(element)
+    """``node`` and every node below it, depth first, in field order (walked on an
+    explicit stack: safe at any depth)."""
+    pending: list[Node] = [node]
+    while pending:
+        current = pending.pop()
+        yield current
+        children: list[Node] = []
+        for f in fields(current):
+            child = getattr(current, f.name)
+            if isinstance(child, Node):
+                children.append(child)
+            elif isinstance(child, tuple):
+                children.extend(element for element in child if isinstance(element, Node))
+        pending.extend(reversed(children))
 
 
 @dataclass(frozen=True)
@@ -117,6 +125,11 @@ def normalized_values(parsed: Parsed, values: Mapping[str, Any]) -> dict[str, An
     return out
 
 
+def _shown(value: object) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _keys(keys: list[str]) -> str:
     return "{" + ", ".join(sorted(keys)) + "}"
 
@@ -134,20 +147,25 @@ def check_placeholders(
     for key, name in names.items():
         if not isinstance(key, str) or not _NAME_KEY.fullmatch(key):
             raise ValidationError(
-                f'ExpressionAttributeNames contains invalid key: Syntax error; key: "{key}"',
+                "ExpressionAttributeNames contains invalid key: Syntax error; key: "
+                f'"{_shown(key)}"',
                 what="ExpressionAttributeNames", expected="keys like #name",
             )
+        check_placeholder_length(key, "ExpressionAttributeNames", None)
         if not isinstance(name, str) or not name:
             raise ValidationError(
-                f"ExpressionAttributeNames contains invalid value: {name!r} for key {key}",
+                f"ExpressionAttributeNames contains invalid value: {_shown(name)} for key {key}",
                 what="ExpressionAttributeNames", expected="non-empty attribute names",
             )
+        check_attribute_name_length(name, f"ExpressionAttributeNames[{key}]")
     for key in values:
         if not isinstance(key, str) or not _VALUE_KEY.fullmatch(key):
             raise ValidationError(
-                f'ExpressionAttributeValues contains invalid key: Syntax error; key: "{key}"',
+                "ExpressionAttributeValues contains invalid key: Syntax error; key: "
+                f'"{_shown(key)}"',
                 what="ExpressionAttributeValues", expected="keys like :value",
             )
+        check_placeholder_length(key, "ExpressionAttributeValues", None)
     used_names: set[str] = set()
     used_values: set[str] = set()
     for expression in parsed:

@@ -14,6 +14,7 @@ from replicheck.models.items.expressions.paths import (
     MISSING,
     ResolvedPath,
     check_overlaps,
+    copy_value,
     resolve_path,
 )
 from replicheck.models.items.expressions.placeholders import check_defined
@@ -27,17 +28,9 @@ class _Trie:
     children: dict[str | int, _Trie] = field(default_factory=dict)
 
 
-def _copy(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_copy(element) for element in value]
-    if isinstance(value, Mapping):
-        return {key: _copy(element) for key, element in value.items()}
-    return value
-
-
 def _extract(value: Any, node: _Trie) -> Any:
     if node.leaf:
-        return _copy(value)
+        return copy_value(value)
     if any(isinstance(key, int) for key in node.children):
         if not isinstance(value, list):
             return MISSING

@@ -7,7 +7,12 @@ such appends in index order). ``REMOVE`` of something absent does nothing, ``ADD
 creates a missing number or set, ``DELETE`` leaves a missing set missing and removes a
 set it empties. A path whose parent is missing or of the wrong type is refused ("The
 document path provided in the update expression is invalid for update"), except that
-``REMOVE`` on an item that does not exist does nothing.
+``REMOVE`` on an item that does not exist does nothing. A SET or ADD that would nest
+lists and maps deeper than DynamoDB's 32 levels is refused before anything applies.
+
+Operands (``if_not_exists``, ``list_append``) are walked on an explicit stack; the
+item's structure is walked only along the update's paths (at most 32 elements) and
+copied without recursion.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from replicheck.models.items.errors import ValidationError
+from replicheck.models.items.expressions.limits import LimitExceeded
 from replicheck.models.items.expressions.nodes import (
     Arithmetic,
     IfNotExists,
@@ -31,6 +37,8 @@ from replicheck.models.items.expressions.paths import (
     MISSING,
     ResolvedPath,
     check_overlaps,
+    container_depth,
+    copy_value,
     format_path,
     read_path,
     resolve_path,
@@ -40,7 +48,9 @@ from replicheck.models.items.expressions.placeholders import (
     iter_nodes,
     normalized_values,
 )
+from replicheck.models.items.expressions.trampoline import Step, run
 from replicheck.models.items.values import (
+    MAX_NESTING_DEPTH,
     SET_TYPES,
     add_numbers,
     subtract_numbers,
@@ -99,10 +109,10 @@ def _operand_type_error(ctx: UpdateContext, name: str, kind: str, pos: int,
     )
 
 
-def _check_value(value: SetValue, ctx: UpdateContext) -> None:
+def _check_value(value: SetValue, ctx: UpdateContext) -> Step[None]:
     if isinstance(value, Arithmetic):
         for operand in (value.left, value.right):
-            _check_value(operand, ctx)
+            yield _check_value(operand, ctx)
             if isinstance(operand, ValueRef):
                 kind = type_of(ctx.values[operand.placeholder])
                 if kind != "N":
@@ -110,14 +120,14 @@ def _check_value(value: SetValue, ctx: UpdateContext) -> None:
                                               f"numbers on both sides of {value.op}")
     elif isinstance(value, ListAppend):
         for operand in (value.first, value.second):
-            _check_value(operand, ctx)
+            yield _check_value(operand, ctx)
             if isinstance(operand, ValueRef):
                 kind = type_of(ctx.values[operand.placeholder])
                 if kind != "L":
                     raise _operand_type_error(ctx, "list_append", kind, value.pos,
                                               "two lists for list_append")
     elif isinstance(value, IfNotExists):
-        _check_value(value.default, ctx)
+        yield _check_value(value.default, ctx)
         if isinstance(value.default, Path) and ctx.path(value.default) == ctx.path(value.path):
             raise ctx.error(
                 "The first operand must be distinct from the remaining operands for this "
@@ -130,7 +140,7 @@ def _check_value(value: SetValue, ctx: UpdateContext) -> None:
 def _check_actions(ctx: UpdateContext) -> None:
     update = ctx.update
     for action in update.sets:
-        _check_value(action.value, ctx)
+        run(_check_value(action.value, ctx))
     for add in update.adds:
         kind = type_of(ctx.values[add.value.placeholder])
         if kind != "N" and kind not in SET_TYPES:
@@ -196,16 +206,8 @@ def updated_paths(update: Update, names: Mapping[str, str] | None) -> frozenset[
 # ---------------------------------------------------------------------------- application
 
 
-def _copy(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_copy(element) for element in value]
-    if isinstance(value, Mapping):
-        return {key: _copy(element) for key, element in value.items()}
-    return value
-
-
 def _operand(operand: UpdateOperand, item: Mapping[str, Any] | None,
-             ctx: UpdateContext) -> Any:
+             ctx: UpdateContext) -> Step[Any]:
     if isinstance(operand, ValueRef):
         return ctx.values[operand.placeholder]
     if isinstance(operand, Path):
@@ -218,9 +220,9 @@ def _operand(operand: UpdateOperand, item: Mapping[str, Any] | None,
         return value
     if isinstance(operand, IfNotExists):
         value = read_path(item, ctx.path(operand.path))
-        return _operand(operand.default, item, ctx) if value is MISSING else value
-    first = _operand(operand.first, item, ctx)
-    second = _operand(operand.second, item, ctx)
+        return (yield _operand(operand.default, item, ctx)) if value is MISSING else value
+    first = yield _operand(operand.first, item, ctx)
+    second = yield _operand(operand.second, item, ctx)
     for value in (first, second):
         kind = type_of(value)
         if kind != "L":
@@ -231,9 +233,9 @@ def _operand(operand: UpdateOperand, item: Mapping[str, Any] | None,
 
 def _set_value(value: SetValue, item: Mapping[str, Any] | None, ctx: UpdateContext) -> Any:
     if not isinstance(value, Arithmetic):
-        return _operand(value, item, ctx)
-    left = _operand(value.left, item, ctx)
-    right = _operand(value.right, item, ctx)
+        return run(_operand(value, item, ctx))
+    left = run(_operand(value.left, item, ctx))
+    right = run(_operand(value.right, item, ctx))
     for operand in (left, right):
         kind = type_of(operand)
         if kind != "N":
@@ -259,14 +261,14 @@ class _Trie:
 def _terminal(action: tuple[str, Any, int], old: Any, ctx: UpdateContext) -> Any:
     verb, operand, pos = action
     if verb == "SET":
-        return _copy(operand)
+        return copy_value(operand)
     if verb == "REMOVE":
         return MISSING
     kind = type_of(operand)
     old_kind = None if old is MISSING else type_of(old)
     if verb == "ADD":
         if old_kind is None:
-            return _copy(operand)
+            return copy_value(operand)
         if old_kind != kind:
             raise ctx.error(_INCORRECT_TYPE, pos, f"an attribute of type {kind} to ADD to")
         if kind == "N":
@@ -300,7 +302,7 @@ def _apply_container(old: Any, node: _Trie, ctx: UpdateContext, pos: int) -> Any
         for index, element in enumerate(old):
             child = node.children.get(index)
             if child is None:
-                out.append(_copy(element))
+                out.append(copy_value(element))
                 continue
             result = _apply_member(element, child, ctx, pos)
             if result is not MISSING:
@@ -315,7 +317,7 @@ def _apply_container(old: Any, node: _Trie, ctx: UpdateContext, pos: int) -> Any
         return out
     if not isinstance(old, Mapping):
         raise ctx.error(_INVALID_PATH, pos, "a map where the path has a member name")
-    members = {key: _copy(value) for key, value in old.items()}
+    members = {key: copy_value(value) for key, value in old.items()}
     _apply_members(members, old, node, ctx)
     return members
 
@@ -345,6 +347,25 @@ def _only_removes(node: _Trie) -> bool:
     return all(_only_removes(child) for child in node.children.values())
 
 
+def _check_nesting(path: ResolvedPath, action: tuple[str, Any, int], ctx: UpdateContext
+                   ) -> None:
+    """DynamoDB's limit on nested attributes, for the value an action writes at
+    ``path``: the lists and maps above it (one per step of the path after the first)
+    and those inside it, at most ``MAX_NESTING_DEPTH`` in all."""
+    verb, operand, pos = action
+    if verb not in ("SET", "ADD"):
+        return
+    depth = len(path) - 1 + container_depth(operand)
+    if depth > MAX_NESTING_DEPTH:
+        raise LimitExceeded(
+            "One or more parameter values were invalid: Nesting Levels have exceeded "
+            f"supported limits; nesting levels: {depth}, limit: {MAX_NESTING_DEPTH} "
+            "(maximum depth of nested attributes)",
+            limit="maximum depth of nested lists and maps in an item",
+            figure=MAX_NESTING_DEPTH, what=_WHAT, position=pos,
+        )
+
+
 def _apply(ctx: UpdateContext, item: Mapping[str, Any] | None) -> dict[str, Any]:
     update = ctx.update
     root = _Trie()
@@ -361,12 +382,14 @@ def _apply(ctx: UpdateContext, item: Mapping[str, Any] | None) -> dict[str, Any]
         planned.append((ctx.path(delete.path),
                         ("DELETE", ctx.values[delete.value.placeholder], delete.pos)))
     for path, action in planned:
+        _check_nesting(path, action, ctx)
+    for path, action in planned:
         node = root
         for step in path:
             node = node.children.setdefault(step, _Trie())
         node.action = action
     old: Mapping[str, Any] = item if item is not None else {}
-    result = {key: _copy(value) for key, value in old.items()}
+    result = {key: copy_value(value) for key, value in old.items()}
     for key, child in root.children.items():
         if item is None and child.action is None and _only_removes(child):
             continue  # DynamoDB ignores a nested REMOVE on an item that does not exist

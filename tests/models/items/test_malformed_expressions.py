@@ -5,7 +5,10 @@ message. Nothing is ever applied: the item given to apply_update is left as it w
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+import inspect
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -13,6 +16,22 @@ import pytest
 
 from replicheck.models.items.errors import ValidationError
 from replicheck.models.items.expressions import (
+    MAX_ATTRIBUTE_NAME_BYTES,
+    MAX_EXPRESSION_BYTES,
+    MAX_OPERATORS,
+    MAX_PATH_DEPTH,
+    MAX_SUBSTITUTION_BYTES,
+    AttributeExists,
+    Compare,
+    Condition,
+    Index,
+    LimitExceeded,
+    Name,
+    Not,
+    Path,
+    RemoveAction,
+    Update,
+    ValueRef,
     apply_update,
     check_placeholders,
     evaluate_condition,
@@ -20,6 +39,8 @@ from replicheck.models.items.expressions import (
     parse_projection,
     parse_update,
 )
+from replicheck.models.items.requests import Put, TableSchema
+from replicheck.models.items.validation import check_write
 
 OPERAND = "an operand (an attribute name, #name, :value or a function)"
 PATH = "a document path (an attribute name or #name)"
@@ -337,12 +358,278 @@ def test_names_and_values_used_by_any_expression_of_the_request_count_as_used() 
         check_placeholders({"#a": "x"}, {":v": 1, ":w": 2}, condition)
 
 
-@pytest.mark.parametrize(
-    "text", ["NOT " * 3000 + "a = :v", "(" * 2000 + "a = :v" + ")" * 2000],
-    ids=["not", "parentheses"],
-)
-def test_absurd_nesting_is_a_validation_error_not_a_crash(text: str) -> None:
-    with pytest.raises(ValidationError) as caught:
+# ---------------------------------------------------------------------------- limits
+# DynamoDB's documented limits (limits.py, each citing the Developer Guide): exceeding
+# one is a LimitExceeded, a ValidationError naming the limit, its figure and where.
+
+
+def limit_error(parse: Callable[[str], Any], text: str) -> LimitExceeded:
+    with pytest.raises(LimitExceeded) as caught:
+        parse(text)
+    return caught.value
+
+
+def padded(text: str, size: int) -> str:
+    """``text`` followed by blanks up to ``size`` characters."""
+    return text + " " * (size - len(text))
+
+
+@pytest.mark.parametrize("what", [C, U, P])
+def test_an_expression_of_4_kb_is_read_and_one_byte_more_is_refused(what: str) -> None:
+    parse = PARSERS[what]
+    text = {C: "a = :v", U: "SET a = :v", P: "a"}[what]
+    parse(padded(text, MAX_EXPRESSION_BYTES))
+    error = limit_error(parse, padded(text, MAX_EXPRESSION_BYTES + 1))
+    assert (error.what, error.position, error.figure) == (what, 4096, 4096)
+    assert error.message.startswith("Expression size has exceeded the maximum allowed size; "
+                                    "expression size: 4097 bytes, limit: 4096 bytes")
+    assert "expression string" in error.limit
+
+
+def test_the_expression_size_counts_utf8_bytes_and_comes_before_any_other_fault() -> None:
+    # 1366 three-byte characters: 1366 characters, 4098 bytes; not a valid token either.
+    error = limit_error(parse_condition, "\u20ac" * 1366)
+    assert "expression size: 4098 bytes" in error.message
+    assert error.position == 1365
+    error = limit_error(parse_condition, "(" * 5000)
+    assert "expression size: 5000 bytes" in error.message
+
+
+def test_a_placeholder_of_255_bytes_is_read_and_one_of_256_is_refused() -> None:
+    name, value = "#" + "n" * 254, ":" + "v" * 254
+    parse_condition(f"{name} = {value}")
+    error = limit_error(parse_condition, f"a = {value}v")
+    assert (error.what, error.position, error.figure) == (C, 4, 255)
+    assert "expression attribute value" in error.message and "256 bytes" in error.message
+    error = limit_error(parse_update, f"SET {name}n = :v")
+    assert (error.what, error.position) == (U, 4)
+    assert "expression attribute name" in error.message
+    with pytest.raises(LimitExceeded) as caught:
+        check_placeholders({name + "n": "a"}, {}, parse_condition("a = :v"))
+    assert caught.value.what == "ExpressionAttributeNames"
+    with pytest.raises(LimitExceeded) as caught:
+        check_placeholders({}, {value + "v": 1}, parse_condition("a = :v"))
+    assert caught.value.what == "ExpressionAttributeValues"
+
+
+def chained(depth: int) -> str:
+    """``a<b OR (a<b OR (...))``: 2 * depth + 1 operators, none of them parentheses."""
+    return "a < b" + " OR (a < b" * depth + ")" * depth
+
+
+def test_300_operators_are_read_and_the_301st_is_refused_where_it_stands() -> None:
+    assert str(parse_condition(chained(149))).count("<") == 150  # 299 operators
+    error = limit_error(parse_condition, chained(150))
+    assert error.message.startswith("The expression contains too many operators; "
+                                    "operator count: 301, limit: 300")
+    assert (error.what, error.figure) == (C, MAX_OPERATORS)
+    assert error.position == chained(150).rindex("<")
+    # The count stops at the first operator past the limit, however many follow.
+    assert "operator count: 301," in limit_error(parse_condition, chained(300)).message
+
+
+@pytest.mark.parametrize("text", [
+    "NOT " * 301 + "a = :v",
+    " AND ".join(["attribute_exists(a)"] * 151),
+    "size(" * 301 + "a" + ")" * 301 + " = :v",
+    "a IN (" + ", ".join(["size(b)"] * 300) + ")",
+], ids=["not", "functions-and", "size", "in"])
+def test_not_functions_and_in_count_as_operators(text: str) -> None:
+    assert "operator count: 301," in limit_error(parse_condition, text).message
+
+
+def test_update_operators_and_functions_count_against_the_same_limit() -> None:
+    fine = "SET " + ",".join(f"a{i}=:v+:w" for i in range(300))
+    parse_update(fine)
+    error = limit_error(parse_update, fine + ", z = :v - :w")
+    assert error.message.startswith("The expression contains too many operators; "
+                                    "operator count: 301")
+    assert error.what == U
+    functions = "SET " + ",".join([f"a{i}=list_append(b,c)" for i in range(100)]
+                                  + [f"z{i}=b+c" for i in range(201)])
+    assert len(functions) <= MAX_EXPRESSION_BYTES
+    assert "operator count: 301," in limit_error(parse_update, functions).message
+
+
+def test_the_operator_count_survives_the_parsers_backtracking() -> None:
+    # "(a) = :v" is first tried as a parenthesized condition, then as an operand: the
+    # operators seen on the way are counted once.
+    text = " AND ".join(["(size(a)) = :v"] * 100)  # 100 size, 100 =, 99 AND
+    parse_condition(text)
+    assert "operator count: 301," in limit_error(parse_condition, text + " AND a = :v").message
+
+
+@pytest.mark.parametrize("what", [C, U, P])
+def test_a_document_path_of_32_levels_is_read_and_33_are_refused(what: str) -> None:
+    parse = PARSERS[what]
+    template = {C: "attribute_exists({})", U: "SET {} = :v", P: "{}"}[what]
+    parse(template.format("a" + ".b" * 31))
+    parse(template.format("a" + "[0]" * 31))
+    text = template.format("a" + ".b" * 20 + "[7]" * 12)
+    error = limit_error(parse, text)
+    assert error.message.startswith("The document path has too many nesting levels; "
+                                    "nesting levels: 33, limit: 32")
+    assert (error.what, error.figure, error.position) == (what, MAX_PATH_DEPTH, text.rindex("7"))
+
+
+def test_deep_paths_report_the_whole_depth() -> None:
+    error = limit_error(parse_condition, "a" + ".b" * 999 + " = :v")
+    assert "nesting levels: 1000," in error.message
+
+
+def test_a_hand_built_path_deeper_than_32_is_refused_when_resolved() -> None:
+    deep = Path((Name("a"),) + (Index(0),) * 40)
+    with pytest.raises(LimitExceeded):
+        evaluate_condition(Condition(AttributeExists(deep)), {"a": [1]}, None, None)
+    with pytest.raises(LimitExceeded):
+        apply_update(Update(removes=(RemoveAction(deep),)), {"a": [1]}, None, None)
+
+
+def nested(depth: int) -> Any:
+    """A value of ``depth`` nested maps around a number (0: the number)."""
+    value: Any = Decimal(1)
+    for _ in range(depth):
+        value = {"m": value}
+    return value
+
+
+def test_an_update_may_not_nest_lists_and_maps_deeper_than_32_levels() -> None:
+    item = {"pk": "k", "a": {}}
+    assert apply_update(parse_update("SET a.b = :v"), item, None, {":v": nested(31)})
+    before = copy.deepcopy(item)
+    with pytest.raises(LimitExceeded) as caught:
+        apply_update(parse_update("SET a.b = :v"), item, None, {":v": nested(32)})
+    assert caught.value.message.startswith(
+        "One or more parameter values were invalid: Nesting Levels have exceeded supported "
+        "limits; nesting levels: 33, limit: 32")
+    assert (caught.value.what, caught.value.position) == (U, 4)
+    assert item == before
+    with pytest.raises(LimitExceeded):
+        apply_update(parse_update("SET a.l = list_append(:v, :w)"), item, None,
+                     {":v": [nested(31)], ":w": []})
+
+
+def test_substitution_variables_over_2_mb_are_refused() -> None:
+    schemas = {"t": TableSchema("t", "pk")}
+    big = "x" * (MAX_SUBSTITUTION_BYTES // 2)
+    fine = Put("t", {"pk": "k"}, "a <> :v AND b <> :w", values={":v": big[:-10], ":w": big})
+    check_write(schemas, fine)
+    over = Put("t", {"pk": "k"}, "a <> :v AND b <> :w", values={":v": big, ":w": big})
+    with pytest.raises(LimitExceeded) as caught:
+        check_write(schemas, over)
+    assert caught.value.figure == MAX_SUBSTITUTION_BYTES == 2 * 1024 * 1024
+    assert caught.value.what == "ExpressionAttributeValues"
+    assert f"size: {2 * len(big) + 4} bytes" in caught.value.message
+
+
+def test_attribute_names_over_64_kb_are_refused() -> None:
+    long_name = "n" * (MAX_ATTRIBUTE_NAME_BYTES + 1)
+    with pytest.raises(LimitExceeded) as caught:
+        check_placeholders({"#n": long_name}, {}, parse_condition("attribute_exists(#n)"))
+    assert caught.value.what == "ExpressionAttributeNames[#n]"
+    check_placeholders({"#n": long_name[1:]}, {}, parse_condition("attribute_exists(#n)"))
+    with pytest.raises(LimitExceeded):
+        check_write({"t": TableSchema("t", "pk")}, Put("t", {"pk": "k", long_name: 1}))
+
+
+# ---------------------------------------------------------------------------- depth
+# Nothing recurses on Python's stack to a depth the input controls: each of these runs
+# with only a little stack left above the caller, far less than the input's depth.
+
+
+@contextmanager
+def little_stack(frames: int = 120) -> Iterator[None]:
+    """Run the body with at most ``frames`` more Python frames than the caller has."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(len(inspect.stack(0)) + frames)
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+DEEP_TEXTS = [
+    ("(" * 2000 + "a = :v" + ")" * 2000, REDUNDANT),
+    ("(" * 1000 + "a" + ")" * 1000 + " = :v", REDUNDANT),
+    ("(" * 1300 + "a = :v" + ")" * 1200, 'Syntax error; token: "<EOF>"'),
+    ("(" * 2040, 'Syntax error; token: "<EOF>"'),
+    ("NOT " * 1000 + "a = :v", "The expression contains too many operators"),
+    ("size(" * 600 + "a" + ")" * 600 + " = :v", "The expression contains too many operators"),
+    ("a" + "[0]" * 1300 + " = :v", "The document path has too many nesting levels"),
+    ("a" + ".b" * 2000 + " = :v", "The document path has too many nesting levels"),
+    ("a = :v" + " OR a = :v" * 400, "The expression contains too many operators"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), DEEP_TEXTS,
+                         ids=[f"deep{i}" for i in range(len(DEEP_TEXTS))])
+def test_deep_conditions_are_refused_without_recursion(text: str, message: str) -> None:
+    assert len(text.encode()) <= MAX_EXPRESSION_BYTES
+    with little_stack(), pytest.raises(ValidationError) as caught:
         parse_condition(text)
-    assert caught.value.message == "The expression is nested too deeply"
-    assert caught.value.what == "ConditionExpression"
+    assert caught.value.message.startswith(message)
+    assert caught.value.what == C
+
+
+@pytest.mark.parametrize("text", [
+    "SET a = " + "list_append(" * 400 + ":v, :v" + ")" * 400,
+    "SET a = " + "if_not_exists(b, " * 250 + ":v" + ")" * 250,
+    "SET " + "a" + "[0]" * 1300 + " = :v",
+])
+def test_deep_updates_are_refused_without_recursion(text: str) -> None:
+    with little_stack(), pytest.raises(LimitExceeded):
+        parse_update(text)
+
+
+def test_the_deepest_valid_expressions_parse_print_and_evaluate_with_little_stack() -> None:
+    cases = [
+        (chained(149), True),
+        ("NOT " * 299 + "a < b", False),
+        ("NOT " * 298 + "a < b", True),
+        ("(a < b AND " * 140 + "a < b" + ")" * 140, True),
+        ("(a < b OR " * 140 + "b < a" + ")" * 140, True),
+        ("(" * 140 + "a < b" + " AND b < a)" * 140, False),
+    ]
+    item = {"a": Decimal(1), "b": Decimal(2)}
+    for text, expected in cases:
+        with little_stack():
+            condition = parse_condition(text)
+            assert parse_condition(str(condition)) == condition
+            assert hash(condition) == hash(parse_condition(str(condition)))
+            assert repr(condition).startswith("Condition(expr=")
+            holds = evaluate_condition(condition, item, None, {":v": Decimal(1)})
+        assert holds is expected, text
+    sizes = parse_condition("size(" * 299 + "a" + ")" * 299 + " = :v")
+    with little_stack(), pytest.raises(ValidationError, match="operator or function: size, "
+                                       "operand type: N"):
+        evaluate_condition(sizes, item, None, {":v": Decimal(1)})
+
+
+def test_hand_built_trees_of_any_depth_compare_print_and_evaluate() -> None:
+    leaf = Compare("=", Path((Name("a"),)), ValueRef(":v"))
+    tree: Any = leaf
+    for _ in range(10_001):
+        tree = Not(tree)
+    other: Any = leaf
+    for _ in range(10_001):
+        other = Not(other)
+    with little_stack():
+        condition = Condition(tree)
+        assert evaluate_condition(condition, {"a": Decimal(1)}, None, {":v": 1}) is False
+        assert tree == other and hash(tree) == hash(other) and tree != Not(other)
+        text = str(condition)
+        assert text.count("NOT") == 10_001
+        assert repr(tree).count("Not(operand=") == 10_001
+
+
+def test_items_nested_deeply_are_copied_without_recursion() -> None:
+    deep = nested(5000)
+    with little_stack():
+        after = apply_update(parse_update("SET n = :v"), {"pk": "k", "d": deep}, None,
+                             {":v": 1})
+    assert after["n"] == 1
+    assert after["d"] is not deep
+    walked, depth = after["d"], 0
+    while isinstance(walked, dict):
+        walked, depth = walked["m"], depth + 1
+    assert depth == 5000
