@@ -6,12 +6,13 @@ steps, each an object with ``from`` and ``to`` (operation ids), ``kind`` (``ww``
 ``wr``, ``rw``, ``process``, ``realtime``) and the ``key`` (or ``item``) it is about, or
 a plain list of operation ids read as a closed walk. :func:`cycle_edges` reads that;
 :func:`cycle_graph_svg` draws the operations as nodes around a circle and the
-dependencies as labelled arrows, each kind in its own colour. Every text is escaped.
+dependencies as labelled arrows, each kind in its own colour. Every string from the
+anomaly or the history goes through :func:`~replicheck.reports.escaping.html_text`
+(content) or :func:`~replicheck.reports.escaping.html_attr` (attribute values).
 """
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import Any, Final
 
 from replicheck.histories.history import History
 from replicheck.histories.verdict import Anomaly
+from replicheck.reports.escaping import html_attr, html_text, text_of
 from replicheck.reports.json_report import format_value
 from replicheck.reports.timeline import describe_operation
 
@@ -67,11 +69,11 @@ def cycle_edges(anomaly: Anomaly) -> tuple[Edge, ...]:
     edges: list[Edge] = []
     for step in raw:
         if isinstance(step, Mapping) and "from" in step and "to" in step:
-            src, dst, kind = step["from"], step["to"], str(step.get("kind") or "")
+            src, dst, kind = step["from"], step["to"], text_of(step.get("kind") or "")
             about = step.get("key", step.get("item"))
         elif isinstance(step, list | tuple) and len(step) >= 2:
             src, dst = step[0], step[1]
-            kind = str(step[2]) if len(step) > 2 else ""
+            kind = text_of(step[2]) if len(step) > 2 else ""
             about = step[3] if len(step) > 3 else None
         else:
             return ()
@@ -92,7 +94,6 @@ def cycle_graph_svg(anomaly: Anomaly, history: History | None = None, *,
     edges = cycle_edges(anomaly)
     if not edges:
         return None
-    esc = html.escape
     nodes: list[int] = []
     for edge in edges:
         for op in (edge.src, edge.dst):
@@ -110,32 +111,34 @@ def cycle_graph_svg(anomaly: Anomaly, history: History | None = None, *,
     kinds = sorted({e.kind for e in edges})
     out = [f'<svg class="cycle-graph" xmlns="http://www.w3.org/2000/svg" '
            f'width="{size:.0f}" height="{size:.0f}" viewBox="0 0 {size:.0f} {size:.0f}" '
-           f'role="img" aria-label="{esc(anomaly.type)} cycle of {n} operations"><defs>']
+           f'role="img" aria-label="{html_attr(anomaly.type)} cycle of {n} operations">'
+           "<defs>"]
     for k, kind in enumerate(kinds):
         colour = KIND_COLOURS.get(kind, "#000000")
-        out.append(f'<marker id="{esc(ident)}-a{k}" viewBox="0 0 10 10" refX="9" refY="5" '
+        out.append(f'<marker id="{html_attr(ident)}-a{k}" viewBox="0 0 10 10" refX="9" refY="5" '
                    f'markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
                    f'<path d="M0,0 L10,5 L0,10 z" fill="{colour}"/></marker>')
     out.append("</defs>")
     ops_by_id = {op.id: op for op in history.operations} if history is not None else {}
     for edge in edges:
         colour = KIND_COLOURS.get(edge.kind, "#000000")
-        marker = f"{esc(ident)}-a{kinds.index(edge.kind)}"
+        marker = f"{html_attr(ident)}-a{kinds.index(edge.kind)}"
         reverse = any(e.src == edge.dst and e.dst == edge.src for e in edges)
         path, lx, ly, anchor = _arrow(where[edge.src], where[edge.dst], reverse=reverse)
         title = f"op {edge.src} → op {edge.dst}" + (f": {edge.label}" if edge.label else "")
-        out.append(f'<g class="edge" data-kind="{esc(edge.kind)}"><title>{esc(title)}</title>'
+        out.append(f'<g class="edge" data-kind="{html_attr(edge.kind)}">'
+                   f'<title>{html_text(title)}</title>'
                    f'<path d="{path}" stroke="{colour}" marker-end="url(#{marker})"/>')
         if edge.label:
             out.append(f'<text x="{lx:.1f}" y="{ly:.1f}" fill="{colour}" '
                        f'text-anchor="{anchor}">'
-                       f'{esc(edge.label[:24])}</text>')
+                       f'{html_text(edge.label[:24])}</text>')
         out.append("</g>")
     for op_id in nodes:
         px, py = where[op_id]
         node_op = ops_by_id.get(op_id)
         title = describe_operation(node_op) if node_op is not None else f"op {op_id}"
-        out.append(f'<g class="node" data-op="{op_id}"><title>{esc(title)}</title>'
+        out.append(f'<g class="node" data-op="{op_id}"><title>{html_text(title)}</title>'
                    f'<circle cx="{px:.1f}" cy="{py:.1f}" r="{NODE}"/>'
                    f'<text x="{px:.1f}" y="{py + 4:.1f}">{op_id}</text></g>')
     out.append("</svg>")

@@ -8,18 +8,21 @@ runs, every violation and observation) and adds, for each counterexample with a
 history, a timeline of its operations (:mod:`replicheck.reports.timeline`) and its
 dependency cycles as small graphs (:mod:`replicheck.reports.graphs`).
 :func:`render_check_html` draws the same for one checked history and its verdict. The
-renderers only format values; every text is escaped.
+renderers only format values; every string from a store or a history goes through the
+:mod:`replicheck.reports.escaping` function of the HTML context it lands in (text,
+attribute value, ``<pre>``), so the page's elements and attributes are the template's
+whatever the strings.
 """
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterator, Sequence
 from typing import Final
 
 from replicheck.histories.history import History
 from replicheck.histories.verdict import Anomaly, Verdict
 from replicheck.properties.outcomes import Counterexample, StoreOutcome, SuiteOutcome
+from replicheck.reports.escaping import html_attr, html_pre, html_text
 from replicheck.reports.graphs import GRAPH_CSS, KIND_COLOURS, cycle_graph_svg
 from replicheck.reports.naming import (
     EXIT_MEANINGS,
@@ -36,8 +39,6 @@ from replicheck.reports.timeline import TIMELINE_CSS, timeline_html
 
 __all__ = ["render_check_html", "render_html"]
 
-esc = html.escape
-
 PAGE_CSS: Final = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;
   color:#1d1d24;margin:0 auto;padding:1em 1.5em 3em;max-width:1400px;background:#fbfbfd}
@@ -50,7 +51,7 @@ th,td{border:1px solid #d5d5e0;padding:.25em .55em;text-align:left;vertical-alig
 th{background:#eef0f6}
 .matrix-wrap{overflow-x:auto}
 .matrix th.g{font-weight:600;font-size:.8em;min-width:5.5em;max-width:8em;
-  vertical-align:bottom}
+  vertical-align:bottom;overflow-wrap:break-word}
 .matrix td{font-size:.85em;min-width:5.5em}
 .st-holds{background:#dff3e2}.st-violated{background:#f9c9c9;font-weight:bold}
 .st-observed{background:#ffeab0}.st-unknown{background:#dfe6f3}
@@ -75,7 +76,7 @@ def _page(title: str, body: Sequence[str]) -> str:
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             "<link rel=\"icon\" href=\"data:,\">"
-            f"<title>{esc(title)}</title><style>{PAGE_CSS}{TIMELINE_CSS}{GRAPH_CSS}"
+            f"<title>{html_text(title)}</title><style>{PAGE_CSS}{TIMELINE_CSS}{GRAPH_CSS}"
             "</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
 
 
@@ -96,11 +97,11 @@ def render_html(outcome: SuiteOutcome) -> str:
     result = overall_result(outcome)
     status = outcome.exit_status
     body = ["<h1>replicheck verify report</h1>",
-            f'<p><span class="result {esc(result)}">{esc(result)}</span> exit status '
-            f"{status}: {esc(EXIT_MEANINGS.get(status, ''))}.</p>",
+            f'<p><span class="result {html_attr(result)}">{html_text(result)}</span> exit '
+            f"status {status}: {html_text(EXIT_MEANINGS.get(status, ''))}.</p>",
             '<table class="facts">',
-            f"<tr><td>Profile</td><td><code>{esc(outcome.profile)}</code></td></tr>",
-            f"<tr><td>Started</td><td>{esc(outcome.started or 'unknown')}</td></tr>",
+            f"<tr><td>Profile</td><td><code>{html_text(outcome.profile)}</code></td></tr>",
+            f"<tr><td>Started</td><td>{html_text(outcome.started or 'unknown')}</td></tr>",
             f"<tr><td>Total time</td><td>{outcome.seconds:.2f} s</td></tr>",
             f"<tr><td>Stores</td><td>{len(outcome.stores)}</td></tr>",
             "</table>"]
@@ -113,7 +114,7 @@ def render_html(outcome: SuiteOutcome) -> str:
 def _matrix(outcome: SuiteOutcome) -> list[str]:
     shown, dropped = matrix_columns(outcome)
     out = ["<h2>Claims versus observed</h2>", '<div class="matrix-wrap"><table class="matrix">',
-           "<tr><th>store</th>" + "".join(f'<th class="g">{_breakable(g)}</th>' for g in shown)
+           "<tr><th>store</th>" + "".join(f'<th class="g">{html_text(g)}</th>' for g in shown)
            + "</tr>"]
     for store in outcome.stores:
         cells = []
@@ -124,42 +125,39 @@ def _matrix(outcome: SuiteOutcome) -> list[str]:
             title = f"{store.target} · {guarantee}"
             if cell is not None and cell.reason:
                 title += f": {cell.reason}"
-            cells.append(f'<td class="st-{esc(status)}{unclaimed}" title="{esc(title)}">'
-                         f"{esc(cell_text(cell))}</td>")
-        out.append(f"<tr><th><code>{esc(store.target)}</code></th>{''.join(cells)}</tr>")
+            cells.append(f'<td class="st-{html_attr(status)}{unclaimed}" '
+                         f'title="{html_attr(title)}">{html_text(cell_text(cell))}</td>')
+        out.append(f"<tr><th><code>{html_text(store.target)}</code></th>{''.join(cells)}"
+                   "</tr>")
     out.append("</table></div>")
     if dropped:
         out.append("<p class=\"muted\">Columns left out (not applicable for every store): "
-                   + ", ".join(f"<code>{esc(g)}</code>" for g in dropped) + ".</p>")
+                   + ", ".join(f"<code>{html_text(g)}</code>" for g in dropped) + ".</p>")
     out.append("<h4>Legend</h4><ul class=\"legend\">")
     for (text, meaning), status in zip(LEGEND, ("holds", "holds unclaimed", "violated",
                                                 "observed", "unknown", "not-applicable"),
                                        strict=True):
         first, *rest = status.split()
         cls = f"st-{first}" + "".join(f" {r}" for r in rest)
-        out.append(f'<li><span class="{cls}">{esc(text)}</span>: {esc(meaning)}.</li>')
+        out.append(f'<li><span class="{cls}">{html_text(text)}</span>: '
+                   f"{html_text(meaning)}.</li>")
     out.append("</ul>")
     return out
 
 
-def _breakable(name: str) -> str:
-    """``name`` escaped, with line-break opportunities after its dashes."""
-    return "-<wbr>".join(esc(part) for part in name.split("-"))
-
-
 def _store(store: StoreOutcome, ids: _Ids) -> list[str]:
-    out = [f"<h2>Store <code>{esc(store.target)}</code></h2>"]
+    out = [f"<h2>Store <code>{html_text(store.target)}</code></h2>"]
     if store.name and store.name != store.target:
-        out.append(f"<p>Descriptor: {esc(store.name)}</p>")
-    claims = ", ".join(f"<code>{esc(c)}</code>" for c in store.claims) or "nothing"
+        out.append(f"<p>Descriptor: {html_text(store.name)}</p>")
+    claims = ", ".join(f"<code>{html_text(c)}</code>" for c in store.claims) or "nothing"
     out += [f"<p>Claims: {claims}.</p>", "<h3>Properties</h3>",
             "<table><tr><th>property</th><th>status</th><th>examples</th><th>seconds</th>"
             "<th>reason</th></tr>"]
     for run in store.properties:
-        out.append(f"<tr><td>{esc(run.name)}</td>"
-                   f'<td class="p-{esc(run.status)}">{esc(run.status)}</td>'
+        out.append(f"<tr><td>{html_text(run.name)}</td>"
+                   f'<td class="p-{html_attr(run.status)}">{html_text(run.status)}</td>'
                    f"<td>{run.examples}</td><td>{run.seconds:.2f}</td>"
-                   f"<td>{esc(run.reason) or '-'}</td></tr>")
+                   f"<td>{html_text(run.reason) or '-'}</td></tr>")
     out.append("</table>")
     for example in store.violations:
         out += _counterexample("Violation", store, example, ids)
@@ -171,15 +169,16 @@ def _store(store: StoreOutcome, ids: _Ids) -> list[str]:
 def _counterexample(kind: str, store: StoreOutcome, example: Counterexample, ids: _Ids
                     ) -> list[str]:
     out = [f'<section class="example {kind.lower()}">',
-           f"<h3>{esc(kind)}: <code>{esc(example.guarantee)}</code> in "
-           f"<code>{esc(example.property)}</code> on <code>{esc(store_title(store))}</code></h3>"]
+           f"<h3>{html_text(kind)}: <code>{html_text(example.guarantee)}</code> in "
+           f"<code>{html_text(example.property)}</code> on "
+           f"<code>{html_text(store_title(store))}</code></h3>"]
     if example.explanation:
-        out.append(f"<p>{esc(example.explanation)}</p>")
+        out.append(f"<p>{html_text(example.explanation)}</p>")
     if example.steps:
         counted = ("" if example.decisions is None
                    else f" ({example.decisions} scheduler decisions)")
-        out.append(f"<h4>Minimal counterexample{esc(counted)}</h4><ol class=\"steps\">")
-        out += [f"<li>{esc(step)}</li>" for step in example.steps]
+        out.append(f"<h4>Minimal counterexample{html_text(counted)}</h4><ol class=\"steps\">")
+        out += [f"<li>{html_text(step)}</li>" for step in example.steps]
         out.append("</ol>")
     timeline = ids.next("tl") if example.history is not None else None
     if example.verdict is not None:
@@ -189,41 +188,43 @@ def _counterexample(kind: str, store: StoreOutcome, example: Counterexample, ids
     if example.schedule is not None:
         name = replay_file_name(store.target, example.property, example.guarantee)
         out.append(f"<p>Replay (from the report directory): <code>replicheck replay "
-                   f"{esc(name)}</code></p>")
+                   f"{html_text(name)}</code></p>")
     else:
         out.append('<p class="muted">No replayable schedule (the store does not offer '
                    "deterministic scheduling).</p>")
     if example.reproduce:
         out.append("<p>Reproduce with Hypothesis (paste above the test):</p>"
-                   f"<pre>{esc(example.reproduce)}</pre>")
+                   f"<pre>{html_pre(example.reproduce)}</pre>")
     out.append("</section>")
     return out
 
 
 def _op_links(ops: Sequence[int], timeline: str | None) -> str:
     if timeline is None:
-        return ", ".join(str(i) for i in ops)
-    return ", ".join(f'<a href="#{esc(timeline)}-op{i}">{i}</a>' for i in ops)
+        return html_text(", ".join(str(i) for i in ops))
+    return ", ".join(f'<a href="#{html_attr(timeline)}-op{html_attr(i)}">{html_text(i)}</a>'
+                     for i in ops)
 
 
 def _verdict(verdict: Verdict, timeline: str | None) -> list[str]:
     checked = ", ".join(verdict.consistency) or "-"
-    out = [f"<p>Checker verdict: <b>{esc(validity_text(verdict.valid))}</b> (model "
-           f"<code>{esc(verdict.model)}</code>, checked for {esc(checked)}; "
+    out = [f"<p>Checker verdict: <b>{html_text(validity_text(verdict.valid))}</b> (model "
+           f"<code>{html_text(verdict.model)}</code>, checked for {html_text(checked)}; "
            f"{verdict.stats.operations} operations).</p>"]
     anomalies = all_anomalies(verdict)
     if anomalies:
         out.append("<ul class=\"anomalies\">")
         for anomaly in anomalies:
-            out.append(f'<li><span class="anomaly-type">{esc(anomaly.type)}</span> '
+            out.append(f'<li><span class="anomaly-type">{html_text(anomaly.type)}</span> '
                        f"(operations {_op_links(anomaly.ops, timeline)}): "
-                       f"{esc(anomaly.explanation)}</li>")
+                       f"{html_text(anomaly.explanation)}</li>")
         out.append("</ul>")
     if verdict.ruled_out:
-        out.append(f"<p>Ruled out: {esc(', '.join(sorted(verdict.ruled_out)))}.</p>")
+        out.append(f"<p>Ruled out: {html_text(', '.join(sorted(verdict.ruled_out)))}.</p>")
     if verdict.still_possible:
-        out.append(f"<p>Still possible: {esc(', '.join(sorted(verdict.still_possible)))}.</p>")
-    out += [f'<p class="muted">Note: {esc(note)}</p>' for note in verdict.notes]
+        out.append("<p>Still possible: "
+                   f"{html_text(', '.join(sorted(verdict.still_possible)))}.</p>")
+    out += [f'<p class="muted">Note: {html_text(note)}</p>' for note in verdict.notes]
     return out
 
 
@@ -241,7 +242,7 @@ def _drawings(history: History, verdict: Verdict | None, ids: _Ids, timeline: st
            timeline_html(history, marks, ident=timeline)]
     graphs = list(_graphs(anomalies, history, ids))
     if graphs:
-        kinds = "".join(f'<span style="color:{c}">&#8594; {esc(k)}</span>'
+        kinds = "".join(f'<span style="color:{c}">&#8594; {html_text(k)}</span>'
                         for k, c in KIND_COLOURS.items())
         out += ["<h4>Dependency cycles</h4>",
                 f'<p class="kinds muted">Arrows: {kinds} (hover a node for its '
@@ -254,8 +255,8 @@ def _graphs(anomalies: Sequence[Anomaly], history: History, ids: _Ids) -> Iterat
         svg = cycle_graph_svg(anomaly, history, ident=ids.next("cy"))
         if svg is not None:
             yield (f'<figure style="display:inline-block;margin:0 1em 0 0">{svg}'
-                   f"<figcaption>{esc(anomaly.type)}: operations "
-                   f"{esc(', '.join(str(o) for o in anomaly.ops))}</figcaption></figure>")
+                   f"<figcaption>{html_text(anomaly.type)}: operations "
+                   f"{html_text(', '.join(str(o) for o in anomaly.ops))}</figcaption></figure>")
 
 
 def render_check_html(history: History, verdict: Verdict, *, source: str | None = None
@@ -269,8 +270,8 @@ def render_check_html(history: History, verdict: Verdict, *, source: str | None 
     valid = validity_text(verdict.valid)
     result = {"valid": "holds", "not valid": "violated"}.get(valid, "unknown")
     title = f"replicheck check: {source}" if source else "replicheck check"
-    body = [f"<h1>{esc(title)}</h1>",
-            f'<p><span class="result {result}">{esc(valid)}</span></p>']
+    body = [f"<h1>{html_text(title)}</h1>",
+            f'<p><span class="result {result}">{html_text(valid)}</span></p>']
     timeline = ids.next("tl")
     body += _verdict(verdict, timeline)
     stats = verdict.stats
@@ -279,7 +280,7 @@ def render_check_html(history: History, verdict: Verdict, *, source: str | None 
                 + (f", {stats.states} states explored" if stats.states else "") + ".</p>")
     if history.skipped:
         body.append("<h4>Skipped records</h4><ul>")
-        body += [f"<li>{esc(str(e))}</li>" for e in history.skipped]
+        body += [f"<li>{html_text(e)}</li>" for e in history.skipped]
         body.append("</ul>")
     body += _drawings(history, verdict, ids, timeline)
     return _page(title, body)

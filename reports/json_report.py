@@ -71,6 +71,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from replicheck.histories.history import History, Operation
+from replicheck.models.equality import Keyword
 from replicheck.properties.outcomes import (
     Cell,
     Counterexample,
@@ -78,6 +79,7 @@ from replicheck.properties.outcomes import (
     StoreOutcome,
     SuiteOutcome,
 )
+from replicheck.reports.escaping import text_of
 from replicheck.reports.naming import (
     EXIT_MEANINGS,
     cell_text,
@@ -88,6 +90,7 @@ from replicheck.reports.naming import (
 
 __all__ = [
     "JSON_SCHEMA_VERSION",
+    "VALUE_DEPTH",
     "counterexample_to_json",
     "format_value",
     "history_to_json",
@@ -98,6 +101,9 @@ __all__ = [
 
 JSON_SCHEMA_VERSION: Final = 1
 """The version of the report's JSON shape (the module docstring documents it)."""
+
+VALUE_DEPTH: Final = 100
+"""How many levels of a value's nesting :func:`format_value` shows."""
 
 
 def suite_to_json(outcome: SuiteOutcome) -> dict[str, Any]:
@@ -213,5 +219,56 @@ def jsonable(value: Any) -> Any:
 
 
 def format_value(value: Any) -> str:
-    """A value as compact JSON text for a report cell (``null`` for None)."""
-    return json.dumps(jsonable(value), separators=(", ", ": "), ensure_ascii=False)
+    """A value as compact JSON text for a report cell: ``null``, ``true``, numbers,
+    JSON strings, ``[a, b]``, ``{"k": v}`` (sets as lists sorted by their text, values
+    with ``to_json`` as their JSON, dataclasses as objects, anything else as the JSON
+    string of its ``str``). Three things keep it total for any value a history holds,
+    and readable: an EDN keyword is ``:name`` (not the string ``"name"``), what is
+    nested deeper than :data:`VALUE_DEPTH` levels is ``…``, and an integer too long
+    for Python to write in decimal is ``<integer of N bits>``."""
+    out: list[str] = []
+    _format(value, VALUE_DEPTH, out)
+    return "".join(out)
+
+
+def _format(value: Any, depth: int, out: list[str]) -> None:
+    if depth < 0:
+        out.append("…")
+    elif value is None or isinstance(value, bool | float):
+        out.append(json.dumps(value))
+    elif isinstance(value, int):
+        out.append(text_of(value))
+    elif isinstance(value, Keyword):
+        out.append(repr(value))
+    elif isinstance(value, str):
+        out.append(json.dumps(value, ensure_ascii=False))
+    elif isinstance(value, Mapping):
+        _join(out, "{", "}", [(json.dumps(text_of(k), ensure_ascii=False) + ": ", v)
+                              for k, v in value.items()], depth)
+    elif isinstance(value, list | tuple):
+        _join(out, "[", "]", [("", v) for v in value], depth)
+    elif isinstance(value, set | frozenset):
+        out.append("[" + ", ".join(sorted(_formatted(v, depth - 1) for v in value))
+                   + "]")
+    elif hasattr(value, "to_json"):
+        _format(value.to_json(), depth - 1, out)
+    elif hasattr(value, "__dataclass_fields__"):
+        _format({k: getattr(value, k) for k in value.__dataclass_fields__}, depth, out)
+    else:
+        out.append(json.dumps(text_of(value), ensure_ascii=False))
+
+
+def _formatted(value: Any, depth: int) -> str:
+    """The text of a value with ``depth`` more levels to show."""
+    out: list[str] = []
+    _format(value, depth, out)
+    return "".join(out)
+
+
+def _join(out: list[str], start: str, end: str, items: list[tuple[str, Any]],
+          depth: int) -> None:
+    out.append(start)
+    for i, (prefix, item) in enumerate(items):
+        out.append(", " + prefix if i else prefix)
+        _format(item, depth - 1, out)
+    out.append(end)

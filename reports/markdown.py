@@ -6,12 +6,14 @@ observed matrix (one row per store, one column per guarantee) and its legend, th
 store the property runs and, for every violation and observation, the minimal
 counterexample's steps, the checker's anomalies, the operations of its history and how
 to replay it. Tables are GitHub-flavoured (tabulate's ``github`` format). The same
-outcome always gives the same text.
+outcome always gives the same text. Every string from a store or a history goes through
+the :mod:`replicheck.reports.escaping` function of the Markdown context it lands in (a
+code span, inline text, strong emphasis, a table cell, a heading, a code block), so it
+renders as itself and never as markup.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from tabulate import tabulate
@@ -19,6 +21,14 @@ from tabulate import tabulate
 from replicheck.histories.history import History
 from replicheck.histories.verdict import Verdict
 from replicheck.properties.outcomes import Counterexample, StoreOutcome, SuiteOutcome
+from replicheck.reports.escaping import (
+    md_cell,
+    md_code,
+    md_code_block,
+    md_heading,
+    md_strong,
+    md_text,
+)
 from replicheck.reports.json_report import format_value
 from replicheck.reports.naming import (
     EXIT_MEANINGS,
@@ -49,32 +59,11 @@ def render_markdown(outcome: SuiteOutcome) -> str:
     return "\n".join(out).rstrip("\n") + "\n"
 
 
-def _cell(text: object) -> str:
-    """Text safe inside a Markdown table cell: one line, pipes escaped."""
-    return " ".join(str(text).split()).replace("|", "\\|")
-
-
-_MARKUP = re.compile(r"[\\`*<]|\](?=[(\[])|&(?=#?\w+;)|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
-"""Characters Markdown (or the HTML it may embed) would read as markup: backslash,
-backtick, asterisk, a ``]`` that would close a link's text, an underscore at a
-word's edge, ``<`` and an ``&`` that starts an entity. Other brackets, ``>`` and an
-underscore inside a word (``attribute_not_exists``) are left as they are, so that
-the raw text stays readable."""
-
-_ESCAPES = {"<": "&lt;", "&": "&amp;"}
-
-
-def _plain(text: object) -> str:
-    """Free text (an explanation, a value, a store's words) shown as itself: one
-    line, with every character of :data:`_MARKUP` escaped (a table's pipes are
-    escaped by :func:`_cell`)."""
-    escaped = _MARKUP.sub(lambda m: _ESCAPES.get(m.group(), "\\" + m.group()), str(text))
-    return " ".join(escaped.split())
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
-    body = [[_cell(c) for c in row] for row in rows]
-    text = tabulate(body, headers=[_cell(h) for h in headers], tablefmt="github",
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """A GitHub table of cells that are inline Markdown already (escaped by their
+    callers); each becomes one cell by :func:`md_cell`."""
+    body = [[md_cell(c) for c in row] for row in rows]
+    text = tabulate(body, headers=[md_cell(h) for h in headers], tablefmt="github",
                     disable_numparse=True)
     return [*text.splitlines(), ""]
 
@@ -87,10 +76,10 @@ def _header(outcome: SuiteOutcome) -> list[str]:
         f"**Result: {overall_result(outcome)}** — exit status {status}: "
         f"{EXIT_MEANINGS.get(status, '')}.",
         "",
-        f"- Profile: `{outcome.profile}`",
-        f"- Started: {outcome.started or 'unknown'}",
+        f"- Profile: {md_code(outcome.profile)}",
+        f"- Started: {md_text(outcome.started) or 'unknown'}",
         f"- Total time: {outcome.seconds:.2f} s",
-        f"- Stores: {', '.join(f'`{s.target}`' for s in outcome.stores) or 'none'}",
+        f"- Stores: {', '.join(md_code(s.target) for s in outcome.stores) or 'none'}",
         "",
     ]
 
@@ -98,12 +87,12 @@ def _header(outcome: SuiteOutcome) -> list[str]:
 def _matrix(outcome: SuiteOutcome) -> list[str]:
     shown, dropped = matrix_columns(outcome)
     out = ["## Claims versus observed", ""]
-    rows = [[f"`{s.target}`", *(cell_text(s.cell(g)) for g in shown)]
+    rows = [[md_code(s.target), *(md_text(cell_text(s.cell(g))) for g in shown)]
             for s in outcome.stores]
-    out += _table(["store", *shown], rows)
+    out += _table(["store", *(md_text(g) for g in shown)], rows)
     if dropped:
         out += [f"Columns left out (not applicable for every store): "
-                f"{', '.join(f'`{g}`' for g in dropped)}.", ""]
+                f"{', '.join(md_code(g) for g in dropped)}.", ""]
     out += ["Legend:", ""]
     out += [f"- **{text}**: {meaning}." for text, meaning in LEGEND]
     out.append("")
@@ -111,13 +100,13 @@ def _matrix(outcome: SuiteOutcome) -> list[str]:
 
 
 def _store(store: StoreOutcome) -> list[str]:
-    out = [f"## Store `{store.target}`", ""]
+    out = [md_heading(2, f"Store {md_code(store.target)}"), ""]
     if store.name and store.name != store.target:
-        out += [f"Descriptor: {_plain(store.name)}", ""]
-    claims = ", ".join(f"`{c}`" for c in store.claims) or "nothing"
+        out += [f"Descriptor: {md_text(store.name)}", ""]
+    claims = ", ".join(md_code(c) for c in store.claims) or "nothing"
     out += [f"Claims: {claims}.", "", "### Properties", ""]
-    rows = [[p.name, p.status, str(p.examples), f"{p.seconds:.2f}",
-             _plain(p.reason) if p.reason else "-"] for p in store.properties]
+    rows = [[md_text(p.name), md_text(p.status), str(p.examples), f"{p.seconds:.2f}",
+             md_text(p.reason) if p.reason else "-"] for p in store.properties]
     out += _table(["property", "status", "examples", "seconds", "reason"], rows)
     for example in store.violations:
         out += _counterexample("Violation", store, example)
@@ -127,15 +116,16 @@ def _store(store: StoreOutcome) -> list[str]:
 
 
 def _counterexample(kind: str, store: StoreOutcome, example: Counterexample) -> list[str]:
-    out = [f"### {kind}: `{example.guarantee}` in `{example.property}` "
-           f"on `{store_title(store)}`", ""]
+    out = [md_heading(3, f"{kind}: {md_code(example.guarantee)} in "
+                         f"{md_code(example.property)} on {md_code(store_title(store))}"),
+           ""]
     if example.explanation:
-        out += [_plain(example.explanation), ""]
+        out += [md_text(example.explanation), ""]
     if example.steps:
         counted = ("" if example.decisions is None
                    else f" ({example.decisions} scheduler decisions)")
         out += [f"Minimal counterexample{counted}:", ""]
-        out += [f"{i}. {_plain(step)}" for i, step in enumerate(example.steps, 1)]
+        out += [f"{i}. {md_text(step)}" for i, step in enumerate(example.steps, 1)]
         out.append("")
     if example.verdict is not None:
         out += _verdict(example.verdict)
@@ -147,22 +137,23 @@ def _counterexample(kind: str, store: StoreOutcome, example: Counterexample) -> 
 
 def _verdict(verdict: Verdict) -> list[str]:
     valid = validity_text(verdict.valid)
-    checked = ", ".join(verdict.consistency) or "-"
-    out = [f"Checker verdict: {valid} (model `{verdict.model}`, checked for {checked}).",
-           ""]
+    checked = md_text(", ".join(verdict.consistency)) or "-"
+    out = [f"Checker verdict: {valid} (model {md_code(verdict.model)}, checked for "
+           f"{checked}).", ""]
     anomalies = all_anomalies(verdict)
     if anomalies:
         out += ["Anomalies:", ""]
         for anomaly in anomalies:
-            ops = ", ".join(str(i) for i in anomaly.ops)
-            out.append(f"- **{anomaly.type}** (operations {ops}): {_plain(anomaly.explanation)}")
+            ops = md_text(", ".join(str(i) for i in anomaly.ops))
+            out.append(f"- {md_strong(anomaly.type)} (operations {ops}): "
+                       f"{md_text(anomaly.explanation)}")
         out.append("")
     if verdict.ruled_out:
-        out += [f"Ruled out: {', '.join(sorted(verdict.ruled_out))}.", ""]
+        out += [f"Ruled out: {md_text(', '.join(sorted(verdict.ruled_out)))}.", ""]
     if verdict.still_possible:
-        out += [f"Still possible: {', '.join(sorted(verdict.still_possible))}.", ""]
+        out += [f"Still possible: {md_text(', '.join(sorted(verdict.still_possible)))}.", ""]
     for note in verdict.notes:
-        out += [f"Note: {_plain(note)}", ""]
+        out += [f"Note: {md_text(note)}", ""]
     return out
 
 
@@ -176,11 +167,11 @@ def _history(history: History, verdict: Verdict | None) -> list[str]:
     shown = history.operations[:HISTORY_ROWS]
     out = [f"History ({count} operation{'s' if count != 1 else ''}; records are "
            "invocation → completion indexes):", ""]
-    rows = [[str(op.id), str(op.process), _plain(op.f), _plain(format_value(op.key)),
-             _plain(format_value(op.input)),
-             _plain(format_value(op.output)) if op.ret is not None else "-", op.status,
-             f"{op.call} → {op.ret if op.ret is not None else '…'}",
-             ", ".join(marks.get(op.id, ())) or ""]
+    rows = [[str(op.id), md_text(op.process), md_text(op.f), md_text(format_value(op.key)),
+             md_text(format_value(op.input)),
+             md_text(format_value(op.output)) if op.ret is not None else "-",
+             md_text(op.status), f"{op.call} → {op.ret if op.ret is not None else '…'}",
+             md_text(", ".join(marks.get(op.id, ())))]
             for op in shown]
     out += _table(["op", "process", "f", "key", "input", "output", "status", "records",
                    "anomaly"], rows)
@@ -194,11 +185,12 @@ def _replay(store: StoreOutcome, example: Counterexample) -> list[str]:
     out: list[str] = []
     if example.schedule is not None:
         name = replay_file_name(store.target, example.property, example.guarantee)
-        out += [f"Replay: `replicheck replay {name}` (from the report directory).", ""]
+        out += [f"Replay: {md_code(f'replicheck replay {name}')} (from the report "
+                "directory).", ""]
     else:
         out += ["Replay: no replayable schedule (the store does not offer deterministic "
                 "scheduling).", ""]
     if example.reproduce:
-        out += ["Reproduce with Hypothesis (paste above the test):", "", "```python",
-                example.reproduce, "```", ""]
+        out += ["Reproduce with Hypothesis (paste above the test):", "",
+                *md_code_block(example.reproduce, "python"), ""]
     return out

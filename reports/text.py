@@ -1,4 +1,9 @@
-"""Verdicts as plain text for a terminal."""
+"""Verdicts as plain text for a terminal.
+
+Every string from a history or a checker goes through
+:func:`~replicheck.reports.escaping.terminal_line`, so that it stays on its own line and
+cannot move the cursor, change colours or fail to encode.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from collections.abc import Sequence
 
 from replicheck.histories.history import HistoryError
 from replicheck.histories.verdict import Verdict
+from replicheck.reports.escaping import terminal_line
 
 
 def _headline(valid: object) -> str:
@@ -17,23 +23,26 @@ def _headline(valid: object) -> str:
 def render_verdict(verdict: Verdict, *, source: str | None = None,
                    skipped: Sequence[HistoryError] = ()) -> str:
     """A few lines a person reads: the verdict, each anomaly's explanation, the
-    models ruled out and still possible, and the cost."""
+    models ruled out and still possible, and the cost (one line each, whatever the
+    strings hold)."""
     lines = []
-    title = f"{source}: " if source else ""
-    checked = ", ".join(verdict.consistency) or "-"
-    lines.append(f"{title}{_headline(verdict.valid)} — model {verdict.model}, "
+    title = f"{terminal_line(source)}: " if source else ""
+    checked = terminal_line(", ".join(verdict.consistency)) or "-"
+    lines.append(f"{title}{_headline(verdict.valid)} — model {terminal_line(verdict.model)}, "
                  f"checked for {checked}")
     for anomaly in verdict.anomalies:
         ops = ", ".join(str(i) for i in anomaly.ops)
-        lines.append(f"  {anomaly.type} (operations {ops}): {anomaly.explanation}")
+        lines.append(f"  {terminal_line(anomaly.type)} (operations {terminal_line(ops)}): "
+                     f"{terminal_line(anomaly.explanation)}")
     if verdict.ruled_out:
-        lines.append(f"  ruled out: {', '.join(sorted(verdict.ruled_out))}")
+        lines.append(f"  ruled out: {terminal_line(', '.join(sorted(verdict.ruled_out)))}")
     if verdict.still_possible:
-        lines.append(f"  still possible: {', '.join(sorted(verdict.still_possible))}")
+        lines.append("  still possible: "
+                     f"{terminal_line(', '.join(sorted(verdict.still_possible)))}")
     for note in verdict.notes:
-        lines.append(f"  note: {note}")
+        lines.append(f"  note: {terminal_line(note)}")
     for error in skipped:
-        lines.append(f"  skipped: {error}")
+        lines.append(f"  skipped: {terminal_line(error)}")
     stats = verdict.stats
     lines.append(f"  {stats.operations} operations, checked in {stats.seconds:.3f} s"
                  + (f", {stats.states} states explored" if stats.states else ""))

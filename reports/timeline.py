@@ -7,18 +7,20 @@ completed ``info``, may take effect any time after its invocation: its bar runs 
 end of the history and is drawn as indeterminate (a tick marks an ``info``
 completion). Operations an anomaly names are highlighted (outlined, on a red band).
 Hovering a bar shows its function, key, input, output and status (SVG ``<title>``, no
-script). Faults (``nemesis`` records) are vertical lines. Every text is escaped. The
+script). Faults (``nemesis`` records) are vertical lines. Every string from the
+history goes through :func:`~replicheck.reports.escaping.html_text` (content) or
+:func:`~replicheck.reports.escaping.html_attr` (attribute values). The
 row labels stay in place while the bars scroll sideways, so a history of
 thousands of operations stays readable.
 """
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Final
 
 from replicheck.histories.history import History, Operation
+from replicheck.reports.escaping import html_attr, html_text, text_of
 from replicheck.reports.json_report import format_value
 
 __all__ = ["TIMELINE_CSS", "describe_operation", "process_order", "timeline_html"]
@@ -78,7 +80,7 @@ def _clip(text: str, limit: int = VALUE_CHARS) -> str:
 def describe_operation(op: Operation) -> str:
     """The operation in a few lines of plain text (unescaped): id, process, function,
     key, input, output, status and record indexes."""
-    lines = [f"op {op.id} · process {op.process}",
+    lines = [f"op {op.id} · process {text_of(op.process)}",
              f"{op.f}" + (f" key {_clip(format_value(op.key))}" if op.key is not None else ""),
              f"input: {_clip(format_value(op.input))}"]
     if op.ret is not None:
@@ -142,12 +144,11 @@ def timeline_html(history: History, highlight: Mapping[int, Sequence[str]] | Non
 
     width = round(end + pad + 24)
     height = AXIS + ROW * len(processes) + 4
-    esc = html.escape
     parts: list[str] = [
         f'<svg class="bars" xmlns="http://www.w3.org/2000/svg" width="{width}" '
         f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="timeline of {len(ops)} operations">',
-        f'<defs><pattern id="{esc(ident)}-ind" patternUnits="userSpaceOnUse" width="6" '
+        f'<defs><pattern id="{html_attr(ident)}-ind" patternUnits="userSpaceOnUse" width="6" '
         f'height="6" patternTransform="rotate(45)"><rect width="6" height="6" fill="#fff"/>'
         f'<rect width="3" height="6" fill="#ffe39a"/></pattern></defs>',
     ]
@@ -165,7 +166,7 @@ def timeline_html(history: History, highlight: Mapping[int, Sequence[str]] | Non
     for p in processes:
         row = row_of[p]
         y = AXIS + row * ROW
-        parts.append(f'<g class="row" data-process="{esc(str(p))}" '
+        parts.append(f'<g class="row" data-process="{html_attr(p)}" '
                      f'transform="translate(0,{y})">')
         if row % 2:
             parts.append(f'<rect class="stripe" x="0" y="0" width="{width}" height="{ROW}"/>')
@@ -176,7 +177,7 @@ def timeline_html(history: History, highlight: Mapping[int, Sequence[str]] | Non
         fx = x(fault.index)
         title = f"fault: {fault.f} {_clip(format_value(fault.value))} (record {fault.index})"
         parts.append(f'<line class="fault" x1="{fx:.1f}" y1="{AXIS}" x2="{fx:.1f}" '
-                     f'y2="{height}"><title>{esc(title)}</title></line>')
+                     f'y2="{height}"><title>{html_text(title)}</title></line>')
     parts.append("</svg>")
     labels = [f'<svg class="labels-svg" xmlns="http://www.w3.org/2000/svg" '
               f'width="{LABEL_WIDTH}" height="{height}">'
@@ -186,34 +187,33 @@ def timeline_html(history: History, highlight: Mapping[int, Sequence[str]] | Non
         if row_of[p] % 2:
             labels.append(f'<rect class="stripe" x="0" y="{y}" width="{LABEL_WIDTH}" '
                           f'height="{ROW}"/>')
-        labels.append(f'<text x="6" y="{y + ROW / 2 + 4:.1f}" data-label="{esc(str(p))}">'
-                      f'{esc(_clip("process " + str(p), 14))}</text>')
+        labels.append(f'<text x="6" y="{y + ROW / 2 + 4:.1f}" data-label="{html_attr(p)}">'
+                      f'{html_text(_clip("process " + text_of(p), 14))}</text>')
     labels.append("</svg>")
     key = ('<div class="timeline-key">Bars run from invocation to completion:'
            '<span class="k-ok"></span>ok<span class="k-fail"></span>fail'
            '<span class="k-info"></span>indeterminate (runs to the end)'
            '<span class="k-anomaly"></span>named by an anomaly. Hover a bar for details.'
            '</div>')
-    return (f'<div class="timeline" id="{esc(ident)}"><div class="labels">{"".join(labels)}'
+    return (f'<div class="timeline" id="{html_attr(ident)}"><div class="labels">{"".join(labels)}'
             f'</div><div class="scroll">{"".join(parts)}</div></div>{key}')
 
 
 def _bar(op: Operation, x: Callable[[int], float], end: float, anomalies: Sequence[str],
          ident: str) -> str:
-    esc = html.escape
     x1 = x(op.call)
     indeterminate = op.status == "info" or op.ret is None
     x2 = end if op.ret is None or indeterminate else x(op.ret)
     x2 = max(x2, x1 + (8 if anomalies else 2))
     top = (ROW - BAR) / 2
     status = op.status if op.ret is not None else "info"
-    cls = f"op {status}" + (" anomaly" if anomalies else "")
+    cls = f"op {html_attr(status)}" + (" anomaly" if anomalies else "")
     title = describe_operation(op)
-    fill = f' fill="url(#{esc(ident)}-ind)"' if indeterminate else ""
+    fill = f' fill="url(#{html_attr(ident)}-ind)"' if indeterminate else ""
     if anomalies:
         title += "\nnamed by: " + ", ".join(anomalies)
-    out = [f'<g class="{cls}" id="{esc(ident)}-op{op.id}" data-op="{op.id}">'
-           f'<title>{esc(title)}</title>'
+    out = [f'<g class="{cls}" id="{html_attr(ident)}-op{op.id}" data-op="{op.id}">'
+           f'<title>{html_text(title)}</title>'
            + (f'<rect class="halo" x="{x1 - 3:.1f}" y="0" width="{x2 - x1 + 6:.1f}" '
               f'height="{ROW}"/>' if anomalies else "")
            + f'<rect class="bar" x="{x1:.1f}" y="{top:.1f}" width="{x2 - x1:.1f}" '
@@ -227,6 +227,6 @@ def _bar(op: Operation, x: Callable[[int], float], end: float, anomalies: Sequen
         label = _bar_label(op)
         if len(label) > room:
             label = label[:max(1, room - 1)] + "…"
-        out.append(f'<text x="{x1 + 3:.1f}" y="{top + BAR - 3:.1f}">{esc(label)}</text>')
+        out.append(f'<text x="{x1 + 3:.1f}" y="{top + BAR - 3:.1f}">{html_text(label)}</text>')
     out.append("</g>")
     return "".join(out)

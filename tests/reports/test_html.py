@@ -98,7 +98,7 @@ def test_verify_report_is_self_contained_with_one_row_per_client() -> None:
     assert text.count('<td class="st-violated"') == 1
     assert ("replicheck replay replay/dynamodb-concurrent-histories-under-faults-"
             "linearizable-strong-reads.json") in text
-    assert "@reproduce_failure(&#x27;6.100.0&#x27;" in text
+    assert "@reproduce_failure('6.100.0'" in text
 
 
 def test_anomaly_operations_are_highlighted() -> None:

@@ -17,8 +17,14 @@ from types import ModuleType
 
 import pytest
 
+from replicheck.models.equality import Keyword
 from replicheck.reports import json_report
-from replicheck.reports.json_report import JSON_SCHEMA_VERSION, suite_to_json
+from replicheck.reports.json_report import (
+    JSON_SCHEMA_VERSION,
+    VALUE_DEPTH,
+    format_value,
+    suite_to_json,
+)
 from replicheck.reports.naming import replay_file_name
 
 DATA = Path(__file__).parent / "data"
@@ -104,3 +110,29 @@ def test_replay_file_names_are_one_safe_file(target: str, prop: str, expected: s
     name = replay_file_name(target, prop, "convergence")
     assert name == expected
     assert name.count("/") == 1 and ".." not in name
+
+
+def test_format_value_writes_values_as_compact_json() -> None:
+    assert format_value({"consistent": True, "v": [1, 2.5, None, 'a"b']}) == (
+        '{"consistent": true, "v": [1, 2.5, null, "a\\"b"]}')
+    assert format_value(float("nan")) == "NaN"
+    assert format_value(frozenset({2, 10, 1})) == "[1, 10, 2]"
+
+
+def test_format_value_tells_a_keyword_from_a_string() -> None:
+    assert format_value([Keyword("a"), "a"]) == '[:a, "a"]'
+
+
+def test_format_value_is_total_on_deep_nesting_and_long_integers() -> None:
+    """A history may hold values nested past Python's recursion limit and integers
+    past its int-to-text limit; a report shows them (abbreviated), never raises."""
+    deep: list[object] = []
+    for _ in range(50_000):
+        deep = [deep]
+    text = format_value({"v": deep})
+    assert text.startswith('{"v": [[[') and "…" in text
+    assert text.count("[") == VALUE_DEPTH
+    huge = 10 ** 5000
+    assert format_value([huge, -huge]) == (f"[<integer of {huge.bit_length()} bits>, "
+                                           f"<integer of {huge.bit_length()} bits>]")
+    assert format_value({huge: 1}) == f'{{"<integer of {huge.bit_length()} bits>": 1}}'
