@@ -12,19 +12,22 @@ string as its text.
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from collections.abc import Callable, Sequence
 from html.parser import HTMLParser
+from pathlib import Path
+from types import ModuleType
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
-from replicheck.histories.history import History, HistoryError, Operation, Record
-from replicheck.histories.verdict import Anomaly, Stats, Verdict
+from replicheck.histories.history import History, HistoryError, Operation
+from replicheck.histories.verdict import Anomaly, Verdict
 from replicheck.models.guarantees import GUARANTEES, MECHANISM_PROMISES
 from replicheck.properties.outcomes import (
-    Cell,
     Counterexample,
     PropertyRun,
     StoreOutcome,
@@ -160,50 +163,6 @@ def _ranked(strings: Sequence[str]) -> Callable[[str], str]:
     return order.__getitem__
 
 
-# --- the outcomes -----------------------------------------------------------------
-# ``w(i)`` is the string of slot i: 0 store target, 1 descriptor name, 2 and 3 guarantee
-# names (claimed, observed), 4 and 33 property names, 5 property reason, 6 cell reason,
-# 7 explanation, 8 step, 9 model, 10 consistency, 11 anomaly type, 12 its explanation,
-# 13 note, 14 ruled out, 15 still possible, 16 and 17 processes, 18 and 27 functions,
-# 19 key, 20 input, 21 output, 22 error, 23 reproduce, 24 profile, 25 start time,
-# 26 a cycle's key, 28 to 30 a fault's process, function and value, 31 and 32 a
-# skipped record's message and file name (also the checked file's name).
-
-def _history(w: Callable[[int], str]) -> History:
-    return History(
-        (Operation(0, w(16), w(18), w(19), w(20), None, "ok", call=0, ret=1),
-         Operation(1, w(17), w(18), w(19), None, w(21), "ok", call=2, ret=4,
-                   error=w(22)),
-         Operation(2, w(16), w(27), w(19), w(20), None, "info", call=3, ret=None)),
-        faults=(Record(w(28), "info", w(29), w(30), index=5),),
-        skipped=(HistoryError(w(31), source=w(32), line=3),))
-
-
-def _verdict(w: Callable[[int], str]) -> Verdict:
-    cycle = [{"from": 0, "to": 1, "kind": "wr", "key": w(26)},
-             {"from": 1, "to": 0, "kind": "rw", "key": w(26)}]
-    return Verdict(False, w(9), (w(10),),
-                   (Anomaly(w(11), (0, 1), w(12), {"cycle": cycle}),),
-                   ruled_out=frozenset({w(14)}), still_possible=frozenset({w(15)}),
-                   notes=(w(13),), stats=Stats(operations=3))
-
-
-def _suite(w: Callable[[int], str]) -> SuiteOutcome:
-    example = Counterexample(w(4), w(2), w(7), steps=(w(8), w(8)), decisions=2,
-                             history=_history(w), verdict=_verdict(w),
-                             schedule={"schema": 1}, reproduce=w(23))
-    observation = Counterexample(w(4), w(3), w(7), steps=(w(8),),
-                                 history=_history(w), verdict=_verdict(w))
-    store = StoreOutcome(
-        w(0), w(1), (w(2),),
-        (PropertyRun(w(4), "failed", (w(2),), w(5), examples=1, counterexample=example),
-         PropertyRun(w(33), "skipped", (w(3),), w(5))),
-        (Cell(w(2), "violated", True, {"violated": 1}, w(6)),
-         Cell(w(3), "observed", False, {"observed": 1}, w(6))),
-        observations=(observation,))
-    return SuiteOutcome(w(24), (store,), seconds=1.0, started=w(25))
-
-
 SLOTS = 34
 
 _VALUES = frozenset({19, 20, 21, 22, 30})
@@ -225,6 +184,30 @@ def _twins(strings: Sequence[str]) -> tuple[Callable[[int], str], Callable[[int]
     token = _ranked(strings)
     hostile = _slots(strings)
     return hostile, (lambda i: token(hostile(i)))
+
+
+def _fixtures() -> ModuleType:
+    name = "replicheck_report_fixtures"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            name, Path(__file__).parent / "data" / "fixtures.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def _suite(w: Callable[[int], str]) -> SuiteOutcome:
+    return _fixtures().hostile_outcome(w)
+
+
+def _history(w: Callable[[int], str]) -> History:
+    return _fixtures().hostile_history(w)
+
+
+def _verdict(w: Callable[[int], str]) -> Verdict:
+    return _fixtures().hostile_verdict(w)
 
 
 # --- Markdown ---------------------------------------------------------------------

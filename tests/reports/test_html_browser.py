@@ -2,8 +2,10 @@
 
 Each page loads without a SEVERE console entry, shows one timeline row per client
 process, and renders to a non-empty screenshot (saved under pytest's tmp path, or in
-$REPLICHECK_SCREENSHOTS when set). Without chromium and chromedriver the tests skip,
-except under CI (the ``CI`` environment variable), where they must run.
+$REPLICHECK_SCREENSHOTS when set). Pages (and report.md rendered by markdown-it-py)
+of stores and histories whose strings try to run a script run none. Without chromium
+and chromedriver the tests skip, except under CI (the ``CI`` environment variable),
+where they must run.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from markdown_it import MarkdownIt
 
 from replicheck.reports.html import render_check_html, render_html
+from replicheck.reports.markdown import render_markdown
 
 DATA = Path(__file__).parent / "data"
 
@@ -149,3 +153,45 @@ def test_thousand_operation_check_report_in_chromium(browser: Any, tmp_path: Pat
     assert browser.execute_script(scrolled) == 0
     browser.find_element("css selector", 'a[href="#tl1-op500"]').click()
     assert browser.execute_script(scrolled) > 0
+
+
+PAYLOADS = (
+    "x`<img src=x onerror=\"window.ran=(window.ran||0)+1\">`y",
+    "</title></code><script>window.ran=(window.ran||0)+1</script>",
+    "\"><svg onload=\"window.ran=(window.ran||0)+1\">",
+    "'><img src=x onerror='window.ran=(window.ran||0)+1'>",
+    "<!--<img src=x onerror=\"window.ran=(window.ran||0)+1\">-->",
+    "]]><iframe srcdoc=\"<script>parent.ran=(parent.ran||0)+1</script>\"></iframe>",
+    "\udc80<style>body{display:none}</style>",
+)
+
+
+def test_hostile_strings_run_no_script_in_chromium(browser: Any, tmp_path: Path) -> None:
+    """The strings of a store and a history that try to run a script (the symptom:
+    a descriptor name with a backtick ran one in report.md rendered by a CommonMark
+    renderer) run none, in the verify page, the check page and report.md."""
+    fixtures = _fixtures()
+
+    def word(i: int) -> str:
+        return PAYLOADS[i % len(PAYLOADS)]
+
+    outcome = fixtures.hostile_outcome(word)
+    markdown = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+    pages = {
+        "verify.html": render_html(outcome),
+        "check.html": render_check_html(fixtures.hostile_history(word),
+                                        fixtures.hostile_verdict(word), source=word(32)),
+        "report-md.html": ("<!DOCTYPE html><html><head><meta charset=\"utf-8\">"
+                           "<title>report.md</title></head><body>"
+                           + markdown.render(render_markdown(outcome)) + "</body></html>"),
+    }
+    for name, text in pages.items():
+        page = tmp_path / name
+        page.write_text(text, encoding="utf-8")
+        _open(browser, page)
+        ran = browser.execute_script(
+            "return [window.ran || 0, document.scripts.length, "
+            "document.querySelectorAll('iframe, img, [onload], [onerror]').length, "
+            "getComputedStyle(document.body).display]")
+        assert ran == [0, 0, 0, "block"], name
+        assert "window.ran" in browser.execute_script("return document.body.innerText"), name

@@ -9,6 +9,10 @@ skips ``sequential-model-conformance``, passes the other property, and shows an
 observation on an unclaimed guarantee: a G1c cycle of two list-append transactions
 that read each other's appends. Every value is fixed here; nothing is generated.
 
+:func:`hostile_outcome` (with :func:`hostile_history` and :func:`hostile_verdict`)
+builds an outcome whose every string from a store or a history is chosen by the
+caller, for the escaping tests.
+
 :func:`long_history` builds a large history from a fixed seed (for the timeline's
 scale tests, never for golden files) and :func:`long_verdict` a verdict naming some
 of its operations.
@@ -17,8 +21,9 @@ of its operations.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
-from replicheck.histories.history import History, Operation, Record, pair
+from replicheck.histories.history import History, HistoryError, Operation, Record, pair
 from replicheck.histories.verdict import Anomaly, Stats, Verdict
 from replicheck.models.guarantees import GUARANTEES, MECHANISM_PROMISES
 from replicheck.properties.outcomes import (
@@ -253,3 +258,51 @@ def long_verdict(history: History) -> Verdict:
         ruled_out=frozenset({"linearizable"}),
         stats=Stats(operations=len(history.operations), seconds=1.0, states=1000),
     )
+
+
+# In the hostile builders ``w(i)`` is the string of slot i: 0 store target, 1 descriptor
+# name, 2 and 3 guarantee names (claimed, observed), 4 and 33 property names, 5 property
+# reason, 6 cell reason, 7 explanation, 8 step, 9 model, 10 consistency, 11 anomaly type,
+# 12 its explanation, 13 note, 14 ruled out, 15 still possible, 16 and 17 processes, 18
+# and 27 functions, 19 key, 20 input, 21 output, 22 error, 23 reproduce, 24 profile, 25
+# start time, 26 a cycle's key, 28 to 30 a fault's process, function and value, 31 and
+# 32 a skipped record's message and file name (also the checked file's name).
+
+def hostile_history(w: Callable[[int], str]) -> History:
+    """Three operations, a fault and a skipped record whose strings are ``w(16)`` to
+    ``w(32)`` (the slots listed above)."""
+    return History(
+        (Operation(0, w(16), w(18), w(19), w(20), None, "ok", call=0, ret=1),
+         Operation(1, w(17), w(18), w(19), None, w(21), "ok", call=2, ret=4,
+                   error=w(22)),
+         Operation(2, w(16), w(27), w(19), w(20), None, "info", call=3, ret=None)),
+        faults=(Record(w(28), "info", w(29), w(30), index=5),),
+        skipped=(HistoryError(w(31), source=w(32), line=3),))
+
+
+def hostile_verdict(w: Callable[[int], str]) -> Verdict:
+    """A verdict with one cycle anomaly whose strings are ``w(9)`` to ``w(15)`` and
+    ``w(26)``."""
+    cycle = [{"from": 0, "to": 1, "kind": "wr", "key": w(26)},
+             {"from": 1, "to": 0, "kind": "rw", "key": w(26)}]
+    return Verdict(False, w(9), (w(10),),
+                   (Anomaly(w(11), (0, 1), w(12), {"cycle": cycle}),),
+                   ruled_out=frozenset({w(14)}), still_possible=frozenset({w(15)}),
+                   notes=(w(13),), stats=Stats(operations=3))
+
+
+def hostile_outcome(w: Callable[[int], str]) -> SuiteOutcome:
+    """One store with a violation and an observation, every string ``w(slot)``."""
+    example = Counterexample(w(4), w(2), w(7), steps=(w(8), w(8)), decisions=2,
+                             history=hostile_history(w), verdict=hostile_verdict(w),
+                             schedule={"schema": 1}, reproduce=w(23))
+    observation = Counterexample(w(4), w(3), w(7), steps=(w(8),),
+                                 history=hostile_history(w), verdict=hostile_verdict(w))
+    store = StoreOutcome(
+        w(0), w(1), (w(2),),
+        (PropertyRun(w(4), "failed", (w(2),), w(5), examples=1, counterexample=example),
+         PropertyRun(w(33), "skipped", (w(3),), w(5))),
+        (Cell(w(2), "violated", True, {"violated": 1}, w(6)),
+         Cell(w(3), "observed", False, {"observed": 1}, w(6))),
+        observations=(observation,))
+    return SuiteOutcome(w(24), (store,), seconds=1.0, started=w(25))
