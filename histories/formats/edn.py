@@ -66,6 +66,7 @@ as EDN.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -404,18 +405,32 @@ def _hashable(value: Any) -> Hashable:
     return value  # type: ignore[no-any-return]
 
 
-def _library_value(text: str) -> list[Any]:
-    """All forms of ``text`` read by edn_format, as plain Python."""
+@functools.cache
+def _library_parser() -> tuple[Any, Any]:
+    """edn_format's parser and lexer, built once: ``edn_format.loads_all`` rebuilds both
+    on every call (about 50 ms each time), which made every record written in unusual
+    syntax that slow."""
     try:
-        import edn_format
+        import ply.lex
+        import ply.yacc
+        from edn_format import edn_lex, edn_parse
     except ImportError:  # pragma: no cover - a dependency; a clear message all the same
         raise EdnSyntaxError("this EDN uses syntax (tags, characters, symbols, ratios) that "
                              "needs the edn-format package; expected it installed", 0) from None
+    quiet = ply.yacc.NullLogger()
+    parser = ply.yacc.yacc(module=edn_parse, debug=False, write_tables=False,
+                           errorlog=quiet)
+    lexer = ply.lex.lex(module=edn_lex, reflags=re.UNICODE, errorlog=quiet)
+    return parser, lexer
 
+
+def _library_value(text: str) -> list[Any]:
+    """All forms of ``text`` read by edn_format, as plain Python."""
+    parser, lexer = _library_parser()
     try:
         # the library multiplies M numbers under the current context: keep every digit
         with localcontext(Context(prec=len(text) + 28, Emax=MAX_EMAX, Emin=MIN_EMIN)):
-            forms = edn_format.loads_all(text, write_ply_tables=False)
+            forms = list(parser.parse(text, lexer=lexer.clone()))
     except Exception as error:  # edn_format raises several types: decode, tag, lexer
         raise EdnSyntaxError(f"broken EDN ({error})", 0) from None
     return [_plain(f) for f in forms]

@@ -38,14 +38,17 @@ DATA = Path(__file__).parent / "data" / "malformed"
 names = st.from_regex(r"[a-z][a-z0-9?!*-]{0,5}", fullmatch=True)
 scalars = (st.none() | st.booleans() | st.integers(-(2**70), 2**70)
            | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=6))
-json_values = st.recursive(
-    scalars, lambda inner: st.lists(inner, max_size=3)
-    | st.dictionaries(st.text(max_size=4), inner, max_size=3), max_leaves=8)
 hashables = st.recursive(st.none() | st.integers() | st.text(max_size=4)
                          | names.map(Keyword),
                          lambda inner: st.lists(inner, max_size=2).map(tuple), max_leaves=3)
+json_values = st.recursive(  # with what the writer tags: decimals, bytes, sets, keywords
+    scalars | st.decimals() | st.binary(max_size=3) | names.map(Keyword)
+    | st.frozensets(hashables, max_size=3),
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.text(max_size=4) | hashables, inner, max_size=3), max_leaves=8)
 edn_values = st.recursive(
-    scalars | names.map(Keyword) | st.frozensets(hashables, max_size=3),
+    scalars | names.map(Keyword) | st.frozensets(hashables, max_size=3)
+    | st.decimals(allow_nan=False, allow_infinity=False) | st.fractions(),
     lambda inner: st.lists(inner, max_size=3)
     | st.dictionaries(hashables, inner, max_size=3), max_leaves=8)
 FUNCTIONS = ("read", "write", "cas", "txn", "append")
