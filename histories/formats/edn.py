@@ -411,8 +411,8 @@ def _library_parser() -> tuple[Any, Any]:
     on every call (about 50 ms each time), which made every record written in unusual
     syntax that slow."""
     try:
-        import ply.lex
-        import ply.yacc
+        import ply.lex  # type: ignore[import-untyped]
+        import ply.yacc  # type: ignore[import-untyped]
         from edn_format import edn_lex, edn_parse
     except ImportError:  # pragma: no cover - a dependency; a clear message all the same
         raise EdnSyntaxError("this EDN uses syntax (tags, characters, symbols, ratios) that "
