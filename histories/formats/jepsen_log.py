@@ -61,7 +61,7 @@ from replicheck.models.equality import Keyword
 __all__ = ["read_jepsen_log"]
 
 _MARKER: Final = re.compile(r"jepsen\.util\s+-\s+")
-_HEAD: Final = re.compile(r"[ \t]*(\S+)[ \t]+:(\S+)(?=[ \t]|$)")
+_HEAD: Final = re.compile(r"[ \t]*(\S+)[ \t]+:(\S+)(?=[ \t\r]|$)")
 _TYPES: Final = (INVOKE, OK, FAIL, INFO)
 _PROCESS: Final = re.compile(r"-?[0-9]+|:[^\s\[\](){}\"\\;,:]\S*")
 _EMPTY: Final = re.compile(r"[ \t\r]*(?:#[^\n]*)?(?:\n[ \t\r]*(?:#[^\n]*)?)*")
