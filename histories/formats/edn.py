@@ -134,6 +134,10 @@ class EdnSyntaxError(ValueError):
         self.pos = pos
 
 
+def _clip(text: str) -> str:
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 class _Reader:
     """Recursive-descent reader of the common EDN subset. Sets ``unusual`` when it met
     syntax it leaves to the library; the value it returns is then meaningless."""
@@ -181,11 +185,14 @@ class _Reader:
             return self.following(end, depth, "metadata")
         match = _TOKEN.match(text, pos)
         assert match is not None
+        token = match.group()
         try:
-            return self.atom(match.group()), match.end()
+            return self.atom(token), match.end()
         except ValueError:  # more digits than Python converts
-            raise EdnSyntaxError(digits_expected(len(match.group().strip("+-N"))), pos) \
-                from None
+            raise EdnSyntaxError(digits_expected(len(token.strip("+-N"))), pos) from None
+        except ArithmeticError:  # decimal.InvalidOperation: an exponent out of range
+            raise EdnSyntaxError(f"the decimal {_clip(token)} is out of range; expected an "
+                                 f"exponent within ±{MAX_EMAX}", pos) from None
 
     def following(self, pos: int, depth: int, what: str) -> tuple[Any, int]:
         if depth + 1 >= MAX_NESTING:

@@ -92,7 +92,8 @@ def read_jepsen_log(text: str, *, source: str | None = None, lenient: bool = Fal
         try:
             record = _operation(line, head, len(records), number, source)
             if surrogates:
-                refuse_lone_surrogates((record.value, record.error), source, number)
+                refuse_lone_surrogates((record.process, record.f, record.value, record.error),
+                                       source, number)
             records.append(record)
         except HistoryError as error:
             if not lenient:

@@ -420,6 +420,14 @@ def test_an_integer_past_pythons_digit_limit_is_an_error(number: str) -> None:
         assert "digits" in str(info.value)
 
 
+@pytest.mark.parametrize("number", ["1e9999999999999999999M", "-1.5e-9999999999999999999M"])
+def test_a_decimal_exponent_out_of_range_is_an_error(number: str) -> None:
+    for value in (number, f"[{number} \\c]"):
+        with pytest.raises(HistoryError, match=r"^d.edn:1: broken EDN: the decimal .* is out "
+                                               r"of range; expected an exponent within"):
+            read_edn(edn_line(value), source="d.edn")
+
+
 @pytest.mark.parametrize("string", ['"\\ud800"', '"x\\uDC00"', "\\uD800"])
 def test_a_lone_surrogate_is_an_error_naming_the_line(string: str) -> None:
     text = edn_line("1") + edn_line(f"[{string}]")
