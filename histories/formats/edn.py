@@ -117,7 +117,10 @@ _KEYWORD_NAME: Final = re.compile(r"(?![-+.][0-9])[A-Za-z*+!_?<>=.-][A-Za-z0-9*+
 _NAME_CHARS: Final = r"[\w.*+!\-_?$%&=:#<>@]+"
 _KEYWORD_TEXT: Final = re.compile(f"(?!:){_NAME_CHARS}(?:/{_NAME_CHARS})?")
 """The name of a keyword (after its colon) that EDN readers agree on: the edn_format
-library's rule, which this module's reader and writer follow."""
+library's rule, with at most one ``/`` (the EDN specification's), which this module's
+reader and writer follow."""
+_KEYWORD_EXPECTED: Final = ("expected : then letters, digits and * + ! - _ ? $ % & = < > . : "
+                            "# @ (not : first), with at most one / inside")
 _SYMBOLIC: Final = {"##Inf": math.inf, "##-Inf": -math.inf, "##NaN": math.nan}
 _CLOSER: Final = {"[": "]", "(": ")", "{": "}", "#{": "}"}
 _NAMES: Final = {"[": "vector", "(": "list", "{": "map", "#{": "set"}
@@ -186,6 +189,8 @@ class _Reader:
         match = _TOKEN.match(text, pos)
         assert match is not None
         token = match.group()
+        if c == ":" and not _KEYWORD_TEXT.fullmatch(token, 1):
+            raise EdnSyntaxError(f"{_clip(token)} is not a keyword; {_KEYWORD_EXPECTED}", pos)
         try:
             return self.atom(token), match.end()
         except ValueError:  # more digits than Python converts
@@ -257,10 +262,7 @@ class _Reader:
     def atom(self, token: str) -> Any:
         c = token[0]
         if c == ":":
-            if not _KEYWORD_TEXT.fullmatch(token, 1):
-                self.unusual = True  # the library reads it, or says what is wrong
-                return None
-            return Keyword(token[1:])
+            return Keyword(token[1:])  # form() checked the name
         if token == "nil":
             return None
         if token == "true":
@@ -587,7 +589,11 @@ def _check_fields(m: dict[Any, Any], process: Any, type_: Any, f: Any, key: Any,
     elif not isinstance(f, str):
         raise bad(f"field :f is {_show(f)}; expected a keyword like :read")
     if isinstance(key, list):
-        key = _hashable(key)
+        try:
+            key = _hashable(key)
+        except EdnSyntaxError:
+            raise bad(f"field :key is {_show(key)}; expected a string, a number or a vector "
+                      "of them") from None
     elif isinstance(key, dict):
         raise bad(f"field :key is {_show(key)}; expected a string, a number or a vector")
     if isinstance(index, bool) or not isinstance(index, int) or index < 0:
@@ -832,8 +838,7 @@ def edn_value(value: Any) -> str:
     if isinstance(value, Keyword):
         if not _KEYWORD_TEXT.fullmatch(value.name):
             raise HistoryError(f"cannot write the keyword name {value.name!r} as EDN; "
-                               "expected letters, digits and * + ! - _ ? $ % & = < > . : # @, "
-                               "with at most one / inside")
+                               f"{_KEYWORD_EXPECTED}")
         return ":" + value.name
     if isinstance(value, str):
         return _string(value)

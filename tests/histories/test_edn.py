@@ -533,3 +533,22 @@ def test_keywords_are_written_as_keywords_and_read_back() -> None:
 def test_a_keyword_name_edn_cannot_hold_is_refused_when_written() -> None:
     with pytest.raises(HistoryError, match="cannot write the keyword name 'a b'"):
         dumps_edn([Record(0, "invoke", "read", K("a b"))])
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("[:a/b/c]", "broken EDN: :a/b/c is not a keyword"),
+    ("[::a \\x]", "broken EDN: ::a is not a keyword"),
+    (":", "broken EDN: : is not a keyword"),
+])
+def test_a_keyword_edn_does_not_allow_is_an_error_not_a_misread(value: str, message: str
+                                                                 ) -> None:
+    with pytest.raises(HistoryError) as info:
+        read_edn(edn_line(value), source="k.edn")
+    assert str(info.value).startswith(f"k.edn:1: {message}; expected : then letters")
+
+
+def test_a_key_holding_a_map_is_an_error() -> None:
+    with pytest.raises(HistoryError) as info:
+        read_edn("{:process 0, :type :invoke, :f :read, :key [{:a 1}]}\n", source="k.edn")
+    assert str(info.value) == ("k.edn:1: field :key is [{:a 1}]; expected a string, a number or "
+                               "a vector of them")
