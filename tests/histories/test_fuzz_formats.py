@@ -58,7 +58,8 @@ FUNCTIONS = ("read", "write", "cas", "txn", "append")
 def histories(draw: st.DrawFn, values: st.SearchStrategy[Any], explicit_index: bool
               ) -> list[Record]:
     """Records of a few clients (and now and then a nemesis), each invocation followed
-    sooner or later by its completion, with explicit indexes when asked."""
+    sooner or later by its completion, with explicit indexes when asked; keyed or not."""
+    keys = draw(st.none() | st.just(hashables))
     records: list[Record] = []
     pending: dict[int, str] = {}
     for _ in range(draw(st.integers(0, 8))):
@@ -71,10 +72,9 @@ def histories(draw: st.DrawFn, values: st.SearchStrategy[Any], explicit_index: b
         else:
             pending[process] = draw(st.sampled_from(FUNCTIONS))
             records.append(Record(process, "invoke", pending[process], draw(values)))
-    if explicit_index:
-        return [Record(r.process, r.type, r.f, r.value, index=10 * i + 3)
-                for i, r in enumerate(records)]
-    return [Record(r.process, r.type, r.f, r.value, index=i) for i, r in enumerate(records)]
+    return [Record(r.process, r.type, r.f, r.value, index=10 * i + 3 if explicit_index else i,
+                   key=None if keys is None else draw(keys))
+            for i, r in enumerate(records)]
 
 
 def log_text(records: Iterable[Record]) -> str:
@@ -101,6 +101,7 @@ SNIPPETS = [
     '#inst "x"', '#inst "2020-01-01T00:00:00Z"', '#uuid "x"', "#{1 1}", "{:a 1 :a 2}",
     "#jepsen.history.Op{", ":process", '"index": -1', ":index -1", '"index": 1e3',
     ":f 3", ":type :begin", '"meta": 1', ":meta 1", ":key {:a 1}", "[" * 99 + "]" * 99,
+    ":key [{:a 1}]", '"key": [{"a": 1}]', '"key": {"$map": []}', ":a/b/c", "::a", ":a/",
 ]
 
 
