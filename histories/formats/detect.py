@@ -29,7 +29,8 @@ import re
 from dataclasses import replace
 from typing import Final
 
-from replicheck.histories.formats.edn import read_edn, split_independent
+from replicheck.histories.formats.edn import read_edn
+from replicheck.histories.formats.independent import split_independent
 from replicheck.histories.formats.jepsen_log import read_jepsen_log
 from replicheck.histories.formats.jsonl import read_jsonl
 from replicheck.histories.history import History, HistoryError, Record, pair

@@ -44,12 +44,8 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-from replicheck.histories.formats.edn import (
-    EdnSyntaxError,
-    parse_edn_value,
-    read_form,
-    split_independent,
-)
+from replicheck.histories.formats.edn_values import EdnSyntaxError, parse_edn_value, read_form
+from replicheck.histories.formats.independent import split_independent
 from replicheck.histories.formats.limits import (
     digits_expected,
     may_hold_surrogates,

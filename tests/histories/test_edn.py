@@ -17,13 +17,12 @@ from hypothesis import strategies as st
 from replicheck.histories.formats import dumps_edn, loads, read_records
 from replicheck.histories.formats.edn import (
     EdnSyntaxError,
-    _Fallback,
-    _fast_maps,
     edn_value,
     parse_edn_value,
     read_edn,
     read_form,
 )
+from replicheck.histories.formats.edn_values import FastPathMiss, fast_maps
 from replicheck.histories.history import MAX_NESTING, RECORD_TYPES, HistoryError, Record
 from replicheck.models.equality import Keyword as K
 
@@ -357,8 +356,8 @@ def test_lenient_in_a_pretty_printed_history_goes_on_at_the_next_map() -> None:
 def test_the_line_fast_paths_agree_with_the_full_reader(fields: dict[str, Any], sep: str) -> None:
     line = "{" + sep.join(f":{k} {edn_value(v)}" for k, v in fields.items()) + "}"
     try:
-        fast = _fast_maps(line)
-    except _Fallback:
+        fast = fast_maps(line)
+    except FastPathMiss:
         fast = None
     keyworded = {K(k): v for k, v in fields.items()}
     assert read_form(line)[0] == keyworded
