@@ -436,6 +436,7 @@ def parse_edn_value(text: str) -> Any:
 
 
 def show_edn(value: Any) -> str:
+    """``value`` as EDN for an error message, cut to 60 characters."""
     try:
         text = edn_value(value)
     except HistoryError:
@@ -444,11 +445,14 @@ def show_edn(value: Any) -> str:
 
 
 def keyword_or_empty(name: str) -> str:
+    """``:name`` when ``name`` is a plain keyword name (and not nil, true or false; how
+    structural fields are written), else the empty string."""
     return f":{name}" if _KEYWORD_NAME.fullmatch(name) and name not in ("nil", "true",
                                                                         "false") else ""
 
 
 def edn_string(text: str) -> str:
+    """``text`` as an EDN string literal."""
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") \
         .replace("\t", "\\t").replace("\r", "\\r") + '"'
 
