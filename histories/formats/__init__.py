@@ -8,6 +8,12 @@ malformed input is a :class:`~replicheck.histories.history.HistoryError` naming 
 the line and what was expected; ``lenient=True`` skips malformed lines instead and keeps
 their errors (``History.skipped``). The formats are specified in the docstrings of
 :mod:`.jsonl`, :mod:`.edn` and :mod:`.jepsen_log`.
+
+Whatever the text, reading gives a history or a ``HistoryError``, never another
+exception: every reader enforces the limits of :mod:`.limits` (values nested at most
+:data:`~replicheck.histories.history.MAX_NESTING` deep, integers within Python's digit
+limit, no lone surrogates), so the values of a history read are safe for the checkers,
+reports and writers that recurse over, hash, print and encode them.
 """
 
 from replicheck.histories.formats.detect import FORMATS, detect, load, loads, read_records

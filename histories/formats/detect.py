@@ -29,7 +29,8 @@ import re
 from dataclasses import replace
 from typing import Final
 
-from replicheck.histories.formats.edn import read_edn, split_independent
+from replicheck.histories.formats.edn import read_edn
+from replicheck.histories.formats.independent import split_independent
 from replicheck.histories.formats.jepsen_log import read_jepsen_log
 from replicheck.histories.formats.jsonl import read_jsonl
 from replicheck.histories.history import History, HistoryError, Record, pair
@@ -88,7 +89,9 @@ def read_records(text: str, format: str | None = None, *, source: str | None = N
 
     Raises :class:`HistoryError` naming ``source``, the line and what was expected. With
     ``lenient`` a malformed line is skipped instead, and its error appended to
-    ``errors`` when a list is given; nothing is raised for the content. ``independent``
+    ``errors`` when a list is given; what is still raised then is text that is no
+    history at all: a format that cannot be detected, or a non-empty Jepsen log
+    without a single operation line. ``independent``
     splits ``jepsen.independent`` ``[k v]`` values into key and value: True always,
     False never, None (default) when an EDN or Jepsen-log history looks independent (see
     :mod:`replicheck.histories.formats.edn`; JSON lines carry an explicit ``key`` and are

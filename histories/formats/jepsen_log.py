@@ -44,12 +44,8 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-from replicheck.histories.formats.edn import (
-    EdnSyntaxError,
-    parse_edn_value,
-    read_form,
-    split_independent,
-)
+from replicheck.histories.formats.edn_values import EdnSyntaxError, parse_edn_value, read_form
+from replicheck.histories.formats.independent import split_independent
 from replicheck.histories.formats.limits import (
     digits_expected,
     may_hold_surrogates,
@@ -61,7 +57,7 @@ from replicheck.models.equality import Keyword
 __all__ = ["read_jepsen_log"]
 
 _MARKER: Final = re.compile(r"jepsen\.util\s+-\s+")
-_HEAD: Final = re.compile(r"[ \t]*(\S+)[ \t]+:(\S+)(?=[ \t]|$)")
+_HEAD: Final = re.compile(r"[ \t]*(\S+)[ \t]+:(\S+)(?=[ \t\r]|$)")
 _TYPES: Final = (INVOKE, OK, FAIL, INFO)
 _PROCESS: Final = re.compile(r"-?[0-9]+|:[^\s\[\](){}\"\\;,:]\S*")
 _EMPTY: Final = re.compile(r"[ \t\r]*(?:#[^\n]*)?(?:\n[ \t\r]*(?:#[^\n]*)?)*")
@@ -92,7 +88,8 @@ def read_jepsen_log(text: str, *, source: str | None = None, lenient: bool = Fal
         try:
             record = _operation(line, head, len(records), number, source)
             if surrogates:
-                refuse_lone_surrogates((record.value, record.error), source, number)
+                refuse_lone_surrogates((record.process, record.f, record.value, record.error),
+                                       source, number)
             records.append(record)
         except HistoryError as error:
             if not lenient:

@@ -156,8 +156,9 @@ def _decode_tag(obj: dict[str, Any]) -> Any:
 
 
 def _tag_expectation(tag: str) -> str:
-    return {"$decimal": "a decimal number, an infinity or a quiet NaN as a string (a "
-                        "signalling NaN cannot be compared)",
+    return {"$decimal": "a decimal number (its exponent within ±999999999999999999), an "
+                        "infinity or a quiet NaN as a string (a signalling NaN cannot be "
+                        "compared)",
             "$keyword": "a keyword's name, a non-empty string",
             "$bytes": "a base-64 string",
             "$set": "an array of hashable values",

@@ -17,13 +17,12 @@ from hypothesis import strategies as st
 from replicheck.histories.formats import dumps_edn, loads, read_records
 from replicheck.histories.formats.edn import (
     EdnSyntaxError,
-    _Fallback,
-    _fast_maps,
     edn_value,
     parse_edn_value,
     read_edn,
     read_form,
 )
+from replicheck.histories.formats.edn_values import FastPathMiss, fast_maps
 from replicheck.histories.history import MAX_NESTING, RECORD_TYPES, HistoryError, Record
 from replicheck.models.equality import Keyword as K
 
@@ -357,8 +356,8 @@ def test_lenient_in_a_pretty_printed_history_goes_on_at_the_next_map() -> None:
 def test_the_line_fast_paths_agree_with_the_full_reader(fields: dict[str, Any], sep: str) -> None:
     line = "{" + sep.join(f":{k} {edn_value(v)}" for k, v in fields.items()) + "}"
     try:
-        fast = _fast_maps(line)
-    except _Fallback:
+        fast = fast_maps(line)
+    except FastPathMiss:
         fast = None
     keyworded = {K(k): v for k, v in fields.items()}
     assert read_form(line)[0] == keyworded
@@ -418,6 +417,14 @@ def test_an_integer_past_pythons_digit_limit_is_an_error(number: str) -> None:
             read_edn(text, source="big.edn")
         assert str(info.value).startswith("big.edn:1: broken EDN: ")
         assert "digits" in str(info.value)
+
+
+@pytest.mark.parametrize("number", ["1e9999999999999999999M", "-1.5e-9999999999999999999M"])
+def test_a_decimal_exponent_out_of_range_is_an_error(number: str) -> None:
+    for value in (number, f"[{number} \\c]"):
+        with pytest.raises(HistoryError, match=r"^d.edn:1: broken EDN: the decimal .* is out "
+                                               r"of range; expected an exponent within"):
+            read_edn(edn_line(value), source="d.edn")
 
 
 @pytest.mark.parametrize("string", ['"\\ud800"', '"x\\uDC00"', "\\uD800"])
@@ -525,3 +532,22 @@ def test_keywords_are_written_as_keywords_and_read_back() -> None:
 def test_a_keyword_name_edn_cannot_hold_is_refused_when_written() -> None:
     with pytest.raises(HistoryError, match="cannot write the keyword name 'a b'"):
         dumps_edn([Record(0, "invoke", "read", K("a b"))])
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("[:a/b/c]", "broken EDN: :a/b/c is not a keyword"),
+    ("[::a \\x]", "broken EDN: ::a is not a keyword"),
+    (":", "broken EDN: : is not a keyword"),
+])
+def test_a_keyword_edn_does_not_allow_is_an_error_not_a_misread(value: str, message: str
+                                                                 ) -> None:
+    with pytest.raises(HistoryError) as info:
+        read_edn(edn_line(value), source="k.edn")
+    assert str(info.value).startswith(f"k.edn:1: {message}; expected : then letters")
+
+
+def test_a_key_holding_a_map_is_an_error() -> None:
+    with pytest.raises(HistoryError) as info:
+        read_edn("{:process 0, :type :invoke, :f :read, :key [{:a 1}]}\n", source="k.edn")
+    assert str(info.value) == ("k.edn:1: field :key is [{:a 1}]; expected a string, a number or "
+                               "a vector of them")

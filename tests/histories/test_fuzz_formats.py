@@ -38,14 +38,17 @@ DATA = Path(__file__).parent / "data" / "malformed"
 names = st.from_regex(r"[a-z][a-z0-9?!*-]{0,5}", fullmatch=True)
 scalars = (st.none() | st.booleans() | st.integers(-(2**70), 2**70)
            | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=6))
-json_values = st.recursive(
-    scalars, lambda inner: st.lists(inner, max_size=3)
-    | st.dictionaries(st.text(max_size=4), inner, max_size=3), max_leaves=8)
 hashables = st.recursive(st.none() | st.integers() | st.text(max_size=4)
                          | names.map(Keyword),
                          lambda inner: st.lists(inner, max_size=2).map(tuple), max_leaves=3)
+json_values = st.recursive(  # with what the writer tags: decimals, bytes, sets, keywords
+    scalars | st.decimals() | st.binary(max_size=3) | names.map(Keyword)
+    | st.frozensets(hashables, max_size=3),
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.text(max_size=4) | hashables, inner, max_size=3), max_leaves=8)
 edn_values = st.recursive(
-    scalars | names.map(Keyword) | st.frozensets(hashables, max_size=3),
+    scalars | names.map(Keyword) | st.frozensets(hashables, max_size=3)
+    | st.decimals(allow_nan=False, allow_infinity=False) | st.fractions(),
     lambda inner: st.lists(inner, max_size=3)
     | st.dictionaries(hashables, inner, max_size=3), max_leaves=8)
 FUNCTIONS = ("read", "write", "cas", "txn", "append")
@@ -55,7 +58,8 @@ FUNCTIONS = ("read", "write", "cas", "txn", "append")
 def histories(draw: st.DrawFn, values: st.SearchStrategy[Any], explicit_index: bool
               ) -> list[Record]:
     """Records of a few clients (and now and then a nemesis), each invocation followed
-    sooner or later by its completion, with explicit indexes when asked."""
+    sooner or later by its completion, with explicit indexes when asked; keyed or not."""
+    keys = draw(st.none() | st.just(hashables))
     records: list[Record] = []
     pending: dict[int, str] = {}
     for _ in range(draw(st.integers(0, 8))):
@@ -68,10 +72,9 @@ def histories(draw: st.DrawFn, values: st.SearchStrategy[Any], explicit_index: b
         else:
             pending[process] = draw(st.sampled_from(FUNCTIONS))
             records.append(Record(process, "invoke", pending[process], draw(values)))
-    if explicit_index:
-        return [Record(r.process, r.type, r.f, r.value, index=10 * i + 3)
-                for i, r in enumerate(records)]
-    return [Record(r.process, r.type, r.f, r.value, index=i) for i, r in enumerate(records)]
+    return [Record(r.process, r.type, r.f, r.value, index=10 * i + 3 if explicit_index else i,
+                   key=None if keys is None else draw(keys))
+            for i, r in enumerate(records)]
 
 
 def log_text(records: Iterable[Record]) -> str:
@@ -90,13 +93,15 @@ SNIPPETS = [
     "[" * 3000, "]" * 50, "{" * 2000, "(" * 1500, "#{" * 1200, "#a " * 3000, "#_ " * 2000,
     "^:m " * 2000, '{"$set": [' * 1000, '{"$decimal": "sNaN"}', '{"$decimal": 1}',
     '{"$map": [[{}, 1]]}', '{"$set": [{}]}', '{"$bytes": "!"}', '{"$keyword": ""}',
-    "7" * 5000, "-" + "7" * 4400, "7" * 4400 + "N", "7" * 4400 + ".5", "1e999999",
+    "7" * 5000, "-" + "7" * 4400, "1e9999999999999999999M",
+    '{"$decimal": "1e-9999999999999999999"}', "7" * 4400 + "N", "7" * 4400 + ".5", "1e999999",
     '"\\ud800"', '"\\udfff\\ud800"', "\ud800", "\\uD800", '"\\u00"', "\x00", "\t", "\r",
     "\n", "\ufeff", "\u2028", "é", "|", ";", "#", ":", "::a", ":okk", '"okk"', "nil",
     "##NaN", "##Inf", "sNaNM", "1.5M", "1/0", "1/2", "0x10", "08", "\\c", "\\", '"', ",",
     '#inst "x"', '#inst "2020-01-01T00:00:00Z"', '#uuid "x"', "#{1 1}", "{:a 1 :a 2}",
     "#jepsen.history.Op{", ":process", '"index": -1', ":index -1", '"index": 1e3',
     ":f 3", ":type :begin", '"meta": 1', ":meta 1", ":key {:a 1}", "[" * 99 + "]" * 99,
+    ":key [{:a 1}]", '"key": [{"a": 1}]', '"key": {"$map": []}', ":a/b/c", "::a", ":a/",
 ]
 
 
@@ -263,6 +268,7 @@ CRASHERS = [
     ("surrogate.edn", None, 1, "lone surrogate"),
     ("surrogate.log", None, 1, "lone surrogate"),
     ("snan.jsonl", None, 1, "signalling NaN"),
+    ("decimal_exponent.edn", None, 2, "the decimal 1e9999999999999999999M is out of range"),
     ("okk.log", None, 2, "type :okk is not one of"),
     ("missing_column.log", None, 2, "missing the value after :ok :write"),
     ("pipe.log", "jepsen-log", 1, "no operation line in this log"),

@@ -223,3 +223,11 @@ def test_keywords_in_values_stay_keywords_and_errors_are_strings() -> None:
         None, "timed-out", str)
     assert records[2].value == [K("k"), "a"] and records[2].value != ["k", "a"]
     assert type(records[3].error) is str and records[3].error == "no-leader"
+
+
+def test_crlf_line_ends_do_not_hide_a_broken_operation_line() -> None:
+    text = ("INFO  jepsen.util - 3\t:invoke\t:read\tnil\r\n"
+            "INFO  jepsen.util - 3\t:ok\t:read\t3\r\n"
+            "INFO  jepsen.util - 4\t:invoke\r\n")
+    with pytest.raises(HistoryError, match=r"^l:3: missing the function after :invoke"):
+        loads(text, "jepsen-log", source="l")

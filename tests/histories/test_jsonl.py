@@ -150,8 +150,9 @@ MALFORMED = [
     ('{"process": 0, "type": "invoke", "f": "read", "meta": [1]}',
      'h.jsonl:1: field "meta" is [1]; expected a JSON object'),
     ('{"process": 0, "type": "invoke", "f": "read", "value": {"$decimal": 1.5}}',
-     'h.jsonl:1: a tagged value {"$decimal": ...} holds 1.5; expected a decimal number, an '
-     'infinity or a quiet NaN as a string (a signalling NaN cannot be compared)'),
+     'h.jsonl:1: a tagged value {"$decimal": ...} holds 1.5; expected a decimal number (its '
+     'exponent within ±999999999999999999), an infinity or a quiet NaN as a string (a '
+     'signalling NaN cannot be compared)'),
     ('{"process": 0, "type": "invoke", "f": "read", "value": {"$bytes": "%%"}}',
      'h.jsonl:1: a tagged value {"$bytes": ...} holds "%%"; expected a base-64 string'),
     ('{"process": 0, "type": "invoke", "f": "read", "value": {"$map": [[1]]}}',
@@ -331,6 +332,12 @@ def test_a_signalling_nan_decimal_is_an_error_and_a_quiet_one_reads() -> None:
     (record,) = read_records(value_line('{"$decimal": "NaN"}'), "jsonl")
     assert record.value.is_qnan()
     hash(record.value)
+
+
+def test_a_decimal_exponent_out_of_range_is_an_error() -> None:
+    with pytest.raises(HistoryError, match=r"^e.jsonl:1: .*its exponent within"):
+        read_records(value_line('{"$decimal": "1e9999999999999999999"}'), "jsonl",
+                     source="e.jsonl")
 
 
 def test_keywords_are_tagged_values() -> None:
