@@ -47,6 +47,7 @@ parser backtracks over it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from replicheck.models.items.errors import ValidationError
 from replicheck.models.items.expressions.lexer import (
@@ -682,6 +683,12 @@ class _Parser:
         return Projection(tuple(paths), text=self.text)
 
 
+_PARSED_KEPT = 4096
+"""How many distinct expressions each parser remembers (trees are immutable, so a
+request parsed again, as a model does at every step of a search, costs a lookup)."""
+
+
+@lru_cache(maxsize=_PARSED_KEPT)
 def parse_condition(text: str, what: str = "ConditionExpression") -> Condition:
     """Parse a condition expression (also a FilterExpression: pass its name as
     ``what``). Malformed text raises :class:`ValidationError` naming ``what``, the
@@ -692,6 +699,7 @@ def parse_condition(text: str, what: str = "ConditionExpression") -> Condition:
     return Condition(expr, what=what, text=text)
 
 
+@lru_cache(maxsize=_PARSED_KEPT)
 def parse_update(text: str) -> Update:
     """Parse an update expression. Malformed text (including a clause given twice and
     two actions on overlapping paths) raises :class:`ValidationError` naming
@@ -702,6 +710,7 @@ def parse_update(text: str) -> Update:
     return update
 
 
+@lru_cache(maxsize=_PARSED_KEPT)
 def parse_projection(text: str) -> Projection:
     """Parse a projection expression (comma-separated document paths); malformed text
     or overlapping paths raise :class:`ValidationError` naming
