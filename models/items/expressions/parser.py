@@ -103,7 +103,7 @@ from replicheck.models.items.expressions.nodes import (
     UpdateOperand,
     ValueRef,
 )
-from replicheck.models.items.expressions.paths import overlap_error, static_key
+from replicheck.models.items.expressions.paths import first_overlap, overlap_error, static_key
 from replicheck.models.items.expressions.reserved import is_reserved
 from replicheck.models.items.expressions.trampoline import Step, run
 
@@ -664,13 +664,13 @@ class _Parser:
         return Update(tuple(sets), tuple(removes), tuple(adds), tuple(deletes), text=self.text)
 
     def defer_overlaps(self, paths: list[Path]) -> None:
-        keys = [(static_key(p), p.pos) for p in paths]
-        for j in range(1, len(keys)):
-            for i in range(j):
-                error = overlap_error(keys[i][0], keys[j][0], self.what, keys[j][1], self.text)
-                if error is not None:
-                    self.deferred.append((_OVERLAP, keys[j][1], error))
-                    return
+        keys = [static_key(p) for p in paths]
+        pair = first_overlap(keys)
+        if pair is not None:
+            i, j = pair
+            error = overlap_error(keys[i], keys[j], self.what, paths[j].pos, self.text)
+            assert error is not None
+            self.deferred.append((_OVERLAP, paths[j].pos, error))
 
     # -------------------------------------------------------------- projections
 

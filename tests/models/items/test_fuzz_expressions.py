@@ -42,6 +42,7 @@ from replicheck.models.items.expressions import (
     placeholders_of,
     project,
 )
+from replicheck.models.items.expressions.paths import first_overlap, overlap_error
 from replicheck.models.items.requests import Delete, Get, Put, TransactWrite, Update
 from replicheck.models.items.validation import expression_fault
 
@@ -471,3 +472,30 @@ def test_expression_fault_names_the_field(request_: Any) -> None:
     else:
         assert field == "actions[1].update"
         assert isinstance(error, LimitExceeded)
+
+
+# ---------------------------------------------------------------------------- overlaps
+
+resolved_paths = st.lists(
+    st.lists(st.one_of(st.sampled_from(["a", "b", "0"]), st.integers(0, 1)), min_size=1,
+             max_size=4).map(tuple),
+    max_size=8,
+)
+
+
+@given(resolved_paths)
+def test_first_overlap_is_the_first_pair_that_overlap_error_refuses(paths: list[Any]) -> None:
+    expected = next(((i, j) for j in range(len(paths)) for i in range(j)
+                     if overlap_error(paths[i], paths[j], "", 0, None) is not None), None)
+    assert first_overlap(paths) == expected
+
+
+def test_the_first_overlap_among_hundreds_of_paths_is_reported() -> None:
+    text = "REMOVE " + ",".join(f"a{i}" for i in range(900))
+    text = text[:text.rindex(",", 0, 4090)] + ",a1"
+    with pytest.raises(ValidationError, match=r"overlap.*path one: \[a1\], path two: \[a1\]"):
+        parse_update(text)
+    names = {f"#n{i}": "same" for i in range(300)}
+    update = parse_update("REMOVE " + ",".join(names))
+    with pytest.raises(ValidationError, match=r"path one: \[same\], path two: \[same\]"):
+        apply_update(update, {"same": 1}, names, None)
