@@ -44,7 +44,7 @@ from replicheck.models.items.expressions import (
 )
 from replicheck.models.items.expressions.paths import first_overlap, overlap_error
 from replicheck.models.items.requests import Delete, Get, Put, TransactWrite, Update
-from replicheck.models.items.validation import expression_fault
+from replicheck.models.items.validation import expression_fault, value_size
 
 # ---------------------------------------------------------------------------- stack
 
@@ -499,3 +499,9 @@ def test_the_first_overlap_among_hundreds_of_paths_is_reported() -> None:
     update = parse_update("REMOVE " + ",".join(names))
     with pytest.raises(ValidationError, match=r"path one: \[same\], path two: \[same\]"):
         apply_update(update, {"same": 1}, names, None)
+
+
+def test_value_sizes_are_counted_without_recursion() -> None:
+    with little_stack():
+        # 2500 maps of one key "a" (3 + 1 + 1 bytes), 2500 lists (3 + 1), the number 1 (2)
+        assert value_size(_nested(5000)) == 2500 * 5 + 2500 * 4 + 2
