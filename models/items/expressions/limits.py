@@ -14,7 +14,7 @@ work spent on an expression is bounded by these figures whatever the input.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from replicheck.models.items.errors import ValidationError
 
@@ -93,6 +93,15 @@ class LimitExceeded(ValidationError):
         self.figure = figure
         super().__init__(message, what=what, position=position,
                          expected=f"at most {figure} ({limit})")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_limit_exceeded, (self.message, self.limit, self.figure, self.what,
+                                  self.position))
+
+
+def _limit_exceeded(message: str, limit: str, figure: int, what: str | None,
+                    position: int | None) -> LimitExceeded:
+    return LimitExceeded(message, limit=limit, figure=figure, what=what, position=position)
 
 
 def utf8_length(text: str) -> int:

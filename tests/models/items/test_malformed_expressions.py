@@ -5,6 +5,7 @@ message. Nothing is ever applied: the item given to apply_update is left as it w
 from __future__ import annotations
 
 import copy
+import pickle
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -366,6 +367,14 @@ def limit_error(parse: Callable[[str], Any], text: str) -> LimitExceeded:
 def padded(text: str, size: int) -> str:
     """``text`` followed by blanks up to ``size`` characters."""
     return text + " " * (size - len(text))
+
+
+def test_a_limit_error_survives_pickling() -> None:
+    error = limit_error(parse_condition, "a" + ".b" * 40)
+    again = pickle.loads(pickle.dumps(error))
+    assert (again.message, again.limit, again.figure, again.what, again.position) == (
+        error.message, error.limit, error.figure, error.what, error.position)
+    assert str(again) == str(error)
 
 
 @pytest.mark.parametrize("what", [C, U, P])
