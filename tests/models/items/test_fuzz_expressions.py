@@ -25,7 +25,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from replicheck.models.items.errors import ValidationError
+from replicheck.models.items.errors import TransactionCanceled, ValidationError
 from replicheck.models.items.expressions import (
     Compare,
     Condition,
@@ -43,7 +43,8 @@ from replicheck.models.items.expressions import (
     project,
 )
 from replicheck.models.items.expressions.paths import first_overlap, overlap_error
-from replicheck.models.items.requests import Delete, Get, Put, TransactWrite, Update
+from replicheck.models.items.operations import apply, empty, outcome
+from replicheck.models.items.requests import Delete, Get, Put, TableSchema, TransactWrite, Update
 from replicheck.models.items.validation import expression_fault, value_size
 
 # ---------------------------------------------------------------------------- stack
@@ -505,3 +506,22 @@ def test_value_sizes_are_counted_without_recursion() -> None:
     with little_stack():
         # 2500 maps of one key "a" (3 + 1 + 1 bytes), 2500 lists (3 + 1), the number 1 (2)
         assert value_size(_nested(5000)) == 2500 * 5 + 2500 * 4 + 2
+
+
+@pytest.mark.parametrize("request_", [
+    Update("t", {"pk": "k"}, "SET a = :v", " OR ".join(["a = :v"] * 2000), values={":v": 1}),
+    Update("t", {"pk": "k"}, "SET a" + ".b" * 100 + " = :v", values={":v": 1}),
+    Put("t", {"pk": "k"}, "NOT " * 1000 + "a = :v", values={":v": 1}),
+    Delete("t", {"pk": "k"}, "(" * 2000 + "a = :v" + ")" * 2000, values={":v": 1}),
+    TransactWrite((Update("t", {"pk": "k"}, "SET a.b = :v", values={":v": _nested(32)}),)),
+], ids=["long-or", "deep-set", "not-chain", "parentheses", "transaction-nesting"])
+def test_the_item_model_answers_hostile_requests_with_a_definite_error(request_: Any) -> None:
+    db = empty(TableSchema("t", "pk"))
+    db, _ = apply(db, Put("t", {"pk": "k", "a": {}}))
+    with little_stack(200):
+        after, answer = outcome(db, request_)
+    assert after == db
+    assert isinstance(answer, ValidationError | TransactionCanceled)
+    if isinstance(answer, TransactionCanceled):
+        assert [reason.code for reason in answer.reasons] == ["ValidationError"]
+        assert "Nesting Levels" in answer.reasons[0].message
