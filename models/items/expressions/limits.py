@@ -29,6 +29,7 @@ __all__ = [
     "LimitExceeded",
     "check_attribute_name_length",
     "check_expression_size",
+    "check_path_depth",
     "check_placeholder_length",
     "utf8_length",
 ]
@@ -156,4 +157,17 @@ def check_attribute_name_length(name: str, what: str) -> None:
         f"{MAX_ATTRIBUTE_NAME_BYTES} bytes (maximum length of an attribute name)",
         limit="maximum length of an attribute name, in bytes",
         figure=MAX_ATTRIBUTE_NAME_BYTES, what=what,
+    )
+
+
+def check_path_depth(depth: int, what: str | None, position: int | None) -> None:
+    """Raise :class:`LimitExceeded` when a document path of ``depth`` elements is
+    deeper than :data:`MAX_PATH_DEPTH`; ``position`` is where the limit is crossed."""
+    if depth <= MAX_PATH_DEPTH:
+        return
+    raise LimitExceeded(
+        f"The document path has too many nesting levels; nesting levels: {depth}, limit: "
+        f"{MAX_PATH_DEPTH} (maximum depth of a document path)",
+        limit="maximum depth of a document path (nested attribute levels)",
+        figure=MAX_PATH_DEPTH, what=what, position=position,
     )

@@ -68,6 +68,7 @@ from replicheck.models.items.expressions.limits import (
     MAX_PATH_DEPTH,
     LimitExceeded,
     check_expression_size,
+    check_path_depth,
 )
 from replicheck.models.items.expressions.nodes import (
     AddAction,
@@ -302,14 +303,7 @@ class _Parser:
             else:
                 break
         if len(elements) > MAX_PATH_DEPTH:
-            raise LimitExceeded(
-                "The document path has too many nesting levels; nesting levels: "
-                f"{len(elements)}, limit: {MAX_PATH_DEPTH} (maximum depth of a document "
-                "path)",
-                limit="maximum depth of a document path (nested attribute levels)",
-                figure=MAX_PATH_DEPTH, what=self.what,
-                position=elements[MAX_PATH_DEPTH].pos,
-            )
+            check_path_depth(len(elements), self.what, elements[MAX_PATH_DEPTH].pos)
         return Path(tuple(elements), pos=start)
 
     # -------------------------------------------------------------- operands

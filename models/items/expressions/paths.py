@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from replicheck.models.items.errors import ValidationError
-from replicheck.models.items.expressions.limits import MAX_PATH_DEPTH, LimitExceeded
+from replicheck.models.items.expressions.limits import check_path_depth
 from replicheck.models.items.expressions.nodes import Index, Name, NamePlaceholder, Path
 
 __all__ = [
@@ -65,16 +65,9 @@ def resolve_path(
 ) -> ResolvedPath:
     """``path`` with its ``#name`` placeholders replaced by their names; an undefined
     placeholder is a :class:`ValidationError` naming ``what``, a path of more than
-    ``MAX_PATH_DEPTH`` elements (only a tree built by hand has one: the parser refuses
-    it) a :class:`LimitExceeded`."""
-    if len(path.elements) > MAX_PATH_DEPTH:
-        raise LimitExceeded(
-            "The document path has too many nesting levels; nesting levels: "
-            f"{len(path.elements)}, limit: {MAX_PATH_DEPTH} (maximum depth of a document "
-            "path)",
-            limit="maximum depth of a document path (nested attribute levels)",
-            figure=MAX_PATH_DEPTH, what=what or None, position=path.pos,
-        )
+    ``limits.MAX_PATH_DEPTH`` elements (only a tree built by hand has one: the parser
+    refuses it) a ``LimitExceeded``."""
+    check_path_depth(len(path.elements), what or None, path.pos)
     out: list[str | int] = []
     for element in path.elements:
         if isinstance(element, Name):

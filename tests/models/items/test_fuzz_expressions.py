@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 
 from replicheck.models.items.errors import TransactionCanceled, ValidationError
 from replicheck.models.items.expressions import (
+    MAX_EXPRESSION_BYTES,
     Compare,
     Condition,
     LimitExceeded,
@@ -284,8 +285,10 @@ def test_parsers_give_a_tree_or_a_validation_error(text: str) -> None:
         parsed = _outcome(lambda parse=parse: parse(text))  # type: ignore[misc]
         if isinstance(parsed, ValidationError):
             continue
-        again = _outcome(lambda parsed=parsed, parse=parse: parse(str(parsed)))  # type: ignore[misc]
-        assert again == parsed
+        printed = str(parsed)
+        if len(printed.encode()) <= MAX_EXPRESSION_BYTES:  # the canonical text is spaced
+            again = _outcome(lambda printed=printed, parse=parse: parse(printed))  # type: ignore[misc]
+            assert again == parsed
         assert _outcome(lambda parsed=parsed: (repr(parsed), hash(parsed)))  # type: ignore[misc]
 
 
