@@ -101,24 +101,29 @@ def value_size(value: Any) -> int:
     length of strings, byte length of binaries, about one byte per two significant
     digits of a number plus one, one byte for booleans and nulls, three bytes of
     overhead plus one per element for lists and maps (map keys counted), and the sum
-    of the elements for sets."""
-    if isinstance(value, str):
-        return len(value.encode("utf-8", "surrogatepass"))
-    if isinstance(value, bool) or value is None:
-        return 1
-    if isinstance(value, Decimal | int):
-        digits = len(Decimal(value).normalize().as_tuple().digits)
-        return (digits + 1) // 2 + 1
-    if isinstance(value, bytes | bytearray | memoryview):
-        return len(bytes(value))
-    if isinstance(value, list | tuple):
-        return 3 + sum(1 + value_size(v) for v in value)
-    if isinstance(value, Mapping):
-        return 3 + sum(1 + len(str(k).encode("utf-8", "surrogatepass")) + value_size(v)
-                       for k, v in value.items())
-    if isinstance(value, set | frozenset):
-        return sum(value_size(v) for v in value)
-    return 0
+    of the elements for sets. Nested values are walked on an explicit stack."""
+    total = 0
+    pending: list[Any] = [value]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, str):
+            total += len(current.encode("utf-8", "surrogatepass"))
+        elif isinstance(current, bool) or current is None:
+            total += 1
+        elif isinstance(current, Decimal | int):
+            digits = len(Decimal(current).normalize().as_tuple().digits)
+            total += (digits + 1) // 2 + 1
+        elif isinstance(current, bytes | bytearray | memoryview):
+            total += len(bytes(current))
+        elif isinstance(current, list | tuple):
+            total += 3 + len(current)
+            pending.extend(current)
+        elif isinstance(current, Mapping):
+            total += 3 + sum(1 + len(str(k).encode("utf-8", "surrogatepass")) for k in current)
+            pending.extend(current.values())
+        elif isinstance(current, set | frozenset):
+            pending.extend(current)
+    return total
 
 
 def item_size(item: Mapping[str, Any]) -> int:

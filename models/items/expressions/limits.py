@@ -14,7 +14,7 @@ work spent on an expression is bounded by these figures whatever the input.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from replicheck.models.items.errors import ValidationError
 
@@ -29,6 +29,7 @@ __all__ = [
     "LimitExceeded",
     "check_attribute_name_length",
     "check_expression_size",
+    "check_path_depth",
     "check_placeholder_length",
     "utf8_length",
 ]
@@ -94,6 +95,15 @@ class LimitExceeded(ValidationError):
         super().__init__(message, what=what, position=position,
                          expected=f"at most {figure} ({limit})")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_limit_exceeded, (self.message, self.limit, self.figure, self.what,
+                                  self.position))
+
+
+def _limit_exceeded(message: str, limit: str, figure: int, what: str | None,
+                    position: int | None) -> LimitExceeded:
+    return LimitExceeded(message, limit=limit, figure=figure, what=what, position=position)
+
 
 def utf8_length(text: str) -> int:
     """The length of ``text`` in UTF-8 bytes, as DynamoDB counts it (a lone surrogate,
@@ -147,4 +157,17 @@ def check_attribute_name_length(name: str, what: str) -> None:
         f"{MAX_ATTRIBUTE_NAME_BYTES} bytes (maximum length of an attribute name)",
         limit="maximum length of an attribute name, in bytes",
         figure=MAX_ATTRIBUTE_NAME_BYTES, what=what,
+    )
+
+
+def check_path_depth(depth: int, what: str | None, position: int | None) -> None:
+    """Raise :class:`LimitExceeded` when a document path of ``depth`` elements is
+    deeper than :data:`MAX_PATH_DEPTH`; ``position`` is where the limit is crossed."""
+    if depth <= MAX_PATH_DEPTH:
+        return
+    raise LimitExceeded(
+        f"The document path has too many nesting levels; nesting levels: {depth}, limit: "
+        f"{MAX_PATH_DEPTH} (maximum depth of a document path)",
+        limit="maximum depth of a document path (nested attribute levels)",
+        figure=MAX_PATH_DEPTH, what=what, position=position,
     )

@@ -47,6 +47,7 @@ parser backtracks over it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from replicheck.models.items.errors import ValidationError
 from replicheck.models.items.expressions.lexer import (
@@ -67,6 +68,7 @@ from replicheck.models.items.expressions.limits import (
     MAX_PATH_DEPTH,
     LimitExceeded,
     check_expression_size,
+    check_path_depth,
 )
 from replicheck.models.items.expressions.nodes import (
     AddAction,
@@ -102,7 +104,7 @@ from replicheck.models.items.expressions.nodes import (
     UpdateOperand,
     ValueRef,
 )
-from replicheck.models.items.expressions.paths import overlap_error, static_key
+from replicheck.models.items.expressions.paths import first_overlap, overlap_error, static_key
 from replicheck.models.items.expressions.reserved import is_reserved
 from replicheck.models.items.expressions.trampoline import Step, run
 
@@ -301,14 +303,7 @@ class _Parser:
             else:
                 break
         if len(elements) > MAX_PATH_DEPTH:
-            raise LimitExceeded(
-                "The document path has too many nesting levels; nesting levels: "
-                f"{len(elements)}, limit: {MAX_PATH_DEPTH} (maximum depth of a document "
-                "path)",
-                limit="maximum depth of a document path (nested attribute levels)",
-                figure=MAX_PATH_DEPTH, what=self.what,
-                position=elements[MAX_PATH_DEPTH].pos,
-            )
+            check_path_depth(len(elements), self.what, elements[MAX_PATH_DEPTH].pos)
         return Path(tuple(elements), pos=start)
 
     # -------------------------------------------------------------- operands
@@ -663,13 +658,13 @@ class _Parser:
         return Update(tuple(sets), tuple(removes), tuple(adds), tuple(deletes), text=self.text)
 
     def defer_overlaps(self, paths: list[Path]) -> None:
-        keys = [(static_key(p), p.pos) for p in paths]
-        for j in range(1, len(keys)):
-            for i in range(j):
-                error = overlap_error(keys[i][0], keys[j][0], self.what, keys[j][1], self.text)
-                if error is not None:
-                    self.deferred.append((_OVERLAP, keys[j][1], error))
-                    return
+        keys = [static_key(p) for p in paths]
+        pair = first_overlap(keys)
+        if pair is not None:
+            i, j = pair
+            error = overlap_error(keys[i], keys[j], self.what, paths[j].pos, self.text)
+            assert error is not None
+            self.deferred.append((_OVERLAP, paths[j].pos, error))
 
     # -------------------------------------------------------------- projections
 
@@ -682,6 +677,12 @@ class _Parser:
         return Projection(tuple(paths), text=self.text)
 
 
+_PARSED_KEPT = 4096
+"""How many distinct expressions each parser remembers (trees are immutable, so a
+request parsed again, as a model does at every step of a search, costs a lookup)."""
+
+
+@lru_cache(maxsize=_PARSED_KEPT)
 def parse_condition(text: str, what: str = "ConditionExpression") -> Condition:
     """Parse a condition expression (also a FilterExpression: pass its name as
     ``what``). Malformed text raises :class:`ValidationError` naming ``what``, the
@@ -692,6 +693,7 @@ def parse_condition(text: str, what: str = "ConditionExpression") -> Condition:
     return Condition(expr, what=what, text=text)
 
 
+@lru_cache(maxsize=_PARSED_KEPT)
 def parse_update(text: str) -> Update:
     """Parse an update expression. Malformed text (including a clause given twice and
     two actions on overlapping paths) raises :class:`ValidationError` naming
@@ -702,6 +704,7 @@ def parse_update(text: str) -> Update:
     return update
 
 
+@lru_cache(maxsize=_PARSED_KEPT)
 def parse_projection(text: str) -> Projection:
     """Parse a projection expression (comma-separated document paths); malformed text
     or overlapping paths raise :class:`ValidationError` naming

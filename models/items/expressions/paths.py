@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from replicheck.models.items.errors import ValidationError
-from replicheck.models.items.expressions.limits import MAX_PATH_DEPTH, LimitExceeded
+from replicheck.models.items.expressions.limits import check_path_depth
 from replicheck.models.items.expressions.nodes import Index, Name, NamePlaceholder, Path
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "check_overlaps",
     "container_depth",
     "copy_value",
+    "first_overlap",
     "format_path",
     "overlap_error",
     "read_path",
@@ -64,16 +65,9 @@ def resolve_path(
 ) -> ResolvedPath:
     """``path`` with its ``#name`` placeholders replaced by their names; an undefined
     placeholder is a :class:`ValidationError` naming ``what``, a path of more than
-    ``MAX_PATH_DEPTH`` elements (only a tree built by hand has one: the parser refuses
-    it) a :class:`LimitExceeded`."""
-    if len(path.elements) > MAX_PATH_DEPTH:
-        raise LimitExceeded(
-            "The document path has too many nesting levels; nesting levels: "
-            f"{len(path.elements)}, limit: {MAX_PATH_DEPTH} (maximum depth of a document "
-            "path)",
-            limit="maximum depth of a document path (nested attribute levels)",
-            figure=MAX_PATH_DEPTH, what=what or None, position=path.pos,
-        )
+    ``limits.MAX_PATH_DEPTH`` elements (only a tree built by hand has one: the parser
+    refuses it) a ``LimitExceeded``."""
+    check_path_depth(len(path.elements), what or None, path.pos)
     out: list[str | int] = []
     for element in path.elements:
         if isinstance(element, Name):
@@ -147,16 +141,69 @@ def overlap_error(
     )
 
 
+class _Branch:
+    """A node of the trie of the paths seen so far: the first (lowest) index of a path
+    ending here, the first index of a path going on by a list index and by a map
+    member, and the branches by step."""
+
+    __slots__ = ("by_index", "by_name", "children", "ends")
+
+    def __init__(self) -> None:
+        self.ends: int | None = None
+        self.by_index: int | None = None
+        self.by_name: int | None = None
+        self.children: dict[tuple[bool, str | int], _Branch] = {}
+
+
+def _least(*indexes: int | None) -> int | None:
+    present = [i for i in indexes if i is not None]
+    return min(present) if present else None
+
+
+def first_overlap(paths: Sequence[ResolvedPath]) -> tuple[int, int] | None:
+    """The first pair ``(i, j)``, ``i < j``, of ``paths`` that overlap or conflict (see
+    :func:`overlap_error`): the least ``j``, then the least ``i`` for it; ``None`` when
+    all are compatible. One pass over a trie: time linear in the paths' total length,
+    where comparing every pair would be quadratic in their number."""
+    root = _Branch()
+    for j, path in enumerate(paths):
+        found: int | None = None
+        node: _Branch | None = root
+        for step in path:
+            assert node is not None
+            is_index = isinstance(step, int)
+            found = _least(found, node.ends, node.by_name if is_index else node.by_index)
+            node = node.children.get((is_index, step))
+            if node is None:
+                break
+        if node is not None:
+            found = _least(found, node.ends, node.by_index, node.by_name)
+        if found is not None:
+            return found, j
+        node = root
+        for step in path:
+            is_index = isinstance(step, int)
+            if is_index and node.by_index is None:
+                node.by_index = j
+            elif not is_index and node.by_name is None:
+                node.by_name = j
+            node = node.children.setdefault((is_index, step), _Branch())
+        if node.ends is None:
+            node.ends = j
+    return None
+
+
 def check_overlaps(
     paths: Sequence[tuple[ResolvedPath, int]], what: str, text: str | None
 ) -> None:
     """Raise the first overlap or conflict among ``paths`` (each with the offset of
     its path in the source), reported at the later path."""
-    for j in range(1, len(paths)):
-        for i in range(j):
-            error = overlap_error(paths[i][0], paths[j][0], what, paths[j][1], text)
-            if error is not None:
-                raise error
+    pair = first_overlap([path for path, _ in paths])
+    if pair is not None:
+        i, j = pair
+        error = overlap_error(paths[i][0], paths[j][0], what, paths[j][1], text)
+        assert error is not None
+        raise error
 
 
 def static_key(path: Path) -> ResolvedPath:

@@ -382,8 +382,6 @@ def _apply(ctx: UpdateContext, item: Mapping[str, Any] | None) -> dict[str, Any]
         planned.append((ctx.path(delete.path),
                         ("DELETE", ctx.values[delete.value.placeholder], delete.pos)))
     for path, action in planned:
-        _check_nesting(path, action, ctx)
-    for path, action in planned:
         node = root
         for step in path:
             node = node.children.setdefault(step, _Trie())
@@ -400,4 +398,6 @@ def _apply(ctx: UpdateContext, item: Mapping[str, Any] | None) -> dict[str, Any]
             result.pop(name, None)
         else:
             result[name] = new
+    for path, action in planned:
+        _check_nesting(path, action, ctx)
     return result
