@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
 from replicheck.histories.history import Operation
-from replicheck.models.specs.base import UNKNOWN, Input, SequentialSpec, Value
+from replicheck.models.specs.base import NO_KEY, UNKNOWN, Input, SequentialSpec, Value
 
 CONDITION_FAILED: Final = "condition-failed"
 """The ``error`` of a ``fail`` that is an observation (a compare that failed)."""
@@ -186,7 +186,7 @@ def prepare(operations: tuple[Operation, ...] | list[Operation], adapter: Adapte
 
 def _register_phrase(_spec: SequentialSpec[Any], state: Any, op: Input) -> str:
     held = state.value(op.key) if hasattr(state, "value") else state
-    if op.key is None or op.key == Value(None):
+    if op.key is None or op.key == NO_KEY:
         return f"the register holds {held!r}"
     return f"key {op.key!r} holds {held!r}"
 
