@@ -324,6 +324,12 @@ observation."""
 def _kv_input(op: Operation) -> Input:
     if op.f == "get":
         return Input("get", Value(op.key))
+    if type(op.input) is not str:
+        where = f", line {op.line}" if op.line is not None else ""
+        raise ValueError(
+            f"operation {op.id} ({op.f}{where}): field value is {op.input!r}; model 'kv' "
+            "puts and appends strings (a keyword is not one)"
+        )
     return Input(op.f, Value(op.key), op.input)
 
 

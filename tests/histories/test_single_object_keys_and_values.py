@@ -260,3 +260,12 @@ def test_cli_splits_tuples_with_keyword_keys(tmp_path: Path, suffix: str,
                           "cas-register", capsys)
     assert status == 1 and len(out["parts"]) == 2
     assert sorted(p["valid"] for p in out["parts"].values()) == [False, True]
+
+
+@pytest.mark.parametrize("value", [[1], Keyword("x"), 1, None])
+def test_a_kv_put_or_append_of_a_non_string_is_an_error_naming_the_operation(
+        value: Any) -> None:
+    for f in ("put", "append"):
+        h = hist((0, "invoke", f, value, "k"), (0, "ok", f, value, "k"))
+        with pytest.raises(ValueError, match=rf"operation 0 \({f}\): field value is"):
+            check(h, "kv")
