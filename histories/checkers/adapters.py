@@ -200,7 +200,9 @@ def _register_input(op: Operation) -> Input:
     if op.f == "cas":
         pair = op.input
         if not (isinstance(pair, list | tuple) and len(pair) == 2):
-            raise ValueError(f"operation {op.id}: cas expects a pair [old new], got {pair!r}")
+            where = f", line {op.line}" if op.line is not None else ""
+            raise ValueError(f"operation {op.id} (cas{where}): field value is {pair!r}; "
+                             "expected a pair [old new]")
         return Input("cas", key, (Value(pair[0]), Value(pair[1])))
     return Input(op.f, key, Value(op.input))
 

@@ -269,3 +269,11 @@ def test_a_kv_put_or_append_of_a_non_string_is_an_error_naming_the_operation(
         h = hist((0, "invoke", f, value, "k"), (0, "ok", f, value, "k"))
         with pytest.raises(ValueError, match=rf"operation 0 \({f}\): field value is"):
             check(h, "kv")
+
+
+@pytest.mark.parametrize("value", [5, [1], [1, 2, 3], "ab", None])
+def test_a_cas_without_a_pair_is_an_error_naming_the_operation(value: Any) -> None:
+    h = hist((0, "invoke", "cas", value), (0, "ok", "cas", value))
+    with pytest.raises(ValueError, match=r"operation 0 \(cas\): field value is .*"
+                                         r"expected a pair \[old new\]"):
+        check(h, "cas-register")
