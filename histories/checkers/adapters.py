@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
 from replicheck.histories.history import HistoryError, Operation
-from replicheck.models.specs.base import UNKNOWN, Input, SequentialSpec, Value
+from replicheck.models.specs.base import NO_KEY, UNKNOWN, Input, SequentialSpec, Value
 
 CONDITION_FAILED: Final = "condition-failed"
 """The ``error`` of a ``fail`` that is an observation (a compare that failed)."""
@@ -186,7 +186,7 @@ def prepare(operations: tuple[Operation, ...] | list[Operation], adapter: Adapte
 
 def _register_phrase(_spec: SequentialSpec[Any], state: Any, op: Input) -> str:
     held = state.value(op.key) if hasattr(state, "value") else state
-    if op.key is None or op.key == Value(None):
+    if op.key is None or op.key == NO_KEY:
         return f"the register holds {held!r}"
     return f"key {op.key!r} holds {held!r}"
 
@@ -200,7 +200,9 @@ def _register_input(op: Operation) -> Input:
     if op.f == "cas":
         pair = op.input
         if not (isinstance(pair, list | tuple) and len(pair) == 2):
-            raise HistoryError(f"operation {op.id}: cas expects a pair [old new], got {pair!r}")
+            where = f", line {op.line}" if op.line is not None else ""
+            raise HistoryError(f"operation {op.id} (cas{where}): field value is {pair!r}; "
+                               "expected a pair [old new]")
         return Input("cas", key, (Value(pair[0]), Value(pair[1])))
     return Input(op.f, key, Value(op.input))
 
@@ -324,6 +326,12 @@ observation."""
 def _kv_input(op: Operation) -> Input:
     if op.f == "get":
         return Input("get", Value(op.key))
+    if type(op.input) is not str:
+        where = f", line {op.line}" if op.line is not None else ""
+        raise HistoryError(
+            f"operation {op.id} ({op.f}{where}): field value is {op.input!r}; model 'kv' "
+            "puts and appends strings (a keyword is not one)"
+        )
     return Input(op.f, Value(op.key), op.input)
 
 

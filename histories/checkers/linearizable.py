@@ -41,7 +41,7 @@ from replicheck.histories.checkers.wgl import SearchResult, searching
 from replicheck.histories.history import History
 from replicheck.histories.verdict import Anomaly, Stats, Validity, Verdict, combine_validity
 from replicheck.models import lattice
-from replicheck.models.specs.base import SequentialSpec, Value
+from replicheck.models.specs.base import NO_KEY, SequentialSpec
 
 CONSISTENCY: Final = ("linearizable",)
 """The consistency model this checker judges."""
@@ -51,9 +51,6 @@ NOT_LINEARIZABLE: Final = "not-linearizable"
 
 BRUTE_FORCE_LIMIT: Final = 12
 """The most operations :func:`brute_force_linearizable` accepts."""
-
-_NO_KEY: Final = Value(None)
-"""The key of operations that name none (see ``models.specs.register``)."""
 
 _HOLDS: Final = frozenset({"linearizable"}) | lattice.weaker("linearizable")
 _BROKEN: Final = lattice.ruled_out([NOT_LINEARIZABLE])
@@ -118,7 +115,7 @@ def _split(steps: Sequence[Step], spec: SequentialSpec[Any]) -> list[_Part]:
     if keyless:
         parts.append(_Part("()", keyless))
     parts.sort(key=lambda p: min(st.op.id for st in p.steps))
-    if len(parts) == 1 and not keyless and set(parent) == {_NO_KEY}:
+    if len(parts) == 1 and not keyless and set(parent) == {NO_KEY}:
         parts[0].label = None  # a history without keys: one object, no parts
     return parts
 

@@ -90,6 +90,10 @@ class Value:
         return (Value, (self.value,))
 
 
+NO_KEY: Final = Value(None)
+"""The key of operations that name none (one object per history of such operations)."""
+
+
 def same(a: Any, b: Any) -> bool:
     """True when ``a`` and ``b`` (plain values or :class:`Value`) are the same value by
     decoded type and value."""

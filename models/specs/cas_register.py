@@ -22,9 +22,15 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from typing import Any, Final
 
-from replicheck.models.specs.base import UNKNOWN, Cells, Input, SequentialSpec, Value
-from replicheck.models.specs.register import (
+from replicheck.models.specs.base import (
     NO_KEY,
+    UNKNOWN,
+    Cells,
+    Input,
+    SequentialSpec,
+    Value,
+)
+from replicheck.models.specs.register import (
     READ,
     WRITE,
     constant,

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Any, Final
 
-from replicheck.models.specs.base import UNKNOWN, Cells, Input, SequentialSpec, Value
+from replicheck.models.specs.base import NO_KEY, UNKNOWN, Cells, Input, SequentialSpec, Value
 
 READ: Final = "read"
 """The function name of a register read."""
@@ -70,10 +70,6 @@ def step(state: Cells, op: Input, result: Any) -> tuple[Cells, ...]:
 def keys(op: Input) -> frozenset[Hashable]:
     """The one key an operation acts on (``None`` included), held as a :class:`Value`."""
     return frozenset({Value.of(op.key)})
-
-
-NO_KEY: Final = Value(None)
-"""The key of operations that name none."""
 
 
 def describe(op: Input, result: Any) -> str:

@@ -35,7 +35,11 @@ from tests.oracles.generate_single import (  # noqa: E402
     edited_history,
     random_history,
 )
-from tests.oracles.linearizable import NotMeaningful, linearizable  # noqa: E402
+from tests.oracles.linearizable import (  # noqa: E402
+    NotMeaningful,
+    is_linearization,
+    linearizable,
+)
 
 MODELS = ("register", "cas-register", "kv")
 EXAMPLES = {"quick": 200, "ci": 200, "thorough": 5000}
@@ -57,9 +61,10 @@ def judged(history: History, model: str) -> Verdict:
 
 
 def assert_agrees(history: History, model: str) -> bool:
-    """The checker's verdict is the oracle's, and its model sets do not contradict it;
-    so is the verdict of the search over the whole history, not split by key.
-    Returns the oracle's answer."""
+    """The checker's verdict is the oracle's, its witness is a linearization by the
+    oracle's definition, and its model sets do not contradict the oracle; the search
+    over the whole history, not split by key, agrees too. Returns the oracle's
+    answer."""
     expected = linearizable(history, model)
     verdict = judged(history, model)
     assert verdict.valid is expected, (expected, verdict.anomalies, history.operations)
@@ -67,6 +72,8 @@ def assert_agrees(history: History, model: str) -> bool:
                                timeout=60)
     assert whole.valid is expected, ("unsplit", expected, whole.anomalies)
     if expected:
+        assert verdict.witness is not None
+        assert is_linearization(history, model, verdict.witness), verdict.witness
         assert LINEARIZABLE in verdict.still_possible
         assert not verdict.ruled_out & HOLDS_IF_VALID
     else:
@@ -149,6 +156,18 @@ def test_oracle_textbook_register_cases() -> None:
                    (1, "ok", "read", 1), (2, "invoke", "read", None),
                    (2, "ok", "read", None), (0, "ok", "write", 1))
     assert not linearizable(flicker, "register")
+
+
+def test_oracle_recognises_linearizations() -> None:
+    h = hist((0, "invoke", "write", 1), (0, "ok", "write", 1),
+             (1, "invoke", "write", 2), (2, "invoke", "read", None),
+             (2, "ok", "read", 2), (3, "invoke", "write", 3), (3, "fail", "write", 3))
+    assert is_linearization(h, "register", [0, 1, 2])
+    assert not is_linearization(h, "register", [1, 0, 2])  # 0 ended before 1 began
+    assert not is_linearization(h, "register", [0, 2])  # the read needs the write of 2
+    assert not is_linearization(h, "register", [0, 1])  # the ok read is left out
+    assert not is_linearization(h, "register", [0, 1, 3, 2])  # 3 never took effect
+    assert not is_linearization(h, "register", [0, 1, 2, 2])
 
 
 def test_oracle_meaning_of_fail_and_info() -> None:

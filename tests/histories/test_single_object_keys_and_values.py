@@ -165,26 +165,26 @@ def test_kv_gets_and_keys_compare_by_decoded_type_and_value() -> None:
 
 
 EDN_OTHER_KEY = """\
-{:process 0, :type :invoke, :f :write, :value [:a 1]}
-{:process 0, :type :ok, :f :write, :value [:a 1]}
-{:process 1, :type :invoke, :f :read, :value [:b nil]}
-{:process 1, :type :ok, :f :read, :value [:b 1]}
+{:process 0, :type :invoke, :f :write, :value ["a" 1]}
+{:process 0, :type :ok, :f :write, :value ["a" 1]}
+{:process 1, :type :invoke, :f :read, :value ["b" nil]}
+{:process 1, :type :ok, :f :read, :value ["b" 1]}
 """
 
 EDN_TWO_KEYS_VALID = """\
-{:process 0, :type :invoke, :f :write, :value [:a 1]}
-{:process 0, :type :ok, :f :write, :value [:a 1]}
-{:process 1, :type :invoke, :f :read, :value [:a nil]}
-{:process 1, :type :ok, :f :read, :value [:a 1]}
-{:process 1, :type :invoke, :f :read, :value [:b nil]}
-{:process 1, :type :ok, :f :read, :value [:b nil]}
+{:process 0, :type :invoke, :f :write, :value ["a" 1]}
+{:process 0, :type :ok, :f :write, :value ["a" 1]}
+{:process 1, :type :invoke, :f :read, :value ["a" nil]}
+{:process 1, :type :ok, :f :read, :value ["a" 1]}
+{:process 1, :type :invoke, :f :read, :value ["b" nil]}
+{:process 1, :type :ok, :f :read, :value ["b" nil]}
 """
 
 EDN_TRUE_IS_NOT_1 = """\
-{:process 0, :type :invoke, :f :write, :value [:a 1]}
-{:process 0, :type :ok, :f :write, :value [:a 1]}
-{:process 1, :type :invoke, :f :read, :value [:a nil]}
-{:process 1, :type :ok, :f :read, :value [:a true]}
+{:process 0, :type :invoke, :f :write, :value ["a" 1]}
+{:process 0, :type :ok, :f :write, :value ["a" 1]}
+{:process 1, :type :invoke, :f :read, :value ["a" nil]}
+{:process 1, :type :ok, :f :read, :value ["a" true]}
 """
 
 
@@ -250,3 +250,30 @@ def test_a_condition_failed_read_or_write_is_an_error_naming_the_operation(
     assert main(["check", str(path), "--model", "cas-register"]) == 2
     err = capsys.readouterr().err
     assert "h.jsonl" in err and f"operation 0 ({f}, line 1)" in err
+
+
+@pytest.mark.parametrize("suffix", ["edn", "log"])
+def test_cli_splits_tuples_with_keyword_keys(tmp_path: Path, suffix: str,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    edn = EDN_OTHER_KEY.replace('["a" ', "[:a ").replace('["b" ', "[:b ")
+    status, out = run_cli(tmp_path, f"kw.{suffix}", edn if suffix == "edn" else as_log(edn),
+                          "cas-register", capsys)
+    assert status == 1 and len(out["parts"]) == 2
+    assert sorted(p["valid"] for p in out["parts"].values()) == [False, True]
+
+
+@pytest.mark.parametrize("value", [[1], Keyword("x"), 1, None])
+def test_a_kv_put_or_append_of_a_non_string_is_an_error_naming_the_operation(
+        value: Any) -> None:
+    for f in ("put", "append"):
+        h = hist((0, "invoke", f, value, "k"), (0, "ok", f, value, "k"))
+        with pytest.raises(ValueError, match=rf"operation 0 \({f}\): field value is"):
+            check(h, "kv")
+
+
+@pytest.mark.parametrize("value", [5, [1], [1, 2, 3], "ab", None])
+def test_a_cas_without_a_pair_is_an_error_naming_the_operation(value: Any) -> None:
+    h = hist((0, "invoke", "cas", value), (0, "ok", "cas", value))
+    with pytest.raises(ValueError, match=r"operation 0 \(cas\): field value is .*"
+                                         r"expected a pair \[old new\]"):
+        check(h, "cas-register")

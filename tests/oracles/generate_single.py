@@ -8,12 +8,13 @@ The simulated execution: 2-4 client processes run up to 8 operations on 1-3 keys
 each step one thing happens: a process invokes an operation, an operation in flight
 takes effect (its result is what the object holds then), or an operation completes:
 ``ok`` if it took effect (a cas whose compare failed: ``fail`` with error
-``condition-failed``), ``fail`` if it did not (it never will), or ``info`` either way
-(one that has not taken effect may still do so later, or never; the process is then
-replaced by a fresh one, as Jepsen does). Some operations are left without a completion.
-Values are drawn from small pools with repetitions and mixed types (ints, booleans,
-floats with NaN, strings, keywords, None, lists) for registers, strings for kv; keys
-mix types too (``1`` and ``True``, ``"x"`` and ``:x`` are different keys).
+``condition-failed``, or now and then ``ok`` with the value ``false``), ``fail`` if it
+did not (it never will), or ``info`` either way (one that has not taken effect may
+still do so later, or never; the process is then replaced by a fresh one, as Jepsen
+does). Some operations are left without a completion. Values are drawn from small pools
+with repetitions and mixed types (ints, booleans, floats with NaN, strings, keywords,
+None, lists, a map) for registers, strings for kv; keys mix types too (``1`` and
+``True``, ``"x"`` and ``:x`` are different keys).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from replicheck.models.equality import Keyword, same_value, value_key
 NAN: Final = float("nan")
 REGISTER_VALUES: Final[tuple[Any, ...]] = (
     0, 1, True, False, 1.0, NAN, "a", Keyword("a"), None, [1], [True], [1, "a"],
+    {"a": 1},
 )
 KV_VALUES: Final = ("x", "y", "xy", "")
 KEYS: Final[tuple[Any, ...]] = ("x", "y", Keyword("x"), 1, True, None)
@@ -159,7 +161,10 @@ def recorded(draw: st.DrawFn, model: str, min_ops: int = 1) -> list[Record]:
                 next_process += 1
                 continue
             if op.took_effect and op.f == "cas" and not op.compare_held:
-                emit(op, "fail", _invocation_value(op), "condition-failed")
+                if draw(st.integers(0, 3)) == 3:  # the outcome in the value, the other way
+                    emit(op, "ok", False)
+                else:
+                    emit(op, "fail", _invocation_value(op), "condition-failed")
             elif op.took_effect:
                 emit(op, "ok", op.result if op.f in READS else _invocation_value(op))
             else:
@@ -195,6 +200,8 @@ def random_history(draw: st.DrawFn, model: str) -> History:
 
 
 def _flip_cas(r: Record) -> Record:
+    if r.type == "ok" and r.value is False:
+        return replace(r, value=True)
     if r.type == "ok":
         return replace(r, type="fail", error="condition-failed")
     return replace(r, type="ok", error=None)
@@ -206,6 +213,7 @@ def _flip_cas(r: Record) -> Record:
 
 _RETYPED: Final[tuple[tuple[Any, Any], ...]] = (
     (True, 1), (False, 0), (1.0, 1), (None, False), (Keyword("a"), "a"), ([True], [1]),
+    ({"a": 1}, {"a": True}),
 )
 
 

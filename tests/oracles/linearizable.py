@@ -176,6 +176,30 @@ def by_key(history: History) -> dict[Hashable, list[Operation]]:
     return out
 
 
+def is_linearization(history: History, model: str, order: Iterable[int]) -> bool:
+    """Whether ``order`` (operation ids) is a linearization of ``history``: every
+    operation that must be in the sequence is there once, none that never took effect
+    is, real time is respected, and each key's object allows the sequence."""
+    order = list(order)
+    events = {e.op.id: e for e in _events(history.operations, model)}
+    if len(set(order)) != len(order) or not set(order) <= set(events):
+        return False
+    if any(e.must and i not in order for i, e in events.items()):
+        return False
+    for later, b in enumerate(order):
+        for a in order[later + 1:]:
+            if events[a].must and events[a].end < events[b].start:
+                return False  # a completed before b was invoked, yet comes after it
+    states: dict[Hashable, Any] = {}
+    for i in order:
+        key = value_key(events[i].op.key)
+        after = apply(model, states.get(key), events[i])
+        if after is _REFUSED:
+            return False
+        states[key] = after
+    return True
+
+
 def linearizable(history: History, model: str) -> bool:
     """Whether ``history`` is linearizable for ``model`` (one of :data:`MODELS`).
 
