@@ -262,15 +262,27 @@ def _limit_verdict(args: argparse.Namespace, consistency: list[str] | None,
     from replicheck.histories.judge import DEFAULT_CONSISTENCY
     from replicheck.histories.verdict import Stats, Verdict
 
-    model = args.model or "-"
-    wanted = tuple(consistency) if consistency else DEFAULT_CONSISTENCY.get(model, ())
     history = progress.history
+    model = args.model or _inferred_model(history)
+    wanted = tuple(consistency) if consistency else DEFAULT_CONSISTENCY.get(model, ())
     operations = 0 if history is None else len(history)
     seconds = 0.0 if history is None else time.perf_counter() - progress.began
     return Verdict("unknown", model, wanted,
                    stats=Stats(operations=operations, seconds=seconds),
                    notes=(f"{reached.message} while {progress.phase}; no part of the "
                           "history was decided",))
+
+
+def _inferred_model(history: History | None) -> str:
+    """The model ``check`` would have inferred for ``history``; "-" when none can be."""
+    from replicheck.histories.judge import ModelChoiceError, infer_model
+
+    if history is None:
+        return "-"
+    try:
+        return infer_model(history)
+    except ModelChoiceError:
+        return "-"
 
 
 def _write_html(args: argparse.Namespace, history: History | None,
