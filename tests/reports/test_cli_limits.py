@@ -153,6 +153,38 @@ def test_a_checker_that_ignores_the_deadline_is_stopped_and_answers_unknown(
     assert any("time limit of 2 s reached while checking" in note for note in report["notes"])
 
 
+def _busy_then(outcome: str) -> Callable[..., Any]:
+    """A checker whose busy loop is interrupted by the alarm, and that then wraps the
+    interruption into another exception (as Python does inside an import or a
+    ``__set_name__``), or swallows it and answers valid."""
+    def checker(*_args: Any, **_kwargs: Any) -> Any:
+        from replicheck.histories.verdict import Verdict
+
+        try:
+            until = time.perf_counter() + 20
+            while time.perf_counter() < until:
+                pass
+        except BaseException as error:
+            if outcome == "wrap":
+                raise RuntimeError("Error calling __set_name__") from error
+        return Verdict(True, "cas-register", ("linearizable",))
+    return checker
+
+
+@pytest.mark.parametrize("outcome", ["wrap", "swallow"])
+def test_an_interruption_wrapped_or_swallowed_is_still_the_time_limit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str], outcome: str) -> None:
+    """Seen while fuzzing: the alarm went off while networkx was being imported, and
+    Python turned it into a RuntimeError (exit 4). Once the alarm rang, the result is the
+    time limit, whatever the code did with the interruption."""
+    import replicheck.histories.judge as judge
+
+    monkeypatch.setattr(judge, "check", _busy_then(outcome))
+    assert main(["check", _history(tmp_path), "--timeout", "2"]) == 3
+    assert "time limit of 2 s reached" in capsys.readouterr().out
+
+
 def test_the_deadline_covers_reading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                      capsys: pytest.CaptureFixture[str]) -> None:
     import replicheck.histories.formats as formats
