@@ -267,7 +267,7 @@ def _limit_verdict(args: argparse.Namespace, consistency: list[str] | None,
     wanted = tuple(consistency) if consistency else DEFAULT_CONSISTENCY.get(model, ())
     operations = 0 if history is None else len(history)
     seconds = 0.0 if history is None else time.perf_counter() - progress.began
-    return Verdict("unknown", model, wanted,
+    return Verdict("unknown", model, wanted, limit=reached.kind,
                    stats=Stats(operations=operations, seconds=seconds),
                    notes=(f"{reached.message} while {progress.phase}; no part of the "
                           "history was decided",))

@@ -8,10 +8,12 @@ from replicheck.histories.history import HistoryError
 from replicheck.histories.verdict import Verdict
 
 
-def _headline(valid: object) -> str:
-    if valid is True:
+def _headline(verdict: Verdict) -> str:
+    if verdict.valid is True:
         return "VALID"
-    return "INVALID" if valid is False else "UNKNOWN (time limit reached)"
+    if verdict.valid is False:
+        return "INVALID"
+    return f"UNKNOWN ({'memory' if verdict.limit == 'memory' else 'time'} limit reached)"
 
 
 def render_verdict(verdict: Verdict, *, source: str | None = None,
@@ -21,7 +23,7 @@ def render_verdict(verdict: Verdict, *, source: str | None = None,
     lines = []
     title = f"{source}: " if source else ""
     checked = ", ".join(verdict.consistency) or "-"
-    lines.append(f"{title}{_headline(verdict.valid)} — model {verdict.model}, "
+    lines.append(f"{title}{_headline(verdict)} — model {verdict.model}, "
                  f"checked for {checked}")
     for anomaly in verdict.anomalies:
         ops = ", ".join(str(i) for i in anomaly.ops)

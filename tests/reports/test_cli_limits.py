@@ -278,7 +278,9 @@ def test_z3_out_of_memory_is_the_memory_limit_not_a_crash(
 
     monkeypatch.setattr(judge, "check", solver_out_of_memory)
     assert main(["check", _history(tmp_path), "--memory", "100000"]) == 3
-    assert "memory limit of 100000 MB reached" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "UNKNOWN (memory limit reached)" in out
+    assert "memory limit of 100000 MB reached" in out
 
 
 def test_z3_itself_stops_at_the_budget() -> None:
