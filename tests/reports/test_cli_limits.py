@@ -301,6 +301,29 @@ def test_z3_itself_stops_at_the_budget() -> None:
     assert reached.value.kind == "memory"
 
 
+def test_z3_solving_past_the_deadline_is_interrupted() -> None:
+    """z3's C code does not return to Python for the alarm to be handled: the backstop
+    interrupts it. Pigeonhole (13 pigeons, 12 holes) keeps z3 busy for minutes; its own
+    timeout is 60 s, so only the interruption ends it before."""
+    import z3
+
+    n = 13
+    solver = z3.Solver()
+    solver.set("timeout", 60_000)
+    x = [[z3.Bool(f"x{i}_{j}") for j in range(n - 1)] for i in range(n)]
+    for i in range(n):
+        solver.add(z3.Or(*x[i]))
+    for j in range(n - 1):
+        for i in range(n):
+            for k in range(i + 1, n):
+                solver.add(z3.Or(z3.Not(x[i][j]), z3.Not(x[k][j])))
+    began = time.perf_counter()
+    with pytest.raises(LimitReached) as reached, enforced(Limits.start(0.5, None)):
+        solver.check()
+    assert reached.value.kind == "time"
+    assert time.perf_counter() - began < 30  # interrupted, not ended by z3's own timeout
+
+
 def test_the_memory_cap_is_lifted_after_the_check(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     import replicheck.histories.judge as judge
