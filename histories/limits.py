@@ -198,9 +198,14 @@ def _memory_capped(budget: int) -> Iterator[None]:
     try:
         yield
     finally:
-        resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
-        if z3_set:
-            _z3_memory(0)
+        # the alarm waits until the cap is lifted: the answer must have memory to print
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+        try:
+            resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
+            if z3_set:
+                _z3_memory(0)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 def _z3_memory(megabytes: int) -> bool:
@@ -242,9 +247,11 @@ def _alarm(at: float, message: str, alarm: _Alarm) -> Iterator[None]:
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        watchdog.cancel()
-        signal.signal(signal.SIGALRM, previous)
+        try:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            watchdog.cancel()
+        finally:
+            signal.signal(signal.SIGALRM, previous)
 
 
 def _interrupt_z3() -> None:
