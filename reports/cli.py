@@ -255,7 +255,6 @@ class _CheckProgress:
     """How far ``check`` got: the history once read, the phase, when checking began."""
 
     def __init__(self) -> None:
-
         self.history: History | None = None
         self.phase = "reading the history"
         self.began = time.perf_counter()
@@ -280,6 +279,9 @@ def _judge(args: argparse.Namespace, consistency: list[str] | None, limits: Limi
             raise _BadInput(f"no such history file: {args.history}") from None
         except IsADirectoryError:
             raise _BadInput(f"{args.history} is a directory, not a history file") from None
+        except OSError as error:  # unreadable: permissions, a device error, ...
+            raise _BadInput(f"cannot read {args.history}: "
+                            f"{error.strerror or error}") from None
         except (HistoryError, UnicodeDecodeError) as error:
             raise _BadInput(str(error)) from None
         finally:
