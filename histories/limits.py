@@ -154,25 +154,36 @@ def enforced(limits: Limits) -> Iterator[None]:
     block is interrupted with :class:`LimitReached` ("time"); an allocation past the
     memory budget (MemoryError, z3's out of memory) becomes :class:`LimitReached`
     ("memory"). On the way out the timer and the memory cap are removed again."""
+    alarm = _Alarm()
     with contextlib.ExitStack() as stack:
         if limits.deadline is not None and limits.timeout is not None:
             # first: the timer's thread must not count against the memory budget
             stack.enter_context(_alarm(limits.deadline + grace(limits.timeout),
-                                       limits.time_message()))
+                                       limits.time_message(), alarm))
         if limits.memory is not None:
             stack.enter_context(_memory_capped(limits.memory))
+        reached: LimitKind | None = None
         try:
             yield
         except LimitReached:
             raise
         except BaseException as error:
-            if not is_out_of_memory(error):
+            # Python may wrap the alarm's exception (raised inside an import, a
+            # __set_name__, a finaliser) into another one: once the alarm rang, whatever
+            # comes out is the time limit.
+            if alarm.rang:
+                reached = "time"
+            elif is_out_of_memory(error):
+                reached = "memory"
+            else:
                 raise
-            caught = True
         else:
-            caught = False
+            if alarm.rang:  # rang, and something swallowed it: the result is not trusted
+                reached = "time"
     # Here the cap is lifted and the failed allocation's frames are gone.
-    if caught:
+    if reached == "time":
+        raise LimitReached("time", limits.time_message()) from None
+    if reached == "memory":
         raise LimitReached("memory", limits.memory_message()) from None
 
 
@@ -187,9 +198,14 @@ def _memory_capped(budget: int) -> Iterator[None]:
     try:
         yield
     finally:
-        resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
-        if z3_set:
-            _z3_memory(0)
+        # the alarm waits until the cap is lifted: the answer must have memory to print
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+        try:
+            resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
+            if z3_set:
+                _z3_memory(0)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 def _z3_memory(megabytes: int) -> bool:
@@ -202,17 +218,25 @@ def _z3_memory(megabytes: int) -> bool:
     return True
 
 
+class _Alarm:
+    """Whether the alarm of :func:`_alarm` went off."""
+
+    def __init__(self) -> None:
+        self.rang = False
+
+
 @contextlib.contextmanager
-def _alarm(at: float, message: str) -> Iterator[None]:
+def _alarm(at: float, message: str, alarm: _Alarm) -> Iterator[None]:
     """Raise LimitReached("time", message) in the main thread at ``at`` (a
-    ``perf_counter`` value), and interrupt z3 then. Does nothing outside the main
-    thread (signals reach only it)."""
+    ``perf_counter`` value), noting it in ``alarm``, and interrupt z3 then. Does nothing
+    outside the main thread (signals reach only it)."""
     if threading.current_thread() is not threading.main_thread() or not hasattr(
             signal, "setitimer"):
         yield
         return
 
     def ring(_signum: int, _frame: FrameType | None) -> None:
+        alarm.rang = True
         raise LimitReached("time", message)
 
     previous = signal.signal(signal.SIGALRM, ring)
@@ -223,9 +247,11 @@ def _alarm(at: float, message: str) -> Iterator[None]:
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        watchdog.cancel()
-        signal.signal(signal.SIGALRM, previous)
+        try:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            watchdog.cancel()
+        finally:
+            signal.signal(signal.SIGALRM, previous)
 
 
 def _interrupt_z3() -> None:

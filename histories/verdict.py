@@ -67,7 +67,9 @@ class Verdict:
     ``counterexample`` may still hold partial findings, never invented ones).
     ``witness`` is a linearization or serial order (operation ids) when valid;
     ``counterexample`` the smallest failing part when not. ``parts`` holds the
-    verdicts of independent parts (e.g. one per key) when the history was split."""
+    verdicts of independent parts (e.g. one per key) when the history was split.
+    ``limit`` says which limit made it unknown: ``"time"`` (the default reading of an
+    unknown verdict) or ``"memory"``."""
 
     valid: Validity
     model: str
@@ -80,6 +82,7 @@ class Verdict:
     stats: Stats = field(default_factory=Stats)
     parts: Mapping[str, Verdict] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    limit: Literal["time", "memory"] | None = None
 
     def with_stats(self, **changes: Any) -> Verdict:
         """A copy with some statistics replaced."""

@@ -129,7 +129,8 @@ def _crash_subject(args: argparse.Namespace) -> str:
     """What the command was doing, naming its input, for the one line of a crash."""
     command = getattr(args, "command", None)
     if command == "check":
-        return f"checking {args.history}"
+        paths = args.history if isinstance(args.history, list) else [args.history]
+        return f"checking {', '.join(paths)}"
     if command == "replay":
         return f"replaying {args.file}"
     if command == "verify":
@@ -170,7 +171,45 @@ def _report_crash(args: argparse.Namespace, error: BaseException,
 
 
 def _check(args: argparse.Namespace) -> int:
-    """``replicheck check``: read the history and judge it within ``--timeout`` and
+    """``replicheck check HISTORY [HISTORY ...]``: each history judged on its own, both
+    limits applying to each; with several, one verdict per file (``--json``: one object
+    per line with its ``file``), then a summary line, and the statuses combined: any
+    internal error (4) or bad input (2) wins, then any violation (1), then any unknown
+    (3), else 0."""
+    paths: list[str] = args.history
+    if len(paths) == 1:
+        return _check_one(argparse.Namespace(**{**vars(args), "history": paths[0],
+                                                "histories": paths}))
+    if args.html:
+        return _fail_usage("--html writes the page of one history; give one HISTORY")
+    statuses = []
+    for path in paths:
+        one = argparse.Namespace(**{**vars(args), "history": path, "histories": paths})
+        try:
+            statuses.append(_check_one(one))
+        except Exception as error:  # a defect on this file: the others still get checked
+            statuses.append(_report_crash(one, error, getattr(args, "argv", [])))
+    counts = {status: statuses.count(status) for status in range(5)}
+    summary = (f"{len(paths)} histories: {counts[0]} valid, {counts[1]} invalid, "
+               f"{counts[3]} unknown, {counts[2]} bad input, {counts[4]} internal errors")
+    if args.json:
+        print(summary, file=sys.stderr)
+    else:
+        _emit(summary)
+    return combine_statuses(statuses)
+
+
+def combine_statuses(statuses: Sequence[int]) -> int:
+    """The exit status of several checks (CONTRACTS.md section 6): 4 or 2 win over all
+    (4 first), then any violation, then any unknown, else 0."""
+    for status in (EXIT_CRASH, EXIT_USAGE, EXIT_VIOLATION, EXIT_UNKNOWN):
+        if status in statuses:
+            return status
+    return EXIT_OK
+
+
+def _check_one(args: argparse.Namespace) -> int:
+    """Read the history ``args.history`` and judge it within ``--timeout`` and
     ``--memory`` (reading included); reaching either answers "unknown", naming it."""
     from replicheck.histories.judge import ModelChoiceError
     from replicheck.histories.limits import MEBIBYTE, LimitReached, Limits, default_memory
@@ -195,7 +234,9 @@ def _check(args: argparse.Namespace) -> int:
         if failed is not None:
             return failed
     skipped = () if history is None else history.skipped
-    if args.json:
+    if args.json and len(args.histories) > 1:
+        _emit(json.dumps({"file": args.history, **verdict.to_json()}))
+    elif args.json:
         _emit(json.dumps(verdict.to_json(), indent=2))
     else:
         _emit(render_verdict(verdict, source=args.history, skipped=skipped))
@@ -214,7 +255,6 @@ class _CheckProgress:
     """How far ``check`` got: the history once read, the phase, when checking began."""
 
     def __init__(self) -> None:
-
         self.history: History | None = None
         self.phase = "reading the history"
         self.began = time.perf_counter()
@@ -239,6 +279,9 @@ def _judge(args: argparse.Namespace, consistency: list[str] | None, limits: Limi
             raise _BadInput(f"no such history file: {args.history}") from None
         except IsADirectoryError:
             raise _BadInput(f"{args.history} is a directory, not a history file") from None
+        except OSError as error:  # unreadable: permissions, a device error, ...
+            raise _BadInput(f"cannot read {args.history}: "
+                            f"{error.strerror or error}") from None
         except (HistoryError, UnicodeDecodeError) as error:
             raise _BadInput(str(error)) from None
         finally:
@@ -262,15 +305,27 @@ def _limit_verdict(args: argparse.Namespace, consistency: list[str] | None,
     from replicheck.histories.judge import DEFAULT_CONSISTENCY
     from replicheck.histories.verdict import Stats, Verdict
 
-    model = args.model or "-"
-    wanted = tuple(consistency) if consistency else DEFAULT_CONSISTENCY.get(model, ())
     history = progress.history
+    model = args.model or _inferred_model(history)
+    wanted = tuple(consistency) if consistency else DEFAULT_CONSISTENCY.get(model, ())
     operations = 0 if history is None else len(history)
     seconds = 0.0 if history is None else time.perf_counter() - progress.began
-    return Verdict("unknown", model, wanted,
+    return Verdict("unknown", model, wanted, limit=reached.kind,
                    stats=Stats(operations=operations, seconds=seconds),
                    notes=(f"{reached.message} while {progress.phase}; no part of the "
                           "history was decided",))
+
+
+def _inferred_model(history: History | None) -> str:
+    """The model ``check`` would have inferred for ``history``; "-" when none can be."""
+    from replicheck.histories.judge import ModelChoiceError, infer_model
+
+    if history is None:
+        return "-"
+    try:
+        return infer_model(history)
+    except ModelChoiceError:
+        return "-"
 
 
 def _write_html(args: argparse.Namespace, history: History | None,
@@ -558,7 +613,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="judge a recorded history against a consistency model",
                            epilog=EXIT_STATUS_HELP)
-    check.add_argument("history", metavar="HISTORY", help="the history file")
+    check.add_argument("history", metavar="HISTORY", nargs="+",
+                       help="the history file(s); each is judged on its own, within the "
+                       "limits")
     check.add_argument("--format", choices=("jsonl", "edn", "jepsen-log"), default=None,
                        help="the history's format (default: detected from its content)")
     check.add_argument("--model", default=None, metavar="M",
@@ -630,6 +687,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "run", None):
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    args.argv = arguments
     try:
         status: int = args.run(args)
     except KeyboardInterrupt:

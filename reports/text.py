@@ -14,10 +14,12 @@ from replicheck.histories.verdict import Verdict
 from replicheck.reports.escaping import terminal_line
 
 
-def _headline(valid: object) -> str:
-    if valid is True:
+def _headline(verdict: Verdict) -> str:
+    if verdict.valid is True:
         return "VALID"
-    return "INVALID" if valid is False else "UNKNOWN (time limit reached)"
+    if verdict.valid is False:
+        return "INVALID"
+    return f"UNKNOWN ({'memory' if verdict.limit == 'memory' else 'time'} limit reached)"
 
 
 def render_verdict(verdict: Verdict, *, source: str | None = None,
@@ -28,7 +30,7 @@ def render_verdict(verdict: Verdict, *, source: str | None = None,
     lines = []
     title = f"{terminal_line(source)}: " if source else ""
     checked = terminal_line(", ".join(verdict.consistency)) or "-"
-    lines.append(f"{title}{_headline(verdict.valid)} — model {terminal_line(verdict.model)}, "
+    lines.append(f"{title}{_headline(verdict)} — model {terminal_line(verdict.model)}, "
                  f"checked for {checked}")
     for anomaly in verdict.anomalies:
         ops = ", ".join(str(i) for i in anomaly.ops)

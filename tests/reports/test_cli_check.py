@@ -137,3 +137,74 @@ def test_a_reader_that_goes_away_keeps_the_exit_status() -> None:
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stdout.count("\n") == 1
+
+
+# -- several histories (CONTRACTS.md section 6) ----------------------------------------
+
+VALID_HISTORY = "\n".join(json.dumps(r) for r in [
+    {"process": 0, "type": "invoke", "f": "write", "value": 1},
+    {"process": 0, "type": "ok", "f": "write", "value": 1},
+    {"process": 1, "type": "invoke", "f": "read", "value": None},
+    {"process": 1, "type": "ok", "f": "read", "value": 1},
+]) + "\n"
+
+
+def test_several_histories_one_json_object_per_line_with_its_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    valid = write(tmp_path, "valid.jsonl", VALID_HISTORY)
+    stale = write(tmp_path, "stale.jsonl", CAS_HISTORY)
+    assert main(["check", valid, stale, "--json"]) == 1
+    captured = capsys.readouterr()
+    lines = captured.out.strip().splitlines()
+    assert [json.loads(line)["file"] for line in lines] == [valid, stale]
+    assert [json.loads(line)["valid"] for line in lines] == [True, False]
+    assert "2 histories: 1 valid, 1 invalid" in captured.err
+
+
+@pytest.mark.parametrize(("texts", "status"), [
+    ([VALID_HISTORY, VALID_HISTORY], 0),
+    ([VALID_HISTORY, CAS_HISTORY], 1),
+    ([CAS_HISTORY, '{"process": 0, "type": "ok", "f": "read", "value": 1}\n'], 2),
+])
+def test_several_histories_combine_their_statuses(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], texts: list[str],
+        status: int) -> None:
+    paths = [write(tmp_path, f"h{i}.jsonl", text) for i, text in enumerate(texts)]
+    assert main(["check", *paths]) == status
+    out = capsys.readouterr().out
+    assert all(f"{path}: " in out for path, text in zip(paths, texts, strict=True)
+               if not text.startswith('{"process": 0, "type": "ok"'))
+    assert f"{len(paths)} histories:" in out
+
+
+def test_several_histories_a_crash_on_one_still_checks_the_others(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import tempfile
+
+    import replicheck.histories.judge as judge
+
+    real = judge.check
+    calls = []
+
+    def crash_on_first(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("injected defect")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(judge, "check", crash_on_first)
+    first = write(tmp_path, "a.jsonl", VALID_HISTORY)
+    second = write(tmp_path, "b.jsonl", CAS_HISTORY)
+    assert main(["check", first, second]) == 4
+    captured = capsys.readouterr()
+    assert f"internal error while checking {first}" in captured.err
+    assert f"{second}: INVALID" in captured.out
+    assert "1 invalid, 0 unknown, 0 bad input, 1 internal errors" in captured.out
+
+
+def test_html_takes_one_history(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    paths = [write(tmp_path, f"h{i}.jsonl", VALID_HISTORY) for i in range(2)]
+    assert main(["check", *paths, "--html", str(tmp_path / "p.html")]) == 2
+    assert "--html" in capsys.readouterr().err

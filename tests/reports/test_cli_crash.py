@@ -206,3 +206,22 @@ def test_help_names_exit_status_4(command: list[str]) -> None:
     text = " ".join(parser.format_help().split())
     assert "4 internal error" in text
     assert "3 unknown (the time or memory limit" in text
+
+
+def test_an_unreadable_history_is_bad_input_not_a_defect(
+        tmp_path: Path, crash_dir: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import builtins
+
+    path = _history(tmp_path)
+    real_open = builtins.open
+
+    def denied(file: Any, *args: Any, **kwargs: Any) -> Any:
+        if str(file) == path:
+            raise PermissionError(13, "Permission denied", path)
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", denied)
+    assert main(["check", path]) == 2
+    assert f"cannot read {path}: Permission denied" in capsys.readouterr().err
+    assert not list(crash_dir.iterdir())
