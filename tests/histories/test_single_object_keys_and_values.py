@@ -218,11 +218,11 @@ def test_cli_splits_independent_tuples_by_key(tmp_path: Path, model: str, suffix
 
     status, out = run_cli(tmp_path, f"other.{suffix}", text(EDN_OTHER_KEY), model, capsys)
     assert status == 1 and out["valid"] is False
-    assert {k: p["valid"] for k, p in out["parts"].items()} == {":a": True, ":b": False}
+    assert {k: p["valid"] for k, p in out["parts"].items()} == {"'a'": True, "'b'": False}
     status, out = run_cli(tmp_path, f"two.{suffix}", text(EDN_TWO_KEYS_VALID), model,
                           capsys)
     assert status == 0 and out["valid"] is True
-    assert {k: p["valid"] for k, p in out["parts"].items()} == {":a": True, ":b": True}
+    assert {k: p["valid"] for k, p in out["parts"].items()} == {"'a'": True, "'b'": True}
     status, out = run_cli(tmp_path, f"bool.{suffix}", text(EDN_TRUE_IS_NOT_1), model, capsys)
     assert status == 1 and out["valid"] is False
 
