@@ -234,7 +234,6 @@ def _part_verdict(part: _Part, spec: SequentialSpec[Any], adapter: Adapter, mode
         anomaly = Anomaly(NOT_LINEARIZABLE, tuple(blocked), _explain(part, spec, adapter),
                           {"key": part.label, "prefix_length": len(prefix)})
         return Verdict(False, model, CONSISTENCY, anomalies=(anomaly,), ruled_out=_BROKEN,
-                       still_possible=_HOLDS - _BROKEN,
                        counterexample={"key": part.label, "prefix": prefix,
                                        "blocked": blocked},
                        stats=stats)
@@ -244,7 +243,7 @@ def _part_verdict(part: _Part, spec: SequentialSpec[Any], adapter: Adapter, mode
     else:
         note = (f"time limit reached after {result.configurations} configurations; the "
                 f"longest linearizable prefix found has {len(prefix)} operations")
-    return Verdict("unknown", model, CONSISTENCY, still_possible=_HOLDS,
+    return Verdict("unknown", model, CONSISTENCY,
                    counterexample={"key": part.label, "prefix": prefix}, stats=stats,
                    notes=(note,))
 
@@ -317,11 +316,10 @@ def check_linearizable(history: History, spec: SequentialSpec[Any], *,
     if valid is False:
         first = next(v for v in verdicts if v.valid is False)
         return Verdict(False, name, CONSISTENCY, anomalies=anomalies, ruled_out=_BROKEN,
-                       still_possible=_HOLDS - _BROKEN,
                        counterexample=first.counterexample, stats=stats, parts=parts_out,
                        notes=tuple(notes))
     unknown = next(v for v in verdicts if v.valid == "unknown")
-    return Verdict("unknown", name, CONSISTENCY, still_possible=_HOLDS,
+    return Verdict("unknown", name, CONSISTENCY,
                    counterexample=unknown.counterexample, stats=stats, parts=parts_out,
                    notes=tuple(notes))
 
