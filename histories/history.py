@@ -4,8 +4,8 @@ A :class:`Record` is one line of a history in the Jepsen style: a process invoke
 function (``invoke``) or completed its pending invocation (``ok``, ``fail``,
 ``info``). :func:`pair` turns records into :class:`Operation` values — one per
 invocation, with its completion — and checks the pairing: a completion without an
-invocation, or a second invocation while one is in flight, is a
-:class:`HistoryError` naming the source and line.
+invocation, a completion indexed before its invocation, or a second invocation while
+one is in flight, is a :class:`HistoryError` naming the source and line.
 
 Semantics (CONTRACTS.md section 5):
 

@@ -212,9 +212,11 @@ def read_edn(text: str, *, source: str | None = None, lenient: bool = False,
     and layouts).
 
     Raises :class:`HistoryError` (source, line, what was expected) for broken EDN or a
-    malformed operation. With ``lenient`` a malformed form is skipped (reading goes on
-    at the next line that starts a map) and its error appended to ``errors``; nothing
-    is raised. ``independent`` as described in the module docstring."""
+    malformed operation. With ``lenient`` a malformed form is skipped and its error
+    appended to ``errors``; nothing is raised. The lines a broken form ran over (up to
+    where its reader gave up: the end of the text for an unclosed bracket) keep only the
+    maps complete on one line, and reading goes on at the next line that starts a map.
+    ``independent`` as described in the module docstring."""
     if text.startswith("\ufeff"):
         text = text[1:]
     problems: list[HistoryError] = errors if errors is not None else []
@@ -239,6 +241,32 @@ def read_edn(text: str, *, source: str | None = None, lenient: bool = False,
 _RESUME: Final = re.compile(r"\n[ \t\r,]*(?=[{#\])])")
 """Where lenient reading goes on after a broken form: the next line that starts a map
 (or a record literal, or closes the history's vector)."""
+
+
+def _line_maps(piece: str, wrapper: _Wrapper) -> list[Any]:
+    """The maps complete on one line of a region a broken form ran over (the broken
+    form's error stands for the rest of the line); a closing bracket of the history's
+    vector closes it."""
+    try:
+        return fast_maps(piece)
+    except FastPathMiss:
+        pass
+    reader = FormReader(piece)
+    maps: list[Any] = []
+    pos = reader.skip(0)
+    try:
+        while pos < len(piece):
+            if piece[pos] in ")]}":
+                wrapper.closed = wrapper.closed or piece[pos] == wrapper.closer
+                pos = reader.skip(pos + 1)
+                continue
+            value, pos = read_form(piece, pos)
+            if type(value) is dict:
+                maps.append(value)
+            pos = reader.skip(pos)
+    except EdnSyntaxError:
+        pass
+    return maps
 
 
 class _Wrapper:
@@ -305,9 +333,20 @@ def _read_forms(text: str, out: list[tuple[Any, int]], problems: list[HistoryErr
             if not lenient:
                 raise problem from None
             problems.append(problem)
-            resume = _RESUME.search(text, start)
+            # The lines the broken form ran over are read one by one (only maps complete
+            # on one line are kept), so that no later form reads them again: reading
+            # stays linear in the size of the text however many forms are broken.
+            first_line_end = text.find("\n", start)
+            reached = text.find("\n", error.reached)
+            region_end = size if reached < 0 else reached
+            if first_line_end >= 0 and first_line_end < region_end:
+                number = line + 1
+                for piece in text[first_line_end + 1:region_end].split("\n"):
+                    out.extend((m, number) for m in _line_maps(piece, wrapper))
+                    number += 1
+            resume = _RESUME.search(text, max(start, region_end - 1))
             if resume is None:
-                return
+                break
             pos = resume.end()
     if wrapper.closer is not None and not wrapper.closed:
         problem = HistoryError(f"broken EDN: the history's opening bracket is never closed; "

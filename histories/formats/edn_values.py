@@ -69,12 +69,14 @@ _NAMES: Final = {"[": "vector", "(": "list", "{": "map", "#{": "set"}
 
 class EdnSyntaxError(ValueError):
     """Text that is not EDN: ``message`` says what was expected, ``pos`` where (an
-    offset into the text that was parsed)."""
+    offset into the text that was parsed), ``reached`` how far the reader had read
+    when it gave up (the end of the text for an unclosed collection or string)."""
 
-    def __init__(self, message: str, pos: int) -> None:
+    def __init__(self, message: str, pos: int, reached: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.pos = pos
+        self.reached = pos if reached is None else max(pos, reached)
 
 
 def _clip(text: str) -> str:
@@ -105,7 +107,8 @@ class FormReader:
         if c == '"':
             match = _STRING.match(text, pos)
             if match is None:
-                raise EdnSyntaxError('unterminated string; expected a closing \'"\'', pos)
+                raise EdnSyntaxError('unterminated string; expected a closing \'"\'', pos,
+                                     len(text))
             raw = match.group()
             if "\\" not in raw:
                 return raw[1:-1], match.end()
@@ -176,7 +179,7 @@ class FormReader:
             pos = self.skip(pos)
             if pos >= len(text):
                 raise EdnSyntaxError(
-                    f"unclosed {_NAMES[opener]}; expected {closer!r}", start)
+                    f"unclosed {_NAMES[opener]}; expected {closer!r}", start, len(text))
             c = text[pos]
             if c == closer:
                 pos += 1
@@ -197,7 +200,7 @@ class FormReader:
                 raise EdnSyntaxError("a map needs an even number of forms (key value pairs)", 0)
             return {hashable(items[i]): items[i + 1] for i in range(0, len(items), 2)}, pos
         except EdnSyntaxError as error:
-            raise EdnSyntaxError(error.message, start) from None
+            raise EdnSyntaxError(error.message, start, pos) from None
 
     def atom(self, token: str) -> Any:
         c = token[0]
@@ -421,7 +424,7 @@ def read_form(text: str, pos: int = 0) -> tuple[Any, int]:
         try:
             value = _library_value(body[tag.end():] if tag else body)[0]
         except EdnSyntaxError as error:
-            raise EdnSyntaxError(error.message, start) from None
+            raise EdnSyntaxError(error.message, start, end) from None
     return value, end
 
 

@@ -551,3 +551,14 @@ def test_a_key_holding_a_map_is_an_error() -> None:
         read_edn("{:process 0, :type :invoke, :f :read, :key [{:a 1}]}\n", source="k.edn")
     assert str(info.value) == ("k.edn:1: field :key is [{:a 1}]; expected a string, a number or "
                                "a vector of them")
+
+
+def test_lenient_keeps_the_one_line_maps_a_broken_form_ran_over() -> None:
+    text = (f"{SINGLE}\n{{:process 1, :type :invoke, :f :read, :value [1\n{SINGLE_2}\n"
+            f"{SINGLE.replace(':invoke', ':ok')}\n")
+    errors: list[HistoryError] = []
+    records = read_edn(text, lenient=True, errors=errors)
+    assert [(r.process, r.type, r.line) for r in records] == [
+        (0, "invoke", 1), (1, "ok", 3), (0, "ok", 4)]
+    assert [(e.line, e.message) for e in errors] == [
+        (2, "broken EDN: unclosed vector; expected ']'")]
