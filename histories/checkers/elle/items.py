@@ -96,8 +96,9 @@ import gc
 import heapq
 import time
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from fractions import Fraction
 from itertools import pairwise
 from typing import Any, Final, cast
 
@@ -243,7 +244,10 @@ class ItemInference:
     item's label (``items/pk=a``) and version order (``VersionOrder``: the recorded
     versions in order, ``total``, when every committed write of the item recorded one;
     else the known pairs), the anomalies found without cycle search, notes on what
-    could not be inferred, and whether the history is ``complete`` (every read's
+    could not be inferred, the open ``choices`` (a recorded version read that several
+    indeterminate writes may have made: ``((item, version), number of candidates)``),
+    whether the ``choice`` given made one write two versions (``clash``), and whether
+    the history is ``complete`` (every read's
     version known, every committed write's version recorded, nothing contradictory:
     then an acyclic graph is a proof). Also, per transaction, its decoded request and
     response (``None`` unless ``ok``); the tables' key schemas (declared by the
@@ -265,6 +269,9 @@ class ItemInference:
     schemas_declared: bool = False
     reads: dict[int, list[tuple[ItemId, Vid]]] = field(default_factory=dict)
     writes: dict[int, list[tuple[ItemId, Vid]]] = field(default_factory=dict)
+    choices: list[tuple[tuple[ItemId, Any], int]] = field(default_factory=list)
+    clash: bool = False
+    choice: Mapping[tuple[ItemId, Any], int] = field(default_factory=dict)
 
 
 @dataclass
@@ -593,9 +600,12 @@ def _decode(tid: int, op: Operation, request: Request, keys: _Keys) -> _Op:
 # ---------------------------------------------------------------------------- inference
 
 
-def infer_items(history: History, *, deadline: float | None = None) -> ItemInference:
+def infer_items(history: History, *, deadline: float | None = None,
+                choice: Mapping[tuple[ItemId, Any], int] | None = None) -> ItemInference:
     """Decode an item history and infer its items' version orders, the non-cycle
-    anomalies and the data edges (see the module docstring). Raises
+    anomalies and the data edges (see the module docstring). ``choice`` picks, for an
+    open choice of ``ItemInference.choices``, which candidate made the version (by
+    position; the first when not given). Raises
     :class:`HistoryError` naming the operation and what was expected for a request,
     response or metadata the format does not allow, and ``SearchTimeout`` past
     ``deadline`` (a ``time.monotonic`` instant)."""
@@ -625,6 +635,7 @@ def infer_items(history: History, *, deadline: float | None = None) -> ItemInfer
     inf = ItemInference(graph.txns, graph, keys.labels, requests=tuple(requests),
                         responses=tuple(o.response for o in ops), schemas=keys.schemas,
                         schemas_declared=declared)
+    inf.choice = dict(choice or {})
     _merge_retries(ops, inf)
 
     writes: dict[ItemId, list[_Write]] = {}
@@ -638,7 +649,7 @@ def infer_items(history: History, *, deadline: float | None = None) -> ItemInfer
     works = [_Work(item, keys.labels[item], writes.get(item, []), reads.get(item, []))
              for item in sorted(set(writes) | set(reads))]
     for work in works:
-        _resolve(work, inf)
+        _resolve(work, inf, inf.choice)
         check_deadline(deadline)
     _members(works, inf)
     for work in works:
@@ -687,7 +698,8 @@ class _Work:
     ordered: bool = True
 
 
-def _resolve(work: _Work, inf: ItemInference) -> None:
+def _resolve(work: _Work, inf: ItemInference, choice: Mapping[tuple[ItemId, Any], int]
+             ) -> None:
     """Name the version of every write and find the version every read saw, where the
     history shows it; findings and notes for what contradicts or cannot be told."""
     item, label, writes, reads = work.item, work.label, work.writes, work.reads
@@ -814,14 +826,10 @@ def _resolve(work: _Work, inf: ItemInference) -> None:
                 continue
             seen_value = next(iter(vals)) if vals else UNKNOWN
             readers = {r.tid for r in rs}
-            first_ret = min((r.ret for r in rs if r.ret is not None), default=None)
-            # A write of the value read; or, invoked before the read completed, one
-            # whose value is not known.
+            # A write that may have made the value read (whenever it was invoked: a
+            # model without real time lets a read see a write invoked after it).
             cands_of[v] = [w for w in spare
-                           if w.tid not in readers
-                           and ((seen_value is not UNKNOWN and w.value == seen_value)
-                                or ((w.value is UNKNOWN or seen_value is UNKNOWN)
-                                    and (first_ret is None or w.call < first_ret)))]
+                           if w.tid not in readers and _fits(w.value, seen_value)]
         wanted: dict[int, int] = {}
         for cs in cands_of.values():
             for w in cs:
@@ -831,6 +839,20 @@ def _resolve(work: _Work, inf: ItemInference) -> None:
             cs = cands_of[v]
             vals = {r.value for r in rs if r.value is not UNKNOWN}
             who = ", ".join(name(txns[r.tid]) for r in rs)
+            if len(cs) > 1 or (cs and wanted[id(cs[0])] > 1):
+                # Several writes may have made it, or one write several versions: an
+                # open choice, decided by ``choice`` (judging tries each).
+                # The last option: none of them (the reads are then unexplained).
+                inf.choices.append(((item, v), len(cs) + 1))
+                picked = choice.get((item, v), 0)
+                if picked < len(cs):
+                    w = cs[picked]
+                    if w.version is not MISSING:
+                        inf.clash = True
+                    cs = [w]
+                    wanted[id(w)] = 1
+                else:
+                    cs = []
             if len(cs) == 1 and wanted[id(cs[0])] == 1:
                 w = cs[0]
                 w.version = v
@@ -841,25 +863,25 @@ def _resolve(work: _Work, inf: ItemInference) -> None:
             for r in rs:
                 r.position = v  # its place in the order is known, its writer not
             if len(vals) > 1:
+                # One version holds one item: a read of it is unexplained.
+                findings.append(Finding(GARBAGE_READ, (rs[-1].tid,), item, {
+                    "item": label, "version": v, "read": _thaw_value(rs[-1].value)}))
                 note(f"version {_show_version(v)} was read with different items (by {who}); "
                      "its reads give no wr edges")
             elif cs:
                 note(f"version {_show_version(v)} (read by {who}) may have been written by "
                      f"any of {', '.join(name(txns[w.tid]) for w in cs)}; its reads give no "
                      "wr edges")
-            elif vals:
-                garbage.append((rs[0], next(iter(vals)), True))
             else:
-                note(f"version {_show_version(v)} (read by {who}) was written by no "
-                     "transaction of the history that is known; its reads give no wr edges")
+                garbage.append((rs[0], next(iter(vals)) if vals else UNKNOWN, True))
 
-    # Reads nothing in the history explains: aborted reads, or notes.
+    # Reads nothing in the history explains: aborted reads, garbage reads, or notes.
     for r, value, recorded in garbage:
-        culprits = [w for w in failed if w.value == value and w.tid != r.tid]
+        culprits = [w for w in failed if _fits(w.value, value) and w.tid != r.tid]
         # A write of unknown value may have made a version known only by its value.
         possible = [] if recorded else [w for w in live
                                          if w.value is UNKNOWN and w.tid != r.tid]
-        if len(culprits) == 1 and not possible and value is not ABSENT:
+        if culprits and not possible and (recorded or value is not ABSENT):
             findings.append(Finding("G1a", (r.tid, culprits[0].tid), item, {
                 "item": label, "version": None if r.version is MISSING else r.version,
                 "read": _thaw_value(value)}))
@@ -867,6 +889,15 @@ def _resolve(work: _Work, inf: ItemInference) -> None:
             for other in reads:
                 if other.version is not MISSING and other.version == r.version:
                     other.position = MISSING  # an aborted version has no place
+        elif recorded:
+            # A recorded version no write of the history can have made: no
+            # interpretation explains the read.
+            findings.append(Finding(GARBAGE_READ, (r.tid,), item, {
+                "item": label, "version": r.version, "read": _thaw_value(value)}))
+            inf.complete = False
+            for other in reads:
+                if other.version is not MISSING and other.version == r.version:
+                    other.position = MISSING
         else:
             shown = ("a version" if r.version is MISSING
                      else f"version {_show_version(r.version)}")
@@ -906,6 +937,7 @@ def _edges(work: _Work, inf: ItemInference) -> None:
         inf.notes.append(f"{label}: {text}")
         inf.complete = False
 
+    _place_unversioned(work, inf)
     made: dict[Vid, int] = {}
     for w in live:
         if member[w.tid]:
@@ -1004,6 +1036,24 @@ def _edges(work: _Work, inf: ItemInference) -> None:
         if expected is not UNKNOWN and expected != r.value:
             note(f"{name(txns[r.tid])} read {_describe_vid(r.vid, txns)} holding "
                  f"{_show_value(r.value)}, but that version holds {_show_value(expected)}")
+            if r.version is not MISSING:  # the recorded version names its writer
+                findings.append(Finding(GARBAGE_READ, (r.tid,), item, {
+                    "item": label, "version": _vid_json(r.vid),
+                    "read": _thaw_value(r.value)}))
+    seen: dict[Vid, list[_Read]] = {}
+    for r in reads:
+        if r.resolved and r.value is not UNKNOWN and r.version is not MISSING:
+            seen.setdefault(r.vid, []).append(r)
+    for vid, rs in seen.items():
+        odd = [r for r in rs if r.value != rs[0].value]
+        shown = ABSENT if vid is None else next(
+            (w.value for w in live if w.vid == vid), UNKNOWN)
+        if odd and shown is UNKNOWN:  # one version holds one item, whoever wrote it
+            findings.append(Finding(GARBAGE_READ, (odd[0].tid,), item, {
+                "item": label, "version": _vid_json(vid), "read": _thaw_value(odd[0].value)}))
+            note(f"{_describe_vid(vid, txns)} was read holding {_show_value(rs[0].value)} by "
+                 f"{name(txns[rs[0].tid])} and {_show_value(odd[0].value)} by "
+                 f"{name(txns[odd[0].tid])}")
 
     if work.ordered and all(w.version is not MISSING for w in live if member[w.tid]):
         inf.versions[item] = VersionOrder(item, tuple(chain), total=True)
@@ -1011,6 +1061,38 @@ def _edges(work: _Work, inf: ItemInference) -> None:
         inf.versions[item] = VersionOrder(
             item, tuple(_vid_json(b) for b in made), total=False,
             known=tuple((_vid_json(a), _vid_json(b)) for a, b in pairs))
+
+
+def _place_unversioned(work: _Work, inf: ItemInference) -> None:
+    """Give each committed write without a recorded version (an indeterminate write seen
+    to commit through another item) a place in the item's recorded integer versions: an
+    open choice of slot and rank among such writes, decided by ``inf.choice``."""
+    member = inf.graph.member
+    free = [w for w in work.live if member[w.tid] and w.version is MISSING]
+    recorded = [v for v, w in work.writer.items() if member[w.tid]]
+    if not free or not work.ordered or any(w.status != INFO for w in free) \
+            or any(r.version is MISSING for r in work.reads) \
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in recorded):
+        return  # nothing to order, or versions known by value (left as they are)
+    chain = sorted(recorded)
+    taken: set[Fraction] = set()
+    for w in free:
+        key = (work.item, ("unversioned", w.tid))
+        if (len(chain) + 1) * len(free) > 1:
+            inf.choices.append((key, (len(chain) + 1) * len(free)))
+        slot, rank = divmod(inf.choice.get(key, 0), len(free))
+        base = chain[slot - 1] if slot else (chain[0] - 1 if chain else 0)
+        version = Fraction(base) + Fraction(rank + 1, len(free) + 1)
+        if version in taken:
+            inf.clash = True
+        taken.add(version)
+        w.version, w.vid = version, ("v", version)
+        work.writer[version] = w
+
+
+def _fits(a: Any, b: Any) -> bool:
+    """Whether two item values may be one (either may be unknown)."""
+    return a is UNKNOWN or b is UNKNOWN or a == b
 
 
 def _value_vid(w: _Write, by_value: Mapping[Any, list[_Write]]) -> Vid:
@@ -1167,6 +1249,12 @@ def explain_item_finding(finding: Finding, txns: Sequence[Txn]) -> str:
         return (f"{who} {every} read {_show_json_version(d['version'])} of {item} and then "
                 f"wrote it, and {every} committed: all but one of their updates was lost "
                 "(lost update).")
+    if t == "garbage-read":
+        which = ("its initial (absent) state" if d["version"] is None
+                 else _show_json_version(d["version"]))
+        return (f"{ts[0]} read {which} of {item} holding {_show_native(d['read'])}, which no "
+                "write of the history can have made: no order of the writes explains the "
+                "read (garbage read).")
     if t == "future-read":
         return (f"{ts[0]} read {_show_json_version(d['version'])} of {item}, the version it "
                 "writes itself: it read its own future write (future read).")
@@ -1186,11 +1274,12 @@ def _show_json_version(v: Any) -> str:
 # ---------------------------------------------------------------------------- judging
 
 
-def analyze_items(history: History, *, deadline: float | None = None) -> ItemAnalysis:
-    """Infer and search an item history. Past ``deadline`` (a ``time.monotonic``
-    instant) it stops and returns what it found, ``timed_out`` set. Raises
-    :class:`HistoryError` for a malformed history."""
-    inference = infer_items(history, deadline=None)
+def analyze_items(history: History, *, deadline: float | None = None,
+                  choice: Mapping[tuple[ItemId, Any], int] | None = None) -> ItemAnalysis:
+    """Infer (with ``choice``, as :func:`infer_items`) and search an item history. Past
+    ``deadline`` (a ``time.monotonic`` instant) it stops and returns what it found,
+    ``timed_out`` set. Raises :class:`HistoryError` for a malformed history."""
+    inference = infer_items(history, deadline=None, choice=choice)
     analysis = ItemAnalysis(inference)
     graph = inference.graph
     try:
@@ -1227,13 +1316,76 @@ def check_item_transactions(history: History, *,
             gc.enable()
 
 
+TRANSACTIONAL: Final = frozenset({
+    "read-uncommitted", "read-committed", "read-atomic", "repeatable-read",
+    "snapshot-isolation", "serializable", "strong-session-serializable",
+    "strict-serializable"})
+"""The models this checker decides (docs: txn-models)."""
+
+GARBAGE_READ: Final = "garbage-read"
+"""A read no interpretation of the history explains (a recorded version no write can
+have made, or holding another item than its writer wrote): every model forbids it."""
+
+
 def _judge(history: History, consistency: Sequence[str], timeout: float | None) -> Verdict:
+    """Judge every way the history leaves open which indeterminate write made a
+    version read (``ItemInference.choices``): valid when one way is, False when every
+    way is invalid; a model is ruled out only when every way rules it out, and listed as
+    still possible only when a way proves it."""
     started = time.perf_counter()
     models = lattice.check_models(consistency)
-    forbidden: frozenset[str] = frozenset().union(*(lattice.forbidden_by(m) for m in models))
-    serial = any(lattice.implies(m, "serializable") for m in models)
     deadline = time.monotonic() + timeout if timeout else None
-    analysis = analyze_items(history, deadline=deadline)
+    verdicts: list[Verdict] = []
+    timed_out = False
+    ways = 0
+    stack: list[dict[tuple[ItemId, Any], int]] = [{}]
+    while stack:  # depth first over the open choices, each fixed in turn
+        choice = stack.pop()
+        try:
+            if choice:
+                check_deadline(deadline)
+        except SearchTimeout:
+            timed_out = True
+            break
+        analysis = analyze_items(history, deadline=deadline, choice=choice)
+        inf = analysis.inference
+        open_choice = next(((key, n) for key, n in inf.choices if key not in choice), None)
+        if open_choice is not None:
+            key, n = open_choice
+            stack.extend({**choice, key: i} for i in reversed(range(n)))
+            continue
+        ways += 1
+        if inf.clash:
+            continue  # one write cannot make two versions
+        verdicts.append(_judge_one(history, consistency, models, analysis, deadline, timeout,
+                                   started))
+    if not verdicts:  # the time limit ran out at once
+        verdicts.append(_judge_one(history, consistency, models, analyze_items(
+            history, deadline=deadline), deadline, timeout, started))
+    chosen = next((v for v in verdicts if v.valid is True), None)
+    if chosen is None:
+        chosen = next((v for v in verdicts if v.valid == "unknown"), verdicts[0])
+    ruled = frozenset.intersection(*(v.ruled_out for v in verdicts))
+    proved = frozenset().union(*(v.still_possible for v in verdicts if v.valid is True))
+    notes = list(chosen.notes)
+    if ways > 1:
+        notes.append(f"{ways} ways of placing the versions of indeterminate writes were "
+                     "judged; the verdict holds over all of them")
+    valid = chosen.valid
+    if timed_out and valid is not True:
+        valid = "unknown"
+        notes.append("the time limit ran out before every way was judged")
+    return replace(chosen, valid=valid, ruled_out=ruled, still_possible=proved - ruled,
+                   notes=tuple(notes), stats=replace(
+                       chosen.stats, seconds=time.perf_counter() - started))
+
+
+def _judge_one(history: History, consistency: Sequence[str], models: frozenset[str],
+               analysis: ItemAnalysis, deadline: float | None, timeout: float | None,
+               started: float) -> Verdict:
+    forbidden: frozenset[str] = frozenset().union(
+        *(lattice.forbidden_by(m) for m in models), {GARBAGE_READ})
+    serial = any(lattice.implies(m, "serializable") for m in models)
     inf = analysis.inference
     txns = inf.txns
     notes = list(inf.notes)
@@ -1291,8 +1443,8 @@ def _judge(history: History, consistency: Sequence[str], timeout: float | None) 
         model=ITEM_MODEL,
         consistency=tuple(consistency),
         anomalies=tuple(a for a, _ in listed),
-        ruled_out=lattice.ruled_out(types),
-        still_possible=lattice.still_possible(types),
+        ruled_out=_ruled_out(types),
+        still_possible=_proved(models, valid) - _ruled_out(types),
         witness=witness,
         counterexample=counterexample,
         stats=Stats(operations=len(history.operations),
@@ -1300,6 +1452,23 @@ def _judge(history: History, consistency: Sequence[str], timeout: float | None) 
                     states=analysis.stats.states),
         notes=tuple(notes),
     )
+
+
+def _ruled_out(types: Iterable[str]) -> frozenset[str]:
+    """The transactional models the anomalies found rule out: those the lattice says,
+    and every one for a garbage read (no interpretation explains it)."""
+    found = set(types)
+    if GARBAGE_READ in found:
+        return TRANSACTIONAL
+    return lattice.ruled_out(found) & TRANSACTIONAL
+
+
+def _proved(models: frozenset[str], valid: Any) -> frozenset[str]:
+    """The transactional models a verdict proves: those asked for and those they imply,
+    when it is valid; none otherwise."""
+    if valid is not True:
+        return frozenset()
+    return frozenset(n for m in models for n in {m, *lattice.weaker(m)}) & TRANSACTIONAL
 
 
 def _step_json(step: Step, inf: ItemInference) -> dict[str, Any]:
