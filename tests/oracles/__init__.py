@@ -1,0 +1,1 @@
+"""Brute-force oracles that decide small histories straight from the definitions."""
