@@ -41,12 +41,15 @@ Versions
     writers of consecutive recorded versions, ``wr`` edges the writer of a version to
     its readers, ``rw`` edges a reader of a version to the writer of the next recorded
     version (the initial state precedes every version). An indeterminate (``info``)
-    write has no recorded version; it is identified when a version nobody is known to
-    have written was read and exactly one unversioned write of the item could have
-    written it (one that wrote the item read, or, invoked before the read completed,
-    one whose value is unknown), and no other unidentified version could be its; it
-    then committed. Indeterminate writes nobody saw are taken not to have happened (as
-    Elle does: the history is valid when some outcome of them is).
+    write has no recorded version; it may have made a version nobody is known to have
+    written that was read (when it wrote the item read, or an item the history does not
+    show); it then committed. When several such writes could have made it, or one write
+    several versions, each way is judged (``ItemInference.choices``), and so is each
+    place among the item's recorded versions of a committed indeterminate write whose
+    version was not read. The verdict holds over every way: valid when one way is, a
+    model ruled out only when every way rules it out. Indeterminate writes nobody saw
+    are taken not to have happened (as Elle does: the history is valid when some
+    outcome of them is).
 
     Without recorded versions the checker falls back to values, assuming (as Elle's
     rw-register does) that the values written to an item are unique: a version is
@@ -62,6 +65,10 @@ Versions
 Anomalies found besides cycles
     - ``G1a``: a read of a version no committed or indeterminate write can have
       produced, whose value only a failed write wrote.
+    - ``garbage-read``: a read of a recorded version no write of the history can have
+      made (nor a failed one), or of a version holding another item than its writer
+      made (or than another read of it returned). No interpretation explains it: every
+      model rules it out.
     - ``cyclic-versions``: two committed transactions claim the same version of one
       item (the item's versions are then no strict order of its writes: each is at or
       before the other), or the version pairs values give form a cycle. The item's
