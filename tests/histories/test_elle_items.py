@@ -961,3 +961,18 @@ def test_swapped_read_verdict_is_brute_force(case: tuple[History, bool]) -> None
             a.type not in lattice.forbidden_by("serializable") for a in v.anomalies)
     else:
         assert v.anomalies
+
+
+def test_a_condition_check_without_a_recorded_version_is_decided() -> None:
+    """Regression: a transact-write's condition check without a recorded version (the
+    reference store records none) left the history incomplete, and serializable was
+    "unknown" when replaying it through the item model failed. The check read some
+    version of its item; each is judged, and one that fits makes the history valid."""
+    b = Builder()
+    b.invoke(0, put("x", 1))
+    b.complete(0, None)
+    b.ok(1, tw(check("x"), put("y", 1)), Response(), wrote(("y", 1, 1)))
+    for model in ("serializable", "strict-serializable"):
+        v = check_item_transactions(b.history(), consistency=(model,))
+        assert v.valid is True and v.witness == (1,), model
+

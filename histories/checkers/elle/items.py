@@ -703,6 +703,7 @@ class _Work:
     failed: list[_Write] = field(default_factory=list)
     writer: dict[Any, _Write] = field(default_factory=dict)
     ordered: bool = True
+    unrecorded: list[_Read] = field(default_factory=list)
 
 
 def _resolve(work: _Work, inf: ItemInference, choice: Mapping[tuple[ItemId, Any], int]
@@ -789,8 +790,7 @@ def _resolve(work: _Work, inf: ItemInference, choice: Mapping[tuple[ItemId, Any]
             continue
         if r.value is UNKNOWN:
             if r.what == "check":
-                note(f"{name(txns[r.tid])} checked a condition on it without recording the "
-                     "version it saw; the check gives no edges")
+                work.unrecorded.append(r)  # its version is chosen once the order is known
             else:
                 note(f"{name(txns[r.tid])} read it without a recorded version or a full "
                      "item (projection); the read gives no edges")
@@ -954,6 +954,7 @@ def _edges(work: _Work, inf: ItemInference) -> None:
     writer = work.writer
     chain = sorted(v for v in writer if member[writer[v].tid]) if work.ordered else []
     in_chain = {("v", v) for v in chain}
+    _choose_unrecorded(work, inf, chain)
 
     # Pairs (earlier, later) beyond the recorded order: every version follows the
     # initial state, and a transaction's write follows the version it read.
@@ -1097,6 +1098,43 @@ def _place_unversioned(work: _Work, inf: ItemInference) -> None:
         work.writer[version] = w
 
 
+def _choose_unrecorded(work: _Work, inf: ItemInference, chain: Sequence[Any]) -> None:
+    """The version each condition check without a recorded version read: an open
+    choice (``inf.choice``) among the initial state, the item's committed versions and,
+    when a write of it did not commit, an aborted version (G1a). The most plausible
+    first: the latest version written by a transaction invoked before the check
+    completed. Left unresolved, with a note, when the item's order is not known."""
+    member = inf.graph.member
+    txns = inf.txns
+    exact = work.ordered and all(w.version is not MISSING for w in work.live
+                                 if member[w.tid])
+    aborted = [w for w in work.writes if not member[w.tid]]
+    for r in work.unrecorded:
+        if not exact:
+            inf.notes.append(f"{work.label}: {name(txns[r.tid])} checked a condition on it "
+                             "without recording the version it saw; the check gives no edges")
+            inf.complete = False
+            continue
+        done = txns[r.tid].ret
+        mine = [v for v in chain if work.writer[v].tid != r.tid]
+        likely = [v for v in reversed(mine) if done is None
+                  or txns[work.writer[v].tid].call < done]
+        options: list[Any] = [*likely, None, *(v for v in mine if v not in likely)]
+        if aborted:
+            options.append(MISSING)
+        key = (work.item, ("check", r.tid))
+        if len(options) > 1:
+            inf.choices.append((key, len(options)))
+        picked = options[inf.choice.get(key, 0)]
+        if picked is MISSING:
+            inf.findings.append(Finding("G1a", (r.tid, aborted[0].tid), work.item, {
+                "item": work.label, "version": None, "read": None, "check": True}))
+        elif picked is None:
+            r.vid, r.resolved = None, True
+        else:
+            r.vid, r.resolved, r.position = ("v", picked), True, picked
+
+
 def _fits(a: Any, b: Any) -> bool:
     """Whether two item values may be one (either may be unknown)."""
     return a is UNKNOWN or b is UNKNOWN or a == b
@@ -1231,6 +1269,11 @@ def explain_item_finding(finding: Finding, txns: Sequence[Txn]) -> str:
     ts = [name(txns[i]) for i in finding.txns]
     item = d.get("item", repr(finding.key))
     t = finding.type
+    if t == "G1a" and d.get("check"):
+        return (f"{ts[0]} checked a condition on {item} without recording the version it "
+                f"saw; the versions it may have seen are those of committed writes, which "
+                f"fail here, or the one {ts[1]} made, which never committed (G1a, aborted "
+                "read).")
     if t == "G1a":
         which = "" if d["version"] is None else f" (version {_show_version(d['version'])})"
         return (f"{ts[0]} read {item} = {_show_native(d['read'])}{which}, which only {ts[1]} "
@@ -1343,7 +1386,7 @@ def _judge(history: History, consistency: Sequence[str], timeout: float | None) 
     models = lattice.check_models(consistency)
     deadline = time.monotonic() + timeout if timeout else None
     verdicts: list[Verdict] = []
-    timed_out = False
+    timed_out = cut_short = False
     ways = 0
     stack: list[dict[tuple[ItemId, Any], int]] = [{}]
     while stack:  # depth first over the open choices, each fixed in turn
@@ -1366,18 +1409,23 @@ def _judge(history: History, consistency: Sequence[str], timeout: float | None) 
             continue  # one write cannot make two versions
         verdicts.append(_judge_one(history, consistency, models, analysis, deadline, timeout,
                                    started))
+        if verdicts[-1].valid is True and stack:
+            cut_short = True  # the models asked for hold; the other ways are not needed
+            break
     if not verdicts:  # the time limit ran out at once
         verdicts.append(_judge_one(history, consistency, models, analyze_items(
             history, deadline=deadline), deadline, timeout, started))
     chosen = next((v for v in verdicts if v.valid is True), None)
     if chosen is None:
         chosen = next((v for v in verdicts if v.valid == "unknown"), verdicts[0])
-    ruled = frozenset.intersection(*(v.ruled_out for v in verdicts))
+    # A model is ruled out only when every way was judged and rules it out.
+    ruled = frozenset() if cut_short or timed_out else frozenset.intersection(
+        *(v.ruled_out for v in verdicts))
     proved = frozenset().union(*(v.still_possible for v in verdicts if v.valid is True))
     notes = list(chosen.notes)
-    if ways > 1:
-        notes.append(f"{ways} ways of placing the versions of indeterminate writes were "
-                     "judged; the verdict holds over all of them")
+    if ways > 1 or cut_short:
+        notes.append(f"the history leaves versions open; {ways} ways of fixing them were "
+                     "judged" + ("" if cut_short else ", and the verdict holds over all of them"))
     valid = chosen.valid
     if timed_out and valid is not True:
         valid = "unknown"
