@@ -18,14 +18,18 @@ definitions and independently of ``histories/checkers/`` and ``models/lattice.py
     or ``info`` operation (``fail``: aborted, whatever its error). It writes the items
     of its put/update/delete actions and reads what its metadata says it read: a get's
     ``version``, a transact-get's ``reads``, a transact-write's ``reads`` (its condition
-    checks). An interpretation fixes:
+    checks; a check not listed there read a version the history does not show). An
+    interpretation fixes:
 
     1. which ``info`` transactions committed;
-    2. which write made each version number that was read but that no ``ok`` write
+    2. which version each condition check whose version the transact-write did not
+       record read (the initial state, any committed version, or an aborted one: a
+       check reads its item, the recording leaves which version open);
+    3. which write made each version number that was read but that no ``ok`` write
        recorded: an ``info`` write of that item (committed: the version takes that
        number's place in the item's order; not committed: an aborted version), or a
        ``fail`` write (aborted); one write makes at most one version;
-    3. where each committed ``info`` write that made no read version goes in its item's
+    4. where each committed ``info`` write that made no read version goes in its item's
        version order (anywhere).
 
     ``ok`` writes take the places their recorded numbers give. A read of ``null`` read
@@ -139,6 +143,8 @@ ABSENT = ("absent",)
 """The value of an absent item."""
 UNSHOWN = ("unshown",)
 """A value the history does not show."""
+OPEN = ("open",)
+"""The version of a read the history does not record (a condition check's)."""
 
 
 @dataclass
@@ -251,6 +257,10 @@ def _txn(op: Operation) -> Txn:
         elif isinstance(request, TransactWrite):
             for entry in meta.get("reads", ()):
                 t.reads.append(Read(t.index, _meta_key(entry), entry["version"], UNSHOWN))
+            recorded_reads = {r.item for r in t.reads}
+            for a in request.actions:  # a check whose version is not recorded read one
+                if isinstance(a, ConditionCheck) and _key_of(a.key) not in recorded_reads:
+                    t.reads.append(Read(t.index, _key_of(a.key), OPEN, UNSHOWN))
         if getattr(request, "return_values", "NONE") in ("ALL_OLD", "UPDATED_OLD"):
             raise OutOfScope("old items returned")
     if {r.item for r in t.reads} & {w.item for w in t.writes}:
@@ -285,7 +295,8 @@ def _item_choices(item: Any, txns: Sequence[Txn], committed: frozenset[int],
     if len(set(numbers)) != len(numbers):
         return  # two committed writes of one version: no version order
     others = [w for w in writes if txns[w.txn].status != OK]
-    unclaimed = sorted({r.version for r in reads if r.version is not None} - set(numbers))
+    unclaimed = sorted({r.version for r in reads if r.version is not None
+                        and r.version is not OPEN} - set(numbers))
     for sources in product(*[others for _ in unclaimed]):  # none: a read unexplained
         chosen = list(sources)
         if len({id(s) for s in chosen}) != len(chosen):
@@ -327,9 +338,25 @@ def _worlds(txns: Sequence[Txn]) -> Iterator[_World]:
                 order = {item: o for item, (o, _) in zip(items, combo, strict=True)}
                 made = {(item, v): w for item, (_, m) in zip(items, combo, strict=True)
                         for v, w in m.items()}
-                source = _sources(reads, order, made, committed)
-                if source is not None:
-                    yield _World(committed, order, source)
+                source = _sources([r for r in reads if r.version is not OPEN], order, made,
+                                  committed)
+                if source is None:
+                    continue
+                unrecorded = [r for r in reads if r.version is OPEN]
+                for picks in product(*[_open_sources(r, txns, order, committed)
+                                       for r in unrecorded]):
+                    yield _World(committed, order, {
+                        **source, **{id(r): p for r, p in zip(unrecorded, picks, strict=True)}})
+
+
+def _open_sources(r: Read, txns: Sequence[Txn], order: Mapping[Any, list[Write]],
+                  committed: frozenset[int]) -> list[tuple[str, Write | None]]:
+    """Every version a read whose version is not recorded may have read: the initial
+    state, a committed version, or an aborted one."""
+    return [("init", None),
+            *(("committed", w) for w in order[r.item] if w.txn != r.txn),
+            *(("aborted", w) for t in txns for w in t.writes
+              if w.item == r.item and w.txn not in committed)]
 
 
 def _sources(reads: Sequence[Read], order: Mapping[Any, list[Write]],
