@@ -111,15 +111,18 @@ list compared lexicographically) and an update may record ``item`` (the item it
 made); a get records ``version`` (the version read, ``null`` for the initial, absent
 state); a transact-write records ``writes`` (one ``{"table", "key", "version", "item",
 "delete"}`` per write action) and may record ``reads`` (the versions its condition
-checks saw); a transact-get records ``reads`` (one per get). Only ``ok`` completions
-record versions. A recorded version names its writer: a read of a version no write
+checks saw; a check it does not list read a version the recording leaves open); a
+transact-get records ``reads`` (one per get). Only ``ok`` completions record
+versions. A recorded version names its writer: a read of a version no write
 of the history can have made (no ``ok`` write recorded it, and no indeterminate or
 failed write of that item can have made the item read), or holding another item than
 its writer made, is explained by no interpretation and rules out every
 transactional model (``garbage-read``). Which indeterminate write made a version read
-that no ``ok`` write recorded, and where a committed indeterminate write without a
-recorded version falls among an item's versions, are left open by the recording:
-every possibility is judged.
+that no ``ok`` write recorded, where a committed indeterminate write without a
+recorded version falls among an item's versions, and which version an unrecorded
+condition check saw, are left open by the recording: every possibility is judged
+(the most plausible first; a history valid one way is valid; past the time limit the
+verdict is "unknown").
 
 How the checker reads it: gets and transact-gets never change the state (an
 indeterminate read constrains nothing and is dropped); eventually consistent gets are

@@ -976,3 +976,20 @@ def test_a_condition_check_without_a_recorded_version_is_decided() -> None:
         v = check_item_transactions(b.history(), consistency=(model,))
         assert v.valid is True and v.witness == (1,), model
 
+
+
+def test_anomalies_every_way_shows_are_found_without_trying_each_way() -> None:
+    """With versions left open (here: which of two indeterminate puts made z@5), a G0
+    that does not depend on them is reported at once, for every way."""
+    b = Builder()
+    b.ok(0, tw(put("x", 1), put("y", 1)), Response(), wrote(("x", 1, 1), ("y", 2, 1)))
+    b.ok(1, tw(put("x", 2), put("y", 2)), Response(), wrote(("x", 2, 2), ("y", 1, 2)))
+    b.invoke(2, put("z", 1))
+    b.invoke(3, put("z", 1))
+    b.complete(2, None)
+    b.complete(3, None)
+    b.ok(4, get("z"), one(item("z", 1)), ver(5))
+    v = check_item_transactions(b.history(), consistency=("read-uncommitted",))
+    assert v.valid is False and types(v) == ["G0"]
+    assert any("hold whichever way they are fixed" in n for n in v.notes)
+    assert "read-uncommitted" in v.ruled_out and v.still_possible == frozenset()

@@ -278,7 +278,7 @@ class ItemInference:
     writes: dict[int, list[tuple[ItemId, Vid]]] = field(default_factory=dict)
     choices: list[tuple[tuple[ItemId, Any], int]] = field(default_factory=list)
     clash: bool = False
-    choice: Mapping[tuple[ItemId, Any], int] = field(default_factory=dict)
+    choice: Mapping[Any, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -608,7 +608,7 @@ def _decode(tid: int, op: Operation, request: Request, keys: _Keys) -> _Op:
 
 
 def infer_items(history: History, *, deadline: float | None = None,
-                choice: Mapping[tuple[ItemId, Any], int] | None = None) -> ItemInference:
+                choice: Mapping[Any, int] | None = None) -> ItemInference:
     """Decode an item history and infer its items' version orders, the non-cycle
     anomalies and the data edges (see the module docstring). ``choice`` picks, for an
     open choice of ``ItemInference.choices``, which candidate made the version (by
@@ -706,8 +706,7 @@ class _Work:
     unrecorded: list[_Read] = field(default_factory=list)
 
 
-def _resolve(work: _Work, inf: ItemInference, choice: Mapping[tuple[ItemId, Any], int]
-             ) -> None:
+def _resolve(work: _Work, inf: ItemInference, choice: Mapping[Any, int]) -> None:
     """Name the version of every write and find the version every read saw, where the
     history shows it; findings and notes for what contradicts or cannot be told."""
     item, label, writes, reads = work.item, work.label, work.writes, work.reads
@@ -837,6 +836,7 @@ def _resolve(work: _Work, inf: ItemInference, choice: Mapping[tuple[ItemId, Any]
             # model without real time lets a read see a write invoked after it).
             cands_of[v] = [w for w in spare
                            if w.tid not in readers and _fits(w.value, seen_value)]
+        _most_plausible_first(cands_of, unknown, work, txns)
         wanted: dict[int, int] = {}
         for cs in cands_of.values():
             for w in cs:
@@ -848,10 +848,14 @@ def _resolve(work: _Work, inf: ItemInference, choice: Mapping[tuple[ItemId, Any]
             who = ", ".join(name(txns[r.tid]) for r in rs)
             if len(cs) > 1 or (cs and wanted[id(cs[0])] > 1):
                 # Several writes may have made it, or one write several versions: an
-                # open choice, decided by ``choice`` (judging tries each).
-                # The last option: none of them (the reads are then unexplained).
-                inf.choices.append(((item, v), len(cs) + 1))
-                picked = choice.get((item, v), 0)
+                # open choice, decided by ``choice`` (judging tries each). Beyond the
+                # candidates, under ``_NONE``: none of them (the reads are unexplained).
+                inf.choices.append(((item, v), len(cs)))
+                if _CORE in choice:
+                    for r in rs:
+                        r.position = v  # its place in the order is known, its writer not
+                    continue
+                picked = len(cs) if _NONE in choice else choice.get((item, v), 0)
                 if picked < len(cs):
                     w = cs[picked]
                     if w.version is not MISSING:
@@ -1071,11 +1075,31 @@ def _edges(work: _Work, inf: ItemInference) -> None:
             known=tuple((_vid_json(a), _vid_json(b)) for a, b in pairs))
 
 
+def _most_plausible_first(cands_of: Mapping[Any, list[_Write]],
+                          unknown: Mapping[Any, list[_Read]], work: _Work,
+                          txns: Sequence[Txn]) -> None:
+    """Order each version's candidate writers, the first tried first: those invoked
+    before the version was seen (by a read of it, or by a write of a later recorded
+    version completing), latest invoked first; then the others."""
+    for v, cs in cands_of.items():
+        ends = [r.ret for r in unknown[v] if r.ret is not None]
+        if work.ordered:
+            try:
+                later = [u for u in work.writer if u > v]
+            except TypeError:
+                later = []
+            ends += [ret for u in later if (ret := txns[work.writer[u].tid].ret) is not None]
+        bound = min(ends, default=None)
+        cs.sort(key=lambda w: (bound is not None and w.call > bound, -w.call))
+
+
 def _place_unversioned(work: _Work, inf: ItemInference) -> None:
     """Give each committed write without a recorded version (an indeterminate write seen
     to commit through another item) a place in the item's recorded integer versions: an
     open choice of slot and rank among such writes, decided by ``inf.choice``."""
     member = inf.graph.member
+    if _CORE in inf.choice:
+        return
     free = [w for w in work.live if member[w.tid] and w.version is MISSING]
     recorded = [v for v, w in work.writer.items() if member[w.tid]]
     if not free or not work.ordered or any(w.status != INFO for w in free) \
@@ -1110,6 +1134,8 @@ def _choose_unrecorded(work: _Work, inf: ItemInference, chain: Sequence[Any]) ->
                                  if member[w.tid])
     aborted = [w for w in work.writes if not member[w.tid]]
     for r in work.unrecorded:
+        if _CORE in inf.choice:
+            continue
         if not exact:
             inf.notes.append(f"{work.label}: {name(txns[r.tid])} checked a condition on it "
                              "without recording the version it saw; the check gives no edges")
@@ -1325,7 +1351,7 @@ def _show_json_version(v: Any) -> str:
 
 
 def analyze_items(history: History, *, deadline: float | None = None,
-                  choice: Mapping[tuple[ItemId, Any], int] | None = None) -> ItemAnalysis:
+                  choice: Mapping[Any, int] | None = None) -> ItemAnalysis:
     """Infer (with ``choice``, as :func:`infer_items`) and search an item history. Past
     ``deadline`` (a ``time.monotonic`` instant) it stops and returns what it found,
     ``timed_out`` set. Raises :class:`HistoryError` for a malformed history."""
@@ -1372,6 +1398,13 @@ TRANSACTIONAL: Final = frozenset({
     "strict-serializable"})
 """The models this checker decides (docs: txn-models)."""
 
+_CORE: Final = ("core",)
+"""In a ``choice``: leave every open choice undecided (the reads it concerns give only
+the edges every way gives): the anomalies found then hold in every way."""
+_NONE: Final = ("none",)
+"""In a ``choice``: no candidate made the versions several indeterminate writes may
+have made."""
+
 GARBAGE_READ: Final = "garbage-read"
 """A read no interpretation of the history explains (a recorded version no write can
 have made, or holding another item than its writer wrote): every model forbids it."""
@@ -1385,10 +1418,21 @@ def _judge(history: History, consistency: Sequence[str], timeout: float | None) 
     started = time.perf_counter()
     models = lattice.check_models(consistency)
     deadline = time.monotonic() + timeout if timeout else None
+    first = analyze_items(history, deadline=deadline)
+    if first.inference.choices:
+        # Fewer edges and findings than any way of fixing the open versions: what it
+        # forbids, every way forbids.
+        core = _judge_one(history, consistency, models, analyze_items(
+            history, deadline=deadline, choice={_CORE: 1}), deadline, timeout, started)
+        if core.valid is False:
+            return replace(core, still_possible=frozenset(), notes=(
+                *core.notes, "the history leaves versions open; these anomalies hold "
+                "whichever way they are fixed"), stats=replace(
+                    core.stats, seconds=time.perf_counter() - started))
     verdicts: list[Verdict] = []
     timed_out = cut_short = False
     ways = 0
-    stack: list[dict[tuple[ItemId, Any], int]] = [{}]
+    stack: list[dict[Any, int]] = [{}]
     while stack:  # depth first over the open choices, each fixed in turn
         choice = stack.pop()
         try:
@@ -1397,7 +1441,8 @@ def _judge(history: History, consistency: Sequence[str], timeout: float | None) 
         except SearchTimeout:
             timed_out = True
             break
-        analysis = analyze_items(history, deadline=deadline, choice=choice)
+        analysis = analyze_items(history, deadline=deadline, choice=choice) if choice \
+            else first
         inf = analysis.inference
         open_choice = next(((key, n) for key, n in inf.choices if key not in choice), None)
         if open_choice is not None:
@@ -1412,9 +1457,11 @@ def _judge(history: History, consistency: Sequence[str], timeout: float | None) 
         if verdicts[-1].valid is True and stack:
             cut_short = True  # the models asked for hold; the other ways are not needed
             break
-    if not verdicts:  # the time limit ran out at once
-        verdicts.append(_judge_one(history, consistency, models, analyze_items(
-            history, deadline=deadline), deadline, timeout, started))
+    if not verdicts:  # every way clashes (or the time limit ran out at once)
+        fallback = analyze_items(history, deadline=deadline,
+                                 choice={} if timed_out else {_NONE: 1})
+        verdicts.append(_judge_one(history, consistency, models, fallback, deadline,
+                                   timeout, started))
     chosen = next((v for v in verdicts if v.valid is True), None)
     if chosen is None:
         chosen = next((v for v in verdicts if v.valid == "unknown"), verdicts[0])
@@ -1424,8 +1471,9 @@ def _judge(history: History, consistency: Sequence[str], timeout: float | None) 
     proved = frozenset().union(*(v.still_possible for v in verdicts if v.valid is True))
     notes = list(chosen.notes)
     if ways > 1 or cut_short:
-        notes.append(f"the history leaves versions open; {ways} ways of fixing them were "
-                     "judged" + ("" if cut_short else ", and the verdict holds over all of them"))
+        notes.append(f"the history leaves versions open; {ways} way(s) of fixing them were "
+                     "judged" + ("" if cut_short or timed_out
+                                 else ", and the verdict holds over all of them"))
     valid = chosen.valid
     if timed_out and valid is not True:
         valid = "unknown"
