@@ -35,8 +35,9 @@ definitions and independently of ``histories/checkers/`` and ``models/lattice.py
     ``ok`` writes take the places their recorded numbers give. A read of ``null`` read
     the initial (absent) state. A read is explained when the version it names exists in
     the interpretation and holds the item it returned (when both are known: an update's
-    item is known from ``meta.item``, ``ALL_NEW`` or a transaction's ``writes``; DynamoDB
-    equality, so ``1`` and ``1.0`` are one number). An interpretation with a read it
+    item is known from ``meta.item``, ``ALL_NEW`` or a transaction's ``writes``, and is
+    otherwise some item, never an absence; DynamoDB equality, so ``1`` and ``1.0`` are
+    one number). An interpretation with a read it
     does not explain, or two committed writes of one number on one item, is no
     interpretation (so is one where two reads of one version return different items).
     Then Adya's graph over the committed transactions (``ww``: consecutive
@@ -143,6 +144,8 @@ ABSENT = ("absent",)
 """The value of an absent item."""
 UNSHOWN = ("unshown",)
 """A value the history does not show."""
+PRESENT = ("present",)
+"""An item the history does not show, but an item: what an update makes."""
 OPEN = ("open",)
 """The version of a read the history does not record (a condition check's)."""
 
@@ -209,7 +212,7 @@ def _writes(request: Request) -> list[tuple[Any, Any, bool]]:
         elif isinstance(a, Delete):
             out.append((_key_of(a.key), ABSENT, False))
         elif isinstance(a, Update):
-            out.append((_key_of(a.key), UNSHOWN, True))
+            out.append((_key_of(a.key), PRESENT, True))
         elif not isinstance(a, ConditionCheck):  # pragma: no cover
             raise OutOfScope(f"unknown action {a!r}")
     return out
@@ -231,7 +234,7 @@ def _txn(op: Operation) -> Txn:
         if op.status == OK:
             if isinstance(request, TransactWrite):
                 version, shown = recorded[item]
-                value = shown if value is UNSHOWN else value
+                value = shown if value is PRESENT and shown is not UNSHOWN else value
             else:
                 version = meta["version"]
                 if update and meta.get("item") is not None:
@@ -283,7 +286,11 @@ class _World:
 
 
 def _compatible(a: Any, b: Any) -> bool:
-    return a is UNSHOWN or b is UNSHOWN or a == b
+    if a is UNSHOWN or b is UNSHOWN:
+        return True
+    if a is PRESENT or b is PRESENT:  # an update's item: some item, never an absence
+        return a is not ABSENT and b is not ABSENT
+    return bool(a == b)
 
 
 def _item_choices(item: Any, txns: Sequence[Txn], committed: frozenset[int],

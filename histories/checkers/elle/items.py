@@ -196,6 +196,9 @@ ABSENT: Final[Any] = _Marker("absent")
 """The value of an absent item (never written, or deleted)."""
 UNKNOWN: Final[Any] = _Marker("unknown")
 """A value the history does not show."""
+PRESENT: Final[Any] = _Marker("present")
+"""An item the history does not show, but an item (what an update makes: never
+absent)."""
 MISSING: Final[Any] = _Marker("missing")
 """A version the history did not record."""
 
@@ -544,7 +547,7 @@ def _decode(tid: int, op: Operation, request: Request, keys: _Keys) -> _Op:
                     and response.item is not None:
                 value = _frozen_item(op, response.item, "the item returned (ALL_NEW)")
             else:
-                value = UNKNOWN
+                value = PRESENT
         version = _version(op, meta.get("version"), 'meta "version"', read=False)
         if ok and request.return_values == "ALL_OLD":
             assert response is not None
@@ -579,7 +582,7 @@ def _decode(tid: int, op: Operation, request: Request, keys: _Keys) -> _Op:
             written.add(it)
             version, shown = recorded.get(it, (MISSING, UNKNOWN))
             if value is UNKNOWN:
-                value = shown
+                value = PRESENT if shown is UNKNOWN else shown
             if not out.replayed:
                 write(it, version, value)
         extra = set(recorded) - written
@@ -764,10 +767,10 @@ def _resolve(work: _Work, inf: ItemInference, choice: Mapping[Any, int]) -> None
         note("its recorded versions cannot be compared with each other (ints and lists "
              "mixed); they identify writes but give no order")
 
-    values_known = all(w.value is not UNKNOWN for w in live)
+    values_known = all(not _unshown(w.value) for w in live)
     by_value: dict[Any, list[_Write]] = {}
     for w in live:
-        if w.value is not UNKNOWN:
+        if not _unshown(w.value):
             by_value.setdefault(w.value, []).append(w)
     deleted = ABSENT in by_value
 
@@ -891,7 +894,7 @@ def _resolve(work: _Work, inf: ItemInference, choice: Mapping[Any, int]) -> None
         culprits = [w for w in failed if _fits(w.value, value) and w.tid != r.tid]
         # A write of unknown value may have made a version known only by its value.
         possible = [] if recorded else [w for w in live
-                                         if w.value is UNKNOWN and w.tid != r.tid]
+                                         if _unshown(w.value) and w.tid != r.tid]
         if culprits and not possible and (recorded or value is not ABSENT):
             findings.append(Finding("G1a", (r.tid, culprits[0].tid), item, {
                 "item": label, "version": None if r.version is MISSING else r.version,
@@ -1045,7 +1048,7 @@ def _edges(work: _Work, inf: ItemInference) -> None:
             continue
         expected = ABSENT if r.vid is None else next(
             (w.value for w in live if w.vid == r.vid), UNKNOWN)
-        if expected is not UNKNOWN and expected != r.value:
+        if not _fits(expected, r.value):
             note(f"{name(txns[r.tid])} read {_describe_vid(r.vid, txns)} holding "
                  f"{_show_value(r.value)}, but that version holds {_show_value(expected)}")
             if r.version is not MISSING:  # the recorded version names its writer
@@ -1060,7 +1063,7 @@ def _edges(work: _Work, inf: ItemInference) -> None:
         odd = [r for r in rs if r.value != rs[0].value]
         shown = ABSENT if vid is None else next(
             (w.value for w in live if w.vid == vid), UNKNOWN)
-        if odd and shown is UNKNOWN:  # one version holds one item, whoever wrote it
+        if odd and _unshown(shown):  # one version holds one item, whoever wrote it
             findings.append(Finding(GARBAGE_READ, (odd[0].tid,), item, {
                 "item": label, "version": _vid_json(vid), "read": _thaw_value(odd[0].value)}))
             note(f"{_describe_vid(vid, txns)} was read holding {_show_value(rs[0].value)} by "
@@ -1161,13 +1164,23 @@ def _choose_unrecorded(work: _Work, inf: ItemInference, chain: Sequence[Any]) ->
             r.vid, r.resolved, r.position = ("v", picked), True, picked
 
 
+def _unshown(value: Any) -> bool:
+    """Whether the history does not show the item (UNKNOWN or PRESENT)."""
+    return value is UNKNOWN or value is PRESENT
+
+
 def _fits(a: Any, b: Any) -> bool:
-    """Whether two item values may be one (either may be unknown)."""
-    return a is UNKNOWN or b is UNKNOWN or a == b
+    """Whether two item values may be one (either may be unknown; an item not shown
+    is not an absence)."""
+    if a is UNKNOWN or b is UNKNOWN:
+        return True
+    if a is PRESENT or b is PRESENT:
+        return a is not ABSENT and b is not ABSENT
+    return bool(a == b)
 
 
 def _value_vid(w: _Write, by_value: Mapping[Any, list[_Write]]) -> Vid:
-    if w.value is not UNKNOWN and w.value is not ABSENT and len(by_value.get(w.value, [])) == 1:
+    if not _unshown(w.value) and w.value is not ABSENT and len(by_value.get(w.value, [])) == 1:
         return ("=", w.value)
     return ("T", w.tid)
 
@@ -1197,7 +1210,7 @@ def _vid_cycle(vg: nx.DiGraph[Any], comp: set[Any]) -> list[Any]:
 
 
 def _thaw_value(value: Any) -> Any:
-    if value is ABSENT or value is UNKNOWN:
+    if value is ABSENT or _unshown(value):
         return None
     return {n: thaw(v) for n, v in value}
 
@@ -1226,6 +1239,8 @@ def _show_value(value: Any) -> str:
         return "nothing (absent)"
     if value is UNKNOWN:
         return "an unknown value"
+    if value is PRESENT:
+        return "an item the history does not show"
     return _show_native({n: thaw(v) for n, v in value})
 
 
