@@ -993,3 +993,14 @@ def test_anomalies_every_way_shows_are_found_without_trying_each_way() -> None:
     assert v.valid is False and types(v) == ["G0"]
     assert any("hold whichever way they are fixed" in n for n in v.notes)
     assert "read-uncommitted" in v.ruled_out and v.still_possible == frozenset()
+
+
+def test_an_update_version_read_as_absent_is_a_garbage_read() -> None:
+    """Regression: an update whose item the history does not show still made an item;
+    a read of its version finding nothing was accepted."""
+    b = Builder()
+    b.ok(0, Update(T, {"pk": "x"}, "SET v = :v", values={":v": 1}), meta=ver(1))
+    b.ok(1, get("x"), one(None), ver(1))
+    v = check_item_transactions(b.history(), consistency=("read-uncommitted",))
+    assert v.valid is False and types(v) == ["garbage-read"]
+    assert "holding null" in v.anomalies[0].explanation
