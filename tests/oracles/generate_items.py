@@ -311,10 +311,10 @@ def _swap_read(records: list[Record], rng: random.Random) -> str | None:
     j = rng.randrange(len(items))
     old = items[j]
     # Another value of the same item (or its absence, or its presence).
-    key = old["pk"] if old is not None else {"S": rng.choice(KEYS)}
-    if r.f == "transact-get":
-        key = {"S": r.meta["reads"][j].get("key", [key["S"]])[0]} if "key" in \
-            r.meta["reads"][j] else key
+    start = max(k for k in range(i) if records[k].process == r.process
+                and records[k].type == INVOKE)
+    request = records[start].value
+    key = (request["gets"][j] if r.f == "transact-get" else request)["key"]["pk"]
     choices = [None, *({"pk": key, "v": {"N": str(n)}} for n in NUMBERS)]
     items[j] = rng.choice([c for c in choices if c != old])
     records[i] = replace(r, value={"items": items} if r.f == "transact-get"

@@ -1341,7 +1341,7 @@ def explain_item_finding(finding: Finding, txns: Sequence[Txn]) -> str:
                 f"wrote it, and {every} committed: all but one of their updates was lost "
                 "(lost update).")
     if t == "garbage-read":
-        which = ("its initial (absent) state" if d["version"] is None
+        which = ("the initial (absent) state" if d["version"] is None
                  else _show_json_version(d["version"]))
         return (f"{ts[0]} read {which} of {item} holding {_show_native(d['read'])}, which no "
                 "write of the history can have made: no order of the writes explains the "
