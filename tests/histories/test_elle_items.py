@@ -30,8 +30,10 @@ from replicheck.histories.items import completion_record, invoke_record, tables_
 from replicheck.histories.verdict import Verdict
 from replicheck.models import lattice
 from replicheck.models.items.errors import (
+    CancellationReason,
     ConditionalCheckFailed,
     StoreError,
+    TransactionCanceled,
     TransactionConflict,
 )
 from replicheck.models.items.operations import Database, apply, empty
@@ -1004,3 +1006,21 @@ def test_an_update_version_read_as_absent_is_a_garbage_read() -> None:
     v = check_item_transactions(b.history(), consistency=("read-uncommitted",))
     assert v.valid is False and types(v) == ["garbage-read"]
     assert "holding null" in v.anomalies[0].explanation
+
+
+def test_one_indeterminate_write_cannot_make_two_versions() -> None:
+    """Regression: an indeterminate update was taken to have made both versions read
+    (2 and 3), so a read of a version only a failed write can have made was not seen
+    as the aborted read it is."""
+    b = Builder()
+    b.ok(0, put("x", 1), meta=ver(1))
+    b.invoke(0, tw(Update(T, {"pk": "x"}, "SET v = :v", "v = :c", values={":v": 1, ":c": 2})))
+    b.complete(0, TransactionCanceled((CancellationReason("ConditionalCheckFailed"),)))
+    b.ok(0, get("x"), one(item("x", 1)), ver(2))
+    b.invoke(0, tw(Update(T, {"pk": "x"}, "SET v = :v", values={":v": 2})))
+    b.complete(0, None)
+    b.ok(1, get("x"), one(item("x", 2)), ver(3))
+    assert check_item_transactions(b.history(), consistency=("read-uncommitted",)
+                                   ).valid is True
+    v = check_item_transactions(b.history(), consistency=("read-committed",))
+    assert v.valid is False and types(v) == ["G1a"]

@@ -851,14 +851,14 @@ def _resolve(work: _Work, inf: ItemInference, choice: Mapping[Any, int]) -> None
             who = ", ".join(name(txns[r.tid]) for r in rs)
             if len(cs) > 1 or (cs and wanted[id(cs[0])] > 1):
                 # Several writes may have made it, or one write several versions: an
-                # open choice, decided by ``choice`` (judging tries each). Beyond the
-                # candidates, under ``_NONE``: none of them (the reads are unexplained).
-                inf.choices.append(((item, v), len(cs)))
+                # open choice, decided by ``choice`` (judging tries each). The last
+                # option: none of them (the reads are then unexplained).
+                inf.choices.append(((item, v), len(cs) + 1))
                 if _CORE in choice:
                     for r in rs:
                         r.position = v  # its place in the order is known, its writer not
                     continue
-                picked = len(cs) if _NONE in choice else choice.get((item, v), 0)
+                picked = choice.get((item, v), 0)
                 if picked < len(cs):
                     w = cs[picked]
                     if w.version is not MISSING:
@@ -869,6 +869,8 @@ def _resolve(work: _Work, inf: ItemInference, choice: Mapping[Any, int]) -> None
                     cs = []
             if len(cs) == 1 and wanted[id(cs[0])] == 1:
                 w = cs[0]
+                if w.version is not MISSING:
+                    inf.clash = True  # picked for another version already
                 w.version = v
                 writer[v] = w
                 for r in rs:
@@ -1416,9 +1418,6 @@ TRANSACTIONAL: Final = frozenset({
 _CORE: Final = ("core",)
 """In a ``choice``: leave every open choice undecided (the reads it concerns give only
 the edges every way gives): the anomalies found then hold in every way."""
-_NONE: Final = ("none",)
-"""In a ``choice``: no candidate made the versions several indeterminate writes may
-have made."""
 
 GARBAGE_READ: Final = "garbage-read"
 """A read no interpretation of the history explains (a recorded version no write can
@@ -1472,10 +1471,8 @@ def _judge(history: History, consistency: Sequence[str], timeout: float | None) 
         if verdicts[-1].valid is True and stack:
             cut_short = True  # the models asked for hold; the other ways are not needed
             break
-    if not verdicts:  # every way clashes (or the time limit ran out at once)
-        fallback = analyze_items(history, deadline=deadline,
-                                 choice={} if timed_out else {_NONE: 1})
-        verdicts.append(_judge_one(history, consistency, models, fallback, deadline,
+    if not verdicts:  # the time limit ran out at once
+        verdicts.append(_judge_one(history, consistency, models, first, deadline,
                                    timeout, started))
     chosen = next((v for v in verdicts if v.valid is True), None)
     if chosen is None:
