@@ -1024,3 +1024,25 @@ def test_one_indeterminate_write_cannot_make_two_versions() -> None:
                                    ).valid is True
     v = check_item_transactions(b.history(), consistency=("read-committed",))
     assert v.valid is False and types(v) == ["G1a"]
+
+
+def test_an_old_item_nobody_wrote_is_a_garbage_read() -> None:
+    """Regression: the old item a write returned (ALL_OLD) is a read of a version the
+    history does not record; one no version holds was only a note."""
+    b = Builder()
+    b.ok(0, Update(T, {"pk": "x"}, "SET v = :v", values={":v": 3}, return_values="ALL_OLD"),
+         one(item("x", 1)), ver(1))
+    v = check_item_transactions(b.history(), consistency=("read-uncommitted",))
+    assert v.valid is False and types(v) == ["garbage-read"]
+    assert "without a recorded version" in v.anomalies[0].explanation
+
+
+def test_an_old_item_is_read_from_the_version_before_the_write() -> None:
+    b = Builder()
+    b.ok(0, put("x", 1), meta=ver(1))
+    b.ok(1, put("x", 2, return_values="ALL_OLD"), one(item("x", 1)), ver(2))
+    assert check_item_transactions(b.history()).valid is True
+    # Two writes returning the same old item: a lost update.
+    b.ok(2, put("x", 3, return_values="ALL_OLD"), one(item("x", 1)), ver(3))
+    v = check_item_transactions(b.history(), consistency=("repeatable-read",))
+    assert v.valid is False and "lost-update" in types(v)

@@ -797,6 +797,14 @@ def _resolve(work: _Work, inf: ItemInference, choice: Mapping[Any, int]) -> None
                 note(f"{name(txns[r.tid])} read it without a recorded version or a full "
                      "item (projection); the read gives no edges")
             continue
+        if r.what == "old" and all(w.version is not MISSING for w in live
+                                   if w.status == OK) and not any(
+                w.status == INFO and w.version is MISSING and w.tid != r.tid
+                and _fits(w.value, r.value) for w in live):
+            # Among the recorded versions, once they are known (an indeterminate write
+            # that may have made it would need a place of its own: left as a note).
+            work.unrecorded.append(r)
+            continue
         if r.value is ABSENT and not deleted:
             r.vid, r.resolved = None, True
             continue
@@ -1128,38 +1136,53 @@ def _place_unversioned(work: _Work, inf: ItemInference) -> None:
 
 
 def _choose_unrecorded(work: _Work, inf: ItemInference, chain: Sequence[Any]) -> None:
-    """The version each condition check without a recorded version read: an open
-    choice (``inf.choice``) among the initial state, the item's committed versions and,
-    when a write of it did not commit, an aborted version (G1a). The most plausible
-    first: the latest version written by a transaction invoked before the check
-    completed. Left unresolved, with a note, when the item's order is not known."""
+    """The version each read without a recorded version read (a condition check's,
+    or the old item a write returned): an open choice (``inf.choice``) among the
+    initial state, the item's committed versions and, when a write of it did not
+    commit, an aborted version (G1a), each holding an item that fits the one read.
+    The most plausible first: for an old item, the version right before the write's
+    own; else the latest version written by a transaction invoked before the read
+    completed. None fits: a garbage read. Left unresolved, with a note, when the
+    item's order is not known."""
     member = inf.graph.member
     txns = inf.txns
     exact = work.ordered and all(w.version is not MISSING for w in work.live
                                  if member[w.tid])
-    aborted = [w for w in work.writes if not member[w.tid]]
     for r in work.unrecorded:
         if _CORE in inf.choice:
             continue
         if not exact:
-            inf.notes.append(f"{work.label}: {name(txns[r.tid])} checked a condition on it "
-                             "without recording the version it saw; the check gives no edges")
-            inf.complete = False
+            what = "returned the old item" if r.what == "old" else "checked a condition"
+            inf.notes.append(f"{work.label}: {name(txns[r.tid])} {what} on it without "
+                             "recording the version it saw; the read gives no edges")
+            inf.complete = r.what == "old" and inf.complete
             continue
         done = txns[r.tid].ret
-        mine = [v for v in chain if work.writer[v].tid != r.tid]
-        likely = [v for v in reversed(mine) if done is None
-                  or txns[work.writer[v].tid].call < done]
-        options: list[Any] = [*likely, None, *(v for v in mine if v not in likely)]
+        mine = [v for v in chain if work.writer[v].tid != r.tid
+                and _fits(work.writer[v].value, r.value)]
+        own = next((w.version for w in work.writes if w.tid == r.tid), MISSING)
+        likely = [v for v in reversed(mine) if (own is not MISSING and v < own)
+                  or (own is MISSING and (done is None
+                                          or txns[work.writer[v].tid].call < done))]
+        options: list[Any] = [*likely[:1], *([None] if _fits(ABSENT, r.value) else []),
+                              *(v for v in reversed(mine) if v not in likely[:1])]
+        aborted = [w for w in work.writes if not member[w.tid] and w.tid != r.tid
+                   and _fits(w.value, r.value)]
         if aborted:
             options.append(MISSING)
-        key = (work.item, ("check", r.tid))
+        if not options:
+            inf.findings.append(Finding(GARBAGE_READ, (r.tid,), work.item, {
+                "item": work.label, "version": None, "read": _thaw_value(r.value),
+                "unrecorded": True}))
+            continue
+        key = (work.item, (r.what, r.tid))
         if len(options) > 1:
             inf.choices.append((key, len(options)))
         picked = options[inf.choice.get(key, 0)]
         if picked is MISSING:
             inf.findings.append(Finding("G1a", (r.tid, aborted[0].tid), work.item, {
-                "item": work.label, "version": None, "read": None, "check": True}))
+                "item": work.label, "version": None, "read": _thaw_value(r.value),
+                "check": r.what == "check"}))
         elif picked is None:
             r.vid, r.resolved = None, True
         else:
@@ -1342,6 +1365,9 @@ def explain_item_finding(finding: Finding, txns: Sequence[Txn]) -> str:
         return (f"{who} {every} read {_show_json_version(d['version'])} of {item} and then "
                 f"wrote it, and {every} committed: all but one of their updates was lost "
                 "(lost update).")
+    if t == "garbage-read" and d.get("unrecorded"):
+        return (f"{ts[0]} read {item} holding {_show_native(d['read'])} without a recorded "
+                "version, and no version of the history holds that item (garbage read).")
     if t == "garbage-read":
         which = ("the initial (absent) state" if d["version"] is None
                  else _show_json_version(d["version"]))
