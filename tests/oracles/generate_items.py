@@ -97,7 +97,8 @@ def _write_action(rng: random.Random, k: str, *, single: bool) -> WriteAction:
     condition, values = _condition(rng)
     roll = rng.random()
     if roll < 0.4:
-        return Put(TABLE, {"pk": k, "v": rng.choice(NUMBERS)}, condition, None, values)
+        return Put(TABLE, {"pk": k, "v": rng.choice(NUMBERS)}, condition, None, values,
+                   "ALL_OLD" if single and rng.random() < 0.2 else "NONE")
     if roll < 0.75:
         values = dict(values or {})
         if rng.random() < 0.6:
@@ -107,10 +108,12 @@ def _write_action(rng: random.Random, k: str, *, single: bool) -> WriteAction:
             values[":d"] = 1
             update = "SET v = if_not_exists(v, :z) + :d"
             values[":z"] = 0
-        returns = "ALL_NEW" if single and rng.random() < 0.3 else "NONE"
+        returns = rng.choice(("ALL_NEW", "ALL_OLD")) if single and rng.random() < 0.4 \
+            else "NONE"
         return Update(TABLE, _key(k), update, condition, None, values, returns)
+    old = "ALL_OLD" if single and rng.random() < 0.2 else "NONE"
     if roll < 0.9 or single:
-        return Delete(TABLE, _key(k), condition, None, values)
+        return Delete(TABLE, _key(k), condition, None, values, old)
     return ConditionCheck(TABLE, _key(k), condition or "attribute_exists(pk)", None, values)
 
 

@@ -264,9 +264,13 @@ def _txn(op: Operation) -> Txn:
             for a in request.actions:  # a check whose version is not recorded read one
                 if isinstance(a, ConditionCheck) and _key_of(a.key) not in recorded_reads:
                     t.reads.append(Read(t.index, _key_of(a.key), OPEN, UNSHOWN))
-        if getattr(request, "return_values", "NONE") in ("ALL_OLD", "UPDATED_OLD"):
-            raise OutOfScope("old items returned")
-    if {r.item for r in t.reads} & {w.item for w in t.writes}:
+        if getattr(request, "return_values", "NONE") == "ALL_OLD":
+            # The item as it was before the write: a read of a version not recorded.
+            assert isinstance(request, Put | Update | Delete)
+            t.reads.append(Read(t.index, t.writes[0].item, OPEN, _value(response.item)))
+        elif getattr(request, "return_values", "NONE") == "UPDATED_OLD":
+            raise OutOfScope("old attributes returned")
+    if {r.item for r in t.reads if r.version is not OPEN} & {w.item for w in t.writes}:
         raise OutOfScope("a transaction reading an item it writes")
     return t
 
@@ -360,10 +364,13 @@ def _open_sources(r: Read, txns: Sequence[Txn], order: Mapping[Any, list[Write]]
                   committed: frozenset[int]) -> list[tuple[str, Write | None]]:
     """Every version a read whose version is not recorded may have read: the initial
     state, a committed version, or an aborted one."""
-    return [("init", None),
-            *(("committed", w) for w in order[r.item] if w.txn != r.txn),
-            *(("aborted", w) for t in txns for w in t.writes
-              if w.item == r.item and w.txn not in committed)]
+    options: list[tuple[str, Write | None]] = [
+        ("init", None),
+        *(("committed", w) for w in order[r.item] if w.txn != r.txn),
+        *(("aborted", w) for t in txns for w in t.writes
+          if w.item == r.item and w.txn not in committed and w.txn != r.txn)]
+    return [(how, w) for how, w in options
+            if _compatible(r.value, ABSENT if w is None else w.value)]
 
 
 def _sources(reads: Sequence[Read], order: Mapping[Any, list[Write]],
