@@ -1023,7 +1023,7 @@ def test_one_indeterminate_write_cannot_make_two_versions() -> None:
     assert check_item_transactions(b.history(), consistency=("read-uncommitted",)
                                    ).valid is True
     v = check_item_transactions(b.history(), consistency=("read-committed",))
-    assert v.valid is False and types(v) == ["G1a"]
+    assert v.valid is False and "G1a" in types(v)
 
 
 def test_an_old_item_nobody_wrote_is_a_garbage_read() -> None:
@@ -1046,3 +1046,34 @@ def test_an_old_item_is_read_from_the_version_before_the_write() -> None:
     b.ok(2, put("x", 3, return_values="ALL_OLD"), one(item("x", 1)), ver(3))
     v = check_item_transactions(b.history(), consistency=("repeatable-read",))
     assert v.valid is False and "lost-update" in types(v)
+
+
+def test_an_indeterminate_write_makes_one_version_and_a_failed_one_the_other() -> None:
+    """Regression: once the indeterminate update was picked for version 1, version 3
+    was no longer an open choice, so the way where a failed put made version 3 (an
+    aborted read, which read uncommitted allows) was never judged."""
+    b = Builder()
+    b.invoke(0, Update(T, {"pk": "x"}, "SET v = :v", values={":v": 1}))
+    b.complete(0, None)
+    b.ok(1, get("x"), one(item("x", 1)), ver(1))
+    b.invoke(1, put("x", 3))
+    b.complete(1, TransactionConflict("busy"))
+    b.ok(2, get("x"), one(item("x", 3)), ver(3))
+    assert check_item_transactions(b.history(), consistency=("read-uncommitted",)
+                                   ).valid is True
+    v = check_item_transactions(b.history(), consistency=("read-committed",))
+    assert v.valid is False and "G1a" in types(v)
+
+
+def test_an_old_item_from_an_indeterminate_write_seen_elsewhere() -> None:
+    """Regression: an old item returned that an indeterminate put made (its version
+    read by another transaction) was resolved by value to another name of that version
+    than the recorded one, and strict serializability was "unknown"."""
+    b = Builder()
+    b.invoke(0, put("x", 3))
+    b.complete(0, None)
+    b.ok(1, get("x"), one(item("x", 3)), ver(1))
+    b.ok(1, Update(T, {"pk": "x"}, "SET v = :v", values={":v": 2}, return_values="ALL_OLD"),
+         one(item("x", 3)), {"version": 2, "item": item("x", 2)})
+    v = check_item_transactions(b.history(), consistency=("strict-serializable",))
+    assert v.valid is True and v.witness == (0, 1, 2)

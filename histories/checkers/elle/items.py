@@ -12,11 +12,13 @@ Transactions
     one key). An ``ok`` get or transact-get reads its items; a put, update or delete
     writes its item; a transact-write writes the items of its put/update/delete
     actions, and reads the items whose version it recorded (below: typically its
-    condition checks). A put, update or delete returning ``ALL_OLD`` also reads its item
-    (the old item it returned). A single-item write, or a transaction's write action,
-    reads the item's previous version atomically; that read gives no edge (it is the
-    version right before the write's own) and is not checked here: that is the item
-    model's (linearizability's) business.
+    condition checks; a check whose version is not recorded read one of the item's
+    versions, each is judged). A put, update or delete returning ``ALL_OLD`` also reads
+    its item (the old item it returned: one of the item's versions holding it, each
+    judged, the one right before the write's own first). Otherwise the version a
+    write's condition or update expression saw gives no edge (it is the version right
+    before the write's own) and is not checked here: condition outcomes and update
+    results are the item model's (linearizability's) business.
 
 Metadata read (``Operation.meta``; the reference leader store records exactly this)
     - ``put``/``update``/``delete``: ``version``, the item version it created (an int,
@@ -777,6 +779,7 @@ def _resolve(work: _Work, inf: ItemInference, choice: Mapping[Any, int]) -> None
     # Each read: by its recorded version, else by its value.
     unknown: dict[Any, list[_Read]] = {}
     garbage: list[tuple[_Read, Any, bool]] = []
+    pending_old: list[_Read] = []
     for r in reads:
         if r.version is not MISSING:
             v = r.version
@@ -798,12 +801,8 @@ def _resolve(work: _Work, inf: ItemInference, choice: Mapping[Any, int]) -> None
                      "item (projection); the read gives no edges")
             continue
         if r.what == "old" and all(w.version is not MISSING for w in live
-                                   if w.status == OK) and not any(
-                w.status == INFO and w.version is MISSING and w.tid != r.tid
-                and _fits(w.value, r.value) for w in live):
-            # Among the recorded versions, once they are known (an indeterminate write
-            # that may have made it would need a place of its own: left as a note).
-            work.unrecorded.append(r)
+                                   if w.status == OK):
+            pending_old.append(r)  # decided once indeterminate writes have versions
             continue
         if r.value is ABSENT and not deleted:
             r.vid, r.resolved = None, True
@@ -870,11 +869,13 @@ def _resolve(work: _Work, inf: ItemInference, choice: Mapping[Any, int]) -> None
                 if picked < len(cs):
                     w = cs[picked]
                     if w.version is not MISSING:
-                        inf.clash = True
-                    cs = [w]
-                    wanted[id(w)] = 1
-                else:
-                    cs = []
+                        inf.clash = True  # picked for another version already
+                    w.version = v
+                    writer[v] = w
+                    for r in rs:
+                        r.vid, r.resolved, r.position = ("v", v), True, v
+                    continue
+                cs = []
             if len(cs) == 1 and wanted[id(cs[0])] == 1:
                 w = cs[0]
                 if w.version is not MISSING:
@@ -898,6 +899,17 @@ def _resolve(work: _Work, inf: ItemInference, choice: Mapping[Any, int]) -> None
                      "wr edges")
             else:
                 garbage.append((rs[0], next(iter(vals)) if vals else UNKNOWN, True))
+
+    # Old items returned: among the recorded versions, once they are known; an
+    # indeterminate write of no known version that may have made it would need a place
+    # of its own, so then the read is only a note.
+    for r in pending_old:
+        if any(w.status == INFO and w.version is MISSING and w.tid != r.tid
+               and _fits(w.value, r.value) for w in live):
+            note(f"{name(txns[r.tid])} returned the old item without a recorded version, "
+                 "and an indeterminate write may have made it; no edges", incomplete=False)
+        else:
+            work.unrecorded.append(r)
 
     # Reads nothing in the history explains: aborted reads, garbage reads, or notes.
     for r, value, recorded in garbage:
