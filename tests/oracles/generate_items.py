@@ -9,7 +9,9 @@ history format says, or a conflict that applied nothing) or ``info`` (taking eff
 not). Completed requests record their versions as the reference leader store does
 (``histories/items.py``, section "Recorded versions"): a global sequence number per
 write, ``meta.version`` on single reads and writes, ``meta.writes`` and ``meta.reads``
-(the condition checks) on transact-writes, ``meta.reads`` on transact-gets.
+(the condition checks; left out at random, as the reference store records none) on
+transact-writes, ``meta.reads`` on transact-gets. Single writes sometimes return
+``ALL_NEW`` or ``ALL_OLD`` items.
 
 :func:`edit` derives a history from a generated one by one targeted change: swap the
 value a read returned, drop a write, reorder two completions, or change a number of a

@@ -48,9 +48,12 @@ definitions and independently of ``histories/checkers/`` and ``models/lattice.py
     also G1c), G-single/G-nonadjacent (a simple cycle, edge kinds chosen per step, with
     rw steps none adjacent), G2 (a cycle with an rw edge), and the same cycles with
     process or realtime edges. A model holds iff some interpretation shows none of the
-    phenomena it forbids. (Intermediate reads and internal anomalies cannot happen: a
-    request touches an item once, and the generator's transactions never read an item
-    they write; :func:`transactions` refuses such a history.)
+    phenomena it forbids. A write returning its old item (``ALL_OLD``) read, before
+    writing, some version holding that item (any other than its own: the
+    interpretation picks it, as for an unrecorded check). (Intermediate reads and
+    internal anomalies cannot happen: a request touches an item once, and no recorded
+    read names an item its transaction writes; :func:`transactions` refuses a history
+    where one does, and old attributes (``UPDATED_OLD``).)
 """
 
 from __future__ import annotations
