@@ -100,6 +100,30 @@ Outcomes
     ``error`` is ``"indeterminate"`` (any value is allowed); ``value`` is ``null`` or
     ``{"code": "Indeterminate", "message": ...}``.
 
+Recorded versions
+-----------------
+
+A completion may carry store metadata (``meta``) naming the item versions it read
+and wrote; the transactional models of ``--model item`` are judged on them
+(``histories/checkers/elle/items.py`` lists every field): a put, update or delete
+records ``version`` (the version it made: an int such as the leader's log index, or a
+list compared lexicographically) and an update may record ``item`` (the item it
+made); a get records ``version`` (the version read, ``null`` for the initial, absent
+state); a transact-write records ``writes`` (one ``{"table", "key", "version", "item",
+"delete"}`` per write action) and may record ``reads`` (the versions its condition
+checks saw; a check it does not list read a version the recording leaves open); a
+transact-get records ``reads`` (one per get). Only ``ok`` completions record
+versions. A recorded version names its writer: a read of a version no write
+of the history can have made (no ``ok`` write recorded it, and no indeterminate or
+failed write of that item can have made the item read), or holding another item than
+its writer made, is explained by no interpretation and rules out every
+transactional model (``garbage-read``). Which indeterminate write made a version read
+that no ``ok`` write recorded, where a committed indeterminate write without a
+recorded version falls among an item's versions, and which version an unrecorded
+condition check saw, are left open by the recording: every possibility is judged
+(the most plausible first; a history valid one way is valid; past the time limit the
+verdict is "unknown").
+
 How the checker reads it: gets and transact-gets never change the state (an
 indeterminate read constrains nothing and is dropped); eventually consistent gets are
 judged like strong ones (linearizability is a claim about every read in the history;

@@ -30,8 +30,10 @@ from replicheck.histories.items import completion_record, invoke_record, tables_
 from replicheck.histories.verdict import Verdict
 from replicheck.models import lattice
 from replicheck.models.items.errors import (
+    CancellationReason,
     ConditionalCheckFailed,
     StoreError,
+    TransactionCanceled,
     TransactionConflict,
 )
 from replicheck.models.items.operations import Database, apply, empty
@@ -231,7 +233,11 @@ def test_G1c_circular_information_flow_through_checks() -> None:
     assert types(v) == ["G1c"]
     assert "T0 < T1 because T1 read version 1 of items/pk=x that T0 wrote (wr)" in \
         v.anomalies[0].explanation
-    assert "read-committed" in v.ruled_out and "read-uncommitted" in v.still_possible
+    assert "read-committed" in v.ruled_out and "read-uncommitted" not in v.ruled_out
+    # Still possible lists only what a verdict proves: an invalid one proves nothing.
+    assert v.still_possible == frozenset()
+    assert check_item_transactions(b.history(), consistency=("read-uncommitted",)
+                                   ).still_possible == {"read-uncommitted"}
 
 
 def fractured_read() -> History:
@@ -257,7 +263,7 @@ def test_G_single_fractured_transact_get() -> None:
         "anti-dependency: one transaction missed an effect of transactions that depend on "
         "it (G-single, read skew).")
     assert {"snapshot-isolation", "serializable"} <= v.ruled_out
-    assert "read-committed" in v.still_possible
+    assert "read-committed" not in v.ruled_out
 
 
 def write_skew() -> History:
@@ -281,7 +287,7 @@ def test_G2_item_write_skew_through_condition_checks() -> None:
     a = v["serializable"].anomalies[0]
     assert set(a.ops) == {1, 2} and a.data["rw_adjacent"] is True
     assert "T1 read version 1 of items/pk=y and T2 wrote version 6" in a.explanation
-    assert "snapshot-isolation" in v["serializable"].still_possible
+    assert "snapshot-isolation" not in v["serializable"].ruled_out
 
 
 def stale_read(*, strong: bool) -> History:
@@ -350,17 +356,52 @@ def test_G1a_read_of_a_failed_write() -> None:
         "failed: it read a write that never committed (G1a, aborted read).")
 
 
-def test_unexplained_version_is_a_note_not_an_anomaly() -> None:
+def test_a_version_nobody_wrote_is_a_garbage_read() -> None:
+    """Regression: a read of a recorded version no write of the history can have made
+    was a note (valid under read committed, unknown under serializable); no
+    interpretation explains it, so every model rules it out."""
     b = Builder()
     b.ok(0, put("x", 1), meta=ver(1))
     b.ok(1, get("x"), one(item("x", 9)), ver(5))
-    v = check_item_transactions(b.history(), consistency=("serializable",))
-    assert v.anomalies == ()
-    assert any("no write in the history is known to have produced" in n for n in v.notes)
-    # Nothing proves a serial order: the read shows a state no transaction made.
-    assert v.valid == "unknown"
-    # Not serial: nothing forbidden was found.
-    assert check_item_transactions(b.history(), consistency=("read-committed",)).valid is True
+    for model in ("read-uncommitted", "read-committed", "serializable"):
+        v = check_item_transactions(b.history(), consistency=(model,))
+        assert v.valid is False and types(v) == ["garbage-read"], model
+        assert "read-uncommitted" in v.ruled_out and v.still_possible == frozenset()
+    assert "no write of the history can have made" in v.anomalies[0].explanation
+
+
+def test_a_version_read_holding_another_item_is_a_garbage_read() -> None:
+    """Regression: the recorded version names its writer; a read of it returning
+    another item than the writer wrote was only a note."""
+    b = Builder()
+    b.ok(0, put("x", 1), meta=ver(1))
+    b.ok(1, get("x"), one(item("x", 2)), ver(1))
+    v = check_item_transactions(b.history(), consistency=("read-uncommitted",))
+    assert v.valid is False and types(v) == ["garbage-read"]
+
+
+def test_one_version_read_as_two_items_is_a_garbage_read() -> None:
+    """Regression: an update's item may be unknown, but one version holds one item."""
+    b = Builder()
+    b.ok(0, Update(T, {"pk": "x"}, "SET v = :v", values={":v": 1}), meta=ver(1))
+    b.ok(1, get("x"), one(item("x", 1)), ver(1))
+    b.ok(2, get("x"), one(item("x", 2)), ver(1))
+    v = check_item_transactions(b.history(), consistency=("read-uncommitted",))
+    assert v.valid is False and types(v) == ["garbage-read"]
+
+
+def test_a_version_either_indeterminate_write_made_is_decided() -> None:
+    """Regression: two indeterminate puts of one item could each have made the version
+    read; the checker answered "unknown" for serializable. Each way is judged."""
+    b = Builder()
+    b.invoke(0, put("x", 1))
+    b.invoke(1, put("x", 1))
+    b.complete(0, None)
+    b.complete(1, None)
+    b.ok(2, get("x"), one(item("x", 1)), ver(5))
+    for model in ("serializable", "strict-serializable"):
+        v = check_item_transactions(b.history(), consistency=(model,))
+        assert v.valid is True and v.witness is not None, model
 
 
 def test_duplicate_versions_are_cyclic_versions() -> None:
@@ -432,12 +473,13 @@ def test_indeterminate_write_seen_on_one_item_only() -> None:
     b.complete(1, None)
     b.ok(2, get("y"), one(item("y", 2)), ver(7))
     b.ok(3, get("x"), one(item("x", 1)), ver(1))
-    # T1 committed, but where its write of x falls among x's versions is unknown:
-    # whether T3's read of x is stale cannot be told. Never valid on a guess.
+    # T1 committed, but where its write of x falls among x's versions is not
+    # recorded: each place is judged (regression: this was "unknown"). Before x@1, T1
+    # precedes T0, which completed before T1 began; after it, T3 missed T1's x while T2
+    # saw T1's y before T3 began. So not strictly serializable, and serializable.
     v = check_item_transactions(b.history())
-    assert v.anomalies == ()
-    assert v.valid == "unknown"
-    assert not infer_items(b.history()).complete
+    assert v.valid is False and v.ruled_out == {"strict-serializable"}
+    assert check_item_transactions(b.history(), consistency=("serializable",)).valid is True
 
 
 def test_indeterminate_write_not_seen_is_left_out() -> None:
@@ -921,3 +963,117 @@ def test_swapped_read_verdict_is_brute_force(case: tuple[History, bool]) -> None
             a.type not in lattice.forbidden_by("serializable") for a in v.anomalies)
     else:
         assert v.anomalies
+
+
+def test_a_condition_check_without_a_recorded_version_is_decided() -> None:
+    """Regression: a transact-write's condition check without a recorded version (the
+    reference store records none) left the history incomplete, and serializable was
+    "unknown" when replaying it through the item model failed. The check read some
+    version of its item; each is judged, and one that fits makes the history valid."""
+    b = Builder()
+    b.invoke(0, put("x", 1))
+    b.complete(0, None)
+    b.ok(1, tw(check("x"), put("y", 1)), Response(), wrote(("y", 1, 1)))
+    for model in ("serializable", "strict-serializable"):
+        v = check_item_transactions(b.history(), consistency=(model,))
+        assert v.valid is True and v.witness == (1,), model
+
+
+
+def test_anomalies_every_way_shows_are_found_without_trying_each_way() -> None:
+    """With versions left open (here: which of two indeterminate puts made z@5), a G0
+    that does not depend on them is reported at once, for every way."""
+    b = Builder()
+    b.ok(0, tw(put("x", 1), put("y", 1)), Response(), wrote(("x", 1, 1), ("y", 2, 1)))
+    b.ok(1, tw(put("x", 2), put("y", 2)), Response(), wrote(("x", 2, 2), ("y", 1, 2)))
+    b.invoke(2, put("z", 1))
+    b.invoke(3, put("z", 1))
+    b.complete(2, None)
+    b.complete(3, None)
+    b.ok(4, get("z"), one(item("z", 1)), ver(5))
+    v = check_item_transactions(b.history(), consistency=("read-uncommitted",))
+    assert v.valid is False and types(v) == ["G0"]
+    assert any("hold whichever way they are fixed" in n for n in v.notes)
+    assert "read-uncommitted" in v.ruled_out and v.still_possible == frozenset()
+
+
+def test_an_update_version_read_as_absent_is_a_garbage_read() -> None:
+    """Regression: an update whose item the history does not show still made an item;
+    a read of its version finding nothing was accepted."""
+    b = Builder()
+    b.ok(0, Update(T, {"pk": "x"}, "SET v = :v", values={":v": 1}), meta=ver(1))
+    b.ok(1, get("x"), one(None), ver(1))
+    v = check_item_transactions(b.history(), consistency=("read-uncommitted",))
+    assert v.valid is False and types(v) == ["garbage-read"]
+    assert "holding null" in v.anomalies[0].explanation
+
+
+def test_one_indeterminate_write_cannot_make_two_versions() -> None:
+    """Regression: an indeterminate update was taken to have made both versions read
+    (2 and 3), so a read of a version only a failed write can have made was not seen
+    as the aborted read it is."""
+    b = Builder()
+    b.ok(0, put("x", 1), meta=ver(1))
+    b.invoke(0, tw(Update(T, {"pk": "x"}, "SET v = :v", "v = :c", values={":v": 1, ":c": 2})))
+    b.complete(0, TransactionCanceled((CancellationReason("ConditionalCheckFailed"),)))
+    b.ok(0, get("x"), one(item("x", 1)), ver(2))
+    b.invoke(0, tw(Update(T, {"pk": "x"}, "SET v = :v", values={":v": 2})))
+    b.complete(0, None)
+    b.ok(1, get("x"), one(item("x", 2)), ver(3))
+    assert check_item_transactions(b.history(), consistency=("read-uncommitted",)
+                                   ).valid is True
+    v = check_item_transactions(b.history(), consistency=("read-committed",))
+    assert v.valid is False and "G1a" in types(v)
+
+
+def test_an_old_item_nobody_wrote_is_a_garbage_read() -> None:
+    """Regression: the old item a write returned (ALL_OLD) is a read of a version the
+    history does not record; one no version holds was only a note."""
+    b = Builder()
+    b.ok(0, Update(T, {"pk": "x"}, "SET v = :v", values={":v": 3}, return_values="ALL_OLD"),
+         one(item("x", 1)), ver(1))
+    v = check_item_transactions(b.history(), consistency=("read-uncommitted",))
+    assert v.valid is False and types(v) == ["garbage-read"]
+    assert "without a recorded version" in v.anomalies[0].explanation
+
+
+def test_an_old_item_is_read_from_the_version_before_the_write() -> None:
+    b = Builder()
+    b.ok(0, put("x", 1), meta=ver(1))
+    b.ok(1, put("x", 2, return_values="ALL_OLD"), one(item("x", 1)), ver(2))
+    assert check_item_transactions(b.history()).valid is True
+    # Two writes returning the same old item: a lost update.
+    b.ok(2, put("x", 3, return_values="ALL_OLD"), one(item("x", 1)), ver(3))
+    v = check_item_transactions(b.history(), consistency=("repeatable-read",))
+    assert v.valid is False and "lost-update" in types(v)
+
+
+def test_an_indeterminate_write_makes_one_version_and_a_failed_one_the_other() -> None:
+    """Regression: once the indeterminate update was picked for version 1, version 3
+    was no longer an open choice, so the way where a failed put made version 3 (an
+    aborted read, which read uncommitted allows) was never judged."""
+    b = Builder()
+    b.invoke(0, Update(T, {"pk": "x"}, "SET v = :v", values={":v": 1}))
+    b.complete(0, None)
+    b.ok(1, get("x"), one(item("x", 1)), ver(1))
+    b.invoke(1, put("x", 3))
+    b.complete(1, TransactionConflict("busy"))
+    b.ok(2, get("x"), one(item("x", 3)), ver(3))
+    assert check_item_transactions(b.history(), consistency=("read-uncommitted",)
+                                   ).valid is True
+    v = check_item_transactions(b.history(), consistency=("read-committed",))
+    assert v.valid is False and "G1a" in types(v)
+
+
+def test_an_old_item_from_an_indeterminate_write_seen_elsewhere() -> None:
+    """Regression: an old item returned that an indeterminate put made (its version
+    read by another transaction) was resolved by value to another name of that version
+    than the recorded one, and strict serializability was "unknown"."""
+    b = Builder()
+    b.invoke(0, put("x", 3))
+    b.complete(0, None)
+    b.ok(1, get("x"), one(item("x", 3)), ver(1))
+    b.ok(1, Update(T, {"pk": "x"}, "SET v = :v", values={":v": 2}, return_values="ALL_OLD"),
+         one(item("x", 3)), {"version": 2, "item": item("x", 2)})
+    v = check_item_transactions(b.history(), consistency=("strict-serializable",))
+    assert v.valid is True and v.witness == (0, 1, 2)

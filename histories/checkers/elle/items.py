@@ -12,11 +12,13 @@ Transactions
     one key). An ``ok`` get or transact-get reads its items; a put, update or delete
     writes its item; a transact-write writes the items of its put/update/delete
     actions, and reads the items whose version it recorded (below: typically its
-    condition checks). A put, update or delete returning ``ALL_OLD`` also reads its item
-    (the old item it returned). A single-item write, or a transaction's write action,
-    reads the item's previous version atomically; that read gives no edge (it is the
-    version right before the write's own) and is not checked here: that is the item
-    model's (linearizability's) business.
+    condition checks; a check whose version is not recorded read one of the item's
+    versions, each is judged). A put, update or delete returning ``ALL_OLD`` also reads
+    its item (the old item it returned: one of the item's versions holding it, each
+    judged, the one right before the write's own first). Otherwise the version a
+    write's condition or update expression saw gives no edge (it is the version right
+    before the write's own) and is not checked here: condition outcomes and update
+    results are the item model's (linearizability's) business.
 
 Metadata read (``Operation.meta``; the reference leader store records exactly this)
     - ``put``/``update``/``delete``: ``version``, the item version it created (an int,
@@ -41,12 +43,15 @@ Versions
     writers of consecutive recorded versions, ``wr`` edges the writer of a version to
     its readers, ``rw`` edges a reader of a version to the writer of the next recorded
     version (the initial state precedes every version). An indeterminate (``info``)
-    write has no recorded version; it is identified when a version nobody is known to
-    have written was read and exactly one unversioned write of the item could have
-    written it (one that wrote the item read, or, invoked before the read completed,
-    one whose value is unknown), and no other unidentified version could be its; it
-    then committed. Indeterminate writes nobody saw are taken not to have happened (as
-    Elle does: the history is valid when some outcome of them is).
+    write has no recorded version; it may have made a version nobody is known to have
+    written that was read (when it wrote the item read, or an item the history does not
+    show); it then committed. When several such writes could have made it, or one write
+    several versions, each way is judged (``ItemInference.choices``), and so is each
+    place among the item's recorded versions of a committed indeterminate write whose
+    version was not read. The verdict holds over every way: valid when one way is, a
+    model ruled out only when every way rules it out. Indeterminate writes nobody saw
+    are taken not to have happened (as Elle does: the history is valid when some
+    outcome of them is).
 
     Without recorded versions the checker falls back to values, assuming (as Elle's
     rw-register does) that the values written to an item are unique: a version is
@@ -62,6 +67,10 @@ Versions
 Anomalies found besides cycles
     - ``G1a``: a read of a version no committed or indeterminate write can have
       produced, whose value only a failed write wrote.
+    - ``garbage-read``: a read of a recorded version no write of the history can have
+      made (nor a failed one), or of a version holding another item than its writer
+      made (or than another read of it returned). No interpretation explains it: every
+      model rules it out.
     - ``cyclic-versions``: two committed transactions claim the same version of one
       item (the item's versions are then no strict order of its writes: each is at or
       before the other), or the version pairs values give form a cycle. The item's
@@ -96,8 +105,9 @@ import gc
 import heapq
 import time
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from fractions import Fraction
 from itertools import pairwise
 from typing import Any, Final, cast
 
@@ -188,6 +198,9 @@ ABSENT: Final[Any] = _Marker("absent")
 """The value of an absent item (never written, or deleted)."""
 UNKNOWN: Final[Any] = _Marker("unknown")
 """A value the history does not show."""
+PRESENT: Final[Any] = _Marker("present")
+"""An item the history does not show, but an item (what an update makes: never
+absent)."""
 MISSING: Final[Any] = _Marker("missing")
 """A version the history did not record."""
 
@@ -243,7 +256,10 @@ class ItemInference:
     item's label (``items/pk=a``) and version order (``VersionOrder``: the recorded
     versions in order, ``total``, when every committed write of the item recorded one;
     else the known pairs), the anomalies found without cycle search, notes on what
-    could not be inferred, and whether the history is ``complete`` (every read's
+    could not be inferred, the open ``choices`` (a recorded version read that several
+    indeterminate writes may have made: ``((item, version), number of candidates)``),
+    whether the ``choice`` given made one write two versions (``clash``), and whether
+    the history is ``complete`` (every read's
     version known, every committed write's version recorded, nothing contradictory:
     then an acyclic graph is a proof). Also, per transaction, its decoded request and
     response (``None`` unless ``ok``); the tables' key schemas (declared by the
@@ -265,6 +281,9 @@ class ItemInference:
     schemas_declared: bool = False
     reads: dict[int, list[tuple[ItemId, Vid]]] = field(default_factory=dict)
     writes: dict[int, list[tuple[ItemId, Vid]]] = field(default_factory=dict)
+    choices: list[tuple[tuple[ItemId, Any], int]] = field(default_factory=list)
+    clash: bool = False
+    choice: Mapping[Any, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -530,7 +549,7 @@ def _decode(tid: int, op: Operation, request: Request, keys: _Keys) -> _Op:
                     and response.item is not None:
                 value = _frozen_item(op, response.item, "the item returned (ALL_NEW)")
             else:
-                value = UNKNOWN
+                value = PRESENT
         version = _version(op, meta.get("version"), 'meta "version"', read=False)
         if ok and request.return_values == "ALL_OLD":
             assert response is not None
@@ -565,7 +584,7 @@ def _decode(tid: int, op: Operation, request: Request, keys: _Keys) -> _Op:
             written.add(it)
             version, shown = recorded.get(it, (MISSING, UNKNOWN))
             if value is UNKNOWN:
-                value = shown
+                value = PRESENT if shown is UNKNOWN else shown
             if not out.replayed:
                 write(it, version, value)
         extra = set(recorded) - written
@@ -593,9 +612,12 @@ def _decode(tid: int, op: Operation, request: Request, keys: _Keys) -> _Op:
 # ---------------------------------------------------------------------------- inference
 
 
-def infer_items(history: History, *, deadline: float | None = None) -> ItemInference:
+def infer_items(history: History, *, deadline: float | None = None,
+                choice: Mapping[Any, int] | None = None) -> ItemInference:
     """Decode an item history and infer its items' version orders, the non-cycle
-    anomalies and the data edges (see the module docstring). Raises
+    anomalies and the data edges (see the module docstring). ``choice`` picks, for an
+    open choice of ``ItemInference.choices``, which candidate made the version (by
+    position; the first when not given). Raises
     :class:`HistoryError` naming the operation and what was expected for a request,
     response or metadata the format does not allow, and ``SearchTimeout`` past
     ``deadline`` (a ``time.monotonic`` instant)."""
@@ -625,6 +647,7 @@ def infer_items(history: History, *, deadline: float | None = None) -> ItemInfer
     inf = ItemInference(graph.txns, graph, keys.labels, requests=tuple(requests),
                         responses=tuple(o.response for o in ops), schemas=keys.schemas,
                         schemas_declared=declared)
+    inf.choice = dict(choice or {})
     _merge_retries(ops, inf)
 
     writes: dict[ItemId, list[_Write]] = {}
@@ -638,7 +661,7 @@ def infer_items(history: History, *, deadline: float | None = None) -> ItemInfer
     works = [_Work(item, keys.labels[item], writes.get(item, []), reads.get(item, []))
              for item in sorted(set(writes) | set(reads))]
     for work in works:
-        _resolve(work, inf)
+        _resolve(work, inf, inf.choice)
         check_deadline(deadline)
     _members(works, inf)
     for work in works:
@@ -685,9 +708,10 @@ class _Work:
     failed: list[_Write] = field(default_factory=list)
     writer: dict[Any, _Write] = field(default_factory=dict)
     ordered: bool = True
+    unrecorded: list[_Read] = field(default_factory=list)
 
 
-def _resolve(work: _Work, inf: ItemInference) -> None:
+def _resolve(work: _Work, inf: ItemInference, choice: Mapping[Any, int]) -> None:
     """Name the version of every write and find the version every read saw, where the
     history shows it; findings and notes for what contradicts or cannot be told."""
     item, label, writes, reads = work.item, work.label, work.writes, work.reads
@@ -745,16 +769,17 @@ def _resolve(work: _Work, inf: ItemInference) -> None:
         note("its recorded versions cannot be compared with each other (ints and lists "
              "mixed); they identify writes but give no order")
 
-    values_known = all(w.value is not UNKNOWN for w in live)
+    values_known = all(not _unshown(w.value) for w in live)
     by_value: dict[Any, list[_Write]] = {}
     for w in live:
-        if w.value is not UNKNOWN:
+        if not _unshown(w.value):
             by_value.setdefault(w.value, []).append(w)
     deleted = ABSENT in by_value
 
     # Each read: by its recorded version, else by its value.
     unknown: dict[Any, list[_Read]] = {}
     garbage: list[tuple[_Read, Any, bool]] = []
+    pending_old: list[_Read] = []
     for r in reads:
         if r.version is not MISSING:
             v = r.version
@@ -770,11 +795,14 @@ def _resolve(work: _Work, inf: ItemInference) -> None:
             continue
         if r.value is UNKNOWN:
             if r.what == "check":
-                note(f"{name(txns[r.tid])} checked a condition on it without recording the "
-                     "version it saw; the check gives no edges")
+                work.unrecorded.append(r)  # its version is chosen once the order is known
             else:
                 note(f"{name(txns[r.tid])} read it without a recorded version or a full "
                      "item (projection); the read gives no edges")
+            continue
+        if r.what == "old" and all(w.version is not MISSING for w in live
+                                   if w.status == OK):
+            pending_old.append(r)  # decided once indeterminate writes have versions
             continue
         if r.value is ABSENT and not deleted:
             r.vid, r.resolved = None, True
@@ -814,14 +842,11 @@ def _resolve(work: _Work, inf: ItemInference) -> None:
                 continue
             seen_value = next(iter(vals)) if vals else UNKNOWN
             readers = {r.tid for r in rs}
-            first_ret = min((r.ret for r in rs if r.ret is not None), default=None)
-            # A write of the value read; or, invoked before the read completed, one
-            # whose value is not known.
+            # A write that may have made the value read (whenever it was invoked: a
+            # model without real time lets a read see a write invoked after it).
             cands_of[v] = [w for w in spare
-                           if w.tid not in readers
-                           and ((seen_value is not UNKNOWN and w.value == seen_value)
-                                or ((w.value is UNKNOWN or seen_value is UNKNOWN)
-                                    and (first_ret is None or w.call < first_ret)))]
+                           if w.tid not in readers and _fits(w.value, seen_value)]
+        _most_plausible_first(cands_of, unknown, work, txns)
         wanted: dict[int, int] = {}
         for cs in cands_of.values():
             for w in cs:
@@ -831,8 +856,30 @@ def _resolve(work: _Work, inf: ItemInference) -> None:
             cs = cands_of[v]
             vals = {r.value for r in rs if r.value is not UNKNOWN}
             who = ", ".join(name(txns[r.tid]) for r in rs)
+            if len(cs) > 1 or (cs and wanted[id(cs[0])] > 1):
+                # Several writes may have made it, or one write several versions: an
+                # open choice, decided by ``choice`` (judging tries each). The last
+                # option: none of them (the reads are then unexplained).
+                inf.choices.append(((item, v), len(cs) + 1))
+                if _CORE in choice:
+                    for r in rs:
+                        r.position = v  # its place in the order is known, its writer not
+                    continue
+                picked = choice.get((item, v), 0)
+                if picked < len(cs):
+                    w = cs[picked]
+                    if w.version is not MISSING:
+                        inf.clash = True  # picked for another version already
+                    w.version = v
+                    writer[v] = w
+                    for r in rs:
+                        r.vid, r.resolved, r.position = ("v", v), True, v
+                    continue
+                cs = []
             if len(cs) == 1 and wanted[id(cs[0])] == 1:
                 w = cs[0]
+                if w.version is not MISSING:
+                    inf.clash = True  # picked for another version already
                 w.version = v
                 writer[v] = w
                 for r in rs:
@@ -841,25 +888,36 @@ def _resolve(work: _Work, inf: ItemInference) -> None:
             for r in rs:
                 r.position = v  # its place in the order is known, its writer not
             if len(vals) > 1:
+                # One version holds one item: a read of it is unexplained.
+                findings.append(Finding(GARBAGE_READ, (rs[-1].tid,), item, {
+                    "item": label, "version": v, "read": _thaw_value(rs[-1].value)}))
                 note(f"version {_show_version(v)} was read with different items (by {who}); "
                      "its reads give no wr edges")
             elif cs:
                 note(f"version {_show_version(v)} (read by {who}) may have been written by "
                      f"any of {', '.join(name(txns[w.tid]) for w in cs)}; its reads give no "
                      "wr edges")
-            elif vals:
-                garbage.append((rs[0], next(iter(vals)), True))
             else:
-                note(f"version {_show_version(v)} (read by {who}) was written by no "
-                     "transaction of the history that is known; its reads give no wr edges")
+                garbage.append((rs[0], next(iter(vals)) if vals else UNKNOWN, True))
 
-    # Reads nothing in the history explains: aborted reads, or notes.
+    # Old items returned: among the recorded versions, once they are known; an
+    # indeterminate write of no known version that may have made it would need a place
+    # of its own, so then the read is only a note.
+    for r in pending_old:
+        if any(w.status == INFO and w.version is MISSING and w.tid != r.tid
+               and _fits(w.value, r.value) for w in live):
+            note(f"{name(txns[r.tid])} returned the old item without a recorded version, "
+                 "and an indeterminate write may have made it; no edges", incomplete=False)
+        else:
+            work.unrecorded.append(r)
+
+    # Reads nothing in the history explains: aborted reads, garbage reads, or notes.
     for r, value, recorded in garbage:
-        culprits = [w for w in failed if w.value == value and w.tid != r.tid]
+        culprits = [w for w in failed if _fits(w.value, value) and w.tid != r.tid]
         # A write of unknown value may have made a version known only by its value.
         possible = [] if recorded else [w for w in live
-                                         if w.value is UNKNOWN and w.tid != r.tid]
-        if len(culprits) == 1 and not possible and value is not ABSENT:
+                                         if _unshown(w.value) and w.tid != r.tid]
+        if culprits and not possible and (recorded or value is not ABSENT):
             findings.append(Finding("G1a", (r.tid, culprits[0].tid), item, {
                 "item": label, "version": None if r.version is MISSING else r.version,
                 "read": _thaw_value(value)}))
@@ -867,6 +925,15 @@ def _resolve(work: _Work, inf: ItemInference) -> None:
             for other in reads:
                 if other.version is not MISSING and other.version == r.version:
                     other.position = MISSING  # an aborted version has no place
+        elif recorded:
+            # A recorded version no write of the history can have made: no
+            # interpretation explains the read.
+            findings.append(Finding(GARBAGE_READ, (r.tid,), item, {
+                "item": label, "version": r.version, "read": _thaw_value(value)}))
+            inf.complete = False
+            for other in reads:
+                if other.version is not MISSING and other.version == r.version:
+                    other.position = MISSING
         else:
             shown = ("a version" if r.version is MISSING
                      else f"version {_show_version(r.version)}")
@@ -906,6 +973,7 @@ def _edges(work: _Work, inf: ItemInference) -> None:
         inf.notes.append(f"{label}: {text}")
         inf.complete = False
 
+    _place_unversioned(work, inf)
     made: dict[Vid, int] = {}
     for w in live:
         if member[w.tid]:
@@ -915,6 +983,7 @@ def _edges(work: _Work, inf: ItemInference) -> None:
     writer = work.writer
     chain = sorted(v for v in writer if member[writer[v].tid]) if work.ordered else []
     in_chain = {("v", v) for v in chain}
+    _choose_unrecorded(work, inf, chain)
 
     # Pairs (earlier, later) beyond the recorded order: every version follows the
     # initial state, and a transaction's write follows the version it read.
@@ -1001,9 +1070,27 @@ def _edges(work: _Work, inf: ItemInference) -> None:
             continue
         expected = ABSENT if r.vid is None else next(
             (w.value for w in live if w.vid == r.vid), UNKNOWN)
-        if expected is not UNKNOWN and expected != r.value:
+        if not _fits(expected, r.value):
             note(f"{name(txns[r.tid])} read {_describe_vid(r.vid, txns)} holding "
                  f"{_show_value(r.value)}, but that version holds {_show_value(expected)}")
+            if r.version is not MISSING:  # the recorded version names its writer
+                findings.append(Finding(GARBAGE_READ, (r.tid,), item, {
+                    "item": label, "version": _vid_json(r.vid),
+                    "read": _thaw_value(r.value)}))
+    seen: dict[Vid, list[_Read]] = {}
+    for r in reads:
+        if r.resolved and r.value is not UNKNOWN and r.version is not MISSING:
+            seen.setdefault(r.vid, []).append(r)
+    for vid, rs in seen.items():
+        odd = [r for r in rs if r.value != rs[0].value]
+        shown = ABSENT if vid is None else next(
+            (w.value for w in live if w.vid == vid), UNKNOWN)
+        if odd and _unshown(shown):  # one version holds one item, whoever wrote it
+            findings.append(Finding(GARBAGE_READ, (odd[0].tid,), item, {
+                "item": label, "version": _vid_json(vid), "read": _thaw_value(odd[0].value)}))
+            note(f"{_describe_vid(vid, txns)} was read holding {_show_value(rs[0].value)} by "
+                 f"{name(txns[rs[0].tid])} and {_show_value(odd[0].value)} by "
+                 f"{name(txns[odd[0].tid])}")
 
     if work.ordered and all(w.version is not MISSING for w in live if member[w.tid]):
         inf.versions[item] = VersionOrder(item, tuple(chain), total=True)
@@ -1013,8 +1100,124 @@ def _edges(work: _Work, inf: ItemInference) -> None:
             known=tuple((_vid_json(a), _vid_json(b)) for a, b in pairs))
 
 
+def _most_plausible_first(cands_of: Mapping[Any, list[_Write]],
+                          unknown: Mapping[Any, list[_Read]], work: _Work,
+                          txns: Sequence[Txn]) -> None:
+    """Order each version's candidate writers, the first tried first: those invoked
+    before the version was seen (by a read of it, or by a write of a later recorded
+    version completing), latest invoked first; then the others."""
+    for v, cs in cands_of.items():
+        ends = [r.ret for r in unknown[v] if r.ret is not None]
+        if work.ordered:
+            try:
+                later = [u for u in work.writer if u > v]
+            except TypeError:
+                later = []
+            ends += [ret for u in later if (ret := txns[work.writer[u].tid].ret) is not None]
+        bound = min(ends, default=None)
+        cs.sort(key=lambda w: (bound is not None and w.call > bound, -w.call))
+
+
+def _place_unversioned(work: _Work, inf: ItemInference) -> None:
+    """Give each committed write without a recorded version (an indeterminate write seen
+    to commit through another item) a place in the item's recorded integer versions: an
+    open choice of slot and rank among such writes, decided by ``inf.choice``."""
+    member = inf.graph.member
+    if _CORE in inf.choice:
+        return
+    free = [w for w in work.live if member[w.tid] and w.version is MISSING]
+    recorded = [v for v, w in work.writer.items() if member[w.tid]]
+    if not free or not work.ordered or any(w.status != INFO for w in free) \
+            or any(r.version is MISSING for r in work.reads) \
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in recorded):
+        return  # nothing to order, or versions known by value (left as they are)
+    chain = sorted(recorded)
+    taken: set[Fraction] = set()
+    for w in free:
+        key = (work.item, ("unversioned", w.tid))
+        if (len(chain) + 1) * len(free) > 1:
+            inf.choices.append((key, (len(chain) + 1) * len(free)))
+        slot, rank = divmod(inf.choice.get(key, 0), len(free))
+        base = chain[slot - 1] if slot else (chain[0] - 1 if chain else 0)
+        version = Fraction(base) + Fraction(rank + 1, len(free) + 1)
+        if version in taken:
+            inf.clash = True
+        taken.add(version)
+        w.version, w.vid = version, ("v", version)
+        work.writer[version] = w
+
+
+def _choose_unrecorded(work: _Work, inf: ItemInference, chain: Sequence[Any]) -> None:
+    """The version each read without a recorded version read (a condition check's,
+    or the old item a write returned): an open choice (``inf.choice``) among the
+    initial state, the item's committed versions and, when a write of it did not
+    commit, an aborted version (G1a), each holding an item that fits the one read.
+    The most plausible first: for an old item, the version right before the write's
+    own; else the latest version written by a transaction invoked before the read
+    completed. None fits: a garbage read. Left unresolved, with a note, when the
+    item's order is not known."""
+    member = inf.graph.member
+    txns = inf.txns
+    exact = work.ordered and all(w.version is not MISSING for w in work.live
+                                 if member[w.tid])
+    for r in work.unrecorded:
+        if _CORE in inf.choice:
+            continue
+        if not exact:
+            what = "returned the old item" if r.what == "old" else "checked a condition"
+            inf.notes.append(f"{work.label}: {name(txns[r.tid])} {what} on it without "
+                             "recording the version it saw; the read gives no edges")
+            inf.complete = r.what == "old" and inf.complete
+            continue
+        done = txns[r.tid].ret
+        mine = [v for v in chain if work.writer[v].tid != r.tid
+                and _fits(work.writer[v].value, r.value)]
+        own = next((w.version for w in work.writes if w.tid == r.tid), MISSING)
+        likely = [v for v in reversed(mine) if (own is not MISSING and v < own)
+                  or (own is MISSING and (done is None
+                                          or txns[work.writer[v].tid].call < done))]
+        options: list[Any] = [*likely[:1], *([None] if _fits(ABSENT, r.value) else []),
+                              *(v for v in reversed(mine) if v not in likely[:1])]
+        aborted = [w for w in work.writes if not member[w.tid] and w.tid != r.tid
+                   and _fits(w.value, r.value)]
+        if aborted:
+            options.append(MISSING)
+        if not options:
+            inf.findings.append(Finding(GARBAGE_READ, (r.tid,), work.item, {
+                "item": work.label, "version": None, "read": _thaw_value(r.value),
+                "unrecorded": True}))
+            continue
+        key = (work.item, (r.what, r.tid))
+        if len(options) > 1:
+            inf.choices.append((key, len(options)))
+        picked = options[inf.choice.get(key, 0)]
+        if picked is MISSING:
+            inf.findings.append(Finding("G1a", (r.tid, aborted[0].tid), work.item, {
+                "item": work.label, "version": None, "read": _thaw_value(r.value),
+                "check": r.what == "check"}))
+        elif picked is None:
+            r.vid, r.resolved = None, True
+        else:
+            r.vid, r.resolved, r.position = ("v", picked), True, picked
+
+
+def _unshown(value: Any) -> bool:
+    """Whether the history does not show the item (UNKNOWN or PRESENT)."""
+    return value is UNKNOWN or value is PRESENT
+
+
+def _fits(a: Any, b: Any) -> bool:
+    """Whether two item values may be one (either may be unknown; an item not shown
+    is not an absence)."""
+    if a is UNKNOWN or b is UNKNOWN:
+        return True
+    if a is PRESENT or b is PRESENT:
+        return a is not ABSENT and b is not ABSENT
+    return bool(a == b)
+
+
 def _value_vid(w: _Write, by_value: Mapping[Any, list[_Write]]) -> Vid:
-    if w.value is not UNKNOWN and w.value is not ABSENT and len(by_value.get(w.value, [])) == 1:
+    if not _unshown(w.value) and w.value is not ABSENT and len(by_value.get(w.value, [])) == 1:
         return ("=", w.value)
     return ("T", w.tid)
 
@@ -1044,7 +1247,7 @@ def _vid_cycle(vg: nx.DiGraph[Any], comp: set[Any]) -> list[Any]:
 
 
 def _thaw_value(value: Any) -> Any:
-    if value is ABSENT or value is UNKNOWN:
+    if value is ABSENT or _unshown(value):
         return None
     return {n: thaw(v) for n, v in value}
 
@@ -1073,6 +1276,8 @@ def _show_value(value: Any) -> str:
         return "nothing (absent)"
     if value is UNKNOWN:
         return "an unknown value"
+    if value is PRESENT:
+        return "an item the history does not show"
     return _show_native({n: thaw(v) for n, v in value})
 
 
@@ -1142,6 +1347,11 @@ def explain_item_finding(finding: Finding, txns: Sequence[Txn]) -> str:
     ts = [name(txns[i]) for i in finding.txns]
     item = d.get("item", repr(finding.key))
     t = finding.type
+    if t == "G1a" and d.get("check"):
+        return (f"{ts[0]} checked a condition on {item} without recording the version it "
+                f"saw; the versions it may have seen are those of committed writes, which "
+                f"fail here, or the one {ts[1]} made, which never committed (G1a, aborted "
+                "read).")
     if t == "G1a":
         which = "" if d["version"] is None else f" (version {_show_version(d['version'])})"
         return (f"{ts[0]} read {item} = {_show_native(d['read'])}{which}, which only {ts[1]} "
@@ -1167,6 +1377,15 @@ def explain_item_finding(finding: Finding, txns: Sequence[Txn]) -> str:
         return (f"{who} {every} read {_show_json_version(d['version'])} of {item} and then "
                 f"wrote it, and {every} committed: all but one of their updates was lost "
                 "(lost update).")
+    if t == "garbage-read" and d.get("unrecorded"):
+        return (f"{ts[0]} read {item} holding {_show_native(d['read'])} without a recorded "
+                "version, and no version of the history holds that item (garbage read).")
+    if t == "garbage-read":
+        which = ("the initial (absent) state" if d["version"] is None
+                 else _show_json_version(d["version"]))
+        return (f"{ts[0]} read {which} of {item} holding {_show_native(d['read'])}, which no "
+                "write of the history can have made: no order of the writes explains the "
+                "read (garbage read).")
     if t == "future-read":
         return (f"{ts[0]} read {_show_json_version(d['version'])} of {item}, the version it "
                 "writes itself: it read its own future write (future read).")
@@ -1186,11 +1405,12 @@ def _show_json_version(v: Any) -> str:
 # ---------------------------------------------------------------------------- judging
 
 
-def analyze_items(history: History, *, deadline: float | None = None) -> ItemAnalysis:
-    """Infer and search an item history. Past ``deadline`` (a ``time.monotonic``
-    instant) it stops and returns what it found, ``timed_out`` set. Raises
-    :class:`HistoryError` for a malformed history."""
-    inference = infer_items(history, deadline=None)
+def analyze_items(history: History, *, deadline: float | None = None,
+                  choice: Mapping[Any, int] | None = None) -> ItemAnalysis:
+    """Infer (with ``choice``, as :func:`infer_items`) and search an item history. Past
+    ``deadline`` (a ``time.monotonic`` instant) it stops and returns what it found,
+    ``timed_out`` set. Raises :class:`HistoryError` for a malformed history."""
+    inference = infer_items(history, deadline=None, choice=choice)
     analysis = ItemAnalysis(inference)
     graph = inference.graph
     try:
@@ -1227,13 +1447,98 @@ def check_item_transactions(history: History, *,
             gc.enable()
 
 
+TRANSACTIONAL: Final = frozenset({
+    "read-uncommitted", "read-committed", "read-atomic", "repeatable-read",
+    "snapshot-isolation", "serializable", "strong-session-serializable",
+    "strict-serializable"})
+"""The models this checker decides (docs: txn-models)."""
+
+_CORE: Final = ("core",)
+"""In a ``choice``: leave every open choice undecided (the reads it concerns give only
+the edges every way gives): the anomalies found then hold in every way."""
+
+GARBAGE_READ: Final = "garbage-read"
+"""A read no interpretation of the history explains (a recorded version no write can
+have made, or holding another item than its writer wrote): every model forbids it."""
+
+
 def _judge(history: History, consistency: Sequence[str], timeout: float | None) -> Verdict:
+    """Judge every way the history leaves open which indeterminate write made a
+    version read (``ItemInference.choices``): valid when one way is, False when every
+    way is invalid; a model is ruled out only when every way rules it out, and listed as
+    still possible only when a way proves it."""
     started = time.perf_counter()
     models = lattice.check_models(consistency)
-    forbidden: frozenset[str] = frozenset().union(*(lattice.forbidden_by(m) for m in models))
-    serial = any(lattice.implies(m, "serializable") for m in models)
     deadline = time.monotonic() + timeout if timeout else None
-    analysis = analyze_items(history, deadline=deadline)
+    first = analyze_items(history, deadline=deadline)
+    if first.inference.choices:
+        # Fewer edges and findings than any way of fixing the open versions: what it
+        # forbids, every way forbids.
+        core = _judge_one(history, consistency, models, analyze_items(
+            history, deadline=deadline, choice={_CORE: 1}), deadline, timeout, started)
+        if core.valid is False:
+            return replace(core, still_possible=frozenset(), notes=(
+                *core.notes, "the history leaves versions open; these anomalies hold "
+                "whichever way they are fixed"), stats=replace(
+                    core.stats, seconds=time.perf_counter() - started))
+    verdicts: list[Verdict] = []
+    timed_out = cut_short = False
+    ways = 0
+    stack: list[dict[Any, int]] = [{}]
+    while stack:  # depth first over the open choices, each fixed in turn
+        choice = stack.pop()
+        try:
+            if choice:
+                check_deadline(deadline)
+        except SearchTimeout:
+            timed_out = True
+            break
+        analysis = analyze_items(history, deadline=deadline, choice=choice) if choice \
+            else first
+        inf = analysis.inference
+        open_choice = next(((key, n) for key, n in inf.choices if key not in choice), None)
+        if open_choice is not None:
+            key, n = open_choice
+            stack.extend({**choice, key: i} for i in reversed(range(n)))
+            continue
+        ways += 1
+        if inf.clash:
+            continue  # one write cannot make two versions
+        verdicts.append(_judge_one(history, consistency, models, analysis, deadline, timeout,
+                                   started))
+        if verdicts[-1].valid is True and stack:
+            cut_short = True  # the models asked for hold; the other ways are not needed
+            break
+    if not verdicts:  # the time limit ran out at once
+        verdicts.append(_judge_one(history, consistency, models, first, deadline,
+                                   timeout, started))
+    chosen = next((v for v in verdicts if v.valid is True), None)
+    if chosen is None:
+        chosen = next((v for v in verdicts if v.valid == "unknown"), verdicts[0])
+    # A model is ruled out only when every way was judged and rules it out.
+    ruled = frozenset() if cut_short or timed_out else frozenset.intersection(
+        *(v.ruled_out for v in verdicts))
+    proved = frozenset().union(*(v.still_possible for v in verdicts if v.valid is True))
+    notes = list(chosen.notes)
+    if ways > 1 or cut_short:
+        notes.append(f"the history leaves versions open; {ways} way(s) of fixing them were "
+                     "judged" + ("" if cut_short or timed_out
+                                 else ", and the verdict holds over all of them"))
+    valid = chosen.valid
+    if timed_out and valid is not True:
+        valid = "unknown"
+        notes.append("the time limit ran out before every way was judged")
+    return replace(chosen, valid=valid, ruled_out=ruled, still_possible=proved - ruled,
+                   notes=tuple(notes), stats=replace(
+                       chosen.stats, seconds=time.perf_counter() - started))
+
+
+def _judge_one(history: History, consistency: Sequence[str], models: frozenset[str],
+               analysis: ItemAnalysis, deadline: float | None, timeout: float | None,
+               started: float) -> Verdict:
+    forbidden: frozenset[str] = frozenset().union(
+        *(lattice.forbidden_by(m) for m in models), {GARBAGE_READ})
+    serial = any(lattice.implies(m, "serializable") for m in models)
     inf = analysis.inference
     txns = inf.txns
     notes = list(inf.notes)
@@ -1291,8 +1596,8 @@ def _judge(history: History, consistency: Sequence[str], timeout: float | None) 
         model=ITEM_MODEL,
         consistency=tuple(consistency),
         anomalies=tuple(a for a, _ in listed),
-        ruled_out=lattice.ruled_out(types),
-        still_possible=lattice.still_possible(types),
+        ruled_out=_ruled_out(types),
+        still_possible=_proved(models, valid) - _ruled_out(types),
         witness=witness,
         counterexample=counterexample,
         stats=Stats(operations=len(history.operations),
@@ -1300,6 +1605,23 @@ def _judge(history: History, consistency: Sequence[str], timeout: float | None) 
                     states=analysis.stats.states),
         notes=tuple(notes),
     )
+
+
+def _ruled_out(types: Iterable[str]) -> frozenset[str]:
+    """The transactional models the anomalies found rule out: those the lattice says,
+    and every one for a garbage read (no interpretation explains it)."""
+    found = set(types)
+    if GARBAGE_READ in found:
+        return TRANSACTIONAL
+    return lattice.ruled_out(found) & TRANSACTIONAL
+
+
+def _proved(models: frozenset[str], valid: Any) -> frozenset[str]:
+    """The transactional models a verdict proves: those asked for and those they imply,
+    when it is valid; none otherwise."""
+    if valid is not True:
+        return frozenset()
+    return frozenset(n for m in models for n in {m, *lattice.weaker(m)}) & TRANSACTIONAL
 
 
 def _step_json(step: Step, inf: ItemInference) -> dict[str, Any]:
