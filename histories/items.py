@@ -174,6 +174,7 @@ from replicheck.models.items.requests import (
     WriteAction,
     request_kind,
 )
+from replicheck.models.items.validation import expression_fault
 from replicheck.models.items.values import from_wire, number_to_wire, to_wire
 from replicheck.models.specs.items import Failure
 
@@ -790,14 +791,26 @@ def _in(op: Operation, decode: Callable[[], _T]) -> _T:
 def request_of(op: Operation) -> Request:
     """The request of an item operation: its invocation's value decoded with ``f`` as
     the kind (a request object is taken as it is, if its kind is ``f``). Raises
-    :class:`HistoryError` naming the operation, its line and the field at fault."""
+    :class:`HistoryError` naming the operation, its line and the field at fault, also
+    for a request DynamoDB refuses whatever the items hold (an expression that does not
+    parse or exceeds a limit) recorded as accepted (``ok``, or a failed condition): no
+    order of the history explains it, and the history is malformed rather than invalid."""
     value = op.input
     if isinstance(value, Get | Put | Update | Delete | TransactWrite | TransactGet):
         if request_kind(value) != op.f:
             raise HistoryError(f"{_at(op)}: the request is a {request_kind(value)}; "
                                f"expected a {op.f}")
-        return value
-    return _in(op, lambda: request_from_json(value, op.f))
+        request: Request = value
+    else:
+        request = _in(op, lambda: request_from_json(value, op.f))
+    if op.status == OK or (op.status == FAIL and is_condition_failed(op.error)):
+        fault = expression_fault(request)
+        if fault is not None:
+            field, error = fault
+            raise HistoryError(
+                f"{_at(op)}: field value.{field}: {error.message}; expected an expression "
+                f"DynamoDB accepts (a request it refuses cannot end {op.status})")
+    return request
 
 
 def response_of(op: Operation, request: Request | None = None) -> Response:

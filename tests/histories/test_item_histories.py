@@ -696,3 +696,38 @@ def test_a_read_of_a_value_never_written_is_caught(case: tuple[Script, int],
     assert verdict.anomalies[0].ops == (count,)
     # The item's part (transactions may have joined it with others).
     assert repr(("items", (key["pk"],))) in verdict.anomalies[0].data["key"]
+
+
+# ---------------------------------------------------------------------------------------
+# A request DynamoDB refuses, recorded as accepted, is a malformed history
+
+
+@pytest.mark.parametrize("condition", [
+    " OR ".join(["attribute_exists(pk)"] * 301),            # past the 300-operator limit
+    "(" * 2000 + "attribute_exists(pk)" + ")" * 2000,       # past 4 KB, nested deep
+    "attribute_exists(" + ".".join(["a"] * 40) + ")",       # a path past 32 levels
+])
+@pytest.mark.parametrize("outcome", ["ok", "condition-failed"])
+def test_a_refused_expression_recorded_as_accepted_exits_2_naming_the_field(
+        tmp_path: Path, condition: str, outcome: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from replicheck.reports.cli import main
+
+    end: dict[str, object] = ({"process": 0, "type": "ok", "f": "put",
+                               "value": {"item": None}} if outcome == "ok" else
+                              {"process": 0, "type": "fail", "f": "put", "value": None,
+                               "error": "condition-failed"})
+    lines = [
+        {"process": "observer", "type": "observe", "f": "tables",
+         "value": [{"name": "items", "partition_key": "pk"}]},
+        {"process": 0, "type": "invoke", "f": "put",
+         "value": {"table": "items", "item": {"pk": {"S": "a"}}, "condition": condition}},
+        end,
+    ]
+    path = tmp_path / "hostile.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    capsys.readouterr()
+    assert main(["check", str(path), "--model", "item"]) == 2
+    err = capsys.readouterr().err
+    assert "hostile.jsonl" in err and "line 2" in err and "value.condition" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
