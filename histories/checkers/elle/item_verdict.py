@@ -1,0 +1,124 @@
+"""The verdict on one way of fixing the versions an item history leaves open.
+
+:func:`judge_one` lists the anomalies found against the models asked for (a garbage
+read is forbidden by every one) and, when none is forbidden, shows a serial order that
+replays as the witness; a serial model without one is ``"unknown"``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any, Final
+
+from replicheck.histories.checkers.elle.anomalies import CycleAnomaly
+from replicheck.histories.checkers.elle.checker import list_anomalies
+from replicheck.histories.checkers.elle.inference import Finding
+from replicheck.histories.checkers.elle.item_explain import cycle_anomaly, finding_anomaly
+from replicheck.histories.checkers.elle.item_inference import GARBAGE_READ, ItemAnalysis
+from replicheck.histories.checkers.elle.item_witness import replay, serial_order
+from replicheck.histories.history import History
+from replicheck.histories.verdict import Anomaly, Stats, Verdict
+from replicheck.models import lattice
+
+ITEM_MODEL: Final = "item"
+"""The ``model`` of the verdicts ``items.check_item_transactions`` gives."""
+
+
+TRANSACTIONAL: Final = frozenset({
+    "read-uncommitted", "read-committed", "read-atomic", "repeatable-read",
+    "snapshot-isolation", "serializable", "strong-session-serializable",
+    "strict-serializable"})
+"""The models this checker decides (docs: txn-models)."""
+
+
+def judge_one(history: History, consistency: Sequence[str], models: frozenset[str],
+               analysis: ItemAnalysis, deadline: float | None, timeout: float | None,
+               started: float) -> Verdict:
+    """The verdict on one analysis (one way of fixing the open versions) for ``models``."""
+    forbidden: frozenset[str] = frozenset().union(
+        *(lattice.forbidden_by(m) for m in models), {GARBAGE_READ})
+    serial = any(lattice.implies(m, "serializable") for m in models)
+    inf = analysis.inference
+    txns = inf.txns
+    notes = list(inf.notes)
+
+    def render(a: CycleAnomaly | Finding) -> tuple[Anomaly, dict[str, Any]]:
+        return cycle_anomaly(a, inf) if isinstance(a, CycleAnomaly) else finding_anomaly(a, inf)
+
+    listed, types, bad, valid = list_anomalies(
+        [*analysis.cycles, *inf.findings], txns, render, forbidden,
+        timed_out=analysis.timed_out, timeout=timeout, notes=notes)
+
+    witness: tuple[int, ...] | None = None
+    if valid is True:
+        order = serial_order(analysis, forbidden, deadline)
+        problem: str | None
+        if order is None:
+            problem = ("the dependency graph has cycles the models asked for allow, so "
+                       "there is no serial order")
+        else:
+            problem = replay(inf, order)
+            if problem is not None and not inf.complete:
+                # Real-time order is one more guess at the versions the history leaves
+                # open; any topological order is a serial order the models allow.
+                alternative = serial_order(analysis, frozenset({"G0-realtime"}), deadline)
+                if alternative is not None and alternative != order \
+                        and replay(inf, alternative) is None:
+                    order, problem = alternative, None
+        if problem is None and order is not None:
+            witness = tuple(txns[i].op for i in order)
+            if inf.complete:
+                notes.append("witness: a topological order of the dependency graph; every "
+                             "read sees the version it recorded")
+            else:
+                notes.append("witness: a topological order of the dependency graph that "
+                             "replays through the item model")
+        else:
+            notes.append(f"no witness: {problem}")
+            if serial:
+                valid = "unknown"
+                notes.append("the history does not show every version order and read this "
+                             "checker needs (see the notes above), so an acyclic graph does "
+                             "not prove a serial order by itself")
+    if valid is not False and not inf.complete and not serial:
+        notes.append("anomalies were looked for in the part of the version orders the "
+                     "history shows")
+
+    counterexample = None
+    if bad:
+        cycles_first = sorted(bad, key=lambda ac: (ac[1].get("cycle") is None,
+                                                  len(ac[0].ops)))
+        counterexample = cycles_first[0][1]
+
+    return Verdict(
+        valid=valid,
+        model=ITEM_MODEL,
+        consistency=tuple(consistency),
+        anomalies=tuple(a for a, _ in listed),
+        ruled_out=_ruled_out(types),
+        still_possible=_proved(models, valid) - _ruled_out(types),
+        witness=witness,
+        counterexample=counterexample,
+        stats=Stats(operations=len(history.operations),
+                    seconds=time.perf_counter() - started,
+                    states=analysis.stats.states),
+        notes=tuple(notes),
+    )
+
+
+def _ruled_out(types: Iterable[str]) -> frozenset[str]:
+    """The transactional models the anomalies found rule out: those the lattice says,
+    and every one for a garbage read (no interpretation explains it)."""
+    found = set(types)
+    if GARBAGE_READ in found:
+        return TRANSACTIONAL
+    return lattice.ruled_out(found) & TRANSACTIONAL
+
+
+def _proved(models: frozenset[str], valid: Any) -> frozenset[str]:
+    """The transactional models a verdict proves: those asked for and those they imply,
+    when it is valid; none otherwise."""
+    if valid is not True:
+        return frozenset()
+    return frozenset(n for m in models for n in {m, *lattice.weaker(m)}) & TRANSACTIONAL
