@@ -635,6 +635,10 @@ def _decide_one(problem: Problem, model: str, level: Level, groups: list[list[in
             answer = solve(problem, members, level, deadline=deadline)
         except MemoryError:
             answer = Solved("unknown", reason="memory limit")
+        except Exception as error:  # z3's out of memory while building the constraints
+            if type(error).__name__ != "Z3Exception" or "memory" not in str(error).lower():
+                raise
+            answer = Solved("unknown", reason="memory limit")
         if answer.status == "sat":
             order.extend(answer.order)
         elif answer.status == "unsat":

@@ -136,3 +136,45 @@ def test_item_histories_refuse_an_unknown_transactional_model() -> None:
 
     with pytest.raises(ModelChoiceError, match="unknown consistency model"):
         check(load(DATA / "item_valid.jsonl"), "item", ["serialisable"])
+
+
+@pytest.mark.parametrize("model", ["list-append", "rw-register"])
+@pytest.mark.parametrize("consistency", [
+    "linearizable", "sequential", "causal", "PRAM", "read-your-writes", "monotonic-reads",
+    "monotonic-writes", "writes-follow-reads", "eventual",
+])
+def test_transactional_workloads_refuse_models_they_do_not_judge(model: str,
+                                                                 consistency: str) -> None:
+    """Asked for read-your-writes, a history where a process appends 1 and then reads []
+    was once 'valid' (never checked). Now a usage error naming the models judged."""
+    write, read = (["append", "x", 1], ["r", "x", []]) if model == "list-append" else \
+        (["w", "x", 1], ["r", "x", None])
+    h = txns((0, "invoke", [write]), (0, "ok", [write]),
+             (0, "invoke", [read]), (0, "ok", [read]))
+    with pytest.raises(ModelChoiceError, match="snapshot-isolation"):
+        check(h, model, [consistency])
+
+
+def test_rw_register_values_compare_by_type_and_value() -> None:
+    """A read of true is not a read of the 1 written; a read of NaN is the NaN written."""
+    wrote_one = txns((0, "invoke", [["w", "x", 1]]), (0, "ok", [["w", "x", 1]]),
+                     (1, "invoke", [["r", "x", None]]), (1, "ok", [["r", "x", True]]))
+    v = check(wrote_one, "rw-register", ["read-uncommitted"])
+    assert v.valid is False
+    assert "garbage-read" in {a.type for a in v.anomalies}
+    nan = float("nan")
+    wrote_nan = txns((0, "invoke", [["w", "x", nan]]), (0, "ok", [["w", "x", nan]]),
+                     (1, "invoke", [["r", "x", None]]), (1, "ok", [["r", "x", nan]]))
+    assert check(wrote_nan, "rw-register", ["strict-serializable"]).valid is True
+
+
+def test_list_append_elements_compare_by_type_and_value() -> None:
+    wrote_one = txns((0, "invoke", [["append", "x", 1]]), (0, "ok", [["append", "x", 1]]),
+                     (1, "invoke", [["r", "x", None]]), (1, "ok", [["r", "x", [True]]]))
+    v = check(wrote_one, "list-append", ["read-uncommitted"])
+    assert v.valid is False
+    nan = float("nan")
+    wrote_nan = txns((0, "invoke", [["append", "x", nan]]),
+                     (0, "ok", [["append", "x", nan]]),
+                     (1, "invoke", [["r", "x", None]]), (1, "ok", [["r", "x", [nan]]]))
+    assert check(wrote_nan, "list-append", ["strict-serializable"]).valid is True

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from replicheck.histories.checkers import smt
 from replicheck.histories.checkers.smt import check_smt
 from replicheck.histories.history import History, Record, pair
 from replicheck.histories.judge import check
@@ -435,3 +436,63 @@ def test_check_decides_each_model_as_defined_and_runs_never_contradict(h: Histor
         possible |= v.still_possible
         refuted |= v.ruled_out
     assert not possible & refuted
+
+
+# ----------------------------------------------------------------------------- limits
+
+
+def _write_skew_chain(n: int) -> History:
+    rows = []
+    for i in range(n):
+        rows.append((i, "ok", [["r", f"k{i}", None], ["r", f"k{i + 1}", None],
+                               ["w", f"k{i}", i]], 0, 1))
+    return history(*rows)
+
+
+def test_the_time_limit_gives_unknown_naming_it() -> None:
+    v = check(_write_skew_chain(30), "rw-register", ["repeatable-read"], timeout=1e-9)
+    assert v.valid == "unknown"
+    assert any("time limit" in n for n in v.notes)
+    assert not v.still_possible & v.ruled_out
+
+
+def test_the_solver_gets_the_time_left() -> None:
+    import time as clock
+
+    import z3
+
+    solver = z3.Solver()
+    x = z3.Int("x")
+    solver.add(x > 0)
+    assert smt.run_solver(solver, clock.monotonic() - 1) == ("unknown", "time limit")
+    assert smt.run_solver(solver, clock.monotonic() + 60)[0] == "sat"
+
+
+class _OutOfMemory:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+    def set(self, *_: Any) -> None:
+        pass
+
+    def check(self) -> Any:
+        raise self.error
+
+
+def test_running_out_of_memory_gives_unknown_naming_it() -> None:
+    import z3
+
+    for error in (z3.Z3Exception("out of memory"), MemoryError()):
+        assert smt.run_solver(_OutOfMemory(error), None) == ("unknown", "memory limit")
+
+
+def test_running_out_of_memory_while_encoding_is_unknown(monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    def broke(*_: Any, **__: Any) -> smt.Solved:
+        raise MemoryError
+
+    monkeypatch.setattr(smt, "solve", broke)
+    h = _write_skew_chain(3)
+    v = check_smt(h, consistency=("serializable",))
+    assert v.valid == "unknown"
+    assert any("memory limit" in n for n in v.notes)
