@@ -180,3 +180,25 @@ def test_external_reads_and_writes_of_a_transaction() -> None:
                                     [W, "y", 4]])), "rw-register")
     assert ext_reads(t.mops) == {"x": 1}
     assert ext_writes(t.mops, W) == {"x": 2, "y": 4}
+
+
+def test_a_read_another_write_explains_is_no_future_read() -> None:
+    # T1 read 1 and wrote 1: T0 wrote 1 first, so it may have read T0's.
+    h = serial((0, [[W, "x", 1]]), (1, [[R, "x", 1], [W, "x", 1]]))
+    assert "future-read" not in {f.type for f in analysis(h).inference.findings}
+    assert check_rw_register(h, consistency=["serializable"]).valid is True
+    # A read after its own write, then the same write again: not a future read.
+    h = serial((0, [[W, "x", 1], [R, "x", 1], [W, "x", 1]]))
+    assert "future-read" not in {f.type for f in analysis(h).inference.findings}
+
+
+def test_reads_of_a_value_written_twice_are_no_lost_update() -> None:
+    h = history([
+        ("invoke", 0, [[W, "x", 0]]), ("ok", 0, [[W, "x", 0]]),
+        ("invoke", 1, [[W, "x", 0]]), ("ok", 1, [[W, "x", 0]]),
+        ("invoke", 2, [[R, "x", None], [W, "x", 5]]),
+        ("invoke", 3, [[R, "x", None], [W, "x", 6]]),
+        ("ok", 2, [[R, "x", 0], [W, "x", 5]]),
+        ("ok", 3, [[R, "x", 0], [W, "x", 6]]),
+    ])
+    assert "lost-update" not in {f.type for f in analysis(h).inference.findings}
