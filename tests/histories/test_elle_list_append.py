@@ -154,7 +154,9 @@ def test_values_appended_twice_and_values_nobody_appended_are_noted() -> None:
     ghost = serial((0, [[R, "x", [7]]]))
     g = check_list_append(ghost)
     assert any("no transaction appended" in n for n in g.notes)
-    assert g.valid == "unknown"  # no serial order replays a value out of nowhere
+    # A value out of nowhere: no interpretation explains it, every model fails.
+    assert g.valid is False
+    assert [a.type for a in g.anomalies] == ["garbage-read"]
 
 
 # ---------------------------------------------------------------------------------------
@@ -318,3 +320,37 @@ def test_generated_histories_are_well_formed() -> None:
     for a, b in pairwise(op.call for op in h.operations):
         assert a < b
     assert {op.status for op in h.operations} == {"ok", "fail", "info"}
+
+
+TRANSACTIONAL = ("read-uncommitted", "read-committed", "read-atomic", "repeatable-read",
+                 "snapshot-isolation", "serializable", "strong-session-serializable",
+                 "strict-serializable")
+
+
+def test_a_cycle_under_every_order_incompatible_reads_allow_is_reported_too() -> None:
+    # x is read as [1, 2, 3] and [1, 3, 2]: incompatible. Either way 1 comes before 2,
+    # and T1 (appending 1) read T2's append to y: T1 -ww-> ... -> T2 -wr-> T1, G1c
+    # whichever order is right. Once only incompatible-order was reported.
+    h = serial(
+        (0, [[A, "y", 5], [A, "x", 2]]),
+        (1, [[A, "x", 1], [R, "y", [5]]]),
+        (2, [[A, "x", 3]]),
+        (3, [[R, "x", [1, 2, 3]]]),
+        (4, [[R, "x", [1, 3, 2]]]),
+    )
+    v = check_list_append(h, consistency=["read-committed"])
+    assert v.valid is False
+    found = {a.type for a in v.anomalies}
+    assert {"incompatible-order", "G1c"} <= found
+    g1c = next(a for a in v.anomalies if a.type == "G1c")
+    assert set(g1c.ops) == {0, 1}
+
+
+def test_unexplainable_reads_rule_out_every_transactional_model() -> None:
+    ghost = serial((0, [[A, "x", 1]]), (1, [[R, "x", [1, 9]]]))
+    dup = serial((0, [[A, "x", 1]]), (1, [[R, "x", [1, 1]]]))
+    for h, kind in ((ghost, "garbage-read"), (dup, "duplicate-elements")):
+        v = check_list_append(h, consistency=["read-uncommitted"])
+        assert v.valid is False
+        assert kind in {a.type for a in v.anomalies}
+        assert v.ruled_out == set(TRANSACTIONAL) and not v.still_possible

@@ -171,6 +171,11 @@ def explain_finding(finding: Finding, txns: Sequence[Txn], workload: str) -> str
         return (f"{ts[0]} read {k} = {show(r1)} and {ts[1]} read {k} = {show(r2)}: the "
                 "first is not a prefix of the second, so no single order of appends "
                 "explains both (incompatible order).")
+    if t == "garbage-read":
+        ghosts = d["elements"]
+        return (f"{ts[0]} read {k} = {show(d['read'])}, but no transaction appended "
+                f"{', '.join(show(e) for e in ghosts)} to {k}: no order of appends explains "
+                "this read (garbage read).")
     if t == "cyclic-versions":
         vals = d["values"]
         pairs = [f"{show(a)} < {show(b)} ({w} read {show(a)} and then wrote {show(b)})"

@@ -137,6 +137,8 @@ def infer(txns: Sequence[Txn], *, deadline: float | None = None,
 
     # The version order of each key: the longest read without duplicates.
     orders: dict[Hashable, list[Any]] = {}
+    conflicting: dict[Hashable, list[Read]] = {}  # keys without an order: maximal reads
+    longest_reader: dict[Hashable, int] = {}
     positions: dict[Hashable, set[Any]] = {}
     observed: dict[Hashable, Container[Any]] = {}
     dup_reads: set[int] = set()  # ids of the lists read that hold duplicates
@@ -177,8 +179,10 @@ def infer(txns: Sequence[Txn], *, deadline: float | None = None,
             findings.append(Finding("incompatible-order", (conflict[0], longest[0]), k,
                                     {"reads": [conflict[1], order]}))
             observed[k] = {e for _, r in rl for e in r}
+            conflicting[k] = _maximal(rl)
             continue
         orders[k] = order
+        longest_reader[k] = longest[0]
         positions[k] = elements = set(order)
         observed[k] = elements
         inf.versions[k] = VersionOrder(k, tuple(order), total=True)
@@ -251,7 +255,10 @@ def infer(txns: Sequence[Txn], *, deadline: float | None = None,
                                             {"read": r, "element": r[-1]}))
 
     # Keys without a version order still give wr edges: a read ending with an element
-    # was preceded by the append of that element.
+    # was preceded by the append of that element. Incompatible reads still agree on
+    # some orders: an element before another in every maximal read gives a ww edge (a
+    # path of ww edges in any order one of them shows), so a cycle present whichever
+    # of them is right is found too, besides the incompatible order.
     for k, rl in ext.items():
         if k in orders:
             continue
@@ -262,6 +269,28 @@ def infer(txns: Sequence[Txn], *, deadline: float | None = None,
                 w = who.get(r[-1], -1)
                 if w >= 0 and w != ti and member[w]:
                     add((w, ti, WR, k, r[-1], r))
+    for k, maximal in conflicting.items():
+        who = appender.get(k, {})
+        amb = ambiguous.get(k, set())
+        for a, b in _agreed(maximal):
+            wa, wb = who.get(a, -1), who.get(b, -1)
+            if a in amb or b in amb or wa < 0 or wb < 0 or wa == wb:
+                continue
+            if member[wa] and member[wb]:
+                add((wa, wb, WW, k, a, b))
+    # Elements nobody appended: no interpretation explains such a read.
+    for k, rl in reads.items():
+        who = appender.get(k, {})
+        if k in orders:
+            pool: list[Read] = [(longest_reader[k], orders[k])]
+        else:
+            pool = rl
+        for ti, r in pool:
+            ghost = [e for e in r if e not in who]
+            if ghost:
+                findings.append(Finding("garbage-read", (ti,), k,
+                                        {"read": r, "elements": ghost}))
+                break
 
     # Edges and dirty updates, key by key.
     txn_status = [t.status for t in txns]
@@ -372,6 +401,33 @@ def _duplicates(read: Read, key: Hashable, findings: list[Finding], seen_ids: se
     findings.append(Finding("duplicate-elements", (read[0],), key,
                             {"read": r, "duplicates": dups}))
     return True
+
+
+def _maximal(reads: list[Read]) -> list[Read]:
+    """The reads no other read extends (distinct lists, each not a prefix of another)."""
+    out: list[Read] = []
+    for read in sorted(reads, key=lambda rd: -len(rd[1])):
+        r = read[1]
+        if not any(len(o) >= len(r) and o[:len(r)] == r for _, o in out):
+            out.append(read)
+    return out
+
+
+def _agreed(maximal: list[Read]) -> list[tuple[Any, Any]]:
+    """Pairs ``(a, b)`` of elements every one of ``maximal`` holds, ``a`` before ``b`` in
+    all of them: consecutive such elements of the first read (a chain, enough for
+    reachability along it)."""
+    if not maximal:
+        return []
+    positions = [{e: i for i, e in enumerate(r)} for _, r in maximal]
+    common = [e for e in maximal[0][1] if all(e in p for p in positions)]
+    out: list[tuple[Any, Any]] = []
+    for i, a in enumerate(common):
+        for b in common[i + 1:]:
+            if all(p[a] < p[b] for p in positions):
+                out.append((a, b))
+                break
+    return out
 
 
 def _longest(reads: list[Read]) -> Read:
