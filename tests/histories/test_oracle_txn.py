@@ -213,6 +213,13 @@ def checked(history: History, workload: str, model: str) -> Verdict:
     return _VERDICTS[key]
 
 
+RANDOMS = st.integers(0, 2**32 - 1).map(random.Random)
+"""The generators' randomness: a seeded generator, so that histories are as varied from the
+first example on (Hypothesis's own ``st.randoms()`` shrinks better but starts with, and
+keeps returning to, the simplest choices: at 200 examples it missed families a seeded
+sweep of 150 finds). Its failures are minimized by hand (the disagreements file)."""
+
+
 def examples(config: pytest.Config) -> int:
     return EXAMPLES[active_profile(config)]
 
@@ -227,7 +234,7 @@ def for_generated(config: pytest.Config, workload: str, test: Callable[[History]
     phases = [p for p in Phase if shrink or p not in (Phase.shrink, Phase.explain)]
 
     @settings(max_examples=examples(config), phases=phases)
-    @given(st.randoms(use_true_random=False), st.sampled_from(SOURCES))
+    @given(RANDOMS, st.sampled_from(SOURCES))
     def run(rnd: random.Random, source: str) -> None:
         count[0] += 1
         test(generate(rnd, workload, source))
@@ -283,7 +290,7 @@ def test_oracle_agrees_with_serial_replay(workload: str, pytestconfig: pytest.Co
 @pytest.mark.parametrize("workload", WORKLOADS)
 def test_simulated_stores_are_valid_under_their_isolation(workload: str, isolation: str,
                                                           model: str) -> None:
-    @given(st.randoms(use_true_random=False))
+    @given(RANDOMS)
     def run(rnd: random.Random) -> None:
         h = simulated(rnd, workload, isolation)
         assert oracle(h, workload).valid(model), (to_jsonl(h), oracle(h, workload)
@@ -320,10 +327,21 @@ _OWN_APPENDS = ("D2: list-append reads after the transaction's own appends are t
 _INTERNAL = ("D3-D6: reads the transaction's own writes do not determine (internally "
              "inconsistent, non-repeatable, of a value nobody or only a failed transaction "
              "wrote) are not read as versions (G1c, G2-item, G1a and garbage reads missed)")
+_CRASH = "D1: list-append crashes (IndexError) on a read repeating an element nobody appended"
+_OWN_APPENDS = ("D2: list-append reads after the transaction's own appends are taken as states "
+                "holding those appends at their final place (G0 / incompatible-order invented)")
+_INTERNAL = ("D3-D6: reads the transaction's own writes do not determine (internally "
+             "inconsistent, non-repeatable, of a value nobody or only a failed transaction "
+             "wrote) are not read as versions (G1c, G2-item, G1a and garbage reads missed)")
+_INFO_RU = ("D7: under read-uncommitted an info transaction whose append was read is assumed "
+            "committed (G0 invented)")
 KNOWN: dict[tuple[str, str], str] = {
-    ("list-append", RA): _OWN_APPENDS,
-    ("list-append", RC): f"{_OWN_APPENDS}; {_INTERNAL}",
-    ("list-append", RR): f"{_OWN_APPENDS}; {_INTERNAL}",
+    ("list-append", RU): f"{_CRASH}; {_OWN_APPENDS}; {_INFO_RU}",
+    ("list-append", RC): f"{_CRASH}; {_OWN_APPENDS}; {_INTERNAL}",
+    ("list-append", RA): f"{_CRASH}; {_OWN_APPENDS}",
+    ("list-append", RR): f"{_CRASH}; {_OWN_APPENDS}; {_INTERNAL}",
+    **{("list-append", m): _CRASH for m in (SI, SER, SSS, SS)},
+    ("rw-register", RU): "D5: a later read of a value nobody wrote passes",
     ("rw-register", RC): _INTERNAL,
     ("rw-register", RR): _INTERNAL,
 }

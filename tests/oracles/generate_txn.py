@@ -284,8 +284,8 @@ def _arbitrary_read(rnd: Random, workload: str, written: list[Any]) -> Any:
         rnd.shuffle(elements)
     out = elements[:rnd.randint(0, len(elements))]
     roll = rnd.random()
-    if roll < 0.05:
-        out.append(NOBODY)
-    elif roll < 0.1 and out:
-        out.append(out[0])
+    if roll < 0.08:
+        out.insert(rnd.randint(0, len(out)), NOBODY)
+    elif roll < 0.16 and out:
+        out.insert(rnd.randint(0, len(out)), rnd.choice(out))
     return out

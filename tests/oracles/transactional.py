@@ -30,11 +30,12 @@ needs, and what makes the serial models agree with serial replay
 [5, 1]`` and another transaction's ``read [1]`` would pass as serializable.
 
 Phenomena of one interpretation, over committed transactions (edges join two distinct
-transactions; a read of the reader's own write is ``future-read``, not a self-loop):
+transactions; a read of the reader's own later write is ``future-read``, not a
+self-loop; of its own earlier, overwritten one, the internal anomaly only):
 
 - ``ww``: consecutive installed versions (list-append: consecutive elements of
-  different transactions); ``wr``: the writer of the version an external read read to
-  the reader; ``rw``: the reader to the writer of the next version (a read of the
+  different transactions); ``wr``: the writer of the version a read read to the
+  reader; ``rw``: the reader to the writer of the next version (a read of the
   initial state: to the first one); ``process`` (an ``ok`` transaction to a later one of
   its process) and ``realtime`` (an ``ok`` transaction to one invoked after it
   completed);
