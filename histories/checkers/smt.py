@@ -573,16 +573,16 @@ _ORDER: Final = ("strict-serializable", "strong-session-serializable", "serializ
                  "repeatable-read", "snapshot-isolation", "read-atomic", "read-committed")
 
 
-def decide(problem: Problem, *, models: Iterable[str] = CHECKABLE,
+def decide(problem: Problem, *, first: Iterable[str] = (),
            deadline: float | None = None) -> Decision:
-    """Decide ``models`` (default: all eight; what the lattice implies from each
-    decision is recorded too) over every interpretation of ``problem``.
+    """Decide all eight models over every interpretation of ``problem`` (what the
+    lattice implies from each decision is recorded too), the models in ``first`` (those
+    a verdict is asked for) before the others, strongest first.
 
     A model fails on the findings alone when they forbid it (``garbage-read``: all;
-    ``internal``: read-atomic and above); otherwise each component is solved, strongest
-    model first. A limit reached leaves the models still open undecided, with the
-    reason in ``reasons``."""
-    wanted = set(models)
+    ``internal``: read-atomic and above); otherwise each component is solved. A limit
+    reached leaves the models still open undecided, with the reason in ``reasons``."""
+    asked = [m for m in _ORDER if m in set(first)]
     out = Decision(anomalies=list(problem.findings))
     if problem.unexplained:
         out.mark("read-uncommitted", False)
@@ -592,8 +592,8 @@ def decide(problem: Problem, *, models: Iterable[str] = CHECKABLE,
         out.mark("read-atomic", False)
     groups: dict[str | None, list[list[int]]] = {}
     try:
-        for model in _ORDER:
-            if model in out.holds or model in out.fails or not wanted - out.holds - out.fails:
+        for model in (*asked, *_ORDER):
+            if model in out.holds or model in out.fails:
                 continue
             _check_time(deadline)
             level = LEVELS[model]
@@ -865,6 +865,6 @@ def check_smt(history: History, *, consistency: Sequence[str] = ("serializable",
                        stats=Stats(operations=len(history),
                                    seconds=time.perf_counter() - started),
                        notes=(f"undecided ({limit.reason} reached before the solver ran)",))
-    decision = decide(problem, deadline=deadline)
+    decision = decide(problem, first=consistency, deadline=deadline)
     return verdict_from(decision, consistency, workload="rw-register",
                         operations=len(history), seconds=time.perf_counter() - started)
