@@ -1,0 +1,1 @@
+"""Brute-force oracles, independent of the checkers, that the agreement tests hold them to."""
