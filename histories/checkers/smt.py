@@ -354,6 +354,8 @@ class Solved:
     order: tuple[int, ...] = ()
     core: tuple[str, ...] = ()
     reason: str = ""
+    cycle: tuple[int, ...] = ()
+    involved: tuple[int, ...] = ()
 
 
 def run_solver(solver: Any, deadline: float | None) -> tuple[str, str]:
@@ -571,16 +573,16 @@ _ORDER: Final = ("strict-serializable", "strong-session-serializable", "serializ
                  "repeatable-read", "snapshot-isolation", "read-atomic", "read-committed")
 
 
-def decide(problem: Problem, *, models: Iterable[str] = CHECKABLE,
+def decide(problem: Problem, *, first: Iterable[str] = (),
            deadline: float | None = None) -> Decision:
-    """Decide ``models`` (default: all eight; what the lattice implies from each
-    decision is recorded too) over every interpretation of ``problem``.
+    """Decide all eight models over every interpretation of ``problem`` (what the
+    lattice implies from each decision is recorded too), the models in ``first`` (those
+    a verdict is asked for) before the others, strongest first.
 
     A model fails on the findings alone when they forbid it (``garbage-read``: all;
-    ``internal``: read-atomic and above); otherwise each component is solved, strongest
-    model first. A limit reached leaves the models still open undecided, with the
-    reason in ``reasons``."""
-    wanted = set(models)
+    ``internal``: read-atomic and above); otherwise each component is solved. A limit
+    reached leaves the models still open undecided, with the reason in ``reasons``."""
+    asked = [m for m in _ORDER if m in set(first)]
     out = Decision(anomalies=list(problem.findings))
     if problem.unexplained:
         out.mark("read-uncommitted", False)
@@ -590,8 +592,8 @@ def decide(problem: Problem, *, models: Iterable[str] = CHECKABLE,
         out.mark("read-atomic", False)
     groups: dict[str | None, list[list[int]]] = {}
     try:
-        for model in _ORDER:
-            if model in out.holds or model in out.fails or not wanted - out.holds - out.fails:
+        for model in (*asked, *_ORDER):
+            if model in out.holds or model in out.fails:
                 continue
             _check_time(deadline)
             level = LEVELS[model]
@@ -613,12 +615,151 @@ def _name_failures(problem: Problem, out: Decision) -> None:
         if not below <= out.holds:
             continue
         answer = out.unsat[model]
+        if answer.cycle:
+            ops = tuple(problem.txns[i].op for i in answer.cycle)
+            out.anomalies.append(Anomaly(
+                _NAMES[model], ops,
+                f"No {model} interpretation explains these transactions: the values they "
+                "read and wrote (each read has one possible writer) force "
+                + " -> ".join(f"T{op}" for op in (*ops, ops[0]))
+                + f" in every order {model} allows: a cycle.",
+                {"cycle": list(ops), "model": model}))
+            continue
+        if answer.involved:
+            ops = tuple(problem.txns[i].op for i in answer.involved)
+            out.anomalies.append(Anomaly(
+                _NAMES[model], ops,
+                f"No {model} interpretation explains these transactions: no order of "
+                "them (each read has one possible writer) places every version read "
+                f"directly before its reader: {', '.join(f'T{op}' for op in ops)}.",
+                {"model": model}))
+            continue
         ops, lines = _explain_core(problem, answer.core)
         out.anomalies.append(Anomaly(
             _NAMES[model], ops,
             f"No {model} interpretation explains these transactions: "
             + "; ".join(lines) + ".",
             {"core": list(answer.core), "model": model}))
+
+
+def without_solver(problem: Problem, members: Sequence[int], level: Level,
+                   deadline: float | None) -> Solved | None:
+    """The answer for one component when every read in it has a single possible writer
+    (unique values), from its polygraph (``elle.polygraph``); None when some read has
+    several, or the polygraph leaves choices a topological order does not meet (z3
+    decides those). Indeterminate transactions nobody read are taken as aborted:
+    removing a transaction nobody read removes edges only."""
+    from replicheck.histories.checkers.elle import polygraph
+
+    inside = set(members)
+    reads = [r for r in problem.reads
+             if r.txn in inside and not (r.own and level.self_reads)]
+    read_from: set[int] = set()
+    tags: list[int] = []  # the transaction whose read each choice comes from
+    prefer: list[int] = []  # the option the history's real time suggests (0 or 1)
+    call = [t.call for t in problem.txns]
+    for r in reads:
+        if len(r.installed) != 1:
+            return None
+        if r.installed[0] != INITIAL:
+            read_from.add(r.installed[0])
+    txns = problem.txns
+    alive = [i for i in sorted(inside) if txns[i].ok or i in read_from]
+    index = {t: n for n, t in enumerate(alive)}
+    si = level.graph == "si"
+    shift = len(alive) if si else 0
+    graph = polygraph.Polygraph(len(alive) + shift)
+    known, choices = graph.known, graph.choices
+    if si:
+        known.extend((n + shift, n) for n in range(len(alive)))  # start before commit
+    pairs = (problem.process if level.extra == "process" else
+             problem.realtime if level.extra == "realtime" else [])
+    known.extend((index[a], index[b] + shift) for a, b in pairs if a in index and b in index)
+    for n, r in enumerate(reads):
+        if not n & 0x3FF:
+            _check_time(deadline)
+        w, t = r.installed[0], index[r.txn]
+        if w != INITIAL:
+            known.append((index[w], t + shift))
+        if level.graph == "wr":
+            continue
+        others = [index[o] for o in problem.writers.get(r.key, ())
+                  if o in index and o != r.txn and o != w]
+        if w == INITIAL:
+            known.extend((t + shift, o) for o in others)
+        else:
+            choices.extend(((o, index[w]), (t + shift, o)) for o in others)
+            tags.extend(r.txn for _ in others)
+            prefer.extend(0 if call[alive[o]] < call[w] else 1 for o in others)
+    if si:
+        for ws in problem.writers.values():
+            mine = [index[w] for w in ws if w in index]
+            _check_time(deadline)
+            for x, a in enumerate(mine):
+                for b in mine[x + 1:]:
+                    choices.append(((a, b + shift), (b, a + shift)))
+                    tags.append(alive[a])
+                    prefer.append(0 if call[alive[a]] < call[alive[b]] else 1)
+    try:
+        outcome = polygraph.solve(graph, deadline)
+    except polygraph.Timeout:
+        raise LimitReached("time limit") from None
+    if outcome.status == "sat":
+        return Solved("sat", tuple(alive[v] for v in outcome.order if v < len(alive)))
+    if outcome.status == "unsat":
+        cycle = tuple(dict.fromkeys(alive[v % len(alive)] for v in outcome.cycle))
+        return Solved("unsat", cycle=cycle)
+    guess = _guess(graph, outcome, prefer, deadline)
+    if guess is not None:
+        return Solved("sat", tuple(alive[v] for v in guess if v < len(alive)))
+    return _residual(graph, outcome, alive, tags, deadline)
+
+
+def _guess(graph: Any, outcome: Any, prefer: Sequence[int], deadline: float | None
+           ) -> tuple[int, ...] | None:
+    """An order meeting every choice when the choices left take the option real time
+    suggests (a guess, checked: None when it leads nowhere; never a refutation)."""
+    from replicheck.histories.checkers.elle import polygraph
+
+    known = list(outcome.known)
+    known.extend(graph.choices[n][prefer[n]] for n in outcome.left)
+    attempt = polygraph.Polygraph(graph.size, known, [graph.choices[n] for n in outcome.left])
+    try:
+        found = polygraph.solve(attempt, deadline)
+    except polygraph.Timeout:
+        raise LimitReached("time limit") from None
+    return found.order if found.status == "sat" else None
+
+
+def _residual(graph: Any, outcome: Any, alive: Sequence[int], tags: Sequence[int],
+              deadline: float | None) -> Solved:
+    """z3 on what the polygraph left open: an integer per point, the known edges as
+    ``<``, each choice left as a disjunction (ties are harmless: every constraint is a
+    strict order between two points, kept by any way of breaking ties)."""
+    import z3
+
+    solver = z3.Solver()
+    solver.set("unsat_core", True)
+    point = [z3.Int(f"p{v}") for v in range(graph.size)]
+    for n, (a, b) in enumerate(outcome.known):
+        if not n & 0xFFF:
+            _check_time(deadline)
+        solver.add(point[a] < point[b])
+    for which in outcome.left:
+        (a, b), (c, d) = graph.choices[which]
+        solver.assert_and_track(z3.Or(point[a] < point[b], point[c] < point[d]),
+                                f"choice:{which}")
+    status, reason = run_solver(solver, deadline)
+    if status == "sat":
+        model = solver.model()
+        rank = [model.eval(p, model_completion=True).as_long() for p in point]
+        order = sorted(range(len(alive)), key=lambda v: rank[v])
+        return Solved("sat", tuple(alive[v] for v in order))
+    if status == "unsat":
+        core = [int(str(c).split(":")[1]) for c in solver.unsat_core()]
+        involved = tuple(dict.fromkeys(tags[n] for n in core))
+        return Solved("unsat", involved=involved)
+    return Solved("unknown", reason=reason)
 
 
 def _decide_one(problem: Problem, model: str, level: Level, groups: list[list[int]],
@@ -632,7 +773,8 @@ def _decide_one(problem: Problem, model: str, level: Level, groups: list[list[in
     for members in groups:
         _check_time(deadline)
         try:
-            answer = solve(problem, members, level, deadline=deadline)
+            answer = (without_solver(problem, members, level, deadline)
+                      or solve(problem, members, level, deadline=deadline))
         except MemoryError:
             answer = Solved("unknown", reason="memory limit")
         except Exception as error:  # z3's out of memory while building the constraints
@@ -723,6 +865,6 @@ def check_smt(history: History, *, consistency: Sequence[str] = ("serializable",
                        stats=Stats(operations=len(history),
                                    seconds=time.perf_counter() - started),
                        notes=(f"undecided ({limit.reason} reached before the solver ran)",))
-    decision = decide(problem, deadline=deadline)
+    decision = decide(problem, first=consistency, deadline=deadline)
     return verdict_from(decision, consistency, workload="rw-register",
                         operations=len(history), seconds=time.perf_counter() - started)

@@ -178,3 +178,53 @@ def test_list_append_elements_compare_by_type_and_value() -> None:
                      (0, "ok", [["append", "x", nan]]),
                      (1, "invoke", [["r", "x", None]]), (1, "ok", [["r", "x", [nan]]]))
     assert check(wrote_nan, "list-append", ["strict-serializable"]).valid is True
+
+
+def _skew(reads: list[list[Any]], writes: list[list[Any]]) -> History:
+    """T0 sets x and y to 0; T1 and T2 run concurrently after it."""
+    init = [["w", "x", 0], ["w", "y", 0]]
+    return txns((0, "invoke", init), (0, "ok", init),
+                (1, "invoke", reads[0]), (2, "invoke", reads[1]),
+                (1, "ok", reads[0]), (2, "ok", reads[1]))
+
+
+def test_write_skew_and_read_skew_are_not_repeatable_read() -> None:
+    """Write skew (G2-item) and read skew (G-single) under every version order were
+    once valid under repeatable-read, with serializable and linearizable listed as
+    still possible."""
+    write_skew = _skew([[["r", "x", 0], ["r", "y", 0], ["w", "x", 1]],
+                        [["r", "x", 0], ["r", "y", 0], ["w", "y", 1]]], [])
+    read_skew = txns(
+        (0, "invoke", [["w", "x", 1], ["w", "y", 1]]),
+        (1, "invoke", [["r", "x", None], ["r", "y", None]]),
+        (0, "ok", [["w", "x", 1], ["w", "y", 1]]),
+        (1, "ok", [["r", "x", 1], ["r", "y", None]]))
+    for h, allowed_by_si in ((write_skew, True), (read_skew, False)):
+        v = check(h, "rw-register", ["repeatable-read"])
+        assert v.valid is False
+        assert not v.still_possible & {"repeatable-read", "serializable",
+                                       "strict-serializable", "linearizable"}
+        assert "read-committed" in v.still_possible
+        assert ("snapshot-isolation" in v.still_possible) is allowed_by_si
+        again = check(h, "rw-register", ["serializable"])
+        assert again.ruled_out == v.ruled_out and again.still_possible == v.still_possible
+
+
+def test_strong_session_serializable_is_decided_not_unknown() -> None:
+    """Process 0 writes x, then y, then reads x = 1 and y = 2; process 1, concurrently
+    with all three, wrote y = 2 and x = 2. In process order, x = 1 last means process
+    1 wrote x before process 0 did, and y = 2 last that it wrote y after: a cycle (G0
+    with process order) whatever the version orders. Once "unknown" in under a
+    second; serializable without process order (the reads need not be last)."""
+    h = txns(
+        (1, "invoke", [["w", "y", 2], ["w", "x", 2]]),
+        (0, "invoke", [["w", "x", 1]]), (0, "ok", [["w", "x", 1]]),
+        (0, "invoke", [["w", "y", 1]]), (0, "ok", [["w", "y", 1]]),
+        (1, "ok", [["w", "y", 2], ["w", "x", 2]]),
+        (0, "invoke", [["r", "x", None], ["r", "y", None]]),
+        (0, "ok", [["r", "x", 1], ["r", "y", 2]]),
+    )
+    v = check(h, "rw-register", ["strong-session-serializable"], timeout=10)
+    assert v.valid is False
+    assert "strong-session-serializable" in v.ruled_out
+    assert "serializable" in v.still_possible

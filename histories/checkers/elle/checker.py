@@ -247,7 +247,7 @@ def _judge(history: History, workload: Workload, consistency: Sequence[str],
         timed_out=analysis.timed_out, timeout=timeout, notes=notes)
     if workload == RW_REGISTER:
         decision, listed = _decide_registers(history, analysis, txns, listed, deadline,
-                                             notes)
+                                             notes, models)
     else:
         decision = _decide_lists(analysis, txns, types, deadline, notes)
     undecided = decision.open()
@@ -341,7 +341,7 @@ def _decide_lists(analysis: Analysis, txns: Sequence[Txn], types: set[str],
 
 def _decide_registers(history: History, analysis: Analysis, txns: Sequence[Txn],
                       listed: list[tuple[Anomaly, dict[str, Any]]],
-                      deadline: float | None, notes: list[str]
+                      deadline: float | None, notes: list[str], models: frozenset[str]
                       ) -> tuple[Decision, list[tuple[Anomaly, dict[str, Any]]]]:
     """The eight models for an rw-register history, over every interpretation: when a
     topological order of the inferred graph (real time included) replays every read,
@@ -359,7 +359,7 @@ def _decide_registers(history: History, analysis: Analysis, txns: Sequence[Txn],
         except smt.LimitReached as limit:
             decision.reasons.append(limit.reason)
         else:
-            solved = smt.decide(problem, deadline=deadline)
+            solved = smt.decide(problem, first=models, deadline=deadline)
             notes.append("z3 decided the models over every interpretation (version orders, "
                          "the writes reads saw, which indeterminate transactions committed)")
             decision.anomalies = solved.anomalies
