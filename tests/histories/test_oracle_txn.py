@@ -340,7 +340,9 @@ KNOWN: dict[tuple[str, str], str] = {
     ("list-append", RC): f"{_CRASH}; {_OWN_APPENDS}; {_INTERNAL}",
     ("list-append", RA): f"{_CRASH}; {_OWN_APPENDS}",
     ("list-append", RR): f"{_CRASH}; {_OWN_APPENDS}; {_INTERNAL}",
-    **{("list-append", m): _CRASH for m in (SI, SER, SSS, SS)},
+    ("list-append", SI): f"{_CRASH}; D9: a G-single present under every order of unread "
+                         "appends is missed",
+    **{("list-append", m): _CRASH for m in (SER, SSS, SS)},
     ("rw-register", RU): "D5: a later read of a value nobody wrote passes",
     ("rw-register", RC): _INTERNAL,
     ("rw-register", RR): _INTERNAL,
