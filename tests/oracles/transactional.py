@@ -61,9 +61,12 @@ Pruning (each obviously sound)
 3. Read choices whose phenomena (G1a, G1b, future-read) every still-open model
    other than read-uncommitted forbids are not enumerated; read-uncommitted needs only
    that each read has some explanation.
-4. list-append version orders are generated as the longest read's committed elements
-   followed by every interleaving of the other elements: an order of which every read's
-   committed elements are a prefix must begin with the longest of them.
+4. Version orders come from global orders of the committed writers: rw-register, each
+   key's installed writes in that order; list-append, the longest read's committed
+   elements (an order of which every read's committed elements are a prefix begins with
+   the longest of them), then the other appends in blocks per transaction, in that
+   order. Every G0-free combination arises so: its ww edges are acyclic, so some global
+   order extends them, and a transaction's appends split by another's are a G0.
 5. Enumeration stops once every model has a witness; a model with one is not checked
    again; the phenomena of an interpretation are computed lazily, only as far as an
    open model's forbidden set asks.
@@ -71,6 +74,8 @@ Pruning (each obviously sound)
    closed walk whose rw edges are pairwise non-adjacent splits at a repeated node into
    two closed walks, each either free of rw (a G1c cycle, forbidden alongside) or again
    of that shape.
+7. Reads are explained one at a time, and a partial choice is dropped once it shows,
+   for every open model, a forbidden phenomenon: adding edges and flags never removes one.
 """
 
 from __future__ import annotations
@@ -395,12 +400,14 @@ class KeyChoice:
         return {(a.txn, b.txn) for a, b in itertools.pairwise(self.order) if a.txn != b.txn}
 
 
-def _register_choices(facts: _Facts, key: Hashable, committed: frozenset[int]
-                      ) -> Iterator[KeyChoice]:
+def _register_choices(facts: _Facts, key: Hashable, committed: frozenset[int],
+                      rank: Mapping[int, int]) -> Iterator[KeyChoice]:
+    """The installed writes of ``key`` in the global order ``rank``, with each read's
+    options."""
     writes = facts.writes.get(key, [])
     installed = [w for w in writes if w.installed and w.txn in committed]
     reads = [r for r in facts.reads if r.key == key]
-    for order in itertools.permutations(installed):
+    for order in [tuple(sorted(installed, key=lambda w: rank[w.txn]))]:
         after = {w.txn: (order[i + 1].txn if i + 1 < len(order) else None)
                  for i, w in enumerate(order)}
         first = order[0].txn if order else None
@@ -431,20 +438,11 @@ def _register_choices(facts: _Facts, key: Hashable, committed: frozenset[int]
         yield KeyChoice(key, order, tuple(options))
 
 
-def _interleavings(chains: list[list[Write]]) -> Iterator[tuple[Write, ...]]:
-    """Every merge of the chains keeping each chain's order."""
-    live = [c for c in chains if c]
-    if not live:
-        yield ()
-        return
-    for i, chain in enumerate(live):
-        rest = [*live[:i], chain[1:], *live[i + 1:]]
-        for tail in _interleavings(rest):
-            yield (chain[0], *tail)
-
-
-def _append_choices(facts: _Facts, key: Hashable, committed: frozenset[int]
-                    ) -> Iterator[KeyChoice]:
+def _append_choices(facts: _Facts, key: Hashable, committed: frozenset[int],
+                    rank: Mapping[int, int]) -> Iterator[KeyChoice]:
+    """Per way to map the reads of ``key`` to appends: the longest read's committed
+    elements, then the other appends in blocks per transaction, in the global order
+    ``rank`` (pruning 4)."""
     elements = [w for w in facts.writes.get(key, []) if w.txn in committed]
     reads = [r for r in facts.reads if r.key == key]
     for maps in itertools.product(*(facts.mappings(r) for r in reads)):
@@ -456,15 +454,12 @@ def _append_choices(facts: _Facts, key: Hashable, committed: frozenset[int]
                for i, a in enumerate(longest)):
             continue  # shows a transaction's appends out of its own order
         shown = set(map(id, longest))
-        chains: dict[int, list[Write]] = {}
-        for w in elements:
-            if id(w) not in shown:
-                chains.setdefault(w.txn, []).append(w)
-        for tail in _interleavings(list(chains.values())):
-            order = (*longest, *tail)
-            options = tuple((r, (_append_option(r, m, s, order, committed, facts),))
-                            for r, m, s in zip(reads, maps, seqs, strict=True))
-            yield KeyChoice(key, order, options)
+        tail = sorted((w for w in elements if id(w) not in shown),
+                      key=lambda w: (rank[w.txn], w.nth))
+        order = (*longest, *tail)
+        options = tuple((r, (_append_option(r, m, s, order, committed, facts),))
+                        for r, m, s in zip(reads, maps, seqs, strict=True))
+        yield KeyChoice(key, order, options)
 
 
 def _append_option(r: Read, mapped: tuple[Write, ...], seq: tuple[Write, ...],
@@ -525,10 +520,32 @@ class _Search:
                 if not self.open:
                     return
 
+    def _combos(self, committed: frozenset[int]) -> Iterator[tuple[KeyChoice, ...]]:
+        """Every G0-free combination of version orders, and possibly some with G0
+        (pruning 4): the orders each global order of the committed writers gives."""
+        writers = sorted(t for t in committed
+                         if any(f != "r" for f, _, _ in self.facts.txns[t].mops))
+        writing = {k: {w.txn for w in self.facts.writes.get(k, [])} for k in self.facts.keys}
+        cache: dict[Any, list[KeyChoice]] = {}
+        seen: set[Any] = set()
+        for ranking in itertools.permutations(writers):
+            rank = {t: i for i, t in enumerate(ranking)}
+            per_key = []
+            for k in self.facts.keys:
+                projected = (k, tuple(t for t in ranking if t in writing[k]))
+                if projected not in cache:  # the choices depend on these ranks only
+                    cache[projected] = list(self.choices(self.facts, k, committed, rank))
+                per_key.append(cache[projected])
+            for combo in itertools.product(*per_key):
+                signature = tuple((tuple(map(id, c.order)), tuple(o for _, o in c.options))
+                                  for c in combo)
+                if signature not in seen:
+                    seen.add(signature)
+                    yield combo
+
     def _committed(self, committed: frozenset[int]) -> None:
         process, realtime = self.facts.order_edges(committed)
-        per_key = [list(self.choices(self.facts, k, committed)) for k in self.facts.keys]
-        for combo in itertools.product(*per_key):
+        for combo in self._combos(committed):
             ww: set[tuple[int, int]] = set()
             for choice in combo:
                 ww |= choice.ww()
@@ -547,28 +564,44 @@ class _Search:
             usable = [[o for o in opts
                        if any(not (o.flags & FORBIDDEN[m]) for m in strong)]  # pruning 3
                       for _, opts in reads]
-            for pick in itertools.product(*usable):
-                self._interpretation(committed, combo, reads, pick, ww, process, realtime)
-                if not self.open:
-                    return
+            base = {WW: ww, WR: set(), RW: set(), PROCESS: process, REALTIME: realtime}
+            self._pick(committed, combo, reads, usable, [], base, self.flags)
+            if not self.open:
+                return
 
-    def _interpretation(self, committed: frozenset[int], combo: tuple[KeyChoice, ...],
-                        reads: list[tuple[Read, tuple[Option, ...]]],
-                        pick: tuple[Option, ...], ww: set[tuple[int, int]],
-                        process: set[tuple[int, int]], realtime: set[tuple[int, int]]
-                        ) -> None:
-        self.count += 1
-        wr = {(o.wr, r.txn) for (r, _), o in zip(reads, pick, strict=True) if o.wr is not None}
-        rw = {(r.txn, o.rw) for (r, _), o in zip(reads, pick, strict=True) if o.rw is not None}
-        flags = self.flags.union(*(o.flags for o in pick))
-        interp = Interpretation({WW: ww, WR: wr, RW: rw, PROCESS: process,
-                                 REALTIME: realtime}, flags)
-        for model in sorted(self.open - {RU}):
-            if interp.allows(model):
-                self._witness(model, committed, combo,
-                              [(r, o) for (r, _), o in zip(reads, pick, strict=True)])
-            else:
+    def _pick(self, committed: frozenset[int], combo: tuple[KeyChoice, ...],
+              reads: list[tuple[Read, tuple[Option, ...]]], usable: list[list[Option]],
+              picked: list[Option], edges: dict[str, set[tuple[int, int]]],
+              flags: frozenset[str]) -> None:
+        """Choose the reads' options one by one (depth first), dropping a partial choice
+        once it shows, for every open model, a phenomenon that model forbids (pruning 7:
+        every phenomenon persists when edges and flags are added)."""
+        interp = Interpretation(edges, flags)
+        strong = sorted(self.open - {RU})
+        if len(picked) == len(reads):
+            self.count += 1
+            for model in strong:
+                if interp.allows(model):
+                    self._witness(model, committed, combo,
+                                  [(r, o) for (r, _), o in zip(reads, picked, strict=True)])
+                else:
+                    self._seen(model, interp.shown(model))
+            return
+        if not any(interp.allows(m) for m in strong):
+            for model in strong:
                 self._seen(model, interp.shown(model))
+            return
+        r = reads[len(picked)][0]
+        for option in usable[len(picked)]:
+            more = dict(edges)
+            if option.wr is not None:
+                more[WR] = edges[WR] | {(option.wr, r.txn)}
+            if option.rw is not None:
+                more[RW] = edges[RW] | {(r.txn, option.rw)}
+            self._pick(committed, combo, reads, usable, [*picked, option], more,
+                       flags | option.flags)
+            if not self.open - {RU}:
+                return
 
     def _seen(self, model: str, phenomena: list[str]) -> None:
         self.example.setdefault(model, phenomena)
