@@ -386,3 +386,30 @@ def test_an_indeterminate_transaction_shown_out_of_its_order_did_not_commit() ->
     assert v.valid is True
     assert "incompatible-order" not in {a.type for a in v.anomalies}
     assert "read-committed" in v.ruled_out and "read-uncommitted" in v.still_possible
+
+
+def test_reads_conflicting_only_on_uncommitted_elements_are_aborted_reads() -> None:
+    # T0 (info) appended 1 then 2; T2 read [2] and T3 [1, 2]. With T0 aborted, both
+    # reads' committed elements are [] (aborted reads, which read-uncommitted allows);
+    # once every model was ruled out as an incompatible order.
+    h = history([
+        ("invoke", 0, [[A, "x", 1], [A, "x", 2]]),
+        ("info", 0, None),
+        ("invoke", 2, [[R, "x", None]]),
+        ("ok", 2, [[R, "x", [2]]]),
+        ("invoke", 3, [[R, "x", None]]),
+        ("ok", 3, [[R, "x", [1, 2]]]),
+    ])
+    v = check_list_append(h, consistency=["read-uncommitted"])
+    assert v.valid is True
+    assert "G1a" in {a.type for a in v.anomalies}
+    assert "read-committed" in v.ruled_out
+    committed = history([
+        ("invoke", 0, [[A, "x", 1], [A, "x", 2]]),
+        ("ok", 0, [[A, "x", 1], [A, "x", 2]]),
+        ("invoke", 2, [[R, "x", None]]),
+        ("ok", 2, [[R, "x", [2]]]),
+        ("invoke", 3, [[R, "x", None]]),
+        ("ok", 3, [[R, "x", [1, 2]]]),
+    ])
+    assert check_list_append(committed, consistency=["read-uncommitted"]).valid is False

@@ -188,8 +188,17 @@ def infer(txns: Sequence[Txn], *, deadline: float | None = None,
                 elif conflict is None:
                     conflict = read
         if conflict is not None:
-            findings.append(Finding("incompatible-order", (conflict[0], longest[0]), k,
-                                    {"reads": [conflict[1], order]}))
+            # Only the committed elements of a read must be a prefix of the order: a
+            # conflict that elements of failed (or indeterminate, then aborted)
+            # transactions make is an aborted read, not an unexplainable one.
+            who_k = appender.get(k, {})
+            ok_only = _compatible(rl, who_k, txns)
+            if ok_only is not None:
+                findings.append(Finding("G1a", (ok_only[0], who_k[ok_only[1]]), k,
+                                        {"read": ok_only[2], "elements": [ok_only[1]]}))
+            else:
+                findings.append(Finding("incompatible-order", (conflict[0], longest[0]),
+                                        k, {"reads": [conflict[1], order]}))
             observed[k] = {e for _, r in rl for e in r}
             conflicting[k] = _maximal(rl)
             continue
@@ -433,6 +442,26 @@ def _duplicates(read: Read, key: Hashable, findings: list[Finding], seen_ids: se
     findings.append(Finding("duplicate-elements", (read[0],), key,
                             {"read": r, "duplicates": dups}))
     return True
+
+
+def _compatible(reads: list[Read], who: dict[Any, int], txns: Sequence[Txn]
+                ) -> tuple[int, Any, list[Any]] | None:
+    """When the reads' elements appended by committed (``ok``) transactions (or by
+    nobody known) are each a prefix of the longest such sequence: a read holding an
+    element of another transaction (reader, element, list), which the reads then show
+    as an aborted write; else None."""
+    def committed(e: Any) -> bool:
+        return e not in who or txns[who[e]].status == OK
+
+    kept = [[e for e in r if committed(e)] for _, r in reads]
+    longest = max(kept, key=len, default=[])
+    if any(s != longest[:len(s)] for s in kept):
+        return None
+    for ti, r in reads:
+        for e in r:
+            if not committed(e):
+                return ti, e, r
+    return None  # pragma: no cover - the full lists conflicted, so one drops something
 
 
 def _add(index: dict[Hashable, list[Read]], k: Hashable, read: Read) -> None:
