@@ -413,3 +413,21 @@ def test_reads_conflicting_only_on_uncommitted_elements_are_aborted_reads() -> N
         ("ok", 3, [[R, "x", [1, 2]]]),
     ])
     assert check_list_append(committed, consistency=["read-uncommitted"]).valid is False
+
+
+def test_a_write_cycle_of_indeterminate_transactions_is_avoided_by_aborting_them() -> None:
+    # T1 and T2 (both info) interleave in the read [2, 1, 3]: committed, they make a
+    # G0 cycle; aborted, the read shows aborted writes, which read-uncommitted allows
+    # (read committed does not, either way).
+    h = history([
+        ("invoke", 1, [[A, "x", 1]]),
+        ("invoke", 2, [[A, "x", 2], [A, "x", 3]]),
+        ("info", 1, None),
+        ("info", 2, None),
+        ("invoke", 3, [[R, "x", None]]),
+        ("ok", 3, [[R, "x", [2, 1, 3]]]),
+    ])
+    v = check_list_append(h, consistency=["read-uncommitted"])
+    assert v.valid is True
+    assert "G0" not in {a.type for a in v.anomalies}
+    assert v.ruled_out == set(TRANSACTIONAL) - {"read-uncommitted"}
