@@ -74,12 +74,28 @@ def test_unread_appends_come_after_the_longest_read() -> None:
     assert check_list_append(h, consistency=["serializable"]).valid is True
 
 
-def test_only_external_reads_give_wr_and_rw_edges() -> None:
-    # T1 appends 2 and then reads [1, 2]: its read is internal, no edge from itself,
-    # and T0 -> T1 comes from the version order (ww), not from a read.
+def test_a_read_after_own_appends_shows_the_version_it_started_from() -> None:
+    # T1 appends 2 and then reads [1, 2]: its own append on the version [1], which it
+    # read from T0 (wr), as an external read would have.
     h = serial((0, [[A, "x", 1]]), (1, [[A, "x", 2], [R, "x", [1, 2]]]))
-    assert edges(h) == {(0, 1, "ww", "x")}
+    assert edges(h) == {(0, 1, "ww", "x"), (0, 1, "wr", "x")}
     assert check_list_append(h).valid is True
+
+
+def test_a_read_after_a_read_is_judged_as_internal_only() -> None:
+    # T4 read [] and then [1, 2, 3] (3 followed by 4 in T2, info): an internal
+    # inconsistency, but not an intermediate read (only states are read: the first).
+    h = history([
+        ("invoke", 2, [[A, "x", 3], [A, "x", 4]]),
+        ("invoke", 4, [[R, "x", None], [R, "x", None]]),
+        ("ok", 4, [[R, "x", []], [R, "x", [1, 2, 3]]]),
+        ("info", 2, None),
+        ("invoke", 0, [[A, "x", 1], [A, "x", 2]]),
+        ("info", 0, None),
+    ])
+    v = check_list_append(h, consistency=["read-committed"])
+    assert v.valid is True
+    assert {a.type for a in v.anomalies} == {"internal"}
 
 
 def test_an_internal_read_with_an_unknown_prefix_is_consistent() -> None:
@@ -129,7 +145,7 @@ def test_appends_out_of_program_order_are_an_incompatible_order() -> None:
     inc = next(a for a in v.anomalies if a.type == "incompatible-order")
     assert inc.ops == (1, 0)
     assert inc.explanation == (
-        "T1 appended 2, then 3 to x, but T0 read x = [3, 2, 1]: no single order of "
+        "T1 appended 2, then 3 to x, but T0 read x = [3, 2]: no single order of "
         "appends explains both (incompatible order).")
 
 
@@ -354,3 +370,64 @@ def test_unexplainable_reads_rule_out_every_transactional_model() -> None:
         assert v.valid is False
         assert kind in {a.type for a in v.anomalies}
         assert v.ruled_out == set(TRANSACTIONAL) and not v.still_possible
+
+
+def test_an_indeterminate_transaction_shown_out_of_its_order_did_not_commit() -> None:
+    # T1 (info) appended 2 then 3; T0 read [3]. Had T1 committed, its appends would be
+    # in its own order: it did not, and T0 read an aborted write. Read-uncommitted
+    # allows that (once every model was ruled out as an incompatible order).
+    h = history([
+        ("invoke", 1, [[A, "x", 2], [A, "x", 3]]),
+        ("invoke", 0, [[R, "x", None]]),
+        ("ok", 0, [[R, "x", [3]]]),
+        ("info", 1, None),
+    ])
+    v = check_list_append(h, consistency=["read-uncommitted"])
+    assert v.valid is True
+    assert "incompatible-order" not in {a.type for a in v.anomalies}
+    assert "read-committed" in v.ruled_out and "read-uncommitted" in v.still_possible
+
+
+def test_reads_conflicting_only_on_uncommitted_elements_are_aborted_reads() -> None:
+    # T0 (info) appended 1 then 2; T2 read [2] and T3 [1, 2]. With T0 aborted, both
+    # reads' committed elements are [] (aborted reads, which read-uncommitted allows);
+    # once every model was ruled out as an incompatible order.
+    h = history([
+        ("invoke", 0, [[A, "x", 1], [A, "x", 2]]),
+        ("info", 0, None),
+        ("invoke", 2, [[R, "x", None]]),
+        ("ok", 2, [[R, "x", [2]]]),
+        ("invoke", 3, [[R, "x", None]]),
+        ("ok", 3, [[R, "x", [1, 2]]]),
+    ])
+    v = check_list_append(h, consistency=["read-uncommitted"])
+    assert v.valid is True
+    assert "G1a" in {a.type for a in v.anomalies}
+    assert "read-committed" in v.ruled_out
+    committed = history([
+        ("invoke", 0, [[A, "x", 1], [A, "x", 2]]),
+        ("ok", 0, [[A, "x", 1], [A, "x", 2]]),
+        ("invoke", 2, [[R, "x", None]]),
+        ("ok", 2, [[R, "x", [2]]]),
+        ("invoke", 3, [[R, "x", None]]),
+        ("ok", 3, [[R, "x", [1, 2]]]),
+    ])
+    assert check_list_append(committed, consistency=["read-uncommitted"]).valid is False
+
+
+def test_a_write_cycle_of_indeterminate_transactions_is_avoided_by_aborting_them() -> None:
+    # T1 and T2 (both info) interleave in the read [2, 1, 3]: committed, they make a
+    # G0 cycle; aborted, the read shows aborted writes, which read-uncommitted allows
+    # (read committed does not, either way).
+    h = history([
+        ("invoke", 1, [[A, "x", 1]]),
+        ("invoke", 2, [[A, "x", 2], [A, "x", 3]]),
+        ("info", 1, None),
+        ("info", 2, None),
+        ("invoke", 3, [[R, "x", None]]),
+        ("ok", 3, [[R, "x", [2, 1, 3]]]),
+    ])
+    v = check_list_append(h, consistency=["read-uncommitted"])
+    assert v.valid is True
+    assert "G0" not in {a.type for a in v.anomalies}
+    assert v.ruled_out == set(TRANSACTIONAL) - {"read-uncommitted"}

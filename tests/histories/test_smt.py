@@ -232,6 +232,11 @@ def allowed(h: History) -> dict[str, bool]:
     ops = h.operations
     internal = any(op.ok and _internal(h, op.id) for op in ops)
     out = dict.fromkeys(EIGHT, False)
+    written = [(value_key(k), value_key(v)) for op in ops for f, k, v in _mops(h, op.id)
+               if f == "w"]
+    if any(f == "r" and v is not None and (value_key(k), value_key(v)) not in written
+           for op in ops if op.ok for f, k, v in _mops(h, op.id)):
+        return out  # a read of a value nobody wrote (even a later one): unexplained
     for committed, it in _interpretations(h):
         live = set(committed)
         version, choice, reads = it["version"], it["choice"], it["reads"]

@@ -58,7 +58,7 @@ from replicheck.histories.checkers.elle.txn import (
     transactions,
 )
 from replicheck.histories.checkers.elle.values import by_value
-from replicheck.histories.history import OK, History
+from replicheck.histories.history import FAIL, OK, History
 from replicheck.histories.verdict import Anomaly, Stats, Validity, Verdict
 from replicheck.models import lattice
 
@@ -249,7 +249,17 @@ def _judge(history: History, workload: Workload, consistency: Sequence[str],
         decision, listed = _decide_registers(history, analysis, txns, listed, deadline,
                                              notes, models)
     else:
-        decision = _decide_lists(analysis, txns, types, deadline, notes)
+        ru_types: set[str] | None = None
+        if types & lattice.forbidden_by("read-uncommitted") - _UNEXPLAINED and any(
+                t.indeterminate and inf.graph.member[t.tid] for t in txns):
+            ru_types, extra = _without_indeterminate(txns, deadline, render, notes)
+        decision = _decide_lists(analysis, txns, types, deadline, notes, ru_types)
+        if ru_types is not None and "read-uncommitted" in decision.holds:
+            listed = [(a, cx) for a, cx in listed
+                      if not any(a.type in lattice.forbidden_by(m) for m in decision.holds)]
+            shown = {a.type for a, _ in listed}
+            listed += [(a, cx) for a, cx in extra if a.type not in shown
+                       and not any(a.type in lattice.forbidden_by(m) for m in decision.holds)]
     undecided = decision.open()
     if undecided:
         reason = ", ".join(dict.fromkeys(decision.reasons)) or "time limit"
@@ -317,17 +327,49 @@ def _serial_witness(analysis: Analysis, txns: Sequence[Txn], workload: str,
             notes.append(f"no witness: {problem}")
 
 
+_UNEXPLAINED: Final = frozenset({"duplicate-elements", "incompatible-order", "garbage-read"})
+"""Anomalies of reads no interpretation explains (read-uncommitted forbids them
+whatever commits)."""
+
+
+def _without_indeterminate(txns: Sequence[Txn], deadline: float | None,
+                           render: Callable[[CycleAnomaly | Finding],
+                                            tuple[Anomaly, dict[str, Any]]],
+                           notes: list[str]
+                           ) -> tuple[set[str], list[tuple[Anomaly, dict[str, Any]]]]:
+    """The anomaly types (and anomalies) of the history with every indeterminate
+    transaction taken as aborted: the interpretation with the fewest ww edges, so
+    read-uncommitted (which forbids G0 only, aborted reads allowed) holds iff it
+    shows none of read-uncommitted's anomalies."""
+    aborted = [t._replace(status=FAIL) if t.indeterminate else t for t in txns]
+    again = analyze(aborted, LIST_APPEND, deadline=deadline)
+    found: list[CycleAnomaly | Finding] = [*again.cycles, *again.inference.findings]
+    listed, types, _, _ = list_anomalies(found, txns, render, frozenset(),
+                                         timed_out=again.timed_out, timeout=None,
+                                         notes=[])
+    if again.timed_out:
+        types.add("G0")  # undecided: keep read-uncommitted refuted as first found
+    else:
+        notes.append("read-uncommitted judged with the indeterminate transactions "
+                     "aborted (their appends then aborted reads)")
+    return types, listed
+
+
 def _decide_lists(analysis: Analysis, txns: Sequence[Txn], types: set[str],
-                  deadline: float | None, notes: list[str]) -> Decision:
+                  deadline: float | None, notes: list[str],
+                  ru_types: set[str] | None = None) -> Decision:
     """The eight models for a list-append history, whose version orders the reads
     give: a model fails when an anomaly found is one it forbids; when the search
     finished, a non-serial model holds when none is found, and a serial one when a
-    serial order also replays every read (else it stays undecided)."""
+    serial order also replays every read (else it stays undecided). ``ru_types``:
+    for read-uncommitted, the anomalies with the indeterminate transactions aborted
+    (:func:`_without_indeterminate`), when computed."""
     from replicheck.histories.checkers.smt import Decision
 
     decision = Decision()
     for m in lattice.TRANSACTIONAL:
-        if types & lattice.forbidden_by(m):
+        seen = ru_types if ru_types is not None and m == "read-uncommitted" else types
+        if seen & lattice.forbidden_by(m):
             decision.mark(m, False)
     if analysis.timed_out:
         decision.reasons.append("time limit")

@@ -78,7 +78,8 @@ def infer(txns: Sequence[Txn], *, deadline: float | None = None,
     ambiguous: dict[Hashable, set[Any]] = {}         # elements appended more than once
     failed: dict[Hashable, set[Any]] = {}            # elements appended by failed txns
     intermediate: dict[Hashable, set[Any]] = {}      # elements followed by the same txn's
-    reads: dict[Hashable, list[Read]] = {}            # committed reads, all
+    reads: dict[Hashable, list[Read]] = {}            # committed reads showing states
+    later_reads: dict[Hashable, list[Read]] = {}      # the other committed reads
     ext: dict[Hashable, list[Read]] = {}              # committed external reads
     lost: list[tuple[int, Hashable, list[Any]]] = []  # read k then appended to k
     sequences: list[tuple[int, Hashable, list[Any]]] = []  # several appends to one key
@@ -88,26 +89,34 @@ def infer(txns: Sequence[Txn], *, deadline: float | None = None,
         ti, _, _, status, mops, _, _ = t
         ok = status == OK
         first: dict[Hashable, str] = {}
+        blind: dict[Hashable, list[Any]] = {}  # appends to keys not read yet
         multi = False
         for f, k, v in mops:
             if f == READ:
                 if not ok:
                     continue
                 read = (ti, v)
-                rl = reads.get(k)
-                if rl is None:
-                    reads[k] = [read]
-                else:
-                    rl.append(read)
-                if k in first:
-                    multi = True
-                else:
+                if k not in first:
                     first[k] = READ
-                    el = ext.get(k)
-                    if el is None:
-                        ext[k] = [read]
-                    else:
-                        el.append(read)
+                    _add(reads, k, read)
+                    _add(ext, k, read)
+                    continue
+                multi = True
+                since = blind.pop(k, None)
+                if since is not None:
+                    # The first read after the transaction's own appends, no read
+                    # before: X + those appends shows the version X it started from
+                    # (a state, as an external read's); a later read is judged only
+                    # against the transaction's own (internal).
+                    m = len(v) - len(since)
+                    if len(set(v)) != len(v):
+                        _add(later_reads, k, read)  # duplicates: reported below
+                    elif m >= 0 and v[m:] == since:
+                        state = (ti, v[:m])
+                        _add(reads, k, state)
+                        _add(ext, k, state)
+                        continue
+                _add(later_reads, k, read)
             else:
                 d = appender.get(k)
                 if d is None:
@@ -120,8 +129,11 @@ def infer(txns: Sequence[Txn], *, deadline: float | None = None,
                     failed.setdefault(k, set()).add(v)
                 if k in first:
                     multi = True
+                    if k in blind:
+                        blind[k].append(v)
                 else:
                     first[k] = f
+                    blind[k] = [v]
         if multi:
             _within(t, ok, intermediate, lost, findings, sequences)
         if status == INFO and first:
@@ -176,8 +188,17 @@ def infer(txns: Sequence[Txn], *, deadline: float | None = None,
                 elif conflict is None:
                     conflict = read
         if conflict is not None:
-            findings.append(Finding("incompatible-order", (conflict[0], longest[0]), k,
-                                    {"reads": [conflict[1], order]}))
+            # Only the committed elements of a read must be a prefix of the order: a
+            # conflict that elements of failed (or indeterminate, then aborted)
+            # transactions make is an aborted read, not an unexplainable one.
+            who_k = appender.get(k, {})
+            ok_only = _compatible(rl, who_k, txns)
+            if ok_only is not None:
+                findings.append(Finding("G1a", (ok_only[0], who_k[ok_only[1]]), k,
+                                        {"read": ok_only[2], "elements": [ok_only[1]]}))
+            else:
+                findings.append(Finding("incompatible-order", (conflict[0], longest[0]),
+                                        k, {"reads": [conflict[1], order]}))
             observed[k] = {e for _, r in rl for e in r}
             conflicting[k] = _maximal(rl)
             continue
@@ -188,7 +209,9 @@ def infer(txns: Sequence[Txn], *, deadline: float | None = None,
         inf.versions[k] = VersionOrder(k, tuple(order), total=True)
 
     # A transaction's appends to a key are in its program order: in the key's order
-    # they must come in that order, and one seen means the earlier ones are there too.
+    # they must come in that order, and one seen means the earlier ones are there too
+    # (an indeterminate transaction shown otherwise did not commit).
+    uncommitted: set[int] = set()
     for ti, k, seq in sequences:
         known = orders.get(k)
         if known is None or txns[ti].status == FAIL:
@@ -207,7 +230,16 @@ def infer(txns: Sequence[Txn], *, deadline: float | None = None,
                 break
             else:
                 last = p
-        if reversed_:
+        if reversed_ and txns[ti].status == INFO:
+            # Its appends cannot be installed out of its own order: it did not commit,
+            # and the read shows an aborted write.
+            reader = _longest(reads[k])[0]
+            shown = [a for a in seq if a in elements]
+            findings.append(Finding("G1a", (reader, ti), k,
+                                    {"read": known, "elements": shown,
+                                     "indeterminate": True}))
+            uncommitted.add(ti)
+        elif reversed_:
             reader = _longest(reads[k])[0]
             findings.append(Finding("incompatible-order", (ti, reader), k,
                                     {"appended": seq, "read": known}))
@@ -217,6 +249,8 @@ def infer(txns: Sequence[Txn], *, deadline: float | None = None,
 
     # An indeterminate transaction committed if one of its appends was read.
     for t in infos:
+        if t.tid in uncommitted:
+            continue
         for f, k, v in t.mops:
             if f != READ and v in observed.get(k, ()):
                 member[t.tid] = True
@@ -278,13 +312,18 @@ def infer(txns: Sequence[Txn], *, deadline: float | None = None,
                 continue
             if member[wa] and member[wb]:
                 add((wa, wb, WW, k, a, b))
-    # Elements nobody appended: no interpretation explains such a read.
-    for k, rl in reads.items():
+    # Elements nobody appended, and later reads holding an element twice: no
+    # interpretation explains such a read.
+    for k, rl in later_reads.items():
+        for read in rl:
+            _duplicates(read, k, findings, dup_reads)
+    for k in {*reads, *later_reads}:
         who = appender.get(k, {})
         if k in orders:
             pool: list[Read] = [(longest_reader[k], orders[k])]
         else:
-            pool = rl
+            pool = list(reads.get(k, ()))
+        pool += later_reads.get(k, ())
         for ti, r in pool:
             ghost = [e for e in r if e not in who]
             if ghost:
@@ -340,6 +379,8 @@ def infer(txns: Sequence[Txn], *, deadline: float | None = None,
         full: list[Read] = []
         for ti, r in ext.get(k, ()):
             m = len(r)
+            if m > n or id(r) in dup_reads:
+                continue  # a read with duplicates is no state of the key
             if m:
                 w = owners[m - 1]
                 if w >= 0 and w != ti and member[w]:
@@ -401,6 +442,34 @@ def _duplicates(read: Read, key: Hashable, findings: list[Finding], seen_ids: se
     findings.append(Finding("duplicate-elements", (read[0],), key,
                             {"read": r, "duplicates": dups}))
     return True
+
+
+def _compatible(reads: list[Read], who: dict[Any, int], txns: Sequence[Txn]
+                ) -> tuple[int, Any, list[Any]] | None:
+    """When the reads' elements appended by committed (``ok``) transactions (or by
+    nobody known) are each a prefix of the longest such sequence: a read holding an
+    element of another transaction (reader, element, list), which the reads then show
+    as an aborted write; else None."""
+    def committed(e: Any) -> bool:
+        return e not in who or txns[who[e]].status == OK
+
+    kept = [[e for e in r if committed(e)] for _, r in reads]
+    longest = max(kept, key=len, default=[])
+    if any(s != longest[:len(s)] for s in kept):
+        return None
+    for ti, r in reads:
+        for e in r:
+            if not committed(e):
+                return ti, e, r
+    return None  # pragma: no cover - the full lists conflicted, so one drops something
+
+
+def _add(index: dict[Hashable, list[Read]], k: Hashable, read: Read) -> None:
+    rl = index.get(k)
+    if rl is None:
+        index[k] = [read]
+    else:
+        rl.append(read)
 
 
 def _maximal(reads: list[Read]) -> list[Read]:

@@ -60,7 +60,7 @@ def _types(txns: Iterable[Txn], workload: Workload) -> tuple[set[type], set[type
             if v is None:
                 continue
             if f == READ and appending:
-                values.update(type(e) for e in v)
+                values.update(map(type, v))
             else:
                 values.add(type(v))
     return keys, values
