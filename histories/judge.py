@@ -115,34 +115,6 @@ def spec_for(model: str, history: History) -> SequentialSpec[Any]:
     raise ModelChoiceError(f"model {model!r} has no sequential specification")
 
 
-def _decide_open_version_order(history: History, verdict: Verdict, wanted: Sequence[str],
-                                timeout: float | None) -> Verdict:
-    """An rw-register verdict that found nothing forbidden but has no serial order to
-    show rests on a partly known version order; for the models z3 can decide, ask it.
-    Valid only if z3 finds an execution; invalid with z3's counterexample; unknown
-    otherwise (never valid on a guess)."""
-    from dataclasses import replace
-
-    from replicheck.histories.checkers.smt import CHECKABLE, check_smt
-
-    decidable = [m for m in wanted if m in CHECKABLE]
-    if verdict.valid is False or verdict.witness is not None or not decidable:
-        return verdict
-    if any("time limit" in note for note in verdict.notes):
-        return verdict
-    smt = check_smt(history, consistency=decidable, timeout=timeout)
-    note = ("the version order was only partly known from the history; z3 decided "
-            f"{', '.join(decidable)} over every possible version order")
-    if smt.valid is False:
-        return replace(smt, notes=(*verdict.notes, *smt.notes, note))
-    if smt.valid is True:
-        return replace(verdict, valid=True, witness=smt.witness,
-                       notes=(*verdict.notes, note))
-    return replace(verdict, valid="unknown",
-                   notes=(*verdict.notes, "z3 reached the time limit deciding the version "
-                          "order"))
-
-
 def _check_items(history: History, wanted: Sequence[str], limit: float | None) -> Verdict:
     """Item histories against transactional models (Elle-style, on the versions the
     store recorded), and against linearizability too when asked."""
@@ -236,6 +208,7 @@ def check(history: History, model: str | None = None,
                                      timeout=limit)
     else:
         from replicheck.models.lattice import MODELS as LATTICE_MODELS
+        from replicheck.models.lattice import TRANSACTIONAL
 
         unknown = sorted(set(wanted) - LATTICE_MODELS)
         if unknown:
@@ -243,13 +216,16 @@ def check(history: History, model: str | None = None,
                 f"unknown consistency model(s) {unknown}; "
                 f"known: {', '.join(sorted(LATTICE_MODELS))}"
             )
+        outside = sorted(set(wanted) - set(TRANSACTIONAL))
+        if outside:
+            raise ModelChoiceError(
+                f"model {chosen!r} is judged for the transactional consistency models "
+                f"only ({', '.join(TRANSACTIONAL)}), not {outside}"
+            )
         from replicheck.histories.checkers.elle import check_list_append, check_rw_register
 
         run = check_list_append if chosen == "list-append" else check_rw_register
         verdict = run(history, consistency=wanted, timeout=limit)
-        if chosen == "rw-register":
-            left = None if limit is None else max(0.001, limit - (time.perf_counter() - started))
-            verdict = _decide_open_version_order(history, verdict, wanted, left)
     if verdict.stats.seconds == 0.0:
         verdict = verdict.with_stats(seconds=time.perf_counter() - started)
     return verdict

@@ -52,6 +52,14 @@ MODELS: Final[frozenset[str]] = frozenset(
 )
 """Every consistency model the lattice knows, by its contract name."""
 
+TRANSACTIONAL: Final[tuple[str, ...]] = (
+    "read-uncommitted", "read-committed", "read-atomic", "repeatable-read",
+    "snapshot-isolation", "serializable", "strong-session-serializable",
+    "strict-serializable",
+)
+"""The transactional models: those the list-append and rw-register checkers decide
+(weakest first)."""
+
 CYCLE_ANOMALIES: Final[tuple[str, ...]] = (
     "G0", "G1c", "G-single", "G-nonadjacent", "G2-item", "G2")
 """The dependency-cycle anomalies that also come in ``-process`` and ``-realtime``
@@ -74,6 +82,7 @@ ANOMALIES: Final[frozenset[str]] = frozenset(
         "incompatible-order",
         "future-read",
         "cyclic-versions",
+        "garbage-read",
         "stale-read",
         "not-linearizable",
     }
@@ -135,8 +144,12 @@ implies. Models without an entry imply only themselves."""
 FORBIDS: Final[Mapping[str, frozenset[str]]] = _frozen(
     {
         # Elle: PL-1 forbids G0 (Adya), and duplicate-elements and cyclic-versions (Elle:
-        # a version order is total; no Adya history has these).
-        "read-uncommitted": {"G0", "duplicate-elements", "cyclic-versions"},
+        # a version order is total; no Adya history has these). Reads no interpretation
+        # explains (incompatible orders of one key, a value nobody wrote: garbage-read)
+        # fit no Adya history either, so every model forbids them (docs: txn-models,
+        # "Reads that no interpretation can explain").
+        "read-uncommitted": {"G0", "duplicate-elements", "cyclic-versions",
+                             "incompatible-order", "garbage-read"},
         # Elle: PL-2 forbids G1 = G1a + G1b + G1c (Adya).
         "read-committed": {"G1a", "G1b", "G1c"},
         # Elle: read-atomic forbids internal, G1a and future-read (Cerone, incomplete).
@@ -200,10 +213,12 @@ ANOMALY_IMPLIES: Final[Mapping[str, frozenset[str]]] = _frozen(
         # of G2-item (Bailis; Hermitage).
         "lost-update": {"G2-item"},
         # Elle: incompatible orders of two committed reads imply a dirty read; a dirty
-        # update is treated as a dirty read; a future read is a trivial G1c cycle.
+        # update is treated as a dirty read. (Elle also makes a future read a trivial
+        # G1c cycle; here it is a self-loop, which Adya's G1c does not include: read
+        # committed and repeatable read allow it, read atomic and above forbid it
+        # (docs: txn-models, "Models").)
         "incompatible-order": {"G1a"},
         "dirty-update": {"G1a"},
-        "future-read": {"G1c"},
         # A stale read is one way for a single-object history to be non-linearizable.
         "stale-read": {"not-linearizable"},
     }

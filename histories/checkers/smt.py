@@ -1,34 +1,43 @@
-"""Serializability and snapshot isolation decided by z3, for read-write registers whose
-write order cannot be recovered (values need not be unique).
+"""Every transactional model decided over every interpretation of a read-write register
+history, with z3 where the history leaves the interpretation open.
 
-A read of key ``x`` returning ``v`` may have read from any committed transaction whose
-last write to ``x`` was ``v`` (or from the initial state, when ``v`` is nil). Which one,
-and in what order the writes were installed, is what the history leaves open. Each
-transaction ``T`` gets a start point ``s_T`` and a commit point ``c_T`` (the same point
-for serializability); a read is explained when some candidate writer committed before
-``s_T`` and no other writer of ``x`` committed between the two. Snapshot isolation adds
-first-committer-wins (two committed writers of one key never overlap); strict
-serializability adds real time (a transaction that completed before another was
-invoked commits first).
+What "valid under model M" means is the team's agreement (docs: txn-models): M holds
+when SOME interpretation shows none of M's forbidden phenomena. An interpretation
+fixes which ``info`` transactions committed, a version order per key, and which write
+each external read saw (values may repeat, so that is a choice). Nothing here guesses
+one of them: each model is asked of z3 as "is there an interpretation in which ...".
 
-Steps, each kept apart:
+The encodings (each exact for its model; ``rank`` is an integer per transaction that
+is, or may be, committed; ``alive`` says it committed):
 
-1. *Candidates.* Per external read, the transactions that could have been read.
-   A read with no candidate at all is a plain anomaly (an aborted read, an
-   intermediate read, or a value nobody wrote) found without a solver.
-2. *Pruning.* Edges the history forces (real time when strict; reads with a single
-   candidate) are closed under reachability; a candidate the reader reaches cannot
-   have been read, and is dropped. Reads left with one candidate force new edges.
-3. *Components.* Transactions that share no key (and, when strict, no real-time
-   order) never constrain each other: each connected component is solved alone.
-4. *Solving.* Each component's constraints go to z3, every read's constraint and
-   every forced edge tracked by a label. ``sat``: the model's commit points give the
-   serial order (the witness). ``unsat``: the unsat core names the reads and edges
-   that cannot all hold; the strongest relaxations that still fail classify the
-   anomaly: ``G1c`` when even without anti-dependencies no order explains the reads,
-   ``G-single`` when snapshot isolation is impossible, ``G2-item`` when only
-   serializability is, and the ``-realtime`` variant when only real time breaks it.
-   ``unknown`` (the time limit): the verdict is "unknown", never a guess.
+- *read-uncommitted* forbids G0 only. The version orders are free in a register
+  history, so a global order of the committed transactions always gives an acyclic
+  ``ww``: the model holds iff every read is explained by some write of its value
+  (any transaction, aborted or intermediate included) or is a nil read. No solver.
+- *read-committed*, *read-atomic*: acyclic ``ww`` ∪ ``wr`` with reads of committed,
+  installed versions (no G1a, G1b). A topological order of ``ww`` ∪ ``wr`` is a global
+  order whose restriction to each key's writers is that key's version order, so the
+  model holds iff some ``rank`` puts every read's chosen writer before its reader.
+  Read-committed lets a read see its own transaction's later write (future-read is
+  not among its phenomena); read-atomic does not, and forbids ``internal``.
+- *repeatable-read*, *serializable*: acyclic ``ww`` ∪ ``wr`` ∪ ``rw``: some ``rank``
+  with each read's writer before it and no other committed writer of the key between
+  them (a nil read: none before it). Repeatable read allows future reads and internal
+  inconsistency; serializability forbids both.
+- *strong-session-serializable*, *strict-serializable*: serializable's encoding plus
+  process (resp. real-time) order: a transaction that completed (``ok``) before
+  another of its process (resp. any other) was invoked ranks before it.
+- *snapshot-isolation*: no cycle without two adjacent ``rw`` edges (Cerone and
+  Gotsman's characterisation) is equivalent to start and commit points: each committed
+  transaction starts before it commits, reads the last version committed before its
+  start, and two committed writers of one key never overlap (first committer wins).
+
+Steps, each apart: :func:`build` (candidates per read, the findings no solver is needed
+for), :func:`components` (transactions that constrain each other), :func:`solve` (one
+component at one level, through :func:`run_solver`, the one place z3 is called), and
+:func:`decide` (all eight models, strongest first, what one decision implies for the
+others taken from the lattice). A component reaching the time or memory limit leaves
+its models undecided ("unknown", with the reason); never a guess.
 """
 
 from __future__ import annotations
@@ -39,8 +48,6 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any, Final, Literal
 
-import networkx as nx
-
 from replicheck.histories.checkers.elle.txn import (
     READ,
     RW_REGISTER,
@@ -49,62 +56,83 @@ from replicheck.histories.checkers.elle.txn import (
     transactions,
 )
 from replicheck.histories.history import History
-from replicheck.histories.verdict import Anomaly, Stats, Verdict
+from replicheck.histories.verdict import Anomaly, Stats, Validity, Verdict
+from replicheck.models import lattice
+from replicheck.models.equality import value_key
 
-Level = Literal["read-committed-order", "snapshot-isolation", "serializable"]
-
-CHECKABLE: Final = ("serializable", "strict-serializable", "snapshot-isolation")
-"""The consistency models this checker decides."""
+Graph = Literal["wr", "serial", "si"]
 
 INITIAL: Final = -1
 """The pseudo-writer of the initial (nil) state."""
 
+CHECKABLE: Final = lattice.TRANSACTIONAL
+"""The consistency models this checker decides: the eight transactional models."""
+
+
+class LimitReached(Exception):
+    """The time or memory limit was reached; ``reason`` names which."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Level:
+    """One encoding: the dependency ``graph`` that must be acyclic, whether a read may
+    see its own transaction's later write (``self_reads``), and the extra order used
+    (``None``, ``"process"`` or ``"realtime"``)."""
+
+    graph: Graph
+    self_reads: bool
+    extra: str | None = None
+
+
+LEVELS: Final[dict[str, Level]] = {
+    "read-committed": Level("wr", True),
+    "read-atomic": Level("wr", False),
+    "repeatable-read": Level("serial", True),
+    "serializable": Level("serial", False),
+    "strong-session-serializable": Level("serial", False, "process"),
+    "strict-serializable": Level("serial", False, "realtime"),
+    "snapshot-isolation": Level("si", False),
+}
+"""The solver encoding of each model but read-uncommitted (decided without one)."""
+
 
 @dataclass(frozen=True)
 class Read:
-    """One external read: transaction ``txn`` read ``value`` from ``key``; it may have
-    read from any of ``candidates`` (transaction indexes, ``INITIAL`` for the
-    initial state)."""
+    """One external read of a committed transaction: ``txn`` read ``value`` from
+    ``key``. ``installed``: the possibly-committed transactions whose installed (last)
+    write of the key is the value, ``INITIAL`` for a nil read; ``own``: the reader
+    itself writes the value later (a future read, allowed by read-committed and
+    repeatable-read); ``dirty``: some other write explains it only as an aborted or
+    intermediate version (enough for read-uncommitted)."""
 
     txn: int
     key: Hashable
     value: Any
-    candidates: tuple[int, ...]
+    installed: tuple[int, ...]
+    own: bool
+    dirty: tuple[tuple[str, int], ...]
+    shown: Hashable = None
 
 
 @dataclass
 class Problem:
-    """What the solver is asked, before solving: the committed (or possibly
-    committed) transactions, their reads with candidates, the writers of each key,
-    and the edges the history forces (``(a, b, why)``: ``a`` commits before ``b``
-    starts)."""
+    """What the solver is asked: the transactions that may have committed (``live``,
+    by index), the reads, the writers of each key (by ``value_key`` of the key), the
+    process and real-time orders, and the findings made without a solver."""
 
     txns: tuple[Txn, ...]
+    live: list[int] = field(default_factory=list)
     reads: list[Read] = field(default_factory=list)
     writers: dict[Hashable, list[int]] = field(default_factory=dict)
-    writes: dict[int, dict[Hashable, Any]] = field(default_factory=dict)
-    edges: list[tuple[int, int, str]] = field(default_factory=list)
-
-
-def _internal(txn: Txn) -> tuple[dict[Hashable, Any], dict[Hashable, Any], list[str]]:
-    """External reads, final writes, and internal inconsistencies of a transaction."""
-    external: dict[Hashable, Any] = {}
-    current: dict[Hashable, Any] = {}
-    writes: dict[Hashable, Any] = {}
-    problems: list[str] = []
-    for f, k, v in txn.mops:
-        if f == WRITE:
-            current[k] = v
-            writes[k] = v
-        elif f == READ and txn.ok:
-            if k in current:
-                if current[k] != v:
-                    problems.append(f"read {v!r} from {k!r} after itself writing or "
-                                    f"reading {current[k]!r}")
-            else:
-                external[k] = v
-                current[k] = v
-    return external, writes, problems
+    process: list[tuple[int, int]] = field(default_factory=list)
+    realtime: list[tuple[int, int]] = field(default_factory=list)
+    findings: list[Anomaly] = field(default_factory=list)
+    internal: bool = False
+    unexplained: bool = False
 
 
 def _describe(txn: Txn) -> str:
@@ -112,313 +140,735 @@ def _describe(txn: Txn) -> str:
     return f"T{txn.op} [{mops}]"
 
 
-def build(history: History, *, strict: bool) -> tuple[Problem, list[Anomaly]]:
-    """Candidates and forced edges of ``history``; plus the anomalies found without a
-    solver (internal inconsistencies, reads no committed write explains)."""
-    all_txns = transactions(history, RW_REGISTER)
-    anomalies: list[Anomaly] = []
-    live = tuple(t for t in all_txns if not t.failed)
-    problem = Problem(live)
-    externals: dict[int, dict[Hashable, Any]] = {}
-    intermediate: dict[tuple[Hashable, Any], int] = {}
-    aborted: dict[tuple[Hashable, Any], int] = {}
-    for t in all_txns:
-        external, writes, problems = _internal(t)
-        if t.failed:
-            for k, v in writes.items():
-                aborted.setdefault((k, v), t.op)
-            continue
-        for p in problems:
-            anomalies.append(Anomaly("internal", (t.op,), f"{_describe(t)} {p}"))
-        externals[t.tid] = external
-        problem.writes[t.tid] = writes
-        for k in writes:
-            problem.writers.setdefault(k, []).append(t.tid)
-        seen: dict[Hashable, Any] = {}
-        for f, k, v in t.mops:
-            if f == WRITE:
-                if k in seen:
-                    intermediate.setdefault((k, seen[k]), t.op)
-                seen[k] = v
-    for t in live:
-        for k, v in externals.get(t.tid, {}).items():
-            candidates = [w for w in problem.writers.get(k, ())
-                          if w != t.tid and problem.writes[w][k] == v]
+def _scan(txn: Txn) -> tuple[list[tuple[Hashable, Hashable, Any]], dict[Hashable, Any],
+                             dict[Hashable, list[Any]], str | None]:
+    """A transaction's reads of versions ``(value_key(key), key, value)`` (every read
+    but one returning the transaction's own last write of the key, which it
+    determines), installed writes and all writes (by value_key of key and value), and
+    its first internal inconsistency (a read that differs from its own last read or
+    write of the key)."""
+    reads: list[tuple[Hashable, Hashable, Any]] = []
+    current: dict[Hashable, Any] = {}
+    last: dict[Hashable, Any] = {}
+    every: dict[Hashable, list[Any]] = {}
+    problem: str | None = None
+    for f, k, v in txn.mops:
+        kk = value_key(k)
+        vk = value_key(v)
+        if f == WRITE:
+            current[kk] = (v, vk)
+            last[kk] = vk
+            every.setdefault(kk, []).append(vk)
+        elif f == READ and txn.ok:
+            if kk in current and problem is None and current[kk][1] != vk:
+                problem = (f"read {v!r} from {k!r} after itself writing or reading "
+                           f"{current[kk][0]!r}")
+            if last.get(kk, _NOTHING) != vk:
+                reads.append((kk, k, v))
+            current[kk] = (v, vk)
+    return reads, last, every, problem
+
+
+_NOTHING: Final = object()
+
+
+def _realtime_pairs(txns: Sequence[Txn], live: Sequence[int]) -> list[tuple[int, int]]:
+    """The transitive reduction of real-time order among ``live``: ``a -> b`` when
+    ``a`` completed (ok) before ``b`` was invoked and no completed transaction lies
+    between them (those are always committed, so the reduction loses nothing)."""
+    events: list[tuple[int, int, int]] = []
+    for i in live:
+        t = txns[i]
+        events.append((t.call, 0, i))
+        if t.ret is not None:
+            events.append((t.ret, 1, i))
+    events.sort()
+    frontier: set[int] = set()
+    preds: dict[int, frozenset[int]] = {}
+    out: list[tuple[int, int]] = []
+    for _, completion, i in events:
+        if not completion:
+            preds[i] = frozenset(frontier)
+            out.extend((j, i) for j in sorted(preds[i]))
+        else:
+            frontier -= preds.get(i, frozenset())
+            frontier.add(i)
+    return out
+
+
+def _process_pairs(txns: Sequence[Txn], live: Sequence[int]) -> list[tuple[int, int]]:
+    """Process order among ``live``: each completed (ok) transaction before the next
+    completed one of its process and before every later indeterminate one (an
+    indeterminate transaction never completed, so it ends its process)."""
+    by_process: dict[Hashable, list[int]] = {}
+    for i in live:
+        by_process.setdefault(value_key(txns[i].process), []).append(i)
+    out: list[tuple[int, int]] = []
+    for members in by_process.values():
+        members.sort(key=lambda i: txns[i].call)
+        last_ok = -1
+        oks: list[int] = []
+        for i in members:
+            t = txns[i]
+            if t.ok:
+                if last_ok >= 0 and txns[last_ok].ret < t.call:  # type: ignore[operator]
+                    out.append((last_ok, i))
+                last_ok = i
+                oks.append(i)
+            else:
+                out.extend((j, i) for j in oks
+                           if txns[j].ret < t.call)  # type: ignore[operator]
+    return out
+
+
+def build(history: History, *, deadline: float | None = None) -> Problem:
+    """The reads with their candidate writers, the orders, and the findings no solver
+    is needed for: ``internal``; ``garbage-read`` (a value no write produced: no
+    interpretation explains it); ``G1a``/``G1b`` (a read only an aborted or an
+    intermediate write explains)."""
+    txns = transactions(history, RW_REGISTER)
+    problem = Problem(txns)
+    installed: dict[tuple[Hashable, Hashable], list[int]] = {}
+    dirty: dict[tuple[Hashable, Hashable], list[tuple[str, int]]] = {}
+    externals: list[tuple[int, list[tuple[Hashable, Hashable, Any]]]] = []
+    own: list[dict[Hashable, list[Any]]] = []
+    for t in txns:
+        if not t.tid & 0x3FF:
+            _check_time(deadline)
+        version_reads, last, every, inconsistent = _scan(t)
+        own.append(every)
+        if not t.failed:
+            problem.live.append(t.tid)
+            for kk, vk in last.items():
+                installed.setdefault((kk, vk), []).append(t.tid)
+                problem.writers.setdefault(kk, []).append(t.tid)
+        for kk, vks in every.items():
+            for n, vk in enumerate(vks):
+                final = n == len(vks) - 1 or vk == last[kk]
+                if t.failed:
+                    dirty.setdefault((kk, vk), []).append(("aborted", t.tid))
+                elif not final:
+                    dirty.setdefault((kk, vk), []).append(("intermediate", t.tid))
+        if inconsistent is not None:
+            problem.internal = True
+            problem.findings.append(Anomaly("internal", (t.op,),
+                                            f"{_describe(t)} {inconsistent}"))
+        if t.ok:
+            externals.append((t.tid, version_reads))
+    for ti, version_reads in externals:
+        _check_time(deadline)
+        for kk, k, v in version_reads:
+            vk = value_key(v)
+            writers = [w for w in installed.get((kk, vk), ()) if w != ti]
             if v is None:
-                candidates.append(INITIAL)
-            if not candidates:
-                if (k, v) in aborted:
-                    kind, why = "G1a", f"the value {v!r} of {k!r} was written only by the " \
-                        f"aborted T{aborted[(k, v)]}"
-                    ops: tuple[int, ...] = (t.op, aborted[(k, v)])
-                elif (k, v) in intermediate:
-                    kind, why = "G1b", f"the value {v!r} of {k!r} is an intermediate write " \
-                        f"of T{intermediate[(k, v)]}"
-                    ops = (t.op, intermediate[(k, v)])
-                else:
-                    kind, why, ops = "G1a", f"no transaction wrote {v!r} to {k!r}", (t.op,)
-                anomalies.append(Anomaly(kind, ops, f"{_describe(t)} read {v!r} from "
-                                         f"{k!r}, but {why}"))
-                continue
-            problem.reads.append(Read(t.tid, k, v, tuple(candidates)))
-    if strict:
-        problem.edges.extend(_realtime_edges(live))
-    return problem, anomalies
+                writers.append(INITIAL)
+            mine = vk in own[ti].get(kk, ())
+            others = tuple((why, w) for why, w in dirty.get((kk, vk), ()) if w != ti)
+            read = Read(ti, kk, v, tuple(writers), mine, others, k)
+            problem.reads.append(read)
+            _explain(problem, read, k)
+    problem.process = _process_pairs(txns, problem.live)
+    problem.realtime = _realtime_pairs(txns, problem.live)
+    return problem
 
 
-def _realtime_edges(txns: Sequence[Txn]) -> list[tuple[int, int, str]]:
-    """Every real-time order between completed transactions: ``a`` completed before
-    ``b`` was invoked. Quadratic, which suits the history sizes a solver handles."""
-    done = [t for t in txns if t.ret is not None]
-    return [(a.tid, b.tid, "realtime") for a in done for b in txns
-            if a.tid != b.tid and a.ret < b.call]  # type: ignore[operator]
-
-
-def prune(problem: Problem) -> None:
-    """Drop candidates that forced edges already rule out, until nothing changes."""
-    while True:
-        graph: nx.DiGraph[int] = nx.DiGraph()
-        graph.add_nodes_from(t.tid for t in problem.txns)
-        graph.add_edges_from((a, b) for a, b, _ in problem.edges)
-        for r in problem.reads:
-            if len(r.candidates) == 1 and r.candidates[0] != INITIAL:
-                graph.add_edge(r.candidates[0], r.txn)
-        changed = False
-        kept: list[Read] = []
-        for r in problem.reads:
-            reach = nx.descendants(graph, r.txn) if len(r.candidates) > 1 else set()
-            candidates = tuple(c for c in r.candidates if c == INITIAL or c not in reach)
-            if candidates != r.candidates and candidates:
-                changed = True
-                r = Read(r.txn, r.key, r.value, candidates)
-            kept.append(r)
-        problem.reads = kept
-        if not changed:
+def _explain(problem: Problem, read: Read, key: Hashable) -> None:
+    """The findings of one read that no interpretation can avoid."""
+    t = problem.txns[read.txn]
+    if read.installed:
+        return
+    if not read.own and not read.dirty:
+        problem.unexplained = True
+        problem.findings.append(Anomaly(
+            "garbage-read", (t.op,),
+            f"{_describe(t)} read {read.value!r} from {key!r}, but no transaction wrote "
+            f"{read.value!r} to {key!r}: no interpretation explains this read"))
+        return
+    if read.own:
+        problem.findings.append(Anomaly(
+            "future-read", (t.op,),
+            f"{_describe(t)} read {read.value!r} from {key!r}, which only its own later "
+            "write explains"))
+        if not read.dirty:
             return
+    if read.dirty:
+        why, w = read.dirty[0]
+        kind = "G1a" if why == "aborted" else "G1b"
+        problem.findings.append(Anomaly(
+            kind, (t.op, problem.txns[w].op),
+            f"{_describe(t)} read {read.value!r} from {key!r}, which only the {why} "
+            f"write of T{problem.txns[w].op} wrote"))
 
 
-def components(problem: Problem) -> list[list[int]]:
-    """Groups of transactions that constrain each other (sharing a key, or ordered by
-    a forced edge); different groups can be solved apart."""
-    graph: nx.Graph[int] = nx.Graph()
-    graph.add_nodes_from(t.tid for t in problem.txns)
+def _check_time(deadline: float | None) -> None:
+    if deadline is not None and time.monotonic() > deadline:
+        raise LimitReached("time limit")
+
+
+class _Groups:
+    """Union-find over transaction indexes."""
+
+    def __init__(self) -> None:
+        self.parent: dict[int, int] = {}
+
+    def find(self, x: int) -> int:
+        parent = self.parent
+        root = x
+        while parent.get(root, root) != root:
+            root = parent[root]
+        while x != root:
+            parent[x], x = root, parent.get(x, x)
+        return root
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[ra] = rb
+
+
+def components(problem: Problem, extra: str | None) -> list[list[int]]:
+    """Groups of live transactions that constrain each other (writers of one key, a
+    read and the writers of its key, and the ``extra`` order's pairs); every model
+    holds of the history iff it holds of each group."""
+    groups = _Groups()
     for members in problem.writers.values():
-        graph.add_edges_from(pairwise(members))
+        for a, b in pairwise(members):
+            groups.union(a, b)
     for r in problem.reads:
-        for c in r.candidates:
-            if c != INITIAL:
-                graph.add_edge(r.txn, c)
-        if problem.writers.get(r.key):
-            graph.add_edge(r.txn, problem.writers[r.key][0])
-    graph.add_edges_from((a, b) for a, b, _ in problem.edges)
-    return [sorted(c) for c in nx.connected_components(graph)]
+        writers = problem.writers.get(r.key)
+        if writers:
+            groups.union(r.txn, writers[0])
+    pairs = (problem.process if extra == "process" else
+             problem.realtime if extra == "realtime" else [])
+    for a, b in pairs:
+        groups.union(a, b)
+    out: dict[int, list[int]] = {}
+    for i in problem.live:
+        out.setdefault(groups.find(i), []).append(i)
+    return sorted(out.values(), key=lambda c: c[0])
 
 
 @dataclass(frozen=True)
 class Solved:
-    """One component's answer: ``status`` is sat / unsat / unknown; ``order`` the
-    commit order when sat; ``core`` the labels of the unsat core when unsat."""
+    """One component's answer at one level: ``status`` sat / unsat / unknown;
+    ``order`` the commit order when sat; ``core`` the labels of an unsat core; the
+    ``reason`` when unknown (time limit or memory limit)."""
 
     status: str
     order: tuple[int, ...] = ()
     core: tuple[str, ...] = ()
+    reason: str = ""
+    cycle: tuple[int, ...] = ()
+    involved: tuple[int, ...] = ()
+
+
+def run_solver(solver: Any, deadline: float | None) -> tuple[str, str]:
+    """Run ``solver`` with the time left before ``deadline``: ``("sat"|"unsat", "")``,
+    or ``("unknown", reason)`` when z3 gave up, ran out of time or of memory. The one
+    place a z3 check runs (a memory cap for z3, when one is set, belongs here)."""
+    import z3
+
+    if deadline is not None:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return "unknown", "time limit"
+        solver.set("timeout", max(1, int(left * 1000)))
+    try:
+        answer = solver.check()
+    except MemoryError:
+        return "unknown", "memory limit"
+    except z3.Z3Exception as error:
+        text = str(error)
+        if "memory" in text.lower():
+            return "unknown", "memory limit"
+        raise
+    if answer == z3.sat:
+        return "sat", ""
+    if answer == z3.unsat:
+        return "unsat", ""
+    why = solver.reason_unknown()
+    if "memory" in why.lower():
+        return "unknown", "memory limit"
+    if "timeout" in why.lower() or "canceled" in why.lower() or deadline is not None:
+        return "unknown", "time limit"
+    return "unknown", f"z3 gave up ({why})"  # pragma: no cover - z3 decides these theories
 
 
 def solve(problem: Problem, members: Iterable[int], level: Level, *,
-          realtime: bool, timeout: float | None) -> Solved:
-    """Is there an execution of the component ``members`` at ``level``?
-
-    ``read-committed-order``: every read's writer commits before the reader (no
-    anti-dependencies considered); ``snapshot-isolation``: reads see the last commit
-    before the reader's start, and overlapping writers of one key never both commit;
-    ``serializable``: start and commit coincide."""
+          deadline: float | None = None, track: bool = True) -> Solved:
+    """Is there an interpretation of the component ``members`` with no phenomenon
+    ``level`` forbids (see the module's docstring)? Reads whose candidates lie outside
+    the component cannot exist (components keep a key's writers together)."""
     import z3
 
     inside = set(members)
-    txns = {t.tid: t for t in problem.txns if t.tid in inside}
+    txns = problem.txns
     solver = z3.Solver()
-    solver.set("unsat_core", True)
-    if timeout is not None:
-        solver.set("timeout", max(1, int(timeout * 1000)))
-    commit = {i: z3.Int(f"c{i}") for i in txns}
-    start = commit if level == "serializable" else {i: z3.Int(f"s{i}") for i in txns}
-    alive = {i: (z3.BoolVal(True) if t.ok else z3.Bool(f"k{i}")) for i, t in txns.items()}
-    if level != "serializable":
-        for i in txns:
+    if track:
+        solver.set("unsat_core", True)
+    commit = {i: z3.Int(f"c{i}") for i in inside}
+    start = commit if level.graph != "si" else {i: z3.Int(f"s{i}") for i in inside}
+    alive = {i: (z3.BoolVal(True) if txns[i].ok else z3.Bool(f"k{i}")) for i in inside}
+    if level.graph == "si":
+        for i in inside:
             solver.add(start[i] < commit[i])
-    points = list(commit.values()) + ([] if level == "serializable" else list(start.values()))
+    points = list(commit.values()) + ([] if level.graph != "si" else list(start.values()))
     if len(points) > 1:
         solver.add(z3.Distinct(*points))
-    if realtime:
-        for a, b, why in problem.edges:
-            if a in inside and b in inside:
-                solver.assert_and_track(
-                    z3.Implies(z3.And(alive[a], alive[b]), commit[a] < start[b]),
-                    f"edge:{a}:{b}:{why}")
+
+    def tracked(constraint: Any, label: str) -> None:
+        if track:
+            solver.assert_and_track(constraint, label)
+        else:
+            solver.add(constraint)
+
+    pairs = (problem.process if level.extra == "process" else
+             problem.realtime if level.extra == "realtime" else [])
+    for a, b in pairs:
+        if a in inside and b in inside:
+            tracked(z3.Implies(z3.And(alive[a], alive[b]), commit[a] < start[b]),
+                    f"edge:{a}:{b}:{level.extra}")
+    checked = 0
     for n, r in enumerate(problem.reads):
         if r.txn not in inside:
             continue
-        others = [w for w in problem.writers.get(r.key, ()) if w != r.txn and w in inside]
-        options = []
-        for c in r.candidates:
-            if c == INITIAL:
-                if level == "read-committed-order":  # no anti-dependency considered
-                    options.append(z3.BoolVal(True))
-                    continue
-                options.append(z3.And(*[
-                    z3.Not(z3.And(alive[o], commit[o] < start[r.txn])) for o in others
-                ]))
-                continue
-            seen = z3.And(alive[c], commit[c] < start[r.txn])
-            if level == "read-committed-order":
-                options.append(seen)
-                continue
-            latest = [z3.Not(z3.And(alive[o], commit[c] < commit[o], commit[o] < start[r.txn]))
-                      for o in others if o != c]
-            options.append(z3.And(seen, *latest))
-        solver.assert_and_track(z3.Or(*options) if options else z3.BoolVal(False), f"read:{n}")
-    if level == "snapshot-isolation":
-        for key, members_ in problem.writers.items():
-            ws = [w for w in members_ if w in inside]
-            for x, a in enumerate(ws):
-                for b in ws[x + 1:]:
-                    solver.assert_and_track(
-                        z3.Or(z3.Not(alive[a]), z3.Not(alive[b]),
-                              commit[a] < start[b], commit[b] < start[a]),
-                        f"ww:{a}:{b}:{key!r}")
-    answer = solver.check()
-    if answer == z3.sat:
+        checked += 1
+        if not checked & 0xFF:
+            _check_time(deadline)
+        options = _read_options(problem, r, level, inside, commit, start, alive)
+        tracked(z3.Or(*options) if options else z3.BoolVal(False), f"read:{n}")
+    if level.graph == "si":
+        for key, ws in problem.writers.items():
+            mine = [w for w in ws if w in inside]
+            for x, a in enumerate(mine):
+                _check_time(deadline)
+                for b in mine[x + 1:]:
+                    tracked(z3.Or(z3.Not(alive[a]), z3.Not(alive[b]),
+                                  commit[a] < start[b], commit[b] < start[a]),
+                            f"ww:{a}:{b}:{key!r}")
+    status, reason = run_solver(solver, deadline)
+    if status == "sat":
         model = solver.model()
-        committed = [i for i in txns if z3.is_true(model.eval(alive[i], model_completion=True))]
+        committed = [i for i in inside if z3.is_true(model.eval(alive[i],
+                                                                  model_completion=True))]
         order = sorted(committed,
                        key=lambda i: model.eval(commit[i], model_completion=True).as_long())
         return Solved("sat", tuple(order))
-    if answer == z3.unsat:
-        return Solved("unsat", core=tuple(sorted(str(c) for c in solver.unsat_core())))
-    return Solved("unknown")
+    if status == "unsat":
+        core = tuple(sorted(str(c) for c in solver.unsat_core())) if track else ()
+        return Solved("unsat", core=core)
+    return Solved("unknown", reason=reason)
+
+
+def _read_options(problem: Problem, r: Read, level: Level, inside: set[int],
+                  commit: dict[int, Any], start: dict[int, Any], alive: dict[int, Any]
+                  ) -> list[Any]:
+    """The ways read ``r`` can be explained at ``level``, as z3 formulas."""
+    import z3
+
+    others = [w for w in problem.writers.get(r.key, ()) if w != r.txn and w in inside]
+    options: list[Any] = []
+    if r.own and level.self_reads:
+        return [z3.BoolVal(True)]
+    for c in r.installed:
+        if c == INITIAL:
+            if level.graph == "wr":
+                return [z3.BoolVal(True)]
+            options.append(z3.And(*[z3.Not(z3.And(alive[o], commit[o] < start[r.txn]))
+                                    for o in others]))
+            continue
+        if c not in inside:  # pragma: no cover - components keep writers together
+            continue
+        seen = z3.And(alive[c], commit[c] < start[r.txn])
+        if level.graph == "wr":
+            options.append(seen)
+            continue
+        latest = [z3.Not(z3.And(alive[o], commit[c] < commit[o], commit[o] < start[r.txn]))
+                  for o in others if o != c]
+        options.append(z3.And(seen, *latest))
+    return options
 
 
 def _explain_core(problem: Problem, core: Sequence[str]) -> tuple[tuple[int, ...], list[str]]:
-    by_index = {t.tid: t for t in problem.txns}
+    txns = problem.txns
     involved: list[int] = []
     lines: list[str] = []
 
     def note(i: int) -> None:
-        op = by_index[i].op
-        if op not in involved:
-            involved.append(op)
+        if txns[i].op not in involved:
+            involved.append(txns[i].op)
 
     for label in core:
         kind, _, rest = label.partition(":")
         if kind == "read":
             r = problem.reads[int(rest)]
             note(r.txn)
-            names = ", ".join("the initial state" if c == INITIAL else f"T{by_index[c].op}"
-                              for c in r.candidates)
-            for c in r.candidates:
+            names = [("the initial state" if c == INITIAL else f"T{txns[c].op}")
+                     for c in r.installed]
+            for c in r.installed:
                 if c != INITIAL:
                     note(c)
-            lines.append(f"T{by_index[r.txn].op} read {r.value!r} from {r.key!r}, "
-                         f"which only {names} could have written")
+            if r.own:
+                names.append(f"T{txns[r.txn].op} itself, later")
+            who = ", ".join(names) or "no committed transaction"
+            lines.append(f"T{txns[r.txn].op} read {r.value!r} from {r.shown!r}, "
+                         f"which only {who} could have written")
         elif kind == "edge":
             a, b, why = rest.split(":", 2)
             note(int(a))
             note(int(b))
-            lines.append(f"T{by_index[int(a)].op} completed before T{by_index[int(b)].op} "
+            lines.append(f"T{txns[int(a)].op} completed before T{txns[int(b)].op} "
                          f"began ({why})")
         elif kind == "ww":
-            a, b, key = rest.split(":", 2)
+            a, b, _ = rest.split(":", 2)
             note(int(a))
             note(int(b))
-            lines.append(f"T{by_index[int(a)].op} and T{by_index[int(b)].op} both wrote "
-                         f"{key} and cannot overlap")
+            lines.append(f"T{txns[int(a)].op} and T{txns[int(b)].op} both wrote one key "
+                         "and cannot overlap")
     return tuple(involved), lines
 
 
-_LEVELS_BY_MODEL: Final[dict[str, tuple[Level, bool]]] = {
-    "serializable": ("serializable", False),
-    "strict-serializable": ("serializable", True),
-    "snapshot-isolation": ("snapshot-isolation", False),
+_NAMES: Final[dict[str, str]] = {
+    # The phenomenon a model's failure shows, given the next weaker encoding holds.
+    "read-committed": "G1c",
+    "read-atomic": "future-read",
+    "repeatable-read": "G2-item",
+    "serializable": "future-read",
+    "snapshot-isolation": "G-single",
+    "strong-session-serializable": "G2-item-process",
+    "strict-serializable": "G2-item-realtime",
 }
 
 
-def _classify(problem: Problem, members: list[int], level: Level, realtime: bool,
-              timeout: float | None) -> str:
-    """The anomaly type of a component that fails ``level``: the weakest relaxation
-    that still fails names it."""
-    def fails(lvl: Level, rt: bool) -> bool:
-        return solve(problem, members, lvl, realtime=rt, timeout=timeout).status == "unsat"
+@dataclass
+class Decision:
+    """What :func:`decide` found: ``holds`` / ``fails`` (model names, closed under the
+    lattice's implications among the eight), the models left undecided and why
+    (``reasons``), the anomalies, and a commit order witnessing the strongest model
+    decided to hold (operation ids)."""
 
-    suffix = ""
-    if realtime and not fails(level, False):
-        suffix = "-realtime"
-        if fails("read-committed-order", True):
-            return "G1c-realtime"
-        return "G2-realtime"
-    if fails("read-committed-order", False):
-        return "G1c" + suffix
-    if level == "snapshot-isolation" or fails("snapshot-isolation", False):
-        return "G-single"
-    return "G2-item"
+    holds: set[str] = field(default_factory=set)
+    fails: set[str] = field(default_factory=set)
+    anomalies: list[Anomaly] = field(default_factory=list)
+    witness: tuple[int, ...] | None = None
+    witness_model: str | None = None
+    reasons: list[str] = field(default_factory=list)
+    unsat: dict[str, Solved] = field(default_factory=dict)
+
+    def mark(self, model: str, holds: bool) -> None:
+        """Record a decision and everything the lattice implies from it."""
+        if holds:
+            self.holds |= {m for m in CHECKABLE if lattice.implies(model, m)}
+        else:
+            self.fails |= {m for m in CHECKABLE if lattice.implies(m, model)}
+
+    def open(self) -> list[str]:
+        """The models neither decided nor implied, strongest first."""
+        return [m for m in lattice.by_strength(CHECKABLE)
+                if m not in self.holds and m not in self.fails]
+
+
+_RANK: Final = {t: i for i, t in enumerate((
+    "garbage-read", "G0", "G1a", "G1b", "G1c", "internal", "future-read", "G-single",
+    "G-nonadjacent", "G2-item", "G2-item-process", "G2-item-realtime"))}
+"""The order anomalies are listed in: the worst, and the most specific, first."""
+
+_ORDER: Final = ("strict-serializable", "strong-session-serializable", "serializable",
+                 "repeatable-read", "snapshot-isolation", "read-atomic", "read-committed")
+
+
+def decide(problem: Problem, *, first: Iterable[str] = (),
+           deadline: float | None = None) -> Decision:
+    """Decide all eight models over every interpretation of ``problem`` (what the
+    lattice implies from each decision is recorded too), the models in ``first`` (those
+    a verdict is asked for) before the others, strongest first.
+
+    A model fails on the findings alone when they forbid it (``garbage-read``: all;
+    ``internal``: read-atomic and above); otherwise each component is solved. A limit
+    reached leaves the models still open undecided, with the reason in ``reasons``."""
+    asked = [m for m in _ORDER if m in set(first)]
+    out = Decision(anomalies=list(problem.findings))
+    if problem.unexplained:
+        out.mark("read-uncommitted", False)
+    else:
+        out.mark("read-uncommitted", True)
+    if problem.internal:
+        out.mark("read-atomic", False)
+    groups: dict[str | None, list[list[int]]] = {}
+    try:
+        for model in (*asked, *_ORDER):
+            if model in out.holds or model in out.fails:
+                continue
+            _check_time(deadline)
+            level = LEVELS[model]
+            if level.extra not in groups:
+                groups[level.extra] = components(problem, level.extra)
+            _decide_one(problem, model, level, groups[level.extra], out, deadline)
+    except LimitReached as limit:
+        out.reasons.append(limit.reason)
+    _name_failures(problem, out)
+    return out
+
+
+def _name_failures(problem: Problem, out: Decision) -> None:
+    """An anomaly for each model the solver refuted while every model it directly
+    implies holds: the phenomenon that separates them (``_NAMES``) is then present in
+    every interpretation. Failures implied by a weaker model's are not repeated."""
+    for model in lattice.by_strength(out.unsat):
+        below = lattice.IMPLIES.get(model, frozenset()) & set(CHECKABLE)
+        if not below <= out.holds:
+            continue
+        answer = out.unsat[model]
+        if answer.cycle:
+            ops = tuple(problem.txns[i].op for i in answer.cycle)
+            out.anomalies.append(Anomaly(
+                _NAMES[model], ops,
+                f"No {model} interpretation explains these transactions: the values they "
+                "read and wrote (each read has one possible writer) force "
+                + " -> ".join(f"T{op}" for op in (*ops, ops[0]))
+                + f" in every order {model} allows: a cycle.",
+                {"cycle": list(ops), "model": model}))
+            continue
+        if answer.involved:
+            ops = tuple(problem.txns[i].op for i in answer.involved)
+            out.anomalies.append(Anomaly(
+                _NAMES[model], ops,
+                f"No {model} interpretation explains these transactions: no order of "
+                "them (each read has one possible writer) places every version read "
+                f"directly before its reader: {', '.join(f'T{op}' for op in ops)}.",
+                {"model": model}))
+            continue
+        ops, lines = _explain_core(problem, answer.core)
+        out.anomalies.append(Anomaly(
+            _NAMES[model], ops,
+            f"No {model} interpretation explains these transactions: "
+            + "; ".join(lines) + ".",
+            {"core": list(answer.core), "model": model}))
+
+
+def without_solver(problem: Problem, members: Sequence[int], level: Level,
+                   deadline: float | None) -> Solved | None:
+    """The answer for one component when every read in it has a single possible writer
+    (unique values), from its polygraph (``elle.polygraph``); None when some read has
+    several, or the polygraph leaves choices a topological order does not meet (z3
+    decides those). Indeterminate transactions nobody read are taken as aborted:
+    removing a transaction nobody read removes edges only."""
+    from replicheck.histories.checkers.elle import polygraph
+
+    inside = set(members)
+    reads = [r for r in problem.reads
+             if r.txn in inside and not (r.own and level.self_reads)]
+    read_from: set[int] = set()
+    tags: list[int] = []  # the transaction whose read each choice comes from
+    prefer: list[int] = []  # the option the history's real time suggests (0 or 1)
+    call = [t.call for t in problem.txns]
+    for r in reads:
+        if len(r.installed) != 1:
+            return None
+        if r.installed[0] != INITIAL:
+            read_from.add(r.installed[0])
+    txns = problem.txns
+    alive = [i for i in sorted(inside) if txns[i].ok or i in read_from]
+    index = {t: n for n, t in enumerate(alive)}
+    si = level.graph == "si"
+    shift = len(alive) if si else 0
+    graph = polygraph.Polygraph(len(alive) + shift)
+    known, choices = graph.known, graph.choices
+    if si:
+        known.extend((n + shift, n) for n in range(len(alive)))  # start before commit
+    pairs = (problem.process if level.extra == "process" else
+             problem.realtime if level.extra == "realtime" else [])
+    known.extend((index[a], index[b] + shift) for a, b in pairs if a in index and b in index)
+    for n, r in enumerate(reads):
+        if not n & 0x3FF:
+            _check_time(deadline)
+        w, t = r.installed[0], index[r.txn]
+        if w != INITIAL:
+            known.append((index[w], t + shift))
+        if level.graph == "wr":
+            continue
+        others = [index[o] for o in problem.writers.get(r.key, ())
+                  if o in index and o != r.txn and o != w]
+        if w == INITIAL:
+            known.extend((t + shift, o) for o in others)
+        else:
+            choices.extend(((o, index[w]), (t + shift, o)) for o in others)
+            tags.extend(r.txn for _ in others)
+            prefer.extend(0 if call[alive[o]] < call[w] else 1 for o in others)
+    if si:
+        for ws in problem.writers.values():
+            mine = [index[w] for w in ws if w in index]
+            _check_time(deadline)
+            for x, a in enumerate(mine):
+                for b in mine[x + 1:]:
+                    choices.append(((a, b + shift), (b, a + shift)))
+                    tags.append(alive[a])
+                    prefer.append(0 if call[alive[a]] < call[alive[b]] else 1)
+    try:
+        outcome = polygraph.solve(graph, deadline)
+    except polygraph.Timeout:
+        raise LimitReached("time limit") from None
+    if outcome.status == "sat":
+        return Solved("sat", tuple(alive[v] for v in outcome.order if v < len(alive)))
+    if outcome.status == "unsat":
+        cycle = tuple(dict.fromkeys(alive[v % len(alive)] for v in outcome.cycle))
+        return Solved("unsat", cycle=cycle)
+    guess = _guess(graph, outcome, prefer, deadline)
+    if guess is not None:
+        return Solved("sat", tuple(alive[v] for v in guess if v < len(alive)))
+    return _residual(graph, outcome, alive, tags, deadline)
+
+
+def _guess(graph: Any, outcome: Any, prefer: Sequence[int], deadline: float | None
+           ) -> tuple[int, ...] | None:
+    """An order meeting every choice when the choices left take the option real time
+    suggests (a guess, checked: None when it leads nowhere; never a refutation)."""
+    from replicheck.histories.checkers.elle import polygraph
+
+    known = list(outcome.known)
+    known.extend(graph.choices[n][prefer[n]] for n in outcome.left)
+    attempt = polygraph.Polygraph(graph.size, known, [graph.choices[n] for n in outcome.left])
+    try:
+        found = polygraph.solve(attempt, deadline)
+    except polygraph.Timeout:
+        raise LimitReached("time limit") from None
+    return found.order if found.status == "sat" else None
+
+
+def _residual(graph: Any, outcome: Any, alive: Sequence[int], tags: Sequence[int],
+              deadline: float | None) -> Solved:
+    """z3 on what the polygraph left open: an integer per point, the known edges as
+    ``<``, each choice left as a disjunction (ties are harmless: every constraint is a
+    strict order between two points, kept by any way of breaking ties)."""
+    import z3
+
+    solver = z3.Solver()
+    solver.set("unsat_core", True)
+    point = [z3.Int(f"p{v}") for v in range(graph.size)]
+    for n, (a, b) in enumerate(outcome.known):
+        if not n & 0xFFF:
+            _check_time(deadline)
+        solver.add(point[a] < point[b])
+    for which in outcome.left:
+        (a, b), (c, d) = graph.choices[which]
+        solver.assert_and_track(z3.Or(point[a] < point[b], point[c] < point[d]),
+                                f"choice:{which}")
+    status, reason = run_solver(solver, deadline)
+    if status == "sat":
+        model = solver.model()
+        rank = [model.eval(p, model_completion=True).as_long() for p in point]
+        order = sorted(range(len(alive)), key=lambda v: rank[v])
+        return Solved("sat", tuple(alive[v] for v in order))
+    if status == "unsat":
+        core = [int(str(c).split(":")[1]) for c in solver.unsat_core()]
+        involved = tuple(dict.fromkeys(tags[n] for n in core))
+        return Solved("unsat", involved=involved)
+    return Solved("unknown", reason=reason)
+
+
+def _decide_one(problem: Problem, model: str, level: Level, groups: list[list[int]],
+                out: Decision, deadline: float | None) -> None:
+    if any(not r.installed and not (r.own and level.self_reads) for r in problem.reads):
+        out.mark(model, False)  # a read it cannot explain: a finding already says which
+        return
+    order: list[int] = []
+    failed: list[tuple[list[int], Solved]] = []
+    unknown = ""
+    for members in groups:
+        _check_time(deadline)
+        try:
+            answer = (without_solver(problem, members, level, deadline)
+                      or solve(problem, members, level, deadline=deadline))
+        except MemoryError:
+            answer = Solved("unknown", reason="memory limit")
+        except Exception as error:  # z3's out of memory while building the constraints
+            if type(error).__name__ != "Z3Exception" or "memory" not in str(error).lower():
+                raise
+            answer = Solved("unknown", reason="memory limit")
+        if answer.status == "sat":
+            order.extend(answer.order)
+        elif answer.status == "unsat":
+            failed.append((members, answer))
+            break
+        else:
+            unknown = answer.reason
+            break
+    if failed:
+        out.mark(model, False)
+        out.unsat[model] = failed[0][1]
+    elif unknown:
+        raise LimitReached(unknown)
+    else:
+        out.mark(model, True)
+        if out.witness is None:
+            out.witness = tuple(problem.txns[i].op for i in order)
+            out.witness_model = model
+
+
+def verdict_from(decision: Decision, wanted: Sequence[str], *, workload: str,
+                 operations: int, seconds: float, anomalies: Sequence[Anomaly] = (),
+                 notes: Sequence[str] = ()) -> Verdict:
+    """The Verdict for the models ``wanted`` from a decision over the eight: valid
+    when all hold, False when one fails, "unknown" (with the limit reached) otherwise.
+    ``ruled_out`` and ``still_possible`` are exactly the models decided (with what the
+    lattice implies among the eight)."""
+    valid: Validity
+    if any(m in decision.fails for m in wanted):
+        valid = False
+    elif all(m in decision.holds for m in wanted):
+        valid = True
+    else:
+        valid = "unknown"
+    listed = sorted(list(anomalies) or decision.anomalies,
+                    key=lambda a: _RANK.get(a.type, len(_RANK)))
+    more = list(notes)
+    undecided = decision.open()
+    if undecided:
+        reason = ", ".join(dict.fromkeys(decision.reasons)) or "not asked"
+        more.append(f"undecided ({reason} reached): {', '.join(undecided)}")
+    serial = decision.witness_model is not None and lattice.implies(
+        decision.witness_model, "serializable")
+    witness = decision.witness if valid is True and serial else None
+    if valid is True and not serial:
+        more.append("no serial order: the models asked for hold, serializability does not")
+    bad = [a for a in listed if any(a.type in lattice.forbidden_by(m) for m in wanted)]
+    return Verdict(
+        valid=valid,
+        model=workload,
+        consistency=tuple(wanted),
+        anomalies=tuple(listed),
+        ruled_out=frozenset(decision.fails),
+        still_possible=frozenset(decision.holds),
+        witness=witness,
+        counterexample=[a.to_json() for a in bad] or None if valid is False else None,
+        stats=Stats(operations=operations, seconds=seconds),
+        notes=tuple(more),
+    )
 
 
 def check_smt(history: History, *, consistency: Sequence[str] = ("serializable",),
               timeout: float | None = None) -> Verdict:
     """Decide whether a read-write-register history is allowed by each model in
-    ``consistency`` (any of ``serializable``, ``strict-serializable``,
-    ``snapshot-isolation``), with z3 where the write order is open.
+    ``consistency`` (of the eight transactional models), over every interpretation.
 
-    Valid only when every requested model allows the history; the witness is a
-    commit order of the committed transactions (a serial order under
-    serializability). Invalid with anomalies naming the transactions of the unsat
-    core; "unknown" when the solver reached ``timeout`` seconds first."""
-    from replicheck.models.lattice import ruled_out, still_possible
-
+    Valid only when every requested model holds; the witness is then a serial order of
+    the committed transactions when serializability holds. Invalid with anomalies
+    naming the transactions involved; "unknown" when the time (``timeout`` seconds) or
+    memory limit came first, with a note saying which. All eight models are decided
+    (so that ``ruled_out`` and ``still_possible`` are exact)."""
     unknown_models = sorted(set(consistency) - set(CHECKABLE))
     if unknown_models:
-        raise ValueError(f"the SMT checker decides {', '.join(CHECKABLE)}; "
+        raise ValueError(f"the SMT checker decides {', '.join(sorted(CHECKABLE))}; "
                          f"not {unknown_models}")
     started = time.perf_counter()
-    deadline = None if timeout is None else started + timeout
-    strict = "strict-serializable" in consistency
-    problem, anomalies = build(history, strict=strict)
-    prune(problem)
-    groups = components(problem)
-    witness: list[int] | None = None
-    undecided = False
-    for model in consistency:
-        level, realtime = _LEVELS_BY_MODEL[model]
-        order: list[int] = []
-        for members in groups:
-            left = None if deadline is None else max(0.001, deadline - time.perf_counter())
-            answer = solve(problem, members, level, realtime=realtime, timeout=left)
-            if answer.status == "sat":
-                order.extend(answer.order)
-            elif answer.status == "unsat":
-                kind = _classify(problem, members, level, realtime, left)
-                ops, lines = _explain_core(problem, answer.core)
-                anomalies.append(Anomaly(
-                    kind, ops,
-                    f"No {model} execution explains these transactions: "
-                    + "; ".join(lines) + ".",
-                    {"core": list(answer.core), "model": model}))
-            else:
-                undecided = True
-        if witness is None:
-            witness = order
-    by_index = {t.tid: t.op for t in problem.txns}
-    found = {a.type for a in anomalies}
-    forbidden = ruled_out(found)
-    invalid = any(m in forbidden for m in consistency)
-    valid: bool | str = False if invalid else ("unknown" if undecided else True)
-    return Verdict(
-        valid=valid,  # type: ignore[arg-type]
-        model="rw-register",
-        consistency=tuple(consistency),
-        anomalies=tuple(anomalies),
-        ruled_out=forbidden,
-        still_possible=still_possible(found),
-        witness=tuple(by_index[i] for i in witness or ()) if valid is True else None,
-        counterexample=[a.to_json() for a in anomalies] or None,
-        stats=Stats(operations=len(history), seconds=time.perf_counter() - started),
-    )
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        problem = build(history, deadline=deadline)
+    except LimitReached as limit:
+        return Verdict("unknown", "rw-register", tuple(consistency),
+                       stats=Stats(operations=len(history),
+                                   seconds=time.perf_counter() - started),
+                       notes=(f"undecided ({limit.reason} reached before the solver ran)",))
+    decision = decide(problem, first=consistency, deadline=deadline)
+    return verdict_from(decision, consistency, workload="rw-register",
+                        operations=len(history), seconds=time.perf_counter() - started)

@@ -74,12 +74,23 @@ def test_unread_appends_come_after_the_longest_read() -> None:
     assert check_list_append(h, consistency=["serializable"]).valid is True
 
 
-def test_only_external_reads_give_wr_and_rw_edges() -> None:
-    # T1 appends 2 and then reads [1, 2]: its read is internal, no edge from itself,
-    # and T0 -> T1 comes from the version order (ww), not from a read.
+def test_a_read_after_own_appends_shows_the_version_it_started_from() -> None:
+    # T1 appends 2 and then reads [1, 2]: its own append on the version [1], which it
+    # read from T0 (wr), as an external read would have.
     h = serial((0, [[A, "x", 1]]), (1, [[A, "x", 2], [R, "x", [1, 2]]]))
-    assert edges(h) == {(0, 1, "ww", "x")}
+    assert edges(h) == {(0, 1, "ww", "x"), (0, 1, "wr", "x")}
     assert check_list_append(h).valid is True
+
+
+def test_every_read_shows_a_version_so_a_non_repeatable_read_is_not_repeatable_read(
+        ) -> None:
+    # T1 read [] and then [1]: two versions, T1 -rw-> T0 -wr-> T1 (G-single). Once only
+    # an internal inconsistency, which repeatable read allows.
+    h = serial((0, [[A, "x", 1]]), (1, [[R, "x", []], [R, "x", [1]]]))
+    v = check_list_append(h, consistency=["repeatable-read"])
+    assert v.valid is False
+    assert {"internal", "G-single"} <= {a.type for a in v.anomalies}
+    assert "read-committed" in v.still_possible
 
 
 def test_an_internal_read_with_an_unknown_prefix_is_consistent() -> None:
@@ -129,7 +140,7 @@ def test_appends_out_of_program_order_are_an_incompatible_order() -> None:
     inc = next(a for a in v.anomalies if a.type == "incompatible-order")
     assert inc.ops == (1, 0)
     assert inc.explanation == (
-        "T1 appended 2, then 3 to x, but T0 read x = [3, 2, 1]: no single order of "
+        "T1 appended 2, then 3 to x, but T0 read x = [3, 2]: no single order of "
         "appends explains both (incompatible order).")
 
 
@@ -154,7 +165,9 @@ def test_values_appended_twice_and_values_nobody_appended_are_noted() -> None:
     ghost = serial((0, [[R, "x", [7]]]))
     g = check_list_append(ghost)
     assert any("no transaction appended" in n for n in g.notes)
-    assert g.valid == "unknown"  # no serial order replays a value out of nowhere
+    # A value out of nowhere: no interpretation explains it, every model fails.
+    assert g.valid is False
+    assert [a.type for a in g.anomalies] == ["garbage-read"]
 
 
 # ---------------------------------------------------------------------------------------
@@ -318,3 +331,98 @@ def test_generated_histories_are_well_formed() -> None:
     for a, b in pairwise(op.call for op in h.operations):
         assert a < b
     assert {op.status for op in h.operations} == {"ok", "fail", "info"}
+
+
+TRANSACTIONAL = ("read-uncommitted", "read-committed", "read-atomic", "repeatable-read",
+                 "snapshot-isolation", "serializable", "strong-session-serializable",
+                 "strict-serializable")
+
+
+def test_a_cycle_under_every_order_incompatible_reads_allow_is_reported_too() -> None:
+    # x is read as [1, 2, 3] and [1, 3, 2]: incompatible. Either way 1 comes before 2,
+    # and T1 (appending 1) read T2's append to y: T1 -ww-> ... -> T2 -wr-> T1, G1c
+    # whichever order is right. Once only incompatible-order was reported.
+    h = serial(
+        (0, [[A, "y", 5], [A, "x", 2]]),
+        (1, [[A, "x", 1], [R, "y", [5]]]),
+        (2, [[A, "x", 3]]),
+        (3, [[R, "x", [1, 2, 3]]]),
+        (4, [[R, "x", [1, 3, 2]]]),
+    )
+    v = check_list_append(h, consistency=["read-committed"])
+    assert v.valid is False
+    found = {a.type for a in v.anomalies}
+    assert {"incompatible-order", "G1c"} <= found
+    g1c = next(a for a in v.anomalies if a.type == "G1c")
+    assert set(g1c.ops) == {0, 1}
+
+
+def test_unexplainable_reads_rule_out_every_transactional_model() -> None:
+    ghost = serial((0, [[A, "x", 1]]), (1, [[R, "x", [1, 9]]]))
+    dup = serial((0, [[A, "x", 1]]), (1, [[R, "x", [1, 1]]]))
+    for h, kind in ((ghost, "garbage-read"), (dup, "duplicate-elements")):
+        v = check_list_append(h, consistency=["read-uncommitted"])
+        assert v.valid is False
+        assert kind in {a.type for a in v.anomalies}
+        assert v.ruled_out == set(TRANSACTIONAL) and not v.still_possible
+
+
+def test_an_indeterminate_transaction_shown_out_of_its_order_did_not_commit() -> None:
+    # T1 (info) appended 2 then 3; T0 read [3]. Had T1 committed, its appends would be
+    # in its own order: it did not, and T0 read an aborted write. Read-uncommitted
+    # allows that (once every model was ruled out as an incompatible order).
+    h = history([
+        ("invoke", 1, [[A, "x", 2], [A, "x", 3]]),
+        ("invoke", 0, [[R, "x", None]]),
+        ("ok", 0, [[R, "x", [3]]]),
+        ("info", 1, None),
+    ])
+    v = check_list_append(h, consistency=["read-uncommitted"])
+    assert v.valid is True
+    assert "incompatible-order" not in {a.type for a in v.anomalies}
+    assert "read-committed" in v.ruled_out and "read-uncommitted" in v.still_possible
+
+
+def test_reads_conflicting_only_on_uncommitted_elements_are_aborted_reads() -> None:
+    # T0 (info) appended 1 then 2; T2 read [2] and T3 [1, 2]. With T0 aborted, both
+    # reads' committed elements are [] (aborted reads, which read-uncommitted allows);
+    # once every model was ruled out as an incompatible order.
+    h = history([
+        ("invoke", 0, [[A, "x", 1], [A, "x", 2]]),
+        ("info", 0, None),
+        ("invoke", 2, [[R, "x", None]]),
+        ("ok", 2, [[R, "x", [2]]]),
+        ("invoke", 3, [[R, "x", None]]),
+        ("ok", 3, [[R, "x", [1, 2]]]),
+    ])
+    v = check_list_append(h, consistency=["read-uncommitted"])
+    assert v.valid is True
+    assert "G1a" in {a.type for a in v.anomalies}
+    assert "read-committed" in v.ruled_out
+    committed = history([
+        ("invoke", 0, [[A, "x", 1], [A, "x", 2]]),
+        ("ok", 0, [[A, "x", 1], [A, "x", 2]]),
+        ("invoke", 2, [[R, "x", None]]),
+        ("ok", 2, [[R, "x", [2]]]),
+        ("invoke", 3, [[R, "x", None]]),
+        ("ok", 3, [[R, "x", [1, 2]]]),
+    ])
+    assert check_list_append(committed, consistency=["read-uncommitted"]).valid is False
+
+
+def test_a_write_cycle_of_indeterminate_transactions_is_avoided_by_aborting_them() -> None:
+    # T1 and T2 (both info) interleave in the read [2, 1, 3]: committed, they make a
+    # G0 cycle; aborted, the read shows aborted writes, which read-uncommitted allows
+    # (read committed does not, either way).
+    h = history([
+        ("invoke", 1, [[A, "x", 1]]),
+        ("invoke", 2, [[A, "x", 2], [A, "x", 3]]),
+        ("info", 1, None),
+        ("info", 2, None),
+        ("invoke", 3, [[R, "x", None]]),
+        ("ok", 3, [[R, "x", [2, 1, 3]]]),
+    ])
+    v = check_list_append(h, consistency=["read-uncommitted"])
+    assert v.valid is True
+    assert "G0" not in {a.type for a in v.anomalies}
+    assert v.ruled_out == set(TRANSACTIONAL) - {"read-uncommitted"}

@@ -31,7 +31,7 @@ import gc
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from replicheck.histories.checkers.elle import list_append, rw_register
 from replicheck.histories.checkers.elle.anomalies import CycleAnomaly, cycles_in_component
@@ -41,7 +41,6 @@ from replicheck.histories.checkers.elle.graph import (
     DATA,
     KIND_NAMES,
     PROCESS,
-    REALTIME,
     DependencyGraph,
     RawEdge,
     SearchStats,
@@ -58,9 +57,13 @@ from replicheck.histories.checkers.elle.txn import (
     Workload,
     transactions,
 )
-from replicheck.histories.history import OK, History
+from replicheck.histories.checkers.elle.values import by_value
+from replicheck.histories.history import FAIL, OK, History
 from replicheck.histories.verdict import Anomaly, Stats, Validity, Verdict
 from replicheck.models import lattice
+
+if TYPE_CHECKING:
+    from replicheck.histories.checkers.smt import Decision
 
 DEFAULT_CONSISTENCY: Final = ("strict-serializable",)
 """The models checked when none are named (Elle's default)."""
@@ -75,7 +78,7 @@ _ORDER: Final = (
     *(f"{b}-process" for b in _CYCLES),
     *(f"{b}-realtime" for b in _CYCLES),
     "dirty-update", "lost-update", "internal", "future-read", "duplicate-elements",
-    "incompatible-order", "cyclic-versions",
+    "incompatible-order", "cyclic-versions", "garbage-read",
 )
 _RANK: Final = {t: i for i, t in enumerate(_ORDER)}
 
@@ -223,10 +226,13 @@ def _judge(history: History, workload: Workload, consistency: Sequence[str],
            timeout: float | None) -> Verdict:
     started = time.perf_counter()
     models = lattice.check_models(consistency)
+    outside = sorted(models - set(lattice.TRANSACTIONAL))
+    if outside:
+        raise ValueError(f"{workload} histories are judged for the transactional models "
+                         f"({', '.join(lattice.TRANSACTIONAL)}); not {outside}")
     forbidden: frozenset[str] = frozenset().union(*(lattice.forbidden_by(m) for m in models))
-    serial = any(lattice.implies(m, "serializable") for m in models)
     deadline = time.monotonic() + timeout if timeout else None
-    txns = transactions(history, workload)
+    txns = by_value(transactions(history, workload), workload)
     analysis = analyze(txns, workload, deadline=deadline)
     inf = analysis.inference
     notes = list(inf.notes)
@@ -236,47 +242,52 @@ def _judge(history: History, workload: Workload, consistency: Sequence[str],
             return _cycle_anomaly(a, txns, workload)
         return _finding_anomaly(a, txns, workload)
 
-    listed, types, bad, valid = list_anomalies(
+    listed, types, _, _ = list_anomalies(
         [*analysis.cycles, *inf.findings], txns, render, forbidden,
         timed_out=analysis.timed_out, timeout=timeout, notes=notes)
-
+    if workload == RW_REGISTER:
+        decision, listed = _decide_registers(history, analysis, txns, listed, deadline,
+                                             notes, models)
+    else:
+        ru_types: set[str] | None = None
+        if types & lattice.forbidden_by("read-uncommitted") - _UNEXPLAINED and any(
+                t.indeterminate and inf.graph.member[t.tid] for t in txns):
+            ru_types, extra = _without_indeterminate(txns, deadline, render, notes)
+        decision = _decide_lists(analysis, txns, types, deadline, notes, ru_types)
+        if ru_types is not None and "read-uncommitted" in decision.holds:
+            listed = [(a, cx) for a, cx in listed
+                      if not any(a.type in lattice.forbidden_by(m) for m in decision.holds)]
+            shown = {a.type for a, _ in listed}
+            listed += [(a, cx) for a, cx in extra if a.type not in shown
+                       and not any(a.type in lattice.forbidden_by(m) for m in decision.holds)]
+    undecided = decision.open()
+    if undecided:
+        reason = ", ".join(dict.fromkeys(decision.reasons)) or "time limit"
+        notes.append(f"undecided ({reason} reached first): {', '.join(undecided)}")
+    valid: Validity
+    if any(m in decision.fails for m in models):
+        valid = False
+    elif all(m in decision.holds for m in models):
+        valid = True
+    else:
+        valid = "unknown"
     witness: tuple[int, ...] | None = None
-    if valid is True:
-        order = _serial_order(analysis, forbidden, deadline)
-        problem: str | None
-        if order is None:
-            problem = ("the dependency graph has cycles the models asked for allow, so "
-                       "there is no serial order")
-        else:
-            problem = _replay(txns, order, workload)
-        if problem is None and order is not None:
-            witness = tuple(txns[i].op for i in order)
-        else:
-            notes.append(f"no witness: {problem}")
-            if serial:
-                valid = "unknown"
-                if workload == RW_REGISTER:
-                    notes.append("the version order of a register is only partly known "
-                                 "from the history; deciding the rest needs a search over "
-                                 "the possible version orders")
-    if valid is not False and workload == RW_REGISTER and not serial:
-        notes.append("rw-register: anomalies were looked for in the part of the version "
-                     "order the history shows (initial state first, writes after the "
-                     "reads of their transaction)")
-
+    serial = any(lattice.implies(m, "serializable") for m in models)
+    if valid is True and serial:
+        witness = decision.witness
+    bad = [(a, cx) for a, cx in listed if a.type in forbidden]
     counterexample = None
-    if bad:
+    if valid is False and bad:
         cycles_first = sorted(bad, key=lambda ac: (ac[1].get("cycle") is None,
                                                   len(ac[0].ops)))
         counterexample = cycles_first[0][1]
-
     return Verdict(
         valid=valid,
         model=workload,
         consistency=tuple(consistency),
         anomalies=tuple(a for a, _ in listed),
-        ruled_out=lattice.ruled_out(types),
-        still_possible=lattice.still_possible(types),
+        ruled_out=frozenset(decision.fails),
+        still_possible=frozenset(decision.holds),
         witness=witness,
         counterexample=counterexample,
         stats=Stats(operations=len(history.operations),
@@ -284,6 +295,130 @@ def _judge(history: History, workload: Workload, consistency: Sequence[str],
                     states=analysis.stats.states),
         notes=tuple(notes),
     )
+
+
+_SERIAL_KINDS: Final = (
+    ("strict-serializable", ALL),
+    ("strong-session-serializable", DATA | PROCESS),
+    ("serializable", DATA),
+)
+"""The serial models, strongest first, with the edge kinds a serial order for each
+must respect."""
+
+
+def _serial_witness(analysis: Analysis, txns: Sequence[Txn], workload: str,
+                    deadline: float | None, decision: Decision, *,
+                    notes: list[str] | None = None) -> None:
+    """Record in ``decision`` the strongest serial model not already refuted for which
+    a topological order of the inferred graph replays every read: an execution, so the
+    model (and every model it implies) holds, with that order as the witness."""
+    for model, kinds in _SERIAL_KINDS:
+        if model in decision.fails or model in decision.holds:
+            continue
+        order = _serial_order(analysis, kinds, deadline)
+        problem = ("the dependency graph has cycles, so there is no serial order"
+                   if order is None else _replay(txns, order, workload))
+        if problem is None and order is not None:
+            decision.mark(model, True)
+            decision.witness = tuple(txns[i].op for i in order)
+            decision.witness_model = model
+            return
+        if notes is not None and model == "serializable":
+            notes.append(f"no witness: {problem}")
+
+
+_UNEXPLAINED: Final = frozenset({"duplicate-elements", "incompatible-order", "garbage-read"})
+"""Anomalies of reads no interpretation explains (read-uncommitted forbids them
+whatever commits)."""
+
+
+def _without_indeterminate(txns: Sequence[Txn], deadline: float | None,
+                           render: Callable[[CycleAnomaly | Finding],
+                                            tuple[Anomaly, dict[str, Any]]],
+                           notes: list[str]
+                           ) -> tuple[set[str], list[tuple[Anomaly, dict[str, Any]]]]:
+    """The anomaly types (and anomalies) of the history with every indeterminate
+    transaction taken as aborted: the interpretation with the fewest ww edges, so
+    read-uncommitted (which forbids G0 only, aborted reads allowed) holds iff it
+    shows none of read-uncommitted's anomalies."""
+    aborted = [t._replace(status=FAIL) if t.indeterminate else t for t in txns]
+    again = analyze(aborted, LIST_APPEND, deadline=deadline)
+    found: list[CycleAnomaly | Finding] = [*again.cycles, *again.inference.findings]
+    listed, types, _, _ = list_anomalies(found, txns, render, frozenset(),
+                                         timed_out=again.timed_out, timeout=None,
+                                         notes=[])
+    if again.timed_out:
+        types.add("G0")  # undecided: keep read-uncommitted refuted as first found
+    else:
+        notes.append("read-uncommitted judged with the indeterminate transactions "
+                     "aborted (their appends then aborted reads)")
+    return types, listed
+
+
+def _decide_lists(analysis: Analysis, txns: Sequence[Txn], types: set[str],
+                  deadline: float | None, notes: list[str],
+                  ru_types: set[str] | None = None) -> Decision:
+    """The eight models for a list-append history, whose version orders the reads
+    give: a model fails when an anomaly found is one it forbids; when the search
+    finished, a non-serial model holds when none is found, and a serial one when a
+    serial order also replays every read (else it stays undecided). ``ru_types``:
+    for read-uncommitted, the anomalies with the indeterminate transactions aborted
+    (:func:`_without_indeterminate`), when computed."""
+    from replicheck.histories.checkers.smt import Decision
+
+    decision = Decision()
+    for m in lattice.TRANSACTIONAL:
+        seen = ru_types if ru_types is not None and m == "read-uncommitted" else types
+        if seen & lattice.forbidden_by(m):
+            decision.mark(m, False)
+    if analysis.timed_out:
+        decision.reasons.append("time limit")
+        return decision
+    for m in lattice.TRANSACTIONAL:
+        if m not in decision.fails and not lattice.implies(m, "serializable"):
+            decision.mark(m, True)
+    _serial_witness(analysis, txns, LIST_APPEND, deadline, decision, notes=notes)
+    return decision
+
+
+def _decide_registers(history: History, analysis: Analysis, txns: Sequence[Txn],
+                      listed: list[tuple[Anomaly, dict[str, Any]]],
+                      deadline: float | None, notes: list[str], models: frozenset[str]
+                      ) -> tuple[Decision, list[tuple[Anomaly, dict[str, Any]]]]:
+    """The eight models for an rw-register history, over every interpretation: when a
+    topological order of the inferred graph (real time included) replays every read,
+    all hold; otherwise z3 decides each (``smt.decide``). The anomalies inference found
+    are kept when no model decided to hold forbids them (they are then explanations of
+    the failures); the solver's are added for the failures they do not name."""
+    from replicheck.histories.checkers import smt
+
+    decision = smt.Decision()
+    if not analysis.timed_out:
+        _serial_witness(analysis, txns, RW_REGISTER, deadline, decision)
+    if decision.witness_model != "strict-serializable":
+        try:
+            problem = smt.build(history, deadline=deadline)
+        except smt.LimitReached as limit:
+            decision.reasons.append(limit.reason)
+        else:
+            solved = smt.decide(problem, first=models, deadline=deadline)
+            notes.append("z3 decided the models over every interpretation (version orders, "
+                         "the writes reads saw, which indeterminate transactions committed)")
+            decision.anomalies = solved.anomalies
+            decision.holds |= solved.holds
+            decision.fails |= solved.fails
+            decision.reasons += solved.reasons
+            if decision.witness is None or (
+                    solved.witness_model is not None and lattice.implies(
+                        solved.witness_model, decision.witness_model or "read-uncommitted")):
+                decision.witness = solved.witness
+                decision.witness_model = solved.witness_model
+    kept = [(a, cx) for a, cx in listed
+            if not any(a.type in lattice.forbidden_by(m) for m in decision.holds)]
+    shown = lattice.implied_anomalies(a.type for a, _ in kept)
+    kept += [(a, a.to_json()) for a in decision.anomalies if a.type not in shown]
+    kept.sort(key=lambda ac: _RANK.get(ac[0].type, len(_RANK)))
+    return decision, kept
 
 
 def _step_json(step: Any, txns: Sequence[Txn]) -> dict[str, Any]:
@@ -311,15 +446,10 @@ def _finding_anomaly(finding: Finding, txns: Sequence[Txn], workload: str
     return anomaly, {"type": finding.type, "ops": list(ops), **data}
 
 
-def _serial_order(analysis: Analysis, forbidden: frozenset[str],
-                  deadline: float | None) -> list[int] | None:
-    """A topological order of the members over the edge kinds the models need, or
-    None when those edges form a cycle."""
-    kinds = DATA
-    if any(a.endswith("-process") for a in forbidden):
-        kinds |= PROCESS
-    if any(a.endswith("-realtime") for a in forbidden):
-        kinds |= REALTIME
+def _serial_order(analysis: Analysis, kinds: int, deadline: float | None
+                  ) -> list[int] | None:
+    """A topological order of the members over the edge ``kinds``, or None when those
+    edges form a cycle (or the deadline passed)."""
     if analysis.order is not None and kinds == ALL:
         return analysis.order
     graph = analysis.inference.graph

@@ -114,6 +114,12 @@ def explain_finding(finding: Finding, txns: Sequence[Txn], workload: str) -> str
     k = show_key(finding.key)
     appended = "appended" if workload == LIST_APPEND else "wrote"
     t = finding.type
+    if t == "G1a" and d.get("indeterminate"):
+        return (f"{ts[0]} read {k} = {show(d['read'])}, which holds "
+                f"{', '.join(show(e) for e in d['elements'])} appended by {ts[1]} out of "
+                f"{ts[1]}'s own order of appends: {ts[1]} (indeterminate) cannot have "
+                "committed them so, so it read a write that never committed (G1a, aborted "
+                "read).")
     if t == "G1a":
         if workload == LIST_APPEND:
             return (f"{ts[0]} read {k} = {show(d['read'])}, which holds {show(d['elements'][0])}"
@@ -171,6 +177,11 @@ def explain_finding(finding: Finding, txns: Sequence[Txn], workload: str) -> str
         return (f"{ts[0]} read {k} = {show(r1)} and {ts[1]} read {k} = {show(r2)}: the "
                 "first is not a prefix of the second, so no single order of appends "
                 "explains both (incompatible order).")
+    if t == "garbage-read":
+        ghosts = d["elements"]
+        return (f"{ts[0]} read {k} = {show(d['read'])}, but no transaction appended "
+                f"{', '.join(show(e) for e in ghosts)} to {k}: no order of appends explains "
+                "this read (garbage read).")
     if t == "cyclic-versions":
         vals = d["values"]
         pairs = [f"{show(a)} < {show(b)} ({w} read {show(a)} and then wrote {show(b)})"

@@ -78,7 +78,7 @@ def infer(txns: Sequence[Txn], *, deadline: float | None = None,
     ambiguous: dict[Hashable, set[Any]] = {}         # elements appended more than once
     failed: dict[Hashable, set[Any]] = {}            # elements appended by failed txns
     intermediate: dict[Hashable, set[Any]] = {}      # elements followed by the same txn's
-    reads: dict[Hashable, list[Read]] = {}            # committed reads, all
+    reads: dict[Hashable, list[Read]] = {}            # committed reads: the states read
     ext: dict[Hashable, list[Read]] = {}              # committed external reads
     lost: list[tuple[int, Hashable, list[Any]]] = []  # read k then appended to k
     sequences: list[tuple[int, Hashable, list[Any]]] = []  # several appends to one key
@@ -88,26 +88,24 @@ def infer(txns: Sequence[Txn], *, deadline: float | None = None,
         ti, _, _, status, mops, _, _ = t
         ok = status == OK
         first: dict[Hashable, str] = {}
+        own: dict[Hashable, list[Any]] = {}  # the transaction's appends so far
         multi = False
         for f, k, v in mops:
             if f == READ:
                 if not ok:
                     continue
-                read = (ti, v)
-                rl = reads.get(k)
-                if rl is None:
-                    reads[k] = [read]
-                else:
-                    rl.append(read)
+                # Every read shows a version of the key followed by the transaction's
+                # own appends to it so far: when it ends with them, the rest is the
+                # version read; otherwise (internal) the whole list is.
                 if k in first:
                     multi = True
                 else:
                     first[k] = READ
-                    el = ext.get(k)
-                    if el is None:
-                        ext[k] = [read]
-                    else:
-                        el.append(read)
+                since = own.get(k)
+                m = len(v) - len(since) if since else len(v)
+                state = (ti, v[:m] if since and m >= 0 and v[m:] == since else v)
+                _add(reads, k, state)
+                _add(ext, k, state)
             else:
                 d = appender.get(k)
                 if d is None:
@@ -118,6 +116,7 @@ def infer(txns: Sequence[Txn], *, deadline: float | None = None,
                     d[v] = ti
                 if status == FAIL:
                     failed.setdefault(k, set()).add(v)
+                own.setdefault(k, []).append(v)
                 if k in first:
                     multi = True
                 else:
@@ -137,6 +136,8 @@ def infer(txns: Sequence[Txn], *, deadline: float | None = None,
 
     # The version order of each key: the longest read without duplicates.
     orders: dict[Hashable, list[Any]] = {}
+    conflicting: dict[Hashable, list[Read]] = {}  # keys without an order: maximal reads
+    longest_reader: dict[Hashable, int] = {}
     positions: dict[Hashable, set[Any]] = {}
     observed: dict[Hashable, Container[Any]] = {}
     dup_reads: set[int] = set()  # ids of the lists read that hold duplicates
@@ -174,17 +175,30 @@ def infer(txns: Sequence[Txn], *, deadline: float | None = None,
                 elif conflict is None:
                     conflict = read
         if conflict is not None:
-            findings.append(Finding("incompatible-order", (conflict[0], longest[0]), k,
-                                    {"reads": [conflict[1], order]}))
+            # Only the committed elements of a read must be a prefix of the order: a
+            # conflict that elements of failed (or indeterminate, then aborted)
+            # transactions make is an aborted read, not an unexplainable one.
+            who_k = appender.get(k, {})
+            ok_only = _compatible(rl, who_k, txns)
+            if ok_only is not None:
+                findings.append(Finding("G1a", (ok_only[0], who_k[ok_only[1]]), k,
+                                        {"read": ok_only[2], "elements": [ok_only[1]]}))
+            else:
+                findings.append(Finding("incompatible-order", (conflict[0], longest[0]),
+                                        k, {"reads": [conflict[1], order]}))
             observed[k] = {e for _, r in rl for e in r}
+            conflicting[k] = _maximal(rl)
             continue
         orders[k] = order
+        longest_reader[k] = longest[0]
         positions[k] = elements = set(order)
         observed[k] = elements
         inf.versions[k] = VersionOrder(k, tuple(order), total=True)
 
     # A transaction's appends to a key are in its program order: in the key's order
-    # they must come in that order, and one seen means the earlier ones are there too.
+    # they must come in that order, and one seen means the earlier ones are there too
+    # (an indeterminate transaction shown otherwise did not commit).
+    uncommitted: set[int] = set()
     for ti, k, seq in sequences:
         known = orders.get(k)
         if known is None or txns[ti].status == FAIL:
@@ -203,7 +217,16 @@ def infer(txns: Sequence[Txn], *, deadline: float | None = None,
                 break
             else:
                 last = p
-        if reversed_:
+        if reversed_ and txns[ti].status == INFO:
+            # Its appends cannot be installed out of its own order: it did not commit,
+            # and the read shows an aborted write.
+            reader = _longest(reads[k])[0]
+            shown = [a for a in seq if a in elements]
+            findings.append(Finding("G1a", (reader, ti), k,
+                                    {"read": known, "elements": shown,
+                                     "indeterminate": True}))
+            uncommitted.add(ti)
+        elif reversed_:
             reader = _longest(reads[k])[0]
             findings.append(Finding("incompatible-order", (ti, reader), k,
                                     {"appended": seq, "read": known}))
@@ -213,6 +236,8 @@ def infer(txns: Sequence[Txn], *, deadline: float | None = None,
 
     # An indeterminate transaction committed if one of its appends was read.
     for t in infos:
+        if t.tid in uncommitted:
+            continue
         for f, k, v in t.mops:
             if f != READ and v in observed.get(k, ()):
                 member[t.tid] = True
@@ -251,7 +276,10 @@ def infer(txns: Sequence[Txn], *, deadline: float | None = None,
                                             {"read": r, "element": r[-1]}))
 
     # Keys without a version order still give wr edges: a read ending with an element
-    # was preceded by the append of that element.
+    # was preceded by the append of that element. Incompatible reads still agree on
+    # some orders: an element before another in every maximal read gives a ww edge (a
+    # path of ww edges in any order one of them shows), so a cycle present whichever
+    # of them is right is found too, besides the incompatible order.
     for k, rl in ext.items():
         if k in orders:
             continue
@@ -262,6 +290,25 @@ def infer(txns: Sequence[Txn], *, deadline: float | None = None,
                 w = who.get(r[-1], -1)
                 if w >= 0 and w != ti and member[w]:
                     add((w, ti, WR, k, r[-1], r))
+    for k, maximal in conflicting.items():
+        who = appender.get(k, {})
+        amb = ambiguous.get(k, set())
+        for a, b in _agreed(maximal):
+            wa, wb = who.get(a, -1), who.get(b, -1)
+            if a in amb or b in amb or wa < 0 or wb < 0 or wa == wb:
+                continue
+            if member[wa] and member[wb]:
+                add((wa, wb, WW, k, a, b))
+    # Elements nobody appended: no interpretation explains such a read.
+    for k, rl in reads.items():
+        who = appender.get(k, {})
+        pool = [(longest_reader[k], orders[k])] if k in orders else rl
+        for ti, r in pool:
+            ghost = [e for e in r if e not in who]
+            if ghost:
+                findings.append(Finding("garbage-read", (ti,), k,
+                                        {"read": r, "elements": ghost}))
+                break
 
     # Edges and dirty updates, key by key.
     txn_status = [t.status for t in txns]
@@ -311,6 +358,8 @@ def infer(txns: Sequence[Txn], *, deadline: float | None = None,
         full: list[Read] = []
         for ti, r in ext.get(k, ()):
             m = len(r)
+            if m > n or id(r) in dup_reads:
+                continue  # a read with duplicates is no state of the key
             if m:
                 w = owners[m - 1]
                 if w >= 0 and w != ti and member[w]:
@@ -372,6 +421,61 @@ def _duplicates(read: Read, key: Hashable, findings: list[Finding], seen_ids: se
     findings.append(Finding("duplicate-elements", (read[0],), key,
                             {"read": r, "duplicates": dups}))
     return True
+
+
+def _compatible(reads: list[Read], who: dict[Any, int], txns: Sequence[Txn]
+                ) -> tuple[int, Any, list[Any]] | None:
+    """When the reads' elements appended by committed (``ok``) transactions (or by
+    nobody known) are each a prefix of the longest such sequence: a read holding an
+    element of another transaction (reader, element, list), which the reads then show
+    as an aborted write; else None."""
+    def committed(e: Any) -> bool:
+        return e not in who or txns[who[e]].status == OK
+
+    kept = [[e for e in r if committed(e)] for _, r in reads]
+    longest = max(kept, key=len, default=[])
+    if any(s != longest[:len(s)] for s in kept):
+        return None
+    for ti, r in reads:
+        for e in r:
+            if not committed(e):
+                return ti, e, r
+    return None  # pragma: no cover - the full lists conflicted, so one drops something
+
+
+def _add(index: dict[Hashable, list[Read]], k: Hashable, read: Read) -> None:
+    rl = index.get(k)
+    if rl is None:
+        index[k] = [read]
+    else:
+        rl.append(read)
+
+
+def _maximal(reads: list[Read]) -> list[Read]:
+    """The reads no other read extends (distinct lists, each not a prefix of another)."""
+    out: list[Read] = []
+    for read in sorted(reads, key=lambda rd: -len(rd[1])):
+        r = read[1]
+        if not any(len(o) >= len(r) and o[:len(r)] == r for _, o in out):
+            out.append(read)
+    return out
+
+
+def _agreed(maximal: list[Read]) -> list[tuple[Any, Any]]:
+    """Pairs ``(a, b)`` of elements every one of ``maximal`` holds, ``a`` before ``b`` in
+    all of them: consecutive such elements of the first read (a chain, enough for
+    reachability along it)."""
+    if not maximal:
+        return []
+    positions = [{e: i for i, e in enumerate(r)} for _, r in maximal]
+    common = [e for e in maximal[0][1] if all(e in p for p in positions)]
+    out: list[tuple[Any, Any]] = []
+    for i, a in enumerate(common):
+        for b in common[i + 1:]:
+            if all(p[a] < p[b] for p in positions):
+                out.append((a, b))
+                break
+    return out
 
 
 def _longest(reads: list[Read]) -> Read:

@@ -82,12 +82,12 @@ def infer(txns: Sequence[Txn], *, deadline: float | None = None,
                 if k not in first:
                     first[k] = (READ, v)
                     reads.append((ti, k, v))
+                    seen.setdefault(k, []).append(v)
                 elif not internal_done and current[k] != v:
                     findings.append(Finding("internal", (ti,), k, {
                         "mop": i, "read": v, "expected": current[k]}))
                     internal_done = True
                 current[k] = v
-                seen.setdefault(k, []).append(v)
             else:
                 written.setdefault(k, []).append(v)
                 if ok:
@@ -118,6 +118,10 @@ def infer(txns: Sequence[Txn], *, deadline: float | None = None,
         for v, w in mid.items():
             if fin.get(v, w) != w:
                 ambiguous.setdefault(k, set()).add(v)
+    # A read of a value another transaction wrote too may have read that one: only a
+    # value nobody else wrote makes a future read certain.
+    findings[:] = [f for f in findings if f.type != "future-read"
+                   or f.details["read"] not in ambiguous.get(f.key, ())]
     for k, dups in ambiguous.items():
         inf.notes.append(f"key {k!r}: {len(dups)} value(s) written by more than one "
                          f"transaction (e.g. {next(iter(dups))!r}); reads of them give "
@@ -226,7 +230,7 @@ def infer(txns: Sequence[Txn], *, deadline: float | None = None,
     check_deadline(deadline)
 
     for (k, v), tis in lost.items():
-        if len(tis) > 1:
+        if len(tis) > 1 and v not in ambiguous.get(k, ()):
             findings.append(Finding("lost-update", tuple(tis), k, {"read": v}))
     return inf
 
