@@ -327,23 +327,15 @@ _OWN_APPENDS = ("D2: list-append reads after the transaction's own appends are t
 _INTERNAL = ("D3-D6: reads the transaction's own writes do not determine (internally "
              "inconsistent, non-repeatable, of a value nobody or only a failed transaction "
              "wrote) are not read as versions (G1c, G2-item, G1a and garbage reads missed)")
-_CRASH = "D1: list-append crashes (IndexError) on a read repeating an element nobody appended"
 _OWN_APPENDS = ("D2: list-append reads after the transaction's own appends are taken as states "
                 "holding those appends at their final place (G0 / incompatible-order invented)")
 _INTERNAL = ("D3-D6: reads the transaction's own writes do not determine (internally "
-             "inconsistent, non-repeatable, of a value nobody or only a failed transaction "
-             "wrote) are not read as versions (G1c, G2-item, G1a and garbage reads missed)")
-_INFO_RU = ("D7: under read-uncommitted an info transaction whose append was read is assumed "
-            "committed (G0 invented)")
+             "inconsistent, non-repeatable, of a value only a failed transaction wrote) are not "
+             "read as versions (G1c, G2-item, G1a missed)")
 KNOWN: dict[tuple[str, str], str] = {
-    ("list-append", RU): f"{_CRASH}; {_OWN_APPENDS}; {_INFO_RU}",
-    ("list-append", RC): f"{_CRASH}; {_OWN_APPENDS}; {_INTERNAL}",
-    ("list-append", RA): f"{_CRASH}; {_OWN_APPENDS}",
-    ("list-append", RR): f"{_CRASH}; {_OWN_APPENDS}; {_INTERNAL}",
-    ("list-append", SI): f"{_CRASH}; D9: a G-single present under every order of unread "
-                         "appends is missed",
-    **{("list-append", m): _CRASH for m in (SER, SSS, SS)},
-    ("rw-register", RU): "D5: a later read of a value nobody wrote passes",
+    ("list-append", RU): _OWN_APPENDS,
+    ("list-append", RC): f"{_OWN_APPENDS}; {_INTERNAL}",
+    ("list-append", RR): f"{_OWN_APPENDS}; {_INTERNAL}",
     ("rw-register", RC): _INTERNAL,
     ("rw-register", RR): _INTERNAL,
 }
