@@ -165,7 +165,9 @@ def enforced(limits: Limits) -> Iterator[None]:
         reached: LimitKind | None = None
         try:
             yield
-        except LimitReached:
+        except (LimitReached, GeneratorExit):
+            # GeneratorExit: the block never ran (the alarm went off just after entering);
+            # the LimitReached that stopped it is already on its way
             raise
         except BaseException as error:
             # Python may wrap the alarm's exception (raised inside an import, a

@@ -386,3 +386,25 @@ def test_html_into_a_missing_directory_is_a_usage_error(
     page = tmp_path / "absent" / "page.html"
     assert main(["check", _history(tmp_path), "--html", str(page)]) == 2
     assert f"cannot write {page}" in capsys.readouterr().err
+
+
+def test_an_alarm_between_entering_and_the_block_leaves_nothing_behind(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seen while fuzzing: the alarm went off just after ``enforced`` was entered, before
+    the block ran; closing the abandoned context then raised again ("Exception ignored
+    in: <generator object enforced>" on stderr). Closing it now only cleans up."""
+    import signal
+
+    import replicheck.histories.limits as limits
+
+    class Rang(limits._Alarm):
+        def __init__(self) -> None:
+            self.rang = True
+
+    monkeypatch.setattr(limits, "_Alarm", Rang)
+    handler = signal.getsignal(signal.SIGALRM)
+    entered = enforced(Limits.start(30, None))
+    entered.__enter__()
+    entered.gen.close()  # what garbage collection does to the abandoned context
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    assert signal.getsignal(signal.SIGALRM) is handler
