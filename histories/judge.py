@@ -131,17 +131,20 @@ def _check_items(history: History, wanted: Sequence[str], limit: float | None) -
         raise ModelChoiceError(f"unknown consistency model(s) {unknown}; "
                                f"known: {', '.join(sorted(LATTICE_MODELS))}")
     verdict = check_item_transactions(history, consistency=transactional, timeout=limit)
-    if "linearizable" not in wanted:
-        return verdict
+    # Strict serializability implies linearizability: on recorded versions alone it is
+    # not shown, so it is judged with the linearizability check, or not listed as holding.
+    if not {"linearizable", "strict-serializable"} & set(wanted):
+        return replace(verdict, still_possible=verdict.still_possible - {"strict-serializable"})
     single = check_linearizable(history, spec_for("item", history), model="item",
                                 timeout=limit)
+    ruled_out = verdict.ruled_out | single.ruled_out
     return replace(
         verdict,
         valid=combine_validity([verdict.valid, single.valid]),
         consistency=tuple(wanted),
         anomalies=verdict.anomalies + single.anomalies,
-        ruled_out=verdict.ruled_out | single.ruled_out,
-        still_possible=verdict.still_possible & single.still_possible,
+        ruled_out=ruled_out,
+        still_possible=(verdict.still_possible | single.still_possible) - ruled_out,
         witness=single.witness if verdict.witness is not None else None,
         notes=verdict.notes + single.notes,
     )
