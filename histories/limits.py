@@ -42,6 +42,14 @@ LimitKind = Literal["time", "memory"]
 
 MEBIBYTE: Final = 1 << 20
 
+_RLIMIT_MAX: Final = (1 << 63) - 1
+"""The largest limit ``resource.setrlimit`` takes (a C ``long``): a larger budget is no
+cap at all on the data segment."""
+
+_Z3_MEGABYTES_MAX: Final = (1 << 32) - 1
+"""The largest ``memory_max_size`` z3 takes (an unsigned int of mebibytes): z3 ignores a
+larger one with a warning on standard output."""
+
 
 class LimitReached(BaseException):
     """The time or memory limit of a check was reached. A BaseException, like
@@ -192,8 +200,8 @@ def _memory_capped(budget: int) -> Iterator[None]:
     """Cap the data segment at ``budget`` bytes (never above the hard limit) and z3's
     memory at the same size; restore both afterwards."""
     soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
-    cap = budget if hard == resource.RLIM_INFINITY else min(budget, hard)
-    z3_set = _z3_memory(budget // MEBIBYTE)
+    cap = min(budget, _RLIMIT_MAX) if hard == resource.RLIM_INFINITY else min(budget, hard)
+    z3_set = _z3_memory(min(budget // MEBIBYTE, _Z3_MEGABYTES_MAX))
     resource.setrlimit(resource.RLIMIT_DATA, (cap, hard))
     try:
         yield

@@ -71,6 +71,18 @@ def test_a_memory_that_is_not_a_positive_number_is_a_usage_error(
     assert "--memory" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("value", ["1e12", "1e23", "1e300"])
+def test_a_memory_larger_than_the_system_takes_is_no_cap_not_a_crash(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str], value: str) -> None:
+    """A budget past what setrlimit (a C long of bytes) or z3 (an unsigned int of
+    mebibytes) takes caps nothing: the check runs as without a budget, with no
+    traceback (exit 4) and no z3 warning."""
+    assert main(["check", _history(tmp_path), f"--memory={value}"]) == 0
+    captured = capfd.readouterr()
+    assert "VALID" in captured.out
+    assert "WARNING" not in captured.out + captured.err
+
+
 def test_timeout_0_means_no_limit() -> None:
     assert parse_seconds("0") == 0.0
     assert Limits.start(0.0, None).deadline is None
