@@ -81,6 +81,7 @@ from replicheck.histories.formats.edn_values import (
     parse_edn_value,
     read_form,
     show_edn,
+    skip_discarded,
 )
 from replicheck.histories.formats.independent import split_independent
 from replicheck.histories.formats.limits import may_hold_surrogates, refuse_lone_surrogates
@@ -305,6 +306,9 @@ def _read_forms(text: str, out: list[tuple[Any, int]], problems: list[HistoryErr
             if wrapper.closed:
                 raise EdnSyntaxError(f"unexpected text after the closing {wrapper.closer!r}; "
                                      "expected the end of the history", pos)
+            if text.startswith("#_", pos):  # a discarded form: nothing to read
+                pos = skip_discarded(text, pos)
+                continue
             if c in ")]}":
                 if c != wrapper.closer:
                     raise EdnSyntaxError(f"unexpected {c!r}; {_EXPECT_RECORD}", pos)

@@ -44,6 +44,7 @@ __all__ = [
     "parse_edn_value",
     "read_form",
     "show_edn",
+    "skip_discarded",
 ]
 
 _WS: Final = re.compile(r"(?:[\s,]+|;[^\n]*)*")
@@ -409,12 +410,19 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def read_form(text: str, pos: int = 0) -> tuple[Any, int]:
-    """The EDN form starting at ``pos`` (after any whitespace or comment) as plain
-    Python, and the offset just after it. Raises :class:`EdnSyntaxError` (with the
-    offset) when there is no form there or it is broken."""
+def read_form(text: str, pos: int = 0, *, _discards: int = 0) -> tuple[Any, int]:
+    """The EDN form starting at ``pos`` (after any whitespace, comment or discarded
+    form ``#_ x``) as plain Python, and the offset just after it. Raises
+    :class:`EdnSyntaxError` (with the offset) when there is no form there or it is
+    broken."""
     reader = FormReader(text)
     start = reader.skip(pos)
+    while text.startswith("#_", start):
+        # a chain ``#_ #_ a b`` discards a and b: one level of recursion per link
+        if _discards + 1 >= MAX_NESTING:
+            raise EdnSyntaxError(NESTING_EXPECTED, start)
+        _, after = read_form(text, start + 2, _discards=_discards + 1)
+        start = reader.skip(after)
     if start >= len(text):
         raise EdnSyntaxError("expected a value, found the end of the text", start)
     value, end = reader.form(start)
@@ -426,6 +434,18 @@ def read_form(text: str, pos: int = 0) -> tuple[Any, int]:
         except EdnSyntaxError as error:
             raise EdnSyntaxError(error.message, start, end) from None
     return value, end
+
+
+def skip_discarded(text: str, pos: int) -> int:
+    """The offset of the next form at or after ``pos``: past whitespace, comments and
+    discarded forms (``#_ x``, which EDN reads as nothing). Raises
+    :class:`EdnSyntaxError` when a discarded form is broken."""
+    reader = FormReader(text)
+    pos = reader.skip(pos)
+    while text.startswith("#_", pos):
+        _, after = read_form(text, pos + 2)
+        pos = reader.skip(after)
+    return pos
 
 
 def parse_edn_value(text: str) -> Any:

@@ -562,3 +562,33 @@ def test_lenient_keeps_the_one_line_maps_a_broken_form_ran_over() -> None:
         (0, "invoke", 1), (1, "ok", 3), (0, "ok", 4)]
     assert [(e.line, e.message) for e in errors] == [
         (2, "broken EDN: unclosed vector; expected ']'")]
+
+
+@pytest.mark.parametrize("text", [
+    # a discarded map on its own line, in the middle of a line, at the end
+    "{:type :invoke, :f :write, :value 1, :process 0}\n"
+    "#_{:type :ok, :f :write, :value 2, :process 0}\n"
+    "{:type :ok, :f :write, :value 1, :process 0}\n",
+    "{:type :invoke, :f :write, :value 1, :process 0} #_ {:type :info, :f :write, "
+    ":process 0} {:type :ok, :f :write, :value 1, :process 0} #_ 3\n",
+    # in a vector or a list, first, last, and a chain discarding two forms
+    "[#_{:type :ok, :f :write, :value 2, :process 0}\n"
+    "{:type :invoke, :f :write, :value 1, :process 0}\n"
+    "#_ #_ {:type :info, :f :write, :process 0} {:type :fail, :f :write, :process 0}\n"
+    "{:type :ok, :f :write, :value 1, :process 0} #_{:type :ok}]\n",
+    "({:type :invoke, :f :write, :value 1, :process 0}\n#_{:type :ok, :f :write, :value 2,\n"
+    " :process 0} ; a comment }\n {:type :ok, :f :write, :value 1, :process 0})\n",
+])
+def test_discarded_forms_read_as_nothing_wherever_they_are(text: str) -> None:
+    """EDN's ``#_ x`` reads as nothing (a discarded map at the top level was an
+    IndexError traceback, a history opening with one was not recognised as EDN)."""
+    h = loads(text)
+    assert [(o.f, o.status, o.value) for o in h.operations] == [("write", "ok", 1)]
+
+
+def test_a_chain_of_discards_past_the_nesting_limit_is_an_error_naming_the_line() -> None:
+    text = ("{:type :invoke, :f :write, :value 1, :process 0}\n"
+            + "#_ " * (MAX_NESTING + 5) + "1\n")
+    with pytest.raises(HistoryError, match="nested") as info:
+        loads(text, format="edn")
+    assert info.value.line == 2
