@@ -29,7 +29,7 @@ from typing import Any, Final
 
 from replicheck.histories.formats.limits import NESTING_EXPECTED, digits_expected
 from replicheck.histories.history import MAX_NESTING, HistoryError
-from replicheck.models.equality import Keyword
+from replicheck.models.equality import Keyword, merged_by_python
 
 __all__ = [
     "CLOSERS",
@@ -195,11 +195,22 @@ class FormReader:
         if self.unusual:
             return None, pos
         try:
+            held: frozenset[Any] | dict[Any, Any]
             if opener == "#{":
-                return frozenset(hashable(i) for i in items), pos
-            if len(items) % 2:
-                raise EdnSyntaxError("a map needs an even number of forms (key value pairs)", 0)
-            return {hashable(items[i]): items[i + 1] for i in range(0, len(items), 2)}, pos
+                elements = [hashable(i) for i in items]
+                held = frozenset(elements)
+            else:
+                if len(items) % 2:
+                    raise EdnSyntaxError("a map needs an even number of forms (key value "
+                                         "pairs)", 0)
+                elements = [hashable(k) for k in items[::2]]
+                held = dict(zip(elements, items[1::2], strict=True))
+            if merged_by_python(elements, len(held)):
+                raise EdnSyntaxError(
+                    f"the {_NAMES[opener]} holds {'elements' if opener == '#{' else 'keys'} "
+                    "that are different values but one in Python (1, 1.0 and true, or "
+                    "[1] and [true]); expected values replicheck can hold apart", 0)
+            return held, pos
         except EdnSyntaxError as error:
             raise EdnSyntaxError(error.message, start, pos) from None
 
@@ -332,7 +343,10 @@ def fast_maps(line: str) -> list[Any]:
                     if len(current) % 2:
                         raise FastPathMiss
                     pairs = iter(current)
-                    parent.append(dict(zip(pairs, pairs, strict=True)))
+                    built = dict(zip(pairs, pairs, strict=True))
+                    if 2 * len(built) != len(current):
+                        raise FastPathMiss  # keys repeated or merged: the full reader says
+                    parent.append(built)
                 else:
                     parent.append(current)
                 current = parent
