@@ -248,6 +248,15 @@ def _alarm(at: float, message: str, alarm: _Alarm) -> Iterator[None]:
         raise LimitReached("time", message)
 
     previous = signal.signal(signal.SIGALRM, ring)
+    previous_hook = sys.unraisablehook
+
+    def quiet(unraisable: sys.UnraisableHookArgs) -> None:
+        # the alarm raised where Python can only print and drop the exception (an
+        # import lock's callback, a finaliser): ``alarm.rang`` already says it all
+        if unraisable.exc_type is not LimitReached:
+            previous_hook(unraisable)
+
+    sys.unraisablehook = quiet
     signal.setitimer(signal.ITIMER_REAL, max(0.001, at - time.perf_counter()))
     watchdog = threading.Timer(max(0.001, at - time.perf_counter()) + 0.05, _interrupt_z3)
     watchdog.daemon = True
@@ -260,6 +269,7 @@ def _alarm(at: float, message: str, alarm: _Alarm) -> Iterator[None]:
             watchdog.cancel()
         finally:
             signal.signal(signal.SIGALRM, previous)
+            sys.unraisablehook = previous_hook
 
 
 def _interrupt_z3() -> None:
