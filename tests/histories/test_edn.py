@@ -610,3 +610,30 @@ def test_sets_and_maps_of_distinct_values_still_read() -> None:
     text = '{:type :invoke, :f :write, :value [#{1 "1" :1 2.5} {1 :a "1" :b}], :process 0}\n'
     (record,) = read_records(text, format="edn")
     assert record.value == [frozenset({1, "1", K("1"), 2.5}), {1: K("a"), "1": K("b")}]
+
+
+def test_one_completion_that_is_not_a_tuple_does_not_unsplit_an_independent_history() -> None:
+    """An independent history with one ``:ok`` answering ``nil`` for its key was judged
+    unsplit (every key one register of [k v] values): a violation invented between
+    keys :a and :b. Now it is split; the bare ``nil`` is the key's value."""
+    text = ("{:type :invoke, :f :write, :value [:a 1], :process 0}\n"
+            "{:type :ok, :f :write, :value [:a 1], :process 0}\n"
+            "{:type :invoke, :f :write, :value [:b 2], :process 0}\n"
+            "{:type :ok, :f :write, :value [:b 2], :process 0}\n"
+            "{:type :invoke, :f :read, :value [:a nil], :process 1}\n"
+            "{:type :ok, :f :read, :value [:a 1], :process 1}\n"
+            "{:type :invoke, :f :read, :value [:c nil], :process 1}\n"
+            "{:type :ok, :f :read, :value nil, :process 1}\n")
+    records = read_edn(text)
+    assert [(r.key, r.value) for r in records][-4:] == [
+        (K("a"), None), (K("a"), 1), (K("c"), None), (K("c"), None)]
+
+
+def test_an_ok_tuple_for_another_key_is_an_error_without_asking_for_the_split() -> None:
+    text = ("{:process 0, :type :invoke, :f :write, :value [:a 1]}\n"
+            "{:process 0, :type :ok, :f :write, :value [:a 1]}\n"
+            "{:process 1, :type :invoke, :f :read, :value [:a nil]}\n"
+            "{:process 1, :type :ok, :f :read, :value [:b 1]}\n")
+    with pytest.raises(HistoryError) as info:
+        read_edn(text, source="h.edn")
+    assert info.value.line == 4 and "not a tuple for the invoked key :a" in str(info.value)
