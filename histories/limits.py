@@ -128,6 +128,14 @@ class Limits:
         """Whether the deadline has passed."""
         return self.deadline is not None and time.perf_counter() >= self.deadline
 
+    def reached(self) -> bool:
+        """Whether the deadline has passed, or nearly (within a hundredth of the timeout
+        plus 10 ms: a solver given whole milliseconds may stop that much early). A
+        checker that answers "unknown" before that did not stop for the time limit."""
+        if self.deadline is None or self.timeout is None:
+            return False
+        return time.perf_counter() >= self.deadline - 0.01 * self.timeout - 0.01
+
     def time_message(self) -> str:
         """How the time limit is named in a verdict."""
         return f"time limit of {self.timeout:g} s reached"

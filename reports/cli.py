@@ -16,6 +16,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -232,6 +233,9 @@ def _check_one(args: argparse.Namespace) -> int:
         return _fail_usage(f"{args.history}: {error}")
     except LimitReached as reached:
         verdict = _limit_verdict(args, consistency, progress, reached)
+    else:
+        if verdict.valid == "unknown" and verdict.limit is None and limits.reached():
+            verdict = replace(verdict, limit="time")
     history = progress.history
     if args.html:
         failed = _write_html(args, history, verdict)

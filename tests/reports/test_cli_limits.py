@@ -417,3 +417,30 @@ def test_html_into_a_missing_directory_is_a_usage_error(
     page = tmp_path / "absent" / "page.html"
     assert main(["check", _history(tmp_path), "--html", str(page)]) == 2
     assert f"cannot write {page}" in capsys.readouterr().err
+
+
+def _unknown_after(seconds: float) -> Callable[..., Any]:
+    """A checker that answers "unknown" (naming no limit) after ``seconds``."""
+    def checker(*_args: Any, **_kwargs: Any) -> Any:
+        from replicheck.histories.verdict import Verdict
+
+        time.sleep(seconds)
+        return Verdict("unknown", "cas-register", ("linearizable",))
+    return checker
+
+
+@pytest.mark.parametrize(("seconds", "headline"), [
+    (0.0, "UNKNOWN (undecided; no limit was reached)"),
+    (2.1, "UNKNOWN (time limit reached)"),  # past the deadline, before the backstop
+])
+def test_an_unknown_names_the_time_limit_only_when_the_deadline_passed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str], seconds: float, headline: str) -> None:
+    """An item or rw-register checker answering "unknown" at once (a serial order it
+    could not show) was reported as "UNKNOWN (time limit reached)" after a few
+    milliseconds of a 300-second limit."""
+    import replicheck.histories.judge as judge
+
+    monkeypatch.setattr(judge, "check", _unknown_after(seconds))
+    assert main(["check", _history(tmp_path), "--timeout", "2"]) == 3
+    assert headline in capsys.readouterr().out
