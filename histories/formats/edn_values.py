@@ -192,27 +192,21 @@ class FormReader:
             items.append(item)
         if opener in "[(":
             return items, pos
-        if self.unusual:
-            return None, pos
         try:
-            held: frozenset[Any] | dict[Any, Any]
-            if opener == "#{":
-                elements = [hashable(i) for i in items]
-                held = frozenset(elements)
-            else:
-                if len(items) % 2:
-                    raise EdnSyntaxError("a map needs an even number of forms (key value "
-                                         "pairs)", 0)
-                elements = [hashable(k) for k in items[::2]]
-                held = dict(zip(elements, items[1::2], strict=True))
-            if merged_by_python(elements, len(held)):
-                raise EdnSyntaxError(
-                    f"the {_NAMES[opener]} holds {'elements' if opener == '#{' else 'keys'} "
-                    "that are different values but one in Python (1, 1.0 and true, or "
-                    "[1] and [true]); expected values replicheck can hold apart", 0)
-            return held, pos
+            held, elements = _held(opener, items)
         except EdnSyntaxError as error:
+            if self.unusual:  # the library reads it (unusual items are placeholders)
+                return None, pos
             raise EdnSyntaxError(error.message, start, pos) from None
+        # Checked on the items read even when the library reads the collection (it
+        # builds a Python set too): an unusual item's placeholder (None, a tag's
+        # payload) merges with no other item that stays apart by value.
+        if merged_by_python(elements, len(held)):
+            raise EdnSyntaxError(
+                f"the {_NAMES[opener]} holds {'elements' if opener == '#{' else 'keys'} "
+                "that are different values but one in Python (1, 1.0 and true, or [1] and "
+                "[true]); expected values replicheck can hold apart", start, pos)
+        return (None if self.unusual else held), pos
 
     def atom(self, token: str) -> Any:
         c = token[0]
@@ -448,6 +442,17 @@ def read_form(text: str, pos: int = 0, *, _discards: int = 0) -> tuple[Any, int]
         except EdnSyntaxError as error:
             raise EdnSyntaxError(error.message, start, end) from None
     return value, end
+
+
+def _held(opener: str, items: list[Any]) -> tuple[frozenset[Any] | dict[Any, Any], list[Any]]:
+    """The set or map of ``items`` and its elements (keys), as Python holds them."""
+    if opener == "#{":
+        elements = [hashable(i) for i in items]
+        return frozenset(elements), elements
+    if len(items) % 2:
+        raise EdnSyntaxError("a map needs an even number of forms (key value pairs)", 0)
+    keys = [hashable(k) for k in items[::2]]
+    return dict(zip(keys, items[1::2], strict=True)), keys
 
 
 def skip_discarded(text: str, pos: int) -> int:

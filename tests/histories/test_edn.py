@@ -595,7 +595,9 @@ def test_a_chain_of_discards_past_the_nesting_limit_is_an_error_naming_the_line(
 
 
 @pytest.mark.parametrize("value", ["#{1 true}", "#{1 1.0 2}", "#{[1] [true]}", "{1 :a true :b}",
-                                   "{1 :a 1.0 :b}", "[#{0 0.0}]"])
+                                   "{1 :a 1.0 :b}", "[#{0 0.0}]",
+                                   # read by the library: the same check
+                                   "#{1 true \\a}", "#{1 true ^:m [1]}", "{1 \\a true :b}"])
 def test_a_set_or_map_python_would_merge_is_an_error_not_a_smaller_value(value: str) -> None:
     """1, 1.0 and true are distinct EDN values but one set element (or map key) in
     Python: such a collection read as a smaller one gave wrong verdicts."""
@@ -610,6 +612,9 @@ def test_sets_and_maps_of_distinct_values_still_read() -> None:
     text = '{:type :invoke, :f :write, :value [#{1 "1" :1 2.5} {1 :a "1" :b}], :process 0}\n'
     (record,) = read_records(text, format="edn")
     assert record.value == [frozenset({1, "1", K("1"), 2.5}), {1: K("a"), "1": K("b")}]
+    text = "{:type :invoke, :f :write, :value #{1 #_ true \\a}, :process 0}\n"
+    (record,) = read_records(text, format="edn")
+    assert record.value == frozenset({1, "a"})
 
 
 def test_one_completion_that_is_not_a_tuple_does_not_unsplit_an_independent_history() -> None:
