@@ -4,8 +4,9 @@ A :class:`Record` is one line of a history in the Jepsen style: a process invoke
 function (``invoke``) or completed its pending invocation (``ok``, ``fail``,
 ``info``). :func:`pair` turns records into :class:`Operation` values — one per
 invocation, with its completion — and checks the pairing: a completion without an
-invocation, a completion indexed before its invocation, or a second invocation while
-one is in flight, is a :class:`HistoryError` naming the source and line.
+invocation, a completion indexed before its invocation, a completion naming another
+key than its invocation, or a second invocation while one is in flight, is a
+:class:`HistoryError` naming the source and line.
 
 Semantics (CONTRACTS.md section 5):
 
@@ -26,6 +27,8 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
+
+from replicheck.models.equality import same_value
 
 INVOKE: Final = "invoke"
 OK: Final = "ok"
@@ -167,7 +170,8 @@ def pair(records: Iterable[Record], *, source: str | None = None, lenient: bool 
 
     Raises :class:`HistoryError` for a completion without an invocation, an
     invocation while the process has one in flight, an unknown record type, a
-    completion whose function differs from its invocation's, or one whose index
+    completion whose function or key (by ``same_value``; a completion without a key
+    takes its invocation's) differs from its invocation's, or one whose index
     precedes its invocation's; with ``lenient`` the offending record is skipped (its
     invocation stays pending, hence indeterminate) and the error kept in
     ``History.skipped``."""
@@ -219,6 +223,13 @@ def pair(records: Iterable[Record], *, source: str | None = None, lenient: bool 
         if record.f != invocation.f:
             problem(f"process {record.process} completes {record.f!r} but invoked "
                     f"{invocation.f!r}; expected the same function", record)
+            continue
+        invoked_key = built[slot]["key"]  # type: ignore[index]
+        if record.key is not None and invoked_key is not None and not same_value(
+                record.key, invoked_key):
+            problem(f"process {record.process} completes {record.f!r} on key "
+                    f"{record.key!r} but invoked it on key {invoked_key!r}; expected the "
+                    "same key (or none)", record)
             continue
         call = built[slot]["call"]  # type: ignore[index]
         if index < call:

@@ -42,6 +42,14 @@ LimitKind = Literal["time", "memory"]
 
 MEBIBYTE: Final = 1 << 20
 
+_RLIMIT_MAX: Final = (1 << 63) - 1
+"""The largest limit ``resource.setrlimit`` takes (a C ``long``): a larger budget is no
+cap at all on the data segment."""
+
+_Z3_MEGABYTES_MAX: Final = (1 << 32) - 1
+"""The largest ``memory_max_size`` z3 takes (an unsigned int of mebibytes): z3 ignores a
+larger one with a warning on standard output."""
+
 
 class LimitReached(BaseException):
     """The time or memory limit of a check was reached. A BaseException, like
@@ -120,6 +128,14 @@ class Limits:
         """Whether the deadline has passed."""
         return self.deadline is not None and time.perf_counter() >= self.deadline
 
+    def reached(self) -> bool:
+        """Whether the deadline has passed, or nearly (within a hundredth of the timeout
+        plus 10 ms: a solver given whole milliseconds may stop that much early). A
+        checker that answers "unknown" before that did not stop for the time limit."""
+        if self.deadline is None or self.timeout is None:
+            return False
+        return time.perf_counter() >= self.deadline - 0.01 * self.timeout - 0.01
+
     def time_message(self) -> str:
         """How the time limit is named in a verdict."""
         return f"time limit of {self.timeout:g} s reached"
@@ -194,8 +210,8 @@ def _memory_capped(budget: int) -> Iterator[None]:
     """Cap the data segment at ``budget`` bytes (never above the hard limit) and z3's
     memory at the same size; restore both afterwards."""
     soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
-    cap = budget if hard == resource.RLIM_INFINITY else min(budget, hard)
-    z3_set = _z3_memory(budget // MEBIBYTE)
+    cap = min(budget, _RLIMIT_MAX) if hard == resource.RLIM_INFINITY else min(budget, hard)
+    z3_set = _z3_memory(min(budget // MEBIBYTE, _Z3_MEGABYTES_MAX))
     resource.setrlimit(resource.RLIMIT_DATA, (cap, hard))
     try:
         yield
@@ -242,6 +258,15 @@ def _alarm(at: float, message: str, alarm: _Alarm) -> Iterator[None]:
         raise LimitReached("time", message)
 
     previous = signal.signal(signal.SIGALRM, ring)
+    previous_hook = sys.unraisablehook
+
+    def quiet(unraisable: sys.UnraisableHookArgs) -> None:
+        # the alarm raised where Python can only print and drop the exception (an
+        # import lock's callback, a finaliser): ``alarm.rang`` already says it all
+        if unraisable.exc_type is not LimitReached:
+            previous_hook(unraisable)
+
+    sys.unraisablehook = quiet
     signal.setitimer(signal.ITIMER_REAL, max(0.001, at - time.perf_counter()))
     watchdog = threading.Timer(max(0.001, at - time.perf_counter()) + 0.05, _interrupt_z3)
     watchdog.daemon = True
@@ -254,6 +279,7 @@ def _alarm(at: float, message: str, alarm: _Alarm) -> Iterator[None]:
             watchdog.cancel()
         finally:
             signal.signal(signal.SIGALRM, previous)
+            sys.unraisablehook = previous_hook
 
 
 def _interrupt_z3() -> None:

@@ -20,12 +20,12 @@ for the plain values of register, key-value and transactional histories.
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Mapping, Set
+from collections.abc import Hashable, Iterable, Mapping, Set
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-__all__ = ["Keyword", "same_value", "value_key"]
+__all__ = ["Keyword", "merged_by_python", "same_value", "value_key"]
 
 
 class Keyword(str):
@@ -93,3 +93,12 @@ def same_value(a: Any, b: Any) -> bool:
     ``same_value(True, 1)`` and ``same_value(1, 1.0)`` are False,
     ``same_value(float("nan"), float("nan"))`` is True."""
     return a is b or value_key(a) == value_key(b)
+
+
+def merged_by_python(values: Iterable[Any], held: int) -> bool:
+    """True when a Python set (or a dict's keys) built from ``values`` holds only
+    ``held`` elements although ``values`` has more distinct values by decoded type and
+    value: Python merged some that differ (``{1, True}`` and ``{1, 1.0}`` hold one
+    element). A reader must not judge such a collection: it no longer holds what the
+    history wrote."""
+    return len({value_key(v) for v in values}) != held

@@ -16,8 +16,11 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
+
+from replicheck.reports.escaping import terminal_line
 
 if TYPE_CHECKING:
     from replicheck.histories.history import History
@@ -100,7 +103,9 @@ def _emit(text: str) -> None:
 
 
 def _fail_usage(message: str) -> int:
-    print(_printable(f"replicheck: error: {message}", sys.stderr), file=sys.stderr)
+    # the message quotes the input (a file name, a field): one line, no terminal controls
+    print(_printable(f"replicheck: error: {terminal_line(message)}", sys.stderr),
+          file=sys.stderr)
     return EXIT_USAGE
 
 
@@ -166,7 +171,7 @@ def _report_crash(args: argparse.Namespace, error: BaseException,
             f"{type(error).__name__}: {summary} (a defect of replicheck, not a verdict; "
             f"{where})")
     with contextlib.suppress(OSError):  # stderr itself may be gone
-        print(_printable(line, sys.stderr), file=sys.stderr, flush=True)
+        print(_printable(terminal_line(line), sys.stderr), file=sys.stderr, flush=True)
     return EXIT_CRASH
 
 
@@ -228,6 +233,9 @@ def _check_one(args: argparse.Namespace) -> int:
         return _fail_usage(f"{args.history}: {error}")
     except LimitReached as reached:
         verdict = _limit_verdict(args, consistency, progress, reached)
+    else:
+        if verdict.valid == "unknown" and verdict.limit is None and limits.reached():
+            verdict = replace(verdict, limit="time")
     history = progress.history
     if args.html:
         failed = _write_html(args, history, verdict)

@@ -19,7 +19,9 @@ def _headline(verdict: Verdict) -> str:
         return "VALID"
     if verdict.valid is False:
         return "INVALID"
-    return f"UNKNOWN ({'memory' if verdict.limit == 'memory' else 'time'} limit reached)"
+    if verdict.limit is None:
+        return "UNKNOWN (undecided; no limit was reached)"
+    return f"UNKNOWN ({verdict.limit} limit reached)"
 
 
 def render_verdict(verdict: Verdict, *, source: str | None = None,

@@ -4,8 +4,9 @@
 comment (``#`` or ``;``):
 
 - ``{`` followed by ``"`` (a JSON object): ``jsonl``;
-- ``{:``, ``[{`` (but not ``[{"``, a JSON array), ``[`` followed by a keyword or
-  ending the line, ``(`` followed by ``{``, or an EDN record literal
+- ``{:``, ``[{`` (but not ``[{"``, a JSON array), ``[`` followed by a keyword, a
+  discarded form ``#_`` or ending the line, ``(`` followed by ``{`` or ``#_``, or an EDN
+  record literal
   ``#name.Space{``: ``edn``;
 - a line containing ``jepsen.util``, or shaped ``PROCESS :type :f ...`` (an integer or
   keyword, then ``:invoke``/``:ok``/``:fail``/``:info``): ``jepsen-log``. Jepsen logs
@@ -42,7 +43,7 @@ FORMATS: Final = ("jsonl", "edn", "jepsen-log")
 
 _JSON_OBJECT: Final = re.compile(r'\{\s*(?:"|\}\s*$)')
 _EDN_START: Final = re.compile(
-    r'(?:\{\s*:|\[\s*(?:\{(?!\s*")|:|\]|$)|\(\s*\{|#[A-Za-z_][\w.-]*\.[A-Z]\w*\{)')
+    r'(?:\{\s*:|\[\s*(?:\{(?!\s*")|:|\]|#_|$)|\(\s*(?:\{|#_)|#[A-Za-z_][\w.-]*\.[A-Z]\w*\{)')
 _LOG_OP: Final = re.compile(r"(?:-?[0-9]+|:[^\s:]+)[ \t]+:(?:invoke|ok|fail|info)(?:[ \t]|$)")
 _SCAN_LINES: Final = 200
 _SCAN_CHARS: Final = 1 << 16

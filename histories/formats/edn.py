@@ -43,9 +43,10 @@ same ``k`` is split too, and one whose value is not a tuple (an ``:info`` with
 ``independent=False`` nothing is split. With ``independent=None`` (the default) the
 history is split when it looks independent: no record has an explicit ``:key``, every
 client invocation's value is a 2-element vector whose first element is a number or a
-string, every ``:ok`` completion's value is such a tuple with its invocation's first
-element, and the functions are not only ``:cas`` (a history of ``:cas [old new]`` alone
-would look the same; pass ``independent=True`` to split one).
+string, and the functions are not only ``:cas`` (a history of ``:cas [old new]`` alone
+would look the same; pass ``independent=True`` to split one). Once split, an ``:ok``
+completion whose value is not a tuple with its invocation's key is an error naming the
+line (``lenient``: skipped and noted), never a reason to judge the history unsplit.
 
 Forms are read by :mod:`replicheck.histories.formats.edn_values` (a parser for the
 common shape, with fast paths for lines of flat maps, and the ``edn_format`` library for
@@ -81,6 +82,7 @@ from replicheck.histories.formats.edn_values import (
     parse_edn_value,
     read_form,
     show_edn,
+    skip_discarded,
 )
 from replicheck.histories.formats.independent import split_independent
 from replicheck.histories.formats.limits import may_hold_surrogates, refuse_lone_surrogates
@@ -305,6 +307,9 @@ def _read_forms(text: str, out: list[tuple[Any, int]], problems: list[HistoryErr
             if wrapper.closed:
                 raise EdnSyntaxError(f"unexpected text after the closing {wrapper.closer!r}; "
                                      "expected the end of the history", pos)
+            if text.startswith("#_", pos):  # a discarded form: nothing to read
+                pos = skip_discarded(text, pos)
+                continue
             if c in ")]}":
                 if c != wrapper.closer:
                     raise EdnSyntaxError(f"unexpected {c!r}; {_EXPECT_RECORD}", pos)

@@ -29,7 +29,7 @@ from typing import Any, Final
 
 from replicheck.histories.formats.limits import NESTING_EXPECTED, digits_expected
 from replicheck.histories.history import MAX_NESTING, HistoryError
-from replicheck.models.equality import Keyword
+from replicheck.models.equality import Keyword, merged_by_python
 
 __all__ = [
     "CLOSERS",
@@ -44,6 +44,7 @@ __all__ = [
     "parse_edn_value",
     "read_form",
     "show_edn",
+    "skip_discarded",
 ]
 
 _WS: Final = re.compile(r"(?:[\s,]+|;[^\n]*)*")
@@ -191,16 +192,21 @@ class FormReader:
             items.append(item)
         if opener in "[(":
             return items, pos
-        if self.unusual:
-            return None, pos
         try:
-            if opener == "#{":
-                return frozenset(hashable(i) for i in items), pos
-            if len(items) % 2:
-                raise EdnSyntaxError("a map needs an even number of forms (key value pairs)", 0)
-            return {hashable(items[i]): items[i + 1] for i in range(0, len(items), 2)}, pos
+            held, elements = _held(opener, items)
         except EdnSyntaxError as error:
+            if self.unusual:  # the library reads it (unusual items are placeholders)
+                return None, pos
             raise EdnSyntaxError(error.message, start, pos) from None
+        # Checked on the items read even when the library reads the collection (it
+        # builds a Python set too): an unusual item's placeholder (None, a tag's
+        # payload) merges with no other item that stays apart by value.
+        if merged_by_python(elements, len(held)):
+            raise EdnSyntaxError(
+                f"the {_NAMES[opener]} holds {'elements' if opener == '#{' else 'keys'} "
+                "that are different values but one in Python (1, 1.0 and true, or [1] and "
+                "[true]); expected values replicheck can hold apart", start, pos)
+        return (None if self.unusual else held), pos
 
     def atom(self, token: str) -> Any:
         c = token[0]
@@ -331,7 +337,10 @@ def fast_maps(line: str) -> list[Any]:
                     if len(current) % 2:
                         raise FastPathMiss
                     pairs = iter(current)
-                    parent.append(dict(zip(pairs, pairs, strict=True)))
+                    built = dict(zip(pairs, pairs, strict=True))
+                    if 2 * len(built) != len(current):
+                        raise FastPathMiss  # keys repeated or merged: the full reader says
+                    parent.append(built)
                 else:
                     parent.append(current)
                 current = parent
@@ -409,12 +418,19 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def read_form(text: str, pos: int = 0) -> tuple[Any, int]:
-    """The EDN form starting at ``pos`` (after any whitespace or comment) as plain
-    Python, and the offset just after it. Raises :class:`EdnSyntaxError` (with the
-    offset) when there is no form there or it is broken."""
+def read_form(text: str, pos: int = 0, *, _discards: int = 0) -> tuple[Any, int]:
+    """The EDN form starting at ``pos`` (after any whitespace, comment or discarded
+    form ``#_ x``) as plain Python, and the offset just after it. Raises
+    :class:`EdnSyntaxError` (with the offset) when there is no form there or it is
+    broken."""
     reader = FormReader(text)
     start = reader.skip(pos)
+    while text.startswith("#_", start):
+        # a chain ``#_ #_ a b`` discards a and b: one level of recursion per link
+        if _discards + 1 >= MAX_NESTING:
+            raise EdnSyntaxError(NESTING_EXPECTED, start)
+        _, after = read_form(text, start + 2, _discards=_discards + 1)
+        start = reader.skip(after)
     if start >= len(text):
         raise EdnSyntaxError("expected a value, found the end of the text", start)
     value, end = reader.form(start)
@@ -426,6 +442,29 @@ def read_form(text: str, pos: int = 0) -> tuple[Any, int]:
         except EdnSyntaxError as error:
             raise EdnSyntaxError(error.message, start, end) from None
     return value, end
+
+
+def _held(opener: str, items: list[Any]) -> tuple[frozenset[Any] | dict[Any, Any], list[Any]]:
+    """The set or map of ``items`` and its elements (keys), as Python holds them."""
+    if opener == "#{":
+        elements = [hashable(i) for i in items]
+        return frozenset(elements), elements
+    if len(items) % 2:
+        raise EdnSyntaxError("a map needs an even number of forms (key value pairs)", 0)
+    keys = [hashable(k) for k in items[::2]]
+    return dict(zip(keys, items[1::2], strict=True)), keys
+
+
+def skip_discarded(text: str, pos: int) -> int:
+    """The offset of the next form at or after ``pos``: past whitespace, comments and
+    discarded forms (``#_ x``, which EDN reads as nothing). Raises
+    :class:`EdnSyntaxError` when a discarded form is broken."""
+    reader = FormReader(text)
+    pos = reader.skip(pos)
+    while text.startswith("#_", pos):
+        _, after = read_form(text, pos + 2)
+        pos = reader.skip(after)
+    return pos
 
 
 def parse_edn_value(text: str) -> Any:

@@ -100,7 +100,7 @@ from replicheck.histories.formats.limits import (
     refuse_lone_surrogates,
 )
 from replicheck.histories.history import MAX_NESTING, RECORD_TYPES, HistoryError, Record
-from replicheck.models.equality import Keyword
+from replicheck.models.equality import Keyword, merged_by_python
 
 __all__ = ["dumps_jsonl", "from_json", "read_jsonl", "to_json"]
 
@@ -148,11 +148,20 @@ def _decode_tag(obj: dict[str, Any]) -> Any:
         if not isinstance(payload, list):
             raise ValueError("an array")
         if tag == "$set":
-            return frozenset(_hashable(v) for v in payload)
-        return {_hashable(pair[0]): pair[1] for pair in payload if _is_pair(pair)}
+            elements = [_hashable(v) for v in payload]
+            held: frozenset[Any] | dict[Any, Any] = frozenset(elements)
+        else:
+            elements = [_hashable(pair[0]) for pair in payload if _is_pair(pair)]
+            held = dict(zip(elements, (pair[1] for pair in payload), strict=True))
     except (ValueError, TypeError, InvalidOperation, binascii.Error) as error:
         raise _TagError(f'a tagged value {{"{tag}": ...}} holds {_show(payload)}; '
                         f"expected {_tag_expectation(tag)}") from error
+    if merged_by_python(elements, len(held)):
+        raise _TagError(f'a tagged value {{"{tag}": ...}} holds {_show(payload)}; expected '
+                        f"{'elements' if tag == '$set' else 'keys'} that stay apart in "
+                        "Python (1, 1.0 and true, or [1] and [true], are one there): "
+                        "replicheck cannot judge what it cannot hold")
+    return held
 
 
 def _tag_expectation(tag: str) -> str:

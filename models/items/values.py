@@ -30,7 +30,7 @@ import json
 import re
 from collections.abc import Mapping
 from decimal import Decimal, localcontext
-from typing import Any
+from typing import Any, Final
 
 from replicheck.models.items.errors import ValidationError
 
@@ -161,6 +161,12 @@ def _set_type(value: set[Any] | frozenset[Any], what: str | None) -> str:
 # ---------------------------------------------------------------------------- numbers
 
 
+_OVERFLOW: Final = ("Number overflow. Attempting to store a number with magnitude larger "
+                    "than supported range")
+_UNDERFLOW: Final = ("Number underflow. Attempting to store a number with magnitude smaller "
+                     "than supported range")
+
+
 def check_number(value: Decimal | int, *, what: str | None = None) -> Decimal:
     """``value`` as DynamoDB stores it (plain notation, no trailing zeros), or a
     :class:`ValidationError` when it has more than 38 significant digits, a magnitude
@@ -172,22 +178,20 @@ def check_number(value: Decimal | int, *, what: str | None = None) -> Decimal:
                     f"{number}", what)
     if number.is_zero():
         return Decimal(0)
+    # the exponent of the leading digit decides the range before any arithmetic: a
+    # context could not hold 1E999999999 (decimal.Overflow) nor 1E-999999999
+    if number.adjusted() > MAX_NUMBER_MAGNITUDE.adjusted():
+        raise _fail(_OVERFLOW, what)
+    if number.adjusted() < MIN_NUMBER_MAGNITUDE.adjusted():
+        raise _fail(_UNDERFLOW, what)
     with localcontext() as ctx:
         ctx.prec = 1000
         reduced = number.normalize()
         magnitude = abs(reduced)
     if magnitude > MAX_NUMBER_MAGNITUDE:
-        raise _fail(
-            "Number overflow. Attempting to store a number with magnitude larger than "
-            "supported range",
-            what,
-        )
+        raise _fail(_OVERFLOW, what)
     if magnitude < MIN_NUMBER_MAGNITUDE:
-        raise _fail(
-            "Number underflow. Attempting to store a number with magnitude smaller than "
-            "supported range",
-            what,
-        )
+        raise _fail(_UNDERFLOW, what)
     if len(reduced.as_tuple().digits) > MAX_NUMBER_DIGITS:
         raise _fail("Attempting to store more than 38 significant digits in a Number", what)
     return Decimal(_plain(reduced))

@@ -562,3 +562,83 @@ def test_lenient_keeps_the_one_line_maps_a_broken_form_ran_over() -> None:
         (0, "invoke", 1), (1, "ok", 3), (0, "ok", 4)]
     assert [(e.line, e.message) for e in errors] == [
         (2, "broken EDN: unclosed vector; expected ']'")]
+
+
+@pytest.mark.parametrize("text", [
+    # a discarded map on its own line, in the middle of a line, at the end
+    "{:type :invoke, :f :write, :value 1, :process 0}\n"
+    "#_{:type :ok, :f :write, :value 2, :process 0}\n"
+    "{:type :ok, :f :write, :value 1, :process 0}\n",
+    "{:type :invoke, :f :write, :value 1, :process 0} #_ {:type :info, :f :write, "
+    ":process 0} {:type :ok, :f :write, :value 1, :process 0} #_ 3\n",
+    # in a vector or a list, first, last, and a chain discarding two forms
+    "[#_{:type :ok, :f :write, :value 2, :process 0}\n"
+    "{:type :invoke, :f :write, :value 1, :process 0}\n"
+    "#_ #_ {:type :info, :f :write, :process 0} {:type :fail, :f :write, :process 0}\n"
+    "{:type :ok, :f :write, :value 1, :process 0} #_{:type :ok}]\n",
+    "({:type :invoke, :f :write, :value 1, :process 0}\n#_{:type :ok, :f :write, :value 2,\n"
+    " :process 0} ; a comment }\n {:type :ok, :f :write, :value 1, :process 0})\n",
+])
+def test_discarded_forms_read_as_nothing_wherever_they_are(text: str) -> None:
+    """EDN's ``#_ x`` reads as nothing (a discarded map at the top level was an
+    IndexError traceback, a history opening with one was not recognised as EDN)."""
+    h = loads(text)
+    assert [(o.f, o.status, o.value) for o in h.operations] == [("write", "ok", 1)]
+
+
+def test_a_chain_of_discards_past_the_nesting_limit_is_an_error_naming_the_line() -> None:
+    text = ("{:type :invoke, :f :write, :value 1, :process 0}\n"
+            + "#_ " * (MAX_NESTING + 5) + "1\n")
+    with pytest.raises(HistoryError, match="nested") as info:
+        loads(text, format="edn")
+    assert info.value.line == 2
+
+
+@pytest.mark.parametrize("value", ["#{1 true}", "#{1 1.0 2}", "#{[1] [true]}", "{1 :a true :b}",
+                                   "{1 :a 1.0 :b}", "[#{0 0.0}]",
+                                   # read by the library: the same check
+                                   "#{1 true \\a}", "#{1 true ^:m [1]}", "{1 \\a true :b}"])
+def test_a_set_or_map_python_would_merge_is_an_error_not_a_smaller_value(value: str) -> None:
+    """1, 1.0 and true are distinct EDN values but one set element (or map key) in
+    Python: such a collection read as a smaller one gave wrong verdicts."""
+    text = ("{:type :invoke, :f :write, :value 1, :process 0}\n"
+            f"{{:type :ok, :f :write, :value {value}, :process 0}}\n")
+    with pytest.raises(HistoryError, match="one in Python") as info:
+        read_records(text, format="edn")
+    assert info.value.line == 2
+
+
+def test_sets_and_maps_of_distinct_values_still_read() -> None:
+    text = '{:type :invoke, :f :write, :value [#{1 "1" :1 2.5} {1 :a "1" :b}], :process 0}\n'
+    (record,) = read_records(text, format="edn")
+    assert record.value == [frozenset({1, "1", K("1"), 2.5}), {1: K("a"), "1": K("b")}]
+    text = "{:type :invoke, :f :write, :value #{1 #_ true \\a}, :process 0}\n"
+    (record,) = read_records(text, format="edn")
+    assert record.value == frozenset({1, "a"})
+
+
+def test_one_completion_that_is_not_a_tuple_does_not_unsplit_an_independent_history() -> None:
+    """An independent history with one ``:ok`` answering ``nil`` for its key was judged
+    unsplit (every key one register of [k v] values): a violation invented between
+    keys :a and :b. Now it is split; the bare ``nil`` is the key's value."""
+    text = ("{:type :invoke, :f :write, :value [:a 1], :process 0}\n"
+            "{:type :ok, :f :write, :value [:a 1], :process 0}\n"
+            "{:type :invoke, :f :write, :value [:b 2], :process 0}\n"
+            "{:type :ok, :f :write, :value [:b 2], :process 0}\n"
+            "{:type :invoke, :f :read, :value [:a nil], :process 1}\n"
+            "{:type :ok, :f :read, :value [:a 1], :process 1}\n"
+            "{:type :invoke, :f :read, :value [:c nil], :process 1}\n"
+            "{:type :ok, :f :read, :value nil, :process 1}\n")
+    records = read_edn(text)
+    assert [(r.key, r.value) for r in records][-4:] == [
+        (K("a"), None), (K("a"), 1), (K("c"), None), (K("c"), None)]
+
+
+def test_an_ok_tuple_for_another_key_is_an_error_without_asking_for_the_split() -> None:
+    text = ("{:process 0, :type :invoke, :f :write, :value [:a 1]}\n"
+            "{:process 0, :type :ok, :f :write, :value [:a 1]}\n"
+            "{:process 1, :type :invoke, :f :read, :value [:a nil]}\n"
+            "{:process 1, :type :ok, :f :read, :value [:b 1]}\n")
+    with pytest.raises(HistoryError) as info:
+        read_edn(text, source="h.edn")
+    assert info.value.line == 4 and "not a tuple for the invoked key :a" in str(info.value)

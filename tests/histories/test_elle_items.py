@@ -593,6 +593,23 @@ def test_without_versions_G1a_by_value() -> None:
         'T1 read items/pk=x = {pk: "x", v: 1}, which only T0 wrote')
 
 
+def test_without_versions_a_value_nobody_wrote_is_a_garbage_read() -> None:
+    """Regression: every write's item shown, and none (nor a failed one) holds the
+    item read: it was a note, so the history was VALID under read-uncommitted,
+    read-committed and snapshot isolation and "unknown" under serializable."""
+    b = Builder()
+    b.ok(0, put("x", 1))
+    b.invoke(1, put("x", 2))
+    b.complete(1, None)  # indeterminate: its item is still shown
+    b.ok(2, get("x"), one(item("x", 9)))
+    for model in ("read-uncommitted", "read-committed", "snapshot-isolation",
+                  "serializable"):
+        v = check_item_transactions(b.history(), consistency=(model,))
+        assert v.valid is False and types(v) == ["garbage-read"], model
+        assert "read-uncommitted" in v.ruled_out and v.still_possible == frozenset()
+    assert "no version of the history holds that item" in v.anomalies[0].explanation
+
+
 def test_without_versions_duplicate_values_give_no_edges() -> None:
     b = Builder()
     b.ok(0, put("x", 1))

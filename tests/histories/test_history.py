@@ -67,6 +67,14 @@ def test_faults_and_observations_are_kept_apart() -> None:
         ([R(0, "invoke", "read", line=1), R(0, "ok", "write", line=2)],
          "h.jsonl:2: process 0 completes 'write' but invoked 'read'; expected the same "
          "function"),
+        ([Record(0, "invoke", "read", key="a", line=1),
+          Record(0, "ok", "read", 1, key="b", line=2)],
+         "h.jsonl:2: process 0 completes 'read' on key 'b' but invoked it on key 'a'; "
+         "expected the same key (or none)"),
+        ([Record(0, "invoke", "read", key=1, line=1),
+          Record(0, "ok", "read", 1, key=True, line=2)],
+         "h.jsonl:2: process 0 completes 'read' on key True but invoked it on key 1; "
+         "expected the same key (or none)"),
         ([R(0, "done", "read", line=3)], "h.jsonl:3: unknown record type 'done'; expected "
          "one of invoke, ok, fail, info, observe"),
     ],

@@ -355,3 +355,25 @@ def test_huge_indexes_read_exactly(index: int) -> None:
         '"invoke"', '"ok"').replace('"value": 2', '"value": 1')
     (op,) = loads(text, "jsonl").operations
     assert (op.call, op.ret, op.ok) == (index, index + 5, True)
+
+
+@pytest.mark.parametrize("value", [
+    {"$set": [1, True]}, {"$set": [1, 1.0]}, {"$set": [[1], [True], 2]},
+    {"$map": [[1, "a"], [True, "b"]]}, {"$map": [[0, "a"], [0.0, "b"]]},
+])
+def test_a_set_or_map_python_would_merge_is_an_error_not_a_smaller_value(value: Any) -> None:
+    """1, 1.0 and true are three values (``same_value``) but one set element in Python:
+    a set read as ``frozenset({1})`` made a read of ``{"$set": [true, 1]}`` differ from
+    the write of ``{"$set": [1, true]}`` (a violation invented) and a read of
+    ``{"$set": [1]}`` match a write of ``{"$set": [1, 1.0]}`` (one missed)."""
+    text = json.dumps({"process": 0, "type": "invoke", "f": "write", "value": value}) + "\n"
+    with pytest.raises(HistoryError, match="stay apart in Python") as info:
+        read_jsonl(text, source="h.jsonl")
+    assert info.value.line == 1
+
+
+def test_sets_and_maps_of_distinct_python_values_still_read() -> None:
+    text = json.dumps({"process": 0, "type": "invoke", "f": "write",
+                       "value": [{"$set": [1, "1", 2.5, None]}, {"$map": [[1, "a"], ["1", "b"]]}]})
+    (record,) = read_jsonl(text + "\n")
+    assert record.value == [frozenset({1, "1", 2.5, None}), {1: "a", "1": "b"}]

@@ -208,3 +208,17 @@ def test_html_takes_one_history(tmp_path: Path, capsys: pytest.CaptureFixture[st
     paths = [write(tmp_path, f"h{i}.jsonl", VALID_HISTORY) for i in range(2)]
     assert main(["check", *paths, "--html", str(tmp_path / "p.html")]) == 2
     assert "--html" in capsys.readouterr().err
+
+
+def test_a_bad_input_message_is_one_line_without_terminal_controls(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The message quotes the file's name and the field's text: an escape sequence, a
+    line break or a bidirectional override there reached the terminal as it was."""
+    path = tmp_path / "h\x1b[31m\nforged.jsonl"
+    path.write_text(json.dumps({"process": 0, "type": "invoke\x1b[2J\u202e", "f": "write"},
+                               ensure_ascii=False) + "\n", encoding="utf-8")
+    assert main(["check", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.endswith("\n")
+    assert "\x1b" not in err and "\u202e" not in err and "\r" not in err
+    assert "forged.jsonl:1:" in err and "\\x1b" in err

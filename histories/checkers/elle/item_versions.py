@@ -347,6 +347,14 @@ def _explain_reads(work: ItemWork, inf: ItemInference,
             for other in reads:
                 if other.version is not MISSING and other.version == r.version:
                     other.position = MISSING
+        elif not culprits and not possible and not any(
+                w.tid == r.tid and fits(w.value, value) for w in work.writes):
+            # Every write's item is shown and none (committed, indeterminate or failed,
+            # the reader's own aside) holds this one: no interpretation explains it.
+            findings.append(Finding(GARBAGE_READ, (r.tid,), item, {
+                "item": label, "version": None, "read": thaw_value(value),
+                "unrecorded": True}))
+            inf.complete = False
         else:
             shown = ("a version" if r.version is MISSING
                      else f"version {show_version(r.version)}")

@@ -69,8 +69,10 @@ Anomalies found besides cycles
       produced, whose value only a failed write wrote.
     - ``garbage-read``: a read of a recorded version no write of the history can have
       made (nor a failed one), or of a version holding another item than its writer
-      made (or than another read of it returned). No interpretation explains it: every
-      model rules it out.
+      made (or than another read of it returned), or, without a recorded version, of
+      an item that no write holds when the history shows every write's item (the
+      reader's own writes aside). No interpretation explains it: every model rules it
+      out.
     - ``cyclic-versions``: two committed transactions claim the same version of one
       item (the item's versions are then no strict order of its writes: each is at or
       before the other), or the version pairs values give form a cycle. The item's
@@ -80,7 +82,7 @@ Anomalies found besides cycles
     - ``future-read``: a transaction read the version of an item it wrote itself.
     Intermediate reads (``G1b``) cannot happen: a transaction writes an item at most
     once. A read of a version nobody explains, without a failed write to blame, is a
-    note.
+    note when a write's item is not shown (that write may have made it).
 
 Verdict
     As for the other Elle checkers: valid (True) when no anomaly found is forbidden by

@@ -284,6 +284,10 @@ def test_from_wire_examples() -> None:
         ({"B": "not base64!"}, "Invalid base64"),
         ({"BOOL": "true"}, "true or false"),
         ({"N": "1e200"}, "Number overflow"),
+        ({"N": "1e999999999"}, "Number overflow"),
+        ({"N": "-9.5e999999999999"}, "Number overflow"),
+        ({"N": "1e-999999999"}, "Number underflow"),
+        ({"N": "1e-999999999999"}, "Number underflow"),
     ],
 )
 def test_from_wire_refuses_malformed_json(wire: dict[str, Any], message: str) -> None:
