@@ -140,15 +140,14 @@ def _describe(txn: Txn) -> str:
     return f"T{txn.op} [{mops}]"
 
 
-def _scan(txn: Txn) -> tuple[dict[Hashable, tuple[Hashable, Any]], dict[Hashable, Any],
-                             dict[Hashable, list[Any]], str | None,
-                             list[tuple[Hashable, Hashable, Any]]]:
-    """A transaction's external reads (value_key(key) -> (key, value)), installed
-    writes and all writes (by value_key of key and value), its first internal
-    inconsistency (a read that differs from its own last read or write of the key),
-    and its later reads ``(value_key(key), key, value)``."""
-    later: list[tuple[Hashable, Hashable, Any]] = []
-    external: dict[Hashable, tuple[Hashable, Any]] = {}
+def _scan(txn: Txn) -> tuple[list[tuple[Hashable, Hashable, Any]], dict[Hashable, Any],
+                             dict[Hashable, list[Any]], str | None]:
+    """A transaction's reads of versions ``(value_key(key), key, value)`` (every read
+    but one returning the transaction's own last write of the key, which it
+    determines), installed writes and all writes (by value_key of key and value), and
+    its first internal inconsistency (a read that differs from its own last read or
+    write of the key)."""
+    reads: list[tuple[Hashable, Hashable, Any]] = []
     current: dict[Hashable, Any] = {}
     last: dict[Hashable, Any] = {}
     every: dict[Hashable, list[Any]] = {}
@@ -161,15 +160,16 @@ def _scan(txn: Txn) -> tuple[dict[Hashable, tuple[Hashable, Any]], dict[Hashable
             last[kk] = vk
             every.setdefault(kk, []).append(vk)
         elif f == READ and txn.ok:
-            if kk in current:
-                later.append((kk, k, v))
-                if problem is None and current[kk][1] != vk:
-                    problem = (f"read {v!r} from {k!r} after itself writing or reading "
-                               f"{current[kk][0]!r}")
-            else:
-                external[kk] = (k, v)
+            if kk in current and problem is None and current[kk][1] != vk:
+                problem = (f"read {v!r} from {k!r} after itself writing or reading "
+                           f"{current[kk][0]!r}")
+            if last.get(kk, _NOTHING) != vk:
+                reads.append((kk, k, v))
             current[kk] = (v, vk)
-    return external, last, every, problem, later
+    return reads, last, every, problem
+
+
+_NOTHING: Final = object()
 
 
 def _realtime_pairs(txns: Sequence[Txn], live: Sequence[int]) -> list[tuple[int, int]]:
@@ -230,15 +230,13 @@ def build(history: History, *, deadline: float | None = None) -> Problem:
     problem = Problem(txns)
     installed: dict[tuple[Hashable, Hashable], list[int]] = {}
     dirty: dict[tuple[Hashable, Hashable], list[tuple[str, int]]] = {}
-    externals: list[tuple[int, dict[Hashable, tuple[Hashable, Any]]]] = []
+    externals: list[tuple[int, list[tuple[Hashable, Hashable, Any]]]] = []
     own: list[dict[Hashable, list[Any]]] = []
-    later_reads: list[tuple[int, Hashable, Hashable, Any]] = []
     for t in txns:
         if not t.tid & 0x3FF:
             _check_time(deadline)
-        external, last, every, inconsistent, later = _scan(t)
+        version_reads, last, every, inconsistent = _scan(t)
         own.append(every)
-        later_reads.extend((t.tid, kk, k, v) for kk, k, v in later)
         if not t.failed:
             problem.live.append(t.tid)
             for kk, vk in last.items():
@@ -256,10 +254,10 @@ def build(history: History, *, deadline: float | None = None) -> Problem:
             problem.findings.append(Anomaly("internal", (t.op,),
                                             f"{_describe(t)} {inconsistent}"))
         if t.ok:
-            externals.append((t.tid, external))
-    for ti, external in externals:
+            externals.append((t.tid, version_reads))
+    for ti, version_reads in externals:
         _check_time(deadline)
-        for kk, (k, v) in external.items():
+        for kk, k, v in version_reads:
             vk = value_key(v)
             writers = [w for w in installed.get((kk, vk), ()) if w != ti]
             if v is None:
@@ -269,14 +267,6 @@ def build(history: History, *, deadline: float | None = None) -> Problem:
             read = Read(ti, kk, v, tuple(writers), mine, others, k)
             problem.reads.append(read)
             _explain(problem, read, k)
-    written = {(kk, vk) for kk_vk in (*installed, *dirty) for kk, vk in (kk_vk,)}
-    for ti, kk, k, v in later_reads:
-        if v is not None and (kk, value_key(v)) not in written:
-            problem.unexplained = True
-            problem.findings.append(Anomaly(
-                "garbage-read", (txns[ti].op,),
-                f"{_describe(txns[ti])} read {v!r} from {k!r}, but no transaction wrote "
-                f"{v!r} to {k!r}: no interpretation explains this read"))
     problem.process = _process_pairs(txns, problem.live)
     problem.realtime = _realtime_pairs(txns, problem.live)
     return problem

@@ -78,8 +78,7 @@ def infer(txns: Sequence[Txn], *, deadline: float | None = None,
     ambiguous: dict[Hashable, set[Any]] = {}         # elements appended more than once
     failed: dict[Hashable, set[Any]] = {}            # elements appended by failed txns
     intermediate: dict[Hashable, set[Any]] = {}      # elements followed by the same txn's
-    reads: dict[Hashable, list[Read]] = {}            # committed reads showing states
-    later_reads: dict[Hashable, list[Read]] = {}      # the other committed reads
+    reads: dict[Hashable, list[Read]] = {}            # committed reads: the states read
     ext: dict[Hashable, list[Read]] = {}              # committed external reads
     lost: list[tuple[int, Hashable, list[Any]]] = []  # read k then appended to k
     sequences: list[tuple[int, Hashable, list[Any]]] = []  # several appends to one key
@@ -89,34 +88,24 @@ def infer(txns: Sequence[Txn], *, deadline: float | None = None,
         ti, _, _, status, mops, _, _ = t
         ok = status == OK
         first: dict[Hashable, str] = {}
-        blind: dict[Hashable, list[Any]] = {}  # appends to keys not read yet
+        own: dict[Hashable, list[Any]] = {}  # the transaction's appends so far
         multi = False
         for f, k, v in mops:
             if f == READ:
                 if not ok:
                     continue
-                read = (ti, v)
-                if k not in first:
+                # Every read shows a version of the key followed by the transaction's
+                # own appends to it so far: when it ends with them, the rest is the
+                # version read; otherwise (internal) the whole list is.
+                if k in first:
+                    multi = True
+                else:
                     first[k] = READ
-                    _add(reads, k, read)
-                    _add(ext, k, read)
-                    continue
-                multi = True
-                since = blind.pop(k, None)
-                if since is not None:
-                    # The first read after the transaction's own appends, no read
-                    # before: X + those appends shows the version X it started from
-                    # (a state, as an external read's); a later read is judged only
-                    # against the transaction's own (internal).
-                    m = len(v) - len(since)
-                    if len(set(v)) != len(v):
-                        _add(later_reads, k, read)  # duplicates: reported below
-                    elif m >= 0 and v[m:] == since:
-                        state = (ti, v[:m])
-                        _add(reads, k, state)
-                        _add(ext, k, state)
-                        continue
-                _add(later_reads, k, read)
+                since = own.get(k)
+                m = len(v) - len(since) if since else len(v)
+                state = (ti, v[:m] if since and m >= 0 and v[m:] == since else v)
+                _add(reads, k, state)
+                _add(ext, k, state)
             else:
                 d = appender.get(k)
                 if d is None:
@@ -127,13 +116,11 @@ def infer(txns: Sequence[Txn], *, deadline: float | None = None,
                     d[v] = ti
                 if status == FAIL:
                     failed.setdefault(k, set()).add(v)
+                own.setdefault(k, []).append(v)
                 if k in first:
                     multi = True
-                    if k in blind:
-                        blind[k].append(v)
                 else:
                     first[k] = f
-                    blind[k] = [v]
         if multi:
             _within(t, ok, intermediate, lost, findings, sequences)
         if status == INFO and first:
@@ -312,18 +299,10 @@ def infer(txns: Sequence[Txn], *, deadline: float | None = None,
                 continue
             if member[wa] and member[wb]:
                 add((wa, wb, WW, k, a, b))
-    # Elements nobody appended, and later reads holding an element twice: no
-    # interpretation explains such a read.
-    for k, rl in later_reads.items():
-        for read in rl:
-            _duplicates(read, k, findings, dup_reads)
-    for k in {*reads, *later_reads}:
+    # Elements nobody appended: no interpretation explains such a read.
+    for k, rl in reads.items():
         who = appender.get(k, {})
-        if k in orders:
-            pool: list[Read] = [(longest_reader[k], orders[k])]
-        else:
-            pool = list(reads.get(k, ()))
-        pool += later_reads.get(k, ())
+        pool = [(longest_reader[k], orders[k])] if k in orders else rl
         for ti, r in pool:
             ghost = [e for e in r if e not in who]
             if ghost:
