@@ -21,7 +21,7 @@ tests, so the choices shrink) and returns a :class:`~replicheck.histories.histor
 from __future__ import annotations
 
 import json
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from random import Random
 from typing import Any, Final
@@ -98,6 +98,10 @@ def to_jsonl(history: History) -> str:
 
 @dataclass
 class _Txn:
+    """A transaction being generated: its micro-operations (reads filled in as it runs),
+    process, progress, outcome, and the store's per-transaction state (snapshot, start
+    time, buffered writes)."""
+
     mops: list[list[Any]]
     process: int = -1
     step: int = 0
@@ -128,7 +132,7 @@ def _templates(rnd: Random, workload: str) -> list[_Txn]:
     return out
 
 
-def _schedule(rnd: Random, txns: list[_Txn], run: Any) -> History:
+def _schedule(rnd: Random, txns: list[_Txn], run: Callable[[_Txn, str], None]) -> History:
     """Run ``txns`` on 2-4 processes, one step at a time; ``run(txn, event)`` executes
     ``"begin"``, each micro-operation (``"mop"``), and ``"end"`` (which sets the
     status). Completions may turn into info; info retires the process."""

@@ -564,6 +564,13 @@ class _Search:
             usable = [[o for o in opts
                        if any(not (o.flags & FORBIDDEN[m]) for m in strong)]  # pruning 3
                       for _, opts in reads]
+            if not all(usable):
+                for model in strong:  # some read has only G1a / G1b / future-read options
+                    self._seen(model, sorted({p for (_, opts), ok in zip(reads, usable,
+                                                                         strict=True)
+                                              if not ok for o in opts for p in o.flags}
+                                             & FORBIDDEN[model]))
+                continue
             base = {WW: ww, WR: set(), RW: set(), PROCESS: process, REALTIME: realtime}
             self._pick(committed, combo, reads, usable, [], base, self.flags)
             if not self.open:
