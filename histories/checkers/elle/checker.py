@@ -263,9 +263,13 @@ def _judge(history: History, workload: Workload, consistency: Sequence[str],
             listed += [(a, cx) for a, cx in extra if a.type not in shown
                        and not any(a.type in lattice.forbidden_by(m) for m in decision.holds)]
     undecided = decision.open()
-    if undecided:
-        reason = ", ".join(dict.fromkeys(decision.reasons)) or "time limit"
+    if undecided and decision.reasons:
+        reason = ", ".join(dict.fromkeys(decision.reasons))
         notes.append(f"undecided ({reason} reached first): {', '.join(undecided)}")
+    elif undecided:  # no limit reached: say so, never blame one
+        notes.append(f"undecided (no limit reached: no anomaly forbids them, and no serial "
+                     f"order of the inferred graph replays every read): "
+                     f"{', '.join(undecided)}")
     valid: Validity
     if any(m in decision.fails for m in models):
         valid = False
