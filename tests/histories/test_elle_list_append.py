@@ -426,3 +426,20 @@ def test_a_write_cycle_of_indeterminate_transactions_is_avoided_by_aborting_them
     assert v.valid is True
     assert "G0" not in {a.type for a in v.anomalies}
     assert v.ruled_out == set(TRANSACTIONAL) - {"read-uncommitted"}
+
+
+def test_snapshot_isolation_is_decided_over_every_order_of_unread_appends() -> None:
+    # Nobody read x's appends 1 (T0) and 4 (T1). [1, 4]: T1 read [] so T1 -rw-> T0
+    # -ww-> T1; [4, 1]: T1 -ww-> T0, and T0 read y = [] so T0 -rw-> T1: a G-single
+    # either way. Once valid under snapshot isolation (the two orders' ww edges were
+    # both left out).
+    h = history([
+        ("invoke", 0, [[R, "y", None], [A, "x", 1]]),
+        ("ok", 0, [[R, "y", []], [A, "x", 1]]),
+        ("invoke", 3, [[A, "y", 2], [R, "x", None], [A, "x", 4]]),
+        ("ok", 3, [[A, "y", 2], [R, "x", []], [A, "x", 4]]),
+    ])
+    v = check_list_append(h, consistency=["snapshot-isolation"])
+    assert v.valid is False
+    assert "snapshot-isolation" in v.ruled_out
+    assert "read-atomic" in v.still_possible

@@ -31,6 +31,7 @@ import gc
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any, Final
 
 from replicheck.histories.checkers.elle import list_append, rw_register
@@ -48,7 +49,7 @@ from replicheck.histories.checkers.elle.graph import (
     check_deadline,
     strongly_connected,
 )
-from replicheck.histories.checkers.elle.inference import Finding, Inference
+from replicheck.histories.checkers.elle.inference import Finding, Inference, KeyLayout
 from replicheck.histories.checkers.elle.txn import (
     LIST_APPEND,
     READ,
@@ -254,6 +255,7 @@ def _judge(history: History, workload: Workload, consistency: Sequence[str],
                 t.indeterminate and inf.graph.member[t.tid] for t in txns):
             ru_types, extra = _without_indeterminate(txns, deadline, render, notes)
         decision = _decide_lists(analysis, txns, types, deadline, notes, ru_types)
+        listed += [(a, a.to_json()) for a in decision.anomalies]
         if ru_types is not None and "read-uncommitted" in decision.holds:
             listed = [(a, cx) for a, cx in listed
                       if not any(a.type in lattice.forbidden_by(m) for m in decision.holds)]
@@ -261,9 +263,13 @@ def _judge(history: History, workload: Workload, consistency: Sequence[str],
             listed += [(a, cx) for a, cx in extra if a.type not in shown
                        and not any(a.type in lattice.forbidden_by(m) for m in decision.holds)]
     undecided = decision.open()
-    if undecided:
-        reason = ", ".join(dict.fromkeys(decision.reasons)) or "time limit"
+    if undecided and decision.reasons:
+        reason = ", ".join(dict.fromkeys(decision.reasons))
         notes.append(f"undecided ({reason} reached first): {', '.join(undecided)}")
+    elif undecided:  # no limit reached: say so, never blame one
+        notes.append(f"undecided (no limit reached: no anomaly forbids them, and no serial "
+                     f"order of the inferred graph replays every read): "
+                     f"{', '.join(undecided)}")
     valid: Validity
     if any(m in decision.fails for m in models):
         valid = False
@@ -374,11 +380,118 @@ def _decide_lists(analysis: Analysis, txns: Sequence[Txn], types: set[str],
     if analysis.timed_out:
         decision.reasons.append("time limit")
         return decision
-    for m in lattice.TRANSACTIONAL:
-        if m not in decision.fails and not lattice.implies(m, "serializable"):
-            decision.mark(m, True)
     _serial_witness(analysis, txns, LIST_APPEND, deadline, decision, notes=notes)
+    relevant = (set() if "snapshot-isolation" in decision.fails | decision.holds
+                else _open_orders(analysis.inference, deadline))
+    if relevant:
+        # Appends nobody read may take any order: snapshot isolation (no cycle without
+        # two adjacent rw edges) is decided over all of them, where they can matter.
+        si = _snapshot_isolation(analysis.inference, relevant, deadline)
+        if si is None:
+            decision.reasons.append("time limit")
+        elif not si[0]:
+            decision.mark("snapshot-isolation", False)
+            decision.anomalies.append(Anomaly(
+                "G-nonadjacent", tuple(txns[i].op for i in si[1]),
+                "Whatever order the appends nobody read took, these transactions form a "
+                "cycle without two adjacent read-write anti-dependencies (G-single or "
+                "G-nonadjacent): no snapshot-isolation execution explains them."))
+    for m in lattice.TRANSACTIONAL:
+        if m not in decision.fails and not lattice.implies(m, "serializable") and not (
+                m == "snapshot-isolation" and "time limit" in decision.reasons):
+            decision.mark(m, True)
     return decision
+
+
+def _open_orders(inf: Inference, deadline: float | None) -> set[int]:
+    """The transactions of the strongly connected components (of the dependency graph
+    with the appends nobody read to one key joined both ways) that hold two such
+    appends to one key: only there can their order make or break a cycle."""
+    succ = inf.graph.adjacency(DATA)
+    joined: list[tuple[int, ...]] = [lay.unread for lay in inf.layouts.values()
+                                     if len(lay.unread) > 1]
+    if not joined:
+        return set()
+    for unread in joined:
+        for a, b in pairwise(unread):
+            succ[a].append(b)
+            succ[b].append(a)
+    try:
+        sccs, _ = strongly_connected(succ, deadline)
+    except SearchTimeout:
+        return set(range(len(succ)))
+    out: set[int] = set()
+    for comp in sccs:
+        inside = set(comp)
+        if any(len(inside.intersection(unread)) > 1 for unread in joined):
+            out |= inside
+    return out
+
+
+def _snapshot_isolation(inf: Inference, relevant: set[int], deadline: float | None
+                        ) -> tuple[bool, tuple[int, ...]] | None:
+    """Snapshot isolation over every order of the appends nobody read, among the
+    ``relevant`` transactions (others only add constraints implied through them), as
+    start and commit points (``elle.polygraph``, z3 for what it leaves): each key's order, a
+    read of a prefix sees its last element's writer committed before its start and the
+    next one's after, a read of the whole order no unread append before its start, and
+    two writers of a key never overlap. ``(holds, transactions involved)``, or None
+    past the deadline."""
+    from replicheck.histories.checkers import smt
+    from replicheck.histories.checkers.elle import polygraph
+
+    layouts = [KeyLayout(tuple(w if w in relevant else -1 for w in lay.owners),
+                         tuple((t, m) for t, m in lay.reads if t in relevant),
+                         tuple(u for u in lay.unread if u in relevant))
+               for lay in inf.layouts.values()]
+    nodes = sorted({w for lay in layouts for w in (*lay.owners, *lay.unread) if w >= 0}
+                   | {t for lay in layouts for t, _ in lay.reads})
+    index = {t: n for n, t in enumerate(nodes)}
+    size = len(nodes)
+    graph = polygraph.Polygraph(2 * size)
+    known, choices = graph.known, graph.choices
+    prefer: list[int] = []  # the option invocation order suggests, tried first
+    known.extend((n + size, n) for n in range(size))  # start before commit
+
+    def c(t: int) -> int:
+        return index[t]
+
+    def s(t: int) -> int:
+        return index[t] + size
+
+    for lay in layouts:
+        chain = [w for w in lay.owners if w >= 0]
+        for a, b in pairwise(chain):
+            if a != b:
+                known.append((c(a), c(b)))
+        if chain:
+            known.extend((c(chain[-1]), c(u)) for u in lay.unread if u != chain[-1])
+        for t, m in lay.reads:
+            before = [w for w in lay.owners[:m] if w >= 0]
+            after = [w for w in lay.owners[m:] if w >= 0]
+            if before and before[-1] != t:
+                known.append((c(before[-1]), s(t)))
+            nexts = after[:1] if after else list(lay.unread)
+            known.extend((s(t), c(u)) for u in nexts if u != t)
+        writers = sorted({*chain, *lay.unread})
+        for x, a in enumerate(writers):
+            for b in writers[x + 1:]:
+                choices.append(((c(a), s(b)), (c(b), s(a))))
+                prefer.append(0 if inf.txns[a].call < inf.txns[b].call else 1)
+    try:
+        outcome = polygraph.solve(graph, deadline)
+        if outcome.status == "open":
+            if smt._guess(graph, outcome, prefer, deadline) is not None:
+                return True, ()
+            answer = smt._residual(graph, outcome, nodes, [0] * len(choices), deadline)
+            if answer.status == "unknown":
+                return None
+            return answer.status == "sat", ()
+    except (polygraph.Timeout, smt.LimitReached):
+        return None
+    if outcome.status == "sat":
+        return True, ()
+    return False, tuple(dict.fromkeys(nodes[v % size] for v in outcome.cycle))
 
 
 def _decide_registers(history: History, analysis: Analysis, txns: Sequence[Txn],

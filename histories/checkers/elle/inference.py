@@ -73,3 +73,16 @@ class Inference:
     findings: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     complete: bool = True
+    layouts: dict[Hashable, KeyLayout] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class KeyLayout:
+    """list-append, one key whose reads fit one order: the committed writer of each
+    element of that order (``owners``, -1 when not a member), the reads as ``(reader,
+    length of the prefix read)``, and the members whose appends nobody read
+    (``unread``: they follow the order, among themselves in any order)."""
+
+    owners: tuple[int, ...]
+    reads: tuple[tuple[int, int], ...]
+    unread: tuple[int, ...]

@@ -52,7 +52,12 @@ from collections.abc import Container, Hashable, Sequence
 from typing import Any
 
 from replicheck.histories.checkers.elle.graph import RW, WR, WW, DependencyGraph, check_deadline
-from replicheck.histories.checkers.elle.inference import Finding, Inference, VersionOrder
+from replicheck.histories.checkers.elle.inference import (
+    Finding,
+    Inference,
+    KeyLayout,
+    VersionOrder,
+)
 from replicheck.histories.checkers.elle.txn import LIST_APPEND, READ, Txn
 from replicheck.histories.history import FAIL, INFO, OK
 
@@ -103,7 +108,8 @@ def infer(txns: Sequence[Txn], *, deadline: float | None = None,
                     first[k] = READ
                 since = own.get(k)
                 m = len(v) - len(since) if since else len(v)
-                state = (ti, v[:m] if since and m >= 0 and v[m:] == since else v)
+                cut = since and m >= 0 and v[m:] == since and len(set(v)) == len(v)
+                state = (ti, v[:m] if cut else v)  # a repeated element: whole, reported
                 _add(reads, k, state)
                 _add(ext, k, state)
             else:
@@ -356,10 +362,12 @@ def infer(txns: Sequence[Txn], *, deadline: float | None = None,
             nxt[i] = j
         # wr and rw from external reads.
         full: list[Read] = []
+        prefixes: list[tuple[int, int]] = []
         for ti, r in ext.get(k, ()):
             m = len(r)
             if m > n or id(r) in dup_reads:
                 continue  # a read with duplicates is no state of the key
+            prefixes.append((ti, m))
             if m:
                 w = owners[m - 1]
                 if w >= 0 and w != ti and member[w]:
@@ -372,9 +380,11 @@ def infer(txns: Sequence[Txn], *, deadline: float | None = None,
             else:
                 full.append((ti, r))
         # Committed appends nobody read come after the whole order.
+        done: set[int] = set()
+        inf.layouts[k] = KeyLayout(tuple(w if w >= 0 and member[w] else -1 for w in owners),
+                                   tuple(prefixes), ())
         if len(who) > n - owners.count(-1):
             pos = positions[k]
-            done: set[int] = set()
             for v, ti in who.items():
                 if v in pos or ti in done or not member[ti]:
                     continue
@@ -384,6 +394,14 @@ def infer(txns: Sequence[Txn], *, deadline: float | None = None,
                 for rt, rr in full:
                     if rt != ti:
                         add((rt, ti, RW, k, rr, v))
+        if done:
+            inf.layouts[k] = KeyLayout(inf.layouts[k].owners, tuple(prefixes),
+                                       tuple(sorted(done)))
+    for k, who in appender.items():
+        if k not in reads:
+            mine = tuple(sorted({w for w in who.values() if member[w]}))
+            if mine:
+                inf.layouts[k] = KeyLayout((), (), mine)
     check_deadline(deadline)
 
     # Lost updates: committed transactions that read the same version and appended.
