@@ -36,7 +36,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from types import FrameType
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 LimitKind = Literal["time", "memory"]
 
@@ -220,6 +220,10 @@ def _z3_memory(megabytes: int) -> bool:
     return True
 
 
+REPEAT: Final = 0.05
+"""Seconds between two rings of the alarm once the deadline has passed."""
+
+
 class _Alarm:
     """Whether the alarm of :func:`_alarm` went off."""
 
@@ -239,8 +243,17 @@ def _alarm(at: float, message: str, alarm: _Alarm) -> Iterator[None]:
 
     def ring(_signum: int, _frame: FrameType | None) -> None:
         alarm.rang = True
+        # again soon, until the block is left: where Python drops the exception (a
+        # weakref callback, a finaliser), the next one stops the code
+        signal.setitimer(signal.ITIMER_REAL, REPEAT)
         raise LimitReached("time", message)
 
+    def unraisable(report: Any) -> None:
+        if not isinstance(report.exc_value, LimitReached):
+            hook(report)
+
+    hook = sys.unraisablehook
+    sys.unraisablehook = unraisable
     previous = signal.signal(signal.SIGALRM, ring)
     signal.setitimer(signal.ITIMER_REAL, max(0.001, at - time.perf_counter()))
     watchdog = threading.Timer(max(0.001, at - time.perf_counter()) + 0.05, _interrupt_z3)
@@ -254,6 +267,7 @@ def _alarm(at: float, message: str, alarm: _Alarm) -> Iterator[None]:
             watchdog.cancel()
         finally:
             signal.signal(signal.SIGALRM, previous)
+            sys.unraisablehook = hook
 
 
 def _interrupt_z3() -> None:
