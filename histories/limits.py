@@ -225,10 +225,11 @@ REPEAT: Final = 0.05
 
 
 class _Alarm:
-    """Whether the alarm of :func:`_alarm` went off."""
+    """Whether the alarm of :func:`_alarm` went off, and whether it is being disarmed."""
 
     def __init__(self) -> None:
         self.rang = False
+        self.done = False
 
 
 @contextlib.contextmanager
@@ -242,10 +243,9 @@ def _alarm(at: float, message: str, alarm: _Alarm) -> Iterator[None]:
         return
 
     def ring(_signum: int, _frame: FrameType | None) -> None:
+        if alarm.done:  # being disarmed: nothing more to stop
+            return
         alarm.rang = True
-        # again soon, until the block is left: where Python drops the exception (a
-        # weakref callback, a finaliser), the next one stops the code
-        signal.setitimer(signal.ITIMER_REAL, REPEAT)
         raise LimitReached("time", message)
 
     def unraisable(report: Any) -> None:
@@ -255,19 +255,26 @@ def _alarm(at: float, message: str, alarm: _Alarm) -> Iterator[None]:
     hook = sys.unraisablehook
     sys.unraisablehook = unraisable
     previous = signal.signal(signal.SIGALRM, ring)
-    signal.setitimer(signal.ITIMER_REAL, max(0.001, at - time.perf_counter()))
+    # rings at the deadline, then again every REPEAT seconds until disarmed: where
+    # Python drops the exception (a weakref callback, a finaliser), the next one stops
+    # the code
+    signal.setitimer(signal.ITIMER_REAL, max(0.001, at - time.perf_counter()), REPEAT)
     watchdog = threading.Timer(max(0.001, at - time.perf_counter()) + 0.05, _interrupt_z3)
     watchdog.daemon = True
     watchdog.start()
     try:
         yield
     finally:
+        # each step runs even if a last ring raises between two of them
         try:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            watchdog.cancel()
+            alarm.done = True
         finally:
-            signal.signal(signal.SIGALRM, previous)
-            sys.unraisablehook = hook
+            try:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                watchdog.cancel()
+            finally:
+                signal.signal(signal.SIGALRM, previous)
+                sys.unraisablehook = hook
 
 
 def _interrupt_z3() -> None:

@@ -399,6 +399,7 @@ def test_an_alarm_between_entering_and_the_block_leaves_nothing_behind(
 
     class Rang(limits._Alarm):
         def __init__(self) -> None:
+            super().__init__()
             self.rang = True
 
     monkeypatch.setattr(limits, "_Alarm", Rang)
