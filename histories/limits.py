@@ -36,7 +36,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from types import FrameType
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 LimitKind = Literal["time", "memory"]
 
@@ -236,11 +236,16 @@ def _z3_memory(megabytes: int) -> bool:
     return True
 
 
+REPEAT: Final = 0.05
+"""Seconds between two rings of the alarm once the deadline has passed."""
+
+
 class _Alarm:
-    """Whether the alarm of :func:`_alarm` went off."""
+    """Whether the alarm of :func:`_alarm` went off, and whether it is being disarmed."""
 
     def __init__(self) -> None:
         self.rang = False
+        self.done = False
 
 
 @contextlib.contextmanager
@@ -254,32 +259,38 @@ def _alarm(at: float, message: str, alarm: _Alarm) -> Iterator[None]:
         return
 
     def ring(_signum: int, _frame: FrameType | None) -> None:
+        if alarm.done:  # being disarmed: nothing more to stop
+            return
         alarm.rang = True
         raise LimitReached("time", message)
 
+    def unraisable(report: Any) -> None:
+        if not isinstance(report.exc_value, LimitReached):
+            hook(report)
+
+    hook = sys.unraisablehook
+    sys.unraisablehook = unraisable
     previous = signal.signal(signal.SIGALRM, ring)
-    previous_hook = sys.unraisablehook
-
-    def quiet(unraisable: sys.UnraisableHookArgs) -> None:
-        # the alarm raised where Python can only print and drop the exception (an
-        # import lock's callback, a finaliser): ``alarm.rang`` already says it all
-        if unraisable.exc_type is not LimitReached:
-            previous_hook(unraisable)
-
-    sys.unraisablehook = quiet
-    signal.setitimer(signal.ITIMER_REAL, max(0.001, at - time.perf_counter()))
+    # rings at the deadline, then again every REPEAT seconds until disarmed: where
+    # Python drops the exception (a weakref callback, a finaliser), the next one stops
+    # the code
+    signal.setitimer(signal.ITIMER_REAL, max(0.001, at - time.perf_counter()), REPEAT)
     watchdog = threading.Timer(max(0.001, at - time.perf_counter()) + 0.05, _interrupt_z3)
     watchdog.daemon = True
     watchdog.start()
     try:
         yield
     finally:
+        # each step runs even if a last ring raises between two of them
         try:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            watchdog.cancel()
+            alarm.done = True
         finally:
-            signal.signal(signal.SIGALRM, previous)
-            sys.unraisablehook = previous_hook
+            try:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                watchdog.cancel()
+            finally:
+                signal.signal(signal.SIGALRM, previous)
+                sys.unraisablehook = hook
 
 
 def _interrupt_z3() -> None:

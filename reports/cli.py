@@ -695,12 +695,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "run", None):
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    from replicheck.histories.limits import LimitReached
+
     args.argv = arguments
     try:
         status: int = args.run(args)
     except KeyboardInterrupt:
         raise
-    except Exception as error:
+    except (Exception, LimitReached) as error:  # a limit escaping its check is a defect too
         return _report_crash(args, error, arguments)
     return status
 

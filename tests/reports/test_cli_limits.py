@@ -430,6 +430,7 @@ def test_an_alarm_between_entering_and_the_block_leaves_nothing_behind(
 
     class Rang(limits._Alarm):
         def __init__(self) -> None:
+            super().__init__()
             self.rang = True
 
     monkeypatch.setattr(limits, "_Alarm", Rang)
@@ -466,3 +467,51 @@ def test_an_unknown_names_the_time_limit_only_when_the_deadline_passed(
     monkeypatch.setattr(judge, "check", _unknown_after(seconds))
     assert main(["check", _history(tmp_path), "--timeout", "2"]) == 3
     assert headline in capsys.readouterr().out
+
+
+def test_an_interruption_swallowed_once_is_followed_by_another(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Where Python drops the alarm's exception (a weakref callback, a finaliser; seen
+    while fuzzing, inside importlib), the code would run on unbounded: the alarm rings
+    again until the block is left."""
+    import replicheck.histories.judge as judge
+
+    def swallows_once(*_args: Any, **_kwargs: Any) -> Any:
+        from replicheck.histories.verdict import Verdict
+
+        until = time.perf_counter() + 20
+        try:
+            while time.perf_counter() < until:
+                pass
+        except BaseException:  # the point: the first ring is lost
+            pass
+        while time.perf_counter() < until:
+            pass
+        return Verdict(True, "cas-register", ("linearizable",))
+
+    monkeypatch.setattr(judge, "check", swallows_once)
+    began = time.perf_counter()
+    assert main(["check", _history(tmp_path), "--timeout", "1"]) == 3
+    assert time.perf_counter() - began < 15  # stopped by a later ring, not after 20 s
+    assert "time limit of 1 s reached" in capsys.readouterr().out
+
+
+def test_a_dropped_interruption_prints_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python reports an exception it cannot raise (in a weakref callback, say) through
+    sys.unraisablehook, with a traceback on stderr: not for the alarm's, which the next
+    ring replaces; any other still reaches the hook."""
+    import sys
+    from types import SimpleNamespace
+
+    reported: list[type[BaseException]] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda report: reported.append(report.exc_type))
+
+    def report(error: BaseException) -> SimpleNamespace:
+        return SimpleNamespace(exc_type=type(error), exc_value=error, exc_traceback=None,
+                               err_msg="Exception ignored in", object=None)
+
+    with enforced(Limits.start(30, None)):
+        sys.unraisablehook(report(LimitReached("time", "t")))  # type: ignore[arg-type]
+        sys.unraisablehook(report(ValueError("other")))  # type: ignore[arg-type]
+    assert reported == [ValueError]
