@@ -322,20 +322,11 @@ def test_targeted_edits_make_a_third_of_valid_histories_invalid(workload: str) -
 # ---------------------------------------------------------------------------------------
 # The checker held to the oracle
 
-_OWN_TWICE = ("D11: a read after the transaction's own append that shows that append twice "
-              "([1, 1] after appending 1) passes, or is unknown 'time limit reached' in 0.4 s")
-_LOST_APPEND = "D9: a G-single present under every order of unread appends is missed"
-KNOWN: dict[tuple[str, str], str] = {
-    **{("list-append", m): _OWN_TWICE for m in MODELS},
-    ("list-append", SI): f"{_OWN_TWICE}; {_LOST_APPEND}",
-}
+KNOWN: dict[tuple[str, str], str] = {}
 """(workload, model) pairs whose ``valid`` is known to disagree with the oracle today,
 with the disagreement (/work/coord/disagreements-txn.md has the cases)."""
 
-KNOWN_SETS: dict[tuple[str, str], str] = {
-    ("list-append", m): ("D8: each run lists the other models' verdicts, which inherit D9 and "
-                         "D11 (e.g. read-committed still possible where the oracle rejects it)")
-    for m in MODELS}
+KNOWN_SETS: dict[tuple[str, str], str] = {}
 """(workload, model) pairs whose ruled_out / still_possible are known to disagree."""
 
 
