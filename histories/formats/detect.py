@@ -121,10 +121,16 @@ def loads(text: str, format: str | None = None, *, source: str | None = None,
           lenient: bool = False, independent: bool | None = None) -> History:
     """The paired history of ``text``: :func:`read_records` then
     :func:`~replicheck.histories.history.pair`. With ``lenient`` the errors of skipped
-    lines and records are in ``History.skipped``, ordered by line."""
+    lines and records are in ``History.skipped``, ordered by line; text of which every
+    record was skipped is no history at all (a HistoryError naming the first problem),
+    never an empty one."""
     problems: list[HistoryError] = []
     records = read_records(text, format, source=source, lenient=lenient, errors=problems,
                            independent=independent)
+    if not records and problems:
+        first = problems[0]
+        raise HistoryError(f"no record could be read ({len(problems)} skipped); the first: "
+                           f"{first.message}", source=source, line=first.line)
     history = pair(records, source=source, lenient=lenient)
     if not problems:
         return history

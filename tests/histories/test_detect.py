@@ -106,3 +106,16 @@ def test_json_lines_split_independent_tuples_only_when_asked() -> None:
     assert [(r.key, r.value) for r in read_records(text)] == [(None, [4, 1])] * 2
     h = loads(text, independent=True)
     assert [(o.key, o.input, o.output) for o in h.operations] == [(4, 1, 1)]
+
+
+@pytest.mark.parametrize(("text", "format"), [
+    ("INFO  jepsen.util - 0\t:invoke\t:write\t1\nINFO  jepsen.util - 0\t:ok\t:write\t1\n",
+     "edn"),
+    ('{"process": 0, "type": "invoke"}\n{"type": "ok"}\n', "jsonl"),
+    ("{:process 0 :type :invoke}\n[1 2 3]\n", "edn"),
+])
+def test_lenient_reading_that_skips_every_record_is_no_history(text: str,
+                                                              format: str) -> None:
+    # Read as an empty history, this was "VALID, 0 operations" under --lenient.
+    with pytest.raises(HistoryError, match=r"h:1: no record could be read \(\d+ skipped\)"):
+        loads(text, format, source="h", lenient=True)
