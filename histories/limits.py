@@ -271,14 +271,16 @@ def _alarm(at: float, message: str, alarm: _Alarm) -> Iterator[None]:
     hook = sys.unraisablehook
     sys.unraisablehook = unraisable
     previous = signal.signal(signal.SIGALRM, ring)
-    # rings at the deadline, then again every REPEAT seconds until disarmed: where
-    # Python drops the exception (a weakref callback, a finaliser), the next one stops
-    # the code
-    signal.setitimer(signal.ITIMER_REAL, max(0.001, at - time.perf_counter()), REPEAT)
     watchdog = threading.Timer(max(0.001, at - time.perf_counter()) + 0.05, _interrupt_z3)
     watchdog.daemon = True
-    watchdog.start()
     try:
+        # rings at the deadline, then again every REPEAT seconds until disarmed: where
+        # Python drops the exception (a weakref callback, a finaliser), the next one
+        # stops the code. Armed inside the try: a deadline already past rings at once,
+        # and the timer must still be disarmed (left repeating, it killed the process
+        # with SIGALRM once Python restored the default handler at exit).
+        signal.setitimer(signal.ITIMER_REAL, max(0.001, at - time.perf_counter()), REPEAT)
+        watchdog.start()
         yield
     finally:
         # each step runs even if a last ring raises between two of them

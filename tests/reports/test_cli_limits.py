@@ -515,3 +515,28 @@ def test_a_dropped_interruption_prints_nothing(monkeypatch: pytest.MonkeyPatch) 
         sys.unraisablehook(report(LimitReached("time", "t")))  # type: ignore[arg-type]
         sys.unraisablehook(report(ValueError("other")))  # type: ignore[arg-type]
     assert reported == [ValueError]
+
+
+def test_a_ring_while_the_alarm_is_being_armed_leaves_no_timer_behind(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seen while fuzzing (exit 142, killed by SIGALRM): with the deadline already past
+    when the check began, the alarm rang while its watchdog thread was being started,
+    before the block that disarms it; the timer went on ringing, and once Python had
+    restored the default handler at exit, it killed the process."""
+    import signal
+    import threading
+
+    handler = signal.getsignal(signal.SIGALRM)
+    start = threading.Timer.start
+
+    def slow_start(self: threading.Timer) -> None:
+        time.sleep(0.2)  # the deadline, already past, rings meanwhile
+        start(self)
+
+    monkeypatch.setattr(threading.Timer, "start", slow_start)
+    limits = Limits.start(0.001, None)
+    time.sleep(0.01)
+    with pytest.raises(LimitReached), enforced(limits):
+        time.sleep(2)
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    assert signal.getsignal(signal.SIGALRM) is handler
