@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any, Final, Literal
 
+from replicheck.histories.checkers.elle.graph import realtime_reduction
 from replicheck.histories.checkers.elle.txn import (
     READ,
     RW_REGISTER,
@@ -172,30 +173,6 @@ def _scan(txn: Txn) -> tuple[list[tuple[Hashable, Hashable, Any]], dict[Hashable
 _NOTHING: Final = object()
 
 
-def _realtime_pairs(txns: Sequence[Txn], live: Sequence[int]) -> list[tuple[int, int]]:
-    """The transitive reduction of real-time order among ``live``: ``a -> b`` when
-    ``a`` completed (ok) before ``b`` was invoked and no completed transaction lies
-    between them (those are always committed, so the reduction loses nothing)."""
-    events: list[tuple[int, int, int]] = []
-    for i in live:
-        t = txns[i]
-        events.append((t.call, 0, i))
-        if t.ret is not None:
-            events.append((t.ret, 1, i))
-    events.sort()
-    frontier: set[int] = set()
-    preds: dict[int, frozenset[int]] = {}
-    out: list[tuple[int, int]] = []
-    for _, completion, i in events:
-        if not completion:
-            preds[i] = frozenset(frontier)
-            out.extend((j, i) for j in sorted(preds[i]))
-        else:
-            frontier -= preds.get(i, frozenset())
-            frontier.add(i)
-    return out
-
-
 def _process_pairs(txns: Sequence[Txn], live: Sequence[int]) -> list[tuple[int, int]]:
     """Process order among ``live``: each completed (ok) transaction before the next
     completed one of its process and before every later indeterminate one (an
@@ -268,7 +245,7 @@ def build(history: History, *, deadline: float | None = None) -> Problem:
             problem.reads.append(read)
             _explain(problem, read, k)
     problem.process = _process_pairs(txns, problem.live)
-    problem.realtime = _realtime_pairs(txns, problem.live)
+    problem.realtime = realtime_reduction(txns, problem.live)
     return problem
 
 

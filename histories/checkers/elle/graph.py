@@ -113,6 +113,33 @@ def check_deadline(deadline: float | None) -> None:
         raise SearchTimeout
 
 
+def realtime_reduction(txns: Sequence[Txn], nodes: Iterable[int]) -> list[tuple[int, int]]:
+    """The transitive reduction of real-time order among ``nodes`` (indexes into
+    ``txns``): ``a -> b`` when ``a`` completed before ``b`` was invoked and no third
+    transaction among ``nodes`` lies between them. Linear in the events, after sorting
+    them; at equal indexes (which a well-formed history never has) nothing is taken to
+    precede anything."""
+    events: list[tuple[int, int, int]] = []  # (index, 0 invocation / 1 completion, txn)
+    for i in nodes:
+        t = txns[i]
+        events.append((t.call, 0, i))
+        if t.ret is not None:
+            events.append((t.ret, 1, i))
+    events.sort()
+    frontier: set[int] = set()
+    preds: dict[int, frozenset[int]] = {}
+    out: list[tuple[int, int]] = []
+    for _, completion, i in events:
+        if not completion:
+            seen = frozenset(frontier)
+            preds[i] = seen
+            out.extend((j, i) for j in sorted(seen))
+        else:
+            frontier -= preds.get(i, frozenset())
+            frontier.add(i)
+    return out
+
+
 class DependencyGraph:
     """The dependency graph of one history.
 
@@ -165,31 +192,8 @@ class DependencyGraph:
 
     def realtime_pairs(self, nodes: Iterable[int] | None = None) -> list[tuple[int, int]]:
         """The transitive reduction of real-time order among ``nodes`` (default: all
-        members): ``a -> b`` when ``a`` completed before ``b`` was invoked and no
-        third transaction among ``nodes`` lies between them."""
-        chosen = self.nodes if nodes is None else tuple(nodes)
-        txns = self.txns
-        # (index, 0 = invocation / 1 = completion, txn): at equal indexes (which a
-        # well-formed history never has) nothing is taken to precede anything.
-        events: list[tuple[int, int, int]] = []
-        for i in chosen:
-            t = txns[i]
-            events.append((t.call, 0, i))
-            if t.ret is not None:
-                events.append((t.ret, 1, i))
-        events.sort()
-        frontier: set[int] = set()
-        preds: dict[int, frozenset[int]] = {}
-        out: list[tuple[int, int]] = []
-        for _, completion, i in events:
-            if not completion:
-                seen = frozenset(frontier)
-                preds[i] = seen
-                out.extend((j, i) for j in sorted(seen))
-            else:
-                frontier -= preds.get(i, frozenset())
-                frontier.add(i)
-        return out
+        members): see :func:`realtime_reduction`."""
+        return realtime_reduction(self.txns, self.nodes if nodes is None else nodes)
 
     def realtime_barriers(self) -> tuple[int, list[tuple[int, int]]]:
         """Real-time order as barrier edges for reachability: the number of barrier
