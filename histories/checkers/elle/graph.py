@@ -140,6 +140,20 @@ def realtime_reduction(txns: Sequence[Txn], nodes: Iterable[int]) -> list[tuple[
     return out
 
 
+def shortest_cycle_within(g: nx.DiGraph[Any], nodes: set[Any]) -> list[Any]:
+    """A shortest cycle of ``g`` inside ``nodes`` (one strongly connected component
+    with a cycle), as the list of its nodes, ties broken by the nodes' repr."""
+    sub = g.subgraph(nodes)
+    best: list[Any] | None = None
+    for start in sorted(nodes, key=repr):
+        for pred in sub.predecessors(start):
+            path: list[Any] = nx.shortest_path(sub, start, pred)
+            if best is None or len(path) < len(best):
+                best = path
+    assert best is not None
+    return best
+
+
 class DependencyGraph:
     """The dependency graph of one history.
 

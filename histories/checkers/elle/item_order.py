@@ -17,7 +17,7 @@ from typing import Any
 import networkx as nx
 
 from replicheck.histories.checkers.elle.explain import name
-from replicheck.histories.checkers.elle.graph import RW, WR, WW
+from replicheck.histories.checkers.elle.graph import RW, WR, WW, shortest_cycle_within
 from replicheck.histories.checkers.elle.inference import Finding, VersionOrder
 from replicheck.histories.checkers.elle.item_decode import ItemRead
 from replicheck.histories.checkers.elle.item_inference import CORE, GARBAGE_READ, ItemInference
@@ -126,7 +126,7 @@ def _cyclic_versions(work: ItemWork, inf: ItemInference, chain: Sequence[Any],
             if len(comp) < 2:
                 continue
             cyclic = True
-            cycle = _vid_cycle(vg, comp)
+            cycle = shortest_cycle_within(vg, comp)
             by: list[int | None] = []
             for a, b in zip(cycle, [*cycle[1:], cycle[0]], strict=True):
                 by.append(pairs.get((a, b)))
@@ -304,15 +304,3 @@ def _next_after(chain: Sequence[Any], p: Any) -> Any:
         if v > p:
             return v
     return None
-
-
-def _vid_cycle(vg: nx.DiGraph[Any], comp: set[Any]) -> list[Any]:
-    sub = vg.subgraph(comp)
-    best: list[Any] | None = None
-    for start in sorted(comp, key=repr):
-        for pred in sub.predecessors(start):
-            path: list[Any] = nx.shortest_path(sub, start, pred)
-            if best is None or len(path) < len(best):
-                best = path
-    assert best is not None
-    return best

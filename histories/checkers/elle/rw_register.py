@@ -39,7 +39,14 @@ from typing import Any
 
 import networkx as nx
 
-from replicheck.histories.checkers.elle.graph import RW, WR, WW, DependencyGraph, check_deadline
+from replicheck.histories.checkers.elle.graph import (
+    RW,
+    WR,
+    WW,
+    DependencyGraph,
+    check_deadline,
+    shortest_cycle_within,
+)
 from replicheck.histories.checkers.elle.inference import Finding, Inference, VersionOrder
 from replicheck.histories.checkers.elle.txn import READ, RW_REGISTER, Txn
 from replicheck.histories.history import FAIL, OK
@@ -181,7 +188,7 @@ def infer(txns: Sequence[Txn], *, deadline: float | None = None,
             if len(comp) < 2:
                 continue
             cyclic.add(k)
-            cycle = _value_cycle(vg, comp)
+            cycle = shortest_cycle_within(vg, comp)
             who = tuple(pairs[(a, b)] for a, b in zip(cycle, cycle[1:] + cycle[:1],
                                                         strict=True))
             findings.append(Finding("cyclic-versions", who, k, {"values": cycle}))
@@ -246,16 +253,3 @@ def _index(index: dict[Hashable, dict[Any, int]], ambiguous: dict[Hashable, set[
         d[v] = ti
     elif w != ti:
         ambiguous.setdefault(k, set()).add(v)
-
-
-def _value_cycle(vg: nx.DiGraph[Any], comp: set[Any]) -> list[Any]:
-    """A shortest cycle of versions inside one strongly connected component."""
-    sub = vg.subgraph(comp)
-    best: list[Any] | None = None
-    for start in sorted(comp, key=repr):
-        for pred in sub.predecessors(start):
-            path: list[Any] = nx.shortest_path(sub, start, pred)
-            if best is None or len(path) < len(best):
-                best = path
-    assert best is not None
-    return best
