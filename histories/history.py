@@ -11,7 +11,12 @@ key than its invocation, or a second invocation while one is in flight, is a
 Semantics (CONTRACTS.md section 5):
 
 - ``ok``: the operation took effect, between its invocation and its completion.
-- ``fail``: it definitely did not take effect.
+- ``fail``: it definitely did not take effect. In replicheck's own convention (JSON
+  lines, :data:`REPLICHECK`) a ``fail`` whose ``error`` is ``condition-failed`` is also
+  an observation that its condition evaluated false (:attr:`Operation.condition_failed`);
+  in Jepsen's (EDN and Jepsen logs, :data:`JEPSEN`) every ``fail`` is only "did not take
+  effect", whatever its error. :func:`pair` stamps each operation with the convention
+  its reader named, so no checker can mistake one for the other.
 - ``info`` (or no completion at all): indeterminate — it may take effect at any time
   after its invocation, or never. The process never continues; a client that goes
   on does so under a fresh process id.
@@ -38,6 +43,24 @@ OBSERVE: Final = "observe"
 RECORD_TYPES: Final = (INVOKE, OK, FAIL, INFO, OBSERVE)
 
 Status = Literal["ok", "fail", "info"]
+
+Convention = Literal["replicheck", "jepsen"]
+"""Which meaning a history's ``fail`` has: ``"replicheck"`` (JSON lines: a ``fail`` with
+``"error": "condition-failed"`` observed a false condition) or ``"jepsen"`` (EDN and
+Jepsen logs: every ``fail`` definitely did not take effect and observed nothing)."""
+REPLICHECK: Final = "replicheck"
+JEPSEN: Final = "jepsen"
+
+CONDITION_FAILED: Final = "condition-failed"
+"""The ``error`` of a ``fail`` that is an observation (a compare that failed), in
+replicheck's convention."""
+
+
+def is_condition_failed(error: Any) -> bool:
+    """True when an operation's ``error`` names a false condition (``"condition-failed"``,
+    also written ``":condition-failed"``). Whether such a ``fail`` is an observation
+    depends on the history's convention: ask :attr:`Operation.condition_failed`."""
+    return error is not None and str(error).lstrip(":") == CONDITION_FAILED
 
 MAX_NESTING: Final = 100
 """How deep the values of a history may nest collections (lists, maps, sets; in EDN
@@ -86,7 +109,9 @@ class Operation:
     record indexes of the invocation and the completion (``ret`` is ``None`` when the
     operation never completed). ``input`` is the invocation's value, ``output`` the
     completion's (``None`` for an operation that never completed). ``status`` is
-    ``"ok"``, ``"fail"`` or ``"info"`` (a missing completion counts as ``info``)."""
+    ``"ok"``, ``"fail"`` or ``"info"`` (a missing completion counts as ``info``).
+    ``convention`` is the meaning of ``fail`` in the history it was read from
+    (:data:`Convention`)."""
 
     id: int
     process: Hashable
@@ -102,6 +127,7 @@ class Operation:
     error: Any = None
     meta: Mapping[str, Any] = field(default_factory=dict)
     line: int | None = field(default=None, compare=False)
+    convention: Convention = field(default=REPLICHECK, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -112,6 +138,15 @@ class Operation:
     def failed(self) -> bool:
         """The operation definitely did not take effect."""
         return self.status == FAIL
+
+    @property
+    def condition_failed(self) -> bool:
+        """The operation failed observing that its condition evaluated false (a CAS
+        compare, a ConditionalCheckFailed): a ``fail`` with ``error``
+        ``condition-failed`` in replicheck's convention. Never in Jepsen's, where a
+        ``fail`` only did not take effect (CONTRACTS.md section 5)."""
+        return (self.status == FAIL and self.convention == REPLICHECK
+                and is_condition_failed(self.error))
 
     @property
     def indeterminate(self) -> bool:
@@ -147,6 +182,7 @@ class History:
     observations: tuple[Record, ...] = ()
     skipped: tuple[HistoryError, ...] = ()
     source: str | None = None
+    convention: Convention = REPLICHECK
 
     def __len__(self) -> int:
         return len(self.operations)
@@ -164,9 +200,10 @@ class History:
         return frozenset(op.f for op in self.operations)
 
 
-def pair(records: Iterable[Record], *, source: str | None = None, lenient: bool = False
-         ) -> History:
-    """Pair invocations with completions.
+def pair(records: Iterable[Record], *, source: str | None = None, lenient: bool = False,
+         convention: Convention = REPLICHECK) -> History:
+    """Pair invocations with completions, in the reader's ``convention`` for ``fail``
+    (stamped on the history and on each operation).
 
     Raises :class:`HistoryError` for a completion without an invocation, an
     invocation while the process has one in flight, an unknown record type, a
@@ -212,7 +249,7 @@ def pair(records: Iterable[Record], *, source: str | None = None, lenient: bool 
                 "process": record.process, "f": record.f, "key": record.key,
                 "input": record.value, "output": None, "status": INFO, "call": index,
                 "ret": None, "call_time": record.time, "meta": dict(record.meta),
-                "line": record.line,
+                "line": record.line, "convention": convention,
             })
             continue
         if record.process not in pending:
@@ -248,7 +285,8 @@ def pair(records: Iterable[Record], *, source: str | None = None, lenient: bool 
     operations = tuple(
         Operation(id=i, **entry) for i, entry in enumerate(e for e in built if e is not None)
     )
-    return History(operations, tuple(faults), tuple(observations), tuple(skipped), source)
+    return History(operations, tuple(faults), tuple(observations), tuple(skipped), source,
+                   convention)
 
 
 def ops_by_id(history: History, ids: Sequence[int]) -> tuple[Operation, ...]:

@@ -803,7 +803,7 @@ def request_of(op: Operation) -> Request:
         request: Request = value
     else:
         request = _in(op, lambda: request_from_json(value, op.f))
-    if op.status == OK or (op.status == FAIL and is_condition_failed(op.error)):
+    if op.status == OK or op.condition_failed:
         fault = expression_fault(request)
         if fault is not None:
             field, error = fault
