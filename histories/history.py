@@ -33,7 +33,7 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-from replicheck.models.equality import same_value
+from replicheck.models.equality import same_value, value_key
 
 INVOKE: Final = "invoke"
 OK: Final = "ok"
@@ -187,12 +187,15 @@ class History:
     def __len__(self) -> int:
         return len(self.operations)
 
-    def by_key(self) -> dict[Hashable, tuple[Operation, ...]]:
-        """Operations grouped by their key, each group in invocation order."""
-        groups: dict[Hashable, list[Operation]] = {}
+    def by_key(self) -> tuple[tuple[Hashable, tuple[Operation, ...]], ...]:
+        """Operations grouped by their key as ``(key, operations)`` pairs, in order of
+        each key's first operation, each group in invocation order. Keys are grouped by
+        decoded type and value (``value_key``: ``1``, ``1.0`` and ``true`` are three
+        keys, which a Python dict would merge), each under its first spelling."""
+        groups: dict[Hashable, tuple[Hashable, list[Operation]]] = {}
         for op in self.operations:
-            groups.setdefault(op.key, []).append(op)
-        return {k: tuple(v) for k, v in groups.items()}
+            groups.setdefault(value_key(op.key), (op.key, []))[1].append(op)
+        return tuple((k, tuple(v)) for k, v in groups.values())
 
     @property
     def functions(self) -> frozenset[str]:
