@@ -111,7 +111,8 @@ class Operation:
     completion's (``None`` for an operation that never completed). ``status`` is
     ``"ok"``, ``"fail"`` or ``"info"`` (a missing completion counts as ``info``).
     ``convention`` is the meaning of ``fail`` in the history it was read from
-    (:data:`Convention`)."""
+    (:data:`Convention`); ``line`` and ``ret_line`` are the lines of the invocation and
+    the completion, when read from a file."""
 
     id: int
     process: Hashable
@@ -128,6 +129,7 @@ class Operation:
     meta: Mapping[str, Any] = field(default_factory=dict)
     line: int | None = field(default=None, compare=False)
     convention: Convention = field(default=REPLICHECK, compare=False)
+    ret_line: int | None = field(default=None, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -281,7 +283,7 @@ def pair(records: Iterable[Record], *, source: str | None = None, lenient: bool 
         entry = built[slot]
         assert entry is not None
         entry.update(status=record.type, ret=index, ret_time=record.time,
-                     output=record.value, error=record.error)
+                     output=record.value, error=record.error, ret_line=record.line)
         if record.key is not None and entry["key"] is None:
             entry["key"] = record.key
         entry["meta"] = {**entry["meta"], **record.meta}

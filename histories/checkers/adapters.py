@@ -28,6 +28,7 @@ from typing import Any, Final, NamedTuple
 from replicheck.histories.history import CONDITION_FAILED as CONDITION_FAILED
 from replicheck.histories.history import HistoryError, Operation
 from replicheck.histories.history import is_condition_failed as is_condition_failed
+from replicheck.models.equality import same_value
 from replicheck.models.specs.base import NO_KEY, UNKNOWN, Input, SequentialSpec, Value
 
 
@@ -186,10 +187,24 @@ def _register_phrase(_spec: SequentialSpec[Any], state: Any, op: Input) -> str:
     return f"key {op.key!r} holds {held!r}"
 
 
+def _check_echo(op: Operation) -> None:
+    """An ``ok`` write, put or append completes with the value it was invoked with (or
+    none): another value leaves it unknown what was written, a HistoryError naming the
+    operation and its line."""
+    if op.status == "ok" and op.output is not None and not same_value(op.output, op.input):
+        where = f", line {op.ret_line}" if op.ret_line is not None else ""
+        raise HistoryError(
+            f"operation {op.id} ({op.f}{where}): the completion's value is {op.output!r} "
+            f"but the invocation's is {op.input!r}; expected the value it was invoked "
+            "with (or none)")
+
+
 def _register_input(op: Operation) -> Input:
     # Keys and values are held as Value: compared by decoded type and value, also
     # where the search groups identical operations and memoizes states.
     key = Value(op.key)
+    if op.f == "write":
+        _check_echo(op)
     if op.f == "read":
         return Input("read", key)
     if op.f == "cas":
@@ -321,6 +336,7 @@ observation."""
 def _kv_input(op: Operation) -> Input:
     if op.f == "get":
         return Input("get", Value(op.key))
+    _check_echo(op)
     if type(op.input) is not str:
         where = f", line {op.line}" if op.line is not None else ""
         raise HistoryError(

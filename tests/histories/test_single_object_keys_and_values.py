@@ -341,3 +341,32 @@ def test_by_key_groups_keys_by_decoded_type_and_value() -> None:
     groups = h.by_key()
     assert [(type(k), [o.id for o in ops]) for k, ops in groups] == [
         (int, [0, 3]), (bool, [1]), (float, [2])]
+
+
+# ---------------------------------------------------------------------------------------
+# A write completes with the value it was invoked with
+
+
+@pytest.mark.parametrize(("model", "f", "invoked", "completed"), [
+    ("register", "write", 1, 2), ("cas-register", "write", 1, 2),
+    ("register", "write", 1, True), ("kv", "put", "a", "b"), ("kv", "append", "a", "ab"),
+])
+def test_a_write_that_completes_with_another_value_is_an_error_naming_the_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], model: str, f: str,
+        invoked: Any, completed: Any) -> None:
+    """invoke write 1, ok write 2: what was written is unknown; it was silently taken
+    to be 1."""
+    rows = [{"process": 0, "type": "invoke", "f": f, "key": "k", "value": invoked},
+            {"process": 0, "type": "ok", "f": f, "key": "k", "value": completed}]
+    path = tmp_path / "echo.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(["check", str(path), "--model", model]) == 2
+    err = capsys.readouterr().err
+    assert "echo.jsonl" in err and "line 2" in err and repr(completed) in err, err
+
+
+@pytest.mark.parametrize("completed", [1, None])
+def test_a_write_that_completes_with_its_value_or_none_is_fine(completed: Any) -> None:
+    h = hist((0, "invoke", "write", 1), (0, "ok", "write", completed),
+             (1, "invoke", "read", None), (1, "ok", "read", 1))
+    assert check(h, "register").valid is True
