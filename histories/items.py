@@ -815,7 +815,7 @@ def request_of(op: Operation, schemas: Mapping[str, TableSchema] | None = None) 
             field, error = fault
             place = f"field value.{field}" if field else "the request"
             raise HistoryError(
-                f"{_at(op)}: {place}: {error.message}; expected a request DynamoDB "
+                f"{_at(op)}: {place}: {error.message.rstrip(';')}; expected a request DynamoDB "
                 f"accepts (a request it refuses cannot end {op.status})")
     return request
 
