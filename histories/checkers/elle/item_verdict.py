@@ -127,29 +127,35 @@ def _search(analysis: ItemAnalysis, forbidden: frozenset[str], deadline: float |
     not replay (:func:`search_serial_order`): ``(order, None, None)`` for one that
     replays; ``(None, None, None)`` when the deadline passed first; ``(None, problem,
     None)`` when the search cannot replay (no key schemas); else ``(None, None,
-    anomaly)``: no order replays, so every version order has a cycle: ``G2`` when no
-    order of the data edges alone replays, else ``G2-realtime`` or ``G2-process`` for
-    the edges that made it impossible."""
+    anomaly)``: no serial order explains the history, which the lattice names ``G2``
+    (what serializability forbids beyond G1) when no order of the data edges alone
+    replays, else ``G2-realtime`` or ``G2-process`` for the edges that made it
+    impossible."""
     kinds = edge_kinds(forbidden)
     try:
-        order, tried = search_serial_order(analysis, kinds, deadline)
+        order, tried, part = search_serial_order(analysis, kinds, deadline)
         if order is not None:
             return order, None, None
         if not tried:
             return None, problem, None
         kind = "G2"
-        if kinds != DATA and search_serial_order(analysis, DATA, deadline)[0] is not None:
-            kind = "G2-realtime" if kinds & REALTIME else "G2-process"
+        if kinds != DATA:
+            data_order, _, data_part = search_serial_order(analysis, DATA, deadline)
+            if data_order is not None:
+                kind = "G2-realtime" if kinds & REALTIME else "G2-process"
+            else:
+                part = data_part
     except SearchTimeout:
         return None, None, None
     inf = analysis.inference
-    ops = tuple(sorted(t.op for i, t in enumerate(inf.txns) if inf.graph.member[i]))
+    ops = tuple(sorted(inf.txns[i].op for i in part))
     edges = {"G2": "the dependency edges", "G2-process": "the dependency and process edges",
              "G2-realtime": "the dependency and real-time edges"}[kind]
     return None, None, Anomaly(kind, ops, (
-        f"no serial order of the committed transactions that respects {edges} replays "
-        f"through the item model ({tried} search states tried): whatever the versions "
-        "the history leaves unrecorded, their dependencies form a cycle"),
+        f"no serial order of these committed transactions that respects {edges} replays "
+        f"through the item model, every transaction answering what it answered ({tried} "
+        "search states tried, indeterminate ones placed anywhere or left out): no serial "
+        "order explains the history, whatever versions it leaves unrecorded"),
         {"search_states": tried})
 
 

@@ -99,8 +99,8 @@ Verdict
     the ``tables`` record giving the key schemas): every transaction applies and
     answers what it answered. When that order does not replay, every order the edges
     allow is tried (indeterminate transactions nobody saw placed anywhere or never),
-    within the time limit: one that replays is the witness; when none does, every
-    version order has a cycle, reported as ``G2`` (or ``G2-process`` /
+    within the time limit: one that replays is the witness; when none does, no serial
+    order explains the history, reported as ``G2`` (or ``G2-process`` /
     ``G2-realtime`` when only those edges make it impossible). ``"unknown"`` is left
     for the time limit, and for a history without the ``tables`` record (nothing to
     replay against).
