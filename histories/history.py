@@ -11,7 +11,12 @@ key than its invocation, or a second invocation while one is in flight, is a
 Semantics (CONTRACTS.md section 5):
 
 - ``ok``: the operation took effect, between its invocation and its completion.
-- ``fail``: it definitely did not take effect.
+- ``fail``: it definitely did not take effect. In replicheck's own convention (JSON
+  lines, :data:`REPLICHECK`) a ``fail`` whose ``error`` is ``condition-failed`` is also
+  an observation that its condition evaluated false (:attr:`Operation.condition_failed`);
+  in Jepsen's (EDN and Jepsen logs, :data:`JEPSEN`) every ``fail`` is only "did not take
+  effect", whatever its error. :func:`pair` stamps each operation with the convention
+  its reader named, so no checker can mistake one for the other.
 - ``info`` (or no completion at all): indeterminate — it may take effect at any time
   after its invocation, or never. The process never continues; a client that goes
   on does so under a fresh process id.
@@ -28,7 +33,7 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-from replicheck.models.equality import same_value
+from replicheck.models.equality import same_value, value_key
 
 INVOKE: Final = "invoke"
 OK: Final = "ok"
@@ -38,6 +43,24 @@ OBSERVE: Final = "observe"
 RECORD_TYPES: Final = (INVOKE, OK, FAIL, INFO, OBSERVE)
 
 Status = Literal["ok", "fail", "info"]
+
+Convention = Literal["replicheck", "jepsen"]
+"""Which meaning a history's ``fail`` has: ``"replicheck"`` (JSON lines: a ``fail`` with
+``"error": "condition-failed"`` observed a false condition) or ``"jepsen"`` (EDN and
+Jepsen logs: every ``fail`` definitely did not take effect and observed nothing)."""
+REPLICHECK: Final = "replicheck"
+JEPSEN: Final = "jepsen"
+
+CONDITION_FAILED: Final = "condition-failed"
+"""The ``error`` of a ``fail`` that is an observation (a compare that failed), in
+replicheck's convention."""
+
+
+def is_condition_failed(error: Any) -> bool:
+    """True when an operation's ``error`` names a false condition (``"condition-failed"``,
+    also written ``":condition-failed"``). Whether such a ``fail`` is an observation
+    depends on the history's convention: ask :attr:`Operation.condition_failed`."""
+    return error is not None and str(error).lstrip(":") == CONDITION_FAILED
 
 MAX_NESTING: Final = 100
 """How deep the values of a history may nest collections (lists, maps, sets; in EDN
@@ -86,7 +109,10 @@ class Operation:
     record indexes of the invocation and the completion (``ret`` is ``None`` when the
     operation never completed). ``input`` is the invocation's value, ``output`` the
     completion's (``None`` for an operation that never completed). ``status`` is
-    ``"ok"``, ``"fail"`` or ``"info"`` (a missing completion counts as ``info``)."""
+    ``"ok"``, ``"fail"`` or ``"info"`` (a missing completion counts as ``info``).
+    ``convention`` is the meaning of ``fail`` in the history it was read from
+    (:data:`Convention`); ``line`` and ``ret_line`` are the lines of the invocation and
+    the completion, when read from a file."""
 
     id: int
     process: Hashable
@@ -102,6 +128,8 @@ class Operation:
     error: Any = None
     meta: Mapping[str, Any] = field(default_factory=dict)
     line: int | None = field(default=None, compare=False)
+    convention: Convention = field(default=REPLICHECK, compare=False)
+    ret_line: int | None = field(default=None, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -112,6 +140,15 @@ class Operation:
     def failed(self) -> bool:
         """The operation definitely did not take effect."""
         return self.status == FAIL
+
+    @property
+    def condition_failed(self) -> bool:
+        """The operation failed observing that its condition evaluated false (a CAS
+        compare, a ConditionalCheckFailed): a ``fail`` with ``error``
+        ``condition-failed`` in replicheck's convention. Never in Jepsen's, where a
+        ``fail`` only did not take effect (CONTRACTS.md section 5)."""
+        return (self.status == FAIL and self.convention == REPLICHECK
+                and is_condition_failed(self.error))
 
     @property
     def indeterminate(self) -> bool:
@@ -147,16 +184,20 @@ class History:
     observations: tuple[Record, ...] = ()
     skipped: tuple[HistoryError, ...] = ()
     source: str | None = None
+    convention: Convention = REPLICHECK
 
     def __len__(self) -> int:
         return len(self.operations)
 
-    def by_key(self) -> dict[Hashable, tuple[Operation, ...]]:
-        """Operations grouped by their key, each group in invocation order."""
-        groups: dict[Hashable, list[Operation]] = {}
+    def by_key(self) -> tuple[tuple[Hashable, tuple[Operation, ...]], ...]:
+        """Operations grouped by their key as ``(key, operations)`` pairs, in order of
+        each key's first operation, each group in invocation order. Keys are grouped by
+        decoded type and value (``value_key``: ``1``, ``1.0`` and ``true`` are three
+        keys, which a Python dict would merge), each under its first spelling."""
+        groups: dict[Hashable, tuple[Hashable, list[Operation]]] = {}
         for op in self.operations:
-            groups.setdefault(op.key, []).append(op)
-        return {k: tuple(v) for k, v in groups.items()}
+            groups.setdefault(value_key(op.key), (op.key, []))[1].append(op)
+        return tuple((k, tuple(v)) for k, v in groups.values())
 
     @property
     def functions(self) -> frozenset[str]:
@@ -164,9 +205,10 @@ class History:
         return frozenset(op.f for op in self.operations)
 
 
-def pair(records: Iterable[Record], *, source: str | None = None, lenient: bool = False
-         ) -> History:
-    """Pair invocations with completions.
+def pair(records: Iterable[Record], *, source: str | None = None, lenient: bool = False,
+         convention: Convention = REPLICHECK) -> History:
+    """Pair invocations with completions, in the reader's ``convention`` for ``fail``
+    (stamped on the history and on each operation).
 
     Raises :class:`HistoryError` for a completion without an invocation, an
     invocation while the process has one in flight, an unknown record type, a
@@ -212,7 +254,7 @@ def pair(records: Iterable[Record], *, source: str | None = None, lenient: bool 
                 "process": record.process, "f": record.f, "key": record.key,
                 "input": record.value, "output": None, "status": INFO, "call": index,
                 "ret": None, "call_time": record.time, "meta": dict(record.meta),
-                "line": record.line,
+                "line": record.line, "convention": convention,
             })
             continue
         if record.process not in pending:
@@ -241,14 +283,15 @@ def pair(records: Iterable[Record], *, source: str | None = None, lenient: bool 
         entry = built[slot]
         assert entry is not None
         entry.update(status=record.type, ret=index, ret_time=record.time,
-                     output=record.value, error=record.error)
+                     output=record.value, error=record.error, ret_line=record.line)
         if record.key is not None and entry["key"] is None:
             entry["key"] = record.key
         entry["meta"] = {**entry["meta"], **record.meta}
     operations = tuple(
         Operation(id=i, **entry) for i, entry in enumerate(e for e in built if e is not None)
     )
-    return History(operations, tuple(faults), tuple(observations), tuple(skipped), source)
+    return History(operations, tuple(faults), tuple(observations), tuple(skipped), source,
+                   convention)
 
 
 def ops_by_id(history: History, ids: Sequence[int]) -> tuple[Operation, ...]:

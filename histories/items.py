@@ -148,6 +148,7 @@ from replicheck.histories.history import (
     INVOKE,
     OBSERVE,
     OK,
+    History,
     HistoryError,
     Operation,
     Record,
@@ -174,7 +175,7 @@ from replicheck.models.items.requests import (
     WriteAction,
     request_kind,
 )
-from replicheck.models.items.validation import expression_fault
+from replicheck.models.items.validation import request_fault
 from replicheck.models.items.values import from_wire, number_to_wire, to_wire
 from replicheck.models.specs.items import Failure
 
@@ -186,8 +187,10 @@ __all__ = [
     "TABLES",
     "Outcome",
     "changes_nothing",
+    "check_requests",
     "completion_fields",
     "completion_record",
+    "declared_schemas",
     "describe_touched",
     "failure_from_json",
     "failure_of",
@@ -788,13 +791,16 @@ def _in(op: Operation, decode: Callable[[], _T]) -> _T:
         raise HistoryError(f"{_at(op)}: {error.message}") from None
 
 
-def request_of(op: Operation) -> Request:
+def request_of(op: Operation, schemas: Mapping[str, TableSchema] | None = None) -> Request:
     """The request of an item operation: its invocation's value decoded with ``f`` as
     the kind (a request object is taken as it is, if its kind is ``f``). Raises
     :class:`HistoryError` naming the operation, its line and the field at fault, also
-    for a request DynamoDB refuses whatever the items hold (an expression that does not
-    parse or exceeds a limit) recorded as accepted (``ok``, or a failed condition): no
-    order of the history explains it, and the history is malformed rather than invalid."""
+    for a request DynamoDB refuses whatever the items hold recorded as accepted (``ok``,
+    or a failed condition): an expression that does not parse or exceeds a limit, and,
+    with the tables' ``schemas`` (by name), an unknown table, a key that is not the
+    table's, an update of a key attribute, a transaction of more than 100 actions or
+    of two on one item (``validation.request_fault``). No order of the history explains
+    it: the history is malformed rather than invalid."""
     value = op.input
     if isinstance(value, Get | Put | Update | Delete | TransactWrite | TransactGet):
         if request_kind(value) != op.f:
@@ -803,14 +809,37 @@ def request_of(op: Operation) -> Request:
         request: Request = value
     else:
         request = _in(op, lambda: request_from_json(value, op.f))
-    if op.status == OK or (op.status == FAIL and is_condition_failed(op.error)):
-        fault = expression_fault(request)
+    if op.status == OK or op.condition_failed:
+        fault = request_fault(schemas, request)
         if fault is not None:
             field, error = fault
+            place = f"field value.{field}" if field else "the request"
             raise HistoryError(
-                f"{_at(op)}: field value.{field}: {error.message}; expected an expression "
-                f"DynamoDB accepts (a request it refuses cannot end {op.status})")
+                f"{_at(op)}: {place}: {error.message.rstrip(';')}; expected a request DynamoDB "
+                f"accepts (a request it refuses cannot end {op.status})")
     return request
+
+
+def declared_schemas(history: History) -> dict[str, TableSchema] | None:
+    """The tables' key schemas the history's last ``tables`` observation record
+    declares, by name; None when it has none. Raises :class:`HistoryError` naming the
+    record's line for a malformed one."""
+    tables = [r for r in history.observations if r.f == TABLES]
+    if not tables:
+        return None
+    try:
+        return {s.name: s for s in schemas_from_json(tables[-1].value)}
+    except HistoryError as error:
+        raise HistoryError(error.message, line=tables[-1].line) from None
+
+
+def check_requests(history: History) -> None:
+    """Raise :class:`HistoryError` for the first operation of an item history whose
+    request is malformed, or one DynamoDB refuses whatever the items hold recorded as
+    accepted (:func:`request_of` with the declared tables)."""
+    schemas = declared_schemas(history)
+    for op in history.operations:
+        request_of(op, schemas)
 
 
 def response_of(op: Operation, request: Request | None = None) -> Response:

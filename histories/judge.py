@@ -207,8 +207,12 @@ def check(history: History, model: str | None = None,
             )
         from replicheck.histories.checkers.linearizable import check_linearizable
 
-        verdict = check_linearizable(history, spec_for(chosen, history), model=chosen,
-                                     timeout=limit)
+        spec = spec_for(chosen, history)
+        if chosen == "item":  # the transactional path decodes the requests the same way
+            from replicheck.histories.items import check_requests
+
+            check_requests(history)
+        verdict = check_linearizable(history, spec, model=chosen, timeout=limit)
     else:
         from replicheck.models.lattice import MODELS as LATTICE_MODELS
         from replicheck.models.lattice import TRANSACTIONAL

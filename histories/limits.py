@@ -35,6 +35,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from types import FrameType
 from typing import Any, Final, Literal
 
@@ -72,7 +73,19 @@ def parse_seconds(text: str) -> float:
     if not math.isfinite(seconds) or seconds < 0:
         raise ValueError(f"expected a finite number of seconds >= 0 (0: no limit), "
                          f"got {text!r}")
+    if seconds == 0 and _positive(text):
+        # 1e-400 is a limit, not "no limit": it must not round to 0
+        raise ValueError(f"expected 0 (no limit) or a number of seconds above 0 that does "
+                         f"not round to 0, got {text!r}")
     return seconds
+
+
+def _positive(text: str) -> bool:
+    """Whether ``text`` (a number ``float`` read as 0) is above 0 written exactly."""
+    try:
+        return Decimal(text.strip()) > 0
+    except (InvalidOperation, ValueError):  # pragma: no cover - float read it
+        return False
 
 
 def parse_megabytes(text: str) -> float:

@@ -11,6 +11,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal
 
+NOT_CHOSEN: Final = "not yet chosen"
+"""The model, or the consistency models, of a verdict given before they were chosen (a
+limit reached while the history was still being read)."""
+
 SCHEMA_VERSION: Final = 1
 """The version of the JSON shape of a Verdict."""
 

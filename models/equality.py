@@ -7,9 +7,11 @@ returned with what a write wrote must not let a read of ``true`` match a write o
 same exactly when they have the same decoded type and the same value:
 
 - ``None``, booleans, integers, floats, decimals, ratios, strings, EDN keywords,
-  bytes: each its own type (``true != 1``, ``1 != 1.0``, ``:a != "a"``); numbers of
+  symbols and characters, bytes: each its own type (``true != 1``, ``1 != 1.0``,
+  ``:a != "a"``, ``sym != "sym"``, ``\\a != "a"``); numbers of
   one type compare by value (``Decimal("1.0")`` is ``Decimal("1")``); NaN is NaN
-  (a quiet and a signalling decimal NaN stay apart).
+  whatever its sign (``-NaN`` is ``NaN``, for floats and decimals alike; a quiet and a
+  signalling decimal NaN stay apart).
 - sequences (lists, tuples, EDN vectors and lists) compare element by element;
   sets and maps as sets (of elements, of key-value pairs), element by element.
 
@@ -25,33 +27,71 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-__all__ = ["Keyword", "merged_by_python", "same_value", "value_key"]
+__all__ = ["Char", "Keyword", "Symbol", "merged_by_python", "same_value", "value_key"]
 
 
-class Keyword(str):
+class _Named(str):
+    """A ``str`` holding an EDN name that is its own type: equal only to a value of the
+    same class with the same text, never to a plain string."""
+
+    __slots__ = ()
+    KIND = "named"
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and str.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    def __hash__(self) -> int:
+        return hash((self.KIND, str.__str__(self)))
+
+    @property
+    def name(self) -> str:
+        """The text as a plain string."""
+        return str.__str__(self)
+
+
+class Keyword(_Named):
     """An EDN keyword (``:a``) read as a value: a ``str`` holding the name without the
     colon, equal only to a keyword of the same name (never to the string ``"a"``),
     shown as ``:a``. Readers keep keywords as this type inside values; fields such as
     ``:type`` and ``:f`` are plain strings."""
 
     __slots__ = ()
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Keyword) and str.__eq__(self, other)
-
-    def __ne__(self, other: object) -> bool:
-        return not self.__eq__(other)
-
-    def __hash__(self) -> int:
-        return hash(("keyword", str.__str__(self)))
+    KIND = "keyword"
 
     def __repr__(self) -> str:
         return ":" + str.__str__(self)
 
-    @property
-    def name(self) -> str:
-        """The keyword's name as a plain string."""
+
+class Symbol(_Named):
+    """An EDN symbol (``sym``, ``foo/bar``) read as a value: equal only to a symbol of
+    the same name (never to the string ``"sym"`` nor the keyword ``:sym``), shown as
+    its name."""
+
+    __slots__ = ()
+    KIND = "symbol"
+
+    def __repr__(self) -> str:
         return str.__str__(self)
+
+
+_CHAR_NAMES: dict[str, str] = {"\n": "newline", " ": "space", "\t": "tab", "\r": "return",
+                               "\f": "formfeed", "\b": "backspace"}
+
+
+class Char(_Named):
+    """An EDN character (``\\a``, ``\\newline``) read as a value: a one-character
+    ``str`` equal only to the same character (never to the string ``"a"``), shown as
+    EDN writes it."""
+
+    __slots__ = ()
+    KIND = "char"
+
+    def __repr__(self) -> str:
+        text = str.__str__(self)
+        return "\\" + _CHAR_NAMES.get(text, text)
 
 
 def value_key(value: Any) -> Hashable:
@@ -64,8 +104,8 @@ def value_key(value: Any) -> Hashable:
         return ("nil",)
     if isinstance(value, bool):
         return ("bool", value)
-    if isinstance(value, Keyword):
-        return ("keyword", value.name)
+    if isinstance(value, _Named):
+        return (value.KIND, value.name)
     if isinstance(value, str):
         return ("str", str.__str__(value))
     if isinstance(value, int):
@@ -73,7 +113,9 @@ def value_key(value: Any) -> Hashable:
     if isinstance(value, float):
         return ("float", "nan") if math.isnan(value) else ("float", value)
     if isinstance(value, Decimal):
-        return ("decimal", str(value)) if value.is_nan() else ("decimal", value)
+        if value.is_nan():  # one NaN whatever its sign or payload; signalling apart
+            return ("decimal", "sNaN" if value.is_snan() else "NaN")
+        return ("decimal", value)
     if isinstance(value, Fraction):
         return ("ratio", value)
     if isinstance(value, bytes | bytearray):

@@ -325,15 +325,17 @@ def _limit_verdict(args: argparse.Namespace, consistency: list[str] | None,
 
 
 def _inferred_model(history: History | None) -> str:
-    """The model ``check`` would have inferred for ``history``; "-" when none can be."""
+    """The model ``check`` would have inferred for ``history``; ``NOT_CHOSEN`` when
+    none can be yet (the history is not read, or no model fits)."""
     from replicheck.histories.judge import ModelChoiceError, infer_model
+    from replicheck.histories.verdict import NOT_CHOSEN
 
     if history is None:
-        return "-"
+        return NOT_CHOSEN
     try:
         return infer_model(history)
     except ModelChoiceError:
-        return "-"
+        return NOT_CHOSEN
 
 
 def _write_html(args: argparse.Namespace, history: History | None,

@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from typing import Final
 
 from replicheck.histories.history import History
-from replicheck.histories.verdict import Anomaly, Verdict
+from replicheck.histories.verdict import NOT_CHOSEN, Anomaly, Verdict
 from replicheck.properties.outcomes import Counterexample, StoreOutcome, SuiteOutcome
 from replicheck.reports.escaping import html_attr, html_pre, html_text
 from replicheck.reports.graphs import GRAPH_CSS, KIND_COLOURS, cycle_graph_svg
@@ -207,7 +207,7 @@ def _op_links(ops: Sequence[int], timeline: str | None) -> str:
 
 
 def _verdict(verdict: Verdict, timeline: str | None) -> list[str]:
-    checked = ", ".join(verdict.consistency) or "-"
+    checked = ", ".join(verdict.consistency) or NOT_CHOSEN
     out = [f"<p>Checker verdict: <b>{html_text(validity_text(verdict.valid))}</b> (model "
            f"<code>{html_text(verdict.model)}</code>, checked for {html_text(checked)}; "
            f"{verdict.stats.operations} operations).</p>"]

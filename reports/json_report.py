@@ -71,7 +71,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from replicheck.histories.history import History, Operation
-from replicheck.models.equality import Keyword
+from replicheck.models.equality import Char, Keyword, Symbol
 from replicheck.properties.outcomes import (
     Cell,
     Counterexample,
@@ -238,7 +238,7 @@ def _format(value: Any, depth: int, out: list[str]) -> None:
         out.append(json.dumps(value))
     elif isinstance(value, int):
         out.append(text_of(value))
-    elif isinstance(value, Keyword):
+    elif isinstance(value, Keyword | Symbol | Char):
         out.append(repr(value))
     elif isinstance(value, str):
         out.append(json.dumps(value, ensure_ascii=False))

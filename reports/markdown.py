@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from tabulate import tabulate
 
 from replicheck.histories.history import History
-from replicheck.histories.verdict import Verdict
+from replicheck.histories.verdict import NOT_CHOSEN, Verdict
 from replicheck.properties.outcomes import Counterexample, StoreOutcome, SuiteOutcome
 from replicheck.reports.escaping import (
     md_cell,
@@ -137,7 +137,7 @@ def _counterexample(kind: str, store: StoreOutcome, example: Counterexample) -> 
 
 def _verdict(verdict: Verdict) -> list[str]:
     valid = validity_text(verdict.valid)
-    checked = md_text(", ".join(verdict.consistency)) or "-"
+    checked = md_text(", ".join(verdict.consistency)) or NOT_CHOSEN
     out = [f"Checker verdict: {valid} (model {md_code(verdict.model)}, checked for "
            f"{checked}).", ""]
     anomalies = all_anomalies(verdict)

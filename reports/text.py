@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from replicheck.histories.history import HistoryError
-from replicheck.histories.verdict import Verdict
+from replicheck.histories.verdict import NOT_CHOSEN, Verdict
 from replicheck.reports.escaping import terminal_line
 
 
@@ -31,7 +31,7 @@ def render_verdict(verdict: Verdict, *, source: str | None = None,
     strings hold)."""
     lines = []
     title = f"{terminal_line(source)}: " if source else ""
-    checked = terminal_line(", ".join(verdict.consistency)) or "-"
+    checked = terminal_line(", ".join(verdict.consistency)) or NOT_CHOSEN
     lines.append(f"{title}{_headline(verdict)} — model {terminal_line(verdict.model)}, "
                  f"checked for {checked}")
     for anomaly in verdict.anomalies:

@@ -7,9 +7,11 @@ change the state (*pure* observers, such as reads). :func:`prepare` applies the
 history semantics of CONTRACTS.md section 5:
 
 - ``ok``: took effect between its invocation and its completion; it must be placed.
-- ``fail``: definitely did not take effect; it is left out — except a ``fail`` whose
-  error is ``condition-failed``, an observation that the condition was false (for a
-  ``cas``: the result ``False``), which must be placed like an ``ok`` operation.
+- ``fail``: definitely did not take effect; it is left out — except, in replicheck's
+  convention (JSON lines; never in EDN or Jepsen logs), a ``fail`` whose error is
+  ``condition-failed`` (:attr:`Operation.condition_failed`), an observation that the
+  condition was false (for a ``cas``: the result ``False``), which must be placed like
+  an ``ok`` operation.
 - ``info`` (or never completed): indeterminate; it may take effect at any point after
   its invocation, or never. Its result is ``UNKNOWN``. An indeterminate pure operation
   (a read nobody saw) constrains nothing and is dropped.
@@ -23,17 +25,11 @@ from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
+from replicheck.histories.history import CONDITION_FAILED as CONDITION_FAILED
 from replicheck.histories.history import HistoryError, Operation
+from replicheck.histories.history import is_condition_failed as is_condition_failed
+from replicheck.models.equality import same_value
 from replicheck.models.specs.base import NO_KEY, UNKNOWN, Input, SequentialSpec, Value
-
-CONDITION_FAILED: Final = "condition-failed"
-"""The ``error`` of a ``fail`` that is an observation (a compare that failed)."""
-
-
-def is_condition_failed(error: Any) -> bool:
-    """True when an operation's ``error`` says its condition evaluated false
-    (``"condition-failed"``, also written as the keyword ``:condition-failed``)."""
-    return error is not None and str(error).lstrip(":") == CONDITION_FAILED
 
 
 @dataclass(frozen=True)
@@ -154,7 +150,7 @@ def prepare(operations: tuple[Operation, ...] | list[Operation], adapter: Adapte
         if op.f not in adapter.functions:
             raise unknown_function(adapter, op)
         if op.status == "fail":
-            if not is_condition_failed(op.error):
+            if not op.condition_failed:
                 excluded += 1
                 continue
             if adapter.failed_result is None:
@@ -191,10 +187,24 @@ def _register_phrase(_spec: SequentialSpec[Any], state: Any, op: Input) -> str:
     return f"key {op.key!r} holds {held!r}"
 
 
+def _check_echo(op: Operation) -> None:
+    """An ``ok`` write, put or append completes with the value it was invoked with (or
+    none): another value leaves it unknown what was written, a HistoryError naming the
+    operation and its line."""
+    if op.status == "ok" and op.output is not None and not same_value(op.output, op.input):
+        where = f", line {op.ret_line}" if op.ret_line is not None else ""
+        raise HistoryError(
+            f"operation {op.id} ({op.f}{where}): the completion's value is {op.output!r} "
+            f"but the invocation's is {op.input!r}; expected the value it was invoked "
+            "with (or none)")
+
+
 def _register_input(op: Operation) -> Input:
     # Keys and values are held as Value: compared by decoded type and value, also
     # where the search groups identical operations and memoizes states.
     key = Value(op.key)
+    if op.f == "write":
+        _check_echo(op)
     if op.f == "read":
         return Input("read", key)
     if op.f == "cas":
@@ -326,6 +336,7 @@ observation."""
 def _kv_input(op: Operation) -> Input:
     if op.f == "get":
         return Input("get", Value(op.key))
+    _check_echo(op)
     if type(op.input) is not str:
         where = f", line {op.line}" if op.line is not None else ""
         raise HistoryError(

@@ -5,8 +5,9 @@ there an order of its operations that respects real time and that the specificat
 allows? The history semantics are those of CONTRACTS.md section 5, applied by the
 model's adapter (``adapters.py``): ``ok`` operations took effect within their
 interval; ``fail`` ones did not (they are left out), except a ``condition-failed``
-observation, which is placed like an ``ok`` operation; ``info`` (and never completed)
-operations may take effect at any point after their invocation, or never.
+observation in JSON lines (never in Jepsen input), which is placed like an ``ok``
+operation; ``info`` (and never completed) operations may take effect at any point
+after their invocation, or never.
 
 When the specification says which keys an operation touches, the history is split
 into independent parts (connected groups of keys) and each part is checked alone from

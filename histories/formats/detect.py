@@ -34,7 +34,15 @@ from replicheck.histories.formats.edn import read_edn
 from replicheck.histories.formats.independent import split_independent
 from replicheck.histories.formats.jepsen_log import read_jepsen_log
 from replicheck.histories.formats.jsonl import read_jsonl
-from replicheck.histories.history import History, HistoryError, Record, pair
+from replicheck.histories.history import (
+    JEPSEN,
+    REPLICHECK,
+    Convention,
+    History,
+    HistoryError,
+    Record,
+    pair,
+)
 
 __all__ = ["FORMATS", "detect", "load", "loads", "read_records"]
 
@@ -82,6 +90,19 @@ def detect(text: str) -> str:
                        + _CHOICES, line=number)
 
 
+CONVENTIONS: Final[dict[str, Convention]] = {
+    "jsonl": REPLICHECK, "edn": JEPSEN, "jepsen-log": JEPSEN}
+"""The meaning of ``fail`` in each format (CONTRACTS.md section 5): Jepsen input keeps
+Jepsen's, where a ``fail`` never observed a false condition."""
+
+
+def _format_of(text: str, format: str | None, source: str | None) -> str:
+    try:
+        return detect(text) if format is None else format
+    except HistoryError as error:
+        raise HistoryError(error.message, source=source, line=error.line) from None
+
+
 def read_records(text: str, format: str | None = None, *, source: str | None = None,
                  lenient: bool = False, errors: list[HistoryError] | None = None,
                  independent: bool | None = None) -> list[Record]:
@@ -97,10 +118,7 @@ def read_records(text: str, format: str | None = None, *, source: str | None = N
     False never, None (default) when an EDN or Jepsen-log history looks independent (see
     :mod:`replicheck.histories.formats.edn`; JSON lines carry an explicit ``key`` and are
     split only with True)."""
-    try:
-        name = detect(text) if format is None else format
-    except HistoryError as error:
-        raise HistoryError(error.message, source=source, line=error.line) from None
+    name = _format_of(text, format, source)
     if name == "jsonl":
         records = read_jsonl(text, source=source, lenient=lenient, errors=errors)
         if independent:
@@ -120,18 +138,19 @@ def read_records(text: str, format: str | None = None, *, source: str | None = N
 def loads(text: str, format: str | None = None, *, source: str | None = None,
           lenient: bool = False, independent: bool | None = None) -> History:
     """The paired history of ``text``: :func:`read_records` then
-    :func:`~replicheck.histories.history.pair`. With ``lenient`` the errors of skipped
-    lines and records are in ``History.skipped``, ordered by line; text of which every
-    record was skipped is no history at all (a HistoryError naming the first problem),
-    never an empty one."""
+    :func:`~replicheck.histories.history.pair` in the format's convention for ``fail``
+    (:data:`CONVENTIONS`). With ``lenient`` the errors of skipped lines and records are
+    in ``History.skipped``, ordered by line; text of which every record was skipped is
+    no history at all (a HistoryError naming the first problem), never an empty one."""
     problems: list[HistoryError] = []
-    records = read_records(text, format, source=source, lenient=lenient, errors=problems,
+    name = _format_of(text, format, source)
+    records = read_records(text, name, source=source, lenient=lenient, errors=problems,
                            independent=independent)
     if not records and problems:
         first = problems[0]
         raise HistoryError(f"no record could be read ({len(problems)} skipped); the first: "
                            f"{first.message}", source=source, line=first.line)
-    history = pair(records, source=source, lenient=lenient)
+    history = pair(records, source=source, lenient=lenient, convention=CONVENTIONS[name])
     if not problems:
         return history
     skipped = sorted((*problems, *history.skipped),

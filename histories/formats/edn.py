@@ -16,8 +16,10 @@ Reading accepts what Jepsen and the tools around it write:
 - values become Python values that keep their EDN type: keywords ->
   :class:`~replicheck.models.equality.Keyword` (a ``str`` holding the name without the
   colon, equal only to a keyword: ``:a`` is not ``"a"``), strings -> ``str``, symbols
-  -> ``str``, vectors and lists -> ``list``, maps -> ``dict``, sets -> ``frozenset``,
-  ``nil`` -> ``None``, characters -> ``str``, ``1.5M`` -> ``Decimal``, ``3N`` ->
+  -> :class:`~replicheck.models.equality.Symbol` (``sym`` is not ``"sym"``), vectors
+  and lists -> ``list``, maps -> ``dict``, sets -> ``frozenset``, ``nil`` -> ``None``,
+  characters -> :class:`~replicheck.models.equality.Char` (``\\a`` is not ``"a"``),
+  ``1.5M`` -> ``Decimal``, ``3N`` ->
   ``int``, ``1/2`` -> ``Fraction``, ``#inst`` -> ``datetime``, ``#uuid`` -> ``UUID``.
   Map keys and set elements that are vectors become tuples (hashable). A ``:key`` that
   is a vector becomes a tuple; one that is a keyword stays a ``Keyword``.
@@ -87,7 +89,7 @@ from replicheck.histories.formats.edn_values import (
 from replicheck.histories.formats.independent import split_independent
 from replicheck.histories.formats.limits import may_hold_surrogates, refuse_lone_surrogates
 from replicheck.histories.history import RECORD_TYPES, HistoryError, Record
-from replicheck.models.equality import Keyword
+from replicheck.models.equality import Char, Keyword, Symbol
 
 __all__ = [
     "EdnSyntaxError",
@@ -109,7 +111,7 @@ _EXPECT_RECORD: Final = "expected an operation map like {:process 0, :type :invo
 
 _MISSING: Final = object()
 _TYPE_SET: Final = frozenset(RECORD_TYPES)
-_KEY_TYPES: Final = frozenset((str, Keyword, int, float, tuple, frozenset))
+_KEY_TYPES: Final = frozenset((str, Keyword, Symbol, Char, int, float, tuple, frozenset))
 _FIELD_SET: Final = frozenset(
     ("process", "type", "f", "key", "value", "index", "time", "error", "meta"))
 

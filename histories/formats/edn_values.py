@@ -29,7 +29,7 @@ from typing import Any, Final
 
 from replicheck.histories.formats.limits import NESTING_EXPECTED, digits_expected
 from replicheck.histories.history import MAX_NESTING, HistoryError
-from replicheck.models.equality import Keyword, merged_by_python
+from replicheck.models.equality import Char, Keyword, Symbol, merged_by_python
 
 __all__ = [
     "CLOSERS",
@@ -404,7 +404,9 @@ def _plain(value: Any) -> Any:
     if isinstance(value, edn_format.Keyword):
         return Keyword(value.name)
     if isinstance(value, edn_format.Symbol):
-        return str(value.name)
+        return Symbol(value.name)
+    if isinstance(value, edn_format.Char):
+        return Char(value)
     if isinstance(value, str):
         return str(value)
     if isinstance(value, Mapping):
@@ -522,6 +524,8 @@ def edn_value(value: Any) -> str:
             raise HistoryError(f"cannot write the keyword name {value.name!r} as EDN; "
                                f"{_KEYWORD_EXPECTED}")
         return ":" + value.name
+    if isinstance(value, Symbol | Char):
+        return repr(value)
     if isinstance(value, str):
         return edn_string(value)
     if isinstance(value, list | tuple):

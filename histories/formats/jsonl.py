@@ -61,9 +61,11 @@ JSON cannot hold are written as one-key objects tagged with a reserved key:
   workloads), read back as a ``frozenset``; elements are written in a stable order;
 - ``{"$keyword": "a"}``: an EDN keyword (:class:`~replicheck.models.equality.Keyword`,
   never equal to the string ``"a"``), so that a history read from EDN keeps its
-  meaning written as JSON lines;
+  meaning written as JSON lines; ``{"$symbol": "sym"}`` and ``{"$char": "a"}`` the
+  same for an EDN symbol and character (:class:`~replicheck.models.equality.Symbol`,
+  :class:`~replicheck.models.equality.Char`);
 - ``{"$map": [[k, v], ...]}``: a dictionary with a key that is not a string, or an
-  ordinary one-key dictionary whose key is one of these five reserved names.
+  ordinary one-key dictionary whose key is one of these reserved names.
 
 A ``$decimal`` must be a number, an infinity or a quiet NaN: a signalling NaN
 (``"sNaN"``) cannot be hashed or compared, and is refused.
@@ -100,7 +102,7 @@ from replicheck.histories.formats.limits import (
     refuse_lone_surrogates,
 )
 from replicheck.histories.history import MAX_NESTING, RECORD_TYPES, HistoryError, Record
-from replicheck.models.equality import Keyword, merged_by_python
+from replicheck.models.equality import Char, Keyword, Symbol, merged_by_python
 
 __all__ = ["dumps_jsonl", "from_json", "read_jsonl", "to_json"]
 
@@ -108,7 +110,8 @@ FIELDS: Final = ("process", "type", "f", "key", "value", "index", "time", "error
 _FIELD_SET: Final = frozenset(FIELDS)
 _TYPE_SET: Final = frozenset(RECORD_TYPES)
 _KEY_TYPES: Final = frozenset((str, int, float))
-_TAGS: Final = frozenset(("$decimal", "$bytes", "$set", "$map", "$keyword"))
+_TAGS: Final = frozenset(("$decimal", "$bytes", "$set", "$map", "$keyword", "$symbol",
+                         "$char"))
 _EXPECTED_TYPES: Final = ", ".join(f'"{t}"' for t in RECORD_TYPES)
 _EXPECTED_FIELDS: Final = ", ".join(f'"{f}"' for f in FIELDS)
 _decoder = json.JSONDecoder()
@@ -141,6 +144,14 @@ def _decode_tag(obj: dict[str, Any]) -> Any:
             if not isinstance(payload, str) or not payload:
                 raise ValueError("a name")
             return Keyword(payload)
+        if tag == "$symbol":
+            if not isinstance(payload, str) or not payload:
+                raise ValueError("a name")
+            return Symbol(payload)
+        if tag == "$char":
+            if not isinstance(payload, str) or len(payload) != 1:
+                raise ValueError("a character")
+            return Char(payload)
         if tag == "$bytes":
             if not isinstance(payload, str):
                 raise ValueError("a base-64 string")
@@ -169,6 +180,8 @@ def _tag_expectation(tag: str) -> str:
                         "infinity or a quiet NaN as a string (a signalling NaN cannot be "
                         "compared)",
             "$keyword": "a keyword's name, a non-empty string",
+            "$symbol": "a symbol's name, a non-empty string",
+            "$char": "a string of one character",
             "$bytes": "a base-64 string",
             "$set": "an array of hashable values",
             "$map": "an array of [key, value] pairs"}[tag]
@@ -210,6 +223,10 @@ def to_json(value: Any) -> Any:
         return value
     if t is Keyword:
         return {"$keyword": value.name}
+    if t is Symbol:
+        return {"$symbol": value.name}
+    if t is Char:
+        return {"$char": value.name}
     if t is list or t is tuple:
         return [to_json(v) for v in value]
     if isinstance(value, Mapping):

@@ -55,7 +55,7 @@ class ValidationError(StoreError):
         head = " ".join(parts)
         body = self.message
         if self.expected and "expected" not in body:
-            body = f"{body}; expected {self.expected}"
+            body = f"{body.rstrip(';')}; expected {self.expected}"
         line = f"{head}: {body}" if head else body
         if self.text is not None and self.position is not None:
             pointer = " " * self.position + "^"

@@ -430,6 +430,44 @@ def expression_fault(request: Request) -> tuple[str, ValidationError] | None:
     return None
 
 
+_REQUEST_FIELD: Final = {
+    "TableName": "table", "Key": "key", "Item": "item", "ReturnValues": "return_values",
+    "ClientRequestToken": "token", "ConditionExpression": "condition",
+    "UpdateExpression": "update", "ProjectionExpression": "projection",
+    "ExpressionAttributeNames": "names", "ExpressionAttributeValues": "values"}
+
+
+def request_fault(schemas: Mapping[str, TableSchema] | None, request: Request
+                  ) -> tuple[str, ValidationError] | None:
+    """The first fault DynamoDB finds in ``request`` whatever the items hold, with the
+    field of the request at fault (as :func:`expression_fault` names them; ``""`` for
+    the request as a whole); ``None`` when there is none. Besides the expressions'
+    faults, with the tables' ``schemas`` (None: not known, expressions only): an
+    unknown table, a key that is not the table's (missing, extra or mistyped
+    attributes), an update of a key attribute, a transaction of no or more than 100
+    actions, or of two actions on one item (:func:`validate_request`). Such a request
+    never takes effect and no condition of it is evaluated."""
+    fault = expression_fault(request)
+    if fault is not None or schemas is None:
+        return fault
+    parts: list[tuple[str, Request]] = []
+    if isinstance(request, TransactWrite):
+        parts = [(f"actions[{i}]", a) for i, a in enumerate(request.actions)
+                 if isinstance(a, Put | Update | Delete)]
+    elif isinstance(request, TransactGet):
+        parts = [(f"gets[{i}]", g) for i, g in enumerate(request.gets)]
+    for prefix, part in (*parts, ("", request)):
+        try:
+            validate_request(schemas, part)
+        except ValidationError as error:
+            where = _REQUEST_FIELD.get(error.what or "", "")
+            if not where and not prefix:
+                where = {"TransactItems": "actions" if isinstance(request, TransactWrite)
+                         else "gets"}.get(error.what or "", "")
+            return ".".join(p for p in (prefix, where) if p), error
+    return None
+
+
 def validate_request(schemas: Mapping[str, TableSchema], request: Request) -> None:
     """Raise the ValidationError DynamoDB answers for ``request`` whatever the stored
     items are; return quietly when only the stored items can decide."""

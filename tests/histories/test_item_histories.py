@@ -731,3 +731,65 @@ def test_a_refused_expression_recorded_as_accepted_exits_2_naming_the_field(
     err = capsys.readouterr().err
     assert "hostile.jsonl" in err and "line 2" in err and "value.condition" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+_KEY = {"pk": {"S": "a"}}
+_PUT = {"put": {"table": "items", "item": {"pk": {"S": "a"}}}}
+
+
+@pytest.mark.parametrize(("f", "request_", "field", "says"), [
+    ("update", {"table": "items", "key": _KEY, "update": "SET pk = :v",
+                "values": {":v": {"S": "b"}}}, "value.update", "part of the key"),
+    ("get-strong", {"table": "items", "key": {"pk": {"S": "a"}, "x": {"S": "b"}}},
+     "value.key", "does not match the schema"),
+    ("delete", {"table": "items", "key": {"other": {"S": "a"}}}, "value.key",
+     "unexpected attributes"),
+    ("transact-write", {"actions": [_PUT, {"delete": {"table": "items", "key": _KEY}}]},
+     "value.actions", "multiple operations on one item"),
+    ("transact-write", {"actions": [{"put": {"table": "items", "item": {"pk": {"S": str(i)}}}}
+                                    for i in range(101)]},
+     "value.actions", "between 1 and 100"),
+    ("transact-write", {"actions": [_PUT, {"update": {
+        "table": "items", "key": {"pk": {"S": "b"}}, "update": "SET pk = :v",
+        "values": {":v": {"S": "c"}}}}]}, "value.actions[1].update", "part of the key"),
+    ("put", {"table": "nope", "item": {"pk": {"S": "a"}}}, "value.table",
+     "resource not found"),
+])
+@pytest.mark.parametrize("consistency", ["linearizable", "serializable"])
+def test_a_request_dynamodb_always_refuses_recorded_as_accepted_exits_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], f: str,
+        request_: dict[str, object], field: str, says: str, consistency: str) -> None:
+    """A request refused whatever the items hold (a key attribute updated, a key that is
+    not the table's, two actions on one item or more than 100 in a transaction, an
+    unknown table) cannot end ok: the history is malformed (exit 2, naming the line and
+    the field), not invalid."""
+    from replicheck.reports.cli import main
+
+    lines = [
+        {"process": "observer", "type": "observe", "f": "tables",
+         "value": [{"name": "items", "partition_key": "pk"}]},
+        {"process": 0, "type": "invoke", "f": f, "value": request_},
+        {"process": 0, "type": "ok", "f": f,
+         "value": None if f == "transact-write" else {"item": None}},
+    ]
+    path = tmp_path / "refused.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    capsys.readouterr()
+    assert main(["check", str(path), "--model", "item", "--consistency", consistency]) == 2
+    err = capsys.readouterr().err
+    assert "refused.jsonl" in err and "line 2" in err and field + ":" in err, err
+    assert says in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_refused_request_that_ended_fail_or_info_is_kept() -> None:
+    """Only a request recorded as accepted contradicts DynamoDB: the same request that
+    failed (with another error) or whose outcome is unknown is an ordinary record."""
+    from replicheck.histories.history import Operation
+    from replicheck.histories.items import check_requests
+
+    request_ = {"table": "nope", "item": {"pk": {"S": "a"}}}
+    for status in ("fail", "info"):
+        op = Operation(0, 0, "put", None, request_, None, status, 0, 1,
+                       error="ValidationError")
+        history = History((op,), observations=(tables_record([TableSchema("items", "pk")]),))
+        check_requests(history)

@@ -16,7 +16,6 @@ import pytest
 from replicheck.histories.checkers.adapters import (
     Adapter,
     adapter_for,
-    is_condition_failed,
     register_adapter,
 )
 from replicheck.histories.checkers.linearizable import (
@@ -52,7 +51,7 @@ def replays(h: History, spec: SequentialSpec[Any], witness: tuple[int, ...],
         return False
     placed = set(witness)
     for op in h.operations:
-        observed_fail = op.failed and is_condition_failed(op.error)
+        observed_fail = op.condition_failed
         if (op.ok or observed_fail) != (op.id in placed) and not op.indeterminate:
             return False
     position = {i: n for n, i in enumerate(witness)}

@@ -19,7 +19,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from replicheck.histories.checkers.adapters import adapter_for, is_condition_failed
+from replicheck.histories.checkers.adapters import adapter_for
 from replicheck.histories.checkers.linearizable import (
     brute_force_linearizable,
     check_linearizable,
@@ -71,7 +71,7 @@ def replays(h: History, spec: SequentialSpec[Any], witness: tuple[int, ...],
         return False
 
     def must(op: Any) -> bool:
-        return bool(op.ok or (op.failed and is_condition_failed(op.error)))
+        return bool(op.ok or (op.failed and op.condition_failed))
 
     for op in h.operations:
         if op.id in witness and op.failed and not must(op):

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from replicheck.histories.checkers.adapters import adapter_for, is_condition_failed
+from replicheck.histories.checkers.adapters import adapter_for
 from replicheck.histories.checkers.linearizable import check_linearizable
 from replicheck.histories.formats import load
 from replicheck.histories.history import History
@@ -65,7 +65,7 @@ def is_linearization(h: History, spec: SequentialSpec[Any], model: str,
         return False
     placed = set(witness)
     for op in h.operations:
-        must = op.ok or (op.failed and is_condition_failed(op.error))
+        must = op.ok or (op.failed and op.condition_failed)
         if (must and op.id not in placed) or (op.failed and not must and op.id in placed):
             return False
     earliest_later_return = float("inf")

@@ -5,6 +5,7 @@ command line, on JSON lines, EDN and Jepsen logs."""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 
 from replicheck.histories.history import History, Record, pair
 from replicheck.histories.judge import check
-from replicheck.models.equality import Keyword
+from replicheck.models.equality import Keyword, same_value, value_key
 from replicheck.reports.cli import main
 
 NAN = float("nan")
@@ -277,3 +278,95 @@ def test_a_cas_without_a_pair_is_an_error_naming_the_operation(value: Any) -> No
     with pytest.raises(ValueError, match=r"operation 0 \(cas\): field value is .*"
                                          r"expected a pair \[old new\]"):
         check(h, "cas-register")
+
+
+# ---------------------------------------------------------------------------------------
+# EDN symbols and characters, NaN, and grouping by key
+
+
+@pytest.mark.parametrize(("written", "read"), [
+    ("sym", '"sym"'), ('"sym"', "sym"), ("sym", ":sym"), ("\\a", '"a"'), ('"a"', "\\a"),
+    ("\\a", "a"),
+])
+def test_an_edn_symbol_or_character_is_not_a_string(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], written: str, read: str) -> None:
+    """Read from EDN, a symbol ``sym`` and a character ``\\a`` are values of their own
+    types: a read of the string "sym" does not see a write of the symbol ``sym``."""
+    path = tmp_path / "h.edn"
+    path.write_text(
+        f"{{:process 0, :type :invoke, :f :write, :value {written}}}\n"
+        f"{{:process 0, :type :ok, :f :write, :value {written}}}\n"
+        "{:process 1, :type :invoke, :f :read, :value nil}\n"
+        f"{{:process 1, :type :ok, :f :read, :value {read}}}\n")
+    assert main(["check", str(path), "--model", "register"]) == 1
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("value", ["sym", "\\a", "\\newline", "foo/bar"])
+def test_an_edn_symbol_or_character_matches_itself_and_round_trips(
+        value: str) -> None:
+    from replicheck.histories.formats import loads
+    from replicheck.histories.formats.edn_values import edn_value, parse_edn_value
+    from replicheck.histories.formats.jsonl import from_json, to_json
+
+    read = parse_edn_value(value)
+    assert not isinstance(read, Keyword) and type(read) is not str
+    assert edn_value(read) == value
+    assert same_value(from_json(json.dumps(to_json(read))), read)
+    text = (f"{{:process 0, :type :invoke, :f :write, :value {value}}}\n"
+            f"{{:process 0, :type :ok, :f :write, :value {value}}}\n"
+            "{:process 1, :type :invoke, :f :read, :value nil}\n"
+            f"{{:process 1, :type :ok, :f :read, :value {value}}}\n")
+    assert check(loads(text, "edn"), "register").valid is True
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    (Decimal("NaN"), Decimal("-NaN")), (float("nan"), -float("nan")),
+    (Decimal("NaN"), Decimal("NaN5")),
+])
+def test_nan_is_nan_whatever_its_sign(a: Any, b: Any) -> None:
+    assert same_value(a, b) and value_key(a) == value_key(b)
+    assert check(write_then_read(a, b), "register").valid is True
+
+
+def test_a_signalling_nan_and_a_quiet_one_stay_apart() -> None:
+    assert not same_value(Decimal("sNaN"), Decimal("NaN"))
+
+
+def test_by_key_groups_keys_by_decoded_type_and_value() -> None:
+    h = hist((0, "invoke", "write", 1, 1), (0, "ok", "write", 1, 1),
+             (1, "invoke", "write", 2, True), (1, "ok", "write", 2, True),
+             (2, "invoke", "write", 3, 1.0), (2, "ok", "write", 3, 1.0),
+             (3, "invoke", "read", None, 1), (3, "ok", "read", 1, 1))
+    groups = h.by_key()
+    assert [(type(k), [o.id for o in ops]) for k, ops in groups] == [
+        (int, [0, 3]), (bool, [1]), (float, [2])]
+
+
+# ---------------------------------------------------------------------------------------
+# A write completes with the value it was invoked with
+
+
+@pytest.mark.parametrize(("model", "f", "invoked", "completed"), [
+    ("register", "write", 1, 2), ("cas-register", "write", 1, 2),
+    ("register", "write", 1, True), ("kv", "put", "a", "b"), ("kv", "append", "a", "ab"),
+])
+def test_a_write_that_completes_with_another_value_is_an_error_naming_the_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], model: str, f: str,
+        invoked: Any, completed: Any) -> None:
+    """invoke write 1, ok write 2: what was written is unknown; it was silently taken
+    to be 1."""
+    rows = [{"process": 0, "type": "invoke", "f": f, "key": "k", "value": invoked},
+            {"process": 0, "type": "ok", "f": f, "key": "k", "value": completed}]
+    path = tmp_path / "echo.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(["check", str(path), "--model", model]) == 2
+    err = capsys.readouterr().err
+    assert "echo.jsonl" in err and "line 2" in err and repr(completed) in err, err
+
+
+@pytest.mark.parametrize("completed", [1, None])
+def test_a_write_that_completes_with_its_value_or_none_is_fine(completed: Any) -> None:
+    h = hist((0, "invoke", "write", 1), (0, "ok", "write", completed),
+             (1, "invoke", "read", None), (1, "ok", "read", 1))
+    assert check(h, "register").valid is True

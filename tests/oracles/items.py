@@ -12,6 +12,13 @@ definitions and independently of ``histories/checkers/`` and ``models/lattice.py
     recorded outcome. Exhaustive search over those orders (memoized on the set done and
     the state reached, which only merges equal futures).
 
+:func:`serial`
+    For histories without recorded versions: whether some serial order of the
+    transactions (``ok`` ones, and ``info`` ones or not; ``fail`` ones aborted), with no
+    other constraint, in each process's order, or in real-time order, steps the item
+    specification giving every ``ok`` response: serializable, strong session
+    serializable and strict serializable straight from their definitions.
+
 :func:`transactional`
     The eight transactional models of ``txn-models.md`` on the versions the store
     recorded (``histories/items.py``, "Recorded versions"). A transaction is an ``ok``
@@ -86,7 +93,7 @@ EIGHT = ("read-uncommitted", "read-committed", "read-atomic", "repeatable-read",
          "strict-serializable")
 """The transactional models, weakest first."""
 
-__all__ = ["EIGHT", "OutOfScope", "linearizable", "transactional", "transactions"]
+__all__ = ["EIGHT", "OutOfScope", "linearizable", "serial", "transactional", "transactions"]
 
 
 class OutOfScope(ValueError):
@@ -105,6 +112,37 @@ def _schemas(history: History) -> Any:
 
 def linearizable(history: History) -> bool:
     """Whether the item history is linearizable (module docstring)."""
+    return _some_order(history, before=_real_time, failures_observed=True)
+
+
+def serial(history: History, order: str) -> bool:
+    """Whether some serial order of the item history's transactions replays through the
+    item specification giving every ``ok`` response: ``ok`` ones all in it, ``info``
+    ones in it or not, ``fail`` ones never (aborted, whatever the error). ``order`` is
+    what the serial order respects besides: ``"none"`` (serializable), ``"process"``
+    (each process's transactions in their order: strong session serializable) or
+    ``"realtime"`` (one that completed before another was invoked comes first: strict
+    serializable). From the definitions, for histories without recorded versions."""
+    before = {"none": _no_order, "process": _process_order, "realtime": _real_time}[order]
+    return _some_order(history, before=before, failures_observed=False)
+
+
+def _no_order(a: Operation, b: Operation) -> bool:
+    return False
+
+
+def _process_order(a: Operation, b: Operation) -> bool:
+    return a.process == b.process and a.call < b.call
+
+
+def _real_time(a: Operation, b: Operation) -> bool:
+    return a.ret is not None and a.ret < b.call
+
+
+def _some_order(history: History, *, before: Any, failures_observed: bool) -> bool:
+    """Whether some order of the operations that took effect, where ``before(a, b)``
+    puts a required ``a`` before ``b``, steps the item specification giving every
+    recorded outcome (``failures_observed``: a ``condition-failed`` fail is one)."""
     spec = item_store(*_schemas(history))
     ops: list[tuple[Operation, Input, Any, bool]] = []  # op, input, result, required
     for op in history.operations:
@@ -112,13 +150,13 @@ def linearizable(history: History) -> bool:
         if op.status == OK:
             ops.append((op, Input(op.f, None, request), response_of(op, request), True))
         elif op.status == FAIL:
-            if op.error == "condition-failed":
+            if failures_observed and op.error == "condition-failed":
                 ops.append((op, Input(op.f, None, request), failure_of(op, request), True))
         else:
             ops.append((op, Input(op.f, None, request), UNKNOWN, False))
     n = len(ops)
-    before = [[j for j in range(n) if ops[j][3] and ops[j][0].ret is not None
-               and ops[j][0].ret < ops[i][0].call] for i in range(n)]
+    first = [[j for j in range(n) if ops[j][3] and before(ops[j][0], ops[i][0])]
+             for i in range(n)]
     required = frozenset(i for i in range(n) if ops[i][3])
     seen: set[tuple[frozenset[int], Any]] = set()
 
@@ -129,7 +167,7 @@ def linearizable(history: History) -> bool:
             return False
         seen.add((done, state))
         for i in range(n):
-            if i in done or any(j not in done for j in before[i]):
+            if i in done or any(j not in done for j in first[i]):
                 continue
             _, inp, result, _ = ops[i]
             for after in spec.step(state, inp, result):

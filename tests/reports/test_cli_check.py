@@ -222,3 +222,45 @@ def test_a_bad_input_message_is_one_line_without_terminal_controls(
     assert err.count("\n") == 1 and err.endswith("\n")
     assert "\x1b" not in err and "\u202e" not in err and "\r" not in err
     assert "forged.jsonl:1:" in err and "\\x1b" in err
+
+
+# A write of 1, then a cas 1 -> 2 that failed with condition-failed.
+FAILED_CAS_EDN = (
+    "{:process 0, :type :invoke, :f :write, :value 1}\n"
+    "{:process 0, :type :ok, :f :write, :value 1}\n"
+    "{:process 0, :type :invoke, :f :cas, :value [1 2]}\n"
+    "{:process 0, :type :fail, :f :cas, :value [1 2], :error :condition-failed}\n")
+FAILED_CAS_LOG = (
+    "INFO  jepsen.util - 0\t:invoke\t:write\t1\n"
+    "INFO  jepsen.util - 0\t:ok\t:write\t1\n"
+    "INFO  jepsen.util - 0\t:invoke\t:cas\t[1 2]\n"
+    "INFO  jepsen.util - 0\t:fail\t:cas\t[1 2]\t:condition-failed\n")
+FAILED_CAS_JSONL = "\n".join(json.dumps(r) for r in [
+    {"process": 0, "type": "invoke", "f": "write", "value": 1},
+    {"process": 0, "type": "ok", "f": "write", "value": 1},
+    {"process": 0, "type": "invoke", "f": "cas", "value": [1, 2]},
+    {"process": 0, "type": "fail", "f": "cas", "value": [1, 2], "error": "condition-failed"},
+]) + "\n"
+
+
+@pytest.mark.parametrize(("name", "text"), [("failed.edn", FAILED_CAS_EDN),
+                                            ("failed.log", FAILED_CAS_LOG)])
+def test_a_jepsen_fail_only_did_not_happen_whatever_its_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, text: str) -> None:
+    """In Jepsen's meaning (CONTRACTS.md section 5) a ``:fail`` did not take effect and
+    observed nothing, even with ``:error :condition-failed``: the cas is left out and
+    the history is valid, as Knossos says."""
+    assert main(["check", write(tmp_path, name, text), "--model", "cas-register",
+                 "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["valid"] is True
+    assert report["stats"]["operations"] == 2
+
+
+def test_a_json_lines_condition_failed_is_an_observation(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """In JSON lines (the README) the same fail observed that the register did not hold
+    1: no order explains that, the history is invalid."""
+    assert main(["check", write(tmp_path, "failed.jsonl", FAILED_CAS_JSONL), "--model",
+                 "cas-register", "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["valid"] is False

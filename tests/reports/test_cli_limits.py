@@ -62,6 +62,17 @@ def test_a_timeout_that_is_not_a_finite_number_at_least_0_is_a_usage_error(
     assert "--timeout" in err and "seconds >= 0" in err
 
 
+@pytest.mark.parametrize("command", ["check", "replay"])
+@pytest.mark.parametrize("value", ["1e-400", "0.1e-999", "+1E-324"])
+def test_a_positive_timeout_that_rounds_to_0_is_a_usage_error_not_no_limit(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, value: str) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main([command, _history(tmp_path), f"--timeout={value}"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "--timeout" in err and "round to 0" in err
+
+
 @pytest.mark.parametrize("value", ["0", "-3", "nan", "inf", "lots"])
 def test_a_memory_that_is_not_a_positive_number_is_a_usage_error(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str) -> None:
@@ -232,6 +243,8 @@ def test_the_deadline_covers_reading(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert main(["check", _history(tmp_path), "--timeout", "0.2"]) == 3
     out = capsys.readouterr().out
     assert "UNKNOWN" in out.upper() and "time limit of 0.2 s reached while reading" in out
+    # no model was chosen yet: said so, not "model -, checked for -"
+    assert "model not yet chosen, checked for not yet chosen" in out and " -," not in out
 
 
 def test_the_alarm_is_removed_after_the_check(tmp_path: Path) -> None:

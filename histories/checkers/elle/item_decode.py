@@ -24,7 +24,14 @@ from replicheck.histories.checkers.elle.item_values import (
     Vid,
 )
 from replicheck.histories.history import OK, History, HistoryError, Operation
-from replicheck.histories.items import KINDS, TABLES, request_of, response_of, schemas_from_json
+from replicheck.histories.items import (
+    KINDS,
+    TABLES,
+    declared_schemas,
+    request_of,
+    response_of,
+    schemas_from_json,
+)
 from replicheck.models.items.errors import ValidationError
 from replicheck.models.items.requests import (
     ConditionCheck,
@@ -427,12 +434,13 @@ def decode_operations(history: History) -> Decoded:
     does not allow."""
     operations = history.operations
     requests: list[Request] = []
+    schemas = declared_schemas(history)
     for op in operations:
         if op.f not in KINDS:
             raise _bad(op, f"function {op.f!r}; expected an item request kind "
                            f"({', '.join(sorted(KINDS))})")
         try:
-            requests.append(request_of(op))
+            requests.append(request_of(op, schemas))
         except HistoryError as error:
             raise HistoryError(error.message, line=op.line) from None
     keys, declared = _schemas(history, requests)

@@ -2,7 +2,9 @@
 
 :func:`judge_one` lists the anomalies found against the models asked for (a garbage
 read is forbidden by every one) and, when none is forbidden, shows a serial order that
-replays as the witness; a serial model without one is ``"unknown"``.
+replays as the witness, searching every order the edges allow when the first does
+not replay: none that does is a ``G2`` cycle (``search_serial_order``); a serial model
+left without a witness otherwise (time limit, no key schemas) is ``"unknown"``.
 """
 
 from __future__ import annotations
@@ -13,10 +15,16 @@ from typing import Any, Final
 
 from replicheck.histories.checkers.elle.anomalies import CycleAnomaly
 from replicheck.histories.checkers.elle.checker import list_anomalies
+from replicheck.histories.checkers.elle.graph import DATA, REALTIME, SearchTimeout
 from replicheck.histories.checkers.elle.inference import Finding
 from replicheck.histories.checkers.elle.item_explain import cycle_anomaly, finding_anomaly
 from replicheck.histories.checkers.elle.item_inference import GARBAGE_READ, ItemAnalysis
-from replicheck.histories.checkers.elle.item_witness import replay, serial_order
+from replicheck.histories.checkers.elle.item_witness import (
+    edge_kinds,
+    replay,
+    search_serial_order,
+    serial_order,
+)
 from replicheck.histories.history import History
 from replicheck.histories.verdict import Anomaly, Stats, Verdict
 from replicheck.models import lattice
@@ -59,13 +67,19 @@ def judge_one(history: History, consistency: Sequence[str], models: frozenset[st
                        "there is no serial order")
         else:
             problem = replay(inf, order)
-            if problem is not None and not inf.complete:
-                # Real-time order is one more guess at the versions the history leaves
-                # open; any topological order is a serial order the models allow.
-                alternative = serial_order(analysis, frozenset({"G0-realtime"}), deadline)
-                if alternative is not None and alternative != order \
-                        and replay(inf, alternative) is None:
-                    order, problem = alternative, None
+        if problem is not None and serial and not inf.complete:
+            first = problem
+            order, problem, refuted = _search(analysis, forbidden, deadline, problem)
+            if refuted is not None:
+                notes.append(f"no witness: {first}, nor in any other serial order")
+                listed.append((refuted, {}))
+                types.add(refuted.type)
+                bad.append((refuted, {}))
+                valid = False
+            elif order is None and problem is None:
+                valid = "unknown"
+                notes.append(f"the time limit ({timeout} s) ran out before every serial "
+                             "order was tried")
         if problem is None and order is not None:
             witness = tuple(txns[i].op for i in order)
             if inf.complete:
@@ -74,9 +88,9 @@ def judge_one(history: History, consistency: Sequence[str], models: frozenset[st
             else:
                 notes.append("witness: a topological order of the dependency graph that "
                              "replays through the item model")
-        else:
+        elif problem is not None:
             notes.append(f"no witness: {problem}")
-            if serial:
+            if serial and valid is True:
                 valid = "unknown"
                 notes.append("the history does not show every version order and read this "
                              "checker needs (see the notes above), so an acyclic graph does "
@@ -105,6 +119,44 @@ def judge_one(history: History, consistency: Sequence[str], models: frozenset[st
                     states=analysis.stats.states),
         notes=tuple(notes),
     )
+
+
+def _search(analysis: ItemAnalysis, forbidden: frozenset[str], deadline: float | None,
+            problem: str) -> tuple[list[int] | None, str | None, Anomaly | None]:
+    """Every serial order over the edges the models need, when the preferred one does
+    not replay (:func:`search_serial_order`): ``(order, None, None)`` for one that
+    replays; ``(None, None, None)`` when the deadline passed first; ``(None, problem,
+    None)`` when the search cannot replay (no key schemas); else ``(None, None,
+    anomaly)``: no serial order explains the history, which the lattice names ``G2``
+    (what serializability forbids beyond G1) when no order of the data edges alone
+    replays, else ``G2-realtime`` or ``G2-process`` for the edges that made it
+    impossible."""
+    kinds = edge_kinds(forbidden)
+    try:
+        order, tried, part = search_serial_order(analysis, kinds, deadline)
+        if order is not None:
+            return order, None, None
+        if not tried:
+            return None, problem, None
+        kind = "G2"
+        if kinds != DATA:
+            data_order, _, data_part = search_serial_order(analysis, DATA, deadline)
+            if data_order is not None:
+                kind = "G2-realtime" if kinds & REALTIME else "G2-process"
+            else:
+                part = data_part
+    except SearchTimeout:
+        return None, None, None
+    inf = analysis.inference
+    ops = tuple(sorted(inf.txns[i].op for i in part))
+    edges = {"G2": "the dependency edges", "G2-process": "the dependency and process edges",
+             "G2-realtime": "the dependency and real-time edges"}[kind]
+    return None, None, Anomaly(kind, ops, (
+        f"no serial order of these committed transactions that respects {edges} replays "
+        f"through the item model, every transaction answering what it answered ({tried} "
+        "search states tried, indeterminate ones placed anywhere or left out): no serial "
+        "order explains the history, whatever versions it leaves unrecorded"),
+        {"search_states": tried})
 
 
 def _ruled_out(types: Iterable[str]) -> frozenset[str]:

@@ -4,6 +4,9 @@
 where the graph leaves it open); :func:`replay` says why an order is no serial order of
 the history: a read that would see another version, or, when the history is not
 complete, a transaction the item model would not apply or answer as it did.
+:func:`search_serial_order` tries every topological order (depth first, the preferred
+order first, memoized on the transactions done and the state reached) until one
+replays: None then proves that none does.
 """
 
 from __future__ import annotations
@@ -22,10 +25,19 @@ from replicheck.histories.checkers.elle.graph import (
 )
 from replicheck.histories.checkers.elle.item_inference import ItemAnalysis, ItemInference
 from replicheck.histories.checkers.elle.item_values import ItemId, Vid, describe_vid, show_native
+from replicheck.histories.history import INFO
 from replicheck.histories.items import TABLES
 from replicheck.models.items.errors import StoreError, ValidationError
-from replicheck.models.items.operations import apply, empty
-from replicheck.models.items.requests import Delete, Get, Put, Response, TransactGet, Update
+from replicheck.models.items.operations import Database, apply, empty, touched
+from replicheck.models.items.requests import (
+    Delete,
+    Get,
+    Put,
+    Response,
+    TransactGet,
+    TransactWrite,
+    Update,
+)
 from replicheck.models.items.values import freeze_item, normalize_item
 
 
@@ -35,11 +47,7 @@ def serial_order(analysis: ItemAnalysis, forbidden: frozenset[str], deadline: fl
     when those edges form a cycle. Where the edges leave the order open, transactions
     come in the order they completed (indeterminate ones last), then were invoked: the
     order most likely to replay what the history leaves unrecorded."""
-    kinds = DATA
-    if any(a.endswith("-process") for a in forbidden):
-        kinds |= PROCESS
-    if any(a.endswith("-realtime") for a in forbidden):
-        kinds |= REALTIME
+    kinds = edge_kinds(forbidden)
     graph = analysis.inference.graph
     txns = graph.txns
     n = len(txns)
@@ -75,6 +83,228 @@ def serial_order(analysis: ItemAnalysis, forbidden: frozenset[str], deadline: fl
             except SearchTimeout:
                 return None
     return order if done == len(succ) else None
+
+
+def edge_kinds(forbidden: frozenset[str]) -> int:
+    """The edge kinds a serial order must respect when ``forbidden`` anomalies are
+    forbidden: data edges, and process or real-time edges for their variants."""
+    kinds = DATA
+    if any(a.endswith("-process") for a in forbidden):
+        kinds |= PROCESS
+    if any(a.endswith("-realtime") for a in forbidden):
+        kinds |= REALTIME
+    return kinds
+
+
+def search_serial_order(analysis: ItemAnalysis, kinds: int, deadline: float | None
+                        ) -> tuple[list[int] | None, int, tuple[int, ...]]:
+    """A serial order over the edge ``kinds`` that replays (:func:`replay`), the
+    number of search states tried, and the members of the part without one; the order
+    is None when no order of the members does, with every indeterminate transaction
+    nobody saw placed anywhere or never.
+
+    Transactions touching disjoint items (and client tokens) are searched apart unless
+    ``kinds`` has process edges without real-time ones (session order is no local
+    property): with data edges alone their orders concatenate, and with real-time
+    edges they merge into one order respecting real time (strict serializability is
+    local, as linearizability is: Herlihy & Wing). In each part orders are tried depth
+    first, the completion order first, and a state (transactions done, versions and
+    items reached) is tried once. Raises :class:`SearchTimeout` past ``deadline``."""
+    inf = analysis.inference
+    graph = inf.graph
+    txns = graph.txns
+    member = graph.member
+    nodes = [v for v in range(len(txns)) if member[v] or txns[v].status == INFO]
+    db: Database | None = None
+    if not inf.complete:
+        if not inf.schemas_declared:
+            return None, 0, ()
+        db = empty(*inf.schemas.values())
+    data_pred: dict[int, set[int]] = {v: set() for v in nodes}
+    for u, nbrs in enumerate(graph.adjacency(DATA)):
+        if member[u]:
+            for w in nbrs:
+                if w in data_pred:
+                    data_pred[w].add(u)
+    local = bool(kinds & REALTIME or not kinds & PROCESS)
+    groups = _groups(inf, db, nodes, data_pred) if local else [nodes]
+    orders: list[list[int]] = []
+    tried = 0
+    for group in groups:
+        order, count = _search_group(inf, group, data_pred, kinds, db, deadline)
+        tried += count
+        if order is None:
+            return None, tried, tuple(v for v in group if member[v])
+        orders.append(order)
+    if len(orders) == 1:
+        return orders[0], tried, ()
+    merged = _merge(orders, txns, kinds)
+    if merged is None:  # pragma: no cover - locality says the parts always merge
+        order, count = _search_group(inf, nodes, data_pred, kinds, db, deadline)
+        part = () if order is not None else tuple(v for v in nodes if member[v])
+        return order, tried + count, part
+    return merged, tried, ()
+
+
+def _groups(inf: ItemInference, db: Database | None, nodes: Sequence[int],
+            data_pred: Mapping[int, set[int]]) -> list[list[int]]:
+    """``nodes`` split into parts that share no item, client token or data edge."""
+    parent = {v: v for v in nodes}
+
+    def find(v: int) -> int:
+        while parent[v] != v:
+            parent[v] = parent[parent[v]]
+            v = parent[v]
+        return v
+
+    def join(a: int, b: int) -> None:
+        parent[find(a)] = find(b)
+
+    owner: dict[Any, int] = {}
+    for v in nodes:
+        request = inf.requests[v]
+        marks: set[Any] = {("item", item) for item, _ in inf.reads.get(v, ())}
+        marks |= {("item", item) for item, _ in inf.writes.get(v, ())}
+        if db is not None:
+            try:
+                marks |= {("key", t) for t in touched(db, request)}
+            except ValidationError:
+                marks.add(("invalid",))
+        if isinstance(request, TransactWrite) and request.token is not None:
+            marks.add(("token", request.token))
+        for mark in marks:
+            if mark in owner:
+                join(v, owner[mark])
+            else:
+                owner[mark] = v
+        for u in data_pred[v]:
+            join(u, v)
+    out: dict[int, list[int]] = {}
+    for v in nodes:
+        out.setdefault(find(v), []).append(v)
+    return list(out.values())
+
+
+def _search_group(inf: ItemInference, group: Sequence[int],
+                  data_pred: Mapping[int, set[int]], kinds: int, db: Database | None,
+                  deadline: float | None) -> tuple[list[int] | None, int]:
+    """Depth-first search for an order of ``group`` that replays (see
+    :func:`search_serial_order`)."""
+    txns = inf.graph.txns
+    member = inf.graph.member
+    inside = set(group)
+    members = [u for u in group if member[u]]
+    pred: dict[int, frozenset[int]] = {}
+    for v in group:
+        check_deadline(deadline)
+        t = txns[v]
+        pred[v] = frozenset(u for u in data_pred[v] if u in inside) | frozenset(
+            u for u in members if u != v and _before(txns[u], t, kinds))
+    unfinished = max((t.call for t in txns), default=0) + 1
+
+    def rank(v: int) -> tuple[int, int, int]:
+        t = txns[v]
+        return (unfinished if t.ret is None else t.ret, t.call, v)
+
+    ranked = sorted(group, key=rank)
+    wanted = len(members)
+    Frame = tuple[frozenset[int], tuple[int, ...], int, frozenset[tuple[ItemId, Vid]],
+                  Database | None]
+    stack: list[Frame] = [(frozenset(), (), 0, frozenset(), db)]
+    seen: set[tuple[frozenset[int], frozenset[tuple[ItemId, Vid]], Database | None]] = set()
+    tried = 0
+    while stack:
+        done, order, placed, versions, state = stack.pop()
+        if (done, versions, state) in seen:
+            continue
+        seen.add((done, versions, state))
+        tried += 1
+        if not tried & 0xFF:
+            check_deadline(deadline)
+        if placed == wanted:
+            return list(order), tried
+        children: list[Frame] = []
+        for v in ranked:
+            if v in done or not pred[v] <= done:
+                continue
+            moved = _advance(inf, v, dict(versions), state)
+            if moved is not None:
+                children.append((done | {v}, (*order, v), placed + member[v],
+                                 frozenset(moved[0].items()), moved[1]))
+            if not member[v]:  # an indeterminate transaction that never happened
+                children.append((done | {v}, order, placed, versions, state))
+        stack.extend(reversed(children))
+    return None, tried
+
+
+def _merge(orders: Sequence[Sequence[int]], txns: Sequence[Any], kinds: int
+           ) -> list[int] | None:
+    """One order holding each of ``orders`` as a subsequence and, with real-time edges,
+    placing a transaction only after every one (of any part) that completed before it
+    was invoked; None if none is found."""
+    if not kinds & REALTIME:
+        return [v for order in orders for v in order]
+    by_ret = sorted((v for order in orders for v in order if txns[v].ret is not None),
+                    key=lambda v: txns[v].ret)
+    placed: set[int] = set()
+    heads = [0] * len(orders)
+    first = 0
+    out: list[int] = []
+    total = sum(len(o) for o in orders)
+    while len(out) < total:
+        while first < len(by_ret) and by_ret[first] in placed:
+            first += 1
+        bound = txns[by_ret[first]].ret if first < len(by_ret) else None
+        ready = [i for i, order in enumerate(orders) if heads[i] < len(order)
+                 and (bound is None or bound >= txns[order[heads[i]]].call)]
+        if not ready:
+            return None
+        i = min(ready, key=lambda i: (txns[orders[i][heads[i]]].ret is None,
+                                      txns[orders[i][heads[i]]].ret or 0,
+                                      txns[orders[i][heads[i]]].call))
+        v = orders[i][heads[i]]
+        heads[i] += 1
+        placed.add(v)
+        out.append(v)
+    return out
+
+
+def _before(u: Any, t: Any, kinds: int) -> bool:
+    """Whether ``u`` must precede ``t`` by process order or real time (as ``kinds``
+    asks)."""
+    ret = u.ret
+    return bool((kinds & REALTIME and ret is not None and ret < t.call)
+                or (kinds & PROCESS and u.process == t.process and u.call < t.call))
+
+
+def _advance(inf: ItemInference, i: int, current: dict[ItemId, Vid], db: Database | None
+             ) -> tuple[dict[ItemId, Vid], Database | None] | None:
+    """The versions and items after transaction ``i`` runs next, or None when it would
+    read another version, or (``db`` given) the item model would not apply it or would
+    answer otherwise than it answered."""
+    for item, vid in inf.reads.get(i, ()):
+        if current.get(item) != vid:
+            return None
+    for item, vid in inf.writes.get(i, ()):
+        current[item] = vid
+    if db is None:
+        return current, None
+    request = inf.requests[i]
+    try:
+        db, answer = apply(db, request)
+    except StoreError:
+        return None
+    recorded = inf.responses[i]
+    if recorded is not None and not _same_answer(request, answer, recorded):
+        return None
+    return current, db
+
+
+def _same_answer(request: Any, answer: Response, recorded: Response) -> bool:
+    return not isinstance(request, Get | TransactGet | Put | Update | Delete) or (
+        _same_item(answer.item, recorded.item)
+        and len(answer.items) == len(recorded.items)
+        and all(_same_item(a, b) for a, b in zip(answer.items, recorded.items, strict=True)))
 
 
 def replay(inf: ItemInference, order: Sequence[int]) -> str | None:
@@ -125,11 +355,7 @@ def _replay_items(inf: ItemInference, order: Iterable[int]) -> str | None:
         recorded = inf.responses[i]
         if recorded is None:
             continue
-        if isinstance(request, Get | TransactGet | Put | Update | Delete) and not (
-                _same_item(answer.item, recorded.item)
-                and len(answer.items) == len(recorded.items)
-                and all(_same_item(a, b) for a, b in zip(answer.items, recorded.items,
-                                                         strict=True))):
+        if not _same_answer(request, answer, recorded):
             return (f"in the serial order found, {name(txns[i])} would answer "
                     f"{_show_response(answer)}, not {_show_response(recorded)}")
     return None

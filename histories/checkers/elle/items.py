@@ -97,8 +97,13 @@ Verdict
     it: every read sees the version it recorded. Otherwise the order must also replay
     through the item model (``models.items.operations.apply``, items absent at first,
     the ``tables`` record giving the key schemas): every transaction applies and
-    answers what it answered. A history that does not replay so is ``"unknown"`` for a
-    serial model, never valid on a guess.
+    answers what it answered. When that order does not replay, every order the edges
+    allow is tried (indeterminate transactions nobody saw placed anywhere or never),
+    within the time limit: one that replays is the witness; when none does, no serial
+    order explains the history, reported as ``G2`` (or ``G2-process`` /
+    ``G2-realtime`` when only those edges make it impossible). ``"unknown"`` is left
+    for the time limit, and for a history without the ``tables`` record (nothing to
+    replay against).
 
 Modules
     This module decodes and infers (:func:`infer_items`), searches for cycles

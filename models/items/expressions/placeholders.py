@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, Final
 
 from replicheck.models.items.errors import ValidationError
 from replicheck.models.items.expressions.limits import (
@@ -130,8 +130,14 @@ def _shown(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+_SHOWN_KEYS: Final = 10
+"""How many keys an error lists; the rest are counted (a request may hold thousands)."""
+
+
 def _keys(keys: list[str]) -> str:
-    return "{" + ", ".join(sorted(keys)) + "}"
+    shown = sorted(keys)[:_SHOWN_KEYS]
+    more = len(keys) - len(shown)
+    return "{" + ", ".join(shown) + (f", ... and {more} more" if more else "") + "}"
 
 
 def check_placeholders(

@@ -353,6 +353,24 @@ def test_names_and_values_used_by_any_expression_of_the_request_count_as_used() 
         check_placeholders({"#a": "x"}, {":v": 1, ":w": 2}, condition)
 
 
+def test_unused_placeholders_are_listed_ten_at_most() -> None:
+    """A request with thousands of unused names gave one line of every key (79 KB)."""
+    names = {f"#n{i:04}": "x" for i in range(5000)}
+    with pytest.raises(ValidationError) as caught:
+        check_placeholders(names, {":v": 1}, parse_condition("a = :v"))
+    message = caught.value.message
+    assert message.endswith("keys: {#n0000, #n0001, #n0002, #n0003, #n0004, #n0005, #n0006, "
+                            "#n0007, #n0008, #n0009, ... and 4990 more}")
+
+
+def test_a_message_ending_in_a_semicolon_gets_no_second_one() -> None:
+    with pytest.raises(ValidationError) as caught:
+        parse_condition("((a = :v))")
+    assert caught.value.message == REDUNDANT  # DynamoDB's own text
+    assert ";;" not in str(caught.value)
+    assert "redundant parentheses; expected one pair" in str(caught.value)
+
+
 # ---------------------------------------------------------------------------- limits
 # DynamoDB's documented limits (limits.py, each citing the Developer Guide): exceeding
 # one is a LimitExceeded, a ValidationError naming the limit, its figure and where.
