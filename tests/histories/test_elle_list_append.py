@@ -443,3 +443,44 @@ def test_snapshot_isolation_is_decided_over_every_order_of_unread_appends() -> N
     assert v.valid is False
     assert "snapshot-isolation" in v.ruled_out
     assert "read-atomic" in v.still_possible
+
+
+def test_an_aborted_read_beside_a_committed_write_cycle_keeps_the_cycle() -> None:
+    # T1 appended 4 then read [7, 4, 8]: not ending with its own 4, the whole list is
+    # the version read, so x's order has T2's 7, T1's 4, T2's 8: T2 -ww-> T1 -ww-> T2,
+    # a G0 in every interpretation. T3's read [3] of the failed T0's append conflicts
+    # with [7, 4, 8] only on that aborted element; it once made the key's order be
+    # dropped, and the G0 with it (valid under read-uncommitted).
+    h = history([
+        ("invoke", 0, [[A, "x", 3]]),
+        ("fail", 0, None),
+        ("invoke", 2, [[A, "x", 4], [R, "x", None]]),
+        ("ok", 2, [[A, "x", 4], [R, "x", [7, 4, 8]]]),
+        ("invoke", 1, [[A, "x", 7], [A, "x", 8]]),
+        ("ok", 1, [[A, "x", 7], [A, "x", 8]]),
+        ("invoke", 2, [[R, "x", None]]),
+        ("ok", 2, [[R, "x", [3]]]),
+    ])
+    v = check_list_append(h, consistency=["read-uncommitted"])
+    assert v.valid is False
+    assert v.ruled_out == set(TRANSACTIONAL) and not v.still_possible
+    found = {a.type for a in v.anomalies}
+    assert {"G0", "G1a"} <= found and "incompatible-order" not in found
+    g0 = next(a for a in v.anomalies if a.type == "G0")
+    assert set(g0.ops) == {1, 2}
+
+
+def test_an_aborted_element_leaves_the_committed_order_of_its_key() -> None:
+    # x's committed elements are [1 (T0), 2 (T1)] and y's [20 (T1), 10 (T0)]: T0 -ww->
+    # T1 on x, T1 -ww-> T0 on y, a G0 whatever else. T3 read [5] of x (T2 failed):
+    # it conflicts with [1, 2] only on the aborted 5, and leaves x's order as it is.
+    h = serial((0, [[A, "x", 1], [A, "y", 10]]),
+               (1, [[A, "x", 2], [A, "y", 20]]),
+               (2, [[A, "x", 5]], "fail"),
+               (3, [[R, "x", [1, 2]], [R, "y", [20, 10]]]),
+               (4, [[R, "x", [5]]]))
+    v = check_list_append(h, consistency=["read-uncommitted"])
+    assert v.valid is False
+    assert {"G0", "G1a"} <= {a.type for a in v.anomalies}
+    vo = analysis(h).inference.versions
+    assert vo["x"].versions == (1, 2)

@@ -14,6 +14,9 @@ What :func:`infer` finds, per key:
   (or one found without an earlier one); the key's order is then unknown and gives no
   ``ww``/``rw`` edges;
 - ``G1a`` (aborted read): a read holding an element appended by a failed transaction;
+  when reads conflict only on such elements (or, that failing, also on those of
+  indeterminate transactions, then aborted), the key's order is that of the elements
+  left, every read taken as its elements left, and it gives edges as any other;
 - ``G1b`` (intermediate read): a read ending with an element that its transaction
   followed by another append to the same key;
 - ``dirty-update``: in the version order, an element of a failed transaction followed
@@ -148,6 +151,9 @@ def infer(txns: Sequence[Txn], *, deadline: float | None = None,
     observed: dict[Hashable, Container[Any]] = {}
     dup_reads: set[int] = set()  # ids of the lists read that hold duplicates
     dup_keys: dict[Hashable, bool] = {}  # keys with such reads
+    # keys whose reads conflict only on uncommitted elements: id of each list read ->
+    # its committed elements (the order and the edges are taken from those)
+    projected: dict[Hashable, dict[int, list[Any]]] = {}
     for k, rl in reads.items():
         longest = _longest(rl)
         order = longest[1]
@@ -183,18 +189,24 @@ def infer(txns: Sequence[Txn], *, deadline: float | None = None,
         if conflict is not None:
             # Only the committed elements of a read must be a prefix of the order: a
             # conflict that elements of failed (or indeterminate, then aborted)
-            # transactions make is an aborted read, not an unexplainable one.
+            # transactions make is an aborted read, not an unexplainable one, and the
+            # committed elements still give the key's order, edges and all.
             who_k = appender.get(k, {})
             ok_only = _compatible(rl, who_k, txns)
-            if ok_only is not None:
-                findings.append(Finding("G1a", (ok_only[0], who_k[ok_only[1]]), k,
-                                        {"read": ok_only[2], "elements": [ok_only[1]]}))
-            else:
+            if ok_only is None:
                 findings.append(Finding("incompatible-order", (conflict[0], longest[0]),
                                         k, {"reads": [conflict[1], order]}))
-            observed[k] = {e for _, r in rl for e in r}
-            conflicting[k] = _maximal(rl)
-            continue
+                observed[k] = {e for _, r in rl for e in r}
+                conflicting[k] = _maximal(rl)
+                continue
+            findings.append(Finding("G1a", (ok_only[0], who_k[ok_only[1]]), k,
+                                    {"read": ok_only[2], "elements": [ok_only[1]]}))
+            clean_rl = [read for read in rl if id(read[1]) not in dup_reads]
+            kept = [(ti, _committed_part(r, who_k, txns, ok_only[3])) for ti, r in clean_rl]
+            longest = _longest(kept)
+            order = longest[1]
+            ext[k] = kept
+            projected[k] = {id(r): c for (_, r), (_, c) in zip(clean_rl, kept, strict=True)}
         orders[k] = order
         longest_reader[k] = longest[0]
         positions[k] = elements = set(order)
@@ -256,7 +268,7 @@ def infer(txns: Sequence[Txn], *, deadline: float | None = None,
     for k, fs in failed.items():
         who = appender[k]
         amb = ambiguous.get(k, set())
-        order_k = orders.get(k)
+        order_k = None if k in projected else orders.get(k)
         fpos = ([] if order_k is None else
                 [i for i, e in enumerate(order_k) if e in fs and e not in amb])
         if order_k is not None and not fpos and not dup_keys.get(k):
@@ -407,8 +419,10 @@ def infer(txns: Sequence[Txn], *, deadline: float | None = None,
     # Lost updates: committed transactions that read the same version and appended.
     groups: dict[tuple[Hashable, Any], tuple[list[int], list[Any]]] = {}
     for ti, k, r in lost:
-        # A read that fits the key's order is named by its length.
-        ident: Any = len(r) if k in orders and id(r) not in dup_reads else tuple(r)
+        # A read that fits the key's order is named by its length (of its committed
+        # elements, when aborted ones are left out of the order).
+        part = projected.get(k, {}).get(id(r), r)
+        ident: Any = len(part) if k in orders and id(r) not in dup_reads else tuple(r)
         group = groups.get((k, ident))
         if group is None:
             groups[(k, ident)] = ([ti], r)
@@ -442,23 +456,37 @@ def _duplicates(read: Read, key: Hashable, findings: list[Finding], seen_ids: se
 
 
 def _compatible(reads: list[Read], who: dict[Any, int], txns: Sequence[Txn]
-                ) -> tuple[int, Any, list[Any]] | None:
-    """When the reads' elements appended by committed (``ok``) transactions (or by
-    nobody known) are each a prefix of the longest such sequence: a read holding an
-    element of another transaction (reader, element, list), which the reads then show
-    as an aborted write; else None."""
-    def committed(e: Any) -> bool:
-        return e not in who or txns[who[e]].status == OK
-
-    kept = [[e for e in r if committed(e)] for _, r in reads]
-    longest = max(kept, key=len, default=[])
-    if any(s != longest[:len(s)] for s in kept):
+                ) -> tuple[int, Any, list[Any], frozenset[str]] | None:
+    """When the reads' elements that may have committed are each a prefix of the
+    longest such sequence: a read holding an element that did not (reader, element,
+    list), which the reads then show as an aborted write, and the statuses of the
+    elements kept; else None. Elements of failed transactions are left out first, and
+    only if that is not enough those of indeterminate ones too (then aborted)."""
+    for keep in (_MAYBE, _COMMITTED):
+        kept = [_committed_part(r, who, txns, keep) for _, r in reads]
+        longest = max(kept, key=len, default=[])
+        if all(s == longest[:len(s)] for s in kept):
+            break
+    else:
         return None
-    for ti, r in reads:
-        for e in r:
-            if not committed(e):
-                return ti, e, r
+    for failed in (True, False):  # a failed transaction's element first: surely aborted
+        for ti, r in reads:
+            for e in r:
+                status = txns[who[e]].status if e in who else OK
+                if status not in keep and (status == FAIL) == failed:
+                    return ti, e, r, keep
     return None  # pragma: no cover - the full lists conflicted, so one drops something
+
+
+_COMMITTED: frozenset[str] = frozenset({OK})
+_MAYBE: frozenset[str] = frozenset({OK, INFO})
+
+
+def _committed_part(read: list[Any], who: dict[Any, int], txns: Sequence[Txn],
+                    keep: frozenset[str]) -> list[Any]:
+    """The elements of ``read`` appended by transactions of a status in ``keep`` or by
+    nobody known: what a version order must hold as a prefix."""
+    return [e for e in read if e not in who or txns[who[e]].status in keep]
 
 
 def _add(index: dict[Hashable, list[Read]], k: Hashable, read: Read) -> None:
