@@ -544,6 +544,7 @@ def _within(t: Txn, ok: bool, intermediate: dict[Hashable, set[Any]],
     internal_done = False
     future: set[tuple[Hashable, Any]] = set()
     lost_keys: set[Hashable] = set()
+    candidates: list[tuple[int, Hashable, list[Any]]] = []
     for i, (f, k, v) in enumerate(t.mops):
         if f == READ:
             if not ok:
@@ -574,7 +575,7 @@ def _within(t: Txn, ok: bool, intermediate: dict[Hashable, set[Any]],
             fa = first.setdefault(k, (f, v))
             if fa[0] == READ and k not in lost_keys:
                 lost_keys.add(k)
-                lost.append((t.tid, k, fa[1]))
+                candidates.append((t.tid, k, fa[1]))
             for r in seen.get(k, ()):
                 if v in r and (k, v) not in future:
                     future.add((k, v))
@@ -586,3 +587,7 @@ def _within(t: Txn, ok: bool, intermediate: dict[Hashable, set[Any]],
             else:
                 state[k] = (s[0], [*s[1], v])
     sequences.extend((t.tid, k, seq) for k, seq in appended.items() if len(seq) > 1)
+    # A first read showing one of the transaction's own appends (a future read) is no
+    # version before its appends: no lost update.
+    lost.extend((ti, k, r) for ti, k, r in candidates
+                if not any(v in r for v in appended[k]))
