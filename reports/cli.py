@@ -5,6 +5,8 @@ refuted law), 2 bad input or usage, 3 unknown (a time or memory limit was reache
 undecided), 4 internal error: a defect of replicheck, never read as a verdict. Every
 command goes through :func:`main`, where any exception that is not bad input becomes
 exit 4 with one line on stderr naming the input and a file holding the traceback.
+The ``check`` command is :mod:`replicheck.reports.check_command`; what every command
+prints and the exit statuses are :mod:`replicheck.reports.console`.
 """
 
 from __future__ import annotations
@@ -16,24 +18,20 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from replicheck.reports.console import EXIT_CRASH as EXIT_CRASH
+from replicheck.reports.console import EXIT_OK as EXIT_OK
+from replicheck.reports.console import EXIT_UNKNOWN as EXIT_UNKNOWN
+from replicheck.reports.console import EXIT_USAGE as EXIT_USAGE
+from replicheck.reports.console import EXIT_VIOLATION as EXIT_VIOLATION
+from replicheck.reports.console import emit, fail_usage, printable
 from replicheck.reports.escaping import terminal_line
 
 if TYPE_CHECKING:
-    from replicheck.histories.history import History
-    from replicheck.histories.limits import LimitReached, Limits
-    from replicheck.histories.verdict import Verdict
     from replicheck.properties.engine import ProgressEvent
     from replicheck.properties.outcomes import SuiteOutcome
-
-EXIT_OK = 0
-EXIT_VIOLATION = 1
-EXIT_USAGE = 2
-EXIT_UNKNOWN = 3
-EXIT_CRASH = 4
 
 EXIT_STATUS_HELP = (
     "exit status: 0 valid (every claimed guarantee holds), 1 a violation found, 2 bad "
@@ -78,35 +76,6 @@ def _prove(args: argparse.Namespace) -> int:
     if refuted:
         return EXIT_VIOLATION
     return EXIT_UNKNOWN if unknown else EXIT_OK
-
-
-def _printable(text: str, stream: TextIO) -> str:
-    """``text`` as ``stream`` can encode it: what it cannot (a lone surrogate read
-    from a history, say) is written as a backslash escape instead of failing."""
-    encoding = getattr(stream, "encoding", None) or "utf-8"
-    try:
-        text.encode(encoding)
-    except UnicodeEncodeError:
-        return text.encode(encoding, "backslashreplace").decode(encoding)
-    except LookupError:  # pragma: no cover - an encoding Python does not know
-        return text.encode("ascii", "backslashreplace").decode("ascii")
-    return text
-
-
-def _emit(text: str) -> None:
-    """Print ``text``; a reader that went away (``| head``) changes nothing: the exit
-    status still says the verdict."""
-    try:
-        print(_printable(text, sys.stdout), flush=True)
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-
-
-def _fail_usage(message: str) -> int:
-    # the message quotes the input (a file name, a field): one line, no terminal controls
-    print(_printable(f"replicheck: error: {terminal_line(message)}", sys.stderr),
-          file=sys.stderr)
-    return EXIT_USAGE
 
 
 def _seconds(text: str) -> float:
@@ -171,212 +140,16 @@ def _report_crash(args: argparse.Namespace, error: BaseException,
             f"{type(error).__name__}: {summary} (a defect of replicheck, not a verdict; "
             f"{where})")
     with contextlib.suppress(OSError):  # stderr itself may be gone
-        print(_printable(terminal_line(line), sys.stderr), file=sys.stderr, flush=True)
+        print(printable(terminal_line(line), sys.stderr), file=sys.stderr, flush=True)
     return EXIT_CRASH
 
 
 def _check(args: argparse.Namespace) -> int:
-    """``replicheck check HISTORY [HISTORY ...]``: each history judged on its own, both
-    limits applying to each; with several, one verdict per file (``--json``: one object
-    per line with its ``file``), then a summary line, and the statuses combined: any
-    internal error (4) or bad input (2) wins, then any violation (1), then any unknown
-    (3), else 0."""
-    paths: list[str] = args.history
-    if len(paths) == 1:
-        return _check_one(argparse.Namespace(**{**vars(args), "history": paths[0],
-                                                "histories": paths}))
-    if args.html:
-        return _fail_usage("--html writes the page of one history; give one HISTORY")
-    statuses = []
-    for path in paths:
-        one = argparse.Namespace(**{**vars(args), "history": path, "histories": paths})
-        try:
-            statuses.append(_check_one(one))
-        except Exception as error:  # a defect on this file: the others still get checked
-            statuses.append(_report_crash(one, error, getattr(args, "argv", [])))
-    counts = {status: statuses.count(status) for status in range(5)}
-    summary = (f"{len(paths)} histories: {counts[0]} valid, {counts[1]} invalid, "
-               f"{counts[3]} unknown, {counts[2]} bad input, {counts[4]} internal errors")
-    if args.json:
-        print(summary, file=sys.stderr)
-    else:
-        _emit(summary)
-    return combine_statuses(statuses)
+    """``replicheck check``: see :func:`replicheck.reports.check_command.run_check`; a
+    defect on one of several files is reported here (exit 4) and the others checked."""
+    from replicheck.reports.check_command import run_check
 
-
-def combine_statuses(statuses: Sequence[int]) -> int:
-    """The exit status of several checks (CONTRACTS.md section 6): 4 or 2 win over all
-    (4 first), then any violation, then any unknown, else 0."""
-    for status in (EXIT_CRASH, EXIT_USAGE, EXIT_VIOLATION, EXIT_UNKNOWN):
-        if status in statuses:
-            return status
-    return EXIT_OK
-
-
-def _check_one(args: argparse.Namespace) -> int:
-    """Read the history ``args.history`` and judge it within ``--timeout`` and
-    ``--memory`` (reading included); reaching either answers "unknown", naming it."""
-    from replicheck.histories.judge import ModelChoiceError
-    from replicheck.histories.limits import MEBIBYTE, LimitReached, Limits, default_memory
-    from replicheck.histories.verdict import exit_status
-    from replicheck.reports.text import render_verdict
-
-    memory_mb = args.memory if args.memory is not None else default_memory() / MEBIBYTE
-    limits = Limits.start(args.timeout, memory_mb)
-    consistency = [c.strip() for c in args.consistency.split(",")] if args.consistency else None
-    progress = _CheckProgress()
-    try:
-        verdict = _judge(args, consistency, limits, progress)
-    except _BadInput as error:
-        return _fail_usage(error.message)
-    except ModelChoiceError as error:
-        return _fail_usage(f"{args.history}: {error}")
-    except LimitReached as reached:
-        verdict = _limit_verdict(args, consistency, progress, reached)
-    else:
-        if verdict.valid == "unknown" and verdict.limit is None and limits.reached():
-            verdict = replace(verdict, limit="time")
-    history = progress.history
-    if args.html:
-        failed = _write_html(args, history, verdict)
-        if failed is not None:
-            return failed
-    skipped = () if history is None else history.skipped
-    if args.json and len(args.histories) > 1:
-        _emit(json.dumps({"file": args.history, **verdict.to_json()}))
-    elif args.json:
-        _emit(json.dumps(verdict.to_json(), indent=2))
-    else:
-        _emit(render_verdict(verdict, source=args.history, skipped=skipped))
-    return exit_status(verdict.valid)
-
-
-class _BadInput(Exception):
-    """The history cannot be read: the message for exit 2."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class _CheckProgress:
-    """How far ``check`` got: the history once read, the phase, when checking began."""
-
-    def __init__(self) -> None:
-        self.history: History | None = None
-        self.phase = "reading the history"
-        self.began = time.perf_counter()
-
-
-def _judge(args: argparse.Namespace, consistency: list[str] | None, limits: Limits,
-           progress: _CheckProgress) -> Verdict:
-    """Read and judge ``args.history`` under ``limits`` (LimitReached past them),
-    recording in ``progress`` how far it got; _BadInput for an unreadable history."""
-    import gc
-
-    from replicheck.histories.formats import load
-    from replicheck.histories.history import HistoryError
-    from replicheck.histories.judge import check, drop_unknown_functions, infer_model
-    from replicheck.histories.limits import enforced
-
-    with enforced(limits):
-        gc.disable()  # reading builds many small objects and no cycles: skip the collector
-        try:
-            history = load(args.history, args.format, lenient=args.lenient)
-        except FileNotFoundError:
-            raise _BadInput(f"no such history file: {args.history}") from None
-        except IsADirectoryError:
-            raise _BadInput(f"{args.history} is a directory, not a history file") from None
-        except OSError as error:  # unreadable: permissions, a device error, ...
-            raise _BadInput(f"cannot read {args.history}: "
-                            f"{error.strerror or error}") from None
-        except (HistoryError, UnicodeDecodeError) as error:
-            raise _BadInput(str(error)) from None
-        finally:
-            gc.enable()
-        progress.history = history
-        progress.phase = "checking the history"
-        progress.began = time.perf_counter()
-        try:
-            if args.lenient:
-                history = drop_unknown_functions(history, args.model or infer_model(history))
-                progress.history = history
-            return check(history, args.model, consistency, limits.remaining())
-        except HistoryError as error:
-            raise _BadInput(f"{args.history}: {error}") from None
-
-
-def _limit_verdict(args: argparse.Namespace, consistency: list[str] | None,
-                   progress: _CheckProgress, reached: LimitReached) -> Verdict:
-    """The "unknown" verdict of a check stopped by a limit before any checker could
-    report what it had decided: it names the limit and the phase."""
-    from replicheck.histories.judge import DEFAULT_CONSISTENCY
-    from replicheck.histories.verdict import Stats, Verdict
-
-    history = progress.history
-    model = args.model or _inferred_model(history)
-    wanted = tuple(consistency) if consistency else DEFAULT_CONSISTENCY.get(model, ())
-    operations = 0 if history is None else len(history)
-    seconds = 0.0 if history is None else time.perf_counter() - progress.began
-    return Verdict("unknown", model, wanted, limit=reached.kind,
-                   stats=Stats(operations=operations, seconds=seconds),
-                   notes=(f"{reached.message} while {progress.phase}; no part of the "
-                          "history was decided",))
-
-
-def _inferred_model(history: History | None) -> str:
-    """The model ``check`` would have inferred for ``history``; ``NOT_CHOSEN`` when
-    none can be yet (the history is not read, or no model fits)."""
-    from replicheck.histories.judge import ModelChoiceError, infer_model
-    from replicheck.histories.verdict import NOT_CHOSEN
-
-    if history is None:
-        return NOT_CHOSEN
-    try:
-        return infer_model(history)
-    except ModelChoiceError:
-        return NOT_CHOSEN
-
-
-def _write_html(args: argparse.Namespace, history: History | None,
-                verdict: Verdict) -> int | None:
-    """Write the ``--html`` page whole or not at all: rendered first, written to a
-    temporary file in the same directory, then renamed over FILE. None when written;
-    the exit status (2) when FILE cannot be written. A rendering error is a defect and
-    propagates (exit 4), leaving no file."""
-    import tempfile
-
-    from replicheck.histories.history import History
-    from replicheck.reports.html import render_check_html
-
-    page = render_check_html(history if history is not None else History((), source=args.history),
-                             verdict, source=args.history)
-    target = Path(args.html)
-    try:
-        fd, scratch = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
-                                       dir=target.parent if str(target.parent) else ".")
-    except OSError as error:
-        return _fail_usage(f"cannot write {args.html}: {error}")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as out:
-            out.write(page)
-        os.chmod(scratch, 0o666 & ~_umask())
-        os.replace(scratch, target)
-    except OSError as error:
-        with contextlib.suppress(OSError):
-            os.unlink(scratch)
-        return _fail_usage(f"cannot write {args.html}: {error}")
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(scratch)
-        raise
-    return None
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    return run_check(args, _report_crash)
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -393,9 +166,9 @@ def _replay(args: argparse.Namespace) -> int:
     except ScheduleError as error:
         if error.source is None:
             error = ScheduleError(error.message, source=args.file, step=error.step)
-        return _fail_usage(str(error))
+        return fail_usage(str(error))
     except UnknownStore as error:
-        return _fail_usage(f"{args.file}: {error}")
+        return fail_usage(f"{args.file}: {error}")
     if args.json:
         print(json.dumps({
             "schema": 1, "target": result.schedule.target, "seed": result.schedule.seed,
@@ -473,27 +246,27 @@ def _verify(args: argparse.Namespace) -> int:
     from replicheck.properties.profiles import PROFILES, UnknownProfile, choose_profile
 
     if args.profile is not None and args.profile not in PROFILES:
-        return _fail_usage(f"unknown profile {args.profile!r}; choose one of: "
+        return fail_usage(f"unknown profile {args.profile!r}; choose one of: "
                            f"{', '.join(PROFILES)}")
     try:
         profile = choose_profile(args.profile)
     except UnknownProfile as error:
-        return _fail_usage(str(error))
+        return fail_usage(str(error))
     try:
         cap = _max_examples_cap()
     except ValueError as error:
-        return _fail_usage(str(error))
+        return fail_usage(str(error))
     targets = list(PRESETS) if args.store is None else [args.store]
     try:
         for target in targets:
             store_factory(target)
     except UnknownStore as error:
-        return _fail_usage(str(error).splitlines()[0])
+        return fail_usage(str(error).splitlines()[0])
     out = Path(args.out)
     try:
         (out / "replay").mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        return _fail_usage(f"cannot create the report directory {out}: {error}")
+        return fail_usage(f"cannot create the report directory {out}: {error}")
     progress = None if args.quiet else _ProgressBar(sys.stderr)
     import tempfile
 
@@ -505,12 +278,12 @@ def _verify(args: argparse.Namespace) -> int:
     if args.json:
         from replicheck.reports.json_report import suite_to_json
 
-        _emit(json.dumps(suite_to_json(outcome), indent=2, default=str))
+        emit(json.dumps(suite_to_json(outcome), indent=2, default=str))
     elif not args.quiet:
         for path in written:
             print(f"wrote {path}", file=sys.stderr)
     if not args.json:
-        _emit(_verify_summary(outcome))
+        emit(_verify_summary(outcome))
     return outcome.exit_status
 
 
@@ -577,7 +350,7 @@ def _mutants(args: argparse.Namespace) -> int:
     from replicheck.properties.profiles import PROFILES
 
     if args.profile not in PROFILES:
-        return _fail_usage(f"unknown profile {args.profile!r}; choose one of: "
+        return fail_usage(f"unknown profile {args.profile!r}; choose one of: "
                            f"{', '.join(PROFILES)}")
     from tabulate import tabulate
 
