@@ -115,6 +115,11 @@ def spec_for(model: str, history: History) -> SequentialSpec[Any]:
     raise ModelChoiceError(f"model {model!r} has no sequential specification")
 
 
+_SERIAL: Final = frozenset({"serializable", "strong-session-serializable",
+                            "strict-serializable", "linearizable"})
+"""The models an item history holds only with an order replayed through the item model."""
+
+
 def _check_items(history: History, wanted: Sequence[str], limit: float | None) -> Verdict:
     """Item histories against transactional models (Elle-style, on the versions the
     store recorded), and against linearizability too when asked."""
@@ -130,6 +135,10 @@ def _check_items(history: History, wanted: Sequence[str], limit: float | None) -
     if unknown:
         raise ModelChoiceError(f"unknown consistency model(s) {unknown}; "
                                f"known: {', '.join(sorted(LATTICE_MODELS))}")
+    if _SERIAL & set(wanted):
+        # a serial model holds only with a serial order that replays through the item
+        # model, which needs the tables' key schemas: without them it is undecidable
+        spec_for("item", history)
     verdict = check_item_transactions(history, consistency=transactional, timeout=limit)
     # Strict serializability implies linearizability: on recorded versions alone it is
     # not shown, so it is judged with the linearizability check, or not listed as holding.

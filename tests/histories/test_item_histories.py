@@ -793,3 +793,22 @@ def test_a_refused_request_that_ended_fail_or_info_is_kept() -> None:
                        error="ValidationError")
         history = History((op,), observations=(tables_record([TableSchema("items", "pk")]),))
         check_requests(history)
+
+
+@pytest.mark.parametrize("consistency", ["serializable", "strong-session-serializable"])
+def test_a_serial_model_of_an_item_history_without_tables_is_a_usage_error(
+        tmp_path: Path, consistency: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # Without the key schemas no serial order can be replayed: this was "UNKNOWN
+    # (undecided)" with no limit reached.
+    from replicheck.reports.cli import main
+
+    source = Path(__file__).parent / "data" / "item_valid.jsonl"
+    lines = [line for line in source.read_text(encoding="utf-8").splitlines()
+             if '"tables"' not in line]
+    path = tmp_path / "no-tables.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["check", str(path), "--model", "item", "--consistency", consistency]) == 2
+    assert "needs the tables' key schemas" in capsys.readouterr().err
+    assert main(["check", str(path), "--model", "item", "--consistency",
+                 "read-committed"]) == 0
