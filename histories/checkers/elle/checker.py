@@ -84,6 +84,12 @@ _ORDER: Final = (
 _RANK: Final = {t: i for i, t in enumerate(_ORDER)}
 
 
+def smallest_counterexample(bad: Sequence[tuple[Anomaly, dict[str, Any]]]) -> dict[str, Any]:
+    """The counterexample to show among forbidden anomalies (each with its JSON detail):
+    a cycle's before anything else, then the one involving the fewest operations."""
+    return min(bad, key=lambda ac: (ac[1].get("cycle") is None, len(ac[0].ops)))[1]
+
+
 def list_anomalies(
     found: list[CycleAnomaly | Finding], txns: Sequence[Any],
     render: Callable[[CycleAnomaly | Finding], tuple[Anomaly, dict[str, Any]]],
@@ -284,9 +290,7 @@ def _judge(history: History, workload: Workload, consistency: Sequence[str],
     bad = [(a, cx) for a, cx in listed if a.type in forbidden]
     counterexample = None
     if valid is False and bad:
-        cycles_first = sorted(bad, key=lambda ac: (ac[1].get("cycle") is None,
-                                                  len(ac[0].ops)))
-        counterexample = cycles_first[0][1]
+        counterexample = smallest_counterexample(bad)
     return Verdict(
         valid=valid,
         model=workload,

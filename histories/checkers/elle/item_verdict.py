@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
 from replicheck.histories.checkers.elle.anomalies import CycleAnomaly
-from replicheck.histories.checkers.elle.checker import list_anomalies
+from replicheck.histories.checkers.elle.checker import list_anomalies, smallest_counterexample
 from replicheck.histories.checkers.elle.graph import DATA, REALTIME, SearchTimeout
 from replicheck.histories.checkers.elle.inference import Finding
 from replicheck.histories.checkers.elle.item_explain import cycle_anomaly, finding_anomaly
@@ -101,9 +101,7 @@ def judge_one(history: History, consistency: Sequence[str], models: frozenset[st
 
     counterexample = None
     if bad:
-        cycles_first = sorted(bad, key=lambda ac: (ac[1].get("cycle") is None,
-                                                  len(ac[0].ops)))
-        counterexample = cycles_first[0][1]
+        counterexample = smallest_counterexample(bad)
 
     return Verdict(
         valid=valid,
