@@ -8,8 +8,8 @@ Hypothesis profile is only *registered* here, never loaded globally, and the
 observations section appears only when replicheck's machines ran.
 
 Options
-    ``--store TARGET``: a preset name or ``package.module:factory`` (default: the
-    ``dynamodb`` preset). A TARGET that cannot be resolved is a usage error (exit
+    ``--store TARGET``: a preset name, ``mutant:NAME`` (a mutant of the reference
+    store) or ``package.module:factory`` (default: the ``dynamodb`` preset). A TARGET that cannot be resolved is a usage error (exit
     status 4) with one line: what was looked up, what was found, the presets.
     ``--replicheck-profile NAME``: the Hypothesis profile of replicheck's properties.
 
@@ -33,6 +33,9 @@ _PROFILE_KEY = pytest.StashKey[str]()
 _FACTORY_KEY = pytest.StashKey[Callable[[], Any]]()
 _TARGET_KEY = pytest.StashKey[str]()
 
+MUTANT_PREFIX = "mutant:"
+"""How a ``--store`` target names a mutant of the reference store (``mutant:NAME``)."""
+
 MAX_EXAMPLES_ENV = "REPLICHECK_MAX_EXAMPLES"
 """Environment variable capping the examples per replicheck property."""
 
@@ -54,7 +57,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         metavar="TARGET",
         help="store under test: a preset (dynamodb, dynamo-lww, dynamo-quorum, "
-        "global-tables) or package.module:factory (default: dynamodb)",
+        "global-tables), mutant:NAME or package.module:factory (default: dynamodb)",
     )
 
 
@@ -85,9 +88,19 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _resolve(target: str | None) -> Callable[[], Any]:
+    """The factory of ``target``: a preset, ``mutant:NAME`` (a mutant of the reference
+    store, as ``replicheck verify --store`` takes it) or ``package.module:factory``."""
     from replicheck.implementation.presets import UnknownStore, resolve_target
 
     try:
+        if target is not None and target.startswith(MUTANT_PREFIX):
+            from replicheck.implementation.mutants import mutant
+
+            try:
+                found = mutant(target[len(MUTANT_PREFIX):])
+            except KeyError as error:
+                raise UnknownStore(str(error.args[0])) from None
+            return lambda: found.build(0)
         return resolve_target(target)
     except UnknownStore as error:
         raise pytest.UsageError(str(error)) from None
