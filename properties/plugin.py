@@ -9,8 +9,9 @@ observations section appears only when replicheck's machines ran.
 
 Options
     ``--store TARGET``: a preset name, ``mutant:NAME`` (a mutant of the reference
-    store) or ``package.module:factory`` (default: the ``dynamodb`` preset). A TARGET that cannot be resolved is a usage error (exit
-    status 4) with one line: what was looked up, what was found, the presets.
+    store) or ``package.module:factory`` (default: the ``dynamodb`` preset). A
+    TARGET that cannot be resolved is a usage error (exit status 4) with one line:
+    what was looked up, what was found, the presets.
     ``--replicheck-profile NAME``: the Hypothesis profile of replicheck's properties.
 
 Environment
