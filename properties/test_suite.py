@@ -87,9 +87,11 @@ def _leaf(error: BaseException) -> BaseException:
 
 def write_failure_files(cx: Counterexample | None, target: str, property_name: str
                         ) -> tuple[Path | None, Path | None]:
-    """Write ``cx``'s schedule (replayable JSON) and its history (JSON lines) beside
-    the machines' failure file of ``target``, named for ``property_name``; their
-    paths (None for a file that could not be written: no schedule, no history)."""
+    """Write ``cx``'s schedule (replayable JSON) and its history (JSON lines: the
+    records of the history the checker judged, else those of a replay of the
+    schedule) beside the machines' failure file of ``target``, named for
+    ``property_name``; their paths (None for a file that could not be written: no
+    schedule, no history)."""
     from replicheck.properties.machines import failure_path
 
     if cx is None:
@@ -102,18 +104,20 @@ def write_failure_files(cx: Counterexample | None, target: str, property_name: s
     except OSError:
         return None, None
     records: Sequence[Any] | None = None
+    if cx.history is not None:  # the history the checker judged
+        records = _records_of(cx.history)
     if cx.schedule is not None:
-        from replicheck.properties.replay import replay
         from replicheck.properties.schedule import dump, from_json
 
         try:
             schedule = from_json(cx.schedule)
             schedule_file = dump(schedule, base.with_name(stem + ".json"))
-            records = replay(schedule).records  # the history exactly as recorded
-        except Exception:  # the schedule file still says how to replay it
-            records = None
-    if records is None and cx.history is not None:
-        records = _records_of(cx.history)
+            if records is None:  # recorded again by replaying the schedule
+                from replicheck.properties.replay import replay
+
+                records = replay(schedule).records
+        except Exception:  # a file less to show; the report still has the rest
+            pass
     if records is not None:
         from replicheck.histories.formats.jsonl import dumps_jsonl
 
@@ -128,7 +132,8 @@ def write_failure_files(cx: Counterexample | None, target: str, property_name: s
 
 def _records_of(history: Any) -> list[Any]:
     """The records of a paired history (invocations, completions, faults and
-    observations), in record order: for a history with no schedule to replay."""
+    observations), in record order; pairing them again gives the same operations
+    (an operation's metadata goes on its completion, where pairing merges it)."""
     from replicheck.histories.history import Record
 
     records = [*history.faults, *history.observations]
