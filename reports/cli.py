@@ -386,6 +386,11 @@ def _mutants(args: argparse.Namespace) -> int:
               + (f"; errors: {', '.join(r.name for r in errors)}" if errors else ""))
         for r in errors:
             print(terminal_line(f"error in {r.name}: {r.error}"))
+        replays = [r for r in results if r.schedule_file is not None]
+        if replays:
+            print("\nreplay a shrunk counterexample:")
+        for r in replays:
+            print(terminal_line(f"  {r.name}: replicheck replay {r.schedule_file}"))
         if out.is_dir():
             print(terminal_line(f"failure files (schedules to replay) in {out}/"))
     return EXIT_OK if all(r.caught for r in results) else EXIT_VIOLATION

@@ -272,10 +272,16 @@ def test_mutants_command_writes_its_failure_files_under_out_only(
     work.mkdir()
     monkeypatch.chdir(work)
     _subset(monkeypatch, "strong-read-any-replica")
-    status = main(["mutants", *(["--out", out] if out else []), "--json"])
+    status = main(["mutants", *(["--out", out] if out else ["--json"])])
     captured = capsys.readouterr()
     assert status == 0, captured.err
     folder = work / (out or "replicheck-mutants")
+    if out:  # the table, then each shrunk counterexample's replay command
+        (replay,) = [line for line in captured.out.splitlines() if "replicheck replay" in line]
+        path = Path(replay.split("replicheck replay ", 1)[1])
+        assert path.parent == Path(out) and (work / path).is_file()
+        assert main(["replay", str(path)]) == 1
+        capsys.readouterr()
     assert [p.name for p in work.iterdir()] == [(out or "replicheck-mutants").split("/")[0]]
     written = sorted(p.name for p in folder.iterdir())
     assert any(n.endswith("-minimal.json") for n in written), written
