@@ -71,7 +71,13 @@ from replicheck.properties.guarantees import (
 )
 from replicheck.properties.outcomes import Counterexample
 from replicheck.properties.recording import RecordingStore
-from replicheck.properties.replicas import fair_step, heal_dropping, idle_client, sync_session
+from replicheck.properties.replicas import (
+    fair_step,
+    heal_dropping,
+    idle_client,
+    leader_replicas_observation,
+    sync_session,
+)
 from replicheck.properties.schedule import (
     ScheduleRecorder,
     burst_step,
@@ -312,24 +318,13 @@ def _conformance_guarantee(descriptor: Descriptor, kind: str, conditional: bool)
 
 
 def _leader_replicas_observation(store: Any, table: str) -> dict[str, Any] | None:
-    if not (hasattr(store, "replica_versions") and hasattr(store, "partition_of")):
+    """Every replica of a leader-mode store (:func:`leader_replicas_observation`:
+    ranges when it says which partition holds a key, else every node replicates every
+    key, as a global table's regions do); None when it cannot show its replicas."""
+    if not (callable(getattr(store, "replica_versions", None))
+            and callable(getattr(store, "replicas", None))):
         return None
-    schema = store.descriptor.table(table)
-    replicas: dict[str, dict[str, Any]] = {}
-    ranges: dict[str, dict[str, Any]] = {}
-    for node in store.nodes:
-        held: dict[str, Any] = {}
-        for key, (item, version) in store.replica_versions(node, table).items():
-            text = key_text(key)
-            held[text] = {"value": item, "version": version}
-            partition = store.partition_of(table, dict(zip(schema.key_attributes, key,
-                                                           strict=True)))
-            entry = ranges.setdefault(f"p{partition}", {
-                "keys": [], "replicas": list(store.partition_replicas(partition))})
-            if text not in entry["keys"]:
-                entry["keys"].append(text)
-        replicas[node] = held
-    return {"table": table, "quiescent": True, "replicas": replicas, "ranges": ranges}
+    return leader_replicas_observation(store, table)
 
 
 def _stream_observation(store: Any, table: str) -> dict[str, Any]:

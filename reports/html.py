@@ -56,6 +56,7 @@ th{background:#eef0f6}
 .st-holds{background:#dff3e2}.st-violated{background:#f9c9c9;font-weight:bold}
 .st-observed{background:#ffeab0}.st-unknown{background:#dfe6f3}
 .st-not-applicable{background:#f3f3f3;color:#888}
+.st-unchecked{background:#fde3c8;font-weight:bold}
 .st-holds.unclaimed{background:#eef8ef;color:#35623d}
 .result{display:inline-block;padding:.15em .6em;border-radius:4px;font-weight:bold}
 .result.holds{background:#2e7d32;color:#fff}.result.violated{background:#c62828;color:#fff}
@@ -133,9 +134,16 @@ def _matrix(outcome: SuiteOutcome) -> list[str]:
     if dropped:
         out.append("<p class=\"muted\">Columns left out (not applicable for every store): "
                    + ", ".join(f"<code>{html_text(g)}</code>" for g in dropped) + ".</p>")
+    unchecked = [(s, c) for s in outcome.stores for c in s.cells if c.status == "unchecked"]
+    if unchecked:
+        out.append("<h4>Unchecked claims (no example judged them)</h4><ul>")
+        out += [f"<li><code>{html_text(s.target)}</code> <code>{html_text(c.guarantee)}"
+                f"</code>: {html_text(c.reason)}</li>" for s, c in unchecked]
+        out.append("</ul>")
     out.append("<h4>Legend</h4><ul class=\"legend\">")
     for (text, meaning), status in zip(LEGEND, ("holds", "holds unclaimed", "violated",
-                                                "observed", "unknown", "not-applicable"),
+                                                "observed", "unknown", "unchecked",
+                                                "not-applicable"),
                                        strict=True):
         first, *rest = status.split()
         cls = f"st-{first}" + "".join(f" {r}" for r in rest)

@@ -93,6 +93,12 @@ def _matrix(outcome: SuiteOutcome) -> list[str]:
     if dropped:
         out += [f"Columns left out (not applicable for every store): "
                 f"{', '.join(md_code(g) for g in dropped)}.", ""]
+    unchecked = [(s, c) for s in outcome.stores for c in s.cells if c.status == "unchecked"]
+    if unchecked:
+        out += ["Unchecked claims (no example judged them):", ""]
+        out += [f"- {md_code(s.target)} {md_code(c.guarantee)}: {md_text(c.reason)}"
+                for s, c in unchecked]
+        out.append("")
     out += ["Legend:", ""]
     out += [f"- **{text}**: {meaning}." for text, meaning in LEGEND]
     out.append("")
