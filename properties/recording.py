@@ -44,6 +44,7 @@ Call timeout
 from __future__ import annotations
 
 import contextlib
+import copy
 import itertools
 import json
 import threading
@@ -156,34 +157,31 @@ class CallWatch:
     def __init__(self, timeout: float = DEFAULT_CALL_TIMEOUT) -> None:
         self.timeout = timeout
         self.abandoned = False
-        self._lock = threading.Lock()
+        # single dict operations and copies are atomic in CPython: no lock on the
+        # path of every store call
         self._calls: dict[int, tuple[float, Callable[[], str]]] = {}
         self._tokens = itertools.count()
 
     def enter(self, text: Callable[[], str]) -> int:
         """Register a call (``text`` names it when asked); its token."""
         token = next(self._tokens)
-        with self._lock:
-            self._calls[token] = (time.monotonic(), text)
+        self._calls[token] = (time.monotonic(), text)
         return token
 
     def leave(self, token: int) -> None:
         """The call ``token`` returned or raised."""
-        with self._lock:
-            self._calls.pop(token, None)
+        self._calls.pop(token, None)
 
     def overdue(self) -> str | None:
         """The oldest call running longer than the timeout, named; None when none."""
-        with self._lock:
-            calls = sorted(self._calls.values(), key=lambda c: c[0])
+        calls = sorted(self._calls.copy().values(), key=lambda c: c[0])
         if calls and time.monotonic() - calls[0][0] >= self.timeout:
             return calls[0][1]()
         return None
 
     def wait_hint(self) -> float:
         """Seconds until the oldest call in progress would be overdue (at most 0.5)."""
-        with self._lock:
-            oldest = min((c[0] for c in self._calls.values()), default=None)
+        oldest = min((c[0] for c in self._calls.copy().values()), default=None)
         if oldest is None:
             return 0.5
         return max(0.01, min(0.5, oldest + self.timeout - time.monotonic()))
@@ -294,6 +292,8 @@ class GuardedStore:
         return call_execute(self.wrapped, request)
 
     def __getattr__(self, name: str) -> Any:
+        if name == "wrapped" or name.startswith("__"):  # a copy being made, a protocol
+            raise AttributeError(name)
         value = getattr(self.wrapped, name)
         if not callable(value) or isinstance(value, type):
             return value
@@ -306,10 +306,19 @@ class GuardedStore:
 
             return guarded(text, lambda: value(*args, **kwargs))
 
+        if getattr(value, "__self__", None) is self.wrapped:  # a method: kept
+            object.__setattr__(self, name, call)
         return call
 
     def __setattr__(self, name: str, value: Any) -> None:
         setattr(self.wrapped, name, value)
+
+    def __copy__(self) -> GuardedStore:
+        return GuardedStore(copy.copy(self.wrapped))
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> GuardedStore:
+        # the kept method wrappers call the original: a copy guards its own store
+        return GuardedStore(copy.deepcopy(self.wrapped, memo))
 
     def __repr__(self) -> str:
         return f"GuardedStore({self.wrapped!r})"

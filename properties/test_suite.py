@@ -32,7 +32,8 @@ def test_store_keeps_the_contract(store: Any) -> None:
 
 
 def _run(prop: Property, factory: Callable[[], Any], target: str, chosen: settings,
-         record_property: Callable[[str, object], None]) -> None:
+         record_property: Callable[[str, object], None], call_timeout: float = 30.0
+         ) -> None:
     """Run ``prop`` through the engine: skip when it does not apply, record its
     observations, re-raise what failed it."""
     from replicheck.properties.engine import describe_store, run_property
@@ -41,7 +42,8 @@ def _run(prop: Property, factory: Callable[[], Any], target: str, chosen: settin
     reason = prop.skip_reason(descriptor)
     if reason is not None:
         pytest.skip(reason)
-    result = run_property(prop, factory, target, chosen, descriptor=descriptor)
+    result = run_property(prop, factory, target, chosen, descriptor=descriptor,
+                          call_timeout=call_timeout)
     if result.run.status == "skipped":  # the machine cannot drive this store
         pytest.skip(result.run.reason)
     from replicheck.properties.machines import OBSERVATIONS, Observation
@@ -59,10 +61,10 @@ def _test_of(prop: Property) -> Callable[..., None]:
     def test(store_factory: Callable[[], Any], replicheck_settings: settings,
              pytestconfig: pytest.Config,
              record_property: Callable[[str, object], None]) -> None:
-        from replicheck.properties.plugin import store_target
+        from replicheck.properties.plugin import call_timeout, store_target
 
         _run(prop, store_factory, store_target(pytestconfig), replicheck_settings,
-             record_property)
+             record_property, call_timeout(pytestconfig))
 
     name = "test_" + prop.name.replace("-", "_")
     test.__name__ = test.__qualname__ = name

@@ -267,7 +267,7 @@ def test_the_progress_line_shows_each_property_s_own_time(
     monkeypatch.setattr(engine, "PROPERTIES", (
         Property("slow-one", "sleeps", ("convergence",), slow),
         property_named("stream-exactly-once-in-order")))
-    status, stdout, err = _verify(capsys, tmp_path / "report",
+    status, _stdout, err = _verify(capsys, tmp_path / "report",
                                   "--store", f"{stores}:claims_convergence")
     lines = {line.split()[2]: line for line in err.splitlines()
              if line.startswith("  ") and ":" in line}
