@@ -39,6 +39,7 @@ from replicheck.implementation.mutants import catalog
 from replicheck.implementation.mutants.catalog import Mutant
 from replicheck.properties.outcomes import Counterexample
 from replicheck.properties.profiles import import_every_module, settings_for
+from replicheck.properties.recording import ContractBreach
 from replicheck.properties.replay import MUTANT_PREFIX
 from replicheck.properties.shrink import SMALL_ENOUGH, minimize_counterexample
 from replicheck.properties.suite import PROPERTIES
@@ -172,7 +173,7 @@ def _run(machine: type[RuleBasedStateMachine], chosen: settings, watch: _Watch,
         watched = hypothesis.seed(hypothesis_seed)(watched)
     try:
         run_state_machine_as_test(watched, settings=chosen)
-    except Exception as error:  # an assertion, or a crash of the store: a failure
+    except (Exception, ContractBreach) as error:  # a violation, a crash, a broken contract
         return error
     return None
 
