@@ -39,8 +39,11 @@ The top-level object:
         an object keyed by guarantee ID: ``status`` (``holds``, ``violated``,
         ``observed``, ``unknown``, ``not-applicable``), ``claimed`` (boolean),
         ``counts`` (examples per judgement status; absent statuses are 0),
-        ``examples`` (examples that judged it, not-applicable excluded), ``reason``
-        and ``text`` (the cell as the Markdown and HTML reports write it).
+        ``examples`` (examples that judged it, not-applicable excluded), ``reason``,
+        ``checker`` (the checker that decided it, in words, e.g. ``"Elle item
+        checker: serializable"`` or ``"item linearizability (WGL)"``; several joined
+        by ``"; "`` when several properties judged it; ``""`` when none did) and
+        ``text`` (the cell as the Markdown and HTML reports write it).
     ``properties``
         one object per property run: ``name``, ``status`` (``passed``, ``failed``,
         ``skipped``, ``error``), ``guarantees`` (IDs it checks), ``reason`` (why
@@ -143,6 +146,7 @@ def _cell(cell: Cell) -> dict[str, Any]:
         "counts": {k: cell.counts[k] for k in sorted(cell.counts)},
         "examples": cell.examples,
         "reason": cell.reason,
+        "checker": cell.checker,
         "text": cell_text(cell),
     }
 
