@@ -127,15 +127,21 @@ def judge_transactional(guarantee: str, history: History, claimed: bool, timeout
 
 def _inferred_notes(history: History, view: History) -> tuple[str, ...]:
     """A note per read :func:`transactional_view` added, saying how it is known."""
+    schemas = _schemas(history)
     notes = []
     for before, after in zip(history.operations, view.operations, strict=True):
         added = list(after.meta.get("reads") or ())[len(before.meta.get("reads") or ()):]
         for entry in added:
+            if entry.get("inferred") != "older":
+                continue
             version = ("the initial (absent) state" if entry["version"] is None
                        else f"version {entry['version']}")
+            schema = schemas[entry["table"]]
+            label = entry["table"] + "/" + ",".join(
+                f"{a}={v}" for a, v in zip(schema.key_attributes, entry["key"], strict=False))
             notes.append(
-                f"T{after.id} updated {entry['table']}/{entry['key']} to the item its update "
-                f"gives from {version}, not from the version right before its own: it read "
+                f"T{after.id} wrote {label} what its condition and update expression give "
+                f"from {version}, not from the version right before its own: it read "
                 f"{version} (inferred from the recorded versions and items)")
     return tuple(notes)
 
@@ -328,10 +334,12 @@ def _implied_reads(op: Operation, schemas: Mapping[str, TableSchema],
         entry_key = [_key_of(action).get(a) for a in schema.key_attributes]
         if (action.table, str(entry_key)) in already:
             continue
-        read = _read_version(action, schema, _version(own), written, contents.get(key, {}))
-        if read is not _UNKNOWN:
+        found = _read_version(action, schema, _version(own), written, contents.get(key, {}))
+        if found is not None:
+            read, older = found
             out.append({"table": action.table, "key": entry_key,
-                        "version": list(read) if isinstance(read, tuple) else read})
+                        "version": list(read) if isinstance(read, tuple) else read,
+                        "inferred": "older" if older else "previous"})
     return out
 
 
@@ -350,21 +358,23 @@ def _key_of(action: _Reading) -> Mapping[str, Any]:
 
 
 def _read_version(action: _Reading, schema: TableSchema, own: Any, written: Any,
-                  versions: Mapping[Any, Any]) -> Any:
-    """The version ``action`` provably read when it is older than the one right before
-    its own version ``own`` (``None``: the initial, absent state), else ``_UNKNOWN``."""
+                  versions: Mapping[Any, Any]) -> tuple[Any, bool] | None:
+    """The version ``action`` read (``None``: the initial, absent state) and whether it
+    is older than the one right before its own version ``own``: the latest version
+    up to that one on which its condition holds and which gives the item it wrote.
+    None when the items needed are not recorded or no version explains the write."""
     try:
         earlier = sorted((v for v in versions if v < own), reverse=True)
     except TypeError:  # versions of mixed shapes: no order to go by
-        return _UNKNOWN
+        return None
     candidates = [*earlier, None]
     for i, version in enumerate(candidates):
         held = None if version is None else versions[version]
         if held is _UNKNOWN:
-            return _UNKNOWN
+            return None
         if _gives(action, schema, held, written):
-            return _UNKNOWN if i == 0 else version
-    return _UNKNOWN
+            return version, i > 0
+    return None
 
 
 def _gives(action: _Reading, schema: TableSchema, held: Any, written: Any) -> bool:
