@@ -57,7 +57,14 @@ from replicheck.properties.guarantees import (
     Judgement,
 )
 
-__all__ = ["FRACTURED_READ", "fractured_reads", "judge_transactional", "transactional_view"]
+__all__ = [
+    "DUPLICATE",
+    "FRACTURED_READ",
+    "duplicate_applications",
+    "fractured_reads",
+    "judge_transactional",
+    "transactional_view",
+]
 
 FRACTURED_READ: Final = "fractured-read"
 """The anomaly name of a read that saw part of a transaction's writes but not all
@@ -86,8 +93,16 @@ def judge_transactional(guarantee: str, history: History, claimed: bool, timeout
     view = transactional_view(history)
     model = _MODEL[guarantee]
     serial = model == "serializable"
+    twice = duplicate_applications(view) if serial else ()
+    # A transaction applied twice needs no search for a serial order to refute: the
+    # versions alone are judged then (cheaply), with it.
     verdict = check_item_transactions(view, consistency=(model,), timeout=timeout or None,
-                                      replay_items=serial)
+                                      replay_items=serial and not twice)
+    if twice:
+        verdict = replace(verdict, valid=False, anomalies=verdict.anomalies + twice,
+                          ruled_out=verdict.ruled_out | frozenset(lattice.TRANSACTIONAL),
+                          still_possible=frozenset(), witness=None,
+                          counterexample=verdict.counterexample or twice[0].to_json())
     if not serial:
         analysis = analyze_items(view)
         if analysis.inference.choices:
@@ -392,6 +407,53 @@ def _gives(action: _Reading, schema: TableSchema, held: Any, written: Any) -> bo
     except (StoreError, ValidationError):
         return False
     return bool(_frozen(answer.item) == written)
+
+
+# -- one transaction applied twice ------------------------------------------------------
+
+
+DUPLICATE: Final = "duplicate-elements"
+"""Elle's name for one write applied more than once (here: one transaction, by its
+client request token, committed twice)."""
+
+
+def duplicate_applications(history: History) -> tuple[Anomaly, ...]:
+    """Each ``ok`` transact-write that repeats an earlier ``ok`` one (the same client
+    request token and the same request) and yet wrote versions of its own, other than
+    the earlier one's: the item model (DynamoDB's idempotency) makes such a retry a
+    no-op answering as the first did, so the one transaction was applied twice (Elle's
+    ``duplicate-elements``). A retry whose answer says it replayed the first
+    (``meta["replayed"]``) or repeats its very writes is no duplicate."""
+    from replicheck.histories.items import request_of
+    from replicheck.models.items.operations import fingerprint
+
+    first: dict[tuple[str, Any], Operation] = {}
+    found: list[Anomaly] = []
+    for op in history.operations:
+        if op.status != OK or op.f != "transact-write" or op.meta.get("replayed"):
+            continue
+        try:
+            request = request_of(op)
+        except Exception:
+            continue
+        writes = op.meta.get("writes") or ()
+        if not isinstance(request, TransactWrite) or request.token is None or not writes:
+            continue
+        key = (request.token, fingerprint(request))
+        earlier = first.setdefault(key, op)
+        if earlier is op or _versions(earlier) == _versions(op):
+            continue
+        found.append(Anomaly(DUPLICATE, (earlier.id, op.id), (
+            f"T{op.id} repeats T{earlier.id} (the same request with client token "
+            f"{request.token!r}) and both committed writing versions of their own: the one "
+            "transaction was applied twice, where a retry must answer as the first did "
+            "and write nothing (duplicate application)"), {"token": request.token}))
+    return tuple(found)
+
+
+def _versions(op: Operation) -> list[tuple[str, str]]:
+    return sorted((str(w.get("table")), str((w.get("key"), w.get("version"))))
+                  for w in op.meta.get("writes") or () if isinstance(w, Mapping))
 
 
 # -- fractured reads --------------------------------------------------------------------

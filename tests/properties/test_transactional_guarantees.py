@@ -298,3 +298,27 @@ def test_global_tables_lose_a_transactional_update_across_regions_as_a_G_single_
             checker=judgement.checker),), (example,)),))
     html = render_html(outcome)
     assert 'aria-label="G-single cycle of 2 operations"' in html
+
+
+def retried(replayed: bool) -> History:
+    """A transaction incrementing x, then its retry with the same client token."""
+    b = Builder()
+    b.ok(0, tw(increment("x"), token="t-1"),
+         meta={"writes": [wrote("x", 1, {"pk": "x", "n": Decimal(1)})]})
+    if replayed:
+        b.ok(0, tw(increment("x"), token="t-1"),
+             meta={"writes": [wrote("x", 1, {"pk": "x", "n": Decimal(1)})],
+                   "replayed": True})
+    else:
+        b.ok(0, tw(increment("x"), token="t-1"),
+             meta={"writes": [wrote("x", 2, {"pk": "x", "n": Decimal(2)})]})
+    return b.history()
+
+
+def test_a_transaction_applied_twice_under_one_client_token_is_no_serial_history() -> None:
+    twice = judge("serializable-transactions", retried(replayed=False))
+    assert twice.status == VIOLATED
+    assert types(twice) == ["duplicate-elements"]
+    assert twice.verdict is not None and twice.verdict.anomalies[0].ops == (0, 1)
+    once = judge("serializable-transactions", retried(replayed=True))
+    assert once.status == HOLDS, once.explanation()
