@@ -63,6 +63,7 @@ from replicheck.properties.outcomes import (
     StoreOutcome,
     SuiteOutcome,
     cell_status,
+    checker_names,
 )
 from replicheck.properties.recording import (
     DEFAULT_CALL_TIMEOUT,
@@ -121,12 +122,14 @@ class PropertyResult:
     """One property on one store: the ``run`` (what the reports show), the judgement
     ``counts`` per guarantee (status -> examples), the smallest example observing
     each unclaimed guarantee (``observations``), and the ``exception`` that failed or
-    crashed the run (None when it passed or was skipped)."""
+    crashed the run (None when it passed or was skipped), and the ``checkers`` that
+    judged each guarantee (in the order first seen)."""
 
     run: PropertyRun
     counts: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     observations: Mapping[str, Counterexample] = field(default_factory=dict)
     exception: BaseException | None = field(default=None, compare=False)
+    checkers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def store_factory(target: str, seed: int = 0) -> Callable[[], Store]:
@@ -336,6 +339,19 @@ def _tally(reports: Sequence[ExampleReport], name: str
     return counts, observations
 
 
+def _checkers(reports: Sequence[ExampleReport], name: str) -> dict[str, tuple[str, ...]]:
+    """The checkers that judged each guarantee in the examples of ``name`` (those
+    that judged it at all: not-applicable ones left out), in the order first seen."""
+    seen: dict[str, dict[str, None]] = {}
+    for report in reports:
+        if report.property != name:
+            continue
+        for guarantee, checker in report.checkers.items():
+            if checker and report.statuses.get(guarantee, NOT_APPLICABLE) != NOT_APPLICABLE:
+                seen.setdefault(guarantee, {})[checker] = None
+    return {g: tuple(names) for g, names in seen.items()}
+
+
 def _smaller(cx: Counterexample, than: Counterexample | None) -> bool:
     return than is None or cx.size < than.size
 
@@ -446,7 +462,8 @@ def run_property(prop: Property, factory: Callable[[], Store], target: str,
     run = PropertyRun(prop.name, status, prop.guarantees, why, done[0],
                       time.perf_counter() - began, counterexample)
     send(done[0], status)
-    return PropertyResult(run, counts, observations, exception)
+    return PropertyResult(run, counts, observations, exception,
+                          _checkers(reports, prop.name))
 
 
 def _shrunk(found: GuaranteeViolation | None, target: str, seed: int
@@ -529,7 +546,8 @@ def _cells(descriptor: Descriptor, results: Sequence[PropertyResult]) -> tuple[C
             reason = _not_judged(guarantee, descriptor, guarantee in claimed, results)
             if guarantee in claimed:  # never "holds" without evidence
                 status = UNCHECKED
-        cells.append(Cell(guarantee, status, guarantee in claimed, counts, reason))
+        checker = checker_names(c for r in results for c in r.checkers.get(guarantee, ()))
+        cells.append(Cell(guarantee, status, guarantee in claimed, counts, reason, checker))
     return tuple(cells)
 
 

@@ -122,6 +122,9 @@ PROPERTY: Final = "concurrent-histories-under-faults"
 CONFORMANCE: Final = "sequential-model-conformance"
 """The suite property machine 1 is."""
 
+CONFORMANCE_CHECKER: Final = "item model conformance (one client)"
+"""What decides machine 1's guarantees: each answer compared with the item model's."""
+
 FAILURE_DIR_ENV: Final = "REPLICHECK_FAILURE_DIR"
 """Environment variable: the folder failing examples' schedule files go to."""
 
@@ -275,14 +278,16 @@ def conformance_machine(factory: Callable[[], Store], *, target: str | None = No
                                 f"replay it with: replicheck replay {written}")
             self.compared.discard(guarantee)
             report_example(ExampleReport(CONFORMANCE, {
-                **{g: "holds" for g in self.compared}, guarantee: VIOLATED}))
+                **{g: "holds" for g in self.compared}, guarantee: VIOLATED},
+                checkers={g: CONFORMANCE_CHECKER for g in {*self.compared, guarantee}}))
             self.reported = True
             raise GuaranteeViolation(message, (guarantee,), counterexample)
 
         def teardown(self) -> None:
             if not getattr(self, "reported", False):
-                report_example(ExampleReport(CONFORMANCE,
-                                             {g: "holds" for g in sorted(self.compared)}))
+                report_example(ExampleReport(
+                    CONFORMANCE, {g: "holds" for g in sorted(self.compared)},
+                    checkers={g: CONFORMANCE_CHECKER for g in self.compared}))
             close_store(self.raw)
 
     Conformance.__name__ = Conformance.__qualname__ = "Conformance"
@@ -893,7 +898,8 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
             seen.update({j.guarantee: self._counterexample(j, history)
                          for j in judgements if j.status == OBSERVED})
             report_example(ExampleReport(
-                PROPERTY, {j.guarantee: j.status for j in judgements}, seen))
+                PROPERTY, {j.guarantee: j.status for j in judgements}, seen,
+                {j.guarantee: j.checker for j in judgements}))
             failed = sorted((j for j in judgements if j.status == VIOLATED),
                             key=lambda j: _specificity(j.guarantee))
             if failed:

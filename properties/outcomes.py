@@ -34,7 +34,7 @@ is ``holds`` with ``claimed`` False: the renderers say "not claimed".
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
@@ -51,6 +51,7 @@ __all__ = [
     "StoreOutcome",
     "SuiteOutcome",
     "cell_status",
+    "checker_names",
 ]
 
 HOLDS: Final = "holds"
@@ -106,14 +107,16 @@ class Counterexample:
 class Cell:
     """One guarantee of one store: its aggregate ``status``, whether the store
     ``claimed`` it, how many examples gave each judgement status (``counts``, keys
-    from CELL_STATUSES; absent means 0), and a ``reason`` (why not applicable, which
-    checker...)."""
+    from CELL_STATUSES; absent means 0), a ``reason`` (why not applicable...), and the
+    ``checker`` that decided it (:func:`checker_names`: the checkers of the examples
+    that judged it, e.g. ``"Elle item checker: serializable"``; empty when none did)."""
 
     guarantee: str
     status: str
     claimed: bool
     counts: Mapping[str, int] = field(default_factory=dict)
     reason: str = ""
+    checker: str = ""
 
     @property
     def examples(self) -> int:
@@ -186,6 +189,13 @@ class SuiteOutcome:
                for s in self.stores for c in s.cells):
             return 3
         return 0
+
+
+def checker_names(names: Iterable[str]) -> str:
+    """The checkers of a cell in words: each distinct non-empty name once, in the order
+    first seen, joined by ``"; "`` (several properties may judge one guarantee, each
+    with its own checker)."""
+    return "; ".join(dict.fromkeys(n for n in names if n))
 
 
 def cell_status(counts: Mapping[str, int]) -> str:

@@ -440,7 +440,8 @@ def threaded_machine(factory: Callable[[], Store], target: str | None = None, *,
                 for j in judgements if j.status == OBSERVED}
             report_example(ExampleReport(
                 property=PROPERTY, statuses={j.guarantee: j.status for j in judgements},
-                observations=observations))
+                observations=observations,
+                checkers={j.guarantee: j.checker for j in judgements}))
             failed = sorted((j for j in judgements if j.status == VIOLATED),
                             key=lambda j: _SPECIFICITY.index(j.guarantee))
             if failed:

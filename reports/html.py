@@ -29,6 +29,7 @@ from replicheck.reports.naming import (
     LEGEND,
     all_anomalies,
     cell_text,
+    judged_cells,
     matrix_columns,
     overall_result,
     replay_file_name,
@@ -70,6 +71,7 @@ th{background:#eef0f6}
 .anomaly-type{font-weight:bold;color:#a00}
 .kinds span{display:inline-block;margin-right:1em}
 .muted{color:#666}
+.matrix .checker{font-size:.8em;color:#555;margin-top:.15em}
 """
 
 
@@ -126,8 +128,13 @@ def _matrix(outcome: SuiteOutcome) -> list[str]:
             title = f"{store.target} · {guarantee}"
             if cell is not None and cell.reason:
                 title += f": {cell.reason}"
+            checker = ""
+            if cell is not None and cell.checker and status != "not-applicable":
+                title += f" (checker: {cell.checker})"
+                checker = f'<div class="checker">{html_text(cell.checker)}</div>'
             cells.append(f'<td class="st-{html_attr(status)}{unclaimed}" '
-                         f'title="{html_attr(title)}">{html_text(cell_text(cell))}</td>')
+                         f'title="{html_attr(title)}">{html_text(cell_text(cell))}'
+                         f"{checker}</td>")
         out.append(f"<tr><th><code>{html_text(store.target)}</code></th>{''.join(cells)}"
                    "</tr>")
     out.append("</table></div>")
@@ -167,6 +174,14 @@ def _store(store: StoreOutcome, ids: _Ids) -> list[str]:
                    f"<td>{run.examples}</td><td>{run.seconds:.2f}</td>"
                    f"<td>{html_text(run.reason) or '-'}</td></tr>")
     out.append("</table>")
+    judged = judged_cells(store)
+    if judged:
+        out += ["<h3>Guarantees and their checkers</h3>", '<table class="checkers">',
+                "<tr><th>guarantee</th><th>result</th><th>checker</th></tr>"]
+        out += [f"<tr><td><code>{html_text(c.guarantee)}</code></td>"
+                f'<td class="st-{html_attr(c.status)}">{html_text(cell_text(c))}</td>'
+                f"<td>{html_text(c.checker)}</td></tr>" for c in judged]
+        out.append("</table>")
     for example in store.violations:
         out += _counterexample("Violation", store, example, ids)
     for example in store.observations:

@@ -40,8 +40,11 @@ The top-level object:
         an object keyed by guarantee ID: ``status`` (``holds``, ``violated``,
         ``observed``, ``unknown``, ``unchecked``, ``not-applicable``), ``claimed``
         (boolean), ``counts`` (examples per judgement status; absent statuses are 0),
-        ``examples`` (examples that judged it, not-applicable excluded), ``reason``
-        and ``text`` (the cell as the Markdown and HTML reports write it).
+        ``examples`` (examples that judged it, not-applicable excluded), ``reason``,
+        ``checker`` (the checker that decided it, in words, e.g. ``"Elle item
+        checker: serializable"`` or ``"item linearizability (WGL)"``; several joined
+        by ``"; "`` when several properties judged it; ``""`` when none did) and
+        ``text`` (the cell as the Markdown and HTML reports write it).
         ``unchecked`` is a claimed guarantee no example judged (``examples`` is 0):
         ``reason`` says why (the capability the store lacks without which no property
         can check it, the properties skipped and why, or that no example held
@@ -153,6 +156,7 @@ def _cell(cell: Cell) -> dict[str, Any]:
         "counts": {k: cell.counts[k] for k in sorted(cell.counts)},
         "examples": cell.examples,
         "reason": cell.reason,
+        "checker": cell.checker,
         "text": cell_text(cell),
     }
 

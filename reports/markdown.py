@@ -35,6 +35,7 @@ from replicheck.reports.naming import (
     LEGEND,
     all_anomalies,
     cell_text,
+    judged_cells,
     matrix_columns,
     overall_result,
     replay_file_name,
@@ -114,11 +115,22 @@ def _store(store: StoreOutcome) -> list[str]:
     rows = [[md_text(p.name), md_text(p.status), str(p.examples), f"{p.seconds:.2f}",
              md_text(p.reason) if p.reason else "-"] for p in store.properties]
     out += _table(["property", "status", "examples", "seconds", "reason"], rows)
+    out += _checkers(store)
     for example in store.violations:
         out += _counterexample("Violation", store, example)
     for example in store.observations:
         out += _counterexample("Observation", store, example)
     return out
+
+
+def _checkers(store: StoreOutcome) -> list[str]:
+    """Which checker decided each guarantee judged on the store."""
+    rows = [[md_text(c.guarantee), md_text(cell_text(c)), md_text(c.checker)]
+            for c in judged_cells(store)]
+    if not rows:
+        return []
+    return ["### Guarantees and their checkers", "",
+            *_table(["guarantee", "result", "checker"], rows)]
 
 
 def _counterexample(kind: str, store: StoreOutcome, example: Counterexample) -> list[str]:

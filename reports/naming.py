@@ -22,6 +22,7 @@ __all__ = [
     "REPLAY_DIR",
     "all_anomalies",
     "cell_text",
+    "judged_cells",
     "matrix_columns",
     "overall_result",
     "replay_file_name",
@@ -118,6 +119,12 @@ def cell_text(cell: Cell | None) -> str:
     if cell.status == "violated" and not cell.claimed:
         text += ", not claimed"
     return text
+
+
+def judged_cells(store: StoreOutcome) -> tuple[Cell, ...]:
+    """The store's cells that some checker decided (those naming a checker and not
+    ``not-applicable``), in matrix order: the ones whose checker the reports list."""
+    return tuple(c for c in store.cells if c.checker and c.status != "not-applicable")
 
 
 def store_title(store: StoreOutcome) -> str:
