@@ -8,11 +8,12 @@ Hypothesis profile is only *registered* here, never loaded globally, and the
 observations section appears only when replicheck's machines ran.
 
 Options
-    ``--store TARGET``: a preset name or ``package.module:factory`` (default: the
-    ``dynamodb`` preset). A TARGET that cannot be resolved, or whose factory raises,
-    returns something that is not a store or does not return within the call
-    timeout, is a usage error (exit status 4) with one line: what was looked up,
-    what was found (the presets, or what the factory did).
+    ``--store TARGET``: a preset name, ``mutant:NAME`` (a mutant of the reference
+    store) or ``package.module:factory`` (default: the ``dynamodb`` preset). A
+    TARGET that cannot be resolved, or whose factory raises, returns something
+    that is not a store or does not return within the call timeout, is a usage
+    error (exit status 4) with one line: what was looked up, what was found (the
+    presets, or what the factory did).
     ``--replicheck-call-timeout S``: seconds a store call may take (default 30, a
     finite number > 0); a call that does not return within S fails its property
     with one line naming the call.
@@ -39,6 +40,9 @@ _FACTORY_KEY = pytest.StashKey[Callable[[], Any]]()
 _TARGET_KEY = pytest.StashKey[str]()
 _CALL_TIMEOUT_KEY = pytest.StashKey[float]()
 
+MUTANT_PREFIX = "mutant:"
+"""How a ``--store`` target names a mutant of the reference store (``mutant:NAME``)."""
+
 MAX_EXAMPLES_ENV = "REPLICHECK_MAX_EXAMPLES"
 """Environment variable capping the examples per replicheck property."""
 
@@ -60,7 +64,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         metavar="TARGET",
         help="store under test: a preset (dynamodb, dynamo-lww, dynamo-quorum, "
-        "global-tables) or package.module:factory (default: dynamodb)",
+        "global-tables), mutant:NAME or package.module:factory (default: dynamodb)",
     )
     group.addoption(
         "--replicheck-call-timeout",
@@ -133,9 +137,19 @@ def call_timeout(config: pytest.Config) -> float:
 
 
 def _resolve(target: str | None) -> Callable[[], Any]:
+    """The factory of ``target``: a preset, ``mutant:NAME`` (a mutant of the reference
+    store, as ``replicheck verify --store`` takes it) or ``package.module:factory``."""
     from replicheck.implementation.presets import UnknownStore, resolve_target
 
     try:
+        if target is not None and target.startswith(MUTANT_PREFIX):
+            from replicheck.implementation.mutants import mutant
+
+            try:
+                found = mutant(target[len(MUTANT_PREFIX):])
+            except KeyError as error:
+                raise UnknownStore(str(error.args[0])) from None
+            return lambda: found.build(0)
         return resolve_target(target)
     except UnknownStore as error:
         raise pytest.UsageError(str(error)) from None

@@ -374,7 +374,9 @@ def _verify_summary(outcome: SuiteOutcome) -> str:
 
 
 def _mutants(args: argparse.Namespace) -> int:
-    """``replicheck mutants``: run the suite against every mutant of the catalog."""
+    """``replicheck mutants``: run the suite against every mutant of the catalog, one
+    progress line per mutant on stderr as it finishes (unless ``--quiet``; ``--json``
+    keeps them, as ``verify`` keeps its progress: stdout holds only the JSON)."""
     from replicheck.properties.profiles import PROFILES
 
     if args.profile not in PROFILES:
@@ -385,26 +387,35 @@ def _mutants(args: argparse.Namespace) -> int:
     from replicheck.implementation.mutants import catalog
     from replicheck.properties import mutation
 
+    out = Path(args.out)  # created when the first failure file is written
+    if out.exists() and not out.is_dir():
+        return fail_usage(f"--out {args.out}: exists and is not a folder")
     results = []
     for entry in catalog.MUTANTS:
-        result = mutation.run_mutant(entry, profile=args.profile)
+        result = mutation.run_mutant(entry, profile=args.profile, out=out)
         results.append(result)
-        if not args.json and not args.quiet:
-            print(f"  {'caught' if result.caught else 'ESCAPED':8} {entry.name}",
-                  file=sys.stderr, flush=True)
+        if not args.quiet:
+            print(terminal_line(mutation.progress_line(result)), file=sys.stderr, flush=True)
     if args.json:
         print(json.dumps([r.to_json() for r in results], indent=2))
     else:
-        rows = [(r.name, r.preset, "caught" if r.caught else "ESCAPED", r.guarantee or "-",
+        rows = [(r.name, r.preset, r.verdict if r.caught else r.verdict.upper(),
+                 r.guarantee or "-",
                  "-" if r.seconds_to_failure is None else f"{r.seconds_to_failure:.2f}",
                  "-" if r.counterexample_steps is None else r.counterexample_steps,
                  r.step_unit or "-")
                 for r in results]
         print(tabulate(rows, headers=["mutant", "preset", "verdict", "guarantee",
                                       "seconds", "steps", "counted in"]))
-        escaped = [r.name for r in results if not r.caught]
-        print(f"\n{len(results) - len(escaped)} of {len(results)} mutants caught"
-              + (f"; escaped: {', '.join(escaped)}" if escaped else ""))
+        escaped = [r.name for r in results if r.verdict == "escaped"]
+        errors = [r for r in results if r.verdict == "error"]
+        print(f"\n{len(results) - len(escaped) - len(errors)} of {len(results)} mutants "
+              "caught" + (f"; escaped: {', '.join(escaped)}" if escaped else "")
+              + (f"; errors: {', '.join(r.name for r in errors)}" if errors else ""))
+        for r in errors:
+            print(terminal_line(f"error in {r.name}: {r.error}"))
+        if out.is_dir():
+            print(terminal_line(f"failure files (schedules to replay) in {out}/"))
     return EXIT_OK if all(r.caught for r in results) else EXIT_VIOLATION
 
 
@@ -483,12 +494,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     mutants = sub.add_parser("mutants", help="run the suite against every mutant of the "
                              "reference store and report which it catches",
-                             epilog=EXIT_STATUS_HELP)
+                             epilog="exit status: 0 every mutant caught (by a violation "
+                             "of a claimed guarantee), 1 a mutant escaped or errored (an "
+                             "exception in the store or the suite is never a catch), 2 "
+                             "usage, 4 internal error")
     mutants.add_argument("--profile", default="ci", metavar="P",
                          help="replicheck profile: quick, ci or thorough (default: ci)")
+    mutants.add_argument("--out", default="replicheck-mutants", metavar="DIR",
+                         help="the folder failing examples' schedules are written to "
+                         "(default: replicheck-mutants/)")
     mutants.add_argument("--json", action="store_true",
-                         help="print a JSON array, one object per mutant")
-    mutants.add_argument("--quiet", action="store_true", help="no progress lines")
+                         help="print a JSON array, one object per mutant, on stdout (the "
+                         "progress lines stay on stderr)")
+    mutants.add_argument("--quiet", action="store_true",
+                         help="no progress lines (one per mutant, on stderr, as it "
+                         "finishes)")
     mutants.set_defaults(run=_mutants)
     return parser
 
