@@ -72,6 +72,10 @@ def _run(prop: Property, factory: Callable[[], Any], target: str, chosen: settin
         if noted not in OBSERVATIONS:  # the plugin's summary lists them
             OBSERVATIONS.append(noted)
     if result.exception is not None:
+        from replicheck.properties.engine import StoreContractError
+
+        if isinstance(result.exception, StoreContractError):  # one line says it all
+            pytest.fail(f"{target}: {result.run.reason}", pytrace=False)
         violation = violation_of(result.exception)
         if violation is None:  # a crash: the exception itself, with its traceback
             raise _leaf(result.exception)

@@ -207,7 +207,11 @@ def test_the_plugin_bounds_store_calls_with_its_call_timeout(tmp_path: Path) -> 
     done = _pytest(tmp_path, "--store", "plugin_stores:hangs",
                    "--replicheck-call-timeout", "0.5", "-k", "sequential_model", "-q")
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "did not return within 0.5 s" in done.stdout
+    failed = [line for line in done.stdout.splitlines() if "did not return within" in line]
+    assert failed, done.stdout
+    assert "plugin_stores:hangs: the store broke the contract: execute(get-" in failed[0]
+    assert failed[0].endswith("did not return within 0.5 s")
+    assert "Traceback" not in done.stdout
     bad = _pytest(tmp_path, "--store", "dynamodb", "--replicheck-call-timeout", "0")
     assert bad.returncode == 4
     assert "--replicheck-call-timeout='0'" in bad.stdout + bad.stderr
