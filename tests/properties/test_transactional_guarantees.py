@@ -322,3 +322,15 @@ def test_a_transaction_applied_twice_under_one_client_token_is_no_serial_history
     assert twice.verdict is not None and twice.verdict.anomalies[0].ops == (0, 1)
     once = judge("serializable-transactions", retried(replayed=True))
     assert once.status == HOLDS, once.explanation()
+
+
+def test_the_leader_stores_answer_to_an_update_records_the_item_it_made() -> None:
+    """Without it no checker knows what an update left, so an update that overwrote a
+    version it never read (a lost update) would go unseen."""
+    store = global_tables()
+    rec = RecordingStore(store)
+    _run(rec, "r1:a", increment("x"))
+    _run(rec, "r1:a", increment("x"))
+    ops = rec.history().operations
+    assert [op.meta["item"] for op in ops] == [{"pk": "x", "n": Decimal(1)},
+                                               {"pk": "x", "n": Decimal(2)}]
