@@ -322,3 +322,36 @@ def test_a_transaction_applied_twice_under_one_client_token_is_no_serial_history
     assert twice.verdict is not None and twice.verdict.anomalies[0].ops == (0, 1)
     once = judge("serializable-transactions", retried(replayed=True))
     assert once.status == HOLDS, once.explanation()
+
+
+def test_the_leader_stores_answer_to_an_update_records_the_item_it_made() -> None:
+    """Without it no checker knows what an update left, so an update that overwrote a
+    version it never read (a lost update) would go unseen."""
+    store = global_tables()
+    rec = RecordingStore(store)
+    _run(rec, "r1:a", increment("x"))
+    _run(rec, "r1:a", increment("x"))
+    ops = rec.history().operations
+    assert [op.meta["item"] for op in ops] == [{"pk": "x", "n": Decimal(1)},
+                                               {"pk": "x", "n": Decimal(2)}]
+
+
+def test_the_cycle_graphs_labels_fit_inside_the_drawing() -> None:
+    """Each edge label (up to 24 characters of 12 px monospace, about 7.3 px each)
+    lies within the SVG's width, whichever way it is anchored."""
+    import re
+
+    from replicheck.reports.graphs import cycle_graph_svg
+
+    judgement = judge("serializable-transactions", lost_increment())
+    assert judgement.verdict is not None
+    for anomaly in judgement.verdict.anomalies[:1]:
+        svg = cycle_graph_svg(anomaly)
+        assert svg is not None
+        width = float(re.search(r'width="([\d.]+)"', svg).group(1))  # type: ignore[union-attr]
+        for x, anchor, label in re.findall(
+                r'<text x="([\d.-]+)" y="[\d.-]+" fill="[^"]+" text-anchor="(\w+)">([^<]*)<',
+                svg):
+            extent = 7.3 * len(label)
+            left = {"start": 0.0, "middle": extent / 2, "end": extent}[anchor]
+            assert float(x) - left >= 0 and float(x) - left + extent <= width, label
