@@ -4,9 +4,19 @@
 driving a deterministic schedule first: machine 2, then machine 1 when the preset
 claims linearizable operations) with the store
 factory replaced by the mutant's, under a replicheck profile, and reports a
-:class:`MutantResult`: whether a machine failed (``caught``), the guarantee whose
-check failed (from the failing judgement), the time until the first failing example
-(before shrinking) and the size of the shrunk counterexample.
+:class:`MutantResult`: whether a machine caught it, the guarantees the failing example
+violated, the time until the first failing example (before shrinking) and the size of
+the shrunk counterexample.
+
+Only a guarantee violation catches a mutant (CONTRACTS.md section 6): a machine
+failing with a :class:`~replicheck.properties.examples.GuaranteeViolation` (alone or
+inside Hypothesis' exception group). Any other exception, raised by the mutant store
+or by the suite, is an *error*: ``caught`` False, ``error`` one line naming the
+exception and where it was raised; the remaining machines do not run.
+
+Failure files (each failing example's schedule, and the shrunk counterexample's
+schedule, ``...-minimal.json``) go to the folder ``out`` when given, else to
+``$REPLICHECK_FAILURE_DIR`` or the current directory.
 
 A machine that catches the mutant runs without Hypothesis' shrink phase (timed: a
 flag set in the machine's teardown when the first violation is detected). When
@@ -25,10 +35,14 @@ of rules of the last failing run (``step_unit`` ``"rules"``).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import time
-from collections.abc import Callable
+import traceback
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import hypothesis
@@ -37,6 +51,7 @@ from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
 
 from replicheck.implementation.mutants import catalog
 from replicheck.implementation.mutants.catalog import Mutant
+from replicheck.properties.examples import violation_of
 from replicheck.properties.outcomes import Counterexample
 from replicheck.properties.profiles import import_every_module, settings_for
 from replicheck.properties.replay import MUTANT_PREFIX
@@ -44,7 +59,8 @@ from replicheck.properties.shrink import SMALL_ENOUGH, minimize_counterexample
 from replicheck.properties.suite import PROPERTIES
 from replicheck.properties.suite import STEPS as SUITE_STEPS
 
-__all__ = ["STEPS", "MutantResult", "counterexample_of", "run_all", "run_mutant"]
+__all__ = ["STEPS", "MutantResult", "counterexample_of", "error_line", "progress_line",
+           "run_all", "run_mutant", "violation_of"]
 
 STEPS = SUITE_STEPS
 """The most rules one example runs (as the shipped suite)."""
@@ -52,7 +68,12 @@ STEPS = SUITE_STEPS
 
 @dataclass(frozen=True)
 class MutantResult:
-    """What the suite found on one mutant (the JSON object of ``replicheck mutants``)."""
+    """What the suite found on one mutant (the JSON object of ``replicheck mutants``).
+
+    ``caught`` only when a failing example violated a claimed guarantee: ``guarantee``
+    is the one reported first (the narrowest check), ``violated`` every claimed
+    guarantee that example violated. ``error`` (one line) when an exception other
+    than a violation stopped a machine: then ``caught`` is False."""
 
     name: str
     preset: str
@@ -68,12 +89,37 @@ class MutantResult:
     ``"rules"`` (rules of Hypothesis' shrunk run: no schedule was attached)."""
     counterexample: Counterexample | None = field(default=None, compare=False, repr=False)
     """The (shrunk) counterexample, when the failure carried one."""
+    violated: tuple[str, ...] = field(default=(), compare=False)
+    """Every claimed guarantee the failing example violated (``guarantee`` first)."""
+    error: str | None = field(default=None, compare=False)
+    """One line: the exception (not a violation) that stopped a machine, and where."""
+    schedule_file: Path | None = field(default=None, compare=False)
+    """Where the shown counterexample's schedule was written (``replicheck replay``)."""
+
+    @property
+    def verdict(self) -> str:
+        """``caught``, ``escaped`` or ``error``."""
+        return "caught" if self.caught else "error" if self.error is not None else "escaped"
 
     def to_json(self) -> dict[str, Any]:
-        """The contract's six fields (CONTRACTS.md section 6), nothing else."""
+        """The contract's fields (CONTRACTS.md section 6): the six, and ``error``
+        (null unless an exception other than a violation stopped a machine)."""
         return {"name": self.name, "preset": self.preset, "caught": self.caught,
                 "guarantee": self.guarantee, "seconds_to_failure": self.seconds_to_failure,
-                "counterexample_steps": self.counterexample_steps}
+                "counterexample_steps": self.counterexample_steps, "error": self.error}
+
+
+def progress_line(result: MutantResult) -> str:
+    """The line ``replicheck mutants`` prints when ``result``'s mutant is done."""
+    if result.caught:
+        seconds = "" if result.seconds_to_failure is None else \
+            f" in {result.seconds_to_failure:.2f} s"
+        steps = "" if result.counterexample_steps is None else \
+            f", {result.counterexample_steps} {result.step_unit or 'steps'}"
+        return f"  caught   {result.name}: {result.guarantee}{seconds}{steps}"
+    if result.error is not None:
+        return f"  ERROR    {result.name}: {result.error}"
+    return f"  ESCAPED  {result.name}"
 
 
 @dataclass
@@ -138,15 +184,65 @@ def _settings(profile: str, max_examples: int | None, shrink: bool,
                     database=None, suppress_health_check=list(HealthCheck))
 
 
-def _guarantee_of(error: BaseException) -> str | None:
-    found = getattr(error, "guarantees", None)
-    if found:
-        return str(found[0])
-    for inner in getattr(error, "exceptions", ()) or ():
-        guarantee = _guarantee_of(inner)
-        if guarantee is not None:
-            return guarantee
-    return None
+def _leaf(error: BaseException) -> BaseException:
+    """The first exception that is not a group, inside ``error``."""
+    inner = getattr(error, "exceptions", None)
+    if inner:
+        return _leaf(inner[0])
+    return error
+
+
+def error_line(error: BaseException) -> str:
+    """``error`` in one line: its type, its message's first line, and the innermost
+    frame it was raised in (file name, line, function)."""
+    leaf = _leaf(error)
+    message = next((line.strip() for line in str(leaf).splitlines() if line.strip()), "")
+    text = type(leaf).__name__ + (f": {message}" if message else "")
+    if len(text) > 200:
+        text = text[:200] + "..."
+    frames = traceback.extract_tb(leaf.__traceback__)
+    if frames:
+        last = frames[-1]
+        text += f" (raised in {Path(last.filename).name}:{last.lineno}, {last.name})"
+    return text
+
+
+@contextlib.contextmanager
+def _failure_dir(folder: str | Path | None) -> Iterator[None]:
+    """Within the block, machines write failing schedules to ``folder`` (unchanged
+    when None)."""
+    from replicheck.properties.machines import FAILURE_DIR_ENV
+
+    if folder is None:
+        yield
+        return
+    before = os.environ.get(FAILURE_DIR_ENV)
+    os.environ[FAILURE_DIR_ENV] = str(folder)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(FAILURE_DIR_ENV, None)
+        else:
+            os.environ[FAILURE_DIR_ENV] = before
+
+
+def _write_minimal(cx: Counterexample | None, target: str) -> Path | None:
+    """Write ``cx``'s schedule beside the machines' failure file of ``target``
+    (``...-minimal.json``); its path, or None when there is none to write."""
+    if cx is None or cx.schedule is None:
+        return None
+    from replicheck.properties.machines import failure_path
+    from replicheck.properties.schedule import dump, from_json
+
+    path = failure_path(target)
+    path = path.with_name(path.stem + "-minimal.json")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        dump(from_json(cx.schedule), path)
+    except (OSError, ValueError):
+        return None
+    return path
 
 
 def counterexample_of(error: BaseException) -> Counterexample | None:
@@ -172,67 +268,89 @@ def _run(machine: type[RuleBasedStateMachine], chosen: settings, watch: _Watch,
         watched = hypothesis.seed(hypothesis_seed)(watched)
     try:
         run_state_machine_as_test(watched, settings=chosen)
-    except Exception as error:  # an assertion, or a crash of the store: a failure
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:  # a violation, or a crash (SystemExit too): judged after
         return error
     return None
 
 
 def run_mutant(mutant: Mutant, profile: str = "ci", max_examples: int | None = None, *,
-               shrink: bool = True, seed: int = 0, hypothesis_seed: int | None = None
-               ) -> MutantResult:
+               shrink: bool = True, seed: int = 0, hypothesis_seed: int | None = None,
+               out: str | Path | None = None) -> MutantResult:
     """Run the machines of ``mutant``'s preset against the mutant (store seed
     ``seed``) under ``profile`` (at most ``max_examples`` examples per machine); the
-    first machine that fails catches it. ``seconds_to_failure`` runs from the start
-    of the first machine to the end of the first failing example. With
-    ``hypothesis_seed``, Hypothesis searches at random from that seed (the profile's
-    derandomization off), so several seeds measure the search, not one fixed path."""
+    first machine that fails decides: caught by a guarantee violation, else an error.
+    ``seconds_to_failure`` runs from the start of the first machine to the end of
+    the first failing example. With ``hypothesis_seed``, Hypothesis searches at random
+    from that seed (the profile's derandomization off), so several seeds measure the
+    search, not one fixed path. Failure files go to ``out`` (module docstring)."""
+    with _failure_dir(out):
+        return _run_mutant(mutant, profile, max_examples, shrink, seed, hypothesis_seed)
+
+
+def _run_mutant(mutant: Mutant, profile: str, max_examples: int | None, shrink: bool,
+                seed: int, hypothesis_seed: int | None) -> MutantResult:
     def factory() -> Any:
         return mutant.factory(seed)
 
+    target = MUTANT_PREFIX + mutant.name
     import_every_module()  # the same search whatever ran before in this process
     began = time.perf_counter()
-    for name, machine in _machines(mutant, factory, seed):
+    try:
+        machines = _machines(mutant, factory, seed)
+    except Exception as crash:  # the mutant cannot even be built or described
+        return MutantResult(mutant.name, mutant.preset, False, None, None, None,
+                            message=str(crash)[:2000], error=error_line(crash))
+    for name, machine in machines:
         watch = _Watch()
         error = _run(machine, _settings(profile, max_examples, False, hypothesis_seed),
                      watch, hypothesis_seed)
         if error is None:
             continue
+        violation = violation_of(error)
+        if violation is None:  # the store or the suite crashed: never a catch
+            return MutantResult(mutant.name, mutant.preset, False, None, None, None, name,
+                                str(error)[:2000], error=error_line(error))
         # from the start (machines that found nothing count too) to the first failure
         seconds = (watch.first_failure or time.perf_counter()) - began
         steps = watch.last_steps
-        first = counterexample_of(error)
+        first = violation.counterexample
         minimal = None if first is None or not shrink else minimize_counterexample(
-            first, MUTANT_PREFIX + mutant.name, seed)
+            first, target, seed)
         if minimal is first:
             minimal = None  # the schedule shrinker could not reproduce it
         if shrink and (minimal is None or minimal.size > SMALL_ENOUGH):
-            # Hypothesis shrinks the rules (then the schedule shrinker, again)
+            # Hypothesis shrinks the rules (then the schedule shrinker, again); it may
+            # shrink onto another failure (a crash of the store): the violation found
+            # first is the one to report then
             shrunk = _Watch()
             again = _run(machine, _settings(profile, max_examples, True, hypothesis_seed),
                          shrunk, hypothesis_seed)
-            # Hypothesis may shrink onto another failure (a crash of the store);
-            # a guarantee violation found first is the one to report then
-            if again is not None and (_guarantee_of(again) is not None
-                                      or _guarantee_of(error) is None):
-                second = counterexample_of(again)
+            other = None if again is None else violation_of(again)
+            if other is not None:
+                second = other.counterexample
                 if second is not None:
-                    second = minimize_counterexample(second, MUTANT_PREFIX + mutant.name,
-                                                     seed)
+                    second = minimize_counterexample(second, target, seed)
                 if minimal is None or (second is not None and second.schedule is not None
                                        and second.size < minimal.size):
-                    error, minimal = again, second
+                    violation, minimal = other, second
                     steps = shrunk.last_steps if shrunk.last_steps is not None else steps
         unit = "rules"
-        found = minimal if minimal is not None else counterexample_of(error)
+        found = minimal if minimal is not None else violation.counterexample
         if found is not None and found.schedule is not None and found.decisions is not None:
             steps, unit = found.decisions, "decisions"
-        guarantee = _guarantee_of(error) or (found.guarantee if found is not None else None)
-        return MutantResult(mutant.name, mutant.preset, True, guarantee,
-                            round(seconds, 3), steps, name, str(error)[:2000], unit, found)
+        violated = tuple(str(g) for g in violation.guarantees)
+        written = _write_minimal(minimal, target)
+        return MutantResult(mutant.name, mutant.preset, True,
+                            violated[0] if violated else None, round(seconds, 3), steps,
+                            name, str(violation)[:2000], unit, found, violated,
+                            schedule_file=written)
     return MutantResult(mutant.name, mutant.preset, False, None, None, None)
 
 
-def run_all(profile: str = "ci", max_examples: int | None = None, *, shrink: bool = True
-            ) -> list[MutantResult]:
+def run_all(profile: str = "ci", max_examples: int | None = None, *, shrink: bool = True,
+            out: str | Path | None = None) -> list[MutantResult]:
     """:func:`run_mutant` for every mutant of the catalog, in catalog order."""
-    return [run_mutant(m, profile, max_examples, shrink=shrink) for m in catalog.MUTANTS]
+    return [run_mutant(m, profile, max_examples, shrink=shrink, out=out)
+            for m in catalog.MUTANTS]

@@ -84,22 +84,54 @@ def settings_for(name: str) -> settings:
         return settings.get_profile(f"{PREFIX}{name}")
 
 
+SUBPACKAGES: tuple[str, ...] = ("models", "implementation", "properties", "histories",
+                                "reports")
+"""The top-level subpackages of the ``replicheck`` namespace package (one source folder
+each; pyproject.toml's ``packages`` lists them and their subpackages)."""
+
+
+def every_module() -> tuple[str, ...]:
+    """The names of every module and package of replicheck, sorted, found the same way
+    under every install: a wheel, a strict editable install and setuptools' default
+    editable install.
+
+    Each of :data:`SUBPACKAGES` is walked through its own ``__path__`` (a real folder
+    under every install). Walking the namespace package's ``replicheck.__path__``
+    finds nothing under the default editable install, whose path entry is a
+    placeholder its import hook answers (pkgutil cannot list it). A subpackage that
+    cannot be imported is passed over, as are its modules that cannot be (their
+    names are still listed when pkgutil finds them)."""
+    import importlib
+    import pkgutil
+
+    names: set[str] = set()
+    for sub in SUBPACKAGES:
+        try:
+            package = importlib.import_module(f"replicheck.{sub}")
+        except Exception:  # an optional part that cannot load
+            continue
+        names.add(package.__name__)
+        for info in pkgutil.walk_packages(package.__path__, package.__name__ + ".",
+                                          onerror=lambda name: None):
+            names.add(info.name)
+    return tuple(sorted(names))
+
+
 def import_every_module() -> None:
-    """Import every module of replicheck once (idempotent; a module that cannot be
-    imported, e.g. for a missing optional dependency, is passed over).
+    """Import every module of replicheck (:func:`every_module`) once (idempotent; a
+    module that cannot be imported, e.g. for a missing optional dependency, is passed
+    over).
 
     Hypothesis draws some text values from the string literals of the modules
     imported so far, so without this a derandomized search would depend on what ran
     earlier in the process: ``replicheck mutants`` would find another first failure
     for a mutant run after the others than for the same mutant run alone. With every
-    module imported first, each run sees the same literals."""
+    module imported first, each run sees the same literals, whichever way replicheck
+    was installed (README's ``pip install -e .`` as the tests' strict install)."""
     import importlib
-    import pkgutil
 
-    import replicheck
-
-    for info in pkgutil.walk_packages(replicheck.__path__, "replicheck."):
+    for name in every_module():
         try:
-            importlib.import_module(info.name)
+            importlib.import_module(name)
         except Exception:  # an optional part that cannot load
             continue

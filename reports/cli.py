@@ -99,6 +99,20 @@ def _megabytes(text: str) -> float:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def _call_timeout(text: str) -> float:
+    """argparse type of ``--call-timeout``: a finite number of seconds > 0."""
+    import math
+
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise argparse.ArgumentTypeError(
+            f"expected a finite number of seconds > 0, got {text!r}")
+    return seconds
+
+
 def _crash_subject(args: argparse.Namespace) -> str:
     """What the command was doing, naming its input, for the one line of a crash."""
     command = getattr(args, "command", None)
@@ -211,16 +225,22 @@ def _max_examples_cap() -> int | None:
 
 class _ProgressBar:
     """Draws the engine's progress on ``stream``: redrawn in place on a terminal,
-    one line per finished property otherwise."""
+    one line per finished property otherwise; each with the property's own time
+    (since its first event)."""
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
         self.tty = stream.isatty()
         self.began = time.perf_counter()
+        self.current: tuple[str, str] | None = None
         self.width = 0
 
     def __call__(self, event: ProgressEvent) -> None:
-        elapsed = time.perf_counter() - self.began
+        now = time.perf_counter()
+        if (event.store, event.property) != self.current:  # a property starts
+            self.current = (event.store, event.property)
+            self.began = now
+        elapsed = now - self.began
         if event.status == "running":
             if not self.tty:
                 return
@@ -242,7 +262,7 @@ def _verify(args: argparse.Namespace) -> int:
     """``replicheck verify``: run the suite on one store or every preset, write the
     reports (markdown, HTML, JSON) and each counterexample's schedule to ``--out``."""
     from replicheck.implementation.presets import PRESETS, UnknownStore
-    from replicheck.properties.engine import store_factory, verify
+    from replicheck.properties.engine import BadStore, store_factory, verify
     from replicheck.properties.profiles import PROFILES, UnknownProfile, choose_profile
 
     if args.profile is not None and args.profile not in PROFILES:
@@ -272,8 +292,11 @@ def _verify(args: argparse.Namespace) -> int:
 
     with tempfile.TemporaryDirectory(prefix="replicheck-failures-") as scratch:
         # the machines' own failure files: the reports' replay/ files supersede them
-        outcome = verify(targets, profile=profile, max_examples=cap, progress=progress,
-                         failure_dir=scratch)
+        try:
+            outcome = verify(targets, profile=profile, max_examples=cap, progress=progress,
+                             failure_dir=scratch, call_timeout=args.call_timeout)
+        except BadStore as error:  # the factory raised or built no store
+            return fail_usage(error.line)
     written = _write_reports(outcome, out)
     if args.json:
         from replicheck.reports.json_report import suite_to_json
@@ -326,12 +349,17 @@ def _verify_summary(outcome: SuiteOutcome) -> str:
         violated = [c.guarantee for c in store.cells if c.status == "violated"]
         errors = [p for p in store.properties if p.status == "error"]
         unknown = [c.guarantee for c in store.cells if c.status == "unknown" and c.claimed]
+        unchecked = [c for c in store.cells if c.status == "unchecked"]
         observed = [c.guarantee for c in store.cells if c.status == "observed"]
+        undecided = [*(f"unknown {g}" for g in unknown),
+                     *(f"UNCHECKED {c.guarantee}" for c in unchecked)]
         verdict = ("VIOLATED " + ", ".join(violated) if violated
-                   else "ERROR" if errors else "unknown " + ", ".join(unknown) if unknown
+                   else "ERROR" if errors else "; ".join(undecided) if undecided
                    else "every claimed guarantee holds")
         lines.append(f"{store.target}: {verdict}"
                      + (f" (observed, not claimed: {', '.join(observed)})" if observed else ""))
+        if not violated and not errors:
+            lines += [f"  unchecked {c.guarantee}: {c.reason}" for c in unchecked]
         for run in store.properties:
             if run.status == "error":
                 lines.append(f"  error in {run.name}: {run.reason}")
@@ -346,7 +374,9 @@ def _verify_summary(outcome: SuiteOutcome) -> str:
 
 
 def _mutants(args: argparse.Namespace) -> int:
-    """``replicheck mutants``: run the suite against every mutant of the catalog."""
+    """``replicheck mutants``: run the suite against every mutant of the catalog, one
+    progress line per mutant on stderr as it finishes (unless ``--quiet``; ``--json``
+    keeps them, as ``verify`` keeps its progress: stdout holds only the JSON)."""
     from replicheck.properties.profiles import PROFILES
 
     if args.profile not in PROFILES:
@@ -357,26 +387,35 @@ def _mutants(args: argparse.Namespace) -> int:
     from replicheck.implementation.mutants import catalog
     from replicheck.properties import mutation
 
+    out = Path(args.out)  # created when the first failure file is written
+    if out.exists() and not out.is_dir():
+        return fail_usage(f"--out {args.out}: exists and is not a folder")
     results = []
     for entry in catalog.MUTANTS:
-        result = mutation.run_mutant(entry, profile=args.profile)
+        result = mutation.run_mutant(entry, profile=args.profile, out=out)
         results.append(result)
-        if not args.json and not args.quiet:
-            print(f"  {'caught' if result.caught else 'ESCAPED':8} {entry.name}",
-                  file=sys.stderr, flush=True)
+        if not args.quiet:
+            print(terminal_line(mutation.progress_line(result)), file=sys.stderr, flush=True)
     if args.json:
         print(json.dumps([r.to_json() for r in results], indent=2))
     else:
-        rows = [(r.name, r.preset, "caught" if r.caught else "ESCAPED", r.guarantee or "-",
+        rows = [(r.name, r.preset, r.verdict if r.caught else r.verdict.upper(),
+                 r.guarantee or "-",
                  "-" if r.seconds_to_failure is None else f"{r.seconds_to_failure:.2f}",
                  "-" if r.counterexample_steps is None else r.counterexample_steps,
                  r.step_unit or "-")
                 for r in results]
         print(tabulate(rows, headers=["mutant", "preset", "verdict", "guarantee",
                                       "seconds", "steps", "counted in"]))
-        escaped = [r.name for r in results if not r.caught]
-        print(f"\n{len(results) - len(escaped)} of {len(results)} mutants caught"
-              + (f"; escaped: {', '.join(escaped)}" if escaped else ""))
+        escaped = [r.name for r in results if r.verdict == "escaped"]
+        errors = [r for r in results if r.verdict == "error"]
+        print(f"\n{len(results) - len(escaped) - len(errors)} of {len(results)} mutants "
+              "caught" + (f"; escaped: {', '.join(escaped)}" if escaped else "")
+              + (f"; errors: {', '.join(r.name for r in errors)}" if errors else ""))
+        for r in errors:
+            print(terminal_line(f"error in {r.name}: {r.error}"))
+        if out.is_dir():
+            print(terminal_line(f"failure files (schedules to replay) in {out}/"))
     return EXIT_OK if all(r.caught for r in results) else EXIT_VIOLATION
 
 
@@ -443,6 +482,11 @@ def build_parser() -> argparse.ArgumentParser:
                             "$REPLICHECK_PROFILE, else ci when $CI is set, else quick)")
     verify_cmd.add_argument("--out", default="replicheck-report", metavar="DIR",
                             help="the report directory (default: replicheck-report/)")
+    verify_cmd.add_argument("--call-timeout", type=_call_timeout, default=30.0,
+                            metavar="S",
+                            help="seconds a store call may take, a finite number > 0: a "
+                            "call that does not return within S ends its property as an "
+                            "error naming the call (exit 1) (default 30)")
     verify_cmd.add_argument("--quiet", action="store_true", help="no progress bar")
     verify_cmd.add_argument("--json", action="store_true",
                             help="print the JSON report to stdout")
@@ -450,12 +494,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     mutants = sub.add_parser("mutants", help="run the suite against every mutant of the "
                              "reference store and report which it catches",
-                             epilog=EXIT_STATUS_HELP)
+                             epilog="exit status: 0 every mutant caught (by a violation "
+                             "of a claimed guarantee), 1 a mutant escaped or errored (an "
+                             "exception in the store or the suite is never a catch), 2 "
+                             "usage, 4 internal error")
     mutants.add_argument("--profile", default="ci", metavar="P",
                          help="replicheck profile: quick, ci or thorough (default: ci)")
+    mutants.add_argument("--out", default="replicheck-mutants", metavar="DIR",
+                         help="the folder failing examples' schedules are written to "
+                         "(default: replicheck-mutants/)")
     mutants.add_argument("--json", action="store_true",
-                         help="print a JSON array, one object per mutant")
-    mutants.add_argument("--quiet", action="store_true", help="no progress lines")
+                         help="print a JSON array, one object per mutant, on stdout (the "
+                         "progress lines stay on stderr)")
+    mutants.add_argument("--quiet", action="store_true",
+                         help="no progress lines (one per mutant, on stderr, as it "
+                         "finishes)")
     mutants.set_defaults(run=_mutants)
     return parser
 

@@ -30,6 +30,7 @@ from replicheck.reports.naming import (
     all_anomalies,
     cell_text,
     checked_count,
+    judged_cells,
     matrix_columns,
     overall_result,
     replay_file_name,
@@ -57,6 +58,7 @@ th{background:#eef0f6}
 .st-holds{background:#dff3e2}.st-violated{background:#f9c9c9;font-weight:bold}
 .st-observed{background:#ffeab0}.st-unknown{background:#dfe6f3}
 .st-not-applicable{background:#f3f3f3;color:#888}
+.st-unchecked{background:#fde3c8;font-weight:bold}
 .st-holds.unclaimed{background:#eef8ef;color:#35623d}
 .result{display:inline-block;padding:.15em .6em;border-radius:4px;font-weight:bold}
 .result.holds{background:#2e7d32;color:#fff}.result.violated{background:#c62828;color:#fff}
@@ -70,6 +72,7 @@ th{background:#eef0f6}
 .anomaly-type{font-weight:bold;color:#a00}
 .kinds span{display:inline-block;margin-right:1em}
 .muted{color:#666}
+.matrix .checker{font-size:.8em;color:#555;margin-top:.15em}
 """
 
 
@@ -126,17 +129,29 @@ def _matrix(outcome: SuiteOutcome) -> list[str]:
             title = f"{store.target} · {guarantee}"
             if cell is not None and cell.reason:
                 title += f": {cell.reason}"
+            checker = ""
+            if cell is not None and cell.checker and status != "not-applicable":
+                title += f" (checker: {cell.checker})"
+                checker = f'<div class="checker">{html_text(cell.checker)}</div>'
             cells.append(f'<td class="st-{html_attr(status)}{unclaimed}" '
-                         f'title="{html_attr(title)}">{html_text(cell_text(cell))}</td>')
+                         f'title="{html_attr(title)}">{html_text(cell_text(cell))}'
+                         f"{checker}</td>")
         out.append(f"<tr><th><code>{html_text(store.target)}</code></th>{''.join(cells)}"
                    "</tr>")
     out.append("</table></div>")
     if dropped:
         out.append("<p class=\"muted\">Columns left out (not applicable for every store): "
                    + ", ".join(f"<code>{html_text(g)}</code>" for g in dropped) + ".</p>")
+    unchecked = [(s, c) for s in outcome.stores for c in s.cells if c.status == "unchecked"]
+    if unchecked:
+        out.append("<h4>Unchecked claims (no example judged them)</h4><ul>")
+        out += [f"<li><code>{html_text(s.target)}</code> <code>{html_text(c.guarantee)}"
+                f"</code>: {html_text(c.reason)}</li>" for s, c in unchecked]
+        out.append("</ul>")
     out.append("<h4>Legend</h4><ul class=\"legend\">")
     for (text, meaning), status in zip(LEGEND, ("holds", "holds unclaimed", "violated",
-                                                "observed", "unknown", "not-applicable"),
+                                                "observed", "unknown", "unchecked",
+                                                "not-applicable"),
                                        strict=True):
         first, *rest = status.split()
         cls = f"st-{first}" + "".join(f" {r}" for r in rest)
@@ -160,6 +175,14 @@ def _store(store: StoreOutcome, ids: _Ids) -> list[str]:
                    f"<td>{run.examples}</td><td>{run.seconds:.2f}</td>"
                    f"<td>{html_text(run.reason) or '-'}</td></tr>")
     out.append("</table>")
+    judged = judged_cells(store)
+    if judged:
+        out += ["<h3>Guarantees and their checkers</h3>", '<table class="checkers">',
+                "<tr><th>guarantee</th><th>result</th><th>checker</th></tr>"]
+        out += [f"<tr><td><code>{html_text(c.guarantee)}</code></td>"
+                f'<td class="st-{html_attr(c.status)}">{html_text(cell_text(c))}</td>'
+                f"<td>{html_text(c.checker)}</td></tr>" for c in judged]
+        out.append("</table>")
     for example in store.violations:
         out += _counterexample("Violation", store, example, ids)
     for example in store.observations:

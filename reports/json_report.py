@@ -21,7 +21,8 @@ The top-level object:
 ``result``
     ``"holds"``, ``"violated"`` or ``"unknown"``: the overall result.
 ``exit_status``
-    the exit status of ``replicheck verify`` (0, 1 or 3), and ``exit_meaning`` what it
+    the exit status of ``replicheck verify`` (0, 1 or 3: 3 when nothing is violated but
+    a claimed guarantee is ``unknown`` or ``unchecked``), and ``exit_meaning`` what it
     means in words.
 ``columns``
     the guarantee IDs of the matrix, in report order (GUARANTEES then
@@ -37,14 +38,26 @@ The top-level object:
         the guarantee IDs the store claims.
     ``cells``
         an object keyed by guarantee ID: ``status`` (``holds``, ``violated``,
-        ``observed``, ``unknown``, ``not-applicable``), ``claimed`` (boolean),
-        ``counts`` (examples per judgement status; absent statuses are 0),
-        ``examples`` (examples that judged it, not-applicable excluded), ``reason``
-        and ``text`` (the cell as the Markdown and HTML reports write it).
+        ``observed``, ``unknown``, ``unchecked``, ``not-applicable``), ``claimed``
+        (boolean), ``counts`` (examples per judgement status; absent statuses are 0),
+        ``examples`` (examples that judged it, not-applicable excluded), ``reason``,
+        ``checker`` (the checker that decided it, in words, e.g. ``"Elle item
+        checker: serializable"`` or ``"item linearizability (WGL)"``; several joined
+        by ``"; "`` when several properties judged it; ``""`` when none did) and
+        ``text`` (the cell as the Markdown and HTML reports write it).
+        ``unchecked`` is a claimed guarantee no example judged (``examples`` is 0):
+        ``reason`` says why (the capability the store lacks without which no property
+        can check it, the properties skipped and why, or that no example held
+        anything it speaks about); it is never ``holds``, and it makes the exit
+        status 3. ``not-applicable`` is only ever an unclaimed guarantee.
     ``properties``
         one object per property run: ``name``, ``status`` (``passed``, ``failed``,
-        ``skipped``, ``error``), ``guarantees`` (IDs it checks), ``reason`` (why
-        skipped, or the failure's first line), ``examples``, ``seconds`` and
+        ``skipped``, ``error``: ``error`` also when the store broke the contract, i.e.
+        answered with the wrong type, raised outside its typed errors, or a call did
+        not return within ``--call-timeout``), ``guarantees`` (IDs it checks),
+        ``reason`` (why skipped, or the failure's first line: for ``error``, one line
+        naming the call and what it returned or raised), ``examples``, ``seconds``
+        (the property's own wall time) and
         ``counterexample`` (a counterexample object when it failed, else null).
     ``violations``
         the counterexamples of the failed properties (the same objects as under
@@ -170,6 +183,7 @@ def _cell(cell: Cell) -> dict[str, Any]:
         "counts": {k: cell.counts[k] for k in sorted(cell.counts)},
         "examples": cell.examples,
         "reason": cell.reason,
+        "checker": cell.checker,
         "text": cell_text(cell),
     }
 
