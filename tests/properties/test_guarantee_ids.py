@@ -12,13 +12,14 @@ from hypothesis import strategies as st
 
 from replicheck.histories.history import History
 from replicheck.implementation.memory import MemoryStore
-from replicheck.models.items.requests import Delete, Get, Put, Request, Update
+from replicheck.models.items.requests import Delete, Get, Put, Request, TransactWrite, Update
 from replicheck.properties.guarantees import (
     item_session_history,
     judge_guarantee,
     restrict_reads,
 )
 from replicheck.properties.recording import RecordingStore
+from replicheck.properties.threaded import _session_view
 
 
 def stale_after_an_eventual_read() -> tuple[History, MemoryStore]:
@@ -55,6 +56,29 @@ def test_sessions_name_the_write_and_read_of_the_whole_history() -> None:
     assert anomaly.ops == (1, 2)
     assert [history.operation(i).f for i in anomaly.ops] == ["put", "get-strong"]
     assert "(op 1" in anomaly.explanation and "(op 2)" in anomaly.explanation
+
+
+def test_the_threaded_session_view_keeps_the_ids_of_the_recorded_history() -> None:
+    """The threaded property judges sessions without the single-item operations on items
+    a transaction wrote without reporting its writes; the counterexample shows the whole
+    history, so the anomaly names its ids."""
+    store = MemoryStore()
+    rec = RecordingStore(store)
+    rec.execute(TransactWrite((Put("items", {"pk": "k0", "v": "t"}),)), "c0")
+    rec.execute(Put("items", {"pk": "k0", "v": "a"}), "c1")  # left out of the view
+    rec.execute(Put("items", {"pk": "k1", "v": "b"}), "c1")
+    rec.execute(Get("items", {"pk": "k1"}, consistent=True), "c1")
+    history = rec.history()
+    ops = list(history.operations)
+    ops[3] = replace(ops[3], output={"item": None})  # the read misses c1's own put
+    history = replace(history, operations=tuple(ops))
+    view = _session_view(history, store.descriptor)
+    assert [op.id for op in view.operations] == [0, 2, 3]
+    judgement = judge_guarantee("read-your-writes", view, replace(store.descriptor, claims=()))
+    assert judgement.verdict is not None
+    [anomaly] = judgement.verdict.anomalies
+    assert anomaly.ops == (2, 3)
+    assert [history.operation(i).f for i in anomaly.ops] == ["put", "get-strong"]
 
 
 KEYS = ("k0", "k1")
