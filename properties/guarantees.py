@@ -216,9 +216,10 @@ def _claimed_kinds(descriptor: Descriptor, guarantee: str) -> frozenset[str] | N
 
 def restrict_reads(history: History, reads: frozenset[str]) -> History:
     """``history`` with only the reads whose kind is in ``reads`` (every other
-    operation kept), operations renumbered in order."""
-    kept = [op for op in history.operations if op.f not in READ_KINDS or op.f in reads]
-    return replace(history, operations=tuple(replace(op, id=i) for i, op in enumerate(kept)))
+    operation kept), each operation keeping its ``id``: a checker's anomalies on the
+    result name the operations of ``history``."""
+    kept = tuple(op for op in history.operations if op.f not in READ_KINDS or op.f in reads)
+    return replace(history, operations=kept)
 
 
 def _from_verdict(guarantee: str, claimed: bool, verdict: Verdict, reason: str = ""
@@ -254,7 +255,8 @@ def item_session_history(history: History, reads: frozenset[str]) -> History:
     each with ``key`` the item's key tuple and ``meta`` carrying ``table``, the
     store's ``version`` and, where known, the ``item`` written (``applied`` false
     for an ok write the store says changed nothing). Transactions keep their
-    ``meta["writes"]``; other operations are dropped."""
+    ``meta["writes"]``; other operations are dropped. Every operation keeps its
+    ``id``, so the checkers' anomalies name operations of ``history``."""
     from replicheck.histories.items import request_of, response_of
     from replicheck.models.items.requests import Delete, Get, Put, Update
 
@@ -268,7 +270,7 @@ def item_session_history(history: History, reads: frozenset[str]) -> History:
     for op in history.operations:
         if op.f == "transact-write":
             if "writes" in op.meta:
-                out.append(replace(op, id=len(out)))
+                out.append(op)
             continue
         if op.f in READ_KINDS and op.f not in reads:
             continue
@@ -304,7 +306,7 @@ def item_session_history(history: History, reads: frozenset[str]) -> History:
             if op.status == FAIL:
                 output = op.output
         value = dict(request.item) if isinstance(request, Put) else None
-        out.append(Operation(id=len(out), process=op.process, f=f, key=key, input=value,
+        out.append(Operation(id=op.id, process=op.process, f=f, key=key, input=value,
                              output=output, status=op.status, call=op.call, ret=op.ret,
                              call_time=op.call_time, ret_time=op.ret_time, error=op.error,
                              meta=meta))

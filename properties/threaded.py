@@ -245,7 +245,7 @@ def _session_view(history: History, descriptor: Descriptor) -> History:
             source = request.item if isinstance(request, Put) else getattr(request, "key", {})
             if set(written_keys([Put(request_table(request), source)], descriptor)) & blind:
                 continue
-        kept.append(dc_replace(op, id=len(kept)))
+        kept.append(op)  # its id kept: anomalies name operations of the whole history
     return dc_replace(history, operations=tuple(kept))
 
 

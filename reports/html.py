@@ -29,6 +29,7 @@ from replicheck.reports.naming import (
     LEGEND,
     all_anomalies,
     cell_text,
+    checked_count,
     judged_cells,
     matrix_columns,
     overall_result,
@@ -205,7 +206,7 @@ def _counterexample(kind: str, store: StoreOutcome, example: Counterexample, ids
         out.append("</ol>")
     timeline = ids.next("tl") if example.history is not None else None
     if example.verdict is not None:
-        out += _verdict(example.verdict, timeline)
+        out += _verdict(example.verdict, timeline, example.history)
     if example.history is not None and timeline is not None:
         out += _drawings(example.history, example.verdict, ids, timeline)
     if example.schedule is not None:
@@ -229,11 +230,12 @@ def _op_links(ops: Sequence[int], timeline: str | None) -> str:
                      for i in ops)
 
 
-def _verdict(verdict: Verdict, timeline: str | None) -> list[str]:
+def _verdict(verdict: Verdict, timeline: str | None, history: History | None = None
+             ) -> list[str]:
     checked = ", ".join(verdict.consistency) or NOT_CHOSEN
     out = [f"<p>Checker verdict: <b>{html_text(validity_text(verdict.valid))}</b> (model "
            f"<code>{html_text(verdict.model)}</code>, checked for {html_text(checked)}; "
-           f"{verdict.stats.operations} operations).</p>"]
+           f"{checked_count(verdict, history)}).</p>"]
     anomalies = all_anomalies(verdict)
     if anomalies:
         out.append("<ul class=\"anomalies\">")
@@ -259,8 +261,7 @@ def _drawings(history: History, verdict: Verdict | None, ids: _Ids, timeline: st
         for op in anomaly.ops:
             if anomaly.type not in marks.setdefault(op, []):
                 marks[op].append(anomaly.type)
-    count = len(history.operations)
-    out = [f"<h4>Timeline ({count} operation{'s' if count != 1 else ''}, "
+    out = [f"<h4>Timeline ({checked_count(verdict, history)}, "
            f"{len({op.process for op in history.operations})} processes)</h4>",
            timeline_html(history, marks, ident=timeline)]
     graphs = list(_graphs(anomalies, history, ids))
@@ -296,10 +297,11 @@ def render_check_html(history: History, verdict: Verdict, *, source: str | None 
     body = [f"<h1>{html_text(title)}</h1>",
             f'<p><span class="result {result}">{html_text(valid)}</span></p>']
     timeline = ids.next("tl")
-    body += _verdict(verdict, timeline)
+    body += _verdict(verdict, timeline, history)
     stats = verdict.stats
-    body.append(f'<p class="muted">{stats.operations} operations checked in '
-                f"{stats.seconds:.3f} s"
+    body.append(f'<p class="muted">{checked_count(verdict, history)}'
+                + (" checked" if stats.operations == len(history.operations) else "")
+                + f" in {stats.seconds:.3f} s"
                 + (f", {stats.states} states explored" if stats.states else "") + ".</p>")
     if history.skipped:
         body.append("<h4>Skipped records</h4><ul>")

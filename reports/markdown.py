@@ -35,6 +35,7 @@ from replicheck.reports.naming import (
     LEGEND,
     all_anomalies,
     cell_text,
+    checked_count,
     judged_cells,
     matrix_columns,
     overall_result,
@@ -183,7 +184,7 @@ def _history(history: History, verdict: Verdict | None) -> list[str]:
                 marks[op].append(anomaly.type)
     count = len(history.operations)
     shown = history.operations[:HISTORY_ROWS]
-    out = [f"History ({count} operation{'s' if count != 1 else ''}; records are "
+    out = [f"History ({checked_count(verdict, history)}; records are "
            "invocation → completion indexes):", ""]
     rows = [[str(op.id), md_text(op.process), md_text(op.f), md_text(format_value(op.key)),
              md_text(format_value(op.input)),

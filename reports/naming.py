@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from replicheck.histories.history import History
 from replicheck.histories.verdict import Anomaly, Verdict
 from replicheck.models.guarantees import GUARANTEES, MECHANISM_PROMISES
 from replicheck.properties.outcomes import Cell, StoreOutcome, SuiteOutcome
@@ -22,6 +23,7 @@ __all__ = [
     "REPLAY_DIR",
     "all_anomalies",
     "cell_text",
+    "checked_count",
     "judged_cells",
     "matrix_columns",
     "overall_result",
@@ -155,3 +157,14 @@ def validity_text(valid: object) -> str:
     if valid is True:
         return "valid"
     return "not valid" if valid is False else "unknown"
+
+
+def checked_count(verdict: Verdict | None, history: History | None) -> str:
+    """How many operations the checker judged, beside the history drawn: ``9
+    operations`` when it judged them all, ``6 of 9 operations checked`` when it judged
+    part of them (the reads a claim covers, the functions a model knows)."""
+    total = None if history is None else len(history.operations)
+    checked = total if verdict is None else verdict.stats.operations
+    if total is None or checked == total:
+        return f"{checked} operation{'s' if checked != 1 else ''}"
+    return f"{checked} of {total} operations checked"
