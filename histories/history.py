@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Final, Literal
 
 from replicheck.models.equality import same_value, value_key
@@ -105,7 +106,13 @@ class Record:
 class Operation:
     """One invocation and its completion.
 
-    ``id`` numbers operations in invocation order from 0. ``call`` and ``ret`` are the
+    ``id`` is the operation's identity: its invocation index, the number of client
+    invocations before it in the history as read (0, 1, 2, ... in record order;
+    completions, faults and observations are not counted). :func:`pair` assigns it
+    once; a filtered or transformed history keeps it, so a checker run on a part of a
+    history names the same operations as the whole history does (ids are not
+    positions in ``History.operations``: look an operation up with
+    :meth:`History.operation`). ``call`` and ``ret`` are the
     record indexes of the invocation and the completion (``ret`` is ``None`` when the
     operation never completed). ``input`` is the invocation's value, ``output`` the
     completion's (``None`` for an operation that never completed). ``status`` is
@@ -188,6 +195,16 @@ class History:
 
     def __len__(self) -> int:
         return len(self.operations)
+
+    @cached_property
+    def _by_id(self) -> dict[int, Operation]:
+        return {op.id: op for op in self.operations}
+
+    def operation(self, op_id: int) -> Operation:
+        """The operation whose ``id`` is ``op_id``. Ids are identities kept by every
+        filter, not positions in :attr:`operations`; KeyError when no operation of
+        this history has that id."""
+        return self._by_id[op_id]
 
     def by_key(self) -> tuple[tuple[Hashable, tuple[Operation, ...]], ...]:
         """Operations grouped by their key as ``(key, operations)`` pairs, in order of
@@ -295,5 +312,6 @@ def pair(records: Iterable[Record], *, source: str | None = None, lenient: bool 
 
 
 def ops_by_id(history: History, ids: Sequence[int]) -> tuple[Operation, ...]:
-    """The operations with the given ids, in the given order."""
-    return tuple(history.operations[i] for i in ids)
+    """The operations with the given ids (identities, not positions), in the given
+    order; KeyError for an id no operation of ``history`` has."""
+    return tuple(history.operation(i) for i in ids)

@@ -167,7 +167,8 @@ def _known_functions(model: str, history: History) -> frozenset[str]:
 
 def drop_unknown_functions(history: History, model: str) -> History:
     """``history`` without the operations whose function ``model`` does not know, each
-    reported in ``skipped`` with its line (operations are renumbered in order)."""
+    reported in ``skipped`` with its line. The operations kept keep their ``id``, so
+    anomalies found in the result name operations of ``history``."""
     from dataclasses import replace
 
     known = _known_functions(model, history)
@@ -175,7 +176,7 @@ def drop_unknown_functions(history: History, model: str) -> History:
     skipped = list(history.skipped)
     for op in history.operations:
         if op.f in known:
-            kept.append(replace(op, id=len(kept)))
+            kept.append(op)
         else:
             skipped.append(HistoryError(
                 f"unknown function {op.f!r} for model {model!r}; expected one of "

@@ -63,7 +63,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Final, Protocol, runtime_checkable
 
 from replicheck.models.guarantees import check_guarantee
 from replicheck.models.items.errors import (
@@ -94,6 +94,7 @@ from replicheck.models.items.requests import (
 )
 
 __all__ = [
+    "CLAIM_NEEDS",
     "OPERATION_KINDS",
     "AntiEntropy",
     "CancellationReason",
@@ -377,6 +378,20 @@ _PROTOCOL_OF: dict[Capability, type] = {
 }
 
 
+CLAIM_NEEDS: Final[Mapping[str, Capability]] = {
+    "linearizable-strong-reads": Capability.STRONG_READS,
+    "serializable-transactions": Capability.TRANSACTIONS,
+    "atomic-transactions": Capability.TRANSACTIONS,
+    "stream-exactly-once": Capability.STREAM,
+    "stream-item-order": Capability.STREAM,
+    "merkle-root-iff-equal": Capability.ANTI_ENTROPY,
+    "anti-entropy-exact": Capability.ANTI_ENTROPY,
+    "vector-clock-order": Capability.VERSIONS,
+    "convergence": Capability.REPLICA_INTROSPECTION,
+}
+"""The capability without which the suite cannot check a claimed guarantee."""
+
+
 def check_store(store: object) -> list[str]:
     """The ways ``store`` breaks the contract, as sentences (empty when it keeps it):
     not a Store, a declared capability whose protocol it lacks, a claim that needs a
@@ -392,19 +407,8 @@ def check_store(store: object) -> list[str]:
                 f"{descriptor.name} declares {capability.value!r} but lacks "
                 f"{protocol.__name__} methods"
             )
-    needs = {
-        "linearizable-strong-reads": Capability.STRONG_READS,
-        "serializable-transactions": Capability.TRANSACTIONS,
-        "atomic-transactions": Capability.TRANSACTIONS,
-        "stream-exactly-once": Capability.STREAM,
-        "stream-item-order": Capability.STREAM,
-        "merkle-root-iff-equal": Capability.ANTI_ENTROPY,
-        "anti-entropy-exact": Capability.ANTI_ENTROPY,
-        "vector-clock-order": Capability.VERSIONS,
-        "convergence": Capability.REPLICA_INTROSPECTION,
-    }
     for claim in descriptor.claims:
-        need = needs.get(claim.guarantee)
+        need = CLAIM_NEEDS.get(claim.guarantee)
         if need is not None and need not in descriptor.capabilities:
             problems.append(
                 f"{descriptor.name} claims {claim.guarantee!r} without the "

@@ -300,7 +300,8 @@ def clocks_machine(factory: Callable[[], Store], target: str | None = None
                 f" (and {len(problems) - 3} more)" if len(problems) > 3 else "")
             judgement = Judgement("vector-clock-order", VIOLATED if claimed else OBSERVED,
                                   claimed, reason=f"replica states after the last step: "
-                                                  f"{shown}")
+                                                  f"{shown}",
+                                  checker="replica version-vector growth check")
             if snapshots:
                 self.rec.observe("replicas", self.raw.replicas_observation(table))
             self.verdicts.take(judgement, self.rec.history())

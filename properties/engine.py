@@ -15,11 +15,22 @@ of :mod:`replicheck.properties.outcomes`. It renders nothing.
   :class:`~replicheck.properties.outcomes.SuiteOutcome`.
 
 A property's status: ``skipped`` when :meth:`Property.skip_reason` says it does not
-apply; ``failed`` when its machine raised
+apply; ``error`` when the store broke the contract
+(:class:`~replicheck.properties.recording.ContractBreach`: an answer of the wrong type,
+an exception outside the typed errors, ``SystemExit``, a call that did not return
+within ``call_timeout`` seconds; the reason is the breach's one line, and it wins
+over anything judged on the broken history); ``failed`` when its machine raised
 :class:`~replicheck.properties.examples.GuaranteeViolation` (its counterexample is kept,
 shrunk further by :func:`replicheck.properties.shrink.minimize_counterexample` when
 that module offers it); ``error`` for any other exception (the store's adapter or the
 suite crashed: the reason is the exception's last line); else ``passed``.
+
+Every store the engine builds is a
+:class:`~replicheck.properties.recording.GuardedStore` (each call checked and timed),
+and each property runs on a daemon worker thread under a
+:class:`~replicheck.properties.recording.CallWatch`: when a store call overruns the
+call timeout the engine stops waiting, abandons the thread (a hung call cannot keep
+the process alive) and reports the call.
 
 Progress: a callable receiving :class:`ProgressEvent` values, one when a property
 starts, one after each example, and one when it ends (its final status).
@@ -39,11 +50,12 @@ from typing import Final
 from hypothesis import Phase, settings
 from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
 
-from replicheck.implementation.store import Descriptor, Store
+from replicheck.implementation.store import CLAIM_NEEDS, Descriptor, Store
 from replicheck.models.guarantees import GUARANTEES, MECHANISM_PROMISES
 from replicheck.properties.examples import ExampleReport, GuaranteeViolation, collecting
 from replicheck.properties.outcomes import (
     NOT_APPLICABLE,
+    UNCHECKED,
     Cell,
     Counterexample,
     PropertyRun,
@@ -51,13 +63,27 @@ from replicheck.properties.outcomes import (
     StoreOutcome,
     SuiteOutcome,
     cell_status,
+    checker_names,
+)
+from replicheck.properties.recording import (
+    DEFAULT_CALL_TIMEOUT,
+    BadStore,
+    CallTimedOut,
+    CallWatch,
+    ContractBreach,
+    current_watch,
+    guarded_factory,
+    watching,
 )
 from replicheck.properties.shrink import SMALL_ENOUGH
 from replicheck.properties.suite import PROPERTIES, STEPS, NotApplicable, Property
 
 __all__ = [
+    "BadStore",
     "ProgressEvent",
     "PropertyResult",
+    "StoreContractError",
+    "check_target",
     "describe_store",
     "run_property",
     "store_factory",
@@ -86,17 +112,24 @@ class ProgressEvent:
     status: str
 
 
+class StoreContractError(Exception):
+    """What a property that ended on a broken contract raises to its caller (the
+    pytest suite): the breach's one line."""
+
+
 @dataclass(frozen=True)
 class PropertyResult:
     """One property on one store: the ``run`` (what the reports show), the judgement
     ``counts`` per guarantee (status -> examples), the smallest example observing
     each unclaimed guarantee (``observations``), and the ``exception`` that failed or
-    crashed the run (None when it passed or was skipped)."""
+    crashed the run (None when it passed or was skipped), and the ``checkers`` that
+    judged each guarantee (in the order first seen)."""
 
     run: PropertyRun
     counts: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     observations: Mapping[str, Counterexample] = field(default_factory=dict)
     exception: BaseException | None = field(default=None, compare=False)
+    checkers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def store_factory(target: str, seed: int = 0) -> Callable[[], Store]:
@@ -128,6 +161,57 @@ def describe_store(factory: Callable[[], Store]) -> Descriptor:
         close = getattr(made, "close", None)
         if callable(close):
             close()
+
+
+def check_target(target: str, *, seed: int = 0,
+                 call_timeout: float = DEFAULT_CALL_TIMEOUT) -> Descriptor:
+    """The descriptor of a store ``target`` builds (closed afterwards): UnknownStore
+    when it names nothing; :class:`BadStore` (one line) when its factory raises,
+    returns something that is not a store, or does not return within
+    ``call_timeout`` seconds."""
+    factory = guarded_factory(store_factory(target, seed), target)
+    watch = CallWatch(call_timeout)
+    with watching(watch):
+        value, error = _in_worker(lambda: describe_store(factory), watch)
+    if isinstance(error, CallTimedOut):
+        raise BadStore(f"store {target!r}: {error.line}")
+    if isinstance(error, BadStore):
+        raise error
+    if isinstance(error, ContractBreach):
+        raise BadStore(f"store {target!r}: {error.line}")
+    if error is not None:
+        raise BadStore(f"store {target!r}: building and describing a store raised "
+                       f"{_last_line(error)}")
+    assert isinstance(value, Descriptor)
+    return value
+
+
+def _in_worker(run: Callable[[], object], watch: CallWatch
+               ) -> tuple[object, BaseException | None]:
+    """``run()`` on a daemon worker thread: its value and the exception it raised
+    (None when it returned). When a store call registered in ``watch`` overruns its
+    timeout, the worker is abandoned (``watch.abandoned``) and the error is a
+    :class:`CallTimedOut` naming the call."""
+    import threading
+
+    box: dict[str, object] = {}
+
+    def body() -> None:
+        try:
+            box["value"] = run()
+        except BaseException as error:  # handed to the waiting thread
+            box["error"] = error
+
+    worker = threading.Thread(target=body, name="replicheck-property", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(watch.wait_hint())
+        late = watch.overdue() if worker.is_alive() else None
+        if late is not None:
+            watch.abandoned = True
+            return None, CallTimedOut(f"{late} did not return within {watch.timeout:g} s")
+    error = box.get("error")
+    return box.get("value"), error if isinstance(error, BaseException) else None
 
 
 @contextlib.contextmanager
@@ -162,6 +246,24 @@ def _counted(machine: type[RuleBasedStateMachine], on_example: Callable[[], None
 
     Counted.__name__ = Counted.__qualname__ = machine.__name__
     return Counted
+
+
+def _breach(error: BaseException | None, seen: set[int] | None = None
+            ) -> ContractBreach | None:
+    """The ContractBreach ``error`` is, holds (an exception group) or was raised
+    while handling (a teardown failing after the breach)."""
+    seen = set() if seen is None else seen
+    if error is None or id(error) in seen:
+        return None
+    seen.add(id(error))
+    if isinstance(error, ContractBreach):
+        return error
+    for inner in (*(getattr(error, "exceptions", ()) or ()), error.__cause__,
+                  error.__context__):
+        found = _breach(inner, seen)
+        if found is not None:
+            return found
+    return None
 
 
 def _violation(error: BaseException) -> GuaranteeViolation | None:
@@ -237,6 +339,19 @@ def _tally(reports: Sequence[ExampleReport], name: str
     return counts, observations
 
 
+def _checkers(reports: Sequence[ExampleReport], name: str) -> dict[str, tuple[str, ...]]:
+    """The checkers that judged each guarantee in the examples of ``name`` (those
+    that judged it at all: not-applicable ones left out), in the order first seen."""
+    seen: dict[str, dict[str, None]] = {}
+    for report in reports:
+        if report.property != name:
+            continue
+        for guarantee, checker in report.checkers.items():
+            if checker and report.statuses.get(guarantee, NOT_APPLICABLE) != NOT_APPLICABLE:
+                seen.setdefault(guarantee, {})[checker] = None
+    return {g: tuple(names) for g, names in seen.items()}
+
+
 def _smaller(cx: Counterexample, than: Counterexample | None) -> bool:
     return than is None or cx.size < than.size
 
@@ -245,7 +360,8 @@ def run_property(prop: Property, factory: Callable[[], Store], target: str,
                  chosen_settings: settings, *, progress: Progress | None = None,
                  descriptor: Descriptor | None = None, seed: int = 0,
                  failure_dir: str | Path | None = None, minimize: bool = True,
-                 known: Mapping[str, int] | None = None) -> PropertyResult:
+                 known: Mapping[str, int] | None = None,
+                 call_timeout: float = DEFAULT_CALL_TIMEOUT) -> PropertyResult:
     """Run ``prop`` on the store ``factory`` builds (``target`` names it in
     schedules and reports) under ``chosen_settings`` (each example at most
     :data:`~replicheck.properties.suite.STEPS` rules), as the module docstring says.
@@ -256,9 +372,25 @@ def run_property(prop: Property, factory: Callable[[], Store], target: str,
     failure's counterexample. ``known`` gives, per guarantee, the size of a
     counterexample already found (by another property): Hypothesis' slow shrinking is
     skipped for a violation of a guarantee already shown within
-    :data:`~replicheck.properties.shrink.SMALL_ENOUGH` steps. Never raises for a
-    failure of the store."""
-    descriptor = descriptor or describe_store(factory)
+    :data:`~replicheck.properties.shrink.SMALL_ENOUGH` steps. ``call_timeout``: the
+    seconds a store call may take (the property then ends as an error naming it).
+    Never raises for a failure of the store."""
+    factory = guarded_factory(factory, target)
+    watch = CallWatch(call_timeout)
+    if descriptor is None:
+        with watching(watch):
+            found_descriptor, trouble = _in_worker(lambda: describe_store(factory), watch)
+        if trouble is not None or not isinstance(found_descriptor, Descriptor):
+            breach = _breach(trouble)
+            why = breach.line if breach is not None else _last_line(
+                trouble or TypeError("no descriptor"))
+            if progress is not None:
+                progress(ProgressEvent(target, prop.name, 0, chosen_settings.max_examples,
+                                       "error"))
+            return PropertyResult(PropertyRun(prop.name, "error", prop.guarantees,
+                                              _broke(why)),
+                                  exception=StoreContractError(_broke(why)))
+        descriptor = found_descriptor
     limit = chosen_settings.max_examples
 
     def send(examples: int, status: str) -> None:
@@ -281,18 +413,18 @@ def run_property(prop: Property, factory: Callable[[], Store], target: str,
     why = ""
     counterexample: Counterexample | None = None
     exception: BaseException | None = None
-    with collecting() as reports, _failure_dir(failure_dir):
-        try:
-            machine = _counted(prop.build(factory, target, seed), on_example)
-        except NotApplicable as inapplicable:
+    with collecting() as reports, _failure_dir(failure_dir), watching(watch):
+        built, error = _in_worker(
+            lambda: _counted(prop.build(factory, target, seed), on_example), watch)
+        if isinstance(error, NotApplicable):
             send(0, "skipped")
             return PropertyResult(PropertyRun(prop.name, "skipped", prop.guarantees,
-                                              str(inapplicable)))
-        except Exception as crash:  # the store lacks what the property needs
-            error: Exception | None = crash
-        else:
+                                              str(error)))
+        machine: type[RuleBasedStateMachine] = built  # type: ignore[assignment]
+        if error is None:  # else the store lacks what the property needs, or broke
             error = _attempt(machine, chosen_settings, shrink=False)
-        found = None if error is None else _violation(error)
+        breach = _breach(error)
+        found = None if error is None or breach is not None else _violation(error)
         shrunk = _shrunk(found, target, seed) if minimize else None
         shown = None if found is None or found.counterexample is None else (
             known or {}).get(found.counterexample.guarantee)
@@ -302,11 +434,16 @@ def run_property(prop: Property, factory: Callable[[], Store], target: str,
             # Hypothesis shrinks the rules (then the schedule shrinker, again); the
             # smaller counterexample wins
             again = _attempt(machine, chosen_settings, shrink=True)
-            if again is not None and _violation(again) is not None:
+            if again is not None and _breach(again) is not None:
+                error, found, shrunk, breach = again, None, None, _breach(again)
+            elif again is not None and _violation(again) is not None:
                 second = _shrunk(_violation(again), target, seed) if minimize else None
                 if shrunk is None or (second is not None and second.size < shrunk.size):
                     error, found, shrunk = again, _violation(again), second
-        if error is not None:
+        if breach is not None:
+            status, why = "error", _broke(breach.line)
+            exception = StoreContractError(why)
+        elif error is not None:
             exception = error
             if found is not None:
                 status, why = "failed", _first_line(str(found))
@@ -325,7 +462,8 @@ def run_property(prop: Property, factory: Callable[[], Store], target: str,
     run = PropertyRun(prop.name, status, prop.guarantees, why, done[0],
                       time.perf_counter() - began, counterexample)
     send(done[0], status)
-    return PropertyResult(run, counts, observations, exception)
+    return PropertyResult(run, counts, observations, exception,
+                          _checkers(reports, prop.name))
 
 
 def _shrunk(found: GuaranteeViolation | None, target: str, seed: int
@@ -358,17 +496,26 @@ def _note_minimal(error: BaseException, cx: Counterexample, target: str) -> None
 
 
 def _attempt(machine: type[RuleBasedStateMachine], chosen: settings, *, shrink: bool
-             ) -> Exception | None:
+             ) -> BaseException | None:
     """Run ``machine`` under ``chosen`` (each example at most STEPS rules), with or
-    without Hypothesis's shrink phase; the exception that failed it, or None."""
+    without Hypothesis's shrink phase, on a worker thread under the active call
+    watch; the
+    exception that failed it (a violation, a crash of the store or the suite, a
+    broken contract, a call timeout), or None."""
     phases = tuple(p for p in chosen.phases if shrink or p != Phase.shrink)
-    try:
+
+    def run() -> None:
         run_state_machine_as_test(
             machine, settings=settings(chosen, stateful_step_count=STEPS, phases=phases,
                                        report_multiple_bugs=False))
-    except Exception as error:  # a violation, or a crash of the store or the suite
-        return error
-    return None
+
+    _, error = _in_worker(run, current_watch() or CallWatch())
+    return error
+
+
+def _broke(line: str) -> str:
+    """The one line of a property that ended on the store breaking the contract."""
+    return f"the store broke the contract: {line}"
 
 
 def _settings_for(profile: str, max_examples: int | None) -> settings:
@@ -396,43 +543,59 @@ def _cells(descriptor: Descriptor, results: Sequence[PropertyResult]) -> tuple[C
         status = cell_status(counts)
         reason = ""
         if status == NOT_APPLICABLE:
-            reason = _not_applicable(guarantee, guarantee in claimed, results)
-        cells.append(Cell(guarantee, status, guarantee in claimed, counts, reason))
+            reason = _not_judged(guarantee, descriptor, guarantee in claimed, results)
+            if guarantee in claimed:  # never "holds" without evidence
+                status = UNCHECKED
+        checker = checker_names(c for r in results for c in r.checkers.get(guarantee, ()))
+        cells.append(Cell(guarantee, status, guarantee in claimed, counts, reason, checker))
     return tuple(cells)
 
 
-def _not_applicable(guarantee: str, claimed: bool, results: Sequence[PropertyResult]
-                    ) -> str:
+def _not_judged(guarantee: str, descriptor: Descriptor, claimed: bool,
+                results: Sequence[PropertyResult]) -> str:
+    """Why no example judged ``guarantee``: the capability checking it needs, the
+    reasons the properties bearing on it were skipped, or what their examples held."""
+    need = CLAIM_NEEDS.get(guarantee)
+    if claimed and need is not None and not descriptor.has(need):
+        return (f"{descriptor.name} lacks the capability {need.value}, without which no "
+                f"property can check {guarantee}")
     bearing = [r.run for r in results if guarantee in r.run.guarantees]
     ran = [r for r in bearing if r.status != "skipped"]
     if not bearing:
         return "no property of the suite checks it"
     if not ran:
-        return "; ".join(dict.fromkeys(r.reason for r in bearing))
+        return "; ".join(f"{r.name} skipped ({r.reason})" for r in bearing)
+    broken = [r for r in ran if r.status in ("failed", "error")]
+    if broken and not any(r.examples for r in ran):
+        return "; ".join(f"{r.name} {r.status} before any example judged it"
+                         for r in broken)
+    held = ", ".join(f"{r.examples} example{'s' if r.examples != 1 else ''} of {r.name}"
+                     for r in ran)
     if claimed:
-        return "no example held anything it speaks about"
-    return "not claimed, and no example held anything it speaks about"
+        return f"no example held anything it speaks about ({held})"
+    return f"not claimed, and no example held anything it speaks about ({held})"
 
 
 def verify_store(target: str, *, profile: str, max_examples: int | None = None,
                  progress: Progress | None = None, seed: int = 0,
                  failure_dir: str | Path | None = None,
-                 properties: Sequence[Property] | None = None, minimize: bool = True
-                 ) -> StoreOutcome:
+                 properties: Sequence[Property] | None = None, minimize: bool = True,
+                 call_timeout: float = DEFAULT_CALL_TIMEOUT) -> StoreOutcome:
     """Run every property (``properties``, default the suite's) on ``target`` (a
     preset, ``mutant:NAME`` or ``package.module:factory``, built with ``seed``) under
     ``profile`` (at most ``max_examples`` examples per property when given).
-    UnknownStore when the target names nothing; UnknownProfile for an unknown
-    profile. ``minimize`` as :func:`run_property`."""
-    factory = store_factory(target, seed)
-    descriptor = describe_store(factory)
+    UnknownStore when the target names nothing; :class:`BadStore` when its factory
+    raises or builds no store; UnknownProfile for an unknown profile. ``minimize``
+    and ``call_timeout`` as :func:`run_property`."""
+    descriptor = check_target(target, seed=seed, call_timeout=call_timeout)
+    factory = guarded_factory(store_factory(target, seed), target)
     chosen = _settings_for(profile, max_examples)
     results: list[PropertyResult] = []
     known: dict[str, int] = {}  # the smallest counterexample of each guarantee so far
     for prop in PROPERTIES if properties is None else properties:
         result = run_property(prop, factory, target, chosen, progress=progress,
                               descriptor=descriptor, seed=seed, failure_dir=failure_dir,
-                              minimize=minimize, known=known)
+                              minimize=minimize, known=known, call_timeout=call_timeout)
         cx = result.run.counterexample
         if cx is not None and result.run.status == "failed":
             known[cx.guarantee] = min(cx.size, known.get(cx.guarantee, cx.size))
@@ -456,7 +619,8 @@ def verify_store(target: str, *, profile: str, max_examples: int | None = None,
 
 def verify(targets: Sequence[str] | None = None, *, profile: str,
            max_examples: int | None = None, progress: Progress | None = None,
-           seed: int = 0, failure_dir: str | Path | None = None) -> SuiteOutcome:
+           seed: int = 0, failure_dir: str | Path | None = None,
+           call_timeout: float = DEFAULT_CALL_TIMEOUT) -> SuiteOutcome:
     """:func:`verify_store` for each target (None: every preset, in
     ``implementation.presets.PRESETS`` order), timed."""
     from replicheck.implementation.presets import PRESETS
@@ -466,6 +630,7 @@ def verify(targets: Sequence[str] | None = None, *, profile: str,
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     began = time.perf_counter()
     stores = tuple(verify_store(t, profile=profile, max_examples=max_examples,
-                                progress=progress, seed=seed, failure_dir=failure_dir)
+                                progress=progress, seed=seed, failure_dir=failure_dir,
+                                call_timeout=call_timeout)
                    for t in (PRESETS if targets is None else targets))
     return SuiteOutcome(profile, stores, time.perf_counter() - began, started)

@@ -31,11 +31,13 @@ class ExampleReport:
     """One example of ``property``: ``statuses`` maps each guarantee it judged to the
     judgement status (holds, violated, observed, unknown, not-applicable);
     ``observations`` maps each observed guarantee to the example as a
-    counterexample."""
+    counterexample; ``checkers`` maps each guarantee judged to the checker that
+    decided it (``Judgement.checker``)."""
 
     property: str
     statuses: Mapping[str, str] = field(default_factory=dict)
     observations: Mapping[str, Counterexample] = field(default_factory=dict)
+    checkers: Mapping[str, str] = field(default_factory=dict)
 
 
 class GuaranteeViolation(AssertionError):

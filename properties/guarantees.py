@@ -21,13 +21,44 @@ and stream observations) and the store's descriptor, and answers a
 
 Which checker and which operations:
 
-- ``linearizable-strong-reads``, ``linearizable-conditional-writes``,
-  ``serializable-transactions``, ``atomic-transactions``: linearizability of the item
-  history (``judge.spec_for("item", ...)``) restricted to the reads the claim covers:
-  a read kind (``get-strong``, ``get-eventual``, ``transact-get``) not named in the
-  claim's operations is dropped; writes and transactions are always kept (they
-  change the state). Transactions are operations of the item model, so the same
-  check covers their serializability and atomicity.
+- ``linearizable-strong-reads``, ``linearizable-conditional-writes``: linearizability
+  of the item history (``judge.spec_for("item", ...)``, the WGL search) restricted to
+  the reads the claim covers: a read kind (``get-strong``, ``get-eventual``,
+  ``transact-get``) not named in the claim's operations is dropped; writes and
+  transactions are always kept (they change the state).
+- ``serializable-transactions``, ``atomic-transactions``: the Elle-style item checker
+  (:func:`~replicheck.histories.checkers.elle.items.check_item_transactions`, what
+  ``replicheck check --model item --consistency serializable`` runs) on the same
+  restricted history, with the versions the store recorded (:func:`transactional_view`).
+  The whole history is the transactional history: each single-item request is a
+  one-operation transaction. That is what DynamoDB promises ("Isolation levels for
+  DynamoDB transactions"): TransactWriteItems and TransactGetItems are serializable
+  with respect to each other and to the standard single-item requests (PutItem,
+  UpdateItem, DeleteItem, GetItem); only BatchGetItem, BatchWriteItem, Query and Scan
+  are weaker, and this suite sends none of them. So a dependency cycle through a
+  single-item write and a transaction is a violation of the transactions' claim too.
+  Serializability is not linearizability: a serial order need not respect real time,
+  so a stale read or a stale conditional update is no anomaly here (it is one of
+  ``linearizable-*``).
+
+  The reads judged: those the claim names, and for ``serializable-transactions``
+  strongly consistent GetItem and TransactGetItems always (DynamoDB names GetItem
+  among the operations serializable with transactions), for ``atomic-transactions``
+  every read (what any reader can observe of a transaction: a read-only single-item
+  request only adds a ``wr`` edge in and ``rw`` edges out, so a stale eventually
+  consistent read closes no G0 or G1c cycle and is no fractured read, while it can
+  show a cancelled transaction's write, G1a).
+
+  ``serializable-transactions`` is the checker's ``serializable``: no G0, G1a, G1b,
+  G1c, G-single, G2-item (lost updates among them) nor G2 (no serial order of the
+  committed operations replays through the item model, every condition, update
+  expression and client token included), each cycle given with its edges (the
+  report draws it). ``atomic-transactions`` is ``read-atomic``: no G1a (a read of a
+  cancelled transaction's write), no G1b (an intermediate version: impossible here,
+  a transaction writes an item at most once), no fractured read (a transaction reads
+  one item as a committed transaction wrote it and another item that transaction
+  wrote at a version older than that transaction's: it saw part of its writes, not
+  all), and nothing read-atomic implies (G0, G1c, garbage reads).
 - ``read-your-writes``, ``monotonic-reads``: the sessions checker on the history's
   single-item operations (reads of the claimed kinds), with the store's version
   metadata (``meta["version"]``); without versions, reads are matched to writes by
@@ -56,6 +87,10 @@ Which checker and which operations:
 
 Other guarantees are ``not-applicable`` here (they are checked by their own
 properties).
+
+Every :class:`Judgement` names the checker that decided it (``checker``, e.g.
+``"item linearizability (WGL)"``, ``"Elle item checker: serializable"``); the reports
+show it in each cell.
 """
 
 from __future__ import annotations
@@ -90,10 +125,41 @@ NOT_APPLICABLE: Final = "not-applicable"
 LINEARIZABILITY_FAMILY: Final = frozenset({
     "linearizable-strong-reads", "linearizable-conditional-writes",
     "serializable-transactions", "atomic-transactions"})
+"""The guarantees judged on the item history restricted to the claim's reads (the
+transactional two by the Elle item checker, the others by linearizability)."""
+TRANSACTIONAL_FAMILY: Final = frozenset({"serializable-transactions", "atomic-transactions"})
+LINEARIZABILITY_CHECKER: Final = "item linearizability (WGL)"
+SERIALIZABLE_CHECKER: Final = "Elle item checker: serializable"
+READ_ATOMIC_CHECKER: Final = "Elle item checker: read-atomic, fractured reads"
+CHECKERS: Final[dict[str, str]] = {
+    "linearizable-strong-reads": LINEARIZABILITY_CHECKER,
+    "linearizable-conditional-writes": LINEARIZABILITY_CHECKER,
+    "serializable-transactions": SERIALIZABLE_CHECKER,
+    "atomic-transactions": READ_ATOMIC_CHECKER,
+    "read-your-writes": "sessions checker",
+    "monotonic-reads": "sessions checker",
+    "convergence": "convergence checker",
+    "stream-exactly-once": "stream checker",
+    "stream-item-order": "stream checker",
+    "merkle-root-iff-equal": "convergence checker: Merkle roots",
+    "anti-entropy-exact": "anti-entropy session check",
+    "hinted-handoff-delivers": "pending hints check",
+    "read-repair-repairs": "read-repair check",
+    "vector-clock-order": "dotted versions check",
+}
+"""The checker that decides each guarantee judged on client histories (what a
+:class:`Judgement` and a report cell name)."""
 SESSION_FAMILY: Final = frozenset({"read-your-writes", "monotonic-reads"})
 STREAM_FAMILY: Final = frozenset({"stream-exactly-once", "stream-item-order"})
 READ_KINDS: Final = frozenset({"get-strong", "get-eventual", "transact-get"})
 TRANSACTION_KINDS: Final = frozenset({"transact-write", "transact-get"})
+
+_TRANSACTIONAL_READS: Final = {
+    "serializable-transactions": frozenset({"get-strong", "transact-get"}),
+    "atomic-transactions": READ_KINDS,
+}
+"""The reads a transactional guarantee is always judged with, besides those its claim
+names (module docstring)."""
 
 _DEFAULT_READS: Final = {
     "linearizable-strong-reads": frozenset({"get-strong", "transact-get"}),
@@ -109,14 +175,16 @@ _DEFAULT_READS: Final = {
 class Judgement:
     """The outcome of checking one guarantee on one history: ``status`` (one of
     holds, violated, observed, unknown, not-applicable), whether the store
-    ``claimed`` it, the checker's ``verdict`` (None when nothing was checked) and a
-    one-line ``reason``."""
+    ``claimed`` it, the checker's ``verdict`` (None when nothing was checked), a
+    one-line ``reason`` and the ``checker`` that decided it (its name in words, as
+    :data:`CHECKERS` has it; empty when no checker applies)."""
 
     guarantee: str
     status: str
     claimed: bool
     verdict: Verdict | None = None
     reason: str = ""
+    checker: str = ""
 
     @property
     def failed(self) -> bool:
@@ -126,7 +194,8 @@ class Judgement:
     def explanation(self) -> str:
         """The reason and every anomaly's explanation, for an assertion message."""
         lines = [f"{self.guarantee}: {self.status}" + (f" ({self.reason})" if self.reason
-                                                       else "")]
+                                                       else "")
+                 + (f" [{self.checker}]" if self.checker else "")]
         if self.verdict is not None:
             for anomaly in self.verdict.anomalies:
                 lines.append(f"  {anomaly.type} (operations {list(anomaly.ops)}): "
@@ -147,9 +216,10 @@ def _claimed_kinds(descriptor: Descriptor, guarantee: str) -> frozenset[str] | N
 
 def restrict_reads(history: History, reads: frozenset[str]) -> History:
     """``history`` with only the reads whose kind is in ``reads`` (every other
-    operation kept), operations renumbered in order."""
-    kept = [op for op in history.operations if op.f not in READ_KINDS or op.f in reads]
-    return replace(history, operations=tuple(replace(op, id=i) for i, op in enumerate(kept)))
+    operation kept), each operation keeping its ``id``: a checker's anomalies on the
+    result name the operations of ``history``."""
+    kept = tuple(op for op in history.operations if op.f not in READ_KINDS or op.f in reads)
+    return replace(history, operations=kept)
 
 
 def _from_verdict(guarantee: str, claimed: bool, verdict: Verdict, reason: str = ""
@@ -167,10 +237,6 @@ def _linearizability(guarantee: str, history: History, reads: frozenset[str],
     from replicheck.histories.checkers.linearizable import check_linearizable
     from replicheck.histories.judge import spec_for
 
-    if guarantee in ("serializable-transactions", "atomic-transactions") and not any(
-            op.f in TRANSACTION_KINDS for op in history.operations):
-        return Judgement(guarantee, NOT_APPLICABLE, claimed,
-                         reason="no transactions in the history")
     restricted = restrict_reads(history, reads)
     if not restricted.operations:
         return Judgement(guarantee, NOT_APPLICABLE, claimed, reason="no operations")
@@ -189,7 +255,8 @@ def item_session_history(history: History, reads: frozenset[str]) -> History:
     each with ``key`` the item's key tuple and ``meta`` carrying ``table``, the
     store's ``version`` and, where known, the ``item`` written (``applied`` false
     for an ok write the store says changed nothing). Transactions keep their
-    ``meta["writes"]``; other operations are dropped."""
+    ``meta["writes"]``; other operations are dropped. Every operation keeps its
+    ``id``, so the checkers' anomalies name operations of ``history``."""
     from replicheck.histories.items import request_of, response_of
     from replicheck.models.items.requests import Delete, Get, Put, Update
 
@@ -203,7 +270,7 @@ def item_session_history(history: History, reads: frozenset[str]) -> History:
     for op in history.operations:
         if op.f == "transact-write":
             if "writes" in op.meta:
-                out.append(replace(op, id=len(out)))
+                out.append(op)
             continue
         if op.f in READ_KINDS and op.f not in reads:
             continue
@@ -239,7 +306,7 @@ def item_session_history(history: History, reads: frozenset[str]) -> History:
             if op.status == FAIL:
                 output = op.output
         value = dict(request.item) if isinstance(request, Put) else None
-        out.append(Operation(id=len(out), process=op.process, f=f, key=key, input=value,
+        out.append(Operation(id=op.id, process=op.process, f=f, key=key, input=value,
                              output=output, status=op.status, call=op.call, ret=op.ret,
                              call_time=op.call_time, ret_time=op.ret_time, error=op.error,
                              meta=meta))
@@ -515,8 +582,23 @@ def judge_guarantee(guarantee: str, history: History, descriptor: Descriptor, *,
     only for a guarantee the store claims; an unclaimed one found broken is
     ``observed``. ValueError for an unknown guarantee ID."""
     check_guarantee(guarantee)
+    judgement = _judge(guarantee, history, descriptor, timeout)
+    if not judgement.checker and guarantee in CHECKERS:
+        judgement = replace(judgement, checker=CHECKERS[guarantee])
+    return judgement
+
+
+def _judge(guarantee: str, history: History, descriptor: Descriptor, timeout: float
+           ) -> Judgement:
     kinds = _claimed_kinds(descriptor, guarantee)
     claimed = kinds is not None
+    if guarantee in TRANSACTIONAL_FAMILY:
+        from replicheck.properties.transactions import judge_transactional
+
+        reads = (kinds & READ_KINDS) if kinds is not None else _DEFAULT_READS[guarantee]
+        reads = frozenset(reads) | _TRANSACTIONAL_READS[guarantee]
+        return judge_transactional(guarantee, restrict_reads(history, reads), claimed,
+                                   timeout)
     if guarantee in LINEARIZABILITY_FAMILY or guarantee in SESSION_FAMILY:
         reads = (kinds & READ_KINDS) if kinds is not None else _DEFAULT_READS[guarantee]
         if guarantee in LINEARIZABILITY_FAMILY:

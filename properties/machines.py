@@ -71,7 +71,13 @@ from replicheck.properties.guarantees import (
 )
 from replicheck.properties.outcomes import Counterexample
 from replicheck.properties.recording import RecordingStore
-from replicheck.properties.replicas import fair_step, heal_dropping, idle_client, sync_session
+from replicheck.properties.replicas import (
+    fair_step,
+    heal_dropping,
+    idle_client,
+    leader_replicas_observation,
+    sync_session,
+)
 from replicheck.properties.schedule import (
     ScheduleRecorder,
     burst_step,
@@ -115,6 +121,9 @@ PROPERTY: Final = "concurrent-histories-under-faults"
 
 CONFORMANCE: Final = "sequential-model-conformance"
 """The suite property machine 1 is."""
+
+CONFORMANCE_CHECKER: Final = "item model conformance (one client)"
+"""What decides machine 1's guarantees: each answer compared with the item model's."""
 
 FAILURE_DIR_ENV: Final = "REPLICHECK_FAILURE_DIR"
 """Environment variable: the folder failing examples' schedule files go to."""
@@ -269,14 +278,16 @@ def conformance_machine(factory: Callable[[], Store], *, target: str | None = No
                                 f"replay it with: replicheck replay {written}")
             self.compared.discard(guarantee)
             report_example(ExampleReport(CONFORMANCE, {
-                **{g: "holds" for g in self.compared}, guarantee: VIOLATED}))
+                **{g: "holds" for g in self.compared}, guarantee: VIOLATED},
+                checkers={g: CONFORMANCE_CHECKER for g in {*self.compared, guarantee}}))
             self.reported = True
             raise GuaranteeViolation(message, (guarantee,), counterexample)
 
         def teardown(self) -> None:
             if not getattr(self, "reported", False):
-                report_example(ExampleReport(CONFORMANCE,
-                                             {g: "holds" for g in sorted(self.compared)}))
+                report_example(ExampleReport(
+                    CONFORMANCE, {g: "holds" for g in sorted(self.compared)},
+                    checkers={g: CONFORMANCE_CHECKER for g in self.compared}))
             close_store(self.raw)
 
     Conformance.__name__ = Conformance.__qualname__ = "Conformance"
@@ -312,24 +323,13 @@ def _conformance_guarantee(descriptor: Descriptor, kind: str, conditional: bool)
 
 
 def _leader_replicas_observation(store: Any, table: str) -> dict[str, Any] | None:
-    if not (hasattr(store, "replica_versions") and hasattr(store, "partition_of")):
+    """Every replica of a leader-mode store (:func:`leader_replicas_observation`:
+    ranges when it says which partition holds a key, else every node replicates every
+    key, as a global table's regions do); None when it cannot show its replicas."""
+    if not (callable(getattr(store, "replica_versions", None))
+            and callable(getattr(store, "replicas", None))):
         return None
-    schema = store.descriptor.table(table)
-    replicas: dict[str, dict[str, Any]] = {}
-    ranges: dict[str, dict[str, Any]] = {}
-    for node in store.nodes:
-        held: dict[str, Any] = {}
-        for key, (item, version) in store.replica_versions(node, table).items():
-            text = key_text(key)
-            held[text] = {"value": item, "version": version}
-            partition = store.partition_of(table, dict(zip(schema.key_attributes, key,
-                                                           strict=True)))
-            entry = ranges.setdefault(f"p{partition}", {
-                "keys": [], "replicas": list(store.partition_replicas(partition))})
-            if text not in entry["keys"]:
-                entry["keys"].append(text)
-        replicas[node] = held
-    return {"table": table, "quiescent": True, "replicas": replicas, "ranges": ranges}
+    return leader_replicas_observation(store, table)
 
 
 def _stream_observation(store: Any, table: str) -> dict[str, Any]:
@@ -898,7 +898,8 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
             seen.update({j.guarantee: self._counterexample(j, history)
                          for j in judgements if j.status == OBSERVED})
             report_example(ExampleReport(
-                PROPERTY, {j.guarantee: j.status for j in judgements}, seen))
+                PROPERTY, {j.guarantee: j.status for j in judgements}, seen,
+                {j.guarantee: j.checker for j in judgements}))
             failed = sorted((j for j in judgements if j.status == VIOLATED),
                             key=lambda j: _specificity(j.guarantee))
             if failed:

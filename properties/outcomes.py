@@ -18,10 +18,14 @@ Cell statuses (CELL_STATUSES), over every example the suite ran on the store:
     not claimed, and an anomaly was seen (reported, never a failure);
 ``unknown``
     a checker ran out of time and nothing was violated;
+``unchecked``
+    claimed, but no example judged it: no property could check it on this store (a
+    missing capability, every property bearing on it skipped) or none of the examples
+    held anything it speaks about; the cell's ``reason`` says which. A claim is never
+    ``holds`` without evidence;
 ``not-applicable``
-    nothing the guarantee speaks about was checked (the store lacks the capability,
-    or no example held an operation the guarantee covers); also a guarantee neither
-    claimed nor checked.
+    not claimed, and nothing the guarantee speaks about was checked (the store lacks
+    the capability, or no example held an operation the guarantee covers).
 
 A guarantee the store does not claim but the suite checked without finding an anomaly
 is ``holds`` with ``claimed`` False: the renderers say "not claimed".
@@ -30,7 +34,7 @@ is ``holds`` with ``claimed`` False: the renderers say "not claimed".
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
@@ -40,26 +44,32 @@ from replicheck.histories.verdict import Verdict
 __all__ = [
     "CELL_STATUSES",
     "PROPERTY_STATUSES",
+    "UNCHECKED",
     "Cell",
     "Counterexample",
     "PropertyRun",
     "StoreOutcome",
     "SuiteOutcome",
     "cell_status",
+    "checker_names",
 ]
 
 HOLDS: Final = "holds"
 VIOLATED: Final = "violated"
 OBSERVED: Final = "observed"
 UNKNOWN: Final = "unknown"
+UNCHECKED: Final = "unchecked"
 NOT_APPLICABLE: Final = "not-applicable"
 
-CELL_STATUSES: Final = (HOLDS, VIOLATED, OBSERVED, UNKNOWN, NOT_APPLICABLE)
-"""A matrix cell's possible statuses (also the per-example judgement statuses)."""
+CELL_STATUSES: Final = (HOLDS, VIOLATED, OBSERVED, UNKNOWN, UNCHECKED, NOT_APPLICABLE)
+"""A matrix cell's possible statuses (all but ``unchecked`` are also the per-example
+judgement statuses)."""
 
 PROPERTY_STATUSES: Final = ("passed", "failed", "skipped", "error")
 """A property run's possible statuses: ``error`` is a crash of the suite or of the
-store's adapter that is no guarantee's violation (a bug to report, exit 1 too)."""
+store's adapter that is no guarantee's violation, or the store breaking the contract
+(an answer of the wrong type, an exception outside its typed errors, a call that did
+not return within the call timeout): a bug to report, exit 1 too."""
 
 PropertyStatus = Literal["passed", "failed", "skipped", "error"]
 
@@ -97,14 +107,16 @@ class Counterexample:
 class Cell:
     """One guarantee of one store: its aggregate ``status``, whether the store
     ``claimed`` it, how many examples gave each judgement status (``counts``, keys
-    from CELL_STATUSES; absent means 0), and a ``reason`` (why not applicable, which
-    checker...)."""
+    from CELL_STATUSES; absent means 0), a ``reason`` (why not applicable...), and the
+    ``checker`` that decided it (:func:`checker_names`: the checkers of the examples
+    that judged it, e.g. ``"Elle item checker: serializable"``; empty when none did)."""
 
     guarantee: str
     status: str
     claimed: bool
     counts: Mapping[str, int] = field(default_factory=dict)
     reason: str = ""
+    checker: str = ""
 
     @property
     def examples(self) -> int:
@@ -167,15 +179,23 @@ class SuiteOutcome:
     @property
     def exit_status(self) -> int:
         """0 every claimed guarantee holds, 1 one is violated (or a property
-        crashed), 3 nothing violated but something claimed is unknown
-        (CONTRACTS.md section 6)."""
+        crashed, or the store broke the contract), 3 nothing violated but something
+        claimed is unknown or unchecked (CONTRACTS.md section 6)."""
         if any(p.status in ("failed", "error") for s in self.stores for p in s.properties):
             return 1
         if any(c.status == VIOLATED for s in self.stores for c in s.cells):
             return 1
-        if any(c.status == UNKNOWN and c.claimed for s in self.stores for c in s.cells):
+        if any(c.status in (UNKNOWN, UNCHECKED) and c.claimed
+               for s in self.stores for c in s.cells):
             return 3
         return 0
+
+
+def checker_names(names: Iterable[str]) -> str:
+    """The checkers of a cell in words: each distinct non-empty name once, in the order
+    first seen, joined by ``"; "`` (several properties may judge one guarantee, each
+    with its own checker)."""
+    return "; ".join(dict.fromkeys(n for n in names if n))
 
 
 def cell_status(counts: Mapping[str, int]) -> str:

@@ -10,8 +10,13 @@ observations section appears only when replicheck's machines ran.
 Options
     ``--store TARGET``: a preset name, ``mutant:NAME`` (a mutant of the reference
     store) or ``package.module:factory`` (default: the ``dynamodb`` preset). A
-    TARGET that cannot be resolved is a usage error (exit status 4) with one line:
-    what was looked up, what was found, the presets.
+    TARGET that cannot be resolved, or whose factory raises, returns something
+    that is not a store or does not return within the call timeout, is a usage
+    error (exit status 4) with one line: what was looked up, what was found (the
+    presets, or what the factory did).
+    ``--replicheck-call-timeout S``: seconds a store call may take (default 30, a
+    finite number > 0); a call that does not return within S fails its property
+    with one line naming the call.
     ``--replicheck-profile NAME``: the Hypothesis profile of replicheck's properties.
 
 Environment
@@ -33,6 +38,7 @@ from replicheck.properties.profiles import PROFILES, UnknownProfile, choose_prof
 _PROFILE_KEY = pytest.StashKey[str]()
 _FACTORY_KEY = pytest.StashKey[Callable[[], Any]]()
 _TARGET_KEY = pytest.StashKey[str]()
+_CALL_TIMEOUT_KEY = pytest.StashKey[float]()
 
 MUTANT_PREFIX = "mutant:"
 """How a ``--store`` target names a mutant of the reference store (``mutant:NAME``)."""
@@ -60,6 +66,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="store under test: a preset (dynamodb, dynamo-lww, dynamo-quorum, "
         "global-tables), mutant:NAME or package.module:factory (default: dynamodb)",
     )
+    group.addoption(
+        "--replicheck-call-timeout",
+        action="store",
+        default=None,
+        metavar="S",
+        help="seconds a store call may take, a finite number > 0 (default 30): a call "
+        "that does not return within S fails its property, naming the call",
+    )
 
 
 def _guarantee_ids() -> tuple[str, ...]:
@@ -82,10 +96,44 @@ def pytest_configure(config: pytest.Config) -> None:
     for guarantee in _guarantee_ids():
         config.addinivalue_line(
             "markers", f"{guarantee.replace('-', '_')}: checks the guarantee {guarantee}")
+    config.stash[_CALL_TIMEOUT_KEY] = _call_timeout(
+        config.getoption("--replicheck-call-timeout"))
     target = config.getoption("--store")
     if target is not None:
         config.stash[_FACTORY_KEY] = _resolve(target)
         config.stash[_TARGET_KEY] = target
+        _check_factory(target, config.stash[_CALL_TIMEOUT_KEY])
+
+
+def _call_timeout(raw: str | None) -> float:
+    import math
+
+    if raw is None:
+        return 30.0
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise pytest.UsageError(f"--replicheck-call-timeout={raw!r}: expected a finite "
+                                "number of seconds > 0")
+    return seconds
+
+
+def _check_factory(target: str, call_timeout: float) -> None:
+    """A usage error (one line) when the factory of ``target`` raises, returns
+    something that is not a store, or does not return within ``call_timeout``."""
+    from replicheck.properties.engine import BadStore, check_target
+
+    try:
+        check_target(target, call_timeout=call_timeout)
+    except BadStore as error:
+        raise pytest.UsageError(error.line) from None
+
+
+def call_timeout(config: pytest.Config) -> float:
+    """The ``--replicheck-call-timeout`` of this run (seconds)."""
+    return config.stash.get(_CALL_TIMEOUT_KEY, 30.0)
 
 
 def _resolve(target: str | None) -> Callable[[], Any]:

@@ -17,21 +17,359 @@ Schedulable stores are driven through :meth:`RecordingStore.submit` and
 :meth:`RecordingStore.decide` (completions are recorded as decisions complete
 handles); any store can be driven synchronously through
 :meth:`RecordingStore.execute`, which is safe to call from several threads.
+
+The contract, checked at the boundary (CONTRACTS.md section 2)
+    Every answer the suite takes from a store passes :func:`checked_response`: a
+    ``Response`` whose ``item`` is an item or None and whose ``items`` are a tuple
+    (one entry per get of a TransactGet). :func:`call_execute` is the one way the
+    suite calls ``execute``: a typed error of the family (``StoreError``) is an
+    answer; anything else the call returns or raises (a string, a ``KeyError``,
+    ``SystemExit(0)``, a ``KeyboardInterrupt`` the store raised on a thread of the
+    suite) is a :class:`ContractBreach`, one line naming the call and what came
+    back. :class:`GuardedStore` wraps a store so that every method the suite calls
+    goes through :func:`guarded` (``execute`` through :func:`call_execute`);
+    :func:`guarded_factory` builds guarded stores and says in one line
+    (:class:`BadStore`) when a factory raises or returns something that is not a
+    store.
+
+Call timeout
+    While a :class:`CallWatch` is active (:func:`watching`), every guarded call is
+    registered in it with its start time; whoever runs the property (the engine,
+    on a worker thread it can abandon) asks :meth:`CallWatch.overdue` for a call
+    running longer than the watch's timeout and ends the property with a
+    :class:`CallTimedOut` naming it. A call that returns after its property was
+    given up raises :class:`Abandoned`, which unwinds the thread that made it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import itertools
+import json
 import threading
-from typing import Any
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Final, TypeVar
 
 from replicheck.histories.history import History, pair
 from replicheck.histories.items import completion_fields, request_to_json, tables_to_json
 from replicheck.histories.recorder import Recorder
-from replicheck.implementation.store import Handle, Schedulable, Store
+from replicheck.implementation.store import Descriptor, Handle, Schedulable, Store
 from replicheck.models.items.errors import StoreError
-from replicheck.models.items.requests import Request, Response, request_kind
+from replicheck.models.items.requests import Request, Response, TransactGet, request_kind
 
-__all__ = ["RecordingStore"]
+__all__ = [
+    "DEFAULT_CALL_TIMEOUT",
+    "Abandoned",
+    "BadStore",
+    "CallTimedOut",
+    "CallWatch",
+    "ContractBreach",
+    "GuardedStore",
+    "RecordingStore",
+    "call_execute",
+    "checked_response",
+    "current_watch",
+    "guarded",
+    "guarded_factory",
+    "not_a_store",
+    "request_text",
+    "watching",
+]
+
+DEFAULT_CALL_TIMEOUT: Final = 30.0
+"""Seconds a store call may take before its property ends as an error."""
+
+_T = TypeVar("_T")
+_SHOWN: Final = 80
+
+
+class ContractBreach(BaseException):
+    """The store broke the contract in one call: ``line`` (one line) names the call
+    and what it returned or raised. A BaseException, so that no ``except Exception``
+    of a machine takes it for an answer, and Hypothesis stops at once instead of
+    shrinking a store that does not keep the contract."""
+
+    def __init__(self, line: str) -> None:
+        super().__init__(line)
+        self.line = line
+
+
+class CallTimedOut(ContractBreach):
+    """A store call did not return within the call timeout."""
+
+
+class BadStore(ContractBreach):
+    """A factory raised, or returned something that is not a store."""
+
+
+class Abandoned(BaseException):
+    """Raised in a thread whose store call returned after its property was given up
+    (another call timed out): it unwinds that thread, which nobody waits for."""
+
+
+def _brief(value: Any) -> str:
+    """``value`` in at most about :data:`_SHOWN` characters (its repr)."""
+    try:
+        text = repr(value)
+    except Exception as error:  # a value whose repr raises is shown by its type
+        text = f"<{type(value).__name__} whose repr raised {type(error).__name__}>"
+    text = " ".join(text.split())
+    return text if len(text) <= _SHOWN else text[:_SHOWN - 3] + "..."
+
+
+def _a(value: Any) -> str:
+    name = type(value).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+
+
+def request_text(request: Request) -> str:
+    """``request`` briefly: its kind and arguments (``get-strong {"pk": "k0"}``)."""
+    try:
+        fields = request_to_json(request)
+        shown = {k: v for k, v in fields.items() if k != "table"}
+        text = json.dumps(shown, separators=(",", ":"), default=str)
+    except Exception:  # not a request the suite could have drawn
+        return _brief(request)
+    if len(text) > _SHOWN:
+        text = text[:_SHOWN - 3] + "..."
+    try:
+        kind = request_kind(request)
+    except Exception:
+        kind = type(request).__name__
+    return f"{kind} {text}"
+
+
+def _raised(error: BaseException) -> str:
+    message = " ".join(str(error).split())
+    if isinstance(error, KeyError) and error.args:
+        message = _brief(error.args[0])
+    if len(message) > _SHOWN:
+        message = message[:_SHOWN - 3] + "..."
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
+
+
+class CallWatch:
+    """The store calls in progress and when each began, against ``timeout`` seconds
+    (see the module docstring). Safe to use from several threads."""
+
+    def __init__(self, timeout: float = DEFAULT_CALL_TIMEOUT) -> None:
+        self.timeout = timeout
+        self.abandoned = False
+        # single dict operations and copies are atomic in CPython: no lock on the
+        # path of every store call
+        self._calls: dict[int, tuple[float, Callable[[], str]]] = {}
+        self._tokens = itertools.count()
+
+    def enter(self, text: Callable[[], str]) -> int:
+        """Register a call (``text`` names it when asked); its token."""
+        token = next(self._tokens)
+        self._calls[token] = (time.monotonic(), text)
+        return token
+
+    def leave(self, token: int) -> None:
+        """The call ``token`` returned or raised."""
+        self._calls.pop(token, None)
+
+    def overdue(self) -> str | None:
+        """The oldest call running longer than the timeout, named; None when none."""
+        calls = sorted(self._calls.copy().values(), key=lambda c: c[0])
+        if calls and time.monotonic() - calls[0][0] >= self.timeout:
+            return calls[0][1]()
+        return None
+
+    def wait_hint(self) -> float:
+        """Seconds until the oldest call in progress would be overdue (at most 0.5)."""
+        oldest = min((c[0] for c in self._calls.copy().values()), default=None)
+        if oldest is None:
+            return 0.5
+        return max(0.01, min(0.5, oldest + self.timeout - time.monotonic()))
+
+
+_WATCHES: list[CallWatch] = []
+
+
+@contextlib.contextmanager
+def watching(watch: CallWatch) -> Iterator[CallWatch]:
+    """Within the block, guarded calls (from any thread) register in ``watch``."""
+    _WATCHES.append(watch)
+    try:
+        yield watch
+    finally:
+        _WATCHES.remove(watch)
+
+
+def current_watch() -> CallWatch | None:
+    """The innermost active watch, if any."""
+    return _WATCHES[-1] if _WATCHES else None
+
+
+def guarded(text: Callable[[], str], run: Callable[[], _T], *, strict: bool = False) -> _T:
+    """``run()``, one store call (``text()`` names it), registered in the active watch.
+    A BaseException that is no Exception (``SystemExit``; a ``KeyboardInterrupt``
+    raised anywhere but on the main thread, where it is the user's Ctrl-C) becomes a
+    :class:`ContractBreach`; with ``strict``, so does every exception but a typed
+    error of the family (``StoreError``)."""
+    watch = current_watch()
+    token = None if watch is None else watch.enter(text)
+    try:
+        return run()
+    except (StoreError, ContractBreach, Abandoned):
+        raise
+    except KeyboardInterrupt as error:
+        if threading.current_thread() is threading.main_thread():
+            raise
+        raise ContractBreach(f"{text()} raised {_raised(error)}") from None
+    except Exception as error:
+        if strict:
+            raise ContractBreach(f"{text()} raised {_raised(error)}, which is not one of "
+                                 "the contract's typed errors") from None
+        raise
+    except BaseException as error:
+        raise ContractBreach(f"{text()} raised {_raised(error)}") from None
+    finally:
+        if watch is not None:
+            watch.leave(token)  # type: ignore[arg-type]
+            if watch.abandoned:
+                raise Abandoned
+
+
+def checked_response(request: Request, answer: object, call: str = "") -> Response:
+    """``answer`` when it is the answer the contract says ``request`` gets (a Response
+    whose ``item`` is an item or None and whose ``items`` are a tuple of items or
+    None, one per get of a TransactGet); else a :class:`ContractBreach` naming
+    ``call`` (default: ``execute(<request>)``) and what it returned."""
+    def breach(what: str) -> ContractBreach:
+        said = call or f"execute({request_text(request)})"
+        return ContractBreach(f"{said} returned {what}, where the contract says a "
+                              "Response or one of its typed errors")
+
+    if not isinstance(answer, Response):
+        return _raise(breach(f"{_brief(answer)} ({_a(answer)})"))
+    if answer.item is not None and not isinstance(answer.item, Mapping):
+        return _raise(breach(f"a Response whose item is {_brief(answer.item)} "
+                             f"({_a(answer.item)})"))
+    if not isinstance(answer.items, tuple) or any(
+            i is not None and not isinstance(i, Mapping) for i in answer.items):
+        return _raise(breach(f"a Response whose items are {_brief(answer.items)}"))
+    if isinstance(request, TransactGet) and len(answer.items) != len(request.gets):
+        return _raise(breach(f"{len(answer.items)} items for a TransactGet of "
+                             f"{len(request.gets)} gets"))
+    return answer
+
+
+def _raise(breach: ContractBreach) -> Response:
+    raise breach
+
+
+def call_execute(store: Any, request: Request) -> Response:
+    """``store.execute(request)`` as the contract allows: the checked Response, or the
+    typed error it raised; anything else is a :class:`ContractBreach`."""
+    inner = store.wrapped if isinstance(store, GuardedStore) else store
+
+    def text() -> str:
+        return f"execute({request_text(request)})"
+
+    answer = guarded(text, lambda: inner.execute(request), strict=True)
+    return checked_response(request, answer)
+
+
+class GuardedStore:
+    """``store`` with every method the suite calls through :func:`guarded` (and
+    ``execute`` through :func:`call_execute`); other attributes are the store's."""
+
+    def __init__(self, store: Any) -> None:
+        object.__setattr__(self, "wrapped", store)
+
+    @property
+    def descriptor(self) -> Descriptor:
+        """The wrapped store's descriptor."""
+        return self.wrapped.descriptor  # type: ignore[no-any-return]
+
+    def execute(self, request: Request) -> Response:
+        """:func:`call_execute` on the wrapped store."""
+        return call_execute(self.wrapped, request)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "wrapped" or name.startswith("__"):  # a copy being made, a protocol
+            raise AttributeError(name)
+        value = getattr(self.wrapped, name)
+        if not callable(value) or isinstance(value, type):
+            return value
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            def text() -> str:
+                shown = ", ".join([*(_brief(a) for a in args),
+                                   *(f"{k}={_brief(v)}" for k, v in kwargs.items())])
+                return f"{name}({shown})"
+
+            return guarded(text, lambda: value(*args, **kwargs))
+
+        if getattr(value, "__self__", None) is self.wrapped:  # a method: kept
+            object.__setattr__(self, name, call)
+        return call
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self.wrapped, name, value)
+
+    def __copy__(self) -> GuardedStore:
+        return GuardedStore(copy.copy(self.wrapped))
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> GuardedStore:
+        # the kept method wrappers call the original: a copy guards its own store
+        return GuardedStore(copy.deepcopy(self.wrapped, memo))
+
+    def __repr__(self) -> str:
+        return f"GuardedStore({self.wrapped!r})"
+
+
+def not_a_store(made: object) -> str | None:
+    """Why ``made`` is not a store (no ``descriptor`` that is a Descriptor, no
+    callable ``execute``), or None when it is one."""
+    if not callable(getattr(made, "execute", None)):
+        return "it has no execute()"
+    try:
+        descriptor = made.descriptor  # type: ignore[attr-defined]
+    except AttributeError:
+        return "it has no descriptor"
+    except Exception as error:
+        return f"its descriptor raised {_raised(error)}"
+    if not isinstance(descriptor, Descriptor):
+        return f"its descriptor is {_brief(descriptor)} ({_a(descriptor)}), not a Descriptor"
+    return None
+
+
+def guarded_factory(factory: Callable[[], Any], target: str) -> Callable[[], GuardedStore]:
+    """A factory calling ``factory`` (the store ``target``) through :func:`guarded` and
+    wrapping what it builds in a :class:`GuardedStore`; :class:`BadStore` (one line
+    naming ``target``) when ``factory`` raises or returns something that is not a
+    store. Guarding a guarded factory returns it."""
+    if getattr(factory, "guarded_target", None) is not None:
+        return factory
+
+    def text() -> str:
+        return f"the factory of {target!r}"
+
+    def build() -> GuardedStore:
+        try:
+            made = guarded(text, factory)
+        except (CallTimedOut, BadStore):
+            raise
+        except ContractBreach as breach:  # SystemExit and the like
+            raise BadStore(f"store {target!r}: {breach.line}") from None
+        except Exception as error:
+            raise BadStore(f"store {target!r}: the factory raised {_raised(error)}") from None
+        if isinstance(made, GuardedStore):
+            return made
+        problem = not_a_store(made)
+        if problem is not None:
+            raise BadStore(f"store {target!r}: the factory returned {_brief(made)} "
+                           f"({_a(made)}), not a store: {problem}")
+        return GuardedStore(made)
+
+    build.guarded_target = target  # type: ignore[attr-defined]
+    return build
 
 
 def _plain_meta(meta: dict[str, Any]) -> dict[str, Any]:
@@ -127,7 +465,9 @@ class RecordingStore:
         for process, handle in done:
             outcome: Response | StoreError | None
             if handle.status == "ok":
-                outcome = handle.response if handle.response is not None else Response()
+                outcome = Response() if handle.response is None else checked_response(
+                    handle.request, handle.response,
+                    f"the handle of {request_text(handle.request)}")
             else:
                 outcome = handle.error
                 if handle.status == "indeterminate" and outcome is not None \
@@ -160,16 +500,18 @@ class RecordingStore:
     def execute(self, request: Request, client: str = "client-0") -> Response:
         """Run ``request`` through the wrapped store's ``execute`` and record it: the
         response (``ok``), a definite error (``fail``) or anything else (``info``;
-        the exception is re-raised and ``client`` continues under a fresh process)."""
+        the exception is re-raised and ``client`` continues under a fresh process).
+        The store's answer is checked (:func:`call_execute`): anything the contract
+        does not allow is a :class:`ContractBreach`."""
         process = self.process_of(client)
         f = request_kind(request)
         self.recorder.invoke(process, f, request_to_json(request))
         try:
-            response = self.store.execute(request)
+            response = call_execute(self.store, request)
         except StoreError as error:
             self._complete(client, process, f, error, {})
             raise
-        except Exception:
+        except BaseException:
             self._complete(client, process, f, None, {})
             raise
         self._complete(client, process, f, response, {})

@@ -212,6 +212,7 @@ class Verdicts:
     log: StepLog
     statuses: dict[str, str] = field(default_factory=dict)
     observations: dict[str, Counterexample] = field(default_factory=dict)
+    checkers: dict[str, str] = field(default_factory=dict)
     failed: bool = False
     reported: bool = False
 
@@ -236,6 +237,8 @@ class Verdicts:
             before = self.statuses.get(judgement.guarantee)
             if before is None or order.index(judgement.status) > order.index(before):
                 self.statuses[judgement.guarantee] = judgement.status
+            if judgement.checker:
+                self.checkers.setdefault(judgement.guarantee, judgement.checker)
             if judgement.status == OBSERVED and judgement.guarantee not in self.observations:
                 self.observations[judgement.guarantee] = self.counterexample(judgement,
                                                                              history)
@@ -255,7 +258,7 @@ class Verdicts:
         if not self.reported:
             self.reported = True
             report_example(ExampleReport(self.property, dict(self.statuses),
-                                         dict(self.observations)))
+                                         dict(self.observations), dict(self.checkers)))
 
 
 def snapshot_history(descriptor: Descriptor, observations: list[tuple[str, Any]]) -> History:

@@ -50,7 +50,8 @@ def test_store_keeps_the_contract(store: Any) -> None:
 
 
 def _run(prop: Property, factory: Callable[[], Any], target: str, chosen: settings,
-         record_property: Callable[[str, object], None]) -> None:
+         record_property: Callable[[str, object], None], call_timeout: float = 30.0
+         ) -> None:
     """Run ``prop`` through the engine: skip when it does not apply, record its
     observations, re-raise what failed it."""
     from replicheck.properties.engine import describe_store, run_property
@@ -59,7 +60,8 @@ def _run(prop: Property, factory: Callable[[], Any], target: str, chosen: settin
     reason = prop.skip_reason(descriptor)
     if reason is not None:
         pytest.skip(reason)
-    result = run_property(prop, factory, target, chosen, descriptor=descriptor)
+    result = run_property(prop, factory, target, chosen, descriptor=descriptor,
+                          call_timeout=call_timeout)
     if result.run.status == "skipped":  # the machine cannot drive this store
         pytest.skip(result.run.reason)
     from replicheck.properties.machines import OBSERVATIONS, Observation
@@ -70,6 +72,10 @@ def _run(prop: Property, factory: Callable[[], Any], target: str, chosen: settin
         if noted not in OBSERVATIONS:  # the plugin's summary lists them
             OBSERVATIONS.append(noted)
     if result.exception is not None:
+        from replicheck.properties.engine import StoreContractError
+
+        if isinstance(result.exception, StoreContractError):  # one line says it all
+            pytest.fail(f"{target}: {result.run.reason}", pytrace=False)
         violation = violation_of(result.exception)
         if violation is None:  # a crash: the exception itself, with its traceback
             raise _leaf(result.exception)
@@ -192,10 +198,10 @@ def _test_of(prop: Property) -> Callable[..., None]:
     def test(store_factory: Callable[[], Any], replicheck_settings: settings,
              pytestconfig: pytest.Config,
              record_property: Callable[[str, object], None]) -> None:
-        from replicheck.properties.plugin import store_target
+        from replicheck.properties.plugin import call_timeout, store_target
 
         _run(prop, store_factory, store_target(pytestconfig), replicheck_settings,
-             record_property)
+             record_property, call_timeout(pytestconfig))
 
     name = "test_" + prop.name.replace("-", "_")
     test.__name__ = test.__qualname__ = name

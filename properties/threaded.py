@@ -17,13 +17,22 @@ How Hypothesis rules map to threads (:func:`threaded_machine`)
     ``"indeterminate"``) and its thread is abandoned. Teardown runs what is still
     queued, judges the history and cleans up.
 
+    While a call watch is active (:func:`replicheck.properties.recording.watching`:
+    the engine runs the property with one), the batch waits for every thread and the
+    call timeout governs instead: a call that does not return within it ends the
+    property as an error naming the call.
+
 Recording
     As :class:`~replicheck.properties.recording.RecordingStore` does: a response is
     ``ok``, a definite error ``fail`` (a false condition with ``"condition-failed"``),
-    ``Indeterminate`` (or an exception outside the error family) ``info``, after
-    which the client continues under a fresh process id. An exception outside the
-    family is re-raised when the batch is over (a bug in the adapter, not a
-    verdict).
+    ``Indeterminate`` ``info``, after which the client continues under a fresh
+    process id. Every call goes through
+    :func:`~replicheck.properties.recording.call_execute`: an answer the contract
+    does not allow (a string, an exception outside the error family, ``SystemExit``)
+    is recorded as ``info`` and its
+    :class:`~replicheck.properties.recording.ContractBreach` re-raised when the batch
+    is over (the store broke the contract: an error, not a verdict). Nothing a client
+    thread meets escapes it (no thread tracebacks).
 
 Judging (teardown)
     Every guarantee of :data:`GUARANTEES` is judged on the history with
@@ -94,6 +103,7 @@ from replicheck.properties.namespaces import (
     written_keys,
 )
 from replicheck.properties.outcomes import Counterexample
+from replicheck.properties.recording import ContractBreach, call_execute, current_watch
 
 __all__ = [
     "BATCH_TIMEOUT",
@@ -235,7 +245,7 @@ def _session_view(history: History, descriptor: Descriptor) -> History:
             source = request.item if isinstance(request, Put) else getattr(request, "key", {})
             if set(written_keys([Put(request_table(request), source)], descriptor)) & blind:
                 continue
-        kept.append(dc_replace(op, id=len(kept)))
+        kept.append(op)  # its id kept: anomalies name operations of the whole history
     return dc_replace(history, operations=tuple(kept))
 
 
@@ -314,8 +324,10 @@ def threaded_machine(factory: Callable[[], Store], target: str | None = None, *,
             start = time.monotonic()
             for thread in threads:
                 thread.start()
+            watched = current_watch() is not None  # the call timeout governs
             for thread in threads:
-                thread.join(max(0.0, start + batch_timeout - time.monotonic()))
+                thread.join(None if watched else
+                            max(0.0, start + batch_timeout - time.monotonic()))
             timed_out: list[tuple[str, Request, int]] = []
             with self.lock:
                 batch.abandoned = True
@@ -337,10 +349,18 @@ def threaded_machine(factory: Callable[[], Store], target: str | None = None, *,
                 self.steps.append(f"  {client}: {describe(request)} -> no answer within "
                                   f"{batch_timeout:g} s: recorded as indeterminate")
             if batch.crashes:
-                raise batch.crashes[0]
+                raise next((c for c in batch.crashes if isinstance(c, ContractBreach)),
+                           batch.crashes[0])
 
         def _client(self, client: str, queue: list[Request], barrier: threading.Barrier,
                     batch: _Batch) -> None:
+            try:
+                self._run_queue(client, queue, barrier, batch)
+            except BaseException as error:  # kept for the batch's end, never a traceback
+                batch.crashes.append(error)
+
+        def _run_queue(self, client: str, queue: list[Request],
+                       barrier: threading.Barrier, batch: _Batch) -> None:
             # a broken barrier (a slow start) runs anyway: the recorded times stay true
             with contextlib.suppress(threading.BrokenBarrierError):
                 barrier.wait(timeout=batch_timeout)
@@ -355,10 +375,10 @@ def threaded_machine(factory: Callable[[], Store], target: str | None = None, *,
                     batch.in_flight[client] = (process, request, invoked)
                 outcome: Any
                 try:
-                    outcome = self.store.execute(request)
+                    outcome = call_execute(self.store, request)
                 except StoreError as error:
                     outcome = error
-                except Exception as error:  # an adapter bug: info, re-raised later
+                except BaseException as error:  # a broken contract: info, re-raised later
                     outcome = None
                     batch.crashes.append(error)
                 with self.lock:
@@ -420,7 +440,8 @@ def threaded_machine(factory: Callable[[], Store], target: str | None = None, *,
                 for j in judgements if j.status == OBSERVED}
             report_example(ExampleReport(
                 property=PROPERTY, statuses={j.guarantee: j.status for j in judgements},
-                observations=observations))
+                observations=observations,
+                checkers={j.guarantee: j.checker for j in judgements}))
             failed = sorted((j for j in judgements if j.status == VIOLATED),
                             key=lambda j: _SPECIFICITY.index(j.guarantee))
             if failed:

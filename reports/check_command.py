@@ -98,14 +98,16 @@ def _check_one(args: argparse.Namespace) -> int:
             verdict = replace(verdict, limit="time")
     history = progress.history
     if args.html:
-        failed = _write_html(args, history, verdict)
+        failed = _write_html(args, progress.drawn(), verdict)
         if failed is not None:
             return failed
     skipped = () if history is None else history.skipped
-    if args.json and len(args.histories) > 1:
-        emit(json.dumps({"file": args.history, **verdict.to_json()}))
-    elif args.json:
-        emit(json.dumps(verdict.to_json(), indent=2))
+    if args.json:
+        from replicheck.reports.json_report import check_to_json
+
+        shown = check_to_json(verdict, progress.read)
+        emit(json.dumps({"file": args.history, **shown}) if len(args.histories) > 1
+             else json.dumps(shown, indent=2))
     else:
         emit(render_verdict(verdict, source=args.history, skipped=skipped))
     return exit_status(verdict.valid)
@@ -120,12 +122,22 @@ class _BadInput(Exception):
 
 
 class _CheckProgress:
-    """How far ``check`` got: the history once read, the phase, when checking began."""
+    """How far ``check`` got: the history as ``read``, the ``history`` checked (without
+    the operations ``--lenient`` dropped; each operation keeps its id), the phase, when
+    checking began."""
 
     def __init__(self) -> None:
+        self.read: History | None = None
         self.history: History | None = None
         self.phase = "reading the history"
         self.began = time.perf_counter()
+
+    def drawn(self) -> History | None:
+        """The history a page draws: every operation as read (the verdict's ids name
+        them), with the problems skipped on the way to the history checked."""
+        if self.read is None or self.history is None:
+            return self.history
+        return replace(self.read, skipped=self.history.skipped)
 
 
 def _judge(args: argparse.Namespace, consistency: list[str] | None, limits: Limits,
@@ -154,7 +166,7 @@ def _judge(args: argparse.Namespace, consistency: list[str] | None, limits: Limi
             raise _BadInput(str(error)) from None
         finally:
             gc.enable()
-        progress.history = history
+        progress.read = progress.history = history
         progress.phase = "checking the history"
         progress.began = time.perf_counter()
         try:

@@ -99,6 +99,20 @@ def _megabytes(text: str) -> float:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def _call_timeout(text: str) -> float:
+    """argparse type of ``--call-timeout``: a finite number of seconds > 0."""
+    import math
+
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise argparse.ArgumentTypeError(
+            f"expected a finite number of seconds > 0, got {text!r}")
+    return seconds
+
+
 def _crash_subject(args: argparse.Namespace) -> str:
     """What the command was doing, naming its input, for the one line of a crash."""
     command = getattr(args, "command", None)
@@ -211,16 +225,22 @@ def _max_examples_cap() -> int | None:
 
 class _ProgressBar:
     """Draws the engine's progress on ``stream``: redrawn in place on a terminal,
-    one line per finished property otherwise."""
+    one line per finished property otherwise; each with the property's own time
+    (since its first event)."""
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
         self.tty = stream.isatty()
         self.began = time.perf_counter()
+        self.current: tuple[str, str] | None = None
         self.width = 0
 
     def __call__(self, event: ProgressEvent) -> None:
-        elapsed = time.perf_counter() - self.began
+        now = time.perf_counter()
+        if (event.store, event.property) != self.current:  # a property starts
+            self.current = (event.store, event.property)
+            self.began = now
+        elapsed = now - self.began
         if event.status == "running":
             if not self.tty:
                 return
@@ -242,7 +262,7 @@ def _verify(args: argparse.Namespace) -> int:
     """``replicheck verify``: run the suite on one store or every preset, write the
     reports (markdown, HTML, JSON) and each counterexample's schedule to ``--out``."""
     from replicheck.implementation.presets import PRESETS, UnknownStore
-    from replicheck.properties.engine import store_factory, verify
+    from replicheck.properties.engine import BadStore, store_factory, verify
     from replicheck.properties.profiles import PROFILES, UnknownProfile, choose_profile
 
     if args.profile is not None and args.profile not in PROFILES:
@@ -272,8 +292,11 @@ def _verify(args: argparse.Namespace) -> int:
 
     with tempfile.TemporaryDirectory(prefix="replicheck-failures-") as scratch:
         # the machines' own failure files: the reports' replay/ files supersede them
-        outcome = verify(targets, profile=profile, max_examples=cap, progress=progress,
-                         failure_dir=scratch)
+        try:
+            outcome = verify(targets, profile=profile, max_examples=cap, progress=progress,
+                             failure_dir=scratch, call_timeout=args.call_timeout)
+        except BadStore as error:  # the factory raised or built no store
+            return fail_usage(error.line)
     written = _write_reports(outcome, out)
     if args.json:
         from replicheck.reports.json_report import suite_to_json
@@ -326,12 +349,17 @@ def _verify_summary(outcome: SuiteOutcome) -> str:
         violated = [c.guarantee for c in store.cells if c.status == "violated"]
         errors = [p for p in store.properties if p.status == "error"]
         unknown = [c.guarantee for c in store.cells if c.status == "unknown" and c.claimed]
+        unchecked = [c for c in store.cells if c.status == "unchecked"]
         observed = [c.guarantee for c in store.cells if c.status == "observed"]
+        undecided = [*(f"unknown {g}" for g in unknown),
+                     *(f"UNCHECKED {c.guarantee}" for c in unchecked)]
         verdict = ("VIOLATED " + ", ".join(violated) if violated
-                   else "ERROR" if errors else "unknown " + ", ".join(unknown) if unknown
+                   else "ERROR" if errors else "; ".join(undecided) if undecided
                    else "every claimed guarantee holds")
         lines.append(f"{store.target}: {verdict}"
                      + (f" (observed, not claimed: {', '.join(observed)})" if observed else ""))
+        if not violated and not errors:
+            lines += [f"  unchecked {c.guarantee}: {c.reason}" for c in unchecked]
         for run in store.properties:
             if run.status == "error":
                 lines.append(f"  error in {run.name}: {run.reason}")
@@ -459,6 +487,11 @@ def build_parser() -> argparse.ArgumentParser:
                             "$REPLICHECK_PROFILE, else ci when $CI is set, else quick)")
     verify_cmd.add_argument("--out", default="replicheck-report", metavar="DIR",
                             help="the report directory (default: replicheck-report/)")
+    verify_cmd.add_argument("--call-timeout", type=_call_timeout, default=30.0,
+                            metavar="S",
+                            help="seconds a store call may take, a finite number > 0: a "
+                            "call that does not return within S ends its property as an "
+                            "error naming the call (exit 1) (default 30)")
     verify_cmd.add_argument("--quiet", action="store_true", help="no progress bar")
     verify_cmd.add_argument("--json", action="store_true",
                             help="print the JSON report to stdout")

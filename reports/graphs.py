@@ -101,7 +101,7 @@ def cycle_graph_svg(anomaly: Anomaly, history: History | None = None, *,
                 nodes.append(op)
     n = len(nodes)
     radius = 0.0 if n == 1 else max(62.0, 34.0 * n / math.pi)
-    margin = 70.0
+    margin = 125.0  # room for a label of 24 characters on either side
     size = 2 * (radius + margin)
     centre = size / 2
     where: dict[int, tuple[float, float]] = {}

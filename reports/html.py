@@ -29,6 +29,8 @@ from replicheck.reports.naming import (
     LEGEND,
     all_anomalies,
     cell_text,
+    checked_count,
+    judged_cells,
     matrix_columns,
     overall_result,
     replay_file_name,
@@ -56,6 +58,7 @@ th{background:#eef0f6}
 .st-holds{background:#dff3e2}.st-violated{background:#f9c9c9;font-weight:bold}
 .st-observed{background:#ffeab0}.st-unknown{background:#dfe6f3}
 .st-not-applicable{background:#f3f3f3;color:#888}
+.st-unchecked{background:#fde3c8;font-weight:bold}
 .st-holds.unclaimed{background:#eef8ef;color:#35623d}
 .result{display:inline-block;padding:.15em .6em;border-radius:4px;font-weight:bold}
 .result.holds{background:#2e7d32;color:#fff}.result.violated{background:#c62828;color:#fff}
@@ -69,6 +72,7 @@ th{background:#eef0f6}
 .anomaly-type{font-weight:bold;color:#a00}
 .kinds span{display:inline-block;margin-right:1em}
 .muted{color:#666}
+.matrix .checker{font-size:.8em;color:#555;margin-top:.15em}
 """
 
 
@@ -125,17 +129,29 @@ def _matrix(outcome: SuiteOutcome) -> list[str]:
             title = f"{store.target} · {guarantee}"
             if cell is not None and cell.reason:
                 title += f": {cell.reason}"
+            checker = ""
+            if cell is not None and cell.checker and status != "not-applicable":
+                title += f" (checker: {cell.checker})"
+                checker = f'<div class="checker">{html_text(cell.checker)}</div>'
             cells.append(f'<td class="st-{html_attr(status)}{unclaimed}" '
-                         f'title="{html_attr(title)}">{html_text(cell_text(cell))}</td>')
+                         f'title="{html_attr(title)}">{html_text(cell_text(cell))}'
+                         f"{checker}</td>")
         out.append(f"<tr><th><code>{html_text(store.target)}</code></th>{''.join(cells)}"
                    "</tr>")
     out.append("</table></div>")
     if dropped:
         out.append("<p class=\"muted\">Columns left out (not applicable for every store): "
                    + ", ".join(f"<code>{html_text(g)}</code>" for g in dropped) + ".</p>")
+    unchecked = [(s, c) for s in outcome.stores for c in s.cells if c.status == "unchecked"]
+    if unchecked:
+        out.append("<h4>Unchecked claims (no example judged them)</h4><ul>")
+        out += [f"<li><code>{html_text(s.target)}</code> <code>{html_text(c.guarantee)}"
+                f"</code>: {html_text(c.reason)}</li>" for s, c in unchecked]
+        out.append("</ul>")
     out.append("<h4>Legend</h4><ul class=\"legend\">")
     for (text, meaning), status in zip(LEGEND, ("holds", "holds unclaimed", "violated",
-                                                "observed", "unknown", "not-applicable"),
+                                                "observed", "unknown", "unchecked",
+                                                "not-applicable"),
                                        strict=True):
         first, *rest = status.split()
         cls = f"st-{first}" + "".join(f" {r}" for r in rest)
@@ -159,6 +175,14 @@ def _store(store: StoreOutcome, ids: _Ids) -> list[str]:
                    f"<td>{run.examples}</td><td>{run.seconds:.2f}</td>"
                    f"<td>{html_text(run.reason) or '-'}</td></tr>")
     out.append("</table>")
+    judged = judged_cells(store)
+    if judged:
+        out += ["<h3>Guarantees and their checkers</h3>", '<table class="checkers">',
+                "<tr><th>guarantee</th><th>result</th><th>checker</th></tr>"]
+        out += [f"<tr><td><code>{html_text(c.guarantee)}</code></td>"
+                f'<td class="st-{html_attr(c.status)}">{html_text(cell_text(c))}</td>'
+                f"<td>{html_text(c.checker)}</td></tr>" for c in judged]
+        out.append("</table>")
     for example in store.violations:
         out += _counterexample("Violation", store, example, ids)
     for example in store.observations:
@@ -182,7 +206,7 @@ def _counterexample(kind: str, store: StoreOutcome, example: Counterexample, ids
         out.append("</ol>")
     timeline = ids.next("tl") if example.history is not None else None
     if example.verdict is not None:
-        out += _verdict(example.verdict, timeline)
+        out += _verdict(example.verdict, timeline, example.history)
     if example.history is not None and timeline is not None:
         out += _drawings(example.history, example.verdict, ids, timeline)
     if example.schedule is not None:
@@ -206,11 +230,12 @@ def _op_links(ops: Sequence[int], timeline: str | None) -> str:
                      for i in ops)
 
 
-def _verdict(verdict: Verdict, timeline: str | None) -> list[str]:
+def _verdict(verdict: Verdict, timeline: str | None, history: History | None = None
+             ) -> list[str]:
     checked = ", ".join(verdict.consistency) or NOT_CHOSEN
     out = [f"<p>Checker verdict: <b>{html_text(validity_text(verdict.valid))}</b> (model "
            f"<code>{html_text(verdict.model)}</code>, checked for {html_text(checked)}; "
-           f"{verdict.stats.operations} operations).</p>"]
+           f"{checked_count(verdict, history)}).</p>"]
     anomalies = all_anomalies(verdict)
     if anomalies:
         out.append("<ul class=\"anomalies\">")
@@ -236,8 +261,7 @@ def _drawings(history: History, verdict: Verdict | None, ids: _Ids, timeline: st
         for op in anomaly.ops:
             if anomaly.type not in marks.setdefault(op, []):
                 marks[op].append(anomaly.type)
-    count = len(history.operations)
-    out = [f"<h4>Timeline ({count} operation{'s' if count != 1 else ''}, "
+    out = [f"<h4>Timeline ({checked_count(verdict, history)}, "
            f"{len({op.process for op in history.operations})} processes)</h4>",
            timeline_html(history, marks, ident=timeline)]
     graphs = list(_graphs(anomalies, history, ids))
@@ -273,10 +297,11 @@ def render_check_html(history: History, verdict: Verdict, *, source: str | None 
     body = [f"<h1>{html_text(title)}</h1>",
             f'<p><span class="result {result}">{html_text(valid)}</span></p>']
     timeline = ids.next("tl")
-    body += _verdict(verdict, timeline)
+    body += _verdict(verdict, timeline, history)
     stats = verdict.stats
-    body.append(f'<p class="muted">{stats.operations} operations checked in '
-                f"{stats.seconds:.3f} s"
+    body.append(f'<p class="muted">{checked_count(verdict, history)}'
+                + (" checked" if stats.operations == len(history.operations) else "")
+                + f" in {stats.seconds:.3f} s"
                 + (f", {stats.states} states explored" if stats.states else "") + ".</p>")
     if history.skipped:
         body.append("<h4>Skipped records</h4><ul>")

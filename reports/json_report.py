@@ -21,7 +21,8 @@ The top-level object:
 ``result``
     ``"holds"``, ``"violated"`` or ``"unknown"``: the overall result.
 ``exit_status``
-    the exit status of ``replicheck verify`` (0, 1 or 3), and ``exit_meaning`` what it
+    the exit status of ``replicheck verify`` (0, 1 or 3: 3 when nothing is violated but
+    a claimed guarantee is ``unknown`` or ``unchecked``), and ``exit_meaning`` what it
     means in words.
 ``columns``
     the guarantee IDs of the matrix, in report order (GUARANTEES then
@@ -37,19 +38,55 @@ The top-level object:
         the guarantee IDs the store claims.
     ``cells``
         an object keyed by guarantee ID: ``status`` (``holds``, ``violated``,
-        ``observed``, ``unknown``, ``not-applicable``), ``claimed`` (boolean),
-        ``counts`` (examples per judgement status; absent statuses are 0),
-        ``examples`` (examples that judged it, not-applicable excluded), ``reason``
-        and ``text`` (the cell as the Markdown and HTML reports write it).
+        ``observed``, ``unknown``, ``unchecked``, ``not-applicable``), ``claimed``
+        (boolean), ``counts`` (examples per judgement status; absent statuses are 0),
+        ``examples`` (examples that judged it, not-applicable excluded), ``reason``,
+        ``checker`` (the checker that decided it, in words, e.g. ``"Elle item
+        checker: serializable"`` or ``"item linearizability (WGL)"``; several joined
+        by ``"; "`` when several properties judged it; ``""`` when none did) and
+        ``text`` (the cell as the Markdown and HTML reports write it).
+        ``unchecked`` is a claimed guarantee no example judged (``examples`` is 0):
+        ``reason`` says why (the capability the store lacks without which no property
+        can check it, the properties skipped and why, or that no example held
+        anything it speaks about); it is never ``holds``, and it makes the exit
+        status 3. ``not-applicable`` is only ever an unclaimed guarantee.
     ``properties``
         one object per property run: ``name``, ``status`` (``passed``, ``failed``,
-        ``skipped``, ``error``), ``guarantees`` (IDs it checks), ``reason`` (why
-        skipped, or the failure's first line), ``examples``, ``seconds`` and
+        ``skipped``, ``error``: ``error`` also when the store broke the contract, i.e.
+        answered with the wrong type, raised outside its typed errors, or a call did
+        not return within ``--call-timeout``), ``guarantees`` (IDs it checks),
+        ``reason`` (why skipped, or the failure's first line: for ``error``, one line
+        naming the call and what it returned or raised), ``examples``, ``seconds``
+        (the property's own wall time) and
         ``counterexample`` (a counterexample object when it failed, else null).
     ``violations``
         the counterexamples of the failed properties (the same objects as under
         ``properties``), and ``observations`` the counterexamples of the anomalies seen
         on guarantees the store does not claim.
+
+Operation ids
+-------------
+
+An operation's ``id`` is its invocation index: the number of client invocation
+records before it in the history as read (0 for the first ``invoke`` of an integer
+process, 1 for the next, ...; completions, fault records such as Jepsen's
+``:nemesis`` and ``observe`` records are not counted, nor is a record the reader
+skipped, as ``--lenient`` skips a broken one). It is assigned when invocations are
+paired with their completions and never changes: a checker that sees part of a
+history (the reads a claim covers, the single-item operations, the functions a model
+knows) names the same operations as the whole history. Every ``ops`` of an anomaly,
+every ``witness``, the operation numbers inside an anomaly's ``data`` or a
+``counterexample`` (a cycle step's ``from`` and ``to``, an operation's ``id``), and
+the ``id`` of each operation under ``history`` here is such an id; the HTML reports
+mark exactly the bars of those ids (``data-op`` on each bar of a timeline). The
+record an operation came from is found by its ``call``: the invocation record's
+index (in JSON lines the ``index`` field, by default the record's position among the
+file's records, 0 first, blank and ``#`` lines not counted; in EDN Jepsen's
+``:index``, by default the position; in a Jepsen log the position of the operation
+line among the log's operation lines). ``replicheck check --json`` adds both to each
+anomaly (see :func:`check_to_json`): ``records``, the ``call`` of each of its
+``ops`` (in the same order), and ``lines``, the line of the file each invocation
+record starts on (1 first; null when not read from a file).
 
 A counterexample object: ``property``, ``guarantee``, ``explanation``, ``steps`` (the
 example's steps in words, in order), ``decisions`` (one scheduler decision = one step;
@@ -57,9 +94,10 @@ null when not counted), ``history`` (null, or a list of operations, each ``id``,
 ``process``, ``f``, ``key``, ``input``, ``output``, ``status`` (``ok``, ``fail``,
 ``info``), ``call`` and ``ret`` (record indexes; ``ret`` null when it never
 completed), ``call_time``, ``ret_time``, ``error``), ``verdict`` (null, or the
-checker's Verdict exactly as ``replicheck check --json`` prints it, with its own
-``schema``), ``replay`` (the replayable schedule's file relative to the report
-directory, ``replay/<store>-<property>-<guarantee>.json``, run with ``replicheck replay FILE``;
+checker's Verdict as ``replicheck check --json`` prints it, with its own ``schema``,
+without ``records`` and ``lines``: ``history`` gives each operation's ``call``),
+``replay`` (the replayable schedule's file relative to the report directory,
+``replay/<store>-<property>-<guarantee>.json``, run with ``replicheck replay FILE``;
 null when the store is not schedulable) and ``reproduce`` (Hypothesis's
 ``@reproduce_failure(...)`` decorator, or null).
 """
@@ -71,6 +109,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from replicheck.histories.history import History, Operation
+from replicheck.histories.verdict import Verdict
 from replicheck.models.equality import Char, Keyword, Symbol
 from replicheck.properties.outcomes import (
     Cell,
@@ -91,6 +130,7 @@ from replicheck.reports.naming import (
 __all__ = [
     "JSON_SCHEMA_VERSION",
     "VALUE_DEPTH",
+    "check_to_json",
     "counterexample_to_json",
     "format_value",
     "history_to_json",
@@ -143,6 +183,7 @@ def _cell(cell: Cell) -> dict[str, Any]:
         "counts": {k: cell.counts[k] for k in sorted(cell.counts)},
         "examples": cell.examples,
         "reason": cell.reason,
+        "checker": cell.checker,
         "text": cell_text(cell),
     }
 
@@ -175,6 +216,35 @@ def counterexample_to_json(example: Counterexample, store_target: str) -> dict[s
                    else replay_file_name(store_target, example.property, example.guarantee)),
         "reproduce": example.reproduce,
     }
+
+
+def check_to_json(verdict: Verdict, history: History | None) -> dict[str, Any]:
+    """The verdict as ``replicheck check --json`` prints it: ``Verdict.to_json()``,
+    with each anomaly (those of ``parts`` too) given ``records`` and ``lines``: the
+    invocation record index (``call``) and the line of each of its ``ops`` in
+    ``history``, the history as read (null for an id it lacks, and for the line of a
+    history not read from a file). The module docstring's "Operation ids" says what
+    the numbers are."""
+    out = verdict.to_json()
+    if history is not None:
+        _locate(out, verdict, history)
+    return out
+
+
+def _locate(out: dict[str, Any], verdict: Verdict, history: History) -> None:
+    for shown, anomaly in zip(out["anomalies"], verdict.anomalies, strict=True):
+        found = [_find(history, i) for i in anomaly.ops]
+        shown["records"] = [None if op is None else op.call for op in found]
+        shown["lines"] = [None if op is None else op.line for op in found]
+    for name, part in verdict.parts.items():
+        _locate(out["parts"][name], part, history)
+
+
+def _find(history: History, op_id: int) -> Operation | None:
+    try:
+        return history.operation(op_id)
+    except KeyError:
+        return None
 
 
 def history_to_json(history: History) -> list[dict[str, Any]]:

@@ -35,6 +35,8 @@ from replicheck.reports.naming import (
     LEGEND,
     all_anomalies,
     cell_text,
+    checked_count,
+    judged_cells,
     matrix_columns,
     overall_result,
     replay_file_name,
@@ -93,6 +95,12 @@ def _matrix(outcome: SuiteOutcome) -> list[str]:
     if dropped:
         out += [f"Columns left out (not applicable for every store): "
                 f"{', '.join(md_code(g) for g in dropped)}.", ""]
+    unchecked = [(s, c) for s in outcome.stores for c in s.cells if c.status == "unchecked"]
+    if unchecked:
+        out += ["Unchecked claims (no example judged them):", ""]
+        out += [f"- {md_code(s.target)} {md_code(c.guarantee)}: {md_text(c.reason)}"
+                for s, c in unchecked]
+        out.append("")
     out += ["Legend:", ""]
     out += [f"- **{text}**: {meaning}." for text, meaning in LEGEND]
     out.append("")
@@ -108,11 +116,22 @@ def _store(store: StoreOutcome) -> list[str]:
     rows = [[md_text(p.name), md_text(p.status), str(p.examples), f"{p.seconds:.2f}",
              md_text(p.reason) if p.reason else "-"] for p in store.properties]
     out += _table(["property", "status", "examples", "seconds", "reason"], rows)
+    out += _checkers(store)
     for example in store.violations:
         out += _counterexample("Violation", store, example)
     for example in store.observations:
         out += _counterexample("Observation", store, example)
     return out
+
+
+def _checkers(store: StoreOutcome) -> list[str]:
+    """Which checker decided each guarantee judged on the store."""
+    rows = [[md_text(c.guarantee), md_text(cell_text(c)), md_text(c.checker)]
+            for c in judged_cells(store)]
+    if not rows:
+        return []
+    return ["### Guarantees and their checkers", "",
+            *_table(["guarantee", "result", "checker"], rows)]
 
 
 def _counterexample(kind: str, store: StoreOutcome, example: Counterexample) -> list[str]:
@@ -165,7 +184,7 @@ def _history(history: History, verdict: Verdict | None) -> list[str]:
                 marks[op].append(anomaly.type)
     count = len(history.operations)
     shown = history.operations[:HISTORY_ROWS]
-    out = [f"History ({count} operation{'s' if count != 1 else ''}; records are "
+    out = [f"History ({checked_count(verdict, history)}; records are "
            "invocation → completion indexes):", ""]
     rows = [[str(op.id), md_text(op.process), md_text(op.f), md_text(format_value(op.key)),
              md_text(format_value(op.input)),

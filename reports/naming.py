@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from replicheck.histories.history import History
 from replicheck.histories.verdict import Anomaly, Verdict
 from replicheck.models.guarantees import GUARANTEES, MECHANISM_PROMISES
 from replicheck.properties.outcomes import Cell, StoreOutcome, SuiteOutcome
@@ -22,6 +23,8 @@ __all__ = [
     "REPLAY_DIR",
     "all_anomalies",
     "cell_text",
+    "checked_count",
+    "judged_cells",
     "matrix_columns",
     "overall_result",
     "replay_file_name",
@@ -36,7 +39,8 @@ EXIT_MEANINGS: Final[dict[int, str]] = {
     0: "every claimed guarantee holds",
     1: "a claimed guarantee is violated (or a property crashed)",
     2: "usage error",
-    3: "nothing violated, but a claimed guarantee is unknown (a checker's time limit)",
+    3: "nothing violated, but a claimed guarantee is unknown (a checker's time limit) or "
+       "unchecked (no example judged it)",
 }
 """What each exit status of ``replicheck verify`` means (CONTRACTS.md section 6)."""
 
@@ -51,8 +55,10 @@ LEGEND: Final[tuple[tuple[str, str], ...]] = (
      "(reported, never a failure)"),
     ("unknown (U of N)", "a checker reached its time limit on U of N examples and "
      "nothing was violated"),
-    ("not applicable", "nothing the guarantee speaks about was checked (a missing "
-     "capability, or no operation it covers)"),
+    ("unchecked", "claimed, but no example judged it (a missing capability, or no "
+     "example held anything it speaks about; the reason says which): exit status 3"),
+    ("not applicable", "not claimed, and nothing the guarantee speaks about was checked "
+     "(a missing capability, or no operation it covers)"),
 )
 """Each cell text pattern and what it means, in the order the reports list them."""
 
@@ -100,9 +106,12 @@ def matrix_columns(outcome: SuiteOutcome) -> tuple[tuple[str, ...], tuple[str, .
 def cell_text(cell: Cell | None) -> str:
     """A matrix cell in words with its counts: ``holds (48)``, ``holds, not claimed
     (12)``, ``violated (1 of 48)``, ``observed (3 of 48)``, ``unknown (2 of 48)`` or
-    ``not applicable`` (also for a missing cell)."""
+    ``not applicable`` (also for a missing cell), or ``unchecked`` (a claim no example
+    judged; the cell's reason says why)."""
     if cell is None or cell.status == "not-applicable":
         return "not applicable"
+    if cell.status == "unchecked":
+        return "unchecked"
     total = cell.examples
     if cell.status == "holds":
         held = cell.counts.get("holds", 0)
@@ -112,6 +121,12 @@ def cell_text(cell: Cell | None) -> str:
     if cell.status == "violated" and not cell.claimed:
         text += ", not claimed"
     return text
+
+
+def judged_cells(store: StoreOutcome) -> tuple[Cell, ...]:
+    """The store's cells that some checker decided (those naming a checker and not
+    ``not-applicable``), in matrix order: the ones whose checker the reports list."""
+    return tuple(c for c in store.cells if c.checker and c.status != "not-applicable")
 
 
 def store_title(store: StoreOutcome) -> str:
@@ -142,3 +157,14 @@ def validity_text(valid: object) -> str:
     if valid is True:
         return "valid"
     return "not valid" if valid is False else "unknown"
+
+
+def checked_count(verdict: Verdict | None, history: History | None) -> str:
+    """How many operations the checker judged, beside the history drawn: ``9
+    operations`` when it judged them all, ``6 of 9 operations checked`` when it judged
+    part of them (the reads a claim covers, the functions a model knows)."""
+    total = None if history is None else len(history.operations)
+    checked = total if verdict is None else verdict.stats.operations
+    if total is None or checked == total:
+        return f"{checked} operation{'s' if checked != 1 else ''}"
+    return f"{checked} of {total} operations checked"

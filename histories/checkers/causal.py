@@ -167,10 +167,10 @@ def check_causal(history: History) -> Verdict:
         if len(members) > 1:
             checker.cycle(members)
             for member in members:
-                before = checker.own(history.operations[member], before)
+                before = checker.own(history.operation(member), before)
             after[component] = before
             continue
-        op = history.operations[members[0]]
+        op = history.operation(members[0])
         checker.check(op, before)
         after[component] = checker.own(op, before)
 
@@ -269,7 +269,7 @@ class _Checker:
     # ---- explanations
 
     def _who(self, witness: Witness) -> str:
-        op = self.history.operations[witness.op]
+        op = self.history.operation(witness.op)
         if witness.kind == "write":
             return f"process {op.process} {describe_write(op, witness.version)}"
         return (f"process {op.process} read key {show(op.key)} (op {op.id}) and got version "
@@ -279,7 +279,7 @@ class _Checker:
         steps = [f"op {path[0]}"]
         for a, b in itertools.pairwise(path):
             if self.graph.edges[a, b]["kind"] == "process":
-                steps.append(f"op {b} (next in process {self.history.operations[b].process})")
+                steps.append(f"op {b} (next in process {self.history.operation(b).process})")
             else:
                 steps.append(f"op {b} (read what op {a} wrote)")
         return " -> ".join(steps)

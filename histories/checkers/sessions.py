@@ -569,7 +569,7 @@ class Catalog:
         writer = self.writer_of(key, version)
         if (isinstance(version, DottedVersion) and version.context is None
                 and writer is not None):
-            version = self.write_version(self.history.operations[writer])
+            version = self.write_version(self.history.operation(writer))
         return version, writer
 
     def observe(self, op: Operation) -> Observed:
@@ -612,7 +612,7 @@ class Catalog:
             return Observed(None)
         if isinstance(found, InitialVersion):
             return Observed((INITIAL,))
-        return Observed((self.write_version(self.history.operations[found]),),
+        return Observed((self.write_version(self.history.operation(found)),),
                         frozenset({found}))
 
 
@@ -712,7 +712,7 @@ def operations_json(history: History, ids: Iterable[int]) -> list[dict[str, Any]
     ``key``, ``input``, ``output``, ``status``, ``meta``), for counterexamples."""
     out = []
     for i in ids:
-        op = history.operations[i]
+        op = history.operation(i)
         out.append({"id": op.id, "process": _plain(op.process), "f": op.f,
                     "key": _plain(op.key), "input": _plain(op.input),
                     "output": _plain(op.output), "status": op.status,
@@ -887,7 +887,7 @@ def check_sessions(history: History,
 
 def _read_anomaly(guarantee: str, history: History, process: Hashable, op: Operation,
                   observed: Observed, missing: Witness) -> Anomaly:
-    earlier = history.operations[missing.op]
+    earlier = history.operation(missing.op)
     assert observed.versions is not None
     key = show(op.key)
     if guarantee == "read-your-writes":
@@ -912,7 +912,7 @@ def _read_anomaly(guarantee: str, history: History, process: Hashable, op: Opera
 
 def _write_anomaly(guarantee: str, history: History, process: Hashable, op: Operation,
                    version: Version, earlier_witness: Witness) -> Anomaly:
-    earlier = history.operations[earlier_witness.op]
+    earlier = history.operation(earlier_witness.op)
     key = show(op.key)
     order = compare_versions(earlier_witness.version, version)
     how = {Ordering.EQUAL: "the same as", Ordering.AFTER: "older than",

@@ -469,7 +469,7 @@ class _Run:
                  records: Mapping[tuple[Any, ...], list[StreamEntry]],
                  entries: list[StreamEntry]) -> None:
         for m in mods:
-            op = self.history.operations[m.op]
+            op = self.history.operation(m.op)
             if m.status != "ok" or not m.changed:
                 continue
             if op.ret is None or op.ret > snapshot.record.index:
@@ -558,7 +558,7 @@ class _Run:
             return (f"the {entry.event} of key {show(entry.key_shown)} at version "
                     f"{_show_version(entry.version)}")
         m = mods[0]
-        op = self.history.operations[m.op]
+        op = self.history.operation(m.op)
         version = "" if m.version is None else f", version {_show_version(m.version)}"
         return f"process {op.process}'s {op.f} of key {show(m.key_shown)} (op {m.op}{version})"
 

@@ -49,6 +49,10 @@ def test_verify_store_on_a_preset_fills_every_cell() -> None:
             assert cell.reason
     strong = outcome.cell("linearizable-strong-reads")
     assert strong is not None and strong.status == "holds" and strong.counts["holds"] >= 1
+    # each cell names the checkers that decided it: machine 1's and machine 2's here
+    assert strong.checker == ("item model conformance (one client); "
+                              "item linearizability (WGL)")
+    assert all(c.checker for c in outcome.cells if c.status != "not-applicable")
     assert all(r.status != "error" for r in outcome.properties)
     # progress: a start and an end per property, examples counted on the way
     finals = [e for e in events if e.status != "running"]

@@ -37,28 +37,7 @@ MAX_EXAMPLES = 100
 """The examples per machine a mutant may take here (the ci profile's own budget)."""
 
 
-JUDGED_WITHOUT_THEIR_READS = {
-    "txn-partial-apply": "atomic-transactions is judged as linearizability with no reads, "
-    "so the cancelled transaction's write a strong get then shows is seen only by "
-    "linearizable-strong-reads",
-    "token-applies-twice": "serializable-transactions is judged as linearizability with "
-    "transact-get reads only, so the twice-applied increment a strong get shows is seen "
-    "only by linearizable-strong-reads",
-    "txn-ignores-locks": "the first failing example has no read of the item whose update "
-    "is lost; only the change stream's old images show it (stream-exactly-once)",
-}
-"""Mutants whose failing example does not (yet) violate the guarantee the catalog says
-the bug breaks, and why: the transactional guarantees' judging does not see their
-evidence. Strict xfail: each must be removed once its guarantee is judged so."""
-
-
-def _catalog_case(entry: Mutant) -> Any:
-    reason = JUDGED_WITHOUT_THEIR_READS.get(entry.name)
-    marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-    return pytest.param(entry, id=entry.name, marks=marks)
-
-
-@pytest.mark.parametrize("entry", [_catalog_case(m) for m in MUTANTS])
+@pytest.mark.parametrize("entry", MUTANTS, ids=lambda m: m.name)
 def test_the_suite_catches_the_mutant_by_the_guarantee_its_bug_breaks(entry: Mutant) -> None:
     result = run_mutant(entry, profile="ci", max_examples=MAX_EXAMPLES, shrink=False)
     assert result.caught, f"{entry.name} escaped the suite under the ci profile: " + (

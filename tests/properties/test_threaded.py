@@ -34,6 +34,7 @@ from replicheck.properties.namespaces import (
     clean_up,
     written_keys,
 )
+from replicheck.properties.recording import ContractBreach
 from replicheck.properties.suite import property_named
 from replicheck.properties.threaded import PROPERTY, threaded_machine
 
@@ -195,7 +196,8 @@ def test_an_adapter_crash_is_raised_after_the_batch() -> None:
     machine: Any = threaded_machine(Crashing)()
     machine.enqueue("t0", Delete("items", {"pk": "k0"}))
     machine.enqueue("t1", Put("items", {"pk": "k1", "v": "v1"}))
-    with pytest.raises(RuntimeError, match="adapter bug"):
+    with pytest.raises(ContractBreach, match=r"execute\(delete .*\) raised RuntimeError: "
+                       "adapter bug, which is not one of the contract's typed errors"):
         machine.run_batch()
     statuses = sorted(op.status for op in machine.history().operations)
     assert statuses == ["info", "ok"]

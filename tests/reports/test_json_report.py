@@ -82,7 +82,7 @@ def test_cells_are_keyed_by_guarantee_id() -> None:
     cell = report["stores"][0]["cells"]["linearizable-strong-reads"]
     assert cell == {"status": "violated", "claimed": True,
                     "counts": {"holds": 147, "violated": 1}, "examples": 148,
-                    "reason": "", "text": "violated (1 of 148)"}
+                    "reason": "", "checker": "", "text": "violated (1 of 148)"}
     assert report["stores"][1]["cells"]["monotonic-reads"]["claimed"] is False
 
 

@@ -360,7 +360,26 @@ def _decode_write(out: ItemOp, request: Put | Update | Delete, keys: Keys) -> No
         assert response is not None
         out.read(item, MISSING, _frozen_item(op, response.item, "the old item returned"),
                  "old")
+    if ok:
+        _decode_meta_reads(out, keys)
     out.write(item, version, value)
+
+
+def _decode_meta_reads(out: ItemOp, keys: Keys) -> None:
+    """The reads ``meta["reads"]`` records (``[{"table", "key", "version"}, ...]``: the
+    versions a write's condition or update expression read), each of an item not read
+    otherwise."""
+    op = out.op
+    seen = {r.item for r in out.reads}
+    for i, entry in enumerate(_meta_list(op, "reads") or ()):
+        where = f'meta "reads"[{i}]'
+        it = keys.of_meta(op, entry, where)
+        if not isinstance(entry, Mapping) or "version" not in entry:
+            raise _bad(op, f'{where} is {entry!r}; expected a "version"')
+        if it not in seen:
+            seen.add(it)
+            out.read(it, _version(op, entry["version"], where + ".version", read=True),
+                     UNKNOWN, "check")
 
 
 def _decode_transact_write(out: ItemOp, request: TransactWrite, keys: Keys) -> None:
@@ -401,13 +420,7 @@ def _decode_transact_write(out: ItemOp, request: TransactWrite, keys: Keys) -> N
         raise _bad(op, f'meta "writes" names {label}, which no put, update or delete '
                        "action of the transaction writes")
     if op.status == OK:
-        for i, entry in enumerate(_meta_list(op, "reads") or ()):
-            where = f'meta "reads"[{i}]'
-            it = keys.of_meta(op, entry, where)
-            if "version" not in entry:
-                raise _bad(op, f'{where} is {entry!r}; expected a "version"')
-            out.read(it, _version(op, entry["version"], where + ".version", read=True),
-                     UNKNOWN, "check")
+        _decode_meta_reads(out, keys)
         seen = {r.item for r in out.reads}
         for action in request.actions:
             if isinstance(action, ConditionCheck):

@@ -23,7 +23,9 @@ Transactions
 Metadata read (``Operation.meta``; the reference leader store records exactly this)
     - ``put``/``update``/``delete``: ``version``, the item version it created (an int,
       or a list compared lexicographically); an ``update`` may give ``item``, the item
-      after the write (else ``ALL_NEW`` return values show it).
+      after the write (else ``ALL_NEW`` return values show it); ``reads``, optionally,
+      as a transact-write's below (the version its condition or update expression read,
+      when it is not the one right before its own).
     - ``get-*``: ``version``, the version read (``null``: the item was never written).
     - ``transact-write``: ``writes``, ``[{"table", "key", "version", "item", "delete"},
       ...]``, one per write action (``key`` the key values in schema order, or an
@@ -220,11 +222,20 @@ def _recorded(v: Any) -> Any:
 
 
 def analyze_items(history: History, *, deadline: float | None = None,
-                  choice: Mapping[Any, int] | None = None) -> ItemAnalysis:
+                  choice: Mapping[Any, int] | None = None,
+                  replay_items: bool = False) -> ItemAnalysis:
     """Infer (with ``choice``, as :func:`infer_items`) and search an item history. Past
     ``deadline`` (a ``time.monotonic`` instant) it stops and returns what it found,
-    ``timed_out`` set. Raises :class:`HistoryError` for a malformed history."""
+    ``timed_out`` set. With ``replay_items`` (and the tables' key schemas declared), a
+    serial order must replay through the item model even when the recorded versions
+    alone would prove it (the history is then not taken as ``complete``). Raises
+    :class:`HistoryError` for a malformed history."""
     inference = infer_items(history, deadline=None, choice=choice)
+    if replay_items and inference.schemas_declared and inference.complete:
+        inference.complete = False
+        inference.notes.append(
+            "every serial order is replayed through the item model (conditions, update "
+            "expressions and client tokens), not only over the recorded versions")
     analysis = ItemAnalysis(inference)
     graph = inference.graph
     try:
@@ -240,7 +251,8 @@ def analyze_items(history: History, *, deadline: float | None = None,
 
 def check_item_transactions(history: History, *,
                             consistency: Sequence[str] = DEFAULT_CONSISTENCY,
-                            timeout: float | None = None) -> Verdict:
+                            timeout: float | None = None,
+                            replay_items: bool = False) -> Verdict:
     """Judge an item history (DynamoDB-shaped requests, module docstring) as
     transactions against the consistency models named in ``consistency`` (lattice
     names), with model ``"item"``.
@@ -250,18 +262,23 @@ def check_item_transactions(history: History, *,
     forbidden (every anomaly found is reported, forbidden or not, each explained with
     the items and versions involved); ``"unknown"`` when ``timeout`` seconds (None or
     0: no limit) ran out first, or when a serial model was asked for and no serial
-    order could be shown. Raises :class:`HistoryError` for a malformed history and
+    order could be shown. With ``replay_items``, a serial order is shown only when it
+    replays through the item model (every condition, update expression and client
+    token as the item model has them), even when every version is recorded: recorded
+    versions say which version each read saw, not what a write's condition or update
+    expression saw. Raises :class:`HistoryError` for a malformed history and
     ``ValueError``/``TypeError`` for unknown model names."""
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _judge(history, consistency, timeout)
+        return _judge(history, consistency, timeout, replay_items)
     finally:
         if paused:
             gc.enable()
 
 
-def _judge(history: History, consistency: Sequence[str], timeout: float | None) -> Verdict:
+def _judge(history: History, consistency: Sequence[str], timeout: float | None,
+           replay_items: bool = False) -> Verdict:
     """Judge every way the history leaves open which indeterminate write made a
     version read (``ItemInference.choices``): valid when one way is, False when every
     way is invalid; a model is ruled out only when every way rules it out, and listed as
@@ -269,12 +286,13 @@ def _judge(history: History, consistency: Sequence[str], timeout: float | None) 
     started = time.perf_counter()
     models = lattice.check_models(consistency)
     deadline = time.monotonic() + timeout if timeout else None
-    first = analyze_items(history, deadline=deadline)
+    first = analyze_items(history, deadline=deadline, replay_items=replay_items)
     if first.inference.choices:
         # Fewer edges and findings than any way of fixing the open versions: what it
         # forbids, every way forbids.
         core = judge_one(history, consistency, models, analyze_items(
-            history, deadline=deadline, choice={CORE: 1}), deadline, timeout, started)
+            history, deadline=deadline, choice={CORE: 1}, replay_items=replay_items),
+            deadline, timeout, started)
         if core.valid is False:
             return replace(core, still_possible=frozenset(), notes=(
                 *core.notes, "the history leaves versions open; these anomalies hold "
@@ -292,8 +310,8 @@ def _judge(history: History, consistency: Sequence[str], timeout: float | None) 
         except SearchTimeout:
             timed_out = True
             break
-        analysis = analyze_items(history, deadline=deadline, choice=choice) if choice \
-            else first
+        analysis = analyze_items(history, deadline=deadline, choice=choice,
+                                 replay_items=replay_items) if choice else first
         inf = analysis.inference
         open_choice = next(((key, n) for key, n in inf.choices if key not in choice), None)
         if open_choice is not None:

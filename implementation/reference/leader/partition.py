@@ -633,4 +633,6 @@ class PartitionReplica:
         entry = self.append("write", effects=(effect,), request=rid)
         meta = {"version": self.version_meta(entry.index, effect.stamp),
                 "changed": effect.changed}
+        if isinstance(request, Update):
+            meta["item"] = new  # what the update expression made: the version's item
         self.on_commit(entry.index, lambda: self.reply(op, response, meta=meta))
