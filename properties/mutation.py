@@ -54,6 +54,7 @@ from replicheck.implementation.mutants.catalog import Mutant
 from replicheck.properties.examples import violation_of
 from replicheck.properties.outcomes import Counterexample
 from replicheck.properties.profiles import import_every_module, settings_for
+from replicheck.properties.recording import ContractBreach
 from replicheck.properties.replay import MUTANT_PREFIX
 from replicheck.properties.shrink import SMALL_ENOUGH, minimize_counterexample
 from replicheck.properties.suite import PROPERTIES
@@ -193,9 +194,12 @@ def _leaf(error: BaseException) -> BaseException:
 
 
 def error_line(error: BaseException) -> str:
-    """``error`` in one line: its type, its message's first line, and the innermost
-    frame it was raised in (file name, line, function)."""
+    """``error`` in one line: a broken store contract's own line (the call and what
+    it returned or raised), else the exception's type, its message's first line and
+    the innermost frame it was raised in (file name, line, function)."""
     leaf = _leaf(error)
+    if isinstance(leaf, ContractBreach):  # already one line: the call and what it did
+        return leaf.line
     message = next((line.strip() for line in str(leaf).splitlines() if line.strip()), "")
     text = type(leaf).__name__ + (f": {message}" if message else "")
     if len(text) > 200:

@@ -277,3 +277,11 @@ def test_mutants_command_refuses_an_out_that_is_a_file(
     taken.write_text("")
     assert main(["mutants", "--out", str(taken)]) == 2
     assert f"--out {taken}: exists and is not a folder" in capsys.readouterr().err
+
+
+def test_a_broken_store_contract_is_an_error_in_its_own_line() -> None:
+    from replicheck.properties.recording import CallTimedOut
+
+    breach = CallTimedOut("execute(Get items k0) did not return within 30 s")
+    assert mutation.violation_of(BaseExceptionGroup("g", [breach])) is None
+    assert mutation.error_line(BaseExceptionGroup("g", [breach])) == breach.line
