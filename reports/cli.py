@@ -499,10 +499,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     mutants = sub.add_parser("mutants", help="run the suite against every mutant of the "
                              "reference store and report which it catches",
-                             epilog="exit status: 0 every mutant caught (by a violation "
-                             "of a claimed guarantee), 1 a mutant escaped or errored (an "
-                             "exception in the store or the suite is never a catch), 2 "
-                             "usage, 4 internal error")
+                             epilog="Here 0 means every mutant was caught (by a "
+                             "violation of a claimed guarantee) and 1 that a mutant escaped "
+                             "or errored (an exception in the store or the suite is never a "
+                             "catch). " + EXIT_STATUS_HELP)
     mutants.add_argument("--profile", default="ci", metavar="P",
                          help="replicheck profile: quick, ci or thorough (default: ci)")
     mutants.add_argument("--out", default="replicheck-mutants", metavar="DIR",
