@@ -27,6 +27,7 @@ from typing import Any
 from replicheck.histories.history import History, pair
 from replicheck.histories.items import completion_fields, request_to_json, tables_to_json
 from replicheck.histories.recorder import Recorder
+from replicheck.histories.wording import client_meta
 from replicheck.implementation.store import Handle, Schedulable, Store
 from replicheck.models.items.errors import StoreError
 from replicheck.models.items.requests import Request, Response, request_kind
@@ -51,6 +52,7 @@ class RecordingStore:
         self.recorder = recorder or Recorder()
         self.recorder.observe("tables", tables_to_json(store.descriptor.tables))
         self._processes: dict[str, int] = {}
+        self._incarnations: dict[str, int] = {}
         self._pending: list[tuple[int, Handle]] = []
         self._lock = threading.Lock()
 
@@ -68,6 +70,12 @@ class RecordingStore:
     def _retire(self, client: str, fresh: int) -> None:
         with self._lock:
             self._processes[client] = fresh
+            self._incarnations[client] = self._incarnations.get(client, 1) + 1
+
+    def client_meta(self, client: str) -> dict[str, Any]:
+        """The invocation ``meta`` naming ``client`` (and which of its processes runs),
+        from which reports label the operation (``histories.wording.process_label``)."""
+        return client_meta(client, self._incarnations.get(client, 1))
 
     # -- schedulable ----------------------------------------------------------------------
 
@@ -82,7 +90,8 @@ class RecordingStore:
         """Record the invocation and submit ``request`` for ``client``; its completion
         is recorded when a decision (or the submission itself) completes the handle."""
         process = self.process_of(client)
-        self.recorder.invoke(process, request_kind(request), request_to_json(request))
+        self.recorder.invoke(process, request_kind(request), request_to_json(request),
+                             meta=self.client_meta(client))
         handle = self.schedulable.submit(client, request)
         self._pending.append((process, handle))
         self.collect()
@@ -96,7 +105,8 @@ class RecordingStore:
         from replicheck.properties.schedule import submit_at
 
         process = self.process_of(client)
-        self.recorder.invoke(process, request_kind(request), request_to_json(request))
+        self.recorder.invoke(process, request_kind(request), request_to_json(request),
+                             meta=self.client_meta(client))
         own = getattr(self.store, "submit_at", None)
         handle: Handle = (own(client, request, node) if callable(own)
                           else submit_at(self.store, client, request, node))
@@ -163,7 +173,7 @@ class RecordingStore:
         the exception is re-raised and ``client`` continues under a fresh process)."""
         process = self.process_of(client)
         f = request_kind(request)
-        self.recorder.invoke(process, f, request_to_json(request))
+        self.recorder.invoke(process, f, request_to_json(request), meta=self.client_meta(client))
         try:
             response = self.store.execute(request)
         except StoreError as error:

@@ -57,7 +57,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from dataclasses import replace as dc_replace
-from decimal import Decimal
 from typing import Any, Final
 
 from hypothesis import strategies as st
@@ -66,21 +65,17 @@ from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 from replicheck.histories.history import History, pair
 from replicheck.histories.items import completion_fields, request_to_json, tables_to_json
 from replicheck.histories.recorder import Recorder
+from replicheck.histories.wording import client_meta
 from replicheck.implementation.store import Capability, Descriptor, Introspectable, Store
 from replicheck.models.items.errors import StoreError
 from replicheck.models.items.requests import (
-    ConditionCheck,
-    Delete,
     Get,
     Put,
     Request,
-    TransactGet,
-    TransactWrite,
-    Update,
-    WriteAction,
     request_kind,
 )
 from replicheck.models.items.values import key_text
+from replicheck.models.items.wording import answer_text, request_text
 from replicheck.properties import strategies
 from replicheck.properties.examples import ExampleReport, GuaranteeViolation, report_example
 from replicheck.properties.guarantees import OBSERVED, VIOLATED, Judgement, judge_guarantee
@@ -114,7 +109,7 @@ GUARANTEES: Final = (
     "monotonic-reads", "convergence")
 """The guarantees judged on every example's history."""
 
-CLIENTS: Final = ("t0", "t1", "t2")
+CLIENTS: Final = ("c0", "c1", "c2")
 """The client threads."""
 
 MAX_QUEUE: Final = 4
@@ -173,42 +168,10 @@ def _close(store: object) -> None:
         close()
 
 
-def _shown(value: Any) -> str:
-    if isinstance(value, Decimal):
-        return str(int(value)) if value == value.to_integral_value() else str(value)
-    return str(value)
-
-
-def _item_text(item: Any) -> str:
-    return "{" + ", ".join(f"{k}: {_shown(v)}" for k, v in item.items()) + "}"
-
-
-def _action_text(action: WriteAction | Get) -> str:
-    if isinstance(action, Put):
-        text = f"put {_item_text(action.item)}"
-    elif isinstance(action, Update):
-        text = f"update {_item_text(action.key)} {action.update}"
-    elif isinstance(action, Delete):
-        text = f"delete {_item_text(action.key)}"
-    elif isinstance(action, ConditionCheck):
-        text = f"check {_item_text(action.key)}"
-    else:
-        text = f"get {_item_text(action.key)}" + (" (strong)" if action.consistent else "")
-    condition = getattr(action, "condition", None)
-    if condition:
-        values = getattr(action, "values", None) or {}
-        shown = ", ".join(f"{k}={_shown(v)}" for k, v in values.items() if k in condition)
-        text += f" if {condition}" + (f" [{shown}]" if shown else "")
-    return text
-
-
 def describe(request: Request) -> str:
-    """One request in plain words (``put {pk: k0, v: v3} if attribute_not_exists(pk)``)."""
-    if isinstance(request, TransactWrite):
-        return "transaction [" + "; ".join(_action_text(a) for a in request.actions) + "]"
-    if isinstance(request, TransactGet):
-        return "transactional get [" + "; ".join(_action_text(g) for g in request.gets) + "]"
-    return _action_text(request)
+    """One request in DynamoDB's words (``PutItem k0 {v: "v3"} if
+    attribute_not_exists(pk)``; ``models.items.wording.request_text``)."""
+    return request_text(request)
 
 
 _SESSION: Final = frozenset({"read-your-writes", "monotonic-reads"})
@@ -280,6 +243,7 @@ def threaded_machine(factory: Callable[[], Store], target: str | None = None, *,
             self.recorder = Recorder()
             self.recorder.observe("tables", tables_to_json(self.store.descriptor.tables))
             self.processes = {c: self.recorder.new_process() for c in CLIENTS}
+            self.incarnations = dict.fromkeys(CLIENTS, 1)
             self.queues: dict[str, list[Request]] = {c: [] for c in CLIENTS}
             self.steps: list[str] = []
             self.batches = 0
@@ -320,6 +284,7 @@ def threaded_machine(factory: Callable[[], Store], target: str | None = None, *,
             with self.lock:
                 batch.abandoned = True
                 for client, (process, request, invoked) in sorted(batch.in_flight.items()):
+                    self.incarnations[client] += 1
                     self.processes[client] = self.recorder.info(
                         process, request_kind(request), None, error="indeterminate")
                     timed_out.append((client, request, invoked))
@@ -350,7 +315,8 @@ def threaded_machine(factory: Callable[[], Store], target: str | None = None, *,
                     if batch.abandoned:
                         return
                     process = self.processes[client]
-                    self.recorder.invoke(process, kind, request_to_json(request))
+                    self.recorder.invoke(process, kind, request_to_json(request),
+                                         meta=client_meta(client, self.incarnations[client]))
                     invoked = time.monotonic_ns()
                     batch.in_flight[client] = (process, request, invoked)
                 outcome: Any
@@ -371,9 +337,10 @@ def threaded_machine(factory: Callable[[], Store], target: str | None = None, *,
                     elif type_ == "fail":
                         self.recorder.fail(process, kind, value, error=error_field)
                     else:
+                        self.incarnations[client] += 1
                         self.processes[client] = self.recorder.info(
                             process, kind, value, error=error_field)
-                    word = type_ if error_field is None else f"{type_} ({error_field})"
+                    word = answer_text(request, outcome)
                     batch.log.append((client, request, word, invoked, time.monotonic_ns()))
 
         # -- teardown ---------------------------------------------------------------
