@@ -31,6 +31,7 @@ from replicheck.reports.escaping import (
 )
 from replicheck.reports.naming import (
     EXIT_MEANINGS,
+    HISTORY_ROWS,
     LEGEND,
     Words,
     all_anomalies,
@@ -43,11 +44,6 @@ from replicheck.reports.naming import (
 )
 
 __all__ = ["HISTORY_ROWS", "render_markdown"]
-
-HISTORY_ROWS = 200
-"""The most operations a counterexample's history table lists (the JSON report has
-them all)."""
-
 
 def render_markdown(outcome: SuiteOutcome) -> str:
     """The report as Markdown text (ending with a newline)."""

@@ -27,6 +27,7 @@ from replicheck.properties.outcomes import Cell, StoreOutcome, SuiteOutcome
 
 __all__ = [
     "EXIT_MEANINGS",
+    "HISTORY_ROWS",
     "LEGEND",
     "REPLAY_DIR",
     "Words",
@@ -43,6 +44,10 @@ __all__ = [
     "store_title",
     "validity_text",
 ]
+
+HISTORY_ROWS: Final = 200
+"""The most operations a counterexample's history table lists (the JSON report has
+them all)."""
 
 REPLAY_DIR: Final = "replay"
 """The folder, inside the report directory, that holds the replayable schedules."""

@@ -1,0 +1,158 @@
+"""One label per client and operations in DynamoDB's words, from the recorder to the
+reports: the recorder names the client of each invocation, a client that continues
+after an indeterminate answer is the same client under a new process (``c0/2``), and
+the Markdown history table, the timeline (row labels, bar labels, hover text) and the
+HTML history table all say the same words, with the ``key`` column filled."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+from typing import Any
+
+import pytest
+
+from replicheck.histories.history import History
+from replicheck.histories.verdict import Anomaly, Verdict
+from replicheck.histories.wording import process_label
+from replicheck.implementation.memory import MemoryStore
+from replicheck.models.items.errors import ConditionalCheckFailed, Indeterminate
+from replicheck.models.items.requests import (
+    ConditionCheck,
+    Get,
+    Put,
+    Request,
+    TransactWrite,
+    Update,
+)
+from replicheck.properties.outcomes import Counterexample, PropertyRun, StoreOutcome, SuiteOutcome
+from replicheck.properties.recording import RecordingStore
+from replicheck.reports.html import render_html
+from replicheck.reports.markdown import render_markdown
+from replicheck.reports.naming import Words
+from replicheck.reports.timeline import timeline_html
+
+
+class _Flaky:
+    """A MemoryStore whose third request times out after applying."""
+
+    def __init__(self) -> None:
+        self.inner = MemoryStore()
+        self.calls = 0
+
+    @property
+    def descriptor(self) -> Any:
+        return self.inner.descriptor
+
+    def execute(self, request: Request) -> Any:
+        self.calls += 1
+        response = self.inner.execute(request)
+        if self.calls == 3:
+            raise Indeterminate("timed out")
+        return response
+
+
+def _history() -> History:
+    rec = RecordingStore(_Flaky())
+    rec.execute(Put("items", {"pk": "k0", "v": "v1"}), "c0")
+    with pytest.raises(ConditionalCheckFailed):
+        rec.execute(Put("items", {"pk": "k0", "v": "v2"}, "attribute_not_exists(pk)"), "c1")
+    with pytest.raises(Indeterminate):
+        rec.execute(Update("items", {"pk": "k0"}, "SET v = :v", "v = :old",
+                           values={":v": "v3", ":old": "v1"}), "c0")
+    rec.execute(Get("items", {"pk": "k0"}, consistent=True), "c0")
+    rec.execute(TransactWrite((Put("items", {"pk": "k1", "v": "x"}),
+                               ConditionCheck("items", {"pk": "k0"}, "attribute_exists(pk)"))),
+                "c1")
+    return rec.history()
+
+
+WORDS = [
+    ("c0", "k0", 'PutItem k0 {v: "v1"}', "ok"),
+    ("c1", "k0", 'PutItem k0 {v: "v2"} if attribute_not_exists(pk)', "ConditionalCheckFailed"),
+    ("c0", "k0", 'UpdateItem k0 SET v = "v3" if v = "v1"', "indeterminate"),
+    ("c0/2", "k0", "GetItem k0 (strong)", '{v: "v3"}'),
+    ("c1", "k1, k0", 'TransactWriteItems [Put k1 {v: "x"}, ConditionCheck k0 if '
+     "attribute_exists(pk)]", "ok"),
+]
+
+
+def test_the_recorder_names_clients_and_a_fresh_process_is_the_same_client() -> None:
+    history = _history()
+    ops = history.operations
+    assert ops[2].process != ops[3].process  # Jepsen's rule: a new process after info
+    words = Words(history)
+    assert [(words.client(op), words.key(op), words.request(op), words.answer(op))
+            for op in ops] == WORDS
+    assert process_label(ops[0]) == "c0"
+
+
+def _outcome(history: History) -> SuiteOutcome:
+    verdict = Verdict(False, "item", ("linearizable",),
+                      (Anomaly("not-linearizable", (3,), "stale", {}),))
+    example = Counterexample("p", "linearizable-strong-reads", "x", history=history,
+                             verdict=verdict, steps=("c0 submits GetItem k0 (strong)",))
+    store = StoreOutcome("s", "s", (), (PropertyRun("p", "failed", counterexample=example),))
+    return SuiteOutcome("ci", (store,))
+
+
+def test_the_markdown_history_table_says_the_same_words() -> None:
+    text = render_markdown(_outcome(_history()))
+    header = next(line for line in text.splitlines() if line.startswith("| op "))
+    assert [c.strip() for c in header.strip("|").split("|")] == [
+        "op", "client", "key", "operation", "answer", "status", "records", "anomaly"]
+    rows = [line for line in text.splitlines() if line.startswith("| ") and
+            line[2].isdigit()]
+    assert len(rows) == len(WORDS)
+    for row, (client, key, request, answer) in zip(rows, WORDS, strict=True):
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[1:5] == [client, key, request, answer]
+
+
+class _Text(HTMLParser):
+    """The text of each element kind the timeline and the table hold."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.titles: list[str] = []
+        self.labels: list[str] = []
+        self.cells: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.stack.append(tag)
+        if tag == "td":
+            self.cells.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        while self.stack and self.stack.pop() != tag:
+            pass
+
+    def handle_data(self, data: str) -> None:
+        if not self.stack:
+            return
+        if self.stack[-1] == "title":
+            self.titles.append(data)
+        elif self.stack[-1] == "text" and "svg" in self.stack:
+            self.labels.append(data)
+        elif "td" in self.stack:
+            self.cells[-1] += data
+
+
+def test_the_timeline_labels_rows_by_client_and_bars_by_the_operation() -> None:
+    history = _history()
+    page = _Text()
+    page.feed(timeline_html(history, {3: ["not-linearizable"]}))
+    for client in ("c0", "c0/2", "c1"):
+        assert client in page.labels
+    assert not any(label.startswith("process") for label in page.labels)
+    for client, _, request, answer in WORDS:
+        assert any(t.startswith("op ") and f"· {client}\n{request}\n-> {answer}\n" in t
+                   for t in page.titles), (client, request)
+
+
+def test_the_html_report_has_the_history_table() -> None:
+    page = _Text()
+    page.feed(render_html(_outcome(_history())))
+    for client, key, request, answer in WORDS:
+        assert [client, key, request, answer] in [page.cells[i:i + 4]
+                                                  for i in range(len(page.cells))]
