@@ -263,9 +263,9 @@ def conformance_machine(factory: Callable[[], Store], *, target: str | None = No
                   expected: tuple[Any, ...], conditional: bool) -> None:
             guarantee = _conformance_guarantee(descriptor, kind, conditional)
             explanation = (f"{descriptor.name} answered "
-                           f"{request_text(request, self.schemas)}\n"
-                           f"  with   {_shown_outcome(request, actual)}\n"
-                           f"  model: {_shown_outcome(request, expected)}")
+                           f"{request_text(request, self.schemas)} with "
+                           f"{_shown_outcome(request, actual)}; the sequential model "
+                           f"answers {_shown_outcome(request, expected)}")
             schedule = completed_schedule(self.raw) if target is not None else None
             counterexample = Counterexample(
                 CONFORMANCE, guarantee, explanation,
