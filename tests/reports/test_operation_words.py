@@ -156,3 +156,27 @@ def test_the_html_report_has_the_history_table() -> None:
     for client, key, request, answer in WORDS:
         assert [client, key, request, answer] in [page.cells[i:i + 4]
                                                   for i in range(len(page.cells))]
+
+
+def test_a_teardown_is_one_line() -> None:
+    """Machine 2's teardown (or a shrunk schedule's epilogue) as one step: deliveries
+    and drops counted, anti-entropy of every pair one phrase, observations last."""
+    from replicheck.properties.schedule import describe_teardown
+
+    nodes = ("n1", "n2", "n3")
+    steps: list[dict[str, Any]] = [{"decide": {"drop": 7}}, {"decide": {"drop": 9}},
+                                   {"heal": {}}, {"restart": "n2"}, {"run": {}},
+                                   *({"decide": {"deliver": i}} for i in range(20, 37)),
+                                   {"settle": {}},
+                                   *({"anti_entropy": [a, b, "items"]}
+                                     for i, a in enumerate(nodes) for b in nodes[i + 1:]),
+                                   {"observe": "replicas"}, {"observe": "hints"}]
+    assert describe_teardown(steps) == (
+        "then: drop 2 messages, heal, restart n2, run until nothing is in flight, "
+        "deliver 17 messages, settle, anti-entropy on every pair, observe replicas, hints")
+    assert describe_teardown([{"heal": {}}, {"settle": {}},
+                              {"anti_entropy": ["n1", "n2", "items"]}]) == (
+        "then: heal, settle, anti-entropy on every pair")
+    assert describe_teardown([{"anti_entropy": ["n1", "n2", "items"]},
+                              {"anti_entropy": ["n2", "n3", "items"]}]) == (
+        "then: anti-entropy n1 <-> n2, n2 <-> n3")
