@@ -158,7 +158,8 @@ def request_words(op: Operation, schemas: Mapping[str, TableSchema] | None = Non
     return text + ("" if op.input is None else f" {show(op.input)}")
 
 
-def answer_words(op: Operation, *, show: Callable[[Any], str] = plain_value) -> str:
+def answer_words(op: Operation, schemas: Mapping[str, TableSchema] | None = None, *,
+                 show: Callable[[Any], str] = plain_value) -> str:
     """What ``op`` was answered: for an item operation ``{v: "v2"}``, ``no item``,
     ``ok``, ``ConditionalCheckFailed``; for any other its output (``fail`` and its
     error when it failed; each written by ``show``); ``indeterminate`` for one that
@@ -167,7 +168,7 @@ def answer_words(op: Operation, *, show: Callable[[Any], str] = plain_value) -> 
         return INDETERMINATE
     request = _request(op)
     if request is not None:
-        return answer_text(request, _outcome(op, request))
+        return answer_text(request, _outcome(op, request), schemas)
     if op.status == FAIL:
         return "fail" + ("" if op.error is None else f" ({show(op.error)})")
     return show(op.output)
@@ -178,7 +179,8 @@ def operation_words(op: Operation, schemas: Mapping[str, TableSchema] | None = N
     """``op`` and its answer: ``GetItem k0 (strong) -> {v: "v2"}``, ``PutItem k0 {v:
     "v2"} -> indeterminate``, ``read "x" null -> 1`` (:func:`request_words`,
     :func:`answer_words`)."""
-    return f"{request_words(op, schemas, show=show)} -> {answer_words(op, show=show)}"
+    return (f"{request_words(op, schemas, show=show)} -> "
+            f"{answer_words(op, schemas, show=show)}")
 
 
 def operation_keys(op: Operation, schemas: Mapping[str, TableSchema] | None = None, *,

@@ -194,10 +194,10 @@ def request_words(op: Operation, schemas: Mapping[str, TableSchema] | None = Non
     return wording.request_words(op, schemas, show=_show)
 
 
-def answer_words(op: Operation) -> str:
+def answer_words(op: Operation, schemas: Mapping[str, TableSchema] | None = None) -> str:
     """What ``op`` was answered: ``{v: "v2"}``, ``no item``, ``ok``,
     ``ConditionalCheckFailed``, ``indeterminate`` (:func:`operation_text`'s answer)."""
-    return wording.answer_words(op, show=_show)
+    return wording.answer_words(op, schemas, show=_show)
 
 
 class Words:
@@ -218,7 +218,7 @@ class Words:
 
     def answer(self, op: Operation) -> str:
         """What ``op`` was answered (:func:`answer_words`)."""
-        return answer_words(op)
+        return answer_words(op, self.schemas)
 
     def key(self, op: Operation) -> str:
         """:func:`operation_key` of ``op``."""

@@ -89,7 +89,7 @@ def describe_operation(op: Operation, schemas: Mapping[str, TableSchema] | None 
     answered in DynamoDB's words (:class:`~replicheck.reports.naming.Words`), status
     and record indexes."""
     lines = [f"op {op.id} · {client_label(op)}", _clip(request_words(op, schemas)),
-             f"-> {_clip(answer_words(op))}"]
+             f"-> {_clip(answer_words(op, schemas))}"]
     status = {"ok": "ok (took effect)", "fail": "fail (did not take effect)",
               "info": "info (indeterminate)"}.get(op.status, op.status)
     if op.error is not None:

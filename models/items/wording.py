@@ -202,14 +202,27 @@ def _item_answer(item: Mapping[str, Any] | None, key: Mapping[str, Any] | None) 
     return "no item" if item is None else value_text(_strip_key(item, key))
 
 
-def answer_text(request: Request | None, outcome: Any) -> str:
+def _written_key(request: Request | None,
+                 schemas: Mapping[str, TableSchema] | None) -> Mapping[str, Any] | None:
+    """The key of a single-item write's item (a PutItem's needs its schema)."""
+    if isinstance(request, Update | Delete):
+        return request.key
+    if isinstance(request, Put):
+        schema = (schemas or {}).get(request.table)
+        if schema is not None and all(a in request.item for a in schema.key_attributes):
+            return {a: request.item[a] for a in schema.key_attributes}
+    return None
+
+
+def answer_text(request: Request | None, outcome: Any,
+                schemas: Mapping[str, TableSchema] | None = None) -> str:
     """What ``request`` was answered, in words: for a read the item without its key
     attributes (``{v: "v2"}``) or ``no item``; for a write ``ok`` (with the returned
-    attributes: ``ok, ALL_OLD {v: "v1"}``); for TransactGetItems one entry per get; for
-    a definite error its code (``ConditionalCheckFailed``; ``TransactionCanceled [None,
-    ConditionalCheckFailed]`` with the reason of each action); ``indeterminate`` for an
-    unknown outcome (``None`` or anything that is neither a Response nor has a
-    ``code``)."""
+    attributes without the key: ``ok, ALL_OLD {v: "v1"}``, a PutItem's key needing
+    ``schemas``); for TransactGetItems one entry per get; for a definite error its code
+    (``ConditionalCheckFailed``; ``TransactionCanceled [None, ConditionalCheckFailed]``
+    with the reason of each action); ``indeterminate`` for an unknown outcome (``None``
+    or anything that is neither a Response nor has a ``code``)."""
     code = getattr(outcome, "code", None)
     if isinstance(code, str):
         reasons = getattr(outcome, "reasons", ())
@@ -227,7 +240,7 @@ def answer_text(request: Request | None, outcome: Any) -> str:
     returns = getattr(request, "return_values", "NONE")
     if outcome.item is None:
         return "ok"
-    return f"ok, {returns} {value_text(outcome.item)}"
+    return f"ok, {returns} {_item_answer(outcome.item, _written_key(request, schemas))}"
 
 
 def operation_text(request: Request, outcome: Any, *,
@@ -236,7 +249,7 @@ def operation_text(request: Request, outcome: Any, *,
     (strong) -> {v: "v2"}``, ``UpdateItem k1 SET v = "v2" if v = "v1" ->
     ConditionalCheckFailed``, ``... -> indeterminate`` (see :func:`request_text` and
     :func:`answer_text`)."""
-    return f"{request_text(request, schemas)} -> {answer_text(request, outcome)}"
+    return f"{request_text(request, schemas)} -> {answer_text(request, outcome, schemas)}"
 
 
 def request_keys(request: Request, schemas: Mapping[str, TableSchema] | None = None

@@ -85,7 +85,11 @@ def test_answers() -> None:
     assert answer_text(get, Response(None)) == "no item"
     put = Put("items", {"pk": "k0"}, return_values="ALL_OLD")
     assert answer_text(put, Response()) == "ok"
-    assert answer_text(put, Response({"pk": "k0", "v": "v1"})) == 'ok, ALL_OLD {pk: "k0", v: "v1"}'
+    old = Response({"pk": "k0", "v": "v1"})
+    assert answer_text(put, old) == 'ok, ALL_OLD {pk: "k0", v: "v1"}'  # no schema: all
+    assert answer_text(put, old, SCHEMAS) == 'ok, ALL_OLD {v: "v1"}'
+    assert answer_text(Delete("items", {"pk": "k0"}, return_values="ALL_OLD"), old) == (
+        'ok, ALL_OLD {v: "v1"}')
     assert answer_text(put, ConditionalCheckFailed()) == "ConditionalCheckFailed"
     assert answer_text(put, TransactionCanceled((CancellationReason("None"),
                                                  CancellationReason("ConditionalCheckFailed")))
