@@ -43,7 +43,8 @@ def _forbidden() -> list[str]:
     names = re.findall(r"^class (\w+)", REQUESTS.read_text(encoding="utf-8"), re.M)
     assert {"Get", "Put", "Update", "Delete", "ConditionCheck", "TransactWrite",
             "TransactGet", "Response", "TableSchema"} <= set(names)
-    return ["=None", "object at 0x", *(f"{name}(" for name in names)]
+    # and no dict repr of a request's JSON form ({'actions': [{'put': ...)
+    return ["=None", "object at 0x", "{'", *(f"{name}(" for name in names)]
 
 
 def _verify(store: str, out: Path) -> tuple[str, str]:
