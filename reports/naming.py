@@ -177,7 +177,7 @@ def operation_text(op: Operation, schemas: Mapping[str, TableSchema] | None = No
     attribute_not_exists(pk) -> ok``, ``GetItem k0 (strong) -> {v: "v2"}``,
     ``UpdateItem k1 SET v = "v2" if v = "v1" -> ConditionalCheckFailed``, ``... ->
     indeterminate``; an operation that is not an item request as ``f key value ->
-    output``. ``schemas`` (the history's tables, :meth:`Words.of`) let a PutItem show
+    output``. ``schemas`` (the history's tables, as :class:`Words` reads them) let a PutItem show
     its key apart."""
     return wording.operation_words(op, schemas, show=_show)
 
