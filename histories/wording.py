@@ -34,6 +34,7 @@ __all__ = [
     "CLIENT",
     "CLIENT_PROCESS",
     "answer_words",
+    "client_label",
     "client_meta",
     "history_schemas",
     "key_label",
@@ -59,6 +60,12 @@ def client_meta(client: str, incarnation: int = 1) -> dict[str, Any]:
                                                       CLIENT_PROCESS: incarnation}
 
 
+def client_label(client: str, incarnation: int = 1) -> str:
+    """How reports name the ``incarnation``-th process of ``client``: ``c1``, then
+    ``c1/2``, ``c1/3`` ..."""
+    return client if incarnation <= 1 else f"{client}/{incarnation}"
+
+
 def process_label(op: Operation) -> str:
     """Who invoked ``op``: ``c1``, ``c1/2`` (the client's second process) or, in a
     history that names no clients, ``process 3``."""
@@ -66,7 +73,7 @@ def process_label(op: Operation) -> str:
     if not isinstance(client, str) or not client:
         return f"process {_text(op.process)}"
     count = op.meta.get(CLIENT_PROCESS)
-    return f"{client}/{count}" if isinstance(count, int) and count > 1 else client
+    return client_label(client, count if isinstance(count, int) else 1)
 
 
 def _text(value: Any) -> str:

@@ -54,7 +54,7 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from dataclasses import replace as dc_replace
 from typing import Any, Final
@@ -65,13 +65,14 @@ from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 from replicheck.histories.history import History, pair
 from replicheck.histories.items import completion_fields, request_to_json, tables_to_json
 from replicheck.histories.recorder import Recorder
-from replicheck.histories.wording import client_meta
+from replicheck.histories.wording import client_label, client_meta
 from replicheck.implementation.store import Capability, Descriptor, Introspectable, Store
 from replicheck.models.items.errors import StoreError
 from replicheck.models.items.requests import (
     Get,
     Put,
     Request,
+    TableSchema,
     request_kind,
 )
 from replicheck.models.items.values import key_text
@@ -168,10 +169,11 @@ def _close(store: object) -> None:
         close()
 
 
-def describe(request: Request) -> str:
+def describe(request: Request, schemas: Mapping[str, TableSchema] | None = None) -> str:
     """One request in DynamoDB's words (``PutItem k0 {v: "v3"} if
-    attribute_not_exists(pk)``; ``models.items.wording.request_text``)."""
-    return request_text(request)
+    attribute_not_exists(pk)``; ``models.items.wording.request_text``; ``schemas``, by
+    table name, let a PutItem show its key apart)."""
+    return request_text(request, schemas)
 
 
 _SESSION: Final = frozenset({"read-your-writes", "monotonic-reads"})
@@ -229,6 +231,7 @@ def threaded_machine(factory: Callable[[], Store], target: str | None = None, *,
     GuaranteeViolation when a claimed guarantee is violated, with CleanupError when
     the items the example wrote could not be deleted."""
     descriptor = _probe(factory)
+    schemas = {t.name: t for t in descriptor.tables}
     table = descriptor.tables[0].name
     requests = _requests(descriptor)
     shown_target = target or descriptor.name
@@ -284,10 +287,11 @@ def threaded_machine(factory: Callable[[], Store], target: str | None = None, *,
             with self.lock:
                 batch.abandoned = True
                 for client, (process, request, invoked) in sorted(batch.in_flight.items()):
+                    timed_out.append((client_label(client, self.incarnations[client]),
+                                      request, invoked))
                     self.incarnations[client] += 1
                     self.processes[client] = self.recorder.info(
                         process, request_kind(request), None, error="indeterminate")
-                    timed_out.append((client, request, invoked))
                 batch.in_flight.clear()
                 log = sorted(batch.log, key=lambda entry: entry[3])
             self.steps.append(f"batch {self.batches}: {', '.join(queued)} start together"
@@ -297,10 +301,11 @@ def threaded_machine(factory: Callable[[], Store], target: str | None = None, *,
             for client, request, outcome, invoked, completed in log:
                 span = (f"{(invoked - origin) / 1e6:.3f}-{(completed - origin) / 1e6:.3f} ms"
                         if completed is not None else "")
-                self.steps.append(f"  {client}: {describe(request)} -> {outcome} ({span})")
+                self.steps.append(f"  {client}: {describe(request, schemas)} -> {outcome} "
+                                  f"({span})")
             for client, request, _ in timed_out:
-                self.steps.append(f"  {client}: {describe(request)} -> no answer within "
-                                  f"{batch_timeout:g} s: recorded as indeterminate")
+                self.steps.append(f"  {client}: {describe(request, schemas)} -> no answer "
+                                  f"within {batch_timeout:g} s: recorded as indeterminate")
             if batch.crashes:
                 raise batch.crashes[0]
 
@@ -315,6 +320,7 @@ def threaded_machine(factory: Callable[[], Store], target: str | None = None, *,
                     if batch.abandoned:
                         return
                     process = self.processes[client]
+                    label = client_label(client, self.incarnations[client])
                     self.recorder.invoke(process, kind, request_to_json(request),
                                          meta=client_meta(client, self.incarnations[client]))
                     invoked = time.monotonic_ns()
@@ -341,7 +347,7 @@ def threaded_machine(factory: Callable[[], Store], target: str | None = None, *,
                         self.processes[client] = self.recorder.info(
                             process, kind, value, error=error_field)
                     word = answer_text(request, outcome)
-                    batch.log.append((client, request, word, invoked, time.monotonic_ns()))
+                    batch.log.append((label, request, word, invoked, time.monotonic_ns()))
 
         # -- teardown ---------------------------------------------------------------
 

@@ -6,6 +6,7 @@ HTML history table all say the same words, with the ``key`` column filled."""
 
 from __future__ import annotations
 
+import threading
 from html.parser import HTMLParser
 from typing import Any
 
@@ -180,3 +181,49 @@ def test_a_teardown_is_one_line() -> None:
     assert describe_teardown([{"anti_entropy": ["n1", "n2", "items"]},
                               {"anti_entropy": ["n2", "n3", "items"]}]) == (
         "then: anti-entropy n1 <-> n2, n2 <-> n3")
+
+
+class _Blocking(MemoryStore):
+    """Puts of the value ``stuck`` wait until ``release`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def execute(self, request: Request) -> Any:
+        if isinstance(request, Put) and request.item.get("v") == "stuck":
+            self.release.wait(10)
+        return super().execute(request)
+
+
+def test_threaded_steps_and_history_name_a_fresh_process_alike() -> None:
+    """A threaded client whose call got no answer continues as ``c0/2`` in the steps
+    and in the history's labels alike."""
+    from replicheck.properties.threaded import threaded_machine
+
+    stores: list[_Blocking] = []
+
+    def factory() -> _Blocking:
+        stores.append(_Blocking())
+        return stores[-1]
+
+    machine: Any = threaded_machine(factory, batch_timeout=0.2)()
+    machine.enqueue("c0", Put("items", {"pk": "k0", "v": "stuck"}))
+    machine.enqueue("c1", Put("items", {"pk": "k1", "v": "v1"}))
+    machine.run_batch()
+    machine.enqueue("c0", Get("items", {"pk": "k1"}, consistent=True))
+    stores[-1].release.set()
+    machine.run_batch()
+    steps = [s.strip() for s in machine.steps]
+    assert 'c0: PutItem k0 {v: "stuck"} -> no answer within 0.2 s: recorded as ' \
+        "indeterminate" in steps
+    assert any(s.startswith('c1: PutItem k1 {v: "v1"} -> ok (') for s in steps)
+    assert any(s.startswith('c0/2: GetItem k1 (strong) -> {v: "v1"} (') for s in steps), steps
+    history = machine.history()
+    words = Words(history)
+    assert sorted((words.client(op), words.request(op), words.answer(op))
+                  for op in history.operations) == [
+        ("c0", 'PutItem k0 {v: "stuck"}', "indeterminate"),
+        ("c0/2", "GetItem k1 (strong)", '{v: "v1"}'),
+        ("c1", 'PutItem k1 {v: "v1"}', "ok")]
+    machine.teardown()
