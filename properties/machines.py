@@ -35,7 +35,7 @@ import hypothesis
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
-from replicheck.histories.history import History
+from replicheck.histories.history import History, Operation
 from replicheck.implementation.store import (
     Capability,
     Descriptor,
@@ -293,6 +293,36 @@ def conformance_machine(factory: Callable[[], Store], *, target: str | None = No
 
     Conformance.__name__ = Conformance.__qualname__ = "Conformance"
     return Conformance
+
+
+def _label_clients(words: tuple[str, ...], steps: list[dict[str, Any]], history: History
+                   ) -> tuple[str, ...]:
+    """The described ``steps`` with each submission's client named as the history
+    labels its operation (``c0/2`` once ``c0`` continued under a fresh process after
+    an indeterminate answer): a client's submissions are its operations, in order."""
+    from replicheck.histories.wording import CLIENT, process_label
+
+    ops: dict[str, list[Operation]] = {}
+    for op in sorted(history.operations, key=lambda o: o.call):
+        client = op.meta.get(CLIENT)
+        if isinstance(client, str):
+            ops.setdefault(client, []).append(op)
+    taken: dict[str, int | None] = {}
+    out = list(words)
+    for i, step in enumerate(steps):
+        ((kind, body),) = step.items()
+        client = body.get("client") if isinstance(body, dict) else None
+        if kind not in ("submit", "burst") or not isinstance(client, str):
+            continue
+        at = taken.get(client, 0)
+        if kind == "burst" or at is None:
+            taken[client] = None  # a burst may stop early: its count says nothing
+            continue
+        taken[client] = at + 1
+        mine = ops.get(client, [])
+        if at < len(mine) and out[i].startswith(f"{client} "):
+            out[i] = process_label(mine[at]) + out[i][len(client):]
+    return tuple(out)
 
 
 def _shown_outcome(request: Request, outcome: tuple[Any, ...]) -> str:
@@ -935,7 +965,8 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
             one line (``then: heal, settle, anti-entropy on every pair``)."""
             cut = len(self.raw.steps) if self.teardown_at is None else self.teardown_at
             schedule = completed_schedule(self.raw) if target is not None else None
-            steps = self.raw.described(0, cut)
+            steps = _label_clients(self.raw.described(0, cut), self.raw.steps[:cut],
+                                   history)
             if len(self.raw.steps) > cut:
                 steps += (describe_teardown(self.raw.steps[cut:]),)
             return Counterexample(

@@ -227,3 +227,28 @@ def test_threaded_steps_and_history_name_a_fresh_process_alike() -> None:
         ("c0/2", "GetItem k1 (strong)", '{v: "v1"}'),
         ("c1", 'PutItem k1 {v: "v1"}', "ok")]
     machine.teardown()
+
+
+def test_machine_steps_name_a_fresh_process_as_the_history_does() -> None:
+    """Machine 2's steps: a client's submissions are its operations in order, so the
+    one after an indeterminate answer reads ``c0/2 submits ...``; after a burst (which
+    may stop early) the client's later steps keep its plain name."""
+    from replicheck.histories.history import Operation
+    from replicheck.histories.wording import client_meta
+    from replicheck.properties.machines import _label_clients
+
+    def op(i: int, client: str, incarnation: int, status: str = "ok") -> Operation:
+        return Operation(i, i, "put", None, None, None, status, call=2 * i,  # type: ignore[arg-type]
+                         ret=2 * i + 1, meta=client_meta(client, incarnation))
+
+    history = History((op(0, "c0", 1, "info"), op(1, "c1", 1), op(2, "c0", 2),
+                       op(3, "c1", 1), op(4, "c1", 1)))
+    steps: list[dict[str, Any]] = [
+        {"submit": {"client": "c0"}}, {"submit": {"client": "c1"}},
+        {"decide": {"deliver": 3}}, {"submit": {"client": "c0"}},
+        {"burst": {"client": "c1", "count": 2}}, {"submit": {"client": "c1"}}]
+    words = ("c0 submits A", "c1 submits B", "deliver message 3", "c0 submits C",
+             "c1 puts {pk: \"k\"} 2 time(s) in a row", "c1 submits D")
+    assert _label_clients(words, steps, history) == (
+        "c0 submits A", "c1 submits B", "deliver message 3", "c0/2 submits C",
+        "c1 puts {pk: \"k\"} 2 time(s) in a row", "c1 submits D")
