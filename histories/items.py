@@ -138,7 +138,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from decimal import Decimal
 from typing import Any, Final, TypeVar
 
 from replicheck.histories.checkers.adapters import CONDITION_FAILED, is_condition_failed
@@ -176,7 +175,7 @@ from replicheck.models.items.requests import (
     request_kind,
 )
 from replicheck.models.items.validation import request_fault
-from replicheck.models.items.values import from_wire, number_to_wire, to_wire
+from replicheck.models.items.values import from_wire, to_wire
 from replicheck.models.specs.items import Failure
 
 __all__ = [
@@ -882,41 +881,25 @@ def changes_nothing(kind: str, result: Any) -> bool:
 # ---------------------------------------------------------------------------- display
 
 
-def _shown(value: Any) -> str:
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    if isinstance(value, Decimal | int):
-        return number_to_wire(value)
-    if isinstance(value, bytes):
-        return repr(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_shown(v) for v in value) + "]"
-    if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{k}: {_shown(v)}" for k, v in sorted(value.items())) + "}"
-    if isinstance(value, frozenset | set):
-        return "<<" + ", ".join(sorted(_shown(v) for v in value)) + ">>"
-    return repr(value)
-
-
 def describe_touched(state: Any, request: Request) -> str:
     """The items ``request`` touches as they are in the item-store ``state`` (a
-    ``models.items.operations.Database``), for explanations: e.g. ``items {pk: "a"}
-    holds {n: 1, pk: "a"}``; ``items {pk: "b"} is absent``."""
+    ``models.items.operations.Database``), for explanations, in the words of
+    ``models.items.wording``: e.g. ``a holds {n: 1}``; ``b is absent``."""
     from replicheck.models.items.operations import touched
 
     try:
         targets = sorted(touched(state, request), key=repr)
     except ValidationError as error:
         return f"the request is invalid there ({error.message})"
+    from replicheck.models.items.wording import item_key_text, value_text
+
     parts = []
     for table, key in targets:
         schema = state.schemas[table]
-        shown_key = _shown(dict(zip(schema.key_attributes, key, strict=True)))
+        named = dict(zip(schema.key_attributes, key, strict=True))
+        shown_key = item_key_text(table, named)
         item = state.tables[table].get(key)
-        parts.append(f"{table} {shown_key} is absent" if item is None
-                     else f"{table} {shown_key} holds {_shown(item)}")
+        rest = None if item is None else {a: v for a, v in item.items() if a not in named}
+        parts.append(f"{shown_key} is absent" if rest is None
+                     else f"{shown_key} holds {value_text(rest)}")
     return "; ".join(parts)

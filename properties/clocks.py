@@ -36,6 +36,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from replicheck.implementation.store import Capability, Handle, Store
 from replicheck.models.items.requests import Get, Put
 from replicheck.models.items.values import key_text
+from replicheck.models.items.wording import request_text
 from replicheck.properties import strategies
 from replicheck.properties.guarantees import OBSERVED, VIOLATED, Judgement, judge_guarantee
 from replicheck.properties.replicas import (
@@ -190,7 +191,8 @@ def clocks_machine(factory: Callable[[], Store], target: str | None = None
                         f"{len(handle.meta.get('siblings', ()))} sibling(s)"
             else:
                 shown = handle.status or "in flight"
-            self._step(f"{client} reads {key} at {node}: {shown}", taken)
+            self._step(f"{client} sends {request_text(Get(table, {pk: key}))} to {node}: "
+                       f"{shown}", taken)
 
         @rule(client=st.sampled_from(CLIENTS), key=keys, index=st.integers(0, 2),
               value=strategies.unique_values(), with_context=st.booleans(),
@@ -214,7 +216,8 @@ def clocks_machine(factory: Callable[[], Store], target: str | None = None
             taken = self._run(handle) if wait else 0
             how = f"with context {json.dumps(context)}" if context is not None else "blind"
             done = f": {handle.status}" if wait else ""
-            self._step(f"{client} puts {key}={value} at {node} {how}{done}", taken)
+            self._step(f"{client} sends {request_text(Put(table, {pk: key, 'v': value}))} to "
+                       f"{node} {how}{done}", taken)
 
         @rule(key=keys, offset=st.integers(0, 2))
         def race(self, key: str, offset: int) -> None:
@@ -229,7 +232,7 @@ def clocks_machine(factory: Callable[[], Store], target: str | None = None
                 self.handles[client] = self.rec.submit_at(
                     client, Put(table, {pk: key, "v": value}), node, context={})
                 sent.append(f"{client} at {node}")
-            self._step(f"concurrent blind puts of {key}: {', '.join(sent) or 'none'}")
+            self._step(f"concurrent blind PutItem {key}: {', '.join(sent) or 'none'}")
 
         @rule(client=st.sampled_from(CLIENTS), key=keys, read_at=st.integers(0, 2),
               write_at=st.integers(0, 2), value=strategies.unique_values())

@@ -100,6 +100,7 @@ from typing import Any, Final
 
 from replicheck.histories.history import FAIL, OK, History, Operation
 from replicheck.histories.verdict import Verdict
+from replicheck.histories.wording import CLIENT, CLIENT_PROCESS
 from replicheck.implementation.store import Descriptor
 from replicheck.models.guarantees import check_guarantee
 from replicheck.models.items.values import key_text
@@ -283,6 +284,7 @@ def item_session_history(history: History, reads: frozenset[str]) -> History:
         source = request.item if isinstance(request, Put) else request.key
         key = tuple(source.get(a) for a in schema.key_attributes)
         meta: dict[str, Any] = {"table": request.table}
+        meta.update({k: op.meta[k] for k in (CLIENT, CLIENT_PROCESS) if k in op.meta})
         if "version" in op.meta:
             meta["version"] = op.meta["version"]
         if op.meta.get("changed") is False:

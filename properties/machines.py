@@ -24,7 +24,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from dataclasses import replace as dc_replace
 from decimal import Decimal
@@ -35,7 +35,7 @@ import hypothesis
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
-from replicheck.histories.history import History
+from replicheck.histories.history import History, Operation
 from replicheck.implementation.store import (
     Capability,
     Descriptor,
@@ -59,6 +59,7 @@ from replicheck.models.items.requests import (
     request_kind,
 )
 from replicheck.models.items.values import key_text
+from replicheck.models.items.wording import answer_text, request_text, value_text
 from replicheck.properties import strategies
 from replicheck.properties.examples import ExampleReport, GuaranteeViolation, report_example
 from replicheck.properties.guarantees import (
@@ -82,7 +83,7 @@ from replicheck.properties.schedule import (
     ScheduleRecorder,
     burst_step,
     completed_schedule,
-    describe_request,
+    describe_teardown,
     run_burst,
     write_schedule_on_failure,
 )
@@ -105,10 +106,17 @@ __all__ = [
 ]
 
 CLIENTS: Final = ("c0", "c1", "c2")
-"""The clients of machine 2."""
+"""The clients of machine 2. Every client is named ``cN`` (machine 1's one client is
+``c0``; the threaded machine's are ``c0`` to ``c2``), and reports label operations by
+client (``histories.wording.process_label``): ``c1/2`` is client ``c1``'s second
+process, the one it continues under after an indeterminate answer."""
 
-RACERS: Final = ("r0", "r1", "r2")
-"""The clients of machine 2's ``race`` rule (they submit together, on one key)."""
+CONFORMANCE_CLIENT: Final = "c0"
+"""The one client of machine 1."""
+
+RACERS: Final = ("c3", "c4", "c5")
+"""The clients of machine 2's ``race`` rule (they submit together, on one key), apart
+from :data:`CLIENTS` so that a race never waits for a busy client."""
 
 MAX_CALL_DECISIONS: Final = 500
 """The most fair decisions the ``call`` rule takes to complete its operation."""
@@ -228,13 +236,15 @@ def conformance_machine(factory: Callable[[], Store], *, target: str | None = No
             self.rules_run = 0
             self.sent: list[str] = []
             self.compared: set[str] = set()
+            self.schemas = {t.name: t for t in made.descriptor.tables}
 
         @rule(request=requests)
         def send(self, request: Request) -> None:
             self.rules_run += 1
             kind = request_kind(request)
-            self.sent.append(f"client-0 sends {describe_request(request)}")
-            actual = _outcome(lambda: self.store.execute(request))
+            self.sent.append(f"{CONFORMANCE_CLIENT} sends "
+                             f"{request_text(request, self.schemas)}")
+            actual = _outcome(lambda: self.store.execute(request, CONFORMANCE_CLIENT))
             if actual[0] == "error" and actual[1] == "Indeterminate":
                 self.lost = True  # the model can no longer know the state
                 return
@@ -261,13 +271,15 @@ def conformance_machine(factory: Callable[[], Store], *, target: str | None = No
         def _fail(self, request: Request, kind: str, actual: tuple[Any, ...],
                   expected: tuple[Any, ...], conditional: bool) -> None:
             guarantee = _conformance_guarantee(descriptor, kind, conditional)
-            explanation = (f"{descriptor.name} answered {kind} {request!r}\n"
-                           f"  with   {actual!r}\n  model: {expected!r}")
+            explanation = (f"{descriptor.name} answered "
+                           f"{request_text(request, self.schemas)} with "
+                           f"{_shown_outcome(request, actual)}; the sequential model "
+                           f"answers {_shown_outcome(request, expected)}")
             schedule = completed_schedule(self.raw) if target is not None else None
             counterexample = Counterexample(
                 CONFORMANCE, guarantee, explanation,
-                steps=(*self.sent, f"the store answered {_shown_outcome(actual)}; the "
-                       f"sequential model answers {_shown_outcome(expected)}"),
+                steps=(*self.sent, f"the store answered {_shown_outcome(request, actual)}; "
+                       f"the sequential model answers {_shown_outcome(request, expected)}"),
                 decisions=len(self.sent), history=self.store.history(),
                 schedule=None if schedule is None else schedule.to_json())
             message = explanation
@@ -294,14 +306,47 @@ def conformance_machine(factory: Callable[[], Store], *, target: str | None = No
     return Conformance
 
 
-def _shown_outcome(outcome: tuple[Any, ...]) -> str:
-    """An answer of :func:`_outcome` in plain words."""
+def _label_clients(words: tuple[str, ...], steps: list[dict[str, Any]], history: History
+                   ) -> tuple[str, ...]:
+    """The described ``steps`` with each submission's client named as the history
+    labels its operation (``c0/2`` once ``c0`` continued under a fresh process after
+    an indeterminate answer): a client's submissions are its operations, in order."""
+    from replicheck.histories.wording import CLIENT, process_label
+
+    ops: dict[str, list[Operation]] = {}
+    for op in sorted(history.operations, key=lambda o: o.call):
+        client = op.meta.get(CLIENT)
+        if isinstance(client, str):
+            ops.setdefault(client, []).append(op)
+    taken: dict[str, int | None] = {}
+    out = list(words)
+    for i, step in enumerate(steps):
+        ((kind, body),) = step.items()
+        client = body.get("client") if isinstance(body, dict) else None
+        if kind not in ("submit", "burst") or not isinstance(client, str):
+            continue
+        at = taken.get(client, 0)
+        if kind == "burst" or at is None:
+            taken[client] = None  # a burst may stop early: its count says nothing
+            continue
+        taken[client] = at + 1
+        mine = ops.get(client, [])
+        if at < len(mine) and out[i].startswith(f"{client} "):
+            out[i] = process_label(mine[at]) + out[i][len(client):]
+    return tuple(out)
+
+
+def _shown_outcome(request: Request, outcome: tuple[Any, ...]) -> str:
+    """An answer of :func:`_outcome` in DynamoDB's words (``{v: "v2"}``, ``no item``,
+    ``ok``, ``ConditionalCheckFailed``, ``TransactionCanceled [None,
+    ConditionalCheckFailed]``)."""
     if outcome[0] == "error":
-        return f"the error {outcome[1]}" + (f" {list(outcome[2])}" if isinstance(
-            outcome[2], tuple) and outcome[2] else "")
-    item = outcome[1]
-    return "ok" + (f" with item {item}" if item is not None else "") + (
-        f" and items {list(outcome[2])}" if outcome[2] else "")
+        reasons = outcome[2] if isinstance(outcome[2], tuple) else ()
+        text = str(outcome[1]) + (f" [{', '.join(reasons)}]" if reasons else "")
+        if isinstance(outcome[2], Mapping):
+            text += f" (old item {value_text(outcome[2])})"
+        return text
+    return answer_text(request, Response(outcome[1], outcome[2]))
 
 
 def _conformance_guarantee(descriptor: Descriptor, kind: str, conditional: bool) -> str:
@@ -917,12 +962,17 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
         def _counterexample(self, judgement: Judgement, history: History
                             ) -> Counterexample:
             """This example as the counterexample of ``judgement``: the steps before
-            teardown in plain words (one decision = one step)."""
+            teardown in plain words (one decision = one step), then the teardown as
+            one line (``then: heal, settle, anti-entropy on every pair``)."""
             cut = len(self.raw.steps) if self.teardown_at is None else self.teardown_at
             schedule = completed_schedule(self.raw) if target is not None else None
+            steps = _label_clients(self.raw.described(0, cut), self.raw.steps[:cut],
+                                   history)
+            if len(self.raw.steps) > cut:
+                steps += (describe_teardown(self.raw.steps[cut:]),)
             return Counterexample(
                 PROPERTY, judgement.guarantee, judgement.explanation(),
-                steps=self.raw.described(0, cut), decisions=cut, history=history,
+                steps=steps, decisions=cut, history=history,
                 verdict=judgement.verdict,
                 schedule=None if schedule is None else schedule.to_json())
 

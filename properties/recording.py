@@ -46,7 +46,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import itertools
-import json
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -55,6 +54,7 @@ from typing import Any, Final, TypeVar
 from replicheck.histories.history import History, pair
 from replicheck.histories.items import completion_fields, request_to_json, tables_to_json
 from replicheck.histories.recorder import Recorder
+from replicheck.histories.wording import client_meta
 from replicheck.implementation.store import Descriptor, Handle, Schedulable, Store
 from replicheck.models.items.errors import StoreError
 from replicheck.models.items.requests import Request, Response, TransactGet, request_kind
@@ -125,20 +125,15 @@ def _a(value: Any) -> str:
 
 
 def request_text(request: Request) -> str:
-    """``request`` briefly: its kind and arguments (``get-strong {"pk": "k0"}``)."""
+    """``request`` briefly, in DynamoDB's words (``GetItem k0 (strong)``), at most
+    about :data:`_SHOWN` characters; anything that is not a request by its repr."""
+    from replicheck.models.items.wording import request_text as words
+
     try:
-        fields = request_to_json(request)
-        shown = {k: v for k, v in fields.items() if k != "table"}
-        text = json.dumps(shown, separators=(",", ":"), default=str)
+        text = words(request)
     except Exception:  # not a request the suite could have drawn
         return _brief(request)
-    if len(text) > _SHOWN:
-        text = text[:_SHOWN - 3] + "..."
-    try:
-        kind = request_kind(request)
-    except Exception:
-        kind = type(request).__name__
-    return f"{kind} {text}"
+    return text if len(text) <= _SHOWN else text[:_SHOWN - 3] + "..."
 
 
 def _raised(error: BaseException) -> str:
@@ -389,6 +384,7 @@ class RecordingStore:
         self.recorder = recorder or Recorder()
         self.recorder.observe("tables", tables_to_json(store.descriptor.tables))
         self._processes: dict[str, int] = {}
+        self._incarnations: dict[str, int] = {}
         self._pending: list[tuple[int, Handle]] = []
         self._lock = threading.Lock()
 
@@ -406,6 +402,12 @@ class RecordingStore:
     def _retire(self, client: str, fresh: int) -> None:
         with self._lock:
             self._processes[client] = fresh
+            self._incarnations[client] = self._incarnations.get(client, 1) + 1
+
+    def client_meta(self, client: str) -> dict[str, Any]:
+        """The invocation ``meta`` naming ``client`` (and which of its processes runs),
+        from which reports label the operation (``histories.wording.process_label``)."""
+        return client_meta(client, self._incarnations.get(client, 1))
 
     # -- schedulable ----------------------------------------------------------------------
 
@@ -420,7 +422,8 @@ class RecordingStore:
         """Record the invocation and submit ``request`` for ``client``; its completion
         is recorded when a decision (or the submission itself) completes the handle."""
         process = self.process_of(client)
-        self.recorder.invoke(process, request_kind(request), request_to_json(request))
+        self.recorder.invoke(process, request_kind(request), request_to_json(request),
+                             meta=self.client_meta(client))
         handle = self.schedulable.submit(client, request)
         self._pending.append((process, handle))
         self.collect()
@@ -434,7 +437,8 @@ class RecordingStore:
         from replicheck.properties.schedule import submit_at
 
         process = self.process_of(client)
-        self.recorder.invoke(process, request_kind(request), request_to_json(request))
+        self.recorder.invoke(process, request_kind(request), request_to_json(request),
+                             meta=self.client_meta(client))
         own = getattr(self.store, "submit_at", None)
         handle: Handle = (own(client, request, node) if callable(own)
                           else submit_at(self.store, client, request, node))
@@ -505,7 +509,7 @@ class RecordingStore:
         does not allow is a :class:`ContractBreach`."""
         process = self.process_of(client)
         f = request_kind(request)
-        self.recorder.invoke(process, f, request_to_json(request))
+        self.recorder.invoke(process, f, request_to_json(request), meta=self.client_meta(client))
         try:
             response = call_execute(self.store, request)
         except StoreError as error:

@@ -41,6 +41,7 @@ from replicheck.implementation.store import Capability, Descriptor, Handle, Stor
 from replicheck.models.items.errors import StoreError
 from replicheck.models.items.requests import Delete, Put, Request, request_kind
 from replicheck.models.items.values import key_text
+from replicheck.models.items.wording import request_text
 from replicheck.properties import strategies
 from replicheck.properties.examples import ExampleReport, GuaranteeViolation, report_example
 from replicheck.properties.guarantees import OBSERVED, VIOLATED, Judgement, judge_guarantee
@@ -497,7 +498,7 @@ def replicas_machine(factory: Callable[[], Store], target: str | None = None
             request: Request = (Delete(table, {pk: key}) if delete
                                 else Put(table, {pk: key, "v": value}))
             self.handles[idle] = self.rec.submit(idle, request)
-            self._step(f"{idle} submits {'delete of ' + key if delete else f'put {key}={value}'}")
+            self._step(f"{idle} submits {request_text(request)}")
 
         @precondition(lambda self: direct and owners)
         @rule(key=keys, index=st.integers(0, 2), value=strategies.unique_values())
@@ -508,9 +509,9 @@ def replicas_machine(factory: Callable[[], Store], target: str | None = None
             node = self._replica(key, index)
             if client is None or node is None:
                 return
-            self.handles[client] = self.rec.submit_at(client, Put(table, {pk: key, "v": value}),
-                                                      node)
-            self._step(f"{client} sends put {key}={value} to {node}")
+            put = Put(table, {pk: key, "v": value})
+            self.handles[client] = self.rec.submit_at(client, put, node)
+            self._step(f"{client} sends {request_text(put)} to {node}")
 
         @precondition(lambda self: direct and owners and faults)
         @rule(key=keys, index=st.integers(0, 2), value=strategies.unique_values())
@@ -524,12 +525,13 @@ def replicas_machine(factory: Callable[[], Store], target: str | None = None
                 return
             from replicheck.implementation.reference.sim import Deliver, Drop
 
-            handle = self.rec.submit_at(client, Put(table, {pk: key, "v": value}), node)
+            put = Put(table, {pk: key, "v": value})
+            handle = self.rec.submit_at(client, put, node)
             self.handles[client] = handle
             sim = self.raw.sim
             sent = [m for m in sim.in_flight.values() if m.src == client and m.dst == node]
             if not sent or not sim.reachable(client, node):
-                self._step(f"{client} sends put {key}={value} to {node}")
+                self._step(f"{client} sends {request_text(put)} to {node}")
                 return
             self.rec.decide(Deliver(sent[-1].id))
             lost = [m.id for m in sim.in_flight.values() if m.src == node]
@@ -537,7 +539,7 @@ def replicas_machine(factory: Callable[[], Store], target: str | None = None
                 self.rec.decide(Drop(message))
             self.raw.crash(node)
             self.crashed.add(node)
-            self._step(f"{client} sends put {key}={value} to {node}, which stores it and "
+            self._step(f"{client} sends {request_text(put)} to {node}, which stores it and "
                        f"crashes ({len(lost)} message(s) lost)", 2 + len(lost))
 
         @precondition(lambda self: faults)

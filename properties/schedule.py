@@ -99,7 +99,7 @@ Recording a schedule
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -109,7 +109,7 @@ from replicheck.histories.history import HistoryError
 from replicheck.histories.items import request_from_json, request_to_json
 from replicheck.implementation.reference.sim import Decision, Deliver, Drop, Duplicate, Fire
 from replicheck.implementation.store import Descriptor, Handle, Store
-from replicheck.models.items.requests import Put, Request, Response, request_kind
+from replicheck.models.items.requests import Put, Request, Response, TableSchema, request_kind
 
 __all__ = [
     "BURST_DECISIONS",
@@ -126,6 +126,7 @@ __all__ = [
     "decision_to_json",
     "describe_request",
     "describe_step",
+    "describe_teardown",
     "dump",
     "dumps",
     "fair_decision",
@@ -470,7 +471,8 @@ class ScheduleRecorder:
         """The recorded steps ``start:stop`` in plain words (:func:`describe_step`;
         a decision names the message or timer it acted on, as it was when taken)."""
         end = len(self.steps) if stop is None else stop
-        return tuple(describe_step(self.steps[i], self.details.get(i))
+        schemas = {t.name: t for t in self.descriptor.tables}
+        return tuple(describe_step(self.steps[i], self.details.get(i), schemas)
                      for i in range(start, end))
 
     @property
@@ -647,66 +649,78 @@ def _decision_detail(sim: Any, decision: Any) -> str | None:
     return None if message is None else f"{message.src} -> {message.dst} ({message.kind})"
 
 
-def _plain(value: Any) -> str:
-    from decimal import Decimal
+def describe_request(request: Request,
+                     schemas: Mapping[str, TableSchema] | None = None) -> str:
+    """``request`` in DynamoDB's words (``models.items.wording.request_text``), e.g.
+    ``PutItem k0 {v: "x"} if attribute_not_exists(pk)``."""
+    from replicheck.models.items.wording import request_text
 
-    if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{k}: {_plain(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_plain(v) for v in value) + "]"
-    if isinstance(value, set | frozenset):
-        return "{" + ", ".join(sorted(_plain(v) for v in value)) + "}"
-    if isinstance(value, Decimal):
-        return str(int(value)) if value == value.to_integral_value() else str(value)
-    if isinstance(value, bytes):
-        return "0x" + value.hex()
-    return str(value)
+    return request_text(request, schemas)
 
 
-def describe_request(request: Request) -> str:
-    """``request`` in plain words: its kind and item or key, then its update
-    expression and condition, e.g. ``put {pk: a, v: x} if attribute_not_exists(pk)``."""
-    from replicheck.models.items.requests import (
-        ConditionCheck,
-        Delete,
-        Get,
-        Put,
-        TransactGet,
-        TransactWrite,
-        Update,
-    )
+def describe_teardown(steps: Sequence[Mapping[str, Any]]) -> str:
+    """The steps that end an example (machine 2's teardown, a shrunk schedule's
+    epilogue) as one line: ``then: heal, settle, anti-entropy on every pair``.
+    Deliveries, drops and timer firings are counted (``drop 3 messages``), a
+    duplicated message is named, restarts name their nodes, anti-entropy sessions
+    that cover every pair of the nodes they name are one phrase, and observations
+    come last."""
+    words: list[str] = []
+    counts: dict[str, int] = {}
+    restarts: list[str] = []
+    pairs: list[tuple[str, str]] = []
+    observed: list[str] = []
 
-    kind = request_kind(request)
-    if isinstance(request, TransactWrite):
-        parts = []
-        for action in request.actions:
-            if isinstance(action, ConditionCheck):
-                parts.append(f"check {_plain(action.key)} {action.condition}")
-            else:
-                parts.append(describe_request(action))
-        token = f" (token {request.token})" if request.token else ""
-        return f"{kind}{token} [" + "; ".join(parts) + "]"
-    if isinstance(request, TransactGet):
-        return f"{kind} [" + "; ".join(_plain(g.key) for g in request.gets) + "]"
-    if isinstance(request, Put):
-        text = f"{kind} {_plain(request.item)}"
-    elif isinstance(request, Update):
-        text = f"{kind} {_plain(request.key)} {request.update}"
-    elif isinstance(request, Get | Delete):
-        text = f"{kind} {_plain(request.key)}"
-    else:  # pragma: no cover - the union is closed
-        text = kind
-    condition = getattr(request, "condition", None)
-    if condition:
-        text += f" if {condition}"
-    values = getattr(request, "values", None)
-    if values and not isinstance(request, Get):
-        text += " with " + ", ".join(f"{k} = {_plain(v)}" for k, v in values.items())
-    return text
+    def say(text: str) -> None:
+        if text not in words:
+            words.append(text)
+
+    for step in steps:
+        ((kind, body),) = step.items()
+        if kind == "decide" and isinstance(body, Mapping) and len(body) == 1 \
+                and next(iter(body)) in ("deliver", "drop", "fire"):
+            name = next(iter(body))
+            say(name)  # a placeholder, counted below
+            counts[name] = counts.get(name, 0) + 1
+        elif kind == "restart":
+            if not restarts:
+                say("restart")
+            restarts.append(str(body))
+        elif kind == "anti_entropy":
+            if not pairs:
+                say("anti_entropy")
+            pairs.append((str(body[0]), str(body[1])))
+        elif kind == "observe":
+            if body not in observed:
+                observed.append(str(body))
+        else:
+            say({"heal": "heal", "run": "run until nothing is in flight",
+                 "settle": "settle"}.get(kind) or describe_step(step))
+
+    def phrase(word: str) -> str:
+        if word in counts:
+            n = counts[word]
+            noun = "timer" if word == "fire" else "message"
+            return f"{word} {n} {noun}{'s' if n != 1 else ''}"
+        if word == "restart":
+            return "restart " + ", ".join(restarts)
+        if word == "anti_entropy":
+            nodes = sorted({n for pair in pairs for n in pair})
+            every = {frozenset(p) for p in pairs} >= {
+                frozenset((a, b)) for i, a in enumerate(nodes) for b in nodes[i + 1:]}
+            return "anti-entropy on every pair" if every else "anti-entropy " + ", ".join(
+                f"{a} <-> {b}" for a, b in pairs)
+        return word
+
+    shown = [phrase(w) for w in words]
+    if observed:
+        shown.append("observe " + ", ".join(observed))
+    return "then: " + (", ".join(shown) or "nothing")
 
 
-def describe_step(step: Mapping[str, Any], detail: str | None = None) -> str:
-    """One schedule step in plain words, e.g. ``c0 submits put {pk: a, v: x}``,
+def describe_step(step: Mapping[str, Any], detail: str | None = None,
+                  schemas: Mapping[str, TableSchema] | None = None) -> str:
+    """One schedule step in plain words, e.g. ``c0 submits PutItem a {v: "x"}``,
     ``deliver message 7 n1 -> n2 (append-entries)`` (``detail`` is what the
     decision acted on, when known), ``partition [n1] | [n2 n3]``, ``crash n2``."""
     ((kind, body),) = step.items()
@@ -714,7 +728,7 @@ def describe_step(step: Mapping[str, Any], detail: str | None = None) -> str:
         try:
             request = request_from_json(body["request"], body.get("kind"),
                                         path="submit.request")
-            shown = describe_request(request)
+            shown = describe_request(request, schemas)
         except (HistoryError, KeyError, TypeError, ValueError):
             shown = f"{body.get('kind', 'request')} {json.dumps(body.get('request'))}"
         node = f" to {body['node']}" if body.get("node") else ""
@@ -742,7 +756,9 @@ def describe_step(step: Mapping[str, Any], detail: str | None = None) -> str:
         try:
             item = getattr(request_from_json(body["request"], "put", path="burst.request"),
                            "item", body.get("request"))
-            shown = _plain(dict(item))
+            from replicheck.models.items.wording import value_text
+
+            shown = value_text(dict(item))
         except (HistoryError, KeyError, TypeError, ValueError, AttributeError):
             shown = json.dumps(body.get("request"))
         count = body.get("count")

@@ -488,8 +488,8 @@ def minimize_counterexample(cx: Counterexample, target: str, seed: int = 0, *,
     """``cx`` with its schedule shrunk (module docstring), replayed on ``target``
     (a preset, ``mutant:NAME`` or ``package.module:factory``, built with ``seed``):
     the shrunk schedule, its ``steps`` in plain words (the kept steps, in the
-    counterexample's own words where it had them, then the epilogue's, marked
-    ``teardown:``), ``decisions`` = the number of kept steps,
+    counterexample's own words where it had them, then the epilogue as one line,
+    ``then: heal, settle, ...``), ``decisions`` = the number of kept steps,
     and the replay's history, verdict and explanation. ``cx`` unchanged when it has
     no schedule or when its schedule with the canonical epilogue does not reproduce
     the violation. At most ``seconds`` of work and ``max_replays`` replays (then the
@@ -506,7 +506,7 @@ def _minimize(cx: Counterexample, target: str, seed: int, seconds: float,
         return cx
     from replicheck.implementation.store import Capability
     from replicheck.properties.replay import build_store
-    from replicheck.properties.schedule import check_step, describe_step
+    from replicheck.properties.schedule import check_step, describe_teardown
 
     raw_steps = cx.schedule.get("steps") or ()
     steps = [check_step(s) for s in raw_steps]
@@ -546,8 +546,8 @@ def _minimize(cx: Counterexample, target: str, seed: int, seconds: float,
         return cx
     kept = resolved.kept
     schedule = oracle.schedule(resolved)
-    words = tuple(_words(cx, index, step, steps) for index, step in kept) + tuple(
-        "teardown: " + describe_step(s) for s in resolved.epilogue)
+    words = (*(_words(cx, index, step, steps) for index, step in kept),
+             describe_teardown(resolved.epilogue))
     return dc_replace(cx, explanation=judgement.explanation(), steps=words,
                       decisions=len(kept), history=result.history,
                       verdict=judgement.verdict, schedule=schedule.to_json())
@@ -561,7 +561,7 @@ def _words(cx: Counterexample, index: int | None, step: Step,
     from replicheck.properties.schedule import describe_step
 
     fresh = describe_step(step)
-    if index is None or cx.decisions is None or len(cx.steps) != cx.decisions \
+    if index is None or cx.decisions is None or len(cx.steps) < cx.decisions \
             or index >= len(cx.steps) or index >= len(original):
         return fresh
     words = cx.steps[index]

@@ -17,7 +17,7 @@ once, with its old and new images; nothing from a failed or cancelled write) and
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, Final
 
@@ -25,7 +25,14 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 
 from replicheck.implementation.store import Capability, Handle, Store
-from replicheck.models.items.requests import Put, Request, TransactWrite, request_kind
+from replicheck.models.items.requests import (
+    Put,
+    Request,
+    Response,
+    TableSchema,
+    TransactWrite,
+)
+from replicheck.models.items.wording import answer_text, request_text
 from replicheck.properties import strategies
 from replicheck.properties.guarantees import judge_guarantee
 from replicheck.properties.replicas import (
@@ -75,6 +82,7 @@ def streams_machine(factory: Callable[[], Store], target: str | None = None
     try:
         table = descriptor.tables[0].name
         pk = descriptor.tables[0].partition_key
+        schemas = {t.name: t for t in descriptor.tables}
         faults = descriptor.has(Capability.FAULTS) and bool(nodes)
         transactions = descriptor.has(Capability.TRANSACTIONS)
         leaders = all(callable(getattr(probe, name, None)) for name in (
@@ -125,7 +133,7 @@ def streams_machine(factory: Callable[[], Store], target: str | None = None
             if idle is None:
                 return
             handle, taken = self._call(idle, request)
-            self._step(f"{idle} runs {request_kind(request)} {_show(request)}: "
+            self._step(f"{idle} runs {_show(request, schemas)}: "
                        f"{_outcome(handle)}", taken)
 
         @rule(client=st.sampled_from(CLIENTS), request=writes)
@@ -135,7 +143,7 @@ def streams_machine(factory: Callable[[], Store], target: str | None = None
             if idle is None:
                 return
             self.handles[idle] = self.rec.submit(idle, request)
-            self._step(f"{idle} submits {request_kind(request)} {_show(request)}")
+            self._step(f"{idle} submits {_show(request, schemas)}")
 
         @precondition(lambda self: transactions)
         @rule(client=st.sampled_from(CLIENTS), request=strategies.transact_writes(table, pk),
@@ -155,7 +163,7 @@ def streams_machine(factory: Callable[[], Store], target: str | None = None
                 total += taken
                 if not handle.done:
                     break
-            self._step(f"{idle} runs transaction {_show(tokened)} {len(outcomes)} time(s) "
+            self._step(f"{idle} runs {_show(tokened, schemas)} {len(outcomes)} time(s) "
                        f"with token-{self.tokens}: {', '.join(outcomes)}", total)
 
         @rule(key=strategies.keys(), count=st.integers(2, 12),
@@ -228,17 +236,18 @@ def streams_machine(factory: Callable[[], Store], target: str | None = None
     return Streams
 
 
-def _show(request: Request) -> str:
-    """A request in a few words: its key(s) and the value it writes."""
-    from replicheck.histories.items import request_to_json
-
-    text = str(request_to_json(request))
-    return text if len(text) <= 120 else text[:117] + "..."
+def _show(request: Request, schemas: Mapping[str, TableSchema]) -> str:
+    """A request in DynamoDB's words (``PutItem k0 {v: "v1"} if ...``)."""
+    return request_text(request, schemas)
 
 
 def _outcome(handle: Handle) -> str:
+    """What the call was answered, in DynamoDB's words (``ok``, ``{v: "v1"}``,
+    ``ConditionalCheckFailed``), or ``still in flight``."""
     if not handle.done:
         return "still in flight"
     if handle.status == "ok":
-        return "ok"
-    return f"{handle.status} ({type(handle.error).__name__})"
+        return answer_text(handle.request, handle.response or Response())
+    if handle.status == "indeterminate":
+        return "indeterminate"
+    return answer_text(handle.request, handle.error)

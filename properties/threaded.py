@@ -63,10 +63,9 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from dataclasses import replace as dc_replace
-from decimal import Decimal
 from typing import Any, Final
 
 from hypothesis import strategies as st
@@ -75,21 +74,18 @@ from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 from replicheck.histories.history import History, pair
 from replicheck.histories.items import completion_fields, request_to_json, tables_to_json
 from replicheck.histories.recorder import Recorder
+from replicheck.histories.wording import client_label, client_meta
 from replicheck.implementation.store import Capability, Descriptor, Introspectable, Store
 from replicheck.models.items.errors import StoreError
 from replicheck.models.items.requests import (
-    ConditionCheck,
-    Delete,
     Get,
     Put,
     Request,
-    TransactGet,
-    TransactWrite,
-    Update,
-    WriteAction,
+    TableSchema,
     request_kind,
 )
 from replicheck.models.items.values import key_text
+from replicheck.models.items.wording import answer_text, request_text
 from replicheck.properties import strategies
 from replicheck.properties.examples import ExampleReport, GuaranteeViolation, report_example
 from replicheck.properties.guarantees import OBSERVED, VIOLATED, Judgement, judge_guarantee
@@ -124,7 +120,7 @@ GUARANTEES: Final = (
     "monotonic-reads", "convergence")
 """The guarantees judged on every example's history."""
 
-CLIENTS: Final = ("t0", "t1", "t2")
+CLIENTS: Final = ("c0", "c1", "c2")
 """The client threads."""
 
 MAX_QUEUE: Final = 4
@@ -183,42 +179,11 @@ def _close(store: object) -> None:
         close()
 
 
-def _shown(value: Any) -> str:
-    if isinstance(value, Decimal):
-        return str(int(value)) if value == value.to_integral_value() else str(value)
-    return str(value)
-
-
-def _item_text(item: Any) -> str:
-    return "{" + ", ".join(f"{k}: {_shown(v)}" for k, v in item.items()) + "}"
-
-
-def _action_text(action: WriteAction | Get) -> str:
-    if isinstance(action, Put):
-        text = f"put {_item_text(action.item)}"
-    elif isinstance(action, Update):
-        text = f"update {_item_text(action.key)} {action.update}"
-    elif isinstance(action, Delete):
-        text = f"delete {_item_text(action.key)}"
-    elif isinstance(action, ConditionCheck):
-        text = f"check {_item_text(action.key)}"
-    else:
-        text = f"get {_item_text(action.key)}" + (" (strong)" if action.consistent else "")
-    condition = getattr(action, "condition", None)
-    if condition:
-        values = getattr(action, "values", None) or {}
-        shown = ", ".join(f"{k}={_shown(v)}" for k, v in values.items() if k in condition)
-        text += f" if {condition}" + (f" [{shown}]" if shown else "")
-    return text
-
-
-def describe(request: Request) -> str:
-    """One request in plain words (``put {pk: k0, v: v3} if attribute_not_exists(pk)``)."""
-    if isinstance(request, TransactWrite):
-        return "transaction [" + "; ".join(_action_text(a) for a in request.actions) + "]"
-    if isinstance(request, TransactGet):
-        return "transactional get [" + "; ".join(_action_text(g) for g in request.gets) + "]"
-    return _action_text(request)
+def describe(request: Request, schemas: Mapping[str, TableSchema] | None = None) -> str:
+    """One request in DynamoDB's words (``PutItem k0 {v: "v3"} if
+    attribute_not_exists(pk)``; ``models.items.wording.request_text``; ``schemas``, by
+    table name, let a PutItem show its key apart)."""
+    return request_text(request, schemas)
 
 
 _SESSION: Final = frozenset({"read-your-writes", "monotonic-reads"})
@@ -276,6 +241,7 @@ def threaded_machine(factory: Callable[[], Store], target: str | None = None, *,
     GuaranteeViolation when a claimed guarantee is violated, with CleanupError when
     the items the example wrote could not be deleted."""
     descriptor = _probe(factory)
+    schemas = {t.name: t for t in descriptor.tables}
     table = descriptor.tables[0].name
     requests = _requests(descriptor)
     shown_target = target or descriptor.name
@@ -290,6 +256,7 @@ def threaded_machine(factory: Callable[[], Store], target: str | None = None, *,
             self.recorder = Recorder()
             self.recorder.observe("tables", tables_to_json(self.store.descriptor.tables))
             self.processes = {c: self.recorder.new_process() for c in CLIENTS}
+            self.incarnations = dict.fromkeys(CLIENTS, 1)
             self.queues: dict[str, list[Request]] = {c: [] for c in CLIENTS}
             self.steps: list[str] = []
             self.batches = 0
@@ -332,9 +299,11 @@ def threaded_machine(factory: Callable[[], Store], target: str | None = None, *,
             with self.lock:
                 batch.abandoned = True
                 for client, (process, request, invoked) in sorted(batch.in_flight.items()):
+                    timed_out.append((client_label(client, self.incarnations[client]),
+                                      request, invoked))
+                    self.incarnations[client] += 1
                     self.processes[client] = self.recorder.info(
                         process, request_kind(request), None, error="indeterminate")
-                    timed_out.append((client, request, invoked))
                 batch.in_flight.clear()
                 log = sorted(batch.log, key=lambda entry: entry[3])
             self.steps.append(f"batch {self.batches}: {', '.join(queued)} start together"
@@ -344,10 +313,11 @@ def threaded_machine(factory: Callable[[], Store], target: str | None = None, *,
             for client, request, outcome, invoked, completed in log:
                 span = (f"{(invoked - origin) / 1e6:.3f}-{(completed - origin) / 1e6:.3f} ms"
                         if completed is not None else "")
-                self.steps.append(f"  {client}: {describe(request)} -> {outcome} ({span})")
+                self.steps.append(f"  {client}: {describe(request, schemas)} -> {outcome} "
+                                  f"({span})")
             for client, request, _ in timed_out:
-                self.steps.append(f"  {client}: {describe(request)} -> no answer within "
-                                  f"{batch_timeout:g} s: recorded as indeterminate")
+                self.steps.append(f"  {client}: {describe(request, schemas)} -> no answer "
+                                  f"within {batch_timeout:g} s: recorded as indeterminate")
             if batch.crashes:
                 raise next((c for c in batch.crashes if isinstance(c, ContractBreach)),
                            batch.crashes[0])
@@ -370,7 +340,9 @@ def threaded_machine(factory: Callable[[], Store], target: str | None = None, *,
                     if batch.abandoned:
                         return
                     process = self.processes[client]
-                    self.recorder.invoke(process, kind, request_to_json(request))
+                    label = client_label(client, self.incarnations[client])
+                    self.recorder.invoke(process, kind, request_to_json(request),
+                                         meta=client_meta(client, self.incarnations[client]))
                     invoked = time.monotonic_ns()
                     batch.in_flight[client] = (process, request, invoked)
                 outcome: Any
@@ -391,10 +363,11 @@ def threaded_machine(factory: Callable[[], Store], target: str | None = None, *,
                     elif type_ == "fail":
                         self.recorder.fail(process, kind, value, error=error_field)
                     else:
+                        self.incarnations[client] += 1
                         self.processes[client] = self.recorder.info(
                             process, kind, value, error=error_field)
-                    word = type_ if error_field is None else f"{type_} ({error_field})"
-                    batch.log.append((client, request, word, invoked, time.monotonic_ns()))
+                    word = answer_text(request, outcome)
+                    batch.log.append((label, request, word, invoked, time.monotonic_ns()))
 
         # -- teardown ---------------------------------------------------------------
 

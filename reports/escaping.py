@@ -100,11 +100,12 @@ _MD_INLINE: Final = re.compile(
 """What inline Markdown (or the HTML it may embed) would read as markup: backslash,
 backtick, asterisk, tilde (GitHub's strikethrough), ``<`` (raw HTML and autolinks), a
 ``]`` that would close a link's text or a link reference definition's label, an ``&``
-that starts an entity, and an underscore at a word's edge. Other brackets, ``>``
-(inline) and an underscore inside a word (``attribute_not_exists``) stay as they are, so
-that the Markdown source stays readable."""
-
-_MD_HTML: Final = {"<": "&lt;", "&": "&amp;"}
+that starts an entity, and an underscore at a word's edge, each escaped by a backslash
+(CommonMark's escape for any ASCII punctuation: ``\\<->`` renders ``<->``, and the
+source reads as the text, where an HTML character reference would read ``&lt;->``).
+Other brackets, ``>`` (inline) and an underscore inside a word
+(``attribute_not_exists``) stay as they are, so that the Markdown source stays
+readable."""
 
 _MD_BLOCK_START: Final = re.compile(r"^(?:#{1,6}(?= |$)|>|[-+](?= |$)|[-= ]+$)")
 """A line start that begins a block: an ATX heading, a block quote, a bullet list item,
@@ -123,8 +124,7 @@ def md_text(text: object) -> str:
     except in a code span or a link destination, when the character after it is not
     ``(``, ``[`` or ``:`` (a ``]`` it ends with could close a link there). ``|`` is
     left for :func:`md_cell`."""
-    escaped = _MD_INLINE.sub(lambda m: _MD_HTML.get(m.group(), "\\" + m.group()),
-                             visible(text))
+    escaped = _MD_INLINE.sub(lambda m: "\\" + m.group(), visible(text))
     line = " ".join(escaped.split())
     if _MD_BLOCK_START.match(line):
         return "\\" + line

@@ -26,7 +26,9 @@ from replicheck.reports.escaping import html_attr, html_pre, html_text
 from replicheck.reports.graphs import GRAPH_CSS, KIND_COLOURS, cycle_graph_svg
 from replicheck.reports.naming import (
     EXIT_MEANINGS,
+    HISTORY_ROWS,
     LEGEND,
+    Words,
     all_anomalies,
     cell_text,
     checked_count,
@@ -263,7 +265,7 @@ def _drawings(history: History, verdict: Verdict | None, ids: _Ids, timeline: st
                 marks[op].append(anomaly.type)
     out = [f"<h4>Timeline ({checked_count(verdict, history)}, "
            f"{len({op.process for op in history.operations})} processes)</h4>",
-           timeline_html(history, marks, ident=timeline)]
+           timeline_html(history, marks, ident=timeline), *_history_table(history, marks)]
     graphs = list(_graphs(anomalies, history, ids))
     if graphs:
         kinds = "".join(f'<span style="color:{c}">&#8594; {html_text(k)}</span>'
@@ -271,6 +273,32 @@ def _drawings(history: History, verdict: Verdict | None, ids: _Ids, timeline: st
         out += ["<h4>Dependency cycles</h4>",
                 f'<p class="kinds muted">Arrows: {kinds} (hover a node for its '
                 "operation)</p>", *graphs]
+    return out
+
+
+def _history_table(history: History, marks: dict[int, list[str]]) -> list[str]:
+    """The operations as a table, in the words of the Markdown report's (client, key,
+    operation, answer), folded under its summary."""
+    words = Words(history)
+    shown = history.operations[:HISTORY_ROWS]
+    count = len(history.operations)
+    out = [f'<details class="history"><summary>History table ({count} '
+           f"operation{'s' if count != 1 else ''})</summary><table>"
+           "<tr><th>op</th><th>client</th><th>key</th><th>operation</th><th>answer</th>"
+           "<th>status</th><th>records</th><th>anomaly</th></tr>"]
+    for op in shown:
+        ret = op.ret if op.ret is not None else "…"
+        out.append(f"<tr><td>{op.id}</td><td>{html_text(words.client(op))}</td>"
+                   f"<td>{html_text(words.key(op) or '-')}</td>"
+                   f"<td>{html_text(words.request(op))}</td>"
+                   f"<td>{html_text(words.answer(op))}</td>"
+                   f"<td>{html_text(op.status)}</td><td>{op.call} → {ret}</td>"
+                   f"<td>{html_text(', '.join(marks.get(op.id, ())))}</td></tr>")
+    out.append("</table>")
+    if count > len(shown):
+        out.append(f'<p class="muted">The first {len(shown)} of {count} operations are '
+                   "listed; the JSON report has them all.</p>")
+    out.append("</details>")
     return out
 
 

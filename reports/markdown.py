@@ -29,10 +29,11 @@ from replicheck.reports.escaping import (
     md_strong,
     md_text,
 )
-from replicheck.reports.json_report import format_value
 from replicheck.reports.naming import (
     EXIT_MEANINGS,
+    HISTORY_ROWS,
     LEGEND,
+    Words,
     all_anomalies,
     cell_text,
     checked_count,
@@ -45,11 +46,6 @@ from replicheck.reports.naming import (
 )
 
 __all__ = ["HISTORY_ROWS", "render_markdown"]
-
-HISTORY_ROWS = 200
-"""The most operations a counterexample's history table lists (the JSON report has
-them all)."""
-
 
 def render_markdown(outcome: SuiteOutcome) -> str:
     """The report as Markdown text (ending with a newline)."""
@@ -182,17 +178,17 @@ def _history(history: History, verdict: Verdict | None) -> list[str]:
         for op in anomaly.ops:
             if anomaly.type not in marks.setdefault(op, []):
                 marks[op].append(anomaly.type)
+    words = Words(history)
     count = len(history.operations)
     shown = history.operations[:HISTORY_ROWS]
     out = [f"History ({checked_count(verdict, history)}; records are "
            "invocation → completion indexes):", ""]
-    rows = [[str(op.id), md_text(op.process), md_text(op.f), md_text(format_value(op.key)),
-             md_text(format_value(op.input)),
-             md_text(format_value(op.output)) if op.ret is not None else "-",
+    rows = [[str(op.id), md_text(words.client(op)), md_text(words.key(op)) or "-",
+             md_text(words.request(op)), md_text(words.answer(op)),
              md_text(op.status), f"{op.call} → {op.ret if op.ret is not None else '…'}",
              md_text(", ".join(marks.get(op.id, ())))]
             for op in shown]
-    out += _table(["op", "process", "f", "key", "input", "output", "status", "records",
+    out += _table(["op", "client", "key", "operation", "answer", "status", "records",
                    "anomaly"], rows)
     if count > len(shown):
         out += [f"The first {len(shown)} of {count} operations are listed; the JSON "

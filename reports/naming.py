@@ -3,34 +3,53 @@
 One home for what the Markdown, HTML and JSON reports (and the ``verify`` command)
 must say the same way: the overall result and what its exit status means, the text of
 a claims-versus-observed cell, the legend, which guarantee columns the matrix shows,
-and where a counterexample's replayable schedule is written
-(:func:`replay_file_name`).
+where a counterexample's replayable schedule is written
+(:func:`replay_file_name`), and how an operation of a history reads: who invoked it
+(:func:`client_label`), what it asked and was answered in DynamoDB's words
+(:func:`operation_text`, :func:`request_words`, :func:`answer_words`) and the keys it
+names (:func:`operation_key`). The words themselves have one home,
+:mod:`replicheck.models.items.wording` (through :mod:`replicheck.histories.wording`),
+which the counterexample steps and checker explanations use too.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Final
 
-from replicheck.histories.history import History
+from replicheck.histories import wording
+from replicheck.histories.history import History, Operation
 from replicheck.histories.verdict import Anomaly, Verdict
 from replicheck.models.guarantees import GUARANTEES, MECHANISM_PROMISES
+from replicheck.models.items.requests import TableSchema
 from replicheck.properties.outcomes import Cell, StoreOutcome, SuiteOutcome
 
 __all__ = [
     "EXIT_MEANINGS",
+    "HISTORY_ROWS",
     "LEGEND",
     "REPLAY_DIR",
+    "Words",
     "all_anomalies",
+    "answer_words",
     "cell_text",
     "checked_count",
+    "client_label",
     "judged_cells",
     "matrix_columns",
+    "operation_key",
+    "operation_text",
     "overall_result",
     "replay_file_name",
+    "request_words",
     "store_title",
     "validity_text",
 ]
+
+HISTORY_ROWS: Final = 200
+"""The most operations a counterexample's history table lists (the JSON report has
+them all)."""
 
 REPLAY_DIR: Final = "replay"
 """The folder, inside the report directory, that holds the replayable schedules."""
@@ -168,3 +187,75 @@ def checked_count(verdict: Verdict | None, history: History | None) -> str:
     if total is None or checked == total:
         return f"{checked} operation{'s' if checked != 1 else ''}"
     return f"{checked} of {total} operations checked"
+
+
+def client_label(op: Operation) -> str:
+    """Who invoked ``op``, the same in steps, timelines and history tables: ``c1``;
+    ``c1/2`` for client ``c1``'s second process (after an indeterminate answer the
+    client continues under a fresh process, CONTRACTS.md section 5); ``process 3`` in
+    a history that names no clients."""
+    return wording.process_label(op)
+
+
+def operation_text(op: Operation, schemas: Mapping[str, TableSchema] | None = None) -> str:
+    """``op`` and its answer in DynamoDB's words: ``PutItem k0 {v: "v2"} if
+    attribute_not_exists(pk) -> ok``, ``GetItem k0 (strong) -> {v: "v2"}``,
+    ``UpdateItem k1 SET v = "v2" if v = "v1" -> ConditionalCheckFailed``, ``... ->
+    indeterminate``; an operation that is not an item request as ``f key value ->
+    output``. ``schemas`` (the history's tables, as :class:`Words` reads them) let a PutItem show
+    its key apart."""
+    return wording.operation_words(op, schemas, show=_show)
+
+
+def operation_key(op: Operation, schemas: Mapping[str, TableSchema] | None = None) -> str:
+    """The history table's ``key`` cell: the operation's key, or the item keys its
+    request names (``k0``, ``k0, k1`` for a transaction); empty when it names none."""
+    return wording.operation_keys(op, schemas, show=_show)
+
+
+def request_words(op: Operation, schemas: Mapping[str, TableSchema] | None = None) -> str:
+    """What ``op`` asked, in DynamoDB's words (:func:`operation_text` without the
+    answer)."""
+    return wording.request_words(op, schemas, show=_show)
+
+
+def answer_words(op: Operation, schemas: Mapping[str, TableSchema] | None = None) -> str:
+    """What ``op`` was answered: ``{v: "v2"}``, ``no item``, ``ok``,
+    ``ConditionalCheckFailed``, ``indeterminate`` (:func:`operation_text`'s answer)."""
+    return wording.answer_words(op, schemas, show=_show)
+
+
+class Words:
+    """The words of one history's operations (its tables' key schemas read once;
+    values of operations that are not item requests written by
+    :func:`~replicheck.reports.json_report.format_value`, total for any value)."""
+
+    def __init__(self, history: History) -> None:
+        self.schemas = wording.history_schemas(history)
+
+    def operation(self, op: Operation) -> str:
+        """:func:`operation_text` of ``op``."""
+        return operation_text(op, self.schemas)
+
+    def request(self, op: Operation) -> str:
+        """What ``op`` asked (:func:`request_words`)."""
+        return request_words(op, self.schemas)
+
+    def answer(self, op: Operation) -> str:
+        """What ``op`` was answered (:func:`answer_words`)."""
+        return answer_words(op, self.schemas)
+
+    def key(self, op: Operation) -> str:
+        """:func:`operation_key` of ``op``."""
+        return operation_key(op, self.schemas)
+
+    @staticmethod
+    def client(op: Operation) -> str:
+        """:func:`client_label` of ``op``."""
+        return client_label(op)
+
+
+def _show(value: object) -> str:
+    from replicheck.reports.json_report import format_value
+
+    return format_value(value)

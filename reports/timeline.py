@@ -6,9 +6,11 @@ its invocation to its completion, in record order (the x axis ranks the record i
 completed ``info``, may take effect any time after its invocation: its bar runs to the
 end of the history and is drawn as indeterminate (a tick marks an ``info``
 completion). Operations an anomaly names are highlighted (outlined, on a red band).
-Hovering a bar shows its function, key, input, output and status (SVG ``<title>``, no
-script). Faults (``nemesis`` records) are vertical lines. Every string from the
-history goes through :func:`~replicheck.reports.escaping.html_text` (content) or
+Rows are labelled by client and bars by the operation in DynamoDB's words
+(:mod:`replicheck.reports.naming`); hovering a bar shows the operation, its answer
+and status (SVG ``<title>``, no script). Faults (``nemesis`` records) are vertical
+lines. Every string from the history goes through
+:func:`~replicheck.reports.escaping.html_text` (content) or
 :func:`~replicheck.reports.escaping.html_attr` (attribute values). The
 row labels stay in place while the bars scroll sideways, so a history of
 thousands of operations stays readable.
@@ -20,8 +22,11 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Final
 
 from replicheck.histories.history import History, Operation
-from replicheck.reports.escaping import html_attr, html_text, text_of
+from replicheck.histories.wording import history_schemas
+from replicheck.models.items.requests import TableSchema
+from replicheck.reports.escaping import html_attr, html_text
 from replicheck.reports.json_report import format_value
+from replicheck.reports.naming import answer_words, client_label, operation_text, request_words
 
 __all__ = ["TIMELINE_CSS", "describe_operation", "process_order", "timeline_html"]
 
@@ -77,14 +82,14 @@ def _clip(text: str, limit: int = VALUE_CHARS) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def describe_operation(op: Operation) -> str:
-    """The operation in a few lines of plain text (unescaped): id, process, function,
-    key, input, output, status and record indexes."""
-    lines = [f"op {op.id} · process {text_of(op.process)}",
-             f"{op.f}" + (f" key {_clip(format_value(op.key))}" if op.key is not None else ""),
-             f"input: {_clip(format_value(op.input))}"]
-    if op.ret is not None:
-        lines.append(f"output: {_clip(format_value(op.output))}")
+def describe_operation(op: Operation, schemas: Mapping[str, TableSchema] | None = None
+                       ) -> str:
+    """The operation in a few lines of plain text (unescaped): id and client
+    (:func:`~replicheck.reports.naming.client_label`), what it asked and what it was
+    answered in DynamoDB's words (:class:`~replicheck.reports.naming.Words`), status
+    and record indexes."""
+    lines = [f"op {op.id} · {client_label(op)}", _clip(request_words(op, schemas)),
+             f"-> {_clip(answer_words(op, schemas))}"]
     status = {"ok": "ok (took effect)", "fail": "fail (did not take effect)",
               "info": "info (indeterminate)"}.get(op.status, op.status)
     if op.error is not None:
@@ -95,13 +100,11 @@ def describe_operation(op: Operation) -> str:
     return "\n".join(lines)
 
 
-def _bar_label(op: Operation) -> str:
-    key = "" if op.key is None else f" {format_value(op.key)}"
+def _bar_label(op: Operation, schemas: Mapping[str, TableSchema] | None = None) -> str:
     value = op.output if op.status == "ok" and op.output is not None else op.input
     if _is_transaction(value):
         return "; ".join(" ".join(_short(part) for part in micro) for micro in value)
-    shown = "" if value is None else f" {format_value(value)}"
-    return f"{op.f}{key}{shown}"
+    return operation_text(op, schemas)
 
 
 def _is_transaction(value: object) -> bool:
@@ -130,6 +133,7 @@ def timeline_html(history: History, highlight: Mapping[int, Sequence[str]] | Non
     if not processes:
         return '<p class="empty">The history holds no client operations.</p>'
     row_of = {p: i for i, p in enumerate(processes)}
+    schemas = history_schemas(history)
     points = sorted({op.call for op in ops}
                     | {op.ret for op in ops if op.ret is not None}
                     | {f.index for f in history.faults})
@@ -171,7 +175,7 @@ def timeline_html(history: History, highlight: Mapping[int, Sequence[str]] | Non
         if row % 2:
             parts.append(f'<rect class="stripe" x="0" y="0" width="{width}" height="{ROW}"/>')
         for op in by_process[p]:
-            parts.append(_bar(op, x, end, marks.get(op.id, ()), ident))
+            parts.append(_bar(op, x, end, marks.get(op.id, ()), ident, schemas))
         parts.append("</g>")
     for fault in history.faults:
         fx = x(fault.index)
@@ -188,7 +192,7 @@ def timeline_html(history: History, highlight: Mapping[int, Sequence[str]] | Non
             labels.append(f'<rect class="stripe" x="0" y="{y}" width="{LABEL_WIDTH}" '
                           f'height="{ROW}"/>')
         labels.append(f'<text x="6" y="{y + ROW / 2 + 4:.1f}" data-label="{html_attr(p)}">'
-                      f'{html_text(_clip("process " + text_of(p), 14))}</text>')
+                      f'{html_text(_clip(client_label(by_process[p][0]), 14))}</text>')
     labels.append("</svg>")
     key = ('<div class="timeline-key">Bars run from invocation to completion:'
            '<span class="k-ok"></span>ok<span class="k-fail"></span>fail'
@@ -200,7 +204,7 @@ def timeline_html(history: History, highlight: Mapping[int, Sequence[str]] | Non
 
 
 def _bar(op: Operation, x: Callable[[int], float], end: float, anomalies: Sequence[str],
-         ident: str) -> str:
+         ident: str, schemas: Mapping[str, TableSchema] | None = None) -> str:
     x1 = x(op.call)
     indeterminate = op.status == "info" or op.ret is None
     x2 = end if op.ret is None or indeterminate else x(op.ret)
@@ -208,7 +212,7 @@ def _bar(op: Operation, x: Callable[[int], float], end: float, anomalies: Sequen
     top = (ROW - BAR) / 2
     status = op.status if op.ret is not None else "info"
     cls = f"op {html_attr(status)}" + (" anomaly" if anomalies else "")
-    title = describe_operation(op)
+    title = describe_operation(op, schemas)
     fill = f' fill="url(#{html_attr(ident)}-ind)"' if indeterminate else ""
     if anomalies:
         title += "\nnamed by: " + ", ".join(anomalies)
@@ -224,7 +228,7 @@ def _bar(op: Operation, x: Callable[[int], float], end: float, anomalies: Sequen
                    f'{top + BAR:.1f} v-3"/>')
     room = int((x2 - x1 - 6) / 6.6)
     if room >= 3:
-        label = _bar_label(op)
+        label = _bar_label(op, schemas)
         if len(label) > room:
             label = label[:max(1, room - 1)] + "…"
         out.append(f'<text x="{x1 + 3:.1f}" y="{top + BAR - 3:.1f}">{html_text(label)}</text>')

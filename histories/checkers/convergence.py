@@ -110,6 +110,7 @@ from replicheck.histories.checkers.sessions import (
 )
 from replicheck.histories.history import History, Operation, Record
 from replicheck.histories.verdict import Anomaly, Stats, Verdict
+from replicheck.histories.wording import process_label
 from replicheck.models.clocks import Ordering
 from replicheck.models.merkle import key_token
 
@@ -552,7 +553,7 @@ class _Run:
             why = "no replica holds it or a version that supersedes it"
         self.anomalies.append(Anomaly(
             kind, (op.id,),
-            f"process {op.process} {what} to key {show(key)} (op {op.id}{stamp}), "
+            f"{process_label(op)} {what} to key {show(key)} (op {op.id}{stamp}), "
             f"acknowledged before {snapshot.where}; there {held}: {why} "
             "(convergence violated: an acknowledged write was lost).",
             {"guarantees": ["convergence"], "table": snapshot.table, "key": key,

@@ -41,6 +41,7 @@ from replicheck.histories.checkers.adapters import (
 from replicheck.histories.checkers.wgl import SearchResult, searching
 from replicheck.histories.history import History
 from replicheck.histories.verdict import Anomaly, Stats, Validity, Verdict, combine_validity
+from replicheck.histories.wording import key_label, process_label
 from replicheck.models import lattice
 from replicheck.models.specs.base import NO_KEY, SequentialSpec
 
@@ -64,6 +65,7 @@ class _Part:
     result: SearchResult | None = None
     stopped_by: str | None = None
     seconds: float = 0.0
+    words: str | None = None  # the keys as an explanation names them
 
 
 def _model_name(spec: SequentialSpec[Any], model: str | None) -> str:
@@ -112,7 +114,7 @@ def _split(steps: Sequence[Step], spec: SequentialSpec[Any]) -> list[_Part]:
         while label in labels:  # distinct keys shown alike (never for decoded values)
             label += "'"
         labels.add(label)
-        parts.append(_Part(label, group))
+        parts.append(_Part(label, group, words=key_label(keys)))
     if keyless:
         parts.append(_Part("()", keyless))
     parts.sort(key=lambda p: min(st.op.id for st in p.steps))
@@ -188,13 +190,13 @@ def _merge(parts: list[_Part]) -> tuple[int, ...]:
 
 
 def _describe_op(spec: SequentialSpec[Any], st: Step) -> str:
-    return f"{spec.describe(st.input, st.result)} by process {st.op.process}"
+    return f"{spec.describe(st.input, st.result)} by {process_label(st.op)}"
 
 
 def _explain(part: _Part, spec: SequentialSpec[Any], adapter: Adapter) -> str:
     result = part.result
     assert result is not None
-    where = f"On key {part.label}, no" if part.label is not None else "No"
+    where = f"On key {part.words or part.label}, no" if part.label is not None else "No"
     count = len(result.prefix)
     head = (f"{where} order of the operations is allowed: after linearizing "
             f"{count} operation{'' if count == 1 else 's'} (longest prefix), ")

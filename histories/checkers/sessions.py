@@ -111,6 +111,7 @@ from typing import Any, Final, Literal, TypeAlias
 
 from replicheck.histories.history import History, Operation
 from replicheck.histories.verdict import Anomaly, Stats, Verdict
+from replicheck.histories.wording import process_label
 from replicheck.models import lattice
 from replicheck.models.clocks import Ordering, VectorClock, descends
 from replicheck.models.dvv import Dot, covers
@@ -733,12 +734,34 @@ def describe_read(op: Operation, observed: Observed) -> str:
     return f"{show(op.output)} (version {format_version(version)})"
 
 
+def show_key(op: Operation) -> str:
+    """How an explanation names ``op``'s key: an item's key in DynamoDB's words (``k0``)
+    for an operation of an item history's session view (its ``meta`` names the
+    table), else :func:`show`."""
+    table = op.meta.get("table") if isinstance(op.meta, Mapping) else None
+    if isinstance(table, str) and isinstance(op.key, tuple):
+        from replicheck.models.items.wording import item_key_text
+
+        return item_key_text(table, {str(i): v for i, v in enumerate(op.key)})
+    return show(op.key)
+
+
+def _show_value(op: Operation, value: Any) -> str:
+    """A written value: an item in DynamoDB's words in an item history's view."""
+    if isinstance(op.meta, Mapping) and "table" in op.meta and isinstance(value, Mapping):
+        from replicheck.models.items.wording import value_text
+
+        return value_text(value)
+    return show(value)
+
+
 def describe_write(op: Operation, version: Version) -> str:
     """How a write reads in an explanation: what it wrote to which key, and its
     version."""
     known, value = written_value(op)
-    key = show(op.key)
-    what = f"wrote {show(value)} to key {key}" if known else f"ran {op.f} on key {key}"
+    key = show_key(op)
+    what = (f"wrote {_show_value(op, value)} to key {key}" if known
+            else f"ran {op.f} on key {key}")
     if op.f in DELETE_FUNCTIONS:
         what = f"deleted key {key}"
     if isinstance(version, WriteRef):
@@ -889,13 +912,13 @@ def _read_anomaly(guarantee: str, history: History, process: Hashable, op: Opera
                   observed: Observed, missing: Witness) -> Anomaly:
     earlier = history.operation(missing.op)
     assert observed.versions is not None
-    key = show(op.key)
+    key = show_key(op)
     if guarantee == "read-your-writes":
-        before = f"process {process} {describe_write(earlier, missing.version)}"
+        before = f"{process_label(earlier)} {describe_write(earlier, missing.version)}"
         lead, again = "its own write", ""
     else:
-        before = (f"process {process} read key {key} (op {earlier.id}) and got version "
-                  f"{format_version(missing.version)}")
+        before = (f"{process_label(earlier)} read key {key} (op {earlier.id}) and got "
+                  f"version {format_version(missing.version)}")
         lead, again = "what it had already read", " again"
     explanation = (
         f"{before}, then read key {key}{again} (op {op.id}) and got "
@@ -913,16 +936,17 @@ def _read_anomaly(guarantee: str, history: History, process: Hashable, op: Opera
 def _write_anomaly(guarantee: str, history: History, process: Hashable, op: Operation,
                    version: Version, earlier_witness: Witness) -> Anomaly:
     earlier = history.operation(earlier_witness.op)
-    key = show(op.key)
+    key = show_key(op)
     order = compare_versions(earlier_witness.version, version)
     how = {Ordering.EQUAL: "the same as", Ordering.AFTER: "older than",
            Ordering.CONCURRENT: "concurrent with"}.get(order or Ordering.EQUAL, "not above")
     if guarantee == "monotonic-writes":
-        before = f"process {process} {describe_write(earlier, earlier_witness.version)}"
+        before = (f"{process_label(earlier)} "
+                  f"{describe_write(earlier, earlier_witness.version)}")
         lead = "its earlier write"
     else:
-        before = (f"process {process} read key {key} (op {earlier.id}) and got version "
-                  f"{format_version(earlier_witness.version)}")
+        before = (f"{process_label(earlier)} read key {key} (op {earlier.id}) and got "
+                  f"version {format_version(earlier_witness.version)}")
         lead = "the version it had read"
     explanation = (
         f"{before}, then {describe_write(op, version)}; the new version is "

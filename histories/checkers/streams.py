@@ -91,6 +91,7 @@ from replicheck.histories.checkers.sessions import (
 )
 from replicheck.histories.history import History, Operation, Record
 from replicheck.histories.verdict import Anomaly, Stats, Verdict
+from replicheck.histories.wording import process_label
 
 STREAM: Final = "stream"
 """The ``f`` of stream observation records."""
@@ -560,7 +561,8 @@ class _Run:
         m = mods[0]
         op = self.history.operation(m.op)
         version = "" if m.version is None else f", version {_show_version(m.version)}"
-        return f"process {op.process}'s {op.f} of key {show(m.key_shown)} (op {m.op}{version})"
+        return (f"{process_label(op)}'s {op.f} of key {show(m.key_shown)} "
+                f"(op {m.op}{version})")
 
     def _add(self, kind: str, mods: list[Modification], entries: list[StreamEntry],
              text: str) -> None:

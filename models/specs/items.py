@@ -10,14 +10,25 @@ never constrain each other.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from replicheck.models.items.errors import StoreError, TransactionCanceled, ValidationError
 from replicheck.models.items.operations import Database, empty, outcome, touched
-from replicheck.models.items.requests import Request, Response, TableSchema
+from replicheck.models.items.requests import (
+    Delete,
+    Get,
+    Put,
+    Request,
+    Response,
+    TableSchema,
+    TransactGet,
+    TransactWrite,
+    Update,
+)
 from replicheck.models.items.values import freeze
+from replicheck.models.items.wording import item_key_text, operation_text, value_text
 from replicheck.models.specs.base import UNKNOWN, Input, SequentialSpec
 
 FUNCTIONS = frozenset(
@@ -50,6 +61,16 @@ def _canonical(result: Response | Failure | StoreError) -> Hashable:
     return ("ok", freeze(result.item), tuple(freeze(i) for i in result.items))
 
 
+def _item_words(schema: TableSchema | None, table: str, key: tuple[Any, ...],
+                item: Mapping[str, Any]) -> str:
+    """One item of a state in words: ``k0 = {v: "v2"}``."""
+    if schema is None:
+        return f"{table} {value_text(list(key))} = {value_text(dict(item))}"
+    named = dict(zip(schema.key_attributes, key, strict=True))
+    rest = {a: v for a, v in item.items() if a not in named}
+    return f"{item_key_text(table, named)} = {value_text(rest)}"
+
+
 def item_store(*schemas: TableSchema) -> SequentialSpec[Database]:
     """The item-store specification over tables ``schemas``."""
     initial = empty(*schemas)
@@ -67,15 +88,19 @@ def item_store(*schemas: TableSchema) -> SequentialSpec[Database]:
         except ValidationError:
             return frozenset()
 
+    by_name = {s.name: s for s in schemas}
+
     def describe(op: Input, result: Any) -> str:
-        shown = "?" if result is UNKNOWN else (
-            result.code if isinstance(result, Failure | StoreError) else repr(result.item))
-        return f"{op.f} {op.value!r} -> {shown}"
+        if not isinstance(op.value, Get | Put | Update | Delete | TransactWrite | TransactGet):
+            return f"{op.f} {op.value}"
+        return operation_text(op.value, None if result is UNKNOWN else result,
+                              schemas=by_name)
 
     def describe_state(state: Database) -> str:
-        return "; ".join(
-            f"{t}: {dict(sorted(items.items()))}" for t, items in sorted(state.tables.items())
-        )
+        return "; ".join(_item_words(by_name.get(t), t, key, item)
+                         for t, items in sorted(state.tables.items())
+                         for key, item in sorted(items.items(), key=lambda kv: repr(kv[0]))
+                         ) or "no item"
 
     return SequentialSpec(
         name="item-store",

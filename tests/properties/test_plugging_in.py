@@ -63,7 +63,7 @@ def test_the_suite_deletes_the_examples_items_before_close(self_cleaning: bool) 
             super().close()
 
     machine: Any = property_named("concurrent-histories-on-threads").build(Watched, None)()
-    machine.enqueue("t0", Put("items", {"pk": "k0", "v": "v1"}))
+    machine.enqueue("c0", Put("items", {"pk": "k0", "v": "v1"}))
     machine.teardown()
     assert seen_at_close[-1] == ({"pk": "k0", "v": "v1"} if self_cleaning else None)
 

@@ -227,7 +227,7 @@ def test_a_burst_is_one_step_that_replays_its_puts() -> None:
         handles = run_burst(recording, "c0", Put(T, {"pk": "a"}), 4)
     assert len(handles) == 4 and all(h.done for h in handles)
     assert recorder.steps[-1] == step and len(recorder.steps) == 2
-    assert describe_step(step) == ("c0 puts {pk: a} 4 time(s) in a row (v = b0 .. b3), "
+    assert describe_step(step) == ("c0 puts {pk: \"a\"} 4 time(s) in a row (v = b0 .. b3), "
                                    "each to completion")
     result = replay(recorder.schedule())
     puts = [op for op in result.history.operations if op.f == "put"]

@@ -132,7 +132,7 @@ def test_reads_from_a_lagging_copy_are_caught() -> None:
 
 def test_concurrent_check_then_write_is_caught() -> None:
     machine: Any = threaded_machine(CheckThenWrite)()
-    for client, value in (("t0", "v1"), ("t1", "v2")):
+    for client, value in (("c0", "v1"), ("c1", "v2")):
         machine.enqueue(client, Put("items", {"pk": "k0", "v": value},
                                     "attribute_not_exists(pk)"))
     machine.run_batch()
@@ -140,7 +140,7 @@ def test_concurrent_check_then_write_is_caught() -> None:
         machine.teardown()
     assert raised.value.guarantees[0] == "linearizable-conditional-writes"
     steps = raised.value.counterexample.steps  # type: ignore[union-attr]
-    assert steps[0] == "batch 1: t0, t1 start together"
+    assert steps[0] == "batch 1: c0, c1 start together"
     assert sum("-> ok" in s for s in steps) == 2
 
 
@@ -165,16 +165,16 @@ def test_an_operation_past_the_batch_timeout_is_indeterminate() -> None:
         return stores[-1]
 
     machine: Any = threaded_machine(factory, batch_timeout=0.2)()
-    machine.enqueue("t0", Put("items", {"pk": "k0", "v": "stuck"}))
-    machine.enqueue("t0", Get("items", {"pk": "k0"}, consistent=True))
-    machine.enqueue("t1", Put("items", {"pk": "k1", "v": "v1"}))
+    machine.enqueue("c0", Put("items", {"pk": "k0", "v": "stuck"}))
+    machine.enqueue("c0", Get("items", {"pk": "k0"}, consistent=True))
+    machine.enqueue("c1", Put("items", {"pk": "k1", "v": "v1"}))
     machine.run_batch()
     history = machine.history()
     assert sorted((op.input["item"]["v"]["S"], op.status) for op in history.operations) \
         == [("stuck", "info"), ("v1", "ok")]
     assert any("no answer within 0.2 s" in s for s in machine.steps)
     # the client continues under a fresh process; the late answer is not recorded
-    machine.enqueue("t0", Get("items", {"pk": "k1"}, consistent=True))
+    machine.enqueue("c0", Get("items", {"pk": "k1"}, consistent=True))
     stores[-1].release.set()
     machine.run_batch()
     time.sleep(0.05)
@@ -194,9 +194,9 @@ class Crashing(MemoryStore):
 
 def test_an_adapter_crash_is_raised_after_the_batch() -> None:
     machine: Any = threaded_machine(Crashing)()
-    machine.enqueue("t0", Delete("items", {"pk": "k0"}))
-    machine.enqueue("t1", Put("items", {"pk": "k1", "v": "v1"}))
-    with pytest.raises(ContractBreach, match=r"execute\(delete .*\) raised RuntimeError: "
+    machine.enqueue("c0", Delete("items", {"pk": "k0"}))
+    machine.enqueue("c1", Put("items", {"pk": "k1", "v": "v1"}))
+    with pytest.raises(ContractBreach, match=r"execute\(DeleteItem .*\) raised RuntimeError: "
                        "adapter bug, which is not one of the contract's typed errors"):
         machine.run_batch()
     statuses = sorted(op.status for op in machine.history().operations)
@@ -238,7 +238,7 @@ class SelfCleaning(PrefixedStore):
 def test_a_store_that_cleans_up_itself_is_left_alone() -> None:
     server = MemoryStore()
     machine: Any = threaded_machine(lambda: SelfCleaning(server, "mine/"))()
-    machine.enqueue("t0", Put("items", {"pk": "k0", "v": "v1"}))
+    machine.enqueue("c0", Put("items", {"pk": "k0", "v": "v1"}))
     machine.teardown()
     assert list(server.snapshot().tables["items"]) == [("mine/k0",)]
 
@@ -253,7 +253,7 @@ class RefusesDeletes(PrefixedStore):
 def test_items_the_suite_cannot_delete_fail_the_example() -> None:
     server = MemoryStore()
     machine: Any = threaded_machine(lambda: RefusesDeletes(server, "ro/"))()
-    machine.enqueue("t0", Put("items", {"pk": "k0", "v": "v1"}))
+    machine.enqueue("c0", Put("items", {"pk": "k0", "v": "v1"}))
     with pytest.raises(CleanupError, match="prefix ro/"):
         machine.teardown()
 
@@ -291,11 +291,11 @@ def test_prefixed_stores_are_isolated_and_answer_without_the_prefix() -> None:
 def test_a_transaction_without_reported_writes_does_not_fool_the_session_checks() -> None:
     # put k1, delete k1 in a transaction (execute reports no per-item writes), read k1
     machine: Any = threaded_machine(MemoryStore)()
-    machine.enqueue("t0", Put("items", {"pk": "k1", "v": "v1"}))
-    machine.enqueue("t0", TransactWrite((Delete("items", {"pk": "k1"}),)))
-    machine.enqueue("t0", Get("items", {"pk": "k1"}))
-    machine.enqueue("t0", Put("items", {"pk": "k0", "v": "v2"}))
-    machine.enqueue("t1", Get("items", {"pk": "k0"}, consistent=True))
+    machine.enqueue("c0", Put("items", {"pk": "k1", "v": "v1"}))
+    machine.enqueue("c0", TransactWrite((Delete("items", {"pk": "k1"}),)))
+    machine.enqueue("c0", Get("items", {"pk": "k1"}))
+    machine.enqueue("c0", Put("items", {"pk": "k0", "v": "v2"}))
+    machine.enqueue("c1", Get("items", {"pk": "k0"}, consistent=True))
     with collecting() as reports:
         machine.teardown()
     assert reports[0].statuses["read-your-writes"] in ("holds", "not-applicable")
