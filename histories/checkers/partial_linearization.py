@@ -1,0 +1,296 @@
+"""Why a part of a history is not linearizable, as data: what porcupine shows, and more.
+
+When the search (``wgl.py``) finds no linearization of a part, :func:`explain_failure`
+turns its result into a JSON-serialisable account, kept in the ``not-linearizable``
+anomaly's ``data``, and :func:`failure_text` writes the explanation from that account
+alone. The account (operation ids are the history operations' own ids):
+
+``key``
+    the part's key (``repr``), null for a history without keys.
+``prefix``
+    a *maximal partial linearization*: the longest linearizable prefix the search
+    reached, extended one operation at a time while any operation can come next. A
+    list of ``{"op", "operation", "process", "state"}``: each operation in order, in
+    the specification's words, and the state after it (``state``: one description,
+    or "one of ..." for a nondeterministic specification). ``prefix_length`` is its
+    length; ``initial_state`` the state before it.
+``unplaceable``
+    ``{"op", "operation", "process", "state", "doomed"}``: the operation that cannot
+    be placed after the prefix, with the state the prefix leaves (as the model's
+    adapter phrases it). ``doomed`` true: the state does not allow it and nothing
+    left can change that before it returns (the search's reachability knowledge);
+    false: it is the pending operation that must return first, and no operation at
+    all can come next.
+``pending``
+    the other operations that must take effect and could come next in real time, none
+    of which the model allows there: ``{"op", "operation", "process"}``.
+``explaining_writes``
+    when the model knows what could produce what the unplaceable operation observed
+    (registers: writes of the value read and cas to it; kv: puts of a prefix of the
+    string read): each such operation, ``{"op", "operation", "process", "reason",
+    ...}``, with why it did not explain the observation. ``reason`` is one of
+    ``began-after`` (it was invoked after the observation returned: ``at``, its
+    invocation record, and ``ended``, the observation's completion record),
+    ``overwritten`` (it returned before ``by`` was invoked, and ``by``, which
+    overwrites with a value that cannot explain the observation, returned before the
+    observation was invoked; ``by_operation`` says what ``by`` did), ``in-prefix``
+    (it is step ``position`` (1-based) of the prefix, and ``changed_by`` lists the
+    later prefix operations that changed the state), ``must-follow`` (it cannot come
+    before ``after``, an operation left out of the prefix that returned before it was
+    invoked) or ``refused`` (the model does not allow it after the prefix). Absent when
+    the model has no such knowledge.
+
+Promises (``tests/histories/test_partial_linearization.py`` checks them on random
+histories against an independent oracle): the prefix replays through the sequential
+model (each operation's observation allowed) and respects real time (an operation
+that returned before another was invoked comes first, and is in the prefix when the
+other is); no operation the checker places (every one except plain failures and
+indeterminate reads) can extend it; the unplaceable operation must take effect, is
+not in the prefix, and the model does not allow it after the prefix.
+
+The extension runs once, after the search failed, over the operations that may come
+next: it costs nothing while searching.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Sequence
+from typing import Any, Final
+
+from replicheck.histories.checkers.adapters import Adapter, Reach, Step
+from replicheck.models.specs.base import SequentialSpec
+
+__all__ = ["explain_failure", "extend_prefix", "failure_text", "prefix_ids"]
+
+SHOWN_PENDING: Final = 5
+"""How many other pending operations the explanation text names."""
+
+
+def _after(spec: SequentialSpec[Any], states: Sequence[Any], st: Step) -> tuple[Any, ...]:
+    out: list[Any] = []
+    for state in states:
+        for nxt in spec.step(state, st.input, st.result):
+            if nxt not in out:
+                out.append(nxt)
+    return tuple(out)
+
+
+def _ret(st: Step) -> float:
+    return float("inf") if st.optional or st.op.ret is None else st.op.ret
+
+
+def extend_prefix(steps: Sequence[Step], spec: SequentialSpec[Any], prefix: Sequence[int],
+                  *, avoid: int | None = None
+                  ) -> tuple[tuple[int, ...], tuple[tuple[Any, ...], ...], tuple[int, ...]]:
+    """``prefix`` (indexes into ``steps``, a linearizable prefix respecting real time)
+    extended greedily while some step may come next: one invoked before the earliest
+    return among the required steps left, allowed by ``spec`` in the current states
+    (required steps first, earliest return first; never ``avoid``).
+
+    Returns the extended order, the states after each of its steps, and the required
+    steps that could come next in real time at the end (earliest return first), none of
+    which ``spec`` allows there."""
+    current: tuple[Any, ...] = (spec.init(),)
+    after: list[tuple[Any, ...]] = []
+    for k in prefix:
+        current = _after(spec, current, steps[k])
+        after.append(current)
+    order = list(prefix)
+    placed = set(prefix)
+    left = [(_ret(steps[k]), k) for k in range(len(steps))
+            if k not in placed and not steps[k].optional]
+    heapq.heapify(left)
+    by_call = sorted((k for k in range(len(steps)) if k not in placed),
+                     key=lambda k: steps[k].op.call)
+    window: list[int] = []
+    taken = 0
+    while True:
+        while left and left[0][1] in placed:
+            heapq.heappop(left)
+        bound = left[0][0] if left else float("inf")
+        while taken < len(by_call) and steps[by_call[taken]].op.call < bound:
+            window.append(by_call[taken])
+            taken += 1
+        window.sort(key=lambda k: (steps[k].optional, _ret(steps[k]), steps[k].op.call))
+        for k in window:
+            if k == avoid:
+                continue
+            nxt = _after(spec, current, steps[k])
+            if nxt:
+                window.remove(k)
+                placed.add(k)
+                order.append(k)
+                after.append(nxt)
+                current = nxt
+                break
+        else:
+            stuck = tuple(k for k in window if not steps[k].optional)
+            return tuple(order), tuple(after), stuck
+
+
+def _process(st: Step) -> Any:
+    p = st.op.process
+    return p if isinstance(p, int | str) and not isinstance(p, bool) else repr(p)
+
+
+def _op_data(spec: SequentialSpec[Any], st: Step) -> dict[str, Any]:
+    return {"op": st.op.id, "operation": spec.describe(st.input, st.result),
+            "process": _process(st)}
+
+
+def _states_text(spec: SequentialSpec[Any], states: Sequence[Any]) -> str:
+    if len(states) == 1:
+        return spec.describe_state(states[0])
+    if not states:
+        return "no state"
+    return "one of " + ", ".join(spec.describe_state(s) for s in states)
+
+
+def _is_rescuer(reach: Reach, x: Step, u: Step) -> bool:
+    if x.pure or x is u:
+        return False
+    key = reach.rescue_key(x.input)
+    if key is None:
+        return False
+    wanted = reach.wanted_key(u.input, u.result)
+    if wanted is not None and key != wanted:
+        return False
+    return reach.rescues is None or reach.rescues(x.input, x.result, u.input, u.result)
+
+
+def _why_not(k: int, steps: Sequence[Step], u: int, reach: Reach, position: dict[int, int],
+             order: Sequence[int], final: Sequence[Any], spec: SequentialSpec[Any]
+             ) -> dict[str, Any]:
+    """Why step ``k``, which could have produced what step ``u`` observed, did not."""
+    x, obs = steps[k], steps[u]
+    assert obs.op.ret is not None  # an unplaceable step is required: it returned
+    if x.op.call > obs.op.ret:
+        return {"reason": "began-after", "at": x.op.call, "ended": obs.op.ret}
+    if not x.optional and x.op.ret is not None:
+        for w in steps:
+            if (w.op.ret is not None and not w.optional and not w.pure
+                    and w.blind is not None and w.input.key == obs.input.key
+                    and x.op.ret < w.op.call and w.op.ret < obs.op.call
+                    and not _is_rescuer(reach, w, obs)):
+                return {"reason": "overwritten", "by": w.op.id,
+                        "by_operation": spec.describe(w.input, w.result)}
+    if k in position:
+        at = position[k]
+        changed = [steps[j].op.id for j in order[at + 1:] if not steps[j].pure]
+        return {"reason": "in-prefix", "position": at + 1, "changed_by": changed}
+    placed = set(order)
+    before = [j for j in range(len(steps)) if j not in placed and not steps[j].optional
+              and _ret(steps[j]) < x.op.call]
+    if before:
+        first = min(before, key=lambda j: _ret(steps[j]))
+        return {"reason": "must-follow", "after": steps[first].op.id}
+    if not _after(spec, final, x):
+        return {"reason": "refused"}
+    return {"reason": "placeable"}  # never, for a maximal prefix; kept honest
+
+
+def explain_failure(steps: Sequence[Step], prefix: Sequence[int], blocked: Sequence[int],
+                    doomed: bool, spec: SequentialSpec[Any], adapter: Adapter,
+                    key: str | None) -> tuple[dict[str, Any], tuple[int, ...]]:
+    """The account of a failed search (see the module docstring) from its longest
+    prefix, its blocked steps (``blocked[0]`` the doomed one when ``doomed``) and the
+    part's ``steps``; also the order of the maximal prefix (indexes into ``steps``)."""
+    culprit = blocked[0] if doomed and blocked else None
+    order, after, stuck = extend_prefix(steps, spec, prefix, avoid=culprit)
+    final = after[-1] if after else (spec.init(),)
+    u = culprit if culprit is not None else (stuck[0] if stuck else None)
+    prefix_data = [{**_op_data(spec, steps[k]), "state": _states_text(spec, states)}
+                   for k, states in zip(order, after, strict=True)]
+    data: dict[str, Any] = {
+        "key": key,
+        "prefix_length": len(order),
+        "initial_state": spec.describe_state(spec.init()),
+        "prefix": prefix_data,
+    }
+    if u is None:  # nothing must come next, yet the search failed: never for a sound search
+        data["unplaceable"] = None
+        data["pending"] = []
+        return data, order
+    obs = steps[u]
+    state = (adapter.phrase(spec, final[0], obs.input) if len(final) == 1
+             else f"the state is {_states_text(spec, final)}")
+    data["unplaceable"] = {**_op_data(spec, obs), "state": state,
+                           "doomed": culprit is not None}
+    data["pending"] = [_op_data(spec, steps[k]) for k in stuck if k != u]
+    reach = adapter.reach
+    if reach is not None and reach.covers(obs.input, obs.result):
+        position = {k: i for i, k in enumerate(order)}
+        data["explaining_writes"] = [
+            {**_op_data(spec, steps[k]),
+             **_why_not(k, steps, u, reach, position, order, final, spec)}
+            for k in sorted(range(len(steps)), key=lambda j: steps[j].op.call)
+            if _is_rescuer(reach, steps[k], obs)]
+    return data, order
+
+
+def _named(entry: dict[str, Any]) -> str:
+    return f"op {entry['op']} ({entry['operation']} by process {entry['process']})"
+
+
+def _reason_text(entry: dict[str, Any], u: dict[str, Any]) -> str:
+    reason = entry["reason"]
+    if reason == "began-after":
+        return (f"it began (record {entry['at']}) after op {u['op']} ended "
+                f"(record {entry['ended']})")
+    if reason == "overwritten":
+        return (f"it ended before op {entry['by']} ({entry['by_operation']}) began, "
+                f"which ended before op {u['op']} began")
+    if reason == "in-prefix":
+        changed = entry["changed_by"]
+        tail = (", then " + ", ".join(f"op {c}" for c in changed) + " changed the state"
+                if changed else "")
+        return f"it is step {entry['position']} of the prefix{tail}"
+    if reason == "must-follow":
+        return (f"it must follow op {entry['after']}, which ended before it began and is "
+                "not in the prefix")
+    if reason == "refused":
+        return "the model does not allow it after the prefix"
+    return "it could come next after the prefix"
+
+
+def failure_text(data: dict[str, Any]) -> str:
+    """The explanation of a ``not-linearizable`` anomaly, written from its account
+    (:func:`explain_failure`) alone."""
+    key = data.get("key")
+    where = f"On key {key}, no" if key is not None else "No"
+    prefix = data["prefix"]
+    count = len(prefix)
+    head = (f"{where} order of the operations is allowed: after linearizing {count} "
+            f"operation{'' if count == 1 else 's'} (a longest linearizable prefix")
+    if prefix:
+        head += ": " + "; ".join(
+            f"{n}. op {e['op']} {e['operation']} by process {e['process']} → {e['state']}"
+            for n, e in enumerate(prefix, 1))
+    head += "), "
+    u = data.get("unplaceable")
+    if u is None:
+        return head + "no operation can be placed next."
+    text = (f"{head}op {u['op']} {u['operation']} by process {u['process']} cannot be "
+            f"placed: {u['state']} there")
+    if u["doomed"]:
+        text += ", and no operation left can make it possible before it returns"
+    others = data.get("pending", [])
+    if others:
+        shown = "; ".join(_named(e) for e in others[:SHOWN_PENDING])
+        more = f" and {len(others) - SHOWN_PENDING} more" if len(others) > SHOWN_PENDING else ""
+        text += f"; no other operation pending there can be placed either ({shown}{more})"
+    text += "."
+    writes = data.get("explaining_writes")
+    if writes is not None:
+        if not writes:
+            text += " No operation of the history could have produced what it observed."
+        else:
+            text += " Operations that could have produced what it observed: " + "; ".join(
+                f"{_named(e)}: {_reason_text(e, u)}" for e in writes) + "."
+    return text
+
+
+def prefix_ids(data: dict[str, Any]) -> list[int]:
+    """The ids of the prefix's operations, in order."""
+    return [e["op"] for e in data.get("prefix", ())]
