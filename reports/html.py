@@ -24,6 +24,7 @@ from replicheck.histories.verdict import NOT_CHOSEN, Anomaly, Verdict
 from replicheck.properties.outcomes import Counterexample, StoreOutcome, SuiteOutcome
 from replicheck.reports.escaping import html_attr, html_pre, html_text
 from replicheck.reports.graphs import GRAPH_CSS, KIND_COLOURS, cycle_graph_svg
+from replicheck.reports.linearization import partial_linearization, prefix_html
 from replicheck.reports.naming import (
     EXIT_MEANINGS,
     LEGEND,
@@ -217,7 +218,7 @@ def _verdict(verdict: Verdict, timeline: str | None) -> list[str]:
         for anomaly in anomalies:
             out.append(f'<li><span class="anomaly-type">{html_text(anomaly.type)}</span> '
                        f"(operations {_op_links(anomaly.ops, timeline)}): "
-                       f"{html_text(anomaly.explanation)}</li>")
+                       f"{html_text(anomaly.explanation)}{prefix_html(anomaly, timeline)}</li>")
         out.append("</ul>")
     if verdict.ruled_out:
         out.append(f"<p>Ruled out: {html_text(', '.join(sorted(verdict.ruled_out)))}.</p>")
@@ -239,7 +240,8 @@ def _drawings(history: History, verdict: Verdict | None, ids: _Ids, timeline: st
     count = len(history.operations)
     out = [f"<h4>Timeline ({count} operation{'s' if count != 1 else ''}, "
            f"{len({op.process for op in history.operations})} processes)</h4>",
-           timeline_html(history, marks, ident=timeline)]
+           timeline_html(history, marks, ident=timeline,
+                         linearization=partial_linearization(anomalies))]
     graphs = list(_graphs(anomalies, history, ids))
     if graphs:
         kinds = "".join(f'<span style="color:{c}">&#8594; {html_text(k)}</span>'

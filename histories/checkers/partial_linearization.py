@@ -31,11 +31,13 @@ alone. The account (operation ids are the history operations' own ids):
     ...}``, with why it did not explain the observation. ``reason`` is one of
     ``began-after`` (it was invoked after the observation returned: ``at``, its
     invocation record, and ``ended``, the observation's completion record),
-    ``overwritten`` (it returned before ``by`` was invoked, and ``by``, which
-    overwrites with a value that cannot explain the observation, returned before the
-    observation was invoked; ``by_operation`` says what ``by`` did), ``in-prefix``
-    (it is step ``position`` (1-based) of the prefix, and ``changed_by`` lists the
-    later prefix operations that changed the state), ``must-follow`` (it cannot come
+    ``overwritten`` (it returned before ``by`` was invoked, and ``by``, which took
+    effect and installs a value of the same key that cannot explain the observation,
+    returned before the observation was invoked; ``by_operation`` says what ``by``
+    did), ``in-prefix``
+    (it is step ``position`` (1-based) of the prefix, and ``changed_by`` is the first
+    later prefix operation after which the state differs, or null), ``must-follow``
+    (it cannot come
     before ``after``, an operation left out of the prefix that returned before it was
     invoked) or ``refused`` (the model does not allow it after the prefix). Absent when
     the model has no such knowledge.
@@ -55,16 +57,19 @@ next: it costs nothing while searching.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from replicheck.histories.checkers.adapters import Adapter, Reach, Step
 from replicheck.models.specs.base import SequentialSpec
 
-__all__ = ["explain_failure", "extend_prefix", "failure_text", "prefix_ids"]
+__all__ = ["explain_failure", "extend_prefix", "failure_text", "prefix_ids", "reason_text"]
 
 SHOWN_PENDING: Final = 5
 """How many other pending operations the explanation text names."""
+SHOWN_WRITES: Final = 5
+"""How many operations that could have explained it the explanation text names (the
+data lists them all)."""
 
 
 def _after(spec: SequentialSpec[Any], states: Sequence[Any], st: Step) -> tuple[Any, ...]:
@@ -159,35 +164,50 @@ def _is_rescuer(reach: Reach, x: Step, u: Step) -> bool:
     return reach.rescues is None or reach.rescues(x.input, x.result, u.input, u.result)
 
 
-def _why_not(k: int, steps: Sequence[Step], u: int, reach: Reach, position: dict[int, int],
-             order: Sequence[int], final: Sequence[Any], spec: SequentialSpec[Any]
-             ) -> dict[str, Any]:
-    """Why step ``k``, which could have produced what step ``u`` observed, did not."""
-    x, obs = steps[k], steps[u]
+def _explaining_writes(steps: Sequence[Step], u: int, reach: Reach, order: Sequence[int],
+                       after: Sequence[tuple[Any, ...]], spec: SequentialSpec[Any]
+                       ) -> list[dict[str, Any]]:
+    """Each step that could have produced what step ``u`` observed, earliest invocation
+    first, with why it did not (see the module docstring)."""
+    obs = steps[u]
     assert obs.op.ret is not None  # an unplaceable step is required: it returned
-    if x.op.call > obs.op.ret:
-        return {"reason": "began-after", "at": x.op.call, "ended": obs.op.ret}
-    if not x.optional and x.op.ret is not None:
-        for w in steps:
-            if (w.op.ret is not None and not w.optional and not w.pure
-                    and w.blind is not None and w.input.key == obs.input.key
-                    and x.op.ret < w.op.call and w.op.ret < obs.op.call
-                    and not _is_rescuer(reach, w, obs)):
-                return {"reason": "overwritten", "by": w.op.id,
-                        "by_operation": spec.describe(w.input, w.result)}
-    if k in position:
-        at = position[k]
-        changed = [steps[j].op.id for j in order[at + 1:] if not steps[j].pure]
-        return {"reason": "in-prefix", "position": at + 1, "changed_by": changed}
+    final = after[-1] if after else (spec.init(),)
+    rescuers = sorted((k for k in range(len(steps)) if _is_rescuer(reach, steps[k], obs)),
+                      key=lambda k: steps[k].op.call)
+    chosen = set(rescuers)
+    overwriters = [w for k, w in enumerate(steps)
+                   if k not in chosen and k != u and w.op.ret is not None and not w.optional
+                   and not w.pure and w.op.ret < obs.op.call
+                   and w.input.key == obs.input.key and reach.rescue_key(w.input) is not None]
+    position = {k: i for i, k in enumerate(order)}
     placed = set(order)
-    before = [j for j in range(len(steps)) if j not in placed and not steps[j].optional
-              and _ret(steps[j]) < x.op.call]
-    if before:
-        first = min(before, key=lambda j: _ret(steps[j]))
-        return {"reason": "must-follow", "after": steps[first].op.id}
-    if not _after(spec, final, x):
-        return {"reason": "refused"}
-    return {"reason": "placeable"}  # never, for a maximal prefix; kept honest
+    left = [j for j in range(len(steps)) if j not in placed and not steps[j].optional]
+    first_left = min(left, key=lambda j: _ret(steps[j])) if left else None
+    out = []
+    for k in rescuers:
+        x = steps[k]
+        entry = _op_data(spec, x)
+        x_ret = x.op.ret
+        by = (next((w for w in overwriters if x_ret < w.op.call), None)
+              if x_ret is not None and not x.optional else None)
+        if x.op.call > obs.op.ret:
+            entry.update(reason="began-after", at=x.op.call, ended=obs.op.ret)
+        elif by is not None:
+            entry.update(reason="overwritten", by=by.op.id,
+                         by_operation=spec.describe(by.input, by.result))
+        elif k in position:
+            at = position[k]
+            changed = next((steps[order[j]].op.id for j in range(at + 1, len(order))
+                            if after[j] != after[at]), None)
+            entry.update(reason="in-prefix", position=at + 1, changed_by=changed)
+        elif first_left is not None and _ret(steps[first_left]) < x.op.call:
+            entry.update(reason="must-follow", after=steps[first_left].op.id)
+        elif not _after(spec, final, x):
+            entry.update(reason="refused")
+        else:
+            entry.update(reason="placeable")  # never, for a maximal prefix; kept honest
+        out.append(entry)
+    return out
 
 
 def explain_failure(steps: Sequence[Step], prefix: Sequence[int], blocked: Sequence[int],
@@ -220,12 +240,7 @@ def explain_failure(steps: Sequence[Step], prefix: Sequence[int], blocked: Seque
     data["pending"] = [_op_data(spec, steps[k]) for k in stuck if k != u]
     reach = adapter.reach
     if reach is not None and reach.covers(obs.input, obs.result):
-        position = {k: i for i, k in enumerate(order)}
-        data["explaining_writes"] = [
-            {**_op_data(spec, steps[k]),
-             **_why_not(k, steps, u, reach, position, order, final, spec)}
-            for k in sorted(range(len(steps)), key=lambda j: steps[j].op.call)
-            if _is_rescuer(reach, steps[k], obs)]
+        data["explaining_writes"] = _explaining_writes(steps, u, reach, order, after, spec)
     return data, order
 
 
@@ -233,7 +248,9 @@ def _named(entry: dict[str, Any]) -> str:
     return f"op {entry['op']} ({entry['operation']} by process {entry['process']})"
 
 
-def _reason_text(entry: dict[str, Any], u: dict[str, Any]) -> str:
+def reason_text(entry: Mapping[str, Any], u: Mapping[str, Any]) -> str:
+    """Why an operation that could have explained the unplaceable one ``u`` did not,
+    in words, from its ``explaining_writes`` entry."""
     reason = entry["reason"]
     if reason == "began-after":
         return (f"it began (record {entry['at']}) after op {u['op']} ended "
@@ -243,8 +260,7 @@ def _reason_text(entry: dict[str, Any], u: dict[str, Any]) -> str:
                 f"which ended before op {u['op']} began")
     if reason == "in-prefix":
         changed = entry["changed_by"]
-        tail = (", then " + ", ".join(f"op {c}" for c in changed) + " changed the state"
-                if changed else "")
+        tail = f", and op {changed} changed the state after it" if changed is not None else ""
         return f"it is step {entry['position']} of the prefix{tail}"
     if reason == "must-follow":
         return (f"it must follow op {entry['after']}, which ended before it began and is "
@@ -286,8 +302,10 @@ def failure_text(data: dict[str, Any]) -> str:
         if not writes:
             text += " No operation of the history could have produced what it observed."
         else:
+            more = (f"; and {len(writes) - SHOWN_WRITES} more"
+                    if len(writes) > SHOWN_WRITES else "")
             text += " Operations that could have produced what it observed: " + "; ".join(
-                f"{_named(e)}: {_reason_text(e, u)}" for e in writes) + "."
+                f"{_named(e)}: {reason_text(e, u)}" for e in writes[:SHOWN_WRITES]) + more + "."
     return text
 
 

@@ -136,6 +136,8 @@ def assert_account_holds(history: History, model: str, anomaly: Anomaly) -> None
                 assert not _explains(u.op.output, model, by)
         elif reason == "in-prefix":
             assert prefix[w["position"] - 1] == x.op.id
+            if w["changed_by"] is not None:
+                assert w["changed_by"] in prefix[w["position"]:]
         elif reason == "must-follow":
             before = ev[w["after"]]
             assert before.must and before.op.id not in placed and before.end < x.start

@@ -1,0 +1,114 @@
+"""A ``not-linearizable`` anomaly's partial linearization, as the reports show it.
+
+The linearizability checker puts its account of a failure in the anomaly's ``data``
+(``histories/checkers/partial_linearization.py``; the keys are documented in
+``json_report.py``). :func:`partial_linearization` reads the part the timeline draws
+(the prefix's operations in order, the operation that cannot be placed, the others
+pending); :func:`prefix_markdown` and :func:`prefix_html` list the prefix as a numbered
+sequence with the state after each operation, then the operation that cannot be placed
+and why each operation that could have explained it did not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from replicheck.histories.checkers.partial_linearization import reason_text
+from replicheck.histories.verdict import Anomaly
+from replicheck.reports.escaping import html_attr, html_text, md_text
+
+__all__ = ["PartialLinearization", "partial_linearization", "prefix_html", "prefix_markdown"]
+
+NOT_LINEARIZABLE: Final = "not-linearizable"
+
+
+@dataclass(frozen=True)
+class PartialLinearization:
+    """What the timeline draws of a failed linearizability check: ``prefix`` (operation
+    ids in linearization order), ``unplaceable`` (the id that cannot be placed next, or
+    None), ``pending`` (the other ids that could not come next) and ``states`` (the
+    state after each prefix operation, in words)."""
+
+    prefix: tuple[int, ...]
+    unplaceable: int | None
+    pending: tuple[int, ...] = ()
+    states: tuple[str, ...] = ()
+
+
+def _account(anomaly: Anomaly) -> Mapping[str, Any] | None:
+    data = anomaly.data
+    if anomaly.type != NOT_LINEARIZABLE or not isinstance(data.get("prefix"), list):
+        return None
+    return data
+
+
+def partial_linearization(anomalies: Iterable[Anomaly]) -> PartialLinearization | None:
+    """The partial linearization of the first ``not-linearizable`` anomaly that carries
+    one (None when there is none)."""
+    for anomaly in anomalies:
+        data = _account(anomaly)
+        if data is None:
+            continue
+        stuck = data.get("unplaceable")
+        return PartialLinearization(
+            tuple(int(e["op"]) for e in data["prefix"]),
+            int(stuck["op"]) if stuck else None,
+            tuple(int(e["op"]) for e in data.get("pending", ())),
+            tuple(str(e.get("state", "")) for e in data["prefix"]))
+    return None
+
+
+def _lines(data: Mapping[str, Any]) -> tuple[str, list[str], list[str]]:
+    """Plain text: the heading, the prefix's items, the closing sentences."""
+    head = ("Longest linearizable prefix, each operation with the state it leaves "
+            f"(starting from {data.get('initial_state', 'the initial state')}):")
+    items = [f"op {e['op']}: {e['operation']} by process {e['process']} → {e['state']}"
+             for e in data["prefix"]]
+    after: list[str] = []
+    stuck = data.get("unplaceable")
+    if stuck:
+        after.append(f"Cannot be placed next: op {stuck['op']}: {stuck['operation']} by "
+                     f"process {stuck['process']} ({stuck['state']} there"
+                     + (", and nothing left can change that" if stuck.get("doomed") else "")
+                     + ").")
+        for entry in data.get("explaining_writes", ()):
+            after.append(f"Could have explained it: op {entry['op']}: {entry['operation']} "
+                         f"by process {entry['process']}, but {reason_text(entry, stuck)}.")
+    return head, items, after
+
+
+def prefix_markdown(anomaly: Anomaly, indent: str = "  ") -> list[str]:
+    """Markdown lines (indented to sit under the anomaly's list item) numbering the
+    prefix with the states; none for another anomaly."""
+    data = _account(anomaly)
+    if data is None:
+        return []
+    head, items, after = _lines(data)
+    out = ["", f"{indent}{md_text(head)}", ""]
+    out += [f"{indent}{n}. {md_text(item)}" for n, item in enumerate(items, 1)]
+    if not items:
+        out.append(f"{indent}(no operation can be linearized first)")
+    out.append("")
+    out += [f"{indent}{md_text(line)}" for line in after]
+    return out
+
+
+def prefix_html(anomaly: Anomaly, link: str | None = None) -> str:
+    """An HTML fragment numbering the prefix with the states (``link``: the timeline's
+    id, to link each operation to its bar); empty for another anomaly."""
+    data = _account(anomaly)
+    if data is None:
+        return ""
+    head, items, after = _lines(data)
+    ids: Sequence[int] = [e["op"] for e in data["prefix"]]
+
+    def item(op: int, text: str) -> str:
+        if link is None:
+            return f"<li>{html_text(text)}</li>"
+        return f'<li><a href="#{html_attr(link)}-op{op}">{html_text(text)}</a></li>'
+
+    body = "".join(item(op, text) for op, text in zip(ids, items, strict=True))
+    return (f'<div class="prefix"><p>{html_text(head)}</p><ol class="prefix">{body}</ol>'
+            + "".join(f"<p>{html_text(line)}</p>" for line in after) + "</div>")
