@@ -60,23 +60,34 @@ def partial_linearization(anomalies: Iterable[Anomaly]) -> PartialLinearization 
     return None
 
 
-def _lines(data: Mapping[str, Any]) -> tuple[str, list[str], list[str]]:
-    """Plain text: the heading, the prefix's items, the closing sentences."""
+@dataclass(frozen=True)
+class _Listing:
+    """The account in plain sentences: a heading, the prefix's items, what cannot be
+    placed, and the operations that could have explained it (with why not)."""
+
+    head: str
+    items: tuple[str, ...]
+    stuck: str | None
+    writes: tuple[str, ...]
+
+
+def _listing(data: Mapping[str, Any]) -> _Listing:
     head = ("Longest linearizable prefix, each operation with the state it leaves "
             f"(starting from {data.get('initial_state', 'the initial state')}):")
-    items = [f"op {e['op']}: {e['operation']} by process {e['process']} → {e['state']}"
-             for e in data["prefix"]]
-    after: list[str] = []
+    items = tuple(f"op {e['op']}: {e['operation']} by process {e['process']} → {e['state']}"
+                  for e in data["prefix"])
     stuck = data.get("unplaceable")
-    if stuck:
-        after.append(f"Cannot be placed next: op {stuck['op']}: {stuck['operation']} by "
-                     f"process {stuck['process']} ({stuck['state']} there"
-                     + (", and nothing left can change that" if stuck.get("doomed") else "")
-                     + ").")
-        for entry in data.get("explaining_writes", ()):
-            after.append(f"Could have explained it: op {entry['op']}: {entry['operation']} "
-                         f"by process {entry['process']}, but {reason_text(entry, stuck)}.")
-    return head, items, after
+    if not stuck:
+        return _Listing(head, items, None, ())
+    line = (f"Cannot be placed next: op {stuck['op']}: {stuck['operation']} by process "
+            f"{stuck['process']} ({stuck['state']} there"
+            + (", and nothing left can change that" if stuck.get("doomed") else "") + ").")
+    writes = tuple(f"op {e['op']}: {e['operation']} by process {e['process']}, but "
+                   f"{reason_text(e, stuck)}" for e in data.get("explaining_writes", ()))
+    return _Listing(head, items, line, writes)
+
+
+WRITES_HEAD: Final = "Operations that could have explained it, and why they did not:"
 
 
 def prefix_markdown(anomaly: Anomaly, indent: str = "  ") -> list[str]:
@@ -85,13 +96,16 @@ def prefix_markdown(anomaly: Anomaly, indent: str = "  ") -> list[str]:
     data = _account(anomaly)
     if data is None:
         return []
-    head, items, after = _lines(data)
-    out = ["", f"{indent}{md_text(head)}", ""]
-    out += [f"{indent}{n}. {md_text(item)}" for n, item in enumerate(items, 1)]
-    if not items:
+    listing = _listing(data)
+    out = ["", f"{indent}{md_text(listing.head)}", ""]
+    out += [f"{indent}{n}. {md_text(item)}" for n, item in enumerate(listing.items, 1)]
+    if not listing.items:
         out.append(f"{indent}(no operation can be linearized first)")
-    out.append("")
-    out += [f"{indent}{md_text(line)}" for line in after]
+    if listing.stuck is not None:
+        out += ["", f"{indent}{md_text(listing.stuck)}"]
+    if listing.writes:
+        out += ["", f"{indent}{md_text(WRITES_HEAD)}", ""]
+        out += [f"{indent}- {md_text(line)}" for line in listing.writes]
     return out
 
 
@@ -101,7 +115,7 @@ def prefix_html(anomaly: Anomaly, link: str | None = None) -> str:
     data = _account(anomaly)
     if data is None:
         return ""
-    head, items, after = _lines(data)
+    listing = _listing(data)
     ids: Sequence[int] = [e["op"] for e in data["prefix"]]
 
     def item(op: int, text: str) -> str:
@@ -109,6 +123,11 @@ def prefix_html(anomaly: Anomaly, link: str | None = None) -> str:
             return f"<li>{html_text(text)}</li>"
         return f'<li><a href="#{html_attr(link)}-op{op}">{html_text(text)}</a></li>'
 
-    body = "".join(item(op, text) for op, text in zip(ids, items, strict=True))
-    return (f'<div class="prefix"><p>{html_text(head)}</p><ol class="prefix">{body}</ol>'
-            + "".join(f"<p>{html_text(line)}</p>" for line in after) + "</div>")
+    body = "".join(item(op, text) for op, text in zip(ids, listing.items, strict=True))
+    out = f'<div class="prefix"><p>{html_text(listing.head)}</p><ol class="prefix">{body}</ol>'
+    if listing.stuck is not None:
+        out += f"<p>{html_text(listing.stuck)}</p>"
+    if listing.writes:
+        out += (f"<p>{html_text(WRITES_HEAD)}</p><ul class=\"explaining\">"
+                + "".join(f"<li>{html_text(line)}</li>" for line in listing.writes) + "</ul>")
+    return out + "</div>"

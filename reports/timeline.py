@@ -40,7 +40,7 @@ CHAR_WIDTH: Final = 6.6
 """The width of one character of a bar's label (11px monospace), in pixels."""
 LABEL_BUDGET: Final = 6000.0
 """The widest the bars may grow so that every label fits on its bar."""
-LABEL_STEP: Final = 240.0
+LABEL_STEP: Final = 400.0
 """The most room one record index takes so that a label fits."""
 
 TIMELINE_CSS: Final = """
@@ -129,7 +129,7 @@ def bar_label(op: Operation) -> str:
     if not done:
         return f"{text} → ?"
     if op.status == "fail":
-        error = "" if op.error is None else f" {format_value(op.error)}"
+        error = "" if op.error is None else f" {_short(op.error)}"
         return f"{text} → fail{error}"
     return text + shown_output
 
