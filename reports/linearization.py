@@ -74,15 +74,15 @@ class _Listing:
 def _listing(data: Mapping[str, Any]) -> _Listing:
     head = ("Longest linearizable prefix, each operation with the state it leaves "
             f"(starting from {data.get('initial_state', 'the initial state')}):")
-    items = tuple(f"op {e['op']}: {e['operation']} by process {e['process']} → {e['state']}"
+    items = tuple(f"op {e['op']}: {e['operation']} by {e['client']} → {e['state']}"
                   for e in data["prefix"])
     stuck = data.get("unplaceable")
     if not stuck:
         return _Listing(head, items, None, ())
-    line = (f"Cannot be placed next: op {stuck['op']}: {stuck['operation']} by process "
-            f"{stuck['process']} ({stuck['state']} there"
+    line = (f"Cannot be placed next: op {stuck['op']}: {stuck['operation']} by "
+            f"{stuck['client']} ({stuck['state']} there"
             + (", and nothing left can change that" if stuck.get("doomed") else "") + ").")
-    writes = tuple(f"op {e['op']}: {e['operation']} by process {e['process']}, but "
+    writes = tuple(f"op {e['op']}: {e['operation']} by {e['client']}, but "
                    f"{reason_text(e, stuck)}" for e in data.get("explaining_writes", ()))
     return _Listing(head, items, line, writes)
 

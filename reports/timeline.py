@@ -6,12 +6,17 @@ its invocation to its completion, in record order (the x axis ranks the record i
 completed ``info``, may take effect any time after its invocation: its bar runs to the
 end of the history and is drawn as indeterminate (a tick marks an ``info``
 completion). Operations an anomaly names are highlighted (outlined, on a red band).
-Hovering a bar shows its function, key, input, output and status (SVG ``<title>``, no
-script). Faults (``nemesis`` records) are vertical lines. Every string from the
-history goes through :func:`~replicheck.reports.escaping.html_text` (content) or
-:func:`~replicheck.reports.escaping.html_attr` (attribute values). The
-row labels stay in place while the bars scroll sideways, so a history of
-thousands of operations stays readable.
+Each bar carries its input and output as text (:func:`bar_label`; the bars widen for
+it); hovering a bar shows its function, key, input, output and status (SVG
+``<title>``, no script). A failed linearizability check's partial linearization
+(:class:`~replicheck.reports.linearization.PartialLinearization`) is drawn over the
+bars: a numbered linearization point within each prefix operation's bar, in order and
+joined, and a mark by the operation that cannot be placed. Faults (``nemesis``
+records) are vertical lines. Every string from the history goes through
+:func:`~replicheck.reports.escaping.html_text` (content) or
+:func:`~replicheck.reports.escaping.html_attr` (attribute values). The row labels stay
+in place while the bars scroll sideways, so a history of thousands of operations
+stays readable.
 """
 
 from __future__ import annotations

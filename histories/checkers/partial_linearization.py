@@ -6,41 +6,41 @@ anomaly's ``data``, and :func:`failure_text` writes the explanation from that ac
 alone. The account (operation ids are the history operations' own ids):
 
 ``key``
-    the part's key (``repr``), null for a history without keys.
+    the part's key (``repr``, as in ``Verdict.parts``), null for a history without
+    keys; ``key_text`` how the explanation names it.
 ``prefix``
     a *maximal partial linearization*: the longest linearizable prefix the search
     reached, extended one operation at a time while any operation can come next. A
-    list of ``{"op", "operation", "process", "state"}``: each operation in order, in
-    the specification's words, and the state after it (``state``: one description,
-    or "one of ..." for a nondeterministic specification). ``prefix_length`` is its
-    length; ``initial_state`` the state before it.
+    list of ``{"op", "operation", "process", "client", "state"}``: each operation in
+    order, in the specification's words, its process and who that is in words, and
+    the state after it (one description, or "one of ..." for a nondeterministic
+    specification). ``prefix_length`` is its length; ``initial_state`` the state
+    before it.
 ``unplaceable``
-    ``{"op", "operation", "process", "state", "doomed"}``: the operation that cannot
-    be placed after the prefix, with the state the prefix leaves (as the model's
-    adapter phrases it). ``doomed`` true: the state does not allow it and nothing
-    left can change that before it returns (the search's reachability knowledge);
-    false: it is the pending operation that must return first, and no operation at
-    all can come next.
+    ``{"op", "operation", "process", "client", "state", "doomed"}``: the operation
+    that cannot be placed after the prefix, with the state the prefix leaves (as the
+    model's adapter phrases it). ``doomed`` true: the state does not allow it and
+    nothing left can change that before it returns (the search's reachability
+    knowledge); false: it is the pending operation that must return first, and no
+    operation at all can come next.
 ``pending``
     the other operations that must take effect and could come next in real time, none
-    of which the model allows there: ``{"op", "operation", "process"}``.
+    of which the model allows there: ``{"op", "operation", "process", "client"}``.
 ``explaining_writes``
     when the model knows what could produce what the unplaceable operation observed
     (registers: writes of the value read and cas to it; kv: puts of a prefix of the
-    string read): each such operation, ``{"op", "operation", "process", "reason",
-    ...}``, with why it did not explain the observation. ``reason`` is one of
+    string read): each such operation, ``{"op", "operation", "process", "client",
+    "reason", ...}``, with why it did not explain the observation. ``reason`` is one of
     ``began-after`` (it was invoked after the observation returned: ``at``, its
     invocation record, and ``ended``, the observation's completion record),
     ``overwritten`` (it returned before ``by`` was invoked, and ``by``, which took
     effect and installs a value of the same key that cannot explain the observation,
     returned before the observation was invoked; ``by_operation`` says what ``by``
-    did), ``in-prefix``
-    (it is step ``position`` (1-based) of the prefix, and ``changed_by`` is the first
-    later prefix operation after which the state differs, or null), ``must-follow``
-    (it cannot come
-    before ``after``, an operation left out of the prefix that returned before it was
-    invoked) or ``refused`` (the model does not allow it after the prefix). Absent when
-    the model has no such knowledge.
+    did), ``in-prefix`` (it is step ``position`` (1-based) of the prefix;
+    ``changed_by`` is the first later prefix operation after which the state differs,
+    or null), ``must-follow`` (it cannot come before ``after``, an operation left out
+    of the prefix that returned before it was invoked) or ``refused`` (the model does
+    not allow it after the prefix). Absent when the model has no such knowledge.
 
 Promises (``tests/histories/test_partial_linearization.py`` checks them on random
 histories against an independent oracle): the prefix replays through the sequential
@@ -61,9 +61,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from replicheck.histories.checkers.adapters import Adapter, Reach, Step
+from replicheck.histories.history import Operation
 from replicheck.models.specs.base import SequentialSpec
 
-__all__ = ["explain_failure", "extend_prefix", "failure_text", "prefix_ids", "reason_text"]
+__all__ = ["client_label", "explain_failure", "extend_prefix", "failure_text", "prefix_ids",
+           "reason_text"]
 
 SHOWN_PENDING: Final = 5
 """How many other pending operations the explanation text names."""
@@ -139,9 +141,14 @@ def _process(st: Step) -> Any:
     return p if isinstance(p, int | str) and not isinstance(p, bool) else repr(p)
 
 
+def client_label(op: Operation) -> str:
+    """Who invoked ``op``, as the explanation names it (``process 3``)."""
+    return f"process {op.process}"
+
+
 def _op_data(spec: SequentialSpec[Any], st: Step) -> dict[str, Any]:
     return {"op": st.op.id, "operation": spec.describe(st.input, st.result),
-            "process": _process(st)}
+            "process": _process(st), "client": client_label(st.op)}
 
 
 def _states_text(spec: SequentialSpec[Any], states: Sequence[Any]) -> str:
@@ -212,10 +219,12 @@ def _explaining_writes(steps: Sequence[Step], u: int, reach: Reach, order: Seque
 
 def explain_failure(steps: Sequence[Step], prefix: Sequence[int], blocked: Sequence[int],
                     doomed: bool, spec: SequentialSpec[Any], adapter: Adapter,
-                    key: str | None) -> tuple[dict[str, Any], tuple[int, ...]]:
+                    key: str | None, *, key_text: str | None = None
+                    ) -> tuple[dict[str, Any], tuple[int, ...]]:
     """The account of a failed search (see the module docstring) from its longest
     prefix, its blocked steps (``blocked[0]`` the doomed one when ``doomed``) and the
-    part's ``steps``; also the order of the maximal prefix (indexes into ``steps``)."""
+    part's ``steps`` (``key_text``: how to name the key, default ``key``); also the
+    order of the maximal prefix (indexes into ``steps``)."""
     culprit = blocked[0] if doomed and blocked else None
     order, after, stuck = extend_prefix(steps, spec, prefix, avoid=culprit)
     final = after[-1] if after else (spec.init(),)
@@ -224,6 +233,7 @@ def explain_failure(steps: Sequence[Step], prefix: Sequence[int], blocked: Seque
                    for k, states in zip(order, after, strict=True)]
     data: dict[str, Any] = {
         "key": key,
+        "key_text": key_text if key_text is not None else key,
         "prefix_length": len(order),
         "initial_state": spec.describe_state(spec.init()),
         "prefix": prefix_data,
@@ -245,7 +255,7 @@ def explain_failure(steps: Sequence[Step], prefix: Sequence[int], blocked: Seque
 
 
 def _named(entry: dict[str, Any]) -> str:
-    return f"op {entry['op']} ({entry['operation']} by process {entry['process']})"
+    return f"op {entry['op']} ({entry['operation']} by {entry['client']})"
 
 
 def reason_text(entry: Mapping[str, Any], u: Mapping[str, Any]) -> str:
@@ -273,7 +283,7 @@ def reason_text(entry: Mapping[str, Any], u: Mapping[str, Any]) -> str:
 def failure_text(data: dict[str, Any]) -> str:
     """The explanation of a ``not-linearizable`` anomaly, written from its account
     (:func:`explain_failure`) alone."""
-    key = data.get("key")
+    key = data.get("key_text", data.get("key"))
     where = f"On key {key}, no" if key is not None else "No"
     prefix = data["prefix"]
     count = len(prefix)
@@ -281,13 +291,13 @@ def failure_text(data: dict[str, Any]) -> str:
             f"operation{'' if count == 1 else 's'} (a longest linearizable prefix")
     if prefix:
         head += ": " + "; ".join(
-            f"{n}. op {e['op']} {e['operation']} by process {e['process']} → {e['state']}"
+            f"{n}. op {e['op']} {e['operation']} by {e['client']} → {e['state']}"
             for n, e in enumerate(prefix, 1))
     head += "), "
     u = data.get("unplaceable")
     if u is None:
         return head + "no operation can be placed next."
-    text = (f"{head}op {u['op']} {u['operation']} by process {u['process']} cannot be "
+    text = (f"{head}op {u['op']} {u['operation']} by {u['client']} cannot be "
             f"placed: {u['state']} there")
     if u["doomed"]:
         text += ", and no operation left can make it possible before it returns"

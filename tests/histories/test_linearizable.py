@@ -274,7 +274,8 @@ def test_verdict_to_json_has_the_contract_keys() -> None:
     # extended with what can still come next (the write).
     assert out["counterexample"] == {"key": None, "prefix": [0], "blocked": [1]}
     data = out["anomalies"][0]["data"]
-    assert data["prefix"] == [{"op": 0, "operation": "write 1", "process": 0, "state": "1"}]
+    assert data["prefix"] == [{"op": 0, "operation": "write 1", "process": 0,
+                               "client": "process 0", "state": "1"}]
     assert data["unplaceable"]["op"] == 1 and data["unplaceable"]["doomed"] is True
     assert data["explaining_writes"] == []
     assert out["stats"]["operations"] == 2
