@@ -87,6 +87,19 @@ def _listing(data: Mapping[str, Any]) -> _Listing:
     return _Listing(head, items, line, writes)
 
 
+LISTED: Final = 200
+"""The most prefix operations (the last ones) a report lists; the JSON has them all."""
+
+
+def _first_listed(listing: _Listing) -> int:
+    return max(0, len(listing.items) - LISTED)
+
+
+def _left_out(first: int) -> str:
+    return (f"Steps 1 to {first} are left out here (the JSON report lists them all); "
+            f"the last {LISTED} follow.")
+
+
 WRITES_HEAD: Final = "Operations that could have explained it, and why they did not:"
 
 
@@ -97,8 +110,12 @@ def prefix_markdown(anomaly: Anomaly, indent: str = "  ") -> list[str]:
     if data is None:
         return []
     listing = _listing(data)
+    first = _first_listed(listing)
     out = ["", f"{indent}{md_text(listing.head)}", ""]
-    out += [f"{indent}{n}. {md_text(item)}" for n, item in enumerate(listing.items, 1)]
+    if first:
+        out += [f"{indent}{md_text(_left_out(first))}", ""]
+    out += [f"{indent}{n}. {md_text(item)}"
+            for n, item in enumerate(listing.items[first:], first + 1)]
     if not listing.items:
         out.append(f"{indent}(no operation can be linearized first)")
     if listing.stuck is not None:
@@ -123,8 +140,13 @@ def prefix_html(anomaly: Anomaly, link: str | None = None) -> str:
             return f"<li>{html_text(text)}</li>"
         return f'<li><a href="#{html_attr(link)}-op{op}">{html_text(text)}</a></li>'
 
-    body = "".join(item(op, text) for op, text in zip(ids, listing.items, strict=True))
-    out = f'<div class="prefix"><p>{html_text(listing.head)}</p><ol class="prefix">{body}</ol>'
+    first = _first_listed(listing)
+    body = "".join(item(op, text) for op, text
+                   in zip(ids[first:], listing.items[first:], strict=True))
+    out = f'<div class="prefix"><p>{html_text(listing.head)}</p>'
+    if first:
+        out += f"<p>{html_text(_left_out(first))}</p>"
+    out += f'<ol class="prefix" start="{first + 1}">{body}</ol>'
     if listing.stuck is not None:
         out += f"<p>{html_text(listing.stuck)}</p>"
     if listing.writes:

@@ -69,6 +69,9 @@ __all__ = ["client_label", "explain_failure", "extend_prefix", "failure_text", "
 
 SHOWN_PENDING: Final = 5
 """How many other pending operations the explanation text names."""
+SHOWN_PREFIX: Final = 10
+"""How many of the prefix's last operations the explanation text shows (the data and
+the reports' numbered lists have them all)."""
 SHOWN_WRITES: Final = 5
 """How many operations that could have explained it the explanation text names (the
 data lists them all)."""
@@ -290,9 +293,11 @@ def failure_text(data: dict[str, Any]) -> str:
     head = (f"{where} order of the operations is allowed: after linearizing {count} "
             f"operation{'' if count == 1 else 's'} (a longest linearizable prefix")
     if prefix:
-        head += ": " + "; ".join(
+        first = max(0, count - SHOWN_PREFIX)
+        head += ": " + ("" if not first else f"steps 1 to {first} left out here; ")
+        head += "; ".join(
             f"{n}. op {e['op']} {e['operation']} by {e['client']} → {e['state']}"
-            for n, e in enumerate(prefix, 1))
+            for n, e in enumerate(prefix[first:], first + 1))
     head += "), "
     u = data.get("unplaceable")
     if u is None:

@@ -16,12 +16,13 @@ from types import ModuleType
 from typing import Any
 
 from replicheck.histories.checkers.linearizable import check_linearizable
+from replicheck.histories.checkers.partial_linearization import SHOWN_PREFIX
 from replicheck.histories.history import History, Record, pair
 from replicheck.histories.verdict import Verdict
 from replicheck.models.specs import CAS_REGISTER
 from replicheck.reports.html import render_check_html, render_html
 from replicheck.reports.json_report import format_value
-from replicheck.reports.linearization import partial_linearization, prefix_markdown
+from replicheck.reports.linearization import LISTED, partial_linearization, prefix_markdown
 from replicheck.reports.markdown import render_markdown
 from replicheck.reports.timeline import timeline_html
 
@@ -174,7 +175,7 @@ def test_the_prefix_is_a_numbered_list_with_states_in_markdown_and_html() -> Non
     lin = partial_linearization(verdict.anomalies)
     assert lin is not None and list(lin.prefix) == [e["op"] for e in data["prefix"]]
     page = render_check_html(history, verdict)
-    items = re.findall(r'<ol class="prefix">(.*?)</ol>', page)
+    items = re.findall(r'<ol class="prefix" start="1">(.*?)</ol>', page)
     assert len(items) == 1 and items[0].count("<li>") == len(data["prefix"])
     # the suite's Markdown and HTML reports list it under the anomaly
     outcome = _golden_with(history, verdict)
@@ -182,7 +183,32 @@ def test_the_prefix_is_a_numbered_list_with_states_in_markdown_and_html() -> Non
     assert "Longest linearizable prefix" in markdown
     for n, entry in enumerate(data["prefix"], 1):
         assert f"{n}. op {entry['op']}: " in markdown
-    assert '<ol class="prefix">' in render_html(outcome)
+    assert '<ol class="prefix" start="1">' in render_html(outcome)
+
+
+def test_a_long_prefix_lists_its_last_operations_and_the_data_keeps_all() -> None:
+    writes = 260
+    records = []
+    for n in range(writes):
+        records += [Record(0, "invoke", "write", n, key="x", index=2 * n),
+                    Record(0, "ok", "write", n, key="x", index=2 * n + 1)]
+    records += [Record(1, "invoke", "read", None, key="x", index=2 * writes),
+                Record(1, "ok", "read", 3, key="x", index=2 * writes + 1)]
+    history = pair(records)
+    verdict = _verdict(history)
+    anomaly = verdict.anomalies[0]
+    assert anomaly.data["prefix_length"] == len(anomaly.data["prefix"]) == writes
+    assert anomaly.explanation.count(" → ") == SHOWN_PREFIX
+    assert f"steps 1 to {writes - SHOWN_PREFIX} left out here" in anomaly.explanation
+    lines = prefix_markdown(anomaly)
+    numbered = [line.strip() for line in lines if re.match(r"\s+\d+\. ", line)]
+    assert len(numbered) == LISTED
+    assert numbered[0].startswith(f"{writes - LISTED + 1}. op {writes - LISTED}: ")
+    assert numbered[-1].startswith(f"{writes}. op {writes - 1}: write")
+    page = render_check_html(history, verdict)
+    (body,) = re.findall(rf'<ol class="prefix" start="{writes - LISTED + 1}">(.*?)</ol>', page)
+    assert body.count("<li>") == LISTED
+    assert len(_Svg(page).classed("lin-point", "circle")) == writes  # all drawn
 
 
 def _golden_with(history: History, verdict: Verdict) -> Any:
