@@ -64,8 +64,7 @@ from replicheck.histories.checkers.adapters import Adapter, Reach, Step
 from replicheck.histories.history import Operation
 from replicheck.models.specs.base import SequentialSpec
 
-__all__ = ["client_label", "explain_failure", "extend_prefix", "failure_text", "prefix_ids",
-           "reason_text"]
+__all__ = ["client_label", "explain_failure", "extend_prefix", "failure_text", "reason_text"]
 
 SHOWN_PENDING: Final = 5
 """How many other pending operations the explanation text names."""
@@ -322,8 +321,3 @@ def failure_text(data: dict[str, Any]) -> str:
             text += " Operations that could have produced what it observed: " + "; ".join(
                 f"{_named(e)}: {reason_text(e, u)}" for e in writes[:SHOWN_WRITES]) + more + "."
     return text
-
-
-def prefix_ids(data: dict[str, Any]) -> list[int]:
-    """The ids of the prefix's operations, in order."""
-    return [e["op"] for e in data.get("prefix", ())]
