@@ -57,7 +57,7 @@ next: it costs nothing while searching.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 from replicheck.histories.checkers.adapters import Adapter, Reach, Step
@@ -148,40 +148,71 @@ def client_label(op: Operation) -> str:
     return f"process {op.process}"
 
 
-def _op_data(spec: SequentialSpec[Any], st: Step) -> dict[str, Any]:
-    return {"op": st.op.id, "operation": spec.describe(st.input, st.result),
-            "process": _process(st), "client": client_label(st.op)}
+class _Words:
+    """The specification's words for steps and states, each asked once per account
+    (histories repeat their operations and states)."""
+
+    def __init__(self, spec: SequentialSpec[Any]) -> None:
+        self.spec = spec
+        self._ops: dict[Any, str] = {}
+        self._states: dict[Any, str] = {}
+
+    def operation(self, st: Step) -> str:
+        try:
+            known = self._ops.get((st.input, st.result))
+        except TypeError:  # an unhashable request: described each time
+            return self.spec.describe(st.input, st.result)
+        if known is None:
+            known = self._ops[(st.input, st.result)] = self.spec.describe(st.input, st.result)
+        return known
+
+    def state(self, state: Any) -> str:
+        try:
+            known = self._states.get(state)
+        except TypeError:
+            return self.spec.describe_state(state)
+        if known is None:
+            known = self._states[state] = self.spec.describe_state(state)
+        return known
+
+    def states(self, states: Sequence[Any]) -> str:
+        if len(states) == 1:
+            return self.state(states[0])
+        if not states:
+            return "no state"
+        return "one of " + ", ".join(self.state(s) for s in states)
+
+    def op_data(self, st: Step) -> dict[str, Any]:
+        return {"op": st.op.id, "operation": self.operation(st),
+                "process": _process(st), "client": client_label(st.op)}
 
 
-def _states_text(spec: SequentialSpec[Any], states: Sequence[Any]) -> str:
-    if len(states) == 1:
-        return spec.describe_state(states[0])
-    if not states:
-        return "no state"
-    return "one of " + ", ".join(spec.describe_state(s) for s in states)
-
-
-def _is_rescuer(reach: Reach, x: Step, u: Step) -> bool:
-    if x.pure or x is u:
-        return False
-    key = reach.rescue_key(x.input)
-    if key is None:
-        return False
+def _rescuers_of(reach: Reach, u: Step) -> Callable[[Step], bool]:
+    """Whether a step could produce what ``u`` observed (``reach``'s rescuers)."""
     wanted = reach.wanted_key(u.input, u.result)
-    if wanted is not None and key != wanted:
-        return False
-    return reach.rescues is None or reach.rescues(x.input, x.result, u.input, u.result)
+    rescues = reach.rescues
+
+    def rescuer(x: Step) -> bool:
+        if x.pure or x is u:
+            return False
+        key = reach.rescue_key(x.input)
+        if key is None or (wanted is not None and key != wanted):
+            return False
+        return rescues is None or rescues(x.input, x.result, u.input, u.result)
+
+    return rescuer
 
 
 def _explaining_writes(steps: Sequence[Step], u: int, reach: Reach, order: Sequence[int],
-                       after: Sequence[tuple[Any, ...]], spec: SequentialSpec[Any]
-                       ) -> list[dict[str, Any]]:
+                       after: Sequence[tuple[Any, ...]], spec: SequentialSpec[Any],
+                       words: _Words) -> list[dict[str, Any]]:
     """Each step that could have produced what step ``u`` observed, earliest invocation
     first, with why it did not (see the module docstring)."""
     obs = steps[u]
     assert obs.op.ret is not None  # an unplaceable step is required: it returned
     final = after[-1] if after else (spec.init(),)
-    rescuers = sorted((k for k in range(len(steps)) if _is_rescuer(reach, steps[k], obs)),
+    rescuer = _rescuers_of(reach, obs)
+    rescuers = sorted((k for k in range(len(steps)) if rescuer(steps[k])),
                       key=lambda k: steps[k].op.call)
     chosen = set(rescuers)
     overwriters = [w for k, w in enumerate(steps)
@@ -195,15 +226,14 @@ def _explaining_writes(steps: Sequence[Step], u: int, reach: Reach, order: Seque
     out = []
     for k in rescuers:
         x = steps[k]
-        entry = _op_data(spec, x)
+        entry = words.op_data(x)
         x_ret = x.op.ret
         by = (next((w for w in overwriters if x_ret < w.op.call), None)
               if x_ret is not None and not x.optional else None)
         if x.op.call > obs.op.ret:
             entry.update(reason="began-after", at=x.op.call, ended=obs.op.ret)
         elif by is not None:
-            entry.update(reason="overwritten", by=by.op.id,
-                         by_operation=spec.describe(by.input, by.result))
+            entry.update(reason="overwritten", by=by.op.id, by_operation=words.operation(by))
         elif k in position:
             at = position[k]
             changed = next((steps[order[j]].op.id for j in range(at + 1, len(order))
@@ -231,13 +261,14 @@ def explain_failure(steps: Sequence[Step], prefix: Sequence[int], blocked: Seque
     order, after, stuck = extend_prefix(steps, spec, prefix, avoid=culprit)
     final = after[-1] if after else (spec.init(),)
     u = culprit if culprit is not None else (stuck[0] if stuck else None)
-    prefix_data = [{**_op_data(spec, steps[k]), "state": _states_text(spec, states)}
+    words = _Words(spec)
+    prefix_data = [{**words.op_data(steps[k]), "state": words.states(states)}
                    for k, states in zip(order, after, strict=True)]
     data: dict[str, Any] = {
         "key": key,
         "key_text": key_text if key_text is not None else key,
         "prefix_length": len(order),
-        "initial_state": spec.describe_state(spec.init()),
+        "initial_state": words.state(spec.init()),
         "prefix": prefix_data,
     }
     if u is None:  # nothing must come next, yet the search failed: never for a sound search
@@ -246,13 +277,14 @@ def explain_failure(steps: Sequence[Step], prefix: Sequence[int], blocked: Seque
         return data, order
     obs = steps[u]
     state = (adapter.phrase(spec, final[0], obs.input) if len(final) == 1
-             else f"the state is {_states_text(spec, final)}")
-    data["unplaceable"] = {**_op_data(spec, obs), "state": state,
+             else f"the state is {words.states(final)}")
+    data["unplaceable"] = {**words.op_data(obs), "state": state,
                            "doomed": culprit is not None}
-    data["pending"] = [_op_data(spec, steps[k]) for k in stuck if k != u]
+    data["pending"] = [words.op_data(steps[k]) for k in stuck if k != u]
     reach = adapter.reach
     if reach is not None and reach.covers(obs.input, obs.result):
-        data["explaining_writes"] = _explaining_writes(steps, u, reach, order, after, spec)
+        data["explaining_writes"] = _explaining_writes(steps, u, reach, order, after, spec,
+                                                       words)
     return data, order
 
 
