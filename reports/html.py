@@ -218,8 +218,9 @@ def _verdict(verdict: Verdict, timeline: str | None) -> list[str]:
         for anomaly in anomalies:
             out.append(f'<li><span class="anomaly-type">{html_text(anomaly.type)}</span> '
                        f"(operations {_op_links(anomaly.ops, timeline)}): "
-                       f"{html_text(anomaly.explanation)}{prefix_html(anomaly, timeline)}</li>")
+                       f"{html_text(anomaly.explanation)}</li>")
         out.append("</ul>")
+        out += [shown for shown in (prefix_html(a, timeline) for a in anomalies) if shown]
     if verdict.ruled_out:
         out.append(f"<p>Ruled out: {html_text(', '.join(sorted(verdict.ruled_out)))}.</p>")
     if verdict.still_possible:

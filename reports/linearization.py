@@ -72,7 +72,9 @@ class _Listing:
 
 
 def _listing(data: Mapping[str, Any]) -> _Listing:
-    head = ("Longest linearizable prefix, each operation with the state it leaves "
+    key = data.get("key_text", data.get("key"))
+    head = ((f"On key {key}: l" if key is not None else "L")
+            + "ongest linearizable prefix, each operation with the state it leaves "
             f"(starting from {data.get('initial_state', 'the initial state')}):")
     items = tuple(f"op {e['op']}: {e['operation']} by {e['client']} → {e['state']}"
                   for e in data["prefix"])

@@ -180,7 +180,7 @@ def test_the_prefix_is_a_numbered_list_with_states_in_markdown_and_html() -> Non
     # the suite's Markdown and HTML reports list it under the anomaly
     outcome = _golden_with(history, verdict)
     markdown = render_markdown(outcome)
-    assert "Longest linearizable prefix" in markdown
+    assert "On key 'x': longest linearizable prefix" in markdown
     for n, entry in enumerate(data["prefix"], 1):
         assert f"{n}. op {entry['op']}: " in markdown
     assert '<ol class="prefix" start="1">' in render_html(outcome)
