@@ -17,6 +17,9 @@ promises:
 - the operations that could have produced what it observed are all listed (reads: every
   write of the value read and cas to it; kv gets: every put of a prefix of the string),
   and each reason given holds.
+
+The same holds for a history checked whole (not split by key), where the prefix
+interleaves the keys.
 """
 
 from __future__ import annotations
@@ -30,9 +33,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from replicheck.histories.checkers import linearizable, wgl
+from replicheck.histories.checkers.linearizable import check_linearizable
 from replicheck.histories.checkers.partial_linearization import SHOWN_PREFIX
 from replicheck.histories.history import History, Operation
-from replicheck.histories.judge import check
+from replicheck.histories.judge import check, spec_for
 from replicheck.histories.verdict import Anomaly
 from replicheck.models.equality import same_value, value_key
 from replicheck.properties.plugin import active_profile
@@ -71,7 +75,11 @@ def _explains(value: Any, model: str, e: Event) -> bool:
     return False
 
 
-def assert_account_holds(history: History, model: str, anomaly: Anomaly) -> None:
+def assert_account_holds(history: History, model: str, anomaly: Anomaly, *,
+                         whole: bool = False) -> None:
+    """The account's promises (module docstring) hold for ``anomaly``, of the key of its
+    unplaceable operation or, ``whole``, of the history checked without splitting (each
+    key's object then starts empty and holds its own state)."""
     data = anomaly.data
     u_data = data["unplaceable"]
     assert u_data is not None
@@ -79,15 +87,19 @@ def assert_account_holds(history: History, model: str, anomaly: Anomaly) -> None
     u_op = by_id[u_data["op"]]
     key = value_key(u_op.key)
     ev = {e.op.id: e for e in events([op for op in history.operations
-                                      if value_key(op.key) == key], model)}
+                                      if whole or value_key(op.key) == key], model)}
     prefix = [e["op"] for e in data["prefix"]]
     assert data["prefix_length"] == len(prefix) and len(set(prefix)) == len(prefix)
-    assert set(prefix) <= set(ev), "only operations of the key that may take effect"
-    # replays through the object
-    state: Any = None
+    assert set(prefix) <= set(ev), "only operations of the part that may take effect"
+    # replays through the objects
+    states: dict[Any, Any] = {}
+
+    def holding(e: Event) -> Any:
+        return states.get(value_key(e.op.key))
+
     for i in prefix:
-        assert not refuses(model, state, ev[i]), (i, state, prefix)
-        state = apply(model, state, ev[i])
+        assert not refuses(model, holding(ev[i]), ev[i]), (i, states, prefix)
+        states[value_key(ev[i].op.key)] = apply(model, holding(ev[i]), ev[i])
     placed = set(prefix)
     # respects real time, and is closed under it
     for pos, b in enumerate(prefix):
@@ -105,10 +117,10 @@ def assert_account_holds(history: History, model: str, anomaly: Anomaly) -> None
         if i in placed or (e.op.f in READS and not e.must):
             continue  # indeterminate reads constrain nothing: the checker drops them
         if may_come_next(e):
-            assert refuses(model, state, e), (i, state, prefix)
+            assert refuses(model, holding(e), e), (i, states, prefix)
     # the operation that cannot be placed
     u = ev[u_op.id]
-    assert u.must and u.op.id not in placed and refuses(model, state, u)
+    assert u.must and u.op.id not in placed and refuses(model, holding(u), u)
     assert anomaly.ops[0] == u.op.id
     if not u_data["doomed"]:
         assert may_come_next(u)
@@ -116,13 +128,13 @@ def assert_account_holds(history: History, model: str, anomaly: Anomaly) -> None
     for other in data["pending"]:
         p = ev[other["op"]]
         assert p.must and p.op.id not in placed and may_come_next(p)
-        assert refuses(model, state, p)
+        assert refuses(model, holding(p), p)
     assert list(anomaly.ops) == [u.op.id, *(o["op"] for o in data["pending"])]
     # the operations that could have produced what it observed
     writes = data.get("explaining_writes")
     if u.op.f in READS and (model != "kv" or u.op.output is None or type(u.op.output) is str):
         assert writes is not None
-        expected = {i for i, e in ev.items() if i != u.op.id
+        expected = {i for i, e in ev.items() if i != u.op.id and value_key(e.op.key) == key
                     and _explains(u.op.output, model, e)}
         assert {w["op"] for w in writes} == expected, (writes, expected)
     for w in writes or ():
@@ -133,6 +145,7 @@ def assert_account_holds(history: History, model: str, anomaly: Anomaly) -> None
         elif reason == "overwritten":
             by = ev[w["by"]]
             assert by.must and x.end < by.start and by.end < u.start
+            assert value_key(by.op.key) == key
             if u.op.f in READS:
                 assert not _explains(u.op.output, model, by)
         elif reason == "in-prefix":
@@ -144,7 +157,7 @@ def assert_account_holds(history: History, model: str, anomaly: Anomaly) -> None
             assert before.must and before.op.id not in placed and before.end < x.start
         else:
             assert reason == "refused", w
-            assert x.op.id not in placed and refuses(model, state, x)
+            assert x.op.id not in placed and refuses(model, holding(x), x)
     assert anomaly.explanation.count(" → ") == min(len(prefix), SHOWN_PREFIX)
 
 
@@ -186,3 +199,27 @@ def test_the_reported_partial_linearization_is_true_and_maximal(
         assert seen["doomed"], seen
     else:
         assert seen["stuck"] and not seen["doomed"], seen
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_the_partial_linearization_of_a_history_checked_whole_is_true_and_maximal(
+        model: str, pytestconfig: pytest.Config) -> None:
+    """Checked without splitting by key, the prefix interleaves the keys; each key's
+    object replays its operations, and no operation of any key extends it."""
+    n = EXAMPLES[active_profile(pytestconfig)] // 2
+    keys = {"one": 0, "several": 0}
+
+    @_settings(n)
+    @given(random_history(model))
+    def holds(history: History) -> None:
+        verdict = check_linearizable(history, spec_for(model, history), model=model,
+                                     split=False, timeout=60)
+        assume(verdict.valid is False)
+        (anomaly,) = verdict.anomalies
+        assert_account_holds(history, model, anomaly, whole=True)
+        shown = {value_key(op.key) for op in history.operations
+                 if op.id in {e["op"] for e in anomaly.data["prefix"]}}
+        keys["several" if len(shown) > 1 else "one"] += 1
+
+    holds()
+    assert keys["several"], keys  # prefixes that interleave keys are exercised
