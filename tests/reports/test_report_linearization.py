@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import json
 import re
 import sys
 from html.parser import HTMLParser
@@ -15,11 +16,14 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import pytest
+
 from replicheck.histories.checkers.linearizable import check_linearizable
 from replicheck.histories.checkers.partial_linearization import SHOWN_PREFIX
 from replicheck.histories.history import History, Record, pair
 from replicheck.histories.verdict import Verdict
 from replicheck.models.specs import CAS_REGISTER
+from replicheck.reports.cli import main
 from replicheck.reports.html import render_check_html, render_html
 from replicheck.reports.json_report import format_value
 from replicheck.reports.linearization import LISTED, partial_linearization, prefix_markdown
@@ -231,3 +235,31 @@ def _fixtures() -> ModuleType:
         sys.modules[name] = module
         spec.loader.exec_module(module)
     return sys.modules[name]
+
+
+def test_check_json_carries_the_account_in_the_anomaly(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lines = []
+    for process, type_, f, value, *rest in ROWS:
+        record = {"process": process, "type": type_, "f": f, "key": "x", "value": value}
+        if rest:
+            record["error"] = rest[0]
+        lines.append(json.dumps(record))
+    path = tmp_path / "stale.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    assert main(["check", str(path), "--model", "cas-register", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    (anomaly,) = report["anomalies"]
+    data = anomaly["data"]
+    assert set(data) >= {"key", "key_text", "prefix", "prefix_length", "initial_state",
+                         "unplaceable", "pending", "explaining_writes"}
+    assert [e["op"] for e in data["prefix"]] == [0, 1, 2, 3, 4]
+    assert [e["state"] for e in data["prefix"]][-1] == "{'x': 3}"
+    assert all(set(e) == {"op", "operation", "process", "client", "state"}
+               for e in data["prefix"])
+    assert data["unplaceable"]["op"] == anomaly["ops"][0] == 5
+    assert data["unplaceable"]["doomed"] is True
+    assert [(w["op"], w["reason"]) for w in data["explaining_writes"]] == [
+        (2, "overwritten"), (6, "began-after")]
+    assert data["explaining_writes"][0]["by"] == 3
+    assert report["counterexample"]["prefix"] == [0, 1, 2, 3, 4]
