@@ -24,6 +24,7 @@ from replicheck.histories.verdict import NOT_CHOSEN, Anomaly, Verdict
 from replicheck.properties.outcomes import Counterexample, StoreOutcome, SuiteOutcome
 from replicheck.reports.escaping import html_attr, html_pre, html_text
 from replicheck.reports.graphs import GRAPH_CSS, KIND_COLOURS, cycle_graph_svg
+from replicheck.reports.linearization import partial_linearization, prefix_html
 from replicheck.reports.naming import (
     EXIT_MEANINGS,
     HISTORY_ROWS,
@@ -246,6 +247,7 @@ def _verdict(verdict: Verdict, timeline: str | None, history: History | None = N
                        f"(operations {_op_links(anomaly.ops, timeline)}): "
                        f"{html_text(anomaly.explanation)}</li>")
         out.append("</ul>")
+        out += [shown for shown in (prefix_html(a, timeline) for a in anomalies) if shown]
     if verdict.ruled_out:
         out.append(f"<p>Ruled out: {html_text(', '.join(sorted(verdict.ruled_out)))}.</p>")
     if verdict.still_possible:
@@ -265,7 +267,9 @@ def _drawings(history: History, verdict: Verdict | None, ids: _Ids, timeline: st
                 marks[op].append(anomaly.type)
     out = [f"<h4>Timeline ({checked_count(verdict, history)}, "
            f"{len({op.process for op in history.operations})} processes)</h4>",
-           timeline_html(history, marks, ident=timeline), *_history_table(history, marks)]
+           timeline_html(history, marks, ident=timeline,
+                         linearization=partial_linearization(anomalies)),
+           *_history_table(history, marks)]
     graphs = list(_graphs(anomalies, history, ids))
     if graphs:
         kinds = "".join(f'<span style="color:{c}">&#8594; {html_text(k)}</span>'

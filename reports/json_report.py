@@ -100,6 +100,40 @@ without ``records`` and ``lines``: ``history`` gives each operation's ``call``),
 ``replay/<store>-<property>-<guarantee>.json``, run with ``replicheck replay FILE``;
 null when the store is not schedulable) and ``reproduce`` (Hypothesis's
 ``@reproduce_failure(...)`` decorator, or null).
+
+A verdict's anomalies (here and in ``replicheck check --json``) are objects ``type``,
+``ops`` (operation ids), ``explanation`` and, when the checker gives structure, ``data``.
+A ``not-linearizable`` anomaly's ``data`` (written by
+``histories/checkers/partial_linearization.py``; operation ids are the operations'
+own):
+
+``key``
+    the key (its ``repr``) of the part of the history that fails, null without keys;
+    ``key_text`` the key as the explanation names it.
+``prefix``
+    a maximal partial linearization: the longest linearizable prefix the search
+    reached, extended while any operation can come next; a list of objects ``op``,
+    ``operation`` (in the model's words, e.g. ``read -> 1``), ``process``, ``client``
+    (who invoked it, in words) and ``state`` (the state after it). ``prefix_length``
+    counts them; ``initial_state`` is the state before the first.
+``unplaceable``
+    the operation that cannot be placed after the prefix: ``op``, ``operation``,
+    ``process``, ``client``, ``state`` (the state the prefix leaves, in words) and
+    ``doomed`` (true: nothing left could make it possible before it returns; false: it
+    must come next and the model refuses it). Its id is ``ops[0]``.
+``pending``
+    the other operations that must take effect and could come next, all refused
+    (``op``, ``operation``, ``process``, ``client``); their ids follow in ``ops``.
+``explaining_writes``
+    (when the model knows what could produce the observation: registers, kv) each
+    operation that could have produced what ``unplaceable`` observed: ``op``,
+    ``operation``, ``process``, ``client`` and ``reason``: ``began-after`` (``at``: its
+    invocation record, ``ended``: the observation's completion record),
+    ``overwritten`` (``by``, ``by_operation``: an overwrite that began after it ended
+    and ended before the observation began), ``in-prefix`` (``position``, 1-based, and
+    ``changed_by``: the first later prefix operation after which the state differs,
+    or null), ``must-follow`` (``after``: an operation not in the prefix that ended
+    before it began) or ``refused`` (the model does not allow it after the prefix).
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ from replicheck.reports.escaping import (
     md_strong,
     md_text,
 )
+from replicheck.reports.linearization import prefix_markdown
 from replicheck.reports.naming import (
     EXIT_MEANINGS,
     HISTORY_ROWS,
@@ -162,6 +163,7 @@ def _verdict(verdict: Verdict) -> list[str]:
             ops = md_text(", ".join(str(i) for i in anomaly.ops))
             out.append(f"- {md_strong(anomaly.type)} (operations {ops}): "
                        f"{md_text(anomaly.explanation)}")
+            out += prefix_markdown(anomaly)
         out.append("")
     if verdict.ruled_out:
         out += [f"Ruled out: {md_text(', '.join(sorted(verdict.ruled_out)))}.", ""]

@@ -38,10 +38,11 @@ from replicheck.histories.checkers.adapters import (
     adapter_for,
     prepare,
 )
+from replicheck.histories.checkers.partial_linearization import explain_failure, failure_text
 from replicheck.histories.checkers.wgl import SearchResult, searching
 from replicheck.histories.history import History
 from replicheck.histories.verdict import Anomaly, Stats, Validity, Verdict, combine_validity
-from replicheck.histories.wording import key_label, process_label
+from replicheck.histories.wording import key_label
 from replicheck.models import lattice
 from replicheck.models.specs.base import NO_KEY, SequentialSpec
 
@@ -189,38 +190,6 @@ def _merge(parts: list[_Part]) -> tuple[int, ...]:
     return tuple(out)
 
 
-def _describe_op(spec: SequentialSpec[Any], st: Step) -> str:
-    return f"{spec.describe(st.input, st.result)} by {process_label(st.op)}"
-
-
-def _explain(part: _Part, spec: SequentialSpec[Any], adapter: Adapter) -> str:
-    result = part.result
-    assert result is not None
-    where = f"On key {part.words or part.label}, no" if part.label is not None else "No"
-    count = len(result.prefix)
-    head = (f"{where} order of the operations is allowed: after linearizing "
-            f"{count} operation{'' if count == 1 else 's'} (longest prefix), ")
-    if not result.blocked:
-        return head + "no operation can be placed next."
-    stuck = part.steps[result.blocked[0]]
-    if len(result.states) == 1:
-        state = adapter.phrase(spec, result.states[0], stuck.input)
-    elif result.states:
-        shown = ", ".join(spec.describe_state(s) for s in result.states)
-        state = f"the state there is one of {shown}"
-    else:
-        state = "no state is possible there"
-    text = f"{head}{_describe_op(spec, stuck)} cannot be placed: {state} there"
-    if result.doomed:
-        text += ", and no operation left can make it possible before it returns"
-    others = [part.steps[k] for k in result.blocked[1:]]
-    if others:
-        shown_others = "; ".join(_describe_op(spec, st) for st in others[:5])
-        more = f" and {len(others) - 5} more" if len(others) > 5 else ""
-        text += f"; no other operation pending there can be placed either ({shown_others}{more})"
-    return text + "."
-
-
 def _part_verdict(part: _Part, spec: SequentialSpec[Any], adapter: Adapter, model: str
                   ) -> Verdict:
     result = part.result
@@ -233,11 +202,15 @@ def _part_verdict(part: _Part, spec: SequentialSpec[Any], adapter: Adapter, mode
         return Verdict(True, model, CONSISTENCY, still_possible=_HOLDS,
                        witness=tuple(ids[k] for k in result.order), stats=stats)
     if result.valid is False:
-        blocked = [ids[k] for k in result.blocked]
-        anomaly = Anomaly(NOT_LINEARIZABLE, tuple(blocked), _explain(part, spec, adapter),
-                          {"key": part.label, "prefix_length": len(prefix)})
+        data, order = explain_failure(part.steps, result.prefix, result.blocked,
+                                      result.doomed, spec, adapter, part.label,
+                                      key_text=part.words)
+        stuck = data["unplaceable"]
+        blocked = ([stuck["op"], *(e["op"] for e in data["pending"])] if stuck is not None
+                   else [ids[k] for k in result.blocked])
+        anomaly = Anomaly(NOT_LINEARIZABLE, tuple(blocked), failure_text(data), data)
         return Verdict(False, model, CONSISTENCY, anomalies=(anomaly,), ruled_out=_BROKEN,
-                       counterexample={"key": part.label, "prefix": prefix,
+                       counterexample={"key": part.label, "prefix": [ids[k] for k in order],
                                        "blocked": blocked},
                        stats=stats)
     if part.stopped_by is not None:
@@ -265,9 +238,14 @@ def check_linearizable(history: History, spec: SequentialSpec[Any], *,
     ``repr(key)``).
 
     The Verdict: ``valid`` True with a linearization in ``witness``; False with one
-    ``not-linearizable`` anomaly per failing part (its ``ops``: the operations that
-    could not be placed next) and ``counterexample`` = ``{"key", "prefix", "blocked"}``
-    of the first failing part; or ``"unknown"``. The witness is one linearization of the
+    ``not-linearizable`` anomaly per failing part (its ``ops``: the operation that
+    cannot be placed, then the others pending that could not come next; its ``data``:
+    the account of ``partial_linearization.explain_failure``, a maximal partial
+    linearization with the state after each operation, the operation that cannot be
+    placed and the operations that could have produced what it observed, from which
+    the explanation is written) and ``counterexample`` = ``{"key", "prefix",
+    "blocked"}`` of the first failing part (``prefix``: that partial linearization's
+    operation ids); or ``"unknown"``. The witness is one linearization of the
     whole history (the parts' merged in real time). ``stats``: the history's
     operations, the checking time, the configurations explored.
 

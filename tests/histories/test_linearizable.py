@@ -270,8 +270,14 @@ def test_verdict_to_json_has_the_contract_keys() -> None:
     assert out["valid"] is False and out["model"] == "cas-register"
     assert out["anomalies"][0]["type"] == "not-linearizable"
     # The read of 2 is impossible from the start (nothing writes 2): the search stops at
-    # once, with the read as the operation that cannot be placed.
-    assert out["counterexample"] == {"key": None, "prefix": [], "blocked": [1]}
+    # once, with the read as the operation that cannot be placed; the prefix reported is
+    # extended with what can still come next (the write).
+    assert out["counterexample"] == {"key": None, "prefix": [0], "blocked": [1]}
+    data = out["anomalies"][0]["data"]
+    assert data["prefix"] == [{"op": 0, "operation": "write 1", "process": 0,
+                               "client": "process 0", "state": "1"}]
+    assert data["unplaceable"]["op"] == 1 and data["unplaceable"]["doomed"] is True
+    assert data["explaining_writes"] == []
     assert out["stats"]["operations"] == 2
 
 

@@ -143,6 +143,17 @@ def apply(model: str, state: Any, event: Event) -> Any:
     return new if holds else state  # maybe: it takes place and does what the value says
 
 
+def events(ops: Iterable[Operation], model: str) -> list[Event]:
+    """The operations as the oracle sees them (plain failures left out; see
+    :class:`Event`)."""
+    return _events(ops, model)
+
+
+def refuses(model: str, state: Any, event: Event) -> bool:
+    """Whether the object, holding ``state``, cannot have done what ``event`` observed."""
+    return apply(model, state, event) is _REFUSED
+
+
 def linearizable_key(ops: Iterable[Operation], model: str) -> bool:
     """Whether the operations of one key have a linearization (see the module
     docstring)."""
