@@ -77,6 +77,8 @@ __all__ = [
     "VIOLATED",
     "Judgement",
     "item_session_history",
+    "judge_anomalies",
+    "judge_anomaly",
     "judge_guarantee",
     "restrict_reads",
 ]
@@ -177,7 +179,114 @@ def _linearizability(guarantee: str, history: History, reads: frozenset[str],
     verdict = check_linearizable(restricted, spec_for("item", history), model="item",
                                  timeout=timeout)
     shown = ", ".join(sorted(reads)) or "no reads"
-    return _from_verdict(guarantee, claimed, verdict, f"item linearizability with {shown}")
+    judgement = _from_verdict(guarantee, claimed, verdict,
+                              f"item linearizability with {shown}")
+    if guarantee in SINGLE_ITEM_LINEARIZABLE:
+        judgement = with_named_anomalies(judgement, history, reads, timeout)
+    return judgement
+
+
+# -- named single-item anomalies: lost-update and stale-read -------------------------------
+
+SINGLE_ITEM_LINEARIZABLE: Final = frozenset({"linearizable-strong-reads",
+                                            "linearizable-conditional-writes"})
+"""The guarantees whose violation a stale read or a lost update explains."""
+
+
+def _single_item_view(history: History, reads: frozenset[str]) -> History:
+    """:func:`item_session_history` with each operation keeping its id in
+    ``history`` (matched by its invocation's record index), so that anomalies found
+    on the view name the history's operations."""
+    ids = {op.call: op.id for op in history.operations}
+    view = item_session_history(history, reads)
+    return replace(view, operations=tuple(replace(op, id=ids.get(op.call, op.id))
+                                          for op in view.operations))
+
+
+def _detect(anomaly: str, view: History, timeout: float, *, shown_by_read: bool = False
+            ) -> Verdict:
+    from replicheck.histories.checkers.lost_update import LOST_UPDATE, check_lost_updates
+    from replicheck.histories.checkers.stale_read import check_stale_reads
+
+    if anomaly == LOST_UPDATE:
+        return check_lost_updates(view, shown_by_read=shown_by_read)
+    return check_stale_reads(view, timeout=timeout)
+
+
+def _speaks_about(anomaly: str, view: History) -> str | None:
+    """Why ``view`` holds nothing the detector of ``anomaly`` judges, or None."""
+    if anomaly == "stale-read":
+        if not any(op.f == "get" and op.status == OK for op in view.operations):
+            return "no acknowledged single-item read"
+        return None
+    if not any(op.status == OK and ("read" in op.meta or "old" in op.meta)
+               for op in view.operations if op.f in ("put", "update", "delete")):
+        return ("no acknowledged read-modify-write whose read version the history shows "
+                "(the store's meta[\"read\"] or an ALL_OLD answer)")
+    return None
+
+
+def judge_anomaly(anomaly: str, history: History, *, timeout: float = 30.0) -> Judgement:
+    """Look for ``anomaly`` (one of
+    :data:`~replicheck.models.guarantees.ANOMALY_COLUMNS`: ``lost-update``,
+    ``stale-read``) with its detector
+    (:mod:`replicheck.histories.checkers.lost_update`,
+    :mod:`replicheck.histories.checkers.stale_read`) on the history's single-item
+    operations, every read kind included; a lost update counts when a later read
+    shows it (one write's version read after all completed; the others are named in
+    the reason). Never claimed, so never ``violated``:
+    ``observed`` with the anomalies found (their ``ops`` are ``history``'s operation
+    ids), ``holds`` when none was seen, ``unknown`` when the search ran out of
+    ``timeout`` seconds first, ``not-applicable`` when the history holds nothing the
+    detector judges. ValueError for another name."""
+    from replicheck.models.guarantees import ANOMALY_COLUMNS
+
+    if anomaly not in ANOMALY_COLUMNS:
+        raise ValueError(f"unknown anomaly column {anomaly!r}; known: "
+                         f"{', '.join(ANOMALY_COLUMNS)}")
+    view = _single_item_view(history, READ_KINDS)
+    missing = _speaks_about(anomaly, view)
+    if missing is not None:
+        return Judgement(anomaly, NOT_APPLICABLE, False, reason=missing)
+    verdict = _detect(anomaly, view, timeout, shown_by_read=True)
+    reason = f"{anomaly} detector on every single-item read and write"
+    if anomaly == "lost-update":
+        unshown = len(_detect(anomaly, view, timeout).anomalies) - len(verdict.anomalies)
+        reason = "lost updates a later read shows" + (
+            f" ({unshown} more that no later read showed)" if unshown else "")
+    if verdict.valid is True:
+        return Judgement(anomaly, HOLDS, False, verdict, reason)
+    if verdict.valid is False:
+        return Judgement(anomaly, OBSERVED, False, verdict, reason)
+    return Judgement(anomaly, UNKNOWN, False, verdict, reason + " (time limit)")
+
+
+def judge_anomalies(history: History, *, timeout: float = 30.0) -> list[Judgement]:
+    """:func:`judge_anomaly` for each of
+    :data:`~replicheck.models.guarantees.ANOMALY_COLUMNS`, in that order."""
+    from replicheck.models.guarantees import ANOMALY_COLUMNS
+
+    return [judge_anomaly(a, history, timeout=timeout) for a in ANOMALY_COLUMNS]
+
+
+def with_named_anomalies(judgement: Judgement, history: History, reads: frozenset[str],
+                         timeout: float) -> Judgement:
+    """``judgement`` of a single-item linearizability guarantee, with the stale reads
+    (among the reads it covers) and the lost updates that the detectors find added
+    to its verdict's anomalies when that verdict found the history not linearizable:
+    they name what went wrong. Any other judgement is returned as it is (the
+    detectors may read the store's version metadata, which linearizability of the
+    answers does not, so they never decide the guarantee alone)."""
+    verdict = judgement.verdict
+    if verdict is None or verdict.valid is not False:
+        return judgement
+    view = _single_item_view(history, reads)
+    found = tuple(a for name in ("stale-read", "lost-update")
+                  for a in _detect(name, view, timeout).anomalies
+                  if a not in verdict.anomalies)
+    if not found:
+        return judgement
+    return replace(judgement, verdict=replace(verdict, anomalies=verdict.anomalies + found))
 
 
 # -- single-item view for the session, convergence and stream checkers --------------------
@@ -187,8 +296,10 @@ def item_session_history(history: History, reads: frozenset[str]) -> History:
     """The single-item view of an item history: reads of the kinds in ``reads`` as
     ``get`` (output: the item read, or None), puts/updates/deletes as themselves,
     each with ``key`` the item's key tuple and ``meta`` carrying ``table``, the
-    store's ``version`` and, where known, the ``item`` written (``applied`` false
-    for an ok write the store says changed nothing). Transactions keep their
+    store's ``version``, the version metadata a read-modify-write ``read`` (when
+    the store records it), the ``old`` item an ok write returned (``ALL_OLD``) and,
+    where known, the ``item`` written (``applied`` false for an ok write the store
+    says changed nothing). Transactions keep their
     ``meta["writes"]``; other operations are dropped."""
     from replicheck.histories.items import request_of, response_of
     from replicheck.models.items.requests import Delete, Get, Put, Update
@@ -216,8 +327,12 @@ def item_session_history(history: History, reads: frozenset[str]) -> History:
         source = request.item if isinstance(request, Put) else request.key
         key = tuple(source.get(a) for a in schema.key_attributes)
         meta: dict[str, Any] = {"table": request.table}
-        if "version" in op.meta:
-            meta["version"] = op.meta["version"]
+        for name in ("version", "read"):
+            if name in op.meta:
+                meta[name] = op.meta[name]
+        if op.status == OK and not isinstance(request, Get) \
+                and request.return_values == "ALL_OLD":
+            meta["old"] = response_of(op, request).item
         if op.meta.get("changed") is False:
             meta["changed"] = False
             meta["applied"] = False

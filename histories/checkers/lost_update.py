@@ -19,7 +19,9 @@ A ``lost-update``
 
     When some ``ok`` read of ``k`` began after every one of them completed and returned
     the version one of them made (the first such read, in invocation order), the
-    anomaly shows it too: that read shows one write's effect and not the others'.
+    anomaly shows it too: that read shows one write's effect and not the others'
+    (the seed's "a settled read shows only one"). ``shown_by_read`` keeps only the
+    lost updates such a read shows.
 
 What is NOT a lost update here: two blind writes (a put or delete without a
 condition and without ``ALL_OLD``: it reads nothing) of which a later read shows only
@@ -58,9 +60,11 @@ LOST_UPDATE = "lost-update"
 """The anomaly's name (CONTRACTS.md section 4)."""
 
 
-def find_lost_updates(history: History) -> tuple[Anomaly, ...]:
+def find_lost_updates(history: History, *, shown_by_read: bool = False
+                      ) -> tuple[Anomaly, ...]:
     """Every lost update of ``history`` (module docstring): one anomaly per key and
-    version read by two or more writes, in order of their first write."""
+    version read by two or more writes, in order of their first write; with
+    ``shown_by_read``, only those a later read shows."""
     work, ids = renumbered(history)
     view = SingleKeyView(work)
     found: list[Anomaly] = []
@@ -70,7 +74,9 @@ def find_lost_updates(history: History) -> tuple[Anomaly, ...]:
             groups.setdefault(source, []).append(write)
         for source, writes in groups.items():
             if len(writes) > 1:
-                found.append(_anomaly(work, ops, source, writes, ids))
+                anomaly = _anomaly(work, ops, source, writes, ids)
+                if anomaly.data["read"] is not None or not shown_by_read:
+                    found.append(anomaly)
     return tuple(sorted(found, key=lambda a: a.ops))
 
 
@@ -93,9 +99,9 @@ def _anomaly(history: History, ops: KeyOps, source: int | str, writes: list[int]
     explanation = (
         f"lost update on key {show(history.operations[writes[0]].key)}: "
         f"{', '.join(shown[:-1])} and {shown[-1]} {both} read "
-        f"{describe_source(history, source, ids)} and wrote the key, so none saw the "
-        "other's write: in any serial order the later would have read the earlier's "
-        "version.")
+        f"{describe_source(history, source, ids)} and wrote the key, so "
+        f"{'neither saw the other' if len(writes) == 2 else 'none saw another'}'s write: "
+        "in any serial order the later would have read the earlier's version.")
     if read is not None:
         survivor = _source_of(ops, read)
         lost = [ids[w] for w in writes if w != survivor]
@@ -119,11 +125,11 @@ def _source_of(ops: KeyOps, read: Operation) -> int:
     return source
 
 
-def check_lost_updates(history: History) -> Verdict:
+def check_lost_updates(history: History, *, shown_by_read: bool = False) -> Verdict:
     """:func:`find_lost_updates` as a Verdict (``model`` ``"lost-update"``): valid when
-    none is found, False with each one found."""
+    none is found, False with each one found (``shown_by_read`` as there)."""
     started = time.perf_counter()
-    anomalies = find_lost_updates(history)
+    anomalies = find_lost_updates(history, shown_by_read=shown_by_read)
     return Verdict(not anomalies, LOST_UPDATE, ("serializable",), anomalies,
                    ruled_out=lattice.ruled_out({LOST_UPDATE}) if anomalies else frozenset(),
                    counterexample=anomalies[0].to_json() if anomalies else None,
