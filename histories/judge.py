@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, Final
 
 from replicheck.histories.history import History, HistoryError, Operation
@@ -36,6 +37,24 @@ DEFAULT_CONSISTENCY: Final = {
 _ITEM_FUNCTIONS: Final = frozenset(
     {"get-strong", "get-eventual", "put", "update", "delete", "transact-write", "transact-get"}
 )
+
+
+NAMED_ANOMALY_MODELS: Final = ("register", "cas-register")
+"""Single-object models whose non-linearizable verdicts also name the stale reads and
+lost updates the history shows (their operations read and write one key each)."""
+
+
+def _with_named_anomalies(verdict: Verdict, history: History) -> Verdict:
+    """``verdict`` (linearizability, found False) with the history's stale reads and
+    lost updates added to its anomalies; any other verdict as it is."""
+    if verdict.valid is not False:
+        return verdict
+    from replicheck.histories.checkers.lost_update import find_lost_updates
+    from replicheck.histories.checkers.stale_read import find_stale_reads
+
+    found = tuple(a for a in find_stale_reads(history) + find_lost_updates(history)
+                  if a not in verdict.anomalies)
+    return replace(verdict, anomalies=verdict.anomalies + found) if found else verdict
 
 
 class ModelChoiceError(ValueError):
@@ -222,6 +241,8 @@ def check(history: History, model: str | None = None,
 
             check_requests(history)
         verdict = check_linearizable(history, spec, model=chosen, timeout=limit)
+        if chosen in NAMED_ANOMALY_MODELS:
+            verdict = _with_named_anomalies(verdict, history)
     else:
         from replicheck.models.lattice import MODELS as LATTICE_MODELS
         from replicheck.models.lattice import TRANSACTIONAL

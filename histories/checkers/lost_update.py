@@ -12,10 +12,10 @@ A ``lost-update``
     two or more writes of key ``k`` that took effect (``ok``, not "applied nothing"),
     each a read-modify-write whose *read source* (the version it read before writing,
     :mod:`~replicheck.histories.checkers.write_order`: the store's ``meta["read"]``
-    version metadata, else the old item it returned in ``meta["old"]``, identified by
-    its unique value) is known and the same: the same write's version, the same
-    recorded version, or the initial state (the absent item, when no write of ``k``
-    can have written ``None``).
+    version metadata, else the old item it returned in ``meta["old"]``, or the value a
+    ``cas`` expected, identified by its unique value) is known and the same: the same
+    write's version, the same recorded version, or the initial state (the absent
+    item, when no write of ``k`` can have written ``None``).
 
     When some ``ok`` read of ``k`` began after every one of them completed and returned
     the version one of them made (the first such read, in invocation order), the

@@ -27,7 +27,8 @@ What a read-modify-write read (its *read source*)
     ``meta["read"]``: the store's version metadata of the state the write read before
     writing (a read's forms: ``{"version": V}``, ``{"version": null}``, ...), or
     ``meta["old"]``: the old item it returned (``ALL_OLD``), identified like a read's
-    value. A write with neither is blind, as far as the history shows.
+    value; for a ``cas`` that took effect, the value it expected (it found it). Any
+    other write is blind, as far as the history shows.
 
 Real time (:func:`precedes`)
     ``a`` precedes ``b`` when ``a`` completed before ``b`` was invoked: ``a``'s
@@ -56,6 +57,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from replicheck.histories.checkers.sessions import (
+    CAS_FUNCTIONS,
     INITIAL,
     Catalog,
     InitialVersion,
@@ -207,13 +209,19 @@ class SingleKeyView:
                 name = version_id(version)
                 return None if name is None else f"version {show(name)}"
         if "old" in meta:
-            old = meta["old"]
-            if old is None:
-                return INITIAL_SOURCE if self._absent_is_initial(key) and isinstance(
-                    self.catalog.identify(key, None), InitialVersion) else None
-            found = self.catalog.identify(key, old)
-            return found if isinstance(found, int) else None
+            return self._by_value(key, meta["old"])
+        if write.f in CAS_FUNCTIONS and isinstance(write.input, list | tuple) \
+                and len(write.input) == 2:
+            return self._by_value(key, write.input[0])  # it found what it expected
         return None
+
+    def _by_value(self, key: str, value: Any) -> Source | None:
+        """The write of ``key`` that wrote ``value`` (unique), or the initial state for
+        ``None`` when no write can have written ``None``."""
+        found = self.catalog.identify(key, value)
+        if isinstance(found, InitialVersion):
+            return INITIAL_SOURCE if self._absent_is_initial(key) else None
+        return found
 
 
 def _explicit_initial(meta: Mapping[str, Any]) -> bool:

@@ -311,3 +311,23 @@ def test_a_planted_lost_update_is_found(g: Generated, data: st.DataObject,
     (lost,) = [a for a in found if a.data["writes"][-2:] == [first, first + 1]]
     assert lost.data["read"] == (first + 2 if with_read else None)
     assert all(a is lost for a in found)  # nothing else invented
+
+
+def test_two_compare_and_sets_of_one_expected_value_are_a_lost_update() -> None:
+    # a cas that took effect found the value it expected: both read op 0's version
+    h = history(*write(0, "k", 1), invoke(1, "cas", "k", [1, 2]),
+                invoke(2, "cas", "k", [1, 3]), done(1, "cas", "k", [1, 2]),
+                done(2, "cas", "k", [1, 3]), *read(3, "k", 2))
+    (found,) = find_lost_updates(h)
+    assert found.data["writes"] == [1, 2] and found.data["read_source"] == 0
+    assert found.data["read"] == 3 and "the write of op 2 is lost" in found.explanation
+
+
+def test_check_names_the_stale_read_of_a_register_history() -> None:
+    from replicheck.histories.judge import check
+
+    h = history(*write(0, "k", 1), *write(1, "k", 2), *read(2, "k", 1))
+    verdict = check(h, "cas-register")
+    assert verdict.valid is False
+    assert [a.type for a in verdict.anomalies][1:] == ["stale-read"]
+    assert check(history(*write(0, "k", 1), *read(1, "k", 1)), "cas-register").anomalies == ()
