@@ -196,11 +196,14 @@ SINGLE_ITEM_LINEARIZABLE: Final = frozenset({"linearizable-strong-reads",
 def _single_item_view(history: History, reads: frozenset[str]) -> History:
     """:func:`item_session_history` with each operation keeping its id in
     ``history`` (matched by its invocation's record index), so that anomalies found
-    on the view name the history's operations."""
+    on the view name the history's operations; each update marked
+    ``meta["present"]`` (an UpdateItem never leaves the item absent)."""
     ids = {op.call: op.id for op in history.operations}
     view = item_session_history(history, reads)
-    return replace(view, operations=tuple(replace(op, id=ids.get(op.call, op.id))
-                                          for op in view.operations))
+    return replace(view, operations=tuple(
+        replace(op, id=ids.get(op.call, op.id),
+                meta={**op.meta, "present": True} if op.f == "update" else op.meta)
+        for op in view.operations))
 
 
 def _detect(anomaly: str, view: History, timeout: float, *, shown_by_read: bool = False

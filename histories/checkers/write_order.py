@@ -18,10 +18,13 @@ Operations read
 What a read returned (its *source*)
     Through :class:`~replicheck.histories.checkers.sessions.Catalog`: by the store's
     version metadata when recorded (``meta["version"]``, ``clock``, ``dot``), else by
-    the value, which must be unique among the key's writes. ``None`` (the absent item)
-    is the initial state when the read's metadata says no write (``"version": null``)
-    or when no write of the key can have written ``None``. A read returning several
-    siblings, or a value nobody or several writes wrote, has no source.
+    the value, which must be unique among the key's writes (and no write of unknown
+    value may have made it). ``None`` (the absent item) is the initial state when the
+    read's metadata says no write (``"version": null``) or when no write of the key
+    (not failed) can have written ``None``: a delete, a write of ``None``, a write of
+    unknown value unless its ``meta["present"]`` is true (an item update never deletes
+    the item). A read returning several siblings, or a value nobody or several writes
+    wrote, has no source.
 
 What a read-modify-write read (its *read source*)
     ``meta["read"]``: the store's version metadata of the state the write read before
@@ -64,10 +67,12 @@ from replicheck.histories.checkers.sessions import (
     MetadataError,
     applied,
     canonical_key,
+    has_version,
     op_kind,
     parse_version,
     show,
     version_id,
+    written_value,
 )
 from replicheck.histories.history import History, Operation
 
@@ -148,6 +153,9 @@ class SingleKeyView:
         self.history = history
         self.catalog = Catalog(history)
         self._ambiguous_absence = _foreign_keys(history)
+        self._may_delete = {canonical_key(op.key) for op in history.operations
+                            if op_kind(op) == "write" and not op.failed
+                            and _may_write_absent(op)}
         self.keys: dict[str, KeyOps] = {}
         for op in history.operations:
             kind = op_kind(op)
@@ -170,12 +178,15 @@ class SingleKeyView:
 
     def _absent_is_initial(self, key: str) -> bool:
         foreign = self._ambiguous_absence
-        return not isinstance(foreign, bool) and key not in foreign
+        return (not isinstance(foreign, bool) and key not in foreign
+                and key not in self._may_delete)
 
     def source(self, read: Operation) -> Source | None:
         """The write whose version ``read`` returned (its id), :data:`INITIAL_SOURCE`,
         or None when the history does not say."""
         key = canonical_key(read.key)
+        if read.output is None and not has_version(read.meta) and "siblings" not in read.meta:
+            return INITIAL_SOURCE if self._absent_is_initial(key) else None
         observed = self.catalog.observe(read)
         if observed.versions is None or len(observed.versions) > 1:
             return None
@@ -218,10 +229,19 @@ class SingleKeyView:
     def _by_value(self, key: str, value: Any) -> Source | None:
         """The write of ``key`` that wrote ``value`` (unique), or the initial state for
         ``None`` when no write can have written ``None``."""
-        found = self.catalog.identify(key, value)
-        if isinstance(found, InitialVersion):
+        if value is None:
             return INITIAL_SOURCE if self._absent_is_initial(key) else None
-        return found
+        found = self.catalog.identify(key, value)
+        return found if isinstance(found, int) else None
+
+
+def _may_write_absent(write: Operation) -> bool:
+    """The write (not failed) may have left its key absent: a delete, a write of
+    ``None``, or a write of unknown value that does not say ``meta["present"]``."""
+    known, value = written_value(write)
+    if known:
+        return value is None
+    return write.meta.get("present") is not True
 
 
 def _explicit_initial(meta: Mapping[str, Any]) -> bool:
@@ -325,8 +345,6 @@ def describe_source(history: History, source: Source, ids: Sequence[int]) -> str
 
 def describe_write_op(op: Operation, ids: Sequence[int]) -> str:
     """A write in an explanation: its kind, op id and what it wrote."""
-    from replicheck.histories.checkers.sessions import written_value
-
     known, value = written_value(op)
     what = f" of {show(value)}" if known and value is not None else ""
     return f"the {op.f}{what} (op {ids[op.id]})"

@@ -4,16 +4,22 @@ explanation, and shown in the matrix's words."""
 
 from __future__ import annotations
 
+import contextlib
+import time
 from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 from replicheck.histories.history import History
+from replicheck.implementation.memory import MemoryStore
 from replicheck.implementation.presets import preset
 from replicheck.implementation.reference.sim import Deliver
 from replicheck.implementation.store import Claim
 from replicheck.models.guarantees import ANOMALY_COLUMNS
-from replicheck.models.items.requests import Get, Put, ReturnValues, Update
+from replicheck.models.items.operations import apply
+from replicheck.models.items.requests import Get, Put, Request, Response, ReturnValues, Update
+from replicheck.properties.examples import ExampleReport, GuaranteeViolation, collecting
 from replicheck.properties.guarantees import (
     READ_KINDS,
     judge_anomalies,
@@ -22,6 +28,7 @@ from replicheck.properties.guarantees import (
 )
 from replicheck.properties.outcomes import Cell
 from replicheck.properties.recording import RecordingStore
+from replicheck.properties.threaded import threaded_machine
 from replicheck.reports.naming import cell_text
 
 T = "items"
@@ -80,8 +87,14 @@ def test_two_increments_on_two_replicas_of_dynamo_lww_are_a_lost_update() -> Non
 
 def test_the_old_item_returned_shows_the_version_read_too() -> None:
     h = two_increments_then_a_read("dynamo-lww", "ALL_OLD")
+    # as a store that records no read version would show it: only the old items
+    h = replace(h, operations=tuple(
+        replace(op, meta={k: v for k, v in op.meta.items() if k != "read"})
+        for op in h.operations))
     judged = judge_anomaly("lost-update", h)
     assert judged.status == "observed"
+    (lost,) = judged.verdict.anomalies  # type: ignore[union-attr]
+    assert lost.data["writes"] == [0, 1] and lost.data["read_source"] == "initial"
 
 
 def test_a_leader_serializes_the_increments() -> None:
@@ -140,3 +153,77 @@ def test_an_anomaly_column_never_seen_reads_not_seen() -> None:
     assert cell_text(Cell("stale-read", "holds", False, {"holds": 12})) == "not seen (12)"
     assert cell_text(Cell("lost-update", "observed", False, {"holds": 9, "observed": 3})
                      ) == "observed (3 of 12)"
+
+
+# -- threaded, real-time histories -------------------------------------------------------
+
+
+class CheckThenWrite(MemoryStore):
+    """A broken store: a write is computed on a snapshot, then installed after a pause
+    without looking again (concurrent updates overwrite each other's effects)."""
+
+    def execute(self, request: Request) -> Response:
+        with self._lock:
+            snapshot = self._db
+        after, response = apply(snapshot, request)
+        if after is not snapshot:
+            time.sleep(0.05)
+            with self._lock:
+                self._db = after
+        return response
+
+
+def _threaded(store: type[MemoryStore], *batches: list[tuple[str, Request]]
+              ) -> list[ExampleReport]:
+    machine: Any = threaded_machine(store)()
+    with collecting() as reports:
+        for batch in batches:
+            for client, request in batch:
+                machine.enqueue(client, request)
+            machine.run_batch()
+        with contextlib.suppress(GuaranteeViolation):
+            machine.teardown()
+    return reports
+
+
+def test_threads_writing_over_one_snapshot_show_a_lost_update() -> None:
+    def claim(value: str) -> Put:  # a conditional put that returns the old item
+        return Put(T, {"pk": "k0", "v": value}, "attribute_not_exists(pk)",
+                   return_values="ALL_OLD")
+
+    (report,) = _threaded(CheckThenWrite, [("t0", claim("v1")), ("t1", claim("v2"))],
+                          [("t2", Get(T, {"pk": "k0"}, consistent=True))])
+    assert report.statuses["lost-update"] == "observed"
+    cx = report.observations["lost-update"]
+    (lost,) = cx.verdict.anomalies  # type: ignore[union-attr]
+    assert lost.data["writes"] == [0, 1] and lost.data["read"] == 2
+    assert lost.data["read_source"] == "initial"
+    ops = cx.history.operations  # type: ignore[union-attr]
+    assert ops[1].ret_time is not None and ops[2].call_time is not None
+    assert ops[0].ret_time < ops[2].call_time and ops[1].ret_time < ops[2].call_time
+
+
+def test_a_lost_increment_no_read_can_show_is_named_in_the_reason() -> None:
+    # the items the increments made are not in the history (no ALL_NEW, no versions):
+    # no read can be said to show one of them
+    bump = Update(T, {"pk": "k0"}, "ADD n :one", values={":one": Decimal(1)},
+                  return_values="ALL_OLD")
+    (report,) = _threaded(CheckThenWrite, [("t0", bump), ("t1", bump)],
+                          [("t2", Get(T, {"pk": "k0"}, consistent=True))])
+    assert report.statuses["lost-update"] == "holds"
+    machine: Any = threaded_machine(CheckThenWrite)()
+    for client in ("t0", "t1"):
+        machine.enqueue(client, bump)
+    machine.run_batch()
+    judged = judge_anomaly("lost-update", machine.history())
+    assert judged.status == "holds" and "1 more that no later read showed" in judged.reason
+
+
+def test_threads_on_a_correct_store_show_nothing() -> None:
+    bump = Update(T, {"pk": "k0"}, "ADD n :one", values={":one": Decimal(1)},
+                  return_values="ALL_OLD")
+    (report,) = _threaded(MemoryStore, [("t0", bump), ("t1", bump)],
+                          [("t2", Get(T, {"pk": "k0"}, consistent=True))])
+    assert report.statuses["lost-update"] == "holds"
+    assert report.statuses["stale-read"] == "holds"
+    assert not report.observations
