@@ -107,8 +107,8 @@ def _anomaly(history: History, ops: KeyOps, source: int | str, writes: list[int]
         lost = [ids[w] for w in writes if w != survivor]
         explanation += (
             f" Op {ids[read.id]} ({read.f}), which began after they all completed, "
-            f"returned the version op {ids[survivor]} made: the write of op"
-            f"{'s' if len(lost) > 1 else ''} {', '.join(map(str, lost))} is lost.")
+            f"returned the version op {ids[survivor]} made, without the write of op"
+            f"{'s' if len(lost) > 1 else ''} {', '.join(map(str, lost))}.")
     involved = sorted(ids[w] for w in writes)
     if read is not None:
         involved.append(ids[read.id])
