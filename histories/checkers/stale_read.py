@@ -95,7 +95,10 @@ def _stale_in_key(history: History, ops: KeyOps, order: WriteOrder, ids: Sequenc
             newest = max(before.values(), key=lambda w: w.ret or 0)
             found.append(_anomaly(history, read, source, newest, [], ids, ops.key))
             continue
-        chain = order.path(source, before, reads_before=read.call)
+        try:
+            chain = order.path(source, before, reads_before=read.call, deadline=deadline)
+        except TimeoutError:
+            return False
         if chain is None:
             continue
         last = chain[-1].after
@@ -134,16 +137,17 @@ def check_stale_reads(history: History, *, timeout: float | None = None) -> Verd
     """:func:`find_stale_reads` as a Verdict (``model`` ``"stale-read"``): valid when
     none is found, False with each one found; ``"unknown"`` (``limit`` ``"time"``)
     when ``timeout`` seconds ran out before any was found (False with those found
-    when some were)."""
+    when some were); a note says when the search ran out."""
     started = time.perf_counter()
     deadline = None if timeout is None else time.monotonic() + timeout
     anomalies, complete = _search(history, deadline)
     stats = Stats(len(history.operations), time.perf_counter() - started)
     ruled = lattice.ruled_out({STALE_READ}) if anomalies else frozenset()
+    notes = () if complete else (f"the stale-read search ran out of its {timeout} s",)
     if not complete and not anomalies:
         return Verdict("unknown", STALE_READ, ("linearizable",), limit="time", stats=stats,
-                       notes=(f"the stale-read search ran out of its {timeout} s",))
+                       notes=notes)
     return Verdict(not anomalies, STALE_READ, ("linearizable",), anomalies,
                    ruled_out=ruled,
                    counterexample=min(anomalies, key=lambda a: len(a.ops)).to_json()
-                   if anomalies else None, stats=stats)
+                   if anomalies else None, stats=stats, notes=notes)

@@ -332,3 +332,66 @@ def test_check_names_the_stale_read_of_a_register_history() -> None:
     assert verdict.valid is False
     assert [a.type for a in verdict.anomalies][1:] == ["stale-read"]
     assert check(history(*write(0, "k", 1), *read(1, "k", 1)), "cas-register").anomalies == ()
+
+
+def test_the_stale_read_search_stops_at_its_time_limit() -> None:
+    # forty writes one after another, then a read of the first: with no time at all
+    # the search answers unknown, never valid
+    rows: list[Row] = []
+    for i in range(40):
+        rows += [invoke(0, "write", "k", i), done(0, "write", "k", i)]
+    rows += read(1, "k", 0)
+    h = history(*rows)
+    assert check_stale_reads(h).valid is False
+    out_of_time = check_stale_reads(h, timeout=-1.0)
+    assert out_of_time.valid == "unknown" and out_of_time.limit == "time"
+    assert out_of_time.notes and "ran out" in out_of_time.notes[0]
+
+
+@st.composite
+def arbitrary(draw: st.DrawFn) -> History:
+    """Any single-key history of writes, cas and reads (reads of any written value or
+    nothing), intervals anywhere, times on some operations: mostly not linearizable."""
+    n = draw(st.integers(1, 12))
+    ops = []
+    for i in range(n):
+        call = draw(st.integers(0, 60))
+        ret = call + draw(st.integers(1, 30))
+        f = draw(st.sampled_from(("write", "read", "read", "cas")))
+        if f == "read":
+            out = draw(st.sampled_from([None, *range(n)]))
+            ops.append(Planned(i, "read", "k", None, out, "ok", call, ret))
+        elif f == "cas":
+            ops.append(Planned(i, "cas", "k", [draw(st.integers(0, n)), i], None,
+                               draw(st.sampled_from(("ok", "ok", "info"))), call, ret))
+        else:
+            ops.append(Planned(i, "write", "k", i, None,
+                               draw(st.sampled_from(("ok", "ok", "info"))), call, ret))
+    return records(ops)
+
+
+@given(arbitrary())
+def test_the_fast_search_finds_a_path_exactly_when_the_edges_give_one(h: History) -> None:
+    from replicheck.histories.checkers.write_order import (
+        SingleKeyView,
+        WriteOrder,
+        precedes,
+        took_effect,
+    )
+
+    view = SingleKeyView(h)
+    for ops in view.keys.values():
+        order = WriteOrder(ops)
+        for read, source in ops.reads:
+            goals = {w.id: w for w in ops.writes
+                     if took_effect(w) and w.id != source and precedes(w, read)}
+            fast = order.path(source, goals, reads_before=read.call)
+            slow = order.path_by_edges(source, goals, reads_before=read.call)
+            assert (fast is None) == (slow is None)
+            if fast is not None:
+                at = source
+                for edge in fast:  # a chain of real edges from the source to a goal
+                    assert edge.before == at
+                    assert edge in set(order.successors(at, reads_before=read.call))
+                    at = edge.after
+                assert at in goals
