@@ -56,6 +56,14 @@ Which checker and which operations:
 
 Other guarantees are ``not-applicable`` here (they are checked by their own
 properties).
+
+The anomaly columns (``models.guarantees.ANOMALY_COLUMNS``), judged whatever the store
+claims by :func:`judge_anomaly`: ``lost-update`` and ``stale-read``, the detectors of
+``histories/checkers/lost_update.py`` and ``stale_read.py`` on the single-item view
+(every read kind); never claimed, so ``observed`` or ``holds`` (not seen). When a
+single-item linearizability guarantee is found violated (or observed), the stale reads
+among the reads it covers and the lost updates are added to its verdict's anomalies,
+naming what went wrong (:func:`with_named_anomalies`).
 """
 
 from __future__ import annotations
@@ -197,13 +205,86 @@ def _single_item_view(history: History, reads: frozenset[str]) -> History:
     """:func:`item_session_history` with each operation keeping its id in
     ``history`` (matched by its invocation's record index), so that anomalies found
     on the view name the history's operations; each update marked
-    ``meta["present"]`` (an UpdateItem never leaves the item absent)."""
+    ``meta["present"]`` (an UpdateItem never leaves the item absent); each
+    transact-write that may have taken effect as one write per item it writes
+    (:func:`_transaction_writes`, under the transaction's id)."""
     ids = {op.call: op.id for op in history.operations}
     view = item_session_history(history, reads)
-    return replace(view, operations=tuple(
-        replace(op, id=ids.get(op.call, op.id),
-                meta={**op.meta, "present": True} if op.f == "update" else op.meta)
-        for op in view.operations))
+    ops = [replace(op, id=ids.get(op.call, op.id),
+                   meta={**op.meta, "present": True} if op.f == "update" else op.meta)
+           for op in view.operations if op.f != "transact-write"]
+    schemas = _schemas(history)
+    for op in history.operations:
+        if op.f == "transact-write" and op.status != FAIL:
+            ops.extend(_transaction_writes(op, schemas))
+    return replace(view, operations=tuple(sorted(ops, key=lambda op: op.call)))
+
+
+def _schemas(history: History) -> dict[str, Any]:
+    from replicheck.histories.items import schemas_from_json
+
+    found: dict[str, Any] = {}
+    for record in history.observations:
+        if record.f == "tables":
+            found = {s.name: s for s in schemas_from_json(record.value)}
+    return found
+
+
+def _transaction_writes(op: Operation, schemas: dict[str, Any]) -> list[Operation]:
+    """The single-item writes of a transact-write that did not fail, at the
+    transaction's interval and status: from its answer's ``meta["writes"]`` (item
+    after, version, delete, changed) when given, else from its request's actions (a
+    put's item, an update of unknown result, a delete). Items of unknown tables are
+    left out, and so is every item when the request cannot be read."""
+    from replicheck.histories.items import request_of
+    from replicheck.models.items.requests import Delete, Put, TransactWrite, Update
+
+    def write(table: str, key: tuple[Any, ...], f: str, meta: dict[str, Any]) -> Operation:
+        return Operation(id=op.id, process=op.process, f=f, key=key, input=None,
+                         output=None, status=op.status, call=op.call, ret=op.ret,
+                         call_time=op.call_time, ret_time=op.ret_time,
+                         meta={"table": table, **meta})
+
+    out: list[Operation] = []
+    entries = op.meta.get("writes")
+    if op.status == OK and isinstance(entries, list | tuple):
+        for entry in entries:
+            schema = schemas.get(str(entry.get("table"))) if isinstance(entry, dict) else None
+            if schema is None:
+                continue
+            raw = entry.get("key")
+            key = (tuple(raw.get(a) for a in schema.key_attributes) if isinstance(raw, dict)
+                   else tuple(raw) if isinstance(raw, list | tuple) else (raw,))
+            deleted = bool(entry.get("delete"))
+            meta: dict[str, Any] = {"present": not deleted}
+            if "version" in entry:
+                meta["version"] = entry["version"]
+            if deleted or "item" in entry:
+                meta["item"] = None if deleted else entry["item"]
+            if entry.get("changed") is False:
+                meta["applied"] = False
+            out.append(write(schema.name, key, "delete" if deleted else "put", meta))
+        return out
+    try:
+        request = request_of(op)
+    except Exception:  # unreadable: its items are unknown
+        return out
+    if not isinstance(request, TransactWrite):
+        return out
+    for action in request.actions:
+        if not isinstance(action, Put | Update | Delete) or action.table not in schemas:
+            continue
+        schema = schemas[action.table]
+        source = action.item if isinstance(action, Put) else action.key
+        key = tuple(source.get(a) for a in schema.key_attributes)
+        if isinstance(action, Put):
+            out.append(write(action.table, key, "put", {"item": dict(action.item),
+                                                        "present": True}))
+        elif isinstance(action, Update):
+            out.append(write(action.table, key, "update", {"present": True}))
+        else:
+            out.append(write(action.table, key, "delete", {"item": None}))
+    return out
 
 
 def _detect(anomaly: str, view: History, timeout: float, *, shown_by_read: bool = False

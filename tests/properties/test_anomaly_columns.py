@@ -18,7 +18,16 @@ from replicheck.implementation.reference.sim import Deliver
 from replicheck.implementation.store import Claim
 from replicheck.models.guarantees import ANOMALY_COLUMNS
 from replicheck.models.items.operations import apply
-from replicheck.models.items.requests import Get, Put, Request, Response, ReturnValues, Update
+from replicheck.models.items.requests import (
+    Delete,
+    Get,
+    Put,
+    Request,
+    Response,
+    ReturnValues,
+    TransactWrite,
+    Update,
+)
 from replicheck.properties.examples import ExampleReport, GuaranteeViolation, collecting
 from replicheck.properties.guarantees import (
     READ_KINDS,
@@ -227,3 +236,58 @@ def test_threads_on_a_correct_store_show_nothing() -> None:
     assert report.statuses["lost-update"] == "holds"
     assert report.statuses["stale-read"] == "holds"
     assert not report.observations
+
+
+# -- transactions write items too ----------------------------------------------------------
+
+
+class LaggingReads(MemoryStore):
+    """A broken store: reads are served from the state before the latest write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._copy = self.snapshot()
+
+    def execute(self, request: Request) -> Response:
+        if isinstance(request, Get):
+            with self._lock:
+                return apply(self._copy, request)[1]
+        with self._lock:
+            before = self._db
+            self._db, response = apply(self._db, request)
+            if self._db is not before:
+                self._copy = before
+            return response
+
+
+class LostAnswers(MemoryStore):
+    """Applies a transaction, then loses the answer (the client cannot tell)."""
+
+    def execute(self, request: Request) -> Response:
+        response = super().execute(request)
+        if isinstance(request, TransactWrite):
+            raise TimeoutError("the answer was lost")
+        return response
+
+
+def test_a_read_older_than_a_transaction_that_wrote_the_item_is_stale() -> None:
+    rec = RecordingStore(LaggingReads())
+    rec.execute(Put(T, {"pk": "k0", "v": "v1"}))
+    rec.execute(TransactWrite((Put(T, {"pk": "k0", "v": "v2"}),
+                               Put(T, {"pk": "k1", "v": "v3"}))))
+    rec.execute(Get(T, {"pk": "k0"}))
+    judged = judge_anomaly("stale-read", rec.history())
+    assert judged.status == "observed"
+    (stale,) = judged.verdict.anomalies  # type: ignore[union-attr]
+    assert stale.data == {**stale.data, "read": 2, "write": 1, "returned": 0}
+
+
+def test_an_item_a_transaction_may_have_deleted_is_not_judged_by_its_absence() -> None:
+    rec = RecordingStore(LostAnswers())
+    rec.execute(Put(T, {"pk": "k0", "v": "v1"}))
+    with contextlib.suppress(TimeoutError):
+        rec.execute(TransactWrite((Delete(T, {"pk": "k0"}),)))
+    rec.execute(Get(T, {"pk": "k0"}))
+    h = rec.history()
+    assert [op.status for op in h.operations] == ["ok", "info", "ok"]
+    assert judge_anomaly("stale-read", h).status == "holds"
