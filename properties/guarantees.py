@@ -207,12 +207,17 @@ def _single_item_view(history: History, reads: frozenset[str]) -> History:
     on the view name the history's operations; each update marked
     ``meta["present"]`` (an UpdateItem never leaves the item absent); each
     transact-write that may have taken effect as one write per item it writes
-    (:func:`_transaction_writes`, under the transaction's id)."""
+    (:func:`_transaction_writes`, under the transaction's id); reads with a
+    projection left out (part of an item names no version)."""
     ids = {op.call: op.id for op in history.operations}
+    projected = {op.call for op in history.operations if op.f in READ_KINDS and (
+        (isinstance(op.input, dict) and op.input.get("projection") is not None)
+        or getattr(op.input, "projection", None) is not None)}
     view = item_session_history(history, reads)
     ops = [replace(op, id=ids.get(op.call, op.id),
                    meta={**op.meta, "present": True} if op.f == "update" else op.meta)
-           for op in view.operations if op.f != "transact-write"]
+           for op in view.operations
+           if op.f != "transact-write" and op.call not in projected]
     schemas = _schemas(history)
     for op in history.operations:
         if op.f == "transact-write" and op.status != FAIL:

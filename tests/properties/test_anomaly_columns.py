@@ -291,3 +291,13 @@ def test_an_item_a_transaction_may_have_deleted_is_not_judged_by_its_absence() -
     h = rec.history()
     assert [op.status for op in h.operations] == ["ok", "info", "ok"]
     assert judge_anomaly("stale-read", h).status == "holds"
+
+
+def test_a_projected_read_names_no_version() -> None:
+    rec = RecordingStore(MemoryStore())
+    rec.execute(Put(T, {"pk": "k0", "v": "v1"}))
+    rec.execute(Update(T, {"pk": "k0"}, "ADD n :one", values={":one": Decimal(1)},
+                       return_values="ALL_NEW"))
+    rec.execute(Get(T, {"pk": "k0"}, projection="pk, v"))  # {pk, v}: the put's item
+    rec.execute(Get(T, {"pk": "k0"}))
+    assert judge_anomaly("stale-read", rec.history()).status == "holds"
