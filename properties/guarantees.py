@@ -71,7 +71,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
-from replicheck.histories.history import FAIL, OK, History, Operation
+from replicheck.histories.history import FAIL, INFO, OK, History, Operation
 from replicheck.histories.verdict import Verdict
 from replicheck.implementation.store import Descriptor
 from replicheck.models.guarantees import check_guarantee
@@ -207,8 +207,10 @@ def _single_item_view(history: History, reads: frozenset[str]) -> History:
     on the view name the history's operations; each update marked
     ``meta["present"]`` (an UpdateItem never leaves the item absent); each
     transact-write that may have taken effect as one write per item it writes
-    (:func:`_transaction_writes`, under the transaction's id); reads with a
-    projection left out (part of an item names no version)."""
+    (:func:`_transaction_writes`, under the transaction's id; an answer replayed
+    for a client token wrote nothing, and the writes of transactions sharing a token
+    are indeterminate: which of them wrote is not known); reads with a projection
+    left out (part of an item names no version)."""
     ids = {op.call: op.id for op in history.operations}
     projected = {op.call for op in history.operations if op.f in READ_KINDS and (
         (isinstance(op.input, dict) and op.input.get("projection") is not None)
@@ -219,10 +221,33 @@ def _single_item_view(history: History, reads: frozenset[str]) -> History:
            for op in view.operations
            if op.f != "transact-write" and op.call not in projected]
     schemas = _schemas(history)
+    retried = _retried_tokens(history)
     for op in history.operations:
-        if op.f == "transact-write" and op.status != FAIL:
-            ops.extend(_transaction_writes(op, schemas))
+        if op.f == "transact-write" and op.status != FAIL \
+                and op.meta.get("replayed") is not True:
+            writes = _transaction_writes(op, schemas)
+            if _token(op) in retried:  # which of the retries wrote is not known
+                writes = [replace(w, status=INFO) for w in writes]
+            ops.extend(writes)
     return replace(view, operations=tuple(sorted(ops, key=lambda op: op.call)))
+
+
+def _token(op: Operation) -> Any:
+    """The client token of a transact-write's request (None without one)."""
+    value = op.input
+    return value.get("token") if isinstance(value, dict) else getattr(value, "token", None)
+
+
+def _retried_tokens(history: History) -> set[Any]:
+    """The client tokens two or more transact-writes carry: a retry answered from the
+    first's outcome wrote nothing itself (DynamoDB's idempotent TransactWriteItems)."""
+    seen: set[Any] = set()
+    retried: set[Any] = set()
+    for op in history.operations:
+        token = _token(op) if op.f == "transact-write" else None
+        if token is not None:
+            (retried if token in seen else seen).add(token)
+    return retried
 
 
 def _schemas(history: History) -> dict[str, Any]:

@@ -301,3 +301,26 @@ def test_a_projected_read_names_no_version() -> None:
     rec.execute(Get(T, {"pk": "k0"}, projection="pk, v"))  # {pk, v}: the put's item
     rec.execute(Get(T, {"pk": "k0"}))
     assert judge_anomaly("stale-read", rec.history()).status == "holds"
+
+
+def test_a_transaction_retried_with_its_token_writes_nothing_again() -> None:
+    rec = RecordingStore(preset("dynamodb"))
+    rec.submit("c0", Put(T, {"pk": "k0", "v": "v1"}))
+    run(rec)
+    bump = TransactWrite((Update(T, {"pk": "k0"}, "SET n = if_not_exists(n, :zero) + :one",
+                                 values={":zero": Decimal(0), ":one": Decimal(1)}),),
+                         token="token-1")
+    for _ in range(2):  # the second answer is replayed: it wrote nothing
+        rec.submit("c1", bump)
+        run(rec)
+    rec.submit("c2", Get(T, {"pk": "k0"}, consistent=True))
+    run(rec)
+    h = rec.history()
+    assert [op.status for op in h.operations] == ["ok"] * 4
+    assert h.operations[2].meta.get("replayed") is True
+    assert judge_anomaly("stale-read", h).status == "holds"
+    # a store that does not say so: the two transactions' writes are indeterminate
+    silent = replace(h, operations=tuple(
+        replace(op, meta={k: v for k, v in op.meta.items() if k not in ("replayed", "writes")})
+        for op in h.operations))
+    assert judge_anomaly("stale-read", silent).status == "holds"
