@@ -324,3 +324,36 @@ def test_a_transaction_retried_with_its_token_writes_nothing_again() -> None:
         replace(op, meta={k: v for k, v in op.meta.items() if k not in ("replayed", "writes")})
         for op in h.operations))
     assert judge_anomaly("stale-read", silent).status == "holds"
+
+
+# -- an oracle on what the presets record -------------------------------------------------
+
+
+def test_every_stale_read_the_presets_show_is_a_history_no_order_explains() -> None:
+    # a stale read proves a history not linearizable: the item linearizability checker
+    # (every read kind) must agree on each example that showed one
+    from hypothesis import HealthCheck, Phase, settings
+
+    from replicheck.implementation.presets import PRESETS
+    from replicheck.properties.engine import run_property, store_factory
+    from replicheck.properties.machines import judge_unclaimed
+    from replicheck.properties.suite import property_named
+
+    chosen = settings(max_examples=20, derandomize=True, database=None, deadline=None,
+                      print_blob=False, phases=(Phase.explicit, Phase.reuse, Phase.generate),
+                      suppress_health_check=list(HealthCheck))
+    shown = 0
+    for name in PRESETS:
+        with collecting() as reports:
+            run_property(property_named("concurrent-histories-under-faults"),
+                         store_factory(name), name, chosen, minimize=False)
+        descriptor = preset(name).descriptor
+        for report in reports:
+            cx = report.observations.get("stale-read")
+            if cx is None:
+                continue
+            shown += 1
+            assert cx.history is not None
+            every_read = judge_unclaimed("linearizable-strong-reads", cx.history, descriptor)
+            assert every_read.status != "holds", (name, cx.explanation)
+    assert shown >= 5
