@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, Final
 
 from replicheck.histories.history import History, HistoryError, Operation
@@ -36,6 +37,40 @@ DEFAULT_CONSISTENCY: Final = {
 _ITEM_FUNCTIONS: Final = frozenset(
     {"get-strong", "get-eventual", "put", "update", "delete", "transact-write", "transact-get"}
 )
+
+
+NAMED_ANOMALY_MODELS: Final = ("register", "cas-register")
+"""Single-object models whose non-linearizable verdicts also name the stale reads and
+lost updates the history shows (their operations read and write one key each)."""
+
+
+NAMED_ANOMALY_SECONDS: Final = 10.0
+"""The most time the search for stale reads may add to a verdict (they only name what
+went wrong: the verdict is already decided)."""
+
+
+def _with_named_anomalies(verdict: Verdict, history: History, limit: float | None
+                          ) -> Verdict:
+    """``verdict`` (linearizability, found False) with the history's stale reads and
+    lost updates added to its anomalies (the stale-read search within
+    :data:`NAMED_ANOMALY_SECONDS`, or ``limit`` if smaller; a note says when it
+    stopped early); any other verdict as it is."""
+    if verdict.valid is not False:
+        return verdict
+    from replicheck.histories.checkers.lost_update import find_lost_updates
+    from replicheck.histories.checkers.stale_read import check_stale_reads
+
+    budget = NAMED_ANOMALY_SECONDS if limit is None else min(limit, NAMED_ANOMALY_SECONDS)
+    stale = check_stale_reads(history, timeout=budget)
+    notes = verdict.notes
+    if stale.notes:  # the search ran out of time
+        notes += (f"the search for stale reads stopped after {budget:g} s: those named "
+                  "are some of them",)
+    found = tuple(a for a in stale.anomalies + find_lost_updates(history)
+                  if a not in verdict.anomalies)
+    if not found and notes == verdict.notes:
+        return verdict
+    return replace(verdict, anomalies=verdict.anomalies + found, notes=notes)
 
 
 class ModelChoiceError(ValueError):
@@ -223,6 +258,8 @@ def check(history: History, model: str | None = None,
 
             check_requests(history)
         verdict = check_linearizable(history, spec, model=chosen, timeout=limit)
+        if chosen in NAMED_ANOMALY_MODELS:
+            verdict = _with_named_anomalies(verdict, history, limit)
     else:
         from replicheck.models.lattice import MODELS as LATTICE_MODELS
         from replicheck.models.lattice import TRANSACTIONAL

@@ -31,6 +31,15 @@ MECHANISM_PROMISES: Final[tuple[str, ...]] = (
 )
 """Promises about a replication mechanism, checked when a store declares it."""
 
+ANOMALY_COLUMNS: Final[tuple[str, ...]] = (
+    "lost-update",
+    "stale-read",
+)
+"""Anomalies (Elle's names, CONTRACTS.md section 4) the suite looks for on single items
+whatever a store claims, each a column of the claims-versus-observed matrix after the
+guarantees: observed with its example, or never seen. Not guarantee IDs: no store
+claims them."""
+
 ALL_GUARANTEES: Final[frozenset[str]] = frozenset(GUARANTEES + MECHANISM_PROMISES)
 """Every guarantee ID."""
 

@@ -51,7 +51,7 @@ from hypothesis import Phase, settings
 from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
 
 from replicheck.implementation.store import CLAIM_NEEDS, Descriptor, Store
-from replicheck.models.guarantees import GUARANTEES, MECHANISM_PROMISES
+from replicheck.models.guarantees import ANOMALY_COLUMNS, GUARANTEES, MECHANISM_PROMISES
 from replicheck.properties.examples import ExampleReport, GuaranteeViolation, collecting
 from replicheck.properties.outcomes import (
     NOT_APPLICABLE,
@@ -548,7 +548,21 @@ def _cells(descriptor: Descriptor, results: Sequence[PropertyResult]) -> tuple[C
                 status = UNCHECKED
         checker = checker_names(c for r in results for c in r.checkers.get(guarantee, ()))
         cells.append(Cell(guarantee, status, guarantee in claimed, counts, reason, checker))
-    return tuple(cells)
+    return tuple(cells) + tuple(_anomaly_cell(a, results) for a in ANOMALY_COLUMNS)
+
+
+def _anomaly_cell(anomaly: str, results: Sequence[PropertyResult]) -> Cell:
+    """The matrix column of an anomaly the suite looks for whatever the store claims
+    (never claimed): observed, held (never seen) or not applicable."""
+    counts: dict[str, int] = {}
+    for result in results:
+        for status, n in result.counts.get(anomaly, {}).items():
+            counts[status] = counts.get(status, 0) + n
+    status = cell_status(counts)
+    reason = ("no example held a read or write its detector judges"
+              if status == NOT_APPLICABLE else "")
+    checker = checker_names(c for r in results for c in r.checkers.get(anomaly, ()))
+    return Cell(anomaly, status, False, counts, reason, checker or f"{anomaly} detector")
 
 
 def _not_judged(guarantee: str, descriptor: Descriptor, claimed: bool,
@@ -609,7 +623,7 @@ def verify_store(target: str, *, profile: str, max_examples: int | None = None,
     if minimize:
         observed = {g: _minimized(cx, target, seed, OBSERVATION_SHRINK_SECONDS)
                     for g, cx in observed.items()}
-    order = GUARANTEES + MECHANISM_PROMISES
+    order = GUARANTEES + MECHANISM_PROMISES + ANOMALY_COLUMNS
     observations = tuple(observed[g] for g in sorted(
         observed, key=lambda g: order.index(g) if g in order else len(order)))
     claims = tuple(dict.fromkeys(str(c.guarantee) for c in descriptor.claims))

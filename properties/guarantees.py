@@ -91,6 +91,14 @@ properties).
 Every :class:`Judgement` names the checker that decided it (``checker``, e.g.
 ``"item linearizability (WGL)"``, ``"Elle item checker: serializable"``); the reports
 show it in each cell.
+
+The anomaly columns (``models.guarantees.ANOMALY_COLUMNS``), judged whatever the store
+claims by :func:`judge_anomaly`: ``lost-update`` and ``stale-read``, the detectors of
+``histories/checkers/lost_update.py`` and ``stale_read.py`` on the single-item view
+(every read kind); never claimed, so ``observed`` or ``holds`` (not seen). When a
+single-item linearizability guarantee is found violated (or observed), the stale reads
+among the reads it covers and the lost updates are added to its verdict's anomalies,
+naming what went wrong (:func:`with_named_anomalies`).
 """
 
 from __future__ import annotations
@@ -98,7 +106,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
-from replicheck.histories.history import FAIL, OK, History, Operation
+from replicheck.histories.history import FAIL, INFO, OK, History, Operation
 from replicheck.histories.verdict import Verdict
 from replicheck.histories.wording import CLIENT, CLIENT_PROCESS
 from replicheck.implementation.store import Descriptor
@@ -113,6 +121,8 @@ __all__ = [
     "VIOLATED",
     "Judgement",
     "item_session_history",
+    "judge_anomalies",
+    "judge_anomaly",
     "judge_guarantee",
     "restrict_reads",
 ]
@@ -147,6 +157,8 @@ CHECKERS: Final[dict[str, str]] = {
     "hinted-handoff-delivers": "pending hints check",
     "read-repair-repairs": "read-repair check",
     "vector-clock-order": "dotted versions check",
+    "lost-update": "lost-update detector",
+    "stale-read": "stale-read detector",
 }
 """The checker that decides each guarantee judged on client histories (what a
 :class:`Judgement` and a report cell name)."""
@@ -244,7 +256,224 @@ def _linearizability(guarantee: str, history: History, reads: frozenset[str],
     verdict = check_linearizable(restricted, spec_for("item", history), model="item",
                                  timeout=timeout)
     shown = ", ".join(sorted(reads)) or "no reads"
-    return _from_verdict(guarantee, claimed, verdict, f"item linearizability with {shown}")
+    judgement = _from_verdict(guarantee, claimed, verdict,
+                              f"item linearizability with {shown}")
+    if guarantee in SINGLE_ITEM_LINEARIZABLE:
+        judgement = with_named_anomalies(judgement, history, reads, timeout)
+    return judgement
+
+
+# -- named single-item anomalies: lost-update and stale-read -------------------------------
+
+SINGLE_ITEM_LINEARIZABLE: Final = frozenset({"linearizable-strong-reads",
+                                            "linearizable-conditional-writes"})
+"""The guarantees whose violation a stale read or a lost update explains."""
+
+
+def _single_item_view(history: History, reads: frozenset[str]) -> History:
+    """:func:`item_session_history` with each operation keeping its id in
+    ``history`` (matched by its invocation's record index), so that anomalies found
+    on the view name the history's operations; each update marked
+    ``meta["present"]`` (an UpdateItem never leaves the item absent); each
+    transact-write that may have taken effect as one write per item it writes
+    (:func:`_transaction_writes`, under the transaction's id; an answer replayed
+    for a client token wrote nothing, and the writes of transactions sharing a token
+    are indeterminate: which of them wrote is not known); reads with a projection
+    left out (part of an item names no version)."""
+    ids = {op.call: op.id for op in history.operations}
+    projected = {op.call for op in history.operations if op.f in READ_KINDS and (
+        (isinstance(op.input, dict) and op.input.get("projection") is not None)
+        or getattr(op.input, "projection", None) is not None)}
+    view = item_session_history(history, reads)
+    ops = [replace(op, id=ids.get(op.call, op.id),
+                   meta={**op.meta, "present": True} if op.f == "update" else op.meta)
+           for op in view.operations
+           if op.f != "transact-write" and op.call not in projected]
+    schemas = _schemas(history)
+    retried = _retried_tokens(history)
+    for op in history.operations:
+        if op.f == "transact-write" and op.status != FAIL \
+                and op.meta.get("replayed") is not True:
+            writes = _transaction_writes(op, schemas)
+            if _token(op) in retried:  # which of the retries wrote is not known
+                writes = [replace(w, status=INFO) for w in writes]
+            ops.extend(writes)
+    return replace(view, operations=tuple(sorted(ops, key=lambda op: op.call)))
+
+
+def _token(op: Operation) -> Any:
+    """The client token of a transact-write's request (None without one)."""
+    value = op.input
+    return value.get("token") if isinstance(value, dict) else getattr(value, "token", None)
+
+
+def _retried_tokens(history: History) -> set[Any]:
+    """The client tokens two or more transact-writes carry: a retry answered from the
+    first's outcome wrote nothing itself (DynamoDB's idempotent TransactWriteItems)."""
+    seen: set[Any] = set()
+    retried: set[Any] = set()
+    for op in history.operations:
+        token = _token(op) if op.f == "transact-write" else None
+        if token is not None:
+            (retried if token in seen else seen).add(token)
+    return retried
+
+
+def _schemas(history: History) -> dict[str, Any]:
+    from replicheck.histories.items import schemas_from_json
+
+    found: dict[str, Any] = {}
+    for record in history.observations:
+        if record.f == "tables":
+            found = {s.name: s for s in schemas_from_json(record.value)}
+    return found
+
+
+def _transaction_writes(op: Operation, schemas: dict[str, Any]) -> list[Operation]:
+    """The single-item writes of a transact-write that did not fail, at the
+    transaction's interval and status: from its answer's ``meta["writes"]`` (item
+    after, version, delete, changed) when given, else from its request's actions (a
+    put's item, an update of unknown result, a delete). Items of unknown tables are
+    left out, and so is every item when the request cannot be read."""
+    from replicheck.histories.items import request_of
+    from replicheck.models.items.requests import Delete, Put, TransactWrite, Update
+
+    def write(table: str, key: tuple[Any, ...], f: str, meta: dict[str, Any]) -> Operation:
+        return Operation(id=op.id, process=op.process, f=f, key=key, input=None,
+                         output=None, status=op.status, call=op.call, ret=op.ret,
+                         call_time=op.call_time, ret_time=op.ret_time,
+                         meta={"table": table, **meta})
+
+    out: list[Operation] = []
+    entries = op.meta.get("writes")
+    if op.status == OK and isinstance(entries, list | tuple):
+        for entry in entries:
+            schema = schemas.get(str(entry.get("table"))) if isinstance(entry, dict) else None
+            if schema is None:
+                continue
+            raw = entry.get("key")
+            key = (tuple(raw.get(a) for a in schema.key_attributes) if isinstance(raw, dict)
+                   else tuple(raw) if isinstance(raw, list | tuple) else (raw,))
+            deleted = bool(entry.get("delete"))
+            meta: dict[str, Any] = {"present": not deleted}
+            if "version" in entry:
+                meta["version"] = entry["version"]
+            if deleted or "item" in entry:
+                meta["item"] = None if deleted else entry["item"]
+            if entry.get("changed") is False:
+                meta["applied"] = False
+            out.append(write(schema.name, key, "delete" if deleted else "put", meta))
+        return out
+    try:
+        request = request_of(op)
+    except Exception:  # unreadable: its items are unknown
+        return out
+    if not isinstance(request, TransactWrite):
+        return out
+    for action in request.actions:
+        if not isinstance(action, Put | Update | Delete) or action.table not in schemas:
+            continue
+        schema = schemas[action.table]
+        source = action.item if isinstance(action, Put) else action.key
+        key = tuple(source.get(a) for a in schema.key_attributes)
+        if isinstance(action, Put):
+            out.append(write(action.table, key, "put", {"item": dict(action.item),
+                                                        "present": True}))
+        elif isinstance(action, Update):
+            out.append(write(action.table, key, "update", {"present": True}))
+        else:
+            out.append(write(action.table, key, "delete", {"item": None}))
+    return out
+
+
+def _detect(anomaly: str, view: History, timeout: float, *, shown_by_read: bool = False
+            ) -> Verdict:
+    from replicheck.histories.checkers.lost_update import LOST_UPDATE, check_lost_updates
+    from replicheck.histories.checkers.stale_read import check_stale_reads
+
+    if anomaly == LOST_UPDATE:
+        return check_lost_updates(view, shown_by_read=shown_by_read)
+    return check_stale_reads(view, timeout=timeout)
+
+
+def _speaks_about(anomaly: str, view: History) -> str | None:
+    """Why ``view`` holds nothing the detector of ``anomaly`` judges, or None."""
+    if anomaly == "stale-read":
+        if not any(op.f == "get" and op.status == OK for op in view.operations):
+            return "no acknowledged single-item read"
+        return None
+    if not any(op.status == OK and ("read" in op.meta or "old" in op.meta)
+               for op in view.operations if op.f in ("put", "update", "delete")):
+        return ("no acknowledged read-modify-write whose read version the history shows "
+                "(the store's meta[\"read\"] or an ALL_OLD answer)")
+    return None
+
+
+def judge_anomaly(anomaly: str, history: History, *, timeout: float = 30.0) -> Judgement:
+    """Look for ``anomaly`` (one of
+    :data:`~replicheck.models.guarantees.ANOMALY_COLUMNS`: ``lost-update``,
+    ``stale-read``) with its detector
+    (:mod:`replicheck.histories.checkers.lost_update`,
+    :mod:`replicheck.histories.checkers.stale_read`) on the history's single-item
+    operations, every read kind included; a lost update counts when a later read
+    shows it (one write's version read after all completed; the others are named in
+    the reason). Never claimed, so never ``violated``:
+    ``observed`` with the anomalies found (their ``ops`` are ``history``'s operation
+    ids), ``holds`` when none was seen, ``unknown`` when the search ran out of
+    ``timeout`` seconds first, ``not-applicable`` when the history holds nothing the
+    detector judges. ValueError for another name."""
+    from replicheck.models.guarantees import ANOMALY_COLUMNS
+
+    if anomaly not in ANOMALY_COLUMNS:
+        raise ValueError(f"unknown anomaly column {anomaly!r}; known: "
+                         f"{', '.join(ANOMALY_COLUMNS)}")
+    view = _single_item_view(history, READ_KINDS)
+    missing = _speaks_about(anomaly, view)
+    if missing is not None:
+        return Judgement(anomaly, NOT_APPLICABLE, False, reason=missing,
+                         checker=CHECKERS[anomaly])
+    verdict = _detect(anomaly, view, timeout, shown_by_read=True)
+    reason = f"{anomaly} detector on every single-item read and write"
+    if anomaly == "lost-update":
+        unshown = len(_detect(anomaly, view, timeout).anomalies) - len(verdict.anomalies)
+        reason = "lost updates a later read shows" + (
+            f" ({unshown} more that no later read showed)" if unshown else "")
+    if verdict.valid is True:
+        return Judgement(anomaly, HOLDS, False, verdict, reason,
+                         checker=CHECKERS[anomaly])
+    if verdict.valid is False:
+        return Judgement(anomaly, OBSERVED, False, verdict, reason,
+                         checker=CHECKERS[anomaly])
+    return Judgement(anomaly, UNKNOWN, False, verdict, reason + " (time limit)",
+                     checker=CHECKERS[anomaly])
+
+
+def judge_anomalies(history: History, *, timeout: float = 30.0) -> list[Judgement]:
+    """:func:`judge_anomaly` for each of
+    :data:`~replicheck.models.guarantees.ANOMALY_COLUMNS`, in that order."""
+    from replicheck.models.guarantees import ANOMALY_COLUMNS
+
+    return [judge_anomaly(a, history, timeout=timeout) for a in ANOMALY_COLUMNS]
+
+
+def with_named_anomalies(judgement: Judgement, history: History, reads: frozenset[str],
+                         timeout: float) -> Judgement:
+    """``judgement`` of a single-item linearizability guarantee, with the stale reads
+    (among the reads it covers) and the lost updates that the detectors find added
+    to its verdict's anomalies when that verdict found the history not linearizable:
+    they name what went wrong. Any other judgement is returned as it is (the
+    detectors may read the store's version metadata, which linearizability of the
+    answers does not, so they never decide the guarantee alone)."""
+    verdict = judgement.verdict
+    if verdict is None or verdict.valid is not False:
+        return judgement
+    view = _single_item_view(history, reads)
+    found = tuple(a for name in ("stale-read", "lost-update")
+                  for a in _detect(name, view, timeout).anomalies
+                  if a not in verdict.anomalies)
+    if not found:
+        return judgement
+    return replace(judgement, verdict=replace(verdict, anomalies=verdict.anomalies + found))
 
 
 # -- single-item view for the session, convergence and stream checkers --------------------
@@ -254,10 +483,12 @@ def item_session_history(history: History, reads: frozenset[str]) -> History:
     """The single-item view of an item history: reads of the kinds in ``reads`` as
     ``get`` (output: the item read, or None), puts/updates/deletes as themselves,
     each with ``key`` the item's key tuple and ``meta`` carrying ``table``, the
-    store's ``version`` and, where known, the ``item`` written (``applied`` false
-    for an ok write the store says changed nothing). Transactions keep their
-    ``meta["writes"]``; other operations are dropped. Every operation keeps its
-    ``id``, so the checkers' anomalies name operations of ``history``."""
+    store's ``version``, the version metadata a read-modify-write ``read`` (when
+    the store records it), the ``old`` item an ok write returned (``ALL_OLD``) and,
+    where known, the ``item`` written (``applied`` false for an ok write the store
+    says changed nothing). Transactions keep their ``meta["writes"]``; other
+    operations are dropped. Every operation keeps its ``id``, so the checkers'
+    anomalies name operations of ``history``."""
     from replicheck.histories.items import request_of, response_of
     from replicheck.models.items.requests import Delete, Get, Put, Update
 
@@ -285,8 +516,12 @@ def item_session_history(history: History, reads: frozenset[str]) -> History:
         key = tuple(source.get(a) for a in schema.key_attributes)
         meta: dict[str, Any] = {"table": request.table}
         meta.update({k: op.meta[k] for k in (CLIENT, CLIENT_PROCESS) if k in op.meta})
-        if "version" in op.meta:
-            meta["version"] = op.meta["version"]
+        for name in ("version", "read"):
+            if name in op.meta:
+                meta[name] = op.meta[name]
+        if op.status == OK and not isinstance(request, Get) \
+                and request.return_values == "ALL_OLD":
+            meta["old"] = response_of(op, request).item
         if op.meta.get("changed") is False:
             meta["changed"] = False
             meta["applied"] = False

@@ -67,6 +67,8 @@ from replicheck.properties.guarantees import (
     READ_KINDS,
     VIOLATED,
     Judgement,
+    judge_anomalies,
+    judge_anomaly,
     judge_claims,
     judge_guarantee,
 )
@@ -510,9 +512,12 @@ def judge_unclaimed(label: str, history: History, descriptor: Descriptor) -> Jud
     linearizability of every read kind and the session guarantees on every read
     kind; the rest as the store's own checks would) or a weakness the store states
     (``stale-read`` and the like: the linearizability of every read). An anomaly
-    found is ``observed``."""
-    from replicheck.models.guarantees import ALL_GUARANTEES
+    found is ``observed``. An anomaly column (``lost-update``, ``stale-read``) is
+    judged by its own detector (:func:`judge_anomaly`)."""
+    from replicheck.models.guarantees import ALL_GUARANTEES, ANOMALY_COLUMNS
 
+    if label in ANOMALY_COLUMNS:
+        return judge_anomaly(label, history, timeout=UNCLAIMED_TIMEOUT)
     guarantee = label if label in ALL_GUARANTEES else "linearizable-strong-reads"
     if guarantee in ("linearizable-strong-reads", "read-your-writes", "monotonic-reads"):
         found = judge_guarantee(guarantee, history, _all_reads(descriptor, guarantee),
@@ -526,7 +531,8 @@ def judge_unclaimed(label: str, history: History, descriptor: Descriptor) -> Jud
 def _unclaimed_judgements(history: History, descriptor: Descriptor) -> list[Judgement]:
     """Every guarantee the store does not claim that the history says something
     about, judged as an observation: the linearizability of every read and the
-    session guarantees on every read kind, the rest as the store's checks would."""
+    session guarantees on every read kind, the rest as the store's checks would;
+    then each anomaly column (:func:`judge_anomalies`), whatever the claims."""
     from replicheck.models.guarantees import GUARANTEES, MECHANISM_PROMISES
 
     claimed = {c.guarantee for c in descriptor.claims}
@@ -535,7 +541,7 @@ def _unclaimed_judgements(history: History, descriptor: Descriptor) -> list[Judg
         if guarantee in claimed:
             continue
         out.append(judge_unclaimed(guarantee, history, descriptor))
-    return out
+    return out + judge_anomalies(history, timeout=UNCLAIMED_TIMEOUT)
 
 
 def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
@@ -928,14 +934,15 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
                     _observe(descriptor.name, judgement)
             seen: dict[str, Counterexample] = {}
             clean = not any(j.status == VIOLATED for j in judgements)
-            if clean and descriptor.weaknesses and descriptor.has(Capability.STRONG_READS) \
+            if clean and "not-linearizable" in descriptor.weaknesses \
+                    and descriptor.has(Capability.STRONG_READS) \
                     and descriptor.claims_guarantee("linearizable-strong-reads"):
-                # a stated weakness (stale eventually consistent reads) is observed
-                # only where every claim held: else it is the violation seen again
+                # a stated weakness (reads that are not linearizable) is observed only
+                # where every claim held: else it is the violation seen again; stale
+                # reads and lost updates have their own detectors (judge_anomalies)
                 every_read = judge_guarantee("linearizable-strong-reads", history,
                                              _all_reads(descriptor))
-                weakness = "stale-read" if "stale-read" in descriptor.weaknesses \
-                    else sorted(descriptor.weaknesses)[0]
+                weakness = "not-linearizable"
                 if every_read.status in (VIOLATED, OBSERVED):
                     _observe(descriptor.name, every_read, weakness)
                     seen[weakness] = dc_replace(

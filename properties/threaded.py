@@ -88,7 +88,13 @@ from replicheck.models.items.values import key_text
 from replicheck.models.items.wording import answer_text, request_text
 from replicheck.properties import strategies
 from replicheck.properties.examples import ExampleReport, GuaranteeViolation, report_example
-from replicheck.properties.guarantees import OBSERVED, VIOLATED, Judgement, judge_guarantee
+from replicheck.properties.guarantees import (
+    OBSERVED,
+    VIOLATED,
+    Judgement,
+    judge_anomalies,
+    judge_guarantee,
+)
 from replicheck.properties.namespaces import (
     CleanupError,
     ItemKey,
@@ -407,6 +413,7 @@ def threaded_machine(factory: Callable[[], Store], target: str | None = None, *,
             sessions = _session_view(history, descriptor)
             judgements = [judge_guarantee(g, sessions if g in _SESSION else history,
                                           descriptor) for g in GUARANTEES]
+            judgements += judge_anomalies(history)  # lost-update, stale-read: observations
             steps = tuple(self.steps)
             observations = {
                 j.guarantee: self._counterexample(j, steps, history)

@@ -26,7 +26,8 @@ The top-level object:
     means in words.
 ``columns``
     the guarantee IDs of the matrix, in report order (GUARANTEES then
-    MECHANISM_PROMISES); ``columns_left_out`` those not applicable for every store
+    MECHANISM_PROMISES, then the anomaly columns ``lost-update`` and ``stale-read``,
+    never claimed); ``columns_left_out`` those not applicable for every store
     (their cells are still listed under each store).
 ``stores``
     one object per store checked, in run order:

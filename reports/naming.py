@@ -21,7 +21,7 @@ from typing import Final
 from replicheck.histories import wording
 from replicheck.histories.history import History, Operation
 from replicheck.histories.verdict import Anomaly, Verdict
-from replicheck.models.guarantees import GUARANTEES, MECHANISM_PROMISES
+from replicheck.models.guarantees import ANOMALY_COLUMNS, GUARANTEES, MECHANISM_PROMISES
 from replicheck.models.items.requests import TableSchema
 from replicheck.properties.outcomes import Cell, StoreOutcome, SuiteOutcome
 
@@ -107,8 +107,9 @@ def overall_result(outcome: SuiteOutcome) -> str:
 
 def matrix_columns(outcome: SuiteOutcome) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The guarantee columns of the claims-versus-observed matrix and the ones left
-    out: GUARANTEES then MECHANISM_PROMISES (then any other guarantee a cell names,
-    sorted), leaving out those that are not applicable (or absent) for every store."""
+    out: GUARANTEES then MECHANISM_PROMISES (then any other column a cell names, such
+    as the ANOMALY_COLUMNS, sorted), leaving out those that are not applicable (or
+    absent) for every store."""
     known = GUARANTEES + MECHANISM_PROMISES
     extra = sorted({c.guarantee for s in outcome.stores for c in s.cells} - set(known))
     shown: list[str] = []
@@ -124,14 +125,17 @@ def matrix_columns(outcome: SuiteOutcome) -> tuple[tuple[str, ...], tuple[str, .
 
 def cell_text(cell: Cell | None) -> str:
     """A matrix cell in words with its counts: ``holds (48)``, ``holds, not claimed
-    (12)``, ``violated (1 of 48)``, ``observed (3 of 48)``, ``unknown (2 of 48)`` or
-    ``not applicable`` (also for a missing cell), or ``unchecked`` (a claim no example
+    (12)``, ``not seen (12)`` (an anomaly column: its detector found nothing),
+    ``violated (1 of 48)``, ``observed (3 of 48)``, ``unknown (2 of 48)`` or ``not
+    applicable`` (also for a missing cell), or ``unchecked`` (a claim no example
     judged; the cell's reason says why)."""
     if cell is None or cell.status == "not-applicable":
         return "not applicable"
     if cell.status == "unchecked":
         return "unchecked"
     total = cell.examples
+    if cell.status == "holds" and cell.guarantee in ANOMALY_COLUMNS:
+        return f"not seen ({cell.counts.get('holds', 0)})"
     if cell.status == "holds":
         held = cell.counts.get("holds", 0)
         return f"holds ({held})" if cell.claimed else f"holds, not claimed ({held})"

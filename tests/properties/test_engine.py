@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, Phase, settings
 
 from replicheck.implementation.presets import preset
 from replicheck.implementation.store import Handle
-from replicheck.models.guarantees import GUARANTEES, MECHANISM_PROMISES
+from replicheck.models.guarantees import ANOMALY_COLUMNS, GUARANTEES, MECHANISM_PROMISES
 from replicheck.models.items.requests import Request
 from replicheck.properties.engine import (
     ProgressEvent,
@@ -40,7 +40,8 @@ def test_verify_store_on_a_preset_fills_every_cell() -> None:
     assert runs["sequential-model-conformance"].status == "passed"
     assert runs["vector-clocks-and-siblings"].status == "skipped"
     assert runs["vector-clocks-and-siblings"].reason.startswith("not applicable")
-    assert [c.guarantee for c in outcome.cells] == list(GUARANTEES + MECHANISM_PROMISES)
+    assert [c.guarantee for c in outcome.cells] == list(
+        GUARANTEES + MECHANISM_PROMISES + ANOMALY_COLUMNS)
     claimed = set(outcome.claims)
     for cell in outcome.cells:
         assert cell.claimed == (cell.guarantee in claimed)
@@ -205,3 +206,29 @@ def test_a_guarantee_already_shown_small_is_not_shrunk_by_hypothesis_again(
     again = run_property(prop, store_factory(target), target, chosen, failure_dir=tmp_path,
                          minimize=False, known=shown)
     assert again.run.status == "failed" and calls == [False]
+
+
+def test_dynamo_lww_shows_a_lost_update_with_its_writes_and_the_read() -> None:
+    # last writer wins with R=W=1: two increments coordinated by different replicas
+    # both read the same version; a read after both returns one of them
+    outcome = verify_store("dynamo-lww", profile="ci", max_examples=60, minimize=False,
+                           properties=[property_named("concurrent-histories-under-faults")])
+    cell = outcome.cell("lost-update")
+    assert cell is not None and cell.status == "observed" and not cell.claimed
+    assert cell.counts["observed"] >= 1
+    (cx,) = [o for o in outcome.observations if o.guarantee == "lost-update"]
+    assert cx.verdict is not None and cx.history is not None
+    lost = [a for a in cx.verdict.anomalies if a.type == "lost-update"]
+    assert lost and len(lost) == len(cx.verdict.anomalies)
+    by_id = {op.id: op for op in cx.history.operations}
+    for anomaly in lost:
+        writes, read = anomaly.data["writes"], anomaly.data["read"]
+        assert len(writes) >= 2 and read is not None
+        assert set(anomaly.ops) == {*writes, read}
+        assert all(by_id[w].f in ("put", "update", "delete") and by_id[w].status == "ok"
+                   for w in writes)
+        assert by_id[read].f.startswith("get") and by_id[read].status == "ok"
+        assert all(by_id[w].ret is not None and by_id[w].ret < by_id[read].call
+                   for w in writes)
+        assert all(f"op {w}" in anomaly.explanation for w in writes)
+        assert f"Op {read}" in anomaly.explanation

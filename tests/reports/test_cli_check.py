@@ -63,7 +63,10 @@ def test_a_stale_read_is_a_violation_in_json(tmp_path: Path,
     assert main(["check", stale, "--json"]) == 1
     report = json.loads(capsys.readouterr().out)
     assert report["valid"] is False
-    assert [a["type"] for a in report["anomalies"]] == ["not-linearizable"]
+    assert [a["type"] for a in report["anomalies"]] == ["not-linearizable", "stale-read"]
+    stale_read = report["anomalies"][1]  # named: the write, the cas that superseded it, the read
+    assert stale_read["ops"] == [0, 1, 2] and stale_read["data"]["read"] == 2
+    assert stale_read["data"]["write"] == 1 and stale_read["data"]["returned"] == 0
     assert report["witness"] is None
     assert report["stats"]["operations"] == 3
 

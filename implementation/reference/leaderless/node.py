@@ -21,6 +21,8 @@ have been stored on some replicas.
   merged item (``replicheck.models.items.operations.apply`` on a one-item view),
   and then writes the result with the read's causal context, superseding what it
   read. That read and write are NOT atomic: two conditional writes can both succeed.
+  Its answer's metadata carries ``read``: the version metadata of the merged state
+  it read (a read's, see ``versions``), so that a history shows what it was based on.
 - *Sloppy quorum*: ``sloppy_after`` seconds into a phase, a write sends a copy to
   one fallback node (beyond the preference list, in ring order) for each replica
   that has not acknowledged, with a hint naming that replica; a read that lacks
@@ -381,7 +383,8 @@ class LeaderlessNode(Endpoint):
             return
         context = op.context if op.context is not None else self.cluster.resolver.context(
             merged)
-        self._start_write(op, frozen(new), context, response)
+        self._start_write(op, frozen(new), context, response,
+                          read=self.cluster.resolver.read_meta(merged))
 
     # -- writes -------------------------------------------------------------------------
 
@@ -396,7 +399,10 @@ class LeaderlessNode(Endpoint):
         return stamp
 
     def _start_write(self, op: Operation, value: Any, context: VectorClock,
-                     response: Response) -> None:
+                     response: Response, read: dict[str, Any] | None = None) -> None:
+        """Store ``value`` locally and send it to the other replicas; ``read`` is the
+        version metadata of what a read-modify-write read first (the answer's
+        ``meta["read"]``)."""
         config = self.cluster.config
         resolver = self.cluster.resolver
         op.phase = "write"
@@ -406,7 +412,7 @@ class LeaderlessNode(Endpoint):
                                      value, timestamp)
         self.absorb(op.table, op.key, state)
         op.write_state = state
-        op.meta = meta
+        op.meta = meta if read is None else {**meta, "read": read}
         op.acks.add(self.id)
         op.covered.add(self.id)
         for owner in op.owners:
