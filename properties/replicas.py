@@ -311,7 +311,9 @@ def leader_replicas_observation(store: Any, table: str) -> dict[str, Any]:
 def sync_session(store: Any, table: str, a: str, b: str) -> dict[str, Any]:
     """One anti-entropy session between ``a`` and ``b``, as an ``anti-entropy``
     observation: the keys of their shared ranges whose entries differed before it,
-    the keys it repaired, and whether it finished."""
+    the keys the store says it repaired (shown, never judged), whether it finished,
+    and ``after``: both replicas' entries of their shared ranges read right after
+    the session (by node, then key text), what ``anti-entropy-exact`` is judged on."""
     shared = set(store.ring.shared_ranges(a, b))
 
     def held(node: str) -> dict[str, str]:
@@ -330,8 +332,10 @@ def sync_session(store: Any, table: str, a: str, b: str) -> dict[str, Any]:
     if result is before:  # the session left no result of its own (it never finished)
         result = None
     repaired = sorted(key_text(k) for k in getattr(result, "repaired_keys", ()) or ())
+    after = {node: {key_text(k): v for k, v in store.replica_versions(node, table).items()
+                    if store.ring.partition_of(k).name in shared} for node in (a, b)}
     return {"table": table, "initiator": a, "peer": b, "ok": ok, "reason": reason,
-            "differing": differing, "repaired": repaired}
+            "differing": differing, "repaired": repaired, "after": after}
 
 
 def idle_client(clients: tuple[str, ...], handles: Mapping[str, Handle], wanted: str
