@@ -75,8 +75,11 @@ Which checker and which operations:
   every key of their shared ranges, read right after it (``after``), are equal
   (sibling order ignored): for a leaderless store, both hold the merge. The keys the
   store reports it repaired are its own bookkeeping: shown, never judged.
-- ``hinted-handoff-delivers``: every ``hints`` observation taken after healing,
-  restarting and settling counts no pending hint.
+- ``hinted-handoff-delivers``: in every ``hints`` observation taken after healing,
+  restarting and settling, each hinted state a fallback held (before settling, and
+  still after) is reflected in its owner's replica: every dotted sibling held or
+  covered by the owner's clock, or a last-writer-wins version at least as new. The
+  store's own count of pending hints is shown, never judged.
 - ``read-repair-repairs``: in every ``read-repair`` observation (a read of a key
   whose replicas disagreed, every message delivered), each replica afterwards holds
   every sibling of the merge of what the replicas held (the merged value for last
@@ -437,12 +440,45 @@ def _anti_entropy(history: History, claimed: bool) -> Judgement:
 
 def _handoff(history: History, claimed: bool) -> Judgement:
     guarantee = "hinted-handoff-delivers"
-    seen = [h for h in _observations(history, "hints") if h.get("settled")]
-    if not seen:
-        return Judgement(guarantee, NOT_APPLICABLE, claimed, reason="no hints observed")
-    problems = [f"{h['pending']} hinted write(s) still held by fallbacks after heal, "
-                "restart and settle" for h in seen if h.get("pending")]
-    return _verdict_judgement(guarantee, claimed, problems, "hints after settling")
+    seen = [h for h in _observations(history, "hints")
+            if h.get("settled") and isinstance(h.get("held"), list)]
+    held = [(h, hint) for h in seen for hint in h["held"]]
+    if not held:
+        return Judgement(guarantee, NOT_APPLICABLE, claimed,
+                         reason="no hinted write held by a fallback was observed")
+    problems = []
+    for observation, hint in held:
+        owner = observation.get("owners", {}).get(hint["owner"], {}).get(hint["key"])
+        if not _reflects_entry(owner, hint["entry"]):
+            problems.append(
+                f"the hinted write of key {hint['key']} that {hint['fallback']} held for "
+                f"{hint['owner']} ({_canon(hint['entry'])}) is not held by "
+                f"{hint['owner']} after heal, restart and settle (it holds "
+                f"{'nothing' if owner is None else _canon(owner)})")
+    return _verdict_judgement(guarantee, claimed, problems,
+                              f"{len(held)} hinted write(s) against their owners' replicas "
+                              "after settling")
+
+
+def _reflects_entry(held: Any, wanted: Any) -> bool:
+    """Whether the replica entry ``held`` has seen everything the entry ``wanted``
+    holds: every dotted sibling of ``wanted`` held or covered by ``held``'s clock, or
+    a last-writer-wins version at least ``wanted``'s."""
+    if not isinstance(held, dict) or not isinstance(wanted, dict):
+        return bool(held == wanted)
+    if "siblings" in wanted or "siblings" in held:
+        clock = held.get("clock")
+        present = _dots(held)
+        return all(dot in present or _covers(clock, dot) for dot in _dots(wanted))
+    mine, theirs = held.get("version"), wanted.get("version")
+    if theirs is None:
+        return True
+    if mine is None:
+        return False
+    try:
+        return bool(tuple(mine) >= tuple(theirs))
+    except TypeError:
+        return _canon(mine) == _canon(theirs)
 
 
 def _dots(entry: Any) -> set[tuple[str, int]]:

@@ -1,0 +1,73 @@
+"""Mechanism promises are judged on what the replicas hold, never on the store's own
+bookkeeping: a hinted handoff whose owner acknowledges a hint it never stored leaves
+no pending hint, yet the owner lacks the write."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from replicheck.implementation.presets import preset
+from replicheck.implementation.reference.leaderless.node import LeaderlessNode
+from replicheck.models.items.requests import Put
+from replicheck.properties.guarantees import judge_guarantee
+from replicheck.properties.machines import hinted_states, hints_observation
+from replicheck.properties.replicas import snapshot_history
+
+
+class _AcksUnstoredHandoff(LeaderlessNode):
+    """Acknowledges a handed-off hint without storing it: the fallback drops the hint
+    and counts nothing pending."""
+
+    def on_message(self, message: Any) -> None:
+        if message.kind == "handoff":
+            self.send(message.src, "handoff-ack", message.body)
+            return
+        super().on_message(message)
+
+
+def _handed_off(store: Any) -> dict[str, Any]:
+    owners = store.preference_list("items", {"pk": "k0"})
+    store.crash(owners[1])
+    store.crash(owners[2])
+    store.execute(Put("items", {"pk": "k0", "v": "x"}))
+    store.restart(owners[1])
+    store.restart(owners[2])
+    before = hinted_states(store, "items")
+    assert before, "the write should have been taken by fallbacks"
+    store.settle()
+    return hints_observation(store, "items", before)
+
+
+def _judge(store: Any, observation: dict[str, Any]) -> Any:
+    history = snapshot_history(store.descriptor, [("hints", observation)])
+    return judge_guarantee("hinted-handoff-delivers", history, store.descriptor)
+
+
+def test_a_handoff_acknowledged_but_never_stored_is_caught() -> None:
+    store = preset("dynamo-quorum")
+    for node in store.node_endpoints.values():
+        node.__class__ = _AcksUnstoredHandoff
+    observation = _handed_off(store)
+    assert observation["pending"] == 0  # the store's own count says all was delivered
+    judgement = _judge(store, observation)
+    assert judgement.status == "violated", judgement.explanation()
+    assert "is not held by" in judgement.reason
+
+
+def test_a_delivered_handoff_holds() -> None:
+    store = preset("dynamo-quorum")
+    observation = _handed_off(store)
+    judgement = _judge(store, observation)
+    assert judgement.status == "holds", judgement.explanation()
+
+
+def test_a_hint_superseded_at_its_owner_by_a_newer_write_counts_as_delivered() -> None:
+    store = preset("dynamo-lww")
+    hint = {"fallback": "n3", "owner": "n1", "key": '"k0"',
+            "entry": {"value": {"pk": {"S": "k0"}}, "version": [5, "n2"]}}
+    newer = {"value": {"pk": {"S": "k0"}, "v": {"S": "y"}}, "version": [7, "n1"]}
+    older = {"value": {"pk": {"S": "k0"}, "v": {"S": "z"}}, "version": [4, "n1"]}
+    for held, status in ((newer, "holds"), (older, "violated"), (None, "violated")):
+        observation = {"table": "items", "settled": True, "pending": 0, "held": [hint],
+                       "owners": {"n1": {'"k0"': held}}}
+        assert _judge(store, observation).status == status
