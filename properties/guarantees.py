@@ -63,7 +63,11 @@ Which checker and which operations:
   single-item operations (reads of the claimed kinds), with the store's version
   metadata (``meta["version"]``); without versions, reads are matched to writes by
   value.
-- ``convergence``: the convergence checker on the last ``replicas`` observation.
+- ``convergence``: the convergence checker on the last ``replicas`` observation, and
+  every version that snapshot holds produced by a write that did not definitely
+  fail, or a merge of such versions (:mod:`~replicheck.properties.provenance`): a
+  version no write produced would pass the lost-write rule as superseding any
+  acknowledged write.
 - ``stream-exactly-once``, ``stream-item-order``: the stream checker on the last
   ``stream`` observation.
 
@@ -86,7 +90,9 @@ Which checker and which operations:
   writer wins).
 - ``vector-clock-order``: in the last quiescent ``replicas`` observation, for each
   key written with dotted versions (``meta["dot"]``, ``meta["clock"]`` of ``ok``
-  writes): no held sibling is one that an acknowledged write's context saw
+  writes): every held version and causal context produced by writes
+  (:mod:`~replicheck.properties.provenance`), no held sibling is one that an
+  acknowledged write's context saw
   (superseded, so never resurrected), and every acknowledged write that no other
   write saw is held as a sibling (a concurrent write is never dropped).
 
@@ -346,7 +352,30 @@ def _convergence(history: History, claimed: bool) -> Judgement:
                      if "convergence" in a.data.get("guarantees", ("convergence",)))
     if verdict.valid is False and not relevant:
         verdict = replace(verdict, valid=True)
+    unwritten = tuple(_unwritten_versions(history))
+    if unwritten:
+        verdict = replace(verdict, valid=False, anomalies=relevant + unwritten)
     return _from_verdict("convergence", claimed, verdict, "last quiescent replica snapshot")
+
+
+def _unwritten_versions(history: History) -> list[Any]:
+    """An ``unwritten-version`` anomaly for each version the last quiescent replica
+    snapshot of each table holds that no client write produced
+    (:func:`~replicheck.properties.provenance.unwritten_versions`): it would
+    otherwise pass as superseding the acknowledged writes it hides."""
+    from replicheck.histories.verdict import Anomaly
+    from replicheck.properties.provenance import unwritten_versions, writes_by_key
+
+    finals: dict[str, Any] = {}
+    for record in history.observations:
+        if record.f == "replicas" and isinstance(record.value, dict) \
+                and record.value.get("quiescent"):
+            finals[str(record.value.get("table"))] = record.value
+    return [Anomaly("unwritten-version", (), problem + " (convergence violated: a version "
+                    "that no write produced may hide an acknowledged write)",
+                    {"guarantees": ["convergence"], "table": table})
+            for table, final in finals.items()
+            for problem in unwritten_versions(final, writes_by_key(history, table))]
 
 
 def _streams(guarantee: str, history: History, claimed: bool) -> Judgement:
@@ -565,7 +594,9 @@ def _vector_clock_order(history: History, claimed: bool) -> Judgement:
     if not writes:
         return Judgement(guarantee, NOT_APPLICABLE, claimed,
                          reason="no acknowledged write with a dotted version")
-    problems = []
+    from replicheck.properties.provenance import unwritten_versions, writes_by_key
+
+    problems = unwritten_versions(final, writes_by_key(history, str(final.get("table"))))
     replicas = final.get("replicas", {})
     for text, acknowledged in sorted(writes.items()):
         entries = [held.get(text) for held in replicas.values()]
