@@ -385,17 +385,60 @@ def _streams(guarantee: str, history: History, claimed: bool) -> Judgement:
         return Judgement(guarantee, NOT_APPLICABLE, claimed,
                          reason="no stream observation (needs stream)")
     view = item_session_history(history, frozenset())
+    view = replace(view, operations=view.operations + _unversioned_transactions(history))
     verdict = check_streams(view)
-    uncertain = _indeterminate_write_keys(history)
     relevant = tuple(a for a in verdict.anomalies
-                     if guarantee in a.data.get("guarantees", (guarantee,))
-                     and not (a.type == "stream-image"
-                              and _shown_key(a.data.get("key")) in uncertain))
+                     if guarantee in a.data.get("guarantees", (guarantee,)))
     if verdict.valid is False and not relevant:
         verdict = replace(verdict, anomalies=(), valid=True)
     else:
         verdict = replace(verdict, anomalies=relevant)
     return _from_verdict(guarantee, claimed, verdict, "last stream observation")
+
+
+def _unversioned_transactions(history: History) -> tuple[Operation, ...]:
+    """Each write transaction that did not definitely fail and carries no ``writes``
+    versions (an indeterminate one, typically) as the stream checker reads one: its
+    write actions with their table, key and item (a put's item, none for a delete,
+    unknown for an update) and no version: each may explain one record of its item
+    ("applied or not", never "anything goes"). A transaction whose token an
+    acknowledged transaction reuses is that request, already counted."""
+    from replicheck.histories.items import request_of, schemas_from_json
+    from replicheck.models.items.requests import ConditionCheck, Delete, Put, TransactWrite
+
+    tables = {}
+    for record in history.observations:
+        if record.f == "tables":
+            tables = {t.name: t for t in schemas_from_json(record.value)}
+    requests = []
+    for op in history.operations:
+        if op.f != "transact-write" or op.status == FAIL:
+            continue
+        try:
+            request = request_of(op)
+        except Exception:
+            continue
+        if isinstance(request, TransactWrite):
+            requests.append((op, request))
+    answered = {r.token for op, r in requests if op.status == OK and r.token is not None}
+    out = []
+    for op, request in requests:
+        if "writes" in op.meta or (op.status != OK and request.token in answered):
+            continue
+        writes: list[dict[str, Any]] = []
+        for action in request.actions:
+            schema = tables.get(action.table)
+            if isinstance(action, ConditionCheck) or schema is None:
+                continue
+            source = action.item if isinstance(action, Put) else action.key
+            write: dict[str, Any] = {
+                "table": action.table, "delete": isinstance(action, Delete),
+                "key": [source.get(a) for a in schema.key_attributes]}
+            if isinstance(action, Put):
+                write["item"] = dict(action.item)
+            writes.append(write)
+        out.append(replace(op, meta={**op.meta, "writes": writes}))
+    return tuple(out)
 
 
 # -- mechanism promises and clock/Merkle guarantees -----------------------------------------
@@ -628,40 +671,6 @@ _MECHANISMS: Final = {
     "read-repair-repairs": _read_repair,
     "vector-clock-order": _vector_clock_order,
 }
-
-
-def _shown_key(key: Any) -> str:
-    while isinstance(key, list | tuple) and len(key) == 1:
-        key = key[0]
-    return str(key)
-
-
-def _indeterminate_write_keys(history: History) -> set[str]:
-    """The keys (as :func:`_shown_key` shows them) written by an indeterminate
-    operation (it may have taken effect at any time) or by an acknowledged
-    transaction whose answer carries no ``writes`` versions: a stream record's old
-    image there cannot be judged against the versioned writes alone."""
-    from replicheck.histories.items import request_of
-    from replicheck.models.items.requests import ConditionCheck, Delete, Put, TransactWrite, Update
-
-    keys: set[str] = set()
-    for op in history.operations:
-        unversioned = op.status == OK and op.f == "transact-write" and "writes" not in op.meta
-        if (op.status in (OK, FAIL) and not unversioned) or op.f in READ_KINDS:
-            continue
-        try:
-            request = request_of(op)
-        except Exception:
-            continue
-        actions = request.actions if isinstance(request, TransactWrite) else (request,)
-        for action in actions:
-            if isinstance(action, ConditionCheck):
-                continue
-            if isinstance(action, Put):
-                keys.update(_shown_key(v) for v in action.item.values())
-            elif isinstance(action, Update | Delete):
-                keys.update(_shown_key(v) for v in action.key.values())
-    return keys
 
 
 def judge_guarantee(guarantee: str, history: History, descriptor: Descriptor, *,

@@ -71,3 +71,35 @@ def test_a_hint_superseded_at_its_owner_by_a_newer_write_counts_as_delivered() -
         observation = {"table": "items", "settled": True, "pending": 0, "held": [hint],
                        "owners": {"n1": {'"k0"': held}}}
         assert _judge(store, observation).status == status
+
+
+def _stream_history(corrupt: bool) -> tuple[Any, Any]:
+    """Two acknowledged puts of k0 on dynamodb, an indeterminate put of k0 that did
+    not apply, and the store's stream (its second record's old image made wrong when
+    ``corrupt``)."""
+    from replicheck.histories.items import request_to_json
+    from replicheck.properties.machines import _stream_observation
+    from replicheck.properties.recording import RecordingStore
+
+    store = preset("dynamodb")
+    rec = RecordingStore(store)
+    rec.execute(Put("items", {"pk": "k0", "v": "x"}), "c0")
+    lost = Put("items", {"pk": "k0", "v": "lost"})
+    rec.recorder.invoke(99, "put", request_to_json(lost))
+    rec.recorder.info(99, "put", request_to_json(lost), error="timed out")
+    rec.execute(Put("items", {"pk": "k0", "v": "y"}), "c0")
+    observation = _stream_observation(store, "items")
+    if corrupt:
+        observation["records"][1]["old_image"] = {"pk": "k0", "v": "z"}
+    rec.observe("stream", observation)
+    return store, rec.history()
+
+
+def test_a_wrong_image_on_a_key_with_an_indeterminate_write_is_judged() -> None:
+    store, history = _stream_history(corrupt=True)
+    judgement = judge_guarantee("stream-exactly-once", history, store.descriptor)
+    assert judgement.status == "violated", judgement.explanation()
+    assert "old image" in judgement.explanation()
+    store, history = _stream_history(corrupt=False)
+    judgement = judge_guarantee("stream-exactly-once", history, store.descriptor)
+    assert judgement.status == "holds", judgement.explanation()
