@@ -86,8 +86,9 @@ Which checker and which operations:
   store's own count of pending hints is shown, never judged.
 - ``read-repair-repairs``: in every ``read-repair`` observation (a read of a key
   whose replicas disagreed, every message delivered), each replica afterwards holds
-  every sibling of the merge of what the replicas held (the merged value for last
-  writer wins).
+  every sibling of the merge of what the replicas held before (the entry of the
+  newest version for last writer wins). The merge is computed here from the replicas'
+  entries (:func:`_merge_entries`), never taken from the store's own merge.
 - ``vector-clock-order``: in the last quiescent ``replicas`` observation, for each
   key written with dotted versions (``meta["dot"]``, ``meta["clock"]`` of ``ok``
   writes): every held version and causal context produced by writes
@@ -109,7 +110,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
-from replicheck.histories.history import FAIL, OK, History, Operation
+from replicheck.histories.history import FAIL, INFO, OK, History, Operation
 from replicheck.histories.verdict import Verdict
 from replicheck.implementation.store import Descriptor
 from replicheck.models.guarantees import check_guarantee
@@ -398,11 +399,13 @@ def _streams(guarantee: str, history: History, claimed: bool) -> Judgement:
 
 def _unversioned_transactions(history: History) -> tuple[Operation, ...]:
     """Each write transaction that did not definitely fail and carries no ``writes``
-    versions (an indeterminate one, typically) as the stream checker reads one: its
-    write actions with their table, key and item (a put's item, none for a delete,
-    unknown for an update) and no version: each may explain one record of its item
-    ("applied or not", never "anything goes"). A transaction whose token an
-    acknowledged transaction reuses is that request, already counted."""
+    versions (an indeterminate one, typically) as the stream checker reads an
+    indeterminate one: its write actions with their table, key and item (a put's
+    item, none for a delete, unknown for an update) and no version: each may explain
+    one record of its item ("applied or not", never "anything goes"). An answer that
+    says it replayed an earlier request (``meta["replayed"]``) writes nothing, and a
+    transaction whose token an acknowledged transaction with ``writes`` reuses is
+    that request, already counted."""
     from replicheck.histories.items import request_of, schemas_from_json
     from replicheck.models.items.requests import ConditionCheck, Delete, Put, TransactWrite
 
@@ -420,10 +423,12 @@ def _unversioned_transactions(history: History) -> tuple[Operation, ...]:
             continue
         if isinstance(request, TransactWrite):
             requests.append((op, request))
-    answered = {r.token for op, r in requests if op.status == OK and r.token is not None}
+    answered = {r.token for op, r in requests
+                if op.status == OK and "writes" in op.meta and r.token is not None}
     out = []
     for op, request in requests:
-        if "writes" in op.meta or (op.status != OK and request.token in answered):
+        if "writes" in op.meta or op.meta.get("replayed") or (
+                op.status != OK and request.token in answered):
             continue
         writes: list[dict[str, Any]] = []
         for action in request.actions:
@@ -437,7 +442,7 @@ def _unversioned_transactions(history: History) -> tuple[Operation, ...]:
             if isinstance(action, Put):
                 write["item"] = dict(action.item)
             writes.append(write)
-        out.append(replace(op, meta={**op.meta, "writes": writes}))
+        out.append(replace(op, status=INFO, meta={**op.meta, "writes": writes}))
     return tuple(out)
 
 
@@ -568,27 +573,53 @@ def _canon(value: Any) -> str:
 
 def _read_repair(history: History, claimed: bool) -> Judgement:
     guarantee = "read-repair-repairs"
-    probes = [p for p in _observations(history, "read-repair") if p.get("merged") is not None]
+    probes = [p for p in _observations(history, "read-repair")
+              if isinstance(p.get("before"), dict)
+              and any(e is not None for e in p["before"].values())]
     if not probes:
         return Judgement(guarantee, NOT_APPLICABLE, claimed,
                          reason="no read saw replicas that disagreed")
     problems = []
     for probe in probes:
-        merged = probe["merged"]
+        merged = _merge_entries([e for e in probe["before"].values() if e is not None])
         wanted = _dots(merged)
         for node, entry in sorted(probe.get("after", {}).items()):
-            if wanted or "siblings" in merged:
+            if "siblings" in merged:
                 missing = wanted - _dots(entry)
                 if missing:
                     problems.append(
                         f"after a read of key {probe['key']} (coordinated by "
                         f"{probe['coordinator']}) {node} lacks sibling(s) "
-                        f"{sorted(missing)} of the merged version")
+                        f"{sorted(missing)} of the merge of what the replicas held")
             elif _canon(entry) != _canon(merged):
                 problems.append(f"after a read of key {probe['key']} {node} holds "
                                 f"{_canon(entry)}, not the merged {_canon(merged)}")
     return _verdict_judgement(guarantee, claimed, problems,
                               f"{len(probes)} read(s) of disagreeing replicas")
+
+
+def _merge_entries(entries: list[Any]) -> Any:
+    """The merge of replica entries, computed here from what the replicas held (never
+    the store's own merge): for dotted versions, every sibling that each other entry
+    holds too or whose dot the other entry's clock does not cover, under the join of
+    the clocks; for last writer wins, the entry of the greatest version."""
+    if any(isinstance(e, dict) and "siblings" in e for e in entries):
+        siblings: dict[tuple[str, int], Any] = {}
+        clock: dict[str, int] = {}
+        for entry in entries:
+            for name, counter in (entry.get("clock") or {}).items():
+                clock[str(name)] = max(clock.get(str(name), 0), int(counter))
+            for sibling in entry.get("siblings", ()):
+                dot = (str(sibling["dot"][0]), int(sibling["dot"][1]))
+                if all(dot in _dots(other) or not _covers(other.get("clock"), dot)
+                       for other in entries if other is not entry):
+                    siblings[dot] = sibling
+        return {"siblings": [siblings[d] for d in sorted(siblings)], "clock": clock}
+    best = entries[0]
+    for entry in entries[1:]:
+        if not _reflects_entry(best, entry):
+            best = entry
+    return best
 
 
 def _covers(clock: Any, dot: tuple[str, int]) -> bool:

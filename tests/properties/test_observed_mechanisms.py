@@ -103,3 +103,37 @@ def test_a_wrong_image_on_a_key_with_an_indeterminate_write_is_judged() -> None:
     store, history = _stream_history(corrupt=False)
     judgement = judge_guarantee("stream-exactly-once", history, store.descriptor)
     assert judgement.status == "holds", judgement.explanation()
+
+
+def _sibling(node: str, counter: int, value: str, clock: dict[str, int]) -> dict[str, Any]:
+    return {"value": {"pk": {"S": "k0"}, "v": {"S": value}}, "dot": [node, counter],
+            "clock": clock}
+
+
+def test_read_repair_is_judged_against_the_merge_of_what_replicas_held() -> None:
+    """The store's own merge dropped the concurrent sibling and the replicas were
+    repaired to it: judged against the merge computed from the replicas' entries,
+    that is a lost sibling."""
+    store = preset("dynamo-quorum")
+    x, y = _sibling("n1", 1, "x", {}), _sibling("n2", 1, "y", {})
+    only_y = {"siblings": [y], "clock": {"n1": 1, "n2": 1}}
+    probe = {"table": "items", "key": '"k0"', "coordinator": "n1", "answered": True,
+             "before": {"n1": {"siblings": [x], "clock": {"n1": 1}},
+                        "n2": {"siblings": [y], "clock": {"n2": 1}}},
+             "merged": only_y, "after": {"n1": only_y, "n2": only_y}}
+    history = snapshot_history(store.descriptor, [("read-repair", probe)])
+    judgement = judge_guarantee("read-repair-repairs", history, store.descriptor)
+    assert judgement.status == "violated", judgement.explanation()
+    assert "('n1', 1)" in judgement.reason
+    both = {"siblings": [x, y], "clock": {"n1": 1, "n2": 1}}
+    fixed = {**probe, "merged": both, "after": {"n1": both, "n2": both}}
+    history = snapshot_history(store.descriptor, [("read-repair", fixed)])
+    assert judge_guarantee("read-repair-repairs", history, store.descriptor).status == "holds"
+    # a sibling the other replica's clock covers (and it does not hold) is superseded
+    newer = _sibling("n2", 2, "z", {"n1": 1})
+    superseding = {"siblings": [newer], "clock": {"n1": 1, "n2": 2}}
+    covered = {**probe, "before": {"n1": {"siblings": [x], "clock": {"n1": 1}},
+                                   "n2": superseding},
+               "merged": superseding, "after": {"n1": superseding, "n2": superseding}}
+    history = snapshot_history(store.descriptor, [("read-repair", covered)])
+    assert judge_guarantee("read-repair-repairs", history, store.descriptor).status == "holds"
