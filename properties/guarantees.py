@@ -154,9 +154,9 @@ CHECKERS: Final[dict[str, str]] = {
     "stream-exactly-once": "stream checker",
     "stream-item-order": "stream checker",
     "merkle-root-iff-equal": "convergence checker: Merkle roots",
-    "anti-entropy-exact": "anti-entropy session check",
-    "hinted-handoff-delivers": "pending hints check",
-    "read-repair-repairs": "read-repair check",
+    "anti-entropy-exact": "replicas read after each anti-entropy session",
+    "hinted-handoff-delivers": "hinted writes held by their owners",
+    "read-repair-repairs": "replicas read after read repair",
     "vector-clock-order": "dotted versions check",
 }
 """The checker that decides each guarantee judged on client histories (what a

@@ -2,22 +2,19 @@
 
 The lost-write rule lets a version "at least as new" as an acknowledged write
 supersede it. That is only sound when the superseding version is itself real: a
-version no client write produced (a hint replayed with a fresh timestamp, a merge
-that invents a clock) supersedes anything and hides a lost write. So, in a
+version no client write produced (the value of a write that failed, a value mixed
+into another write's version, a merge that invents a causal context) supersedes
+anything and hides a lost write. So, in a
 ``replicas`` snapshot, :func:`unwritten_versions` checks each entry against the
 writes of the item history that did not definitely fail (``ok`` or ``info``):
 
 - a last-writer-wins entry (``{"value", "version"}``) and each dotted sibling
-  (``{"value", "dot"}``) carries the version (the dot) an ``ok`` write answered
-  with; or else it is explained by a write whose version the history does not know
-  (an ``info`` write, a write answered without version metadata, a transaction
-  without ``writes`` versions) of the same key, and of the same value when that
-  write's value is known; one such write explains one distinct version, never two;
-- a dotted entry's causal context (``clock``) covers only dots that writes of the
-  key produced: every dot up to the contexts the replicas hold (and every sibling's
-  dot) is a known write's dot, or one of the key's writes of unknown version
-  accounts for it, one write per dot (a merge of real versions never goes beyond the
-  dots it merges; a dot counter counts the writes its node coordinated on the key);
+  (``{"value", "dot"}``) carrying the version (the dot) an ``ok`` write answered
+  with holds that write's value;
+- any other version holds the value of some write of the key that did not fail (a
+  write whose answer was lost, or a request the network delivered twice: the
+  reference stores coordinate a duplicated request again, under a new version, so
+  one write may produce several versions and this rule cannot count them);
 - a dotted sibling carries its write's context, and a known write's dot that an
   entry's context covers but that entry does not hold was seen by some write's
   context (only a write that saw a version supersedes it; any write of the key of
@@ -30,7 +27,6 @@ unknown value takes that write as explaining any value.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,14 +44,15 @@ ANY_VALUE = "*"
 @dataclass
 class KeyWrites:
     """What the non-failed writes of one key produced: the versions and dots ``ok``
-    writes answered with, the value each known dot wrote, and the values of the
-    writes whose version is unknown (:data:`ANY_VALUE` when the value is unknown
-    too)."""
+    writes answered with (each with the value it wrote), the contexts of the dotted
+    ones, the values of the writes whose version is unknown, and the values of every
+    write (:data:`ANY_VALUE` for a value that is not known)."""
 
-    versions: set[str] = field(default_factory=set)
+    versions: dict[str, str] = field(default_factory=dict)
     dots: dict[tuple[str, int], str] = field(default_factory=dict)
     contexts: dict[tuple[str, int], dict[str, int]] = field(default_factory=dict)
     unknown: list[str] = field(default_factory=list)
+    values: set[str] = field(default_factory=set)
 
 
 def _value_text(item: Any) -> str:
@@ -171,16 +168,18 @@ def writes_by_key(history: History, table: str) -> dict[str, KeyWrites]:
 
 
 def _single(op: Operation, key: str, value: str, writes: KeyWrites) -> None:
+    if "item" in op.meta:
+        value = _value_text(op.meta["item"])
+    writes.values.add(value)
     if op.status == "ok" and op.meta.get("dot") is not None and _dot(op.meta["dot"]):
         dot = _dot(op.meta["dot"])
         assert dot is not None
-        item = op.meta.get("item")
-        writes.dots[dot] = value if item is None else _value_text(item)
+        writes.dots[dot] = value
         context = _clock(op.meta.get("clock"))
         if context is not None:
             writes.contexts[dot] = context
     elif op.status == "ok" and op.meta.get("version") is not None:
-        writes.versions.add(canonical(op.meta["version"]))
+        writes.versions[canonical(op.meta["version"])] = value
     else:
         writes.unknown.append(value)
 
@@ -192,34 +191,20 @@ def _transaction(op: Operation, request: Any, table: str, key_of: Any, written: 
         for entry in known:
             if isinstance(entry, Mapping) and entry.get("table") == table:
                 writes = out.setdefault(key_text(tuple(entry.get("key") or ())), KeyWrites())
+                value = (_value_text(None) if entry.get("delete") is True
+                         else _value_text(entry["item"]) if "item" in entry else ANY_VALUE)
+                writes.values.add(value)
                 if entry.get("version") is not None:
-                    writes.versions.add(canonical(entry["version"]))
+                    writes.versions[canonical(entry["version"])] = value
                 else:
-                    writes.unknown.append(ANY_VALUE)
+                    writes.unknown.append(value)
         return
     for action in request.actions:
         if isinstance(action, condition_check) or action.table != table:
             continue
-        out.setdefault(key_of(action), KeyWrites()).unknown.append(written(action))
-
-
-def _explain(unexplained: list[tuple[str, str]], writes: KeyWrites) -> list[str]:
-    """The distinct versions (name, value) that no write of unknown version can
-    explain, one write per version: exact values first, then writes of any value."""
-    left = Counter(writes.unknown)
-    missing = []
-    for name, value in unexplained:
-        if left[value] > 0:
-            left[value] -= 1
-        else:
-            missing.append((name, value))
-    still = []
-    for name, _ in missing:
-        if left[ANY_VALUE] > 0:
-            left[ANY_VALUE] -= 1
-        else:
-            still.append(name)
-    return still
+        writes = out.setdefault(key_of(action), KeyWrites())
+        writes.unknown.append(written(action))
+        writes.values.add(written(action))
 
 
 def unwritten_versions(snapshot: Mapping[str, Any], writes: Mapping[str, KeyWrites]
@@ -231,61 +216,40 @@ def unwritten_versions(snapshot: Mapping[str, Any], writes: Mapping[str, KeyWrit
     keys = sorted({k for held in replicas.values() if isinstance(held, Mapping) for k in held})
     for key in keys:
         known = writes.get(key, KeyWrites())
-        unexplained: dict[str, tuple[str, str]] = {}
         holders: dict[str, list[str]] = {}
-        highest: dict[str, int] = {}
-        sibling_dots: set[tuple[str, int]] = set()
         for node, held in sorted(replicas.items()):
             entry = held.get(key) if isinstance(held, Mapping) else None
             if not isinstance(entry, Mapping):
                 continue
-            for name, value in _entry_versions(entry, known):
-                unexplained.setdefault(name, (name, value))
+            for name in _entry_versions(entry, known):
                 holders.setdefault(name, []).append(node)
-            for sibling in entry.get("siblings") or ():
-                dot = _dot(sibling.get("dot")) if isinstance(sibling, Mapping) else None
-                if dot is not None:
-                    sibling_dots.add(dot)
             if isinstance(entry.get("siblings"), list):
                 problems.extend(_dropped_unseen(key, node, entry, known))
-            clock = entry.get("clock")
-            if isinstance(clock, Mapping):
-                for replica, counter in clock.items():
-                    try:
-                        highest[str(replica)] = max(highest.get(str(replica), 0), int(counter))
-                    except (TypeError, ValueError):
-                        continue
-        for name in _explain(list(unexplained.values()), known):
-            problems.append(
-                f"key {key}: {', '.join(holders[name])} hold(s) {name}, which no write "
-                "that did not fail produced")
-        invented = sorted(({(replica, c) for replica, top in highest.items()
-                           for c in range(1, top + 1)} | sibling_dots) - set(known.dots))
-        if len(invented) > len(known.unknown):
-            shown = ", ".join(f"{r}:{c}" for r, c in invented[:4])
-            problems.append(
-                f"key {key}: the replicas' versions and causal contexts cover dot(s) "
-                f"{shown}{' and more' if len(invented) > 4 else ''} that no write of the "
-                f"key produced ({len(invented)} unknown dot(s), {len(known.unknown)} "
-                "write(s) of unknown version to account for them): a clock invented by "
-                "a merge")
+        problems.extend(f"key {key}: {', '.join(nodes)} hold(s) {name}"
+                        for name, nodes in holders.items())
     return problems
 
 
-def _entry_versions(entry: Mapping[str, Any], known: KeyWrites) -> list[tuple[str, str]]:
-    """The versions of ``entry`` no ``ok`` write answered with: (name, value text)."""
+def _entry_versions(entry: Mapping[str, Any], known: KeyWrites) -> list[str]:
+    """What ``entry`` holds that no write that did not fail produced, in words."""
     out = []
+    found: list[tuple[str, Any, str]] = []
     if isinstance(entry.get("siblings"), list):
         for sibling in entry["siblings"]:
-            if not isinstance(sibling, Mapping):
-                continue
-            dot = _dot(sibling.get("dot"))
-            value = _wire_value_text(sibling.get("value"))
-            if dot is None or dot not in known.dots:
-                out.append((f"the sibling dot {dot[0]}:{dot[1]}" if dot else
-                            "a sibling without dot", value))
-        return out
-    version = entry.get("version")
-    if version is not None and canonical(version) not in known.versions:
-        out.append((f"the version {canonical(version)}", _wire_value_text(entry.get("value"))))
+            if isinstance(sibling, Mapping):
+                dot = _dot(sibling.get("dot"))
+                name = f"the sibling {dot[0]}:{dot[1]}" if dot else "a sibling without dot"
+                found.append((name, known.dots.get(dot) if dot else None,
+                              _wire_value_text(sibling.get("value"))))
+    elif entry.get("version") is not None:
+        version = canonical(entry["version"])
+        found.append((f"the version {version}", known.versions.get(version),
+                      _wire_value_text(entry.get("value"))))
+    for name, written, value in found:
+        if written is not None and written not in (value, ANY_VALUE):
+            out.append(f"{name} with value {value}, but the write that produced it wrote "
+                       f"{written} (a value mixed into another write's version)")
+        elif written is None and value not in known.values and ANY_VALUE not in known.values:
+            out.append(f"{name} with value {value}, which no write of the key that did not "
+                       "fail wrote")
     return out
