@@ -971,8 +971,9 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
         def _observe_leaderless(self, claims: set[str]) -> None:
             """Observe the mechanisms of a leaderless store: replicas before settling
             (Merkle roots at an arbitrary moment), read repair on a copy of the
-            cluster, hints after settling, each anti-entropy session of a full round,
-            and the replicas at the end."""
+            cluster, the hinted states fallbacks hold before settling and their
+            owners' entries after, each anti-entropy session of a full round (both
+            replicas read after it), and the replicas at the end."""
             before = self.raw.replicas_observation(table)
             self.rec.observe("replicas", before)
             _target_divergence(before)

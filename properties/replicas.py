@@ -10,11 +10,12 @@ Merkle roots, an invariant judges ``merkle-root-iff-equal`` on a snapshot of eve
 replica (two replicas of a range report equal roots exactly when they hold equal
 entries there). Teardown heals, restarts every node, settles and, with
 anti-entropy, runs sync rounds between every pair of nodes until a round finds
-nothing to repair (each session observed: the keys that differed and the keys it
-repaired); then ``convergence`` (every replica of every key holds the same entry and
-no acknowledged write is lost) and ``anti-entropy-exact`` are judged on the recorded
-history by :func:`~replicheck.properties.guarantees.judge_guarantee`. Leader-mode
-presets have no Merkle trees: convergence after settling only.
+nothing to repair (each session observed: the keys that differed, the keys the store
+says it repaired, and both replicas' entries read right after it); then
+``convergence`` (every replica of every key holds the same entry and no acknowledged
+write is lost) and ``anti-entropy-exact`` are judged on the recorded history by
+:func:`~replicheck.properties.guarantees.judge_guarantee`. Leader-mode presets have
+no Merkle trees: convergence after settling only.
 
 The shared pieces: :class:`DrivenRecording` (a recording store that can also send a
 request to a chosen node, and a put with a causal context), :class:`StepLog` (the
