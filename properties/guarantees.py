@@ -63,25 +63,37 @@ Which checker and which operations:
   single-item operations (reads of the claimed kinds), with the store's version
   metadata (``meta["version"]``); without versions, reads are matched to writes by
   value.
-- ``convergence``: the convergence checker on the last ``replicas`` observation.
+- ``convergence``: the convergence checker on the last ``replicas`` observation, and
+  every version that snapshot holds produced by a write that did not definitely
+  fail, or a merge of such versions (:mod:`~replicheck.properties.provenance`): a
+  version no write produced would pass the lost-write rule as superseding any
+  acknowledged write.
 - ``stream-exactly-once``, ``stream-item-order``: the stream checker on the last
   ``stream`` observation.
 
 - ``merkle-root-iff-equal``: the convergence checker's Merkle check on EVERY
   ``replicas`` observation (machine 2 observes the replicas mid-run, before settling
   and at the end).
-- ``anti-entropy-exact``: every ``anti-entropy`` observation (one session between
-  two settled replicas: the keys of their shared ranges whose entries differed before
-  it, and the keys it repaired) repaired every differing key.
-- ``hinted-handoff-delivers``: every ``hints`` observation taken after healing,
-  restarting and settling counts no pending hint.
+- ``anti-entropy-exact``: in every ``anti-entropy`` observation of a finished
+  session (one session between two settled replicas), both replicas' entries of
+  every key of their shared ranges, read right after it (``after``), are equal
+  (sibling order ignored): for a leaderless store, both hold the merge. The keys the
+  store reports it repaired are its own bookkeeping: shown, never judged.
+- ``hinted-handoff-delivers``: in every ``hints`` observation taken after healing,
+  restarting and settling, each hinted state a fallback held (before settling, and
+  still after) is reflected in its owner's replica: every dotted sibling held or
+  covered by the owner's clock, or a last-writer-wins version at least as new. The
+  store's own count of pending hints is shown, never judged.
 - ``read-repair-repairs``: in every ``read-repair`` observation (a read of a key
   whose replicas disagreed, every message delivered), each replica afterwards holds
-  every sibling of the merge of what the replicas held (the merged value for last
-  writer wins).
+  every sibling of the merge of what the replicas held before (the entry of the
+  newest version for last writer wins). The merge is computed here from the replicas'
+  entries (:func:`_merge_entries`), never taken from the store's own merge.
 - ``vector-clock-order``: in the last quiescent ``replicas`` observation, for each
   key written with dotted versions (``meta["dot"]``, ``meta["clock"]`` of ``ok``
-  writes): no held sibling is one that an acknowledged write's context saw
+  writes): every held version and causal context produced by writes
+  (:mod:`~replicheck.properties.provenance`), no held sibling is one that an
+  acknowledged write's context saw
   (superseded, so never resurrected), and every acknowledged write that no other
   write saw is held as a sibling (a concurrent write is never dropped).
 
@@ -153,9 +165,9 @@ CHECKERS: Final[dict[str, str]] = {
     "stream-exactly-once": "stream checker",
     "stream-item-order": "stream checker",
     "merkle-root-iff-equal": "convergence checker: Merkle roots",
-    "anti-entropy-exact": "anti-entropy session check",
-    "hinted-handoff-delivers": "pending hints check",
-    "read-repair-repairs": "read-repair check",
+    "anti-entropy-exact": "replicas read after each anti-entropy session",
+    "hinted-handoff-delivers": "hinted writes held by their owners",
+    "read-repair-repairs": "replicas read after read repair",
     "vector-clock-order": "dotted versions check",
     "lost-update": "lost-update detector",
     "stale-read": "stale-read detector",
@@ -578,7 +590,30 @@ def _convergence(history: History, claimed: bool) -> Judgement:
                      if "convergence" in a.data.get("guarantees", ("convergence",)))
     if verdict.valid is False and not relevant:
         verdict = replace(verdict, valid=True)
+    unwritten = tuple(_unwritten_versions(history))
+    if unwritten:
+        verdict = replace(verdict, valid=False, anomalies=relevant + unwritten)
     return _from_verdict("convergence", claimed, verdict, "last quiescent replica snapshot")
+
+
+def _unwritten_versions(history: History) -> list[Any]:
+    """An ``unwritten-version`` anomaly for each version the last quiescent replica
+    snapshot of each table holds that no client write produced
+    (:func:`~replicheck.properties.provenance.unwritten_versions`): it would
+    otherwise pass as superseding the acknowledged writes it hides."""
+    from replicheck.histories.verdict import Anomaly
+    from replicheck.properties.provenance import unwritten_versions, writes_by_key
+
+    finals: dict[str, Any] = {}
+    for record in history.observations:
+        if record.f == "replicas" and isinstance(record.value, dict) \
+                and record.value.get("quiescent"):
+            finals[str(record.value.get("table"))] = record.value
+    return [Anomaly("unwritten-version", (), problem + " (convergence violated: a version "
+                    "that no write produced may hide an acknowledged write)",
+                    {"guarantees": ["convergence"], "table": table})
+            for table, final in finals.items()
+            for problem in unwritten_versions(final, writes_by_key(history, table))]
 
 
 def _streams(guarantee: str, history: History, claimed: bool) -> Judgement:
@@ -588,17 +623,64 @@ def _streams(guarantee: str, history: History, claimed: bool) -> Judgement:
         return Judgement(guarantee, NOT_APPLICABLE, claimed,
                          reason="no stream observation (needs stream)")
     view = item_session_history(history, frozenset())
+    view = replace(view, operations=view.operations + _unversioned_transactions(history))
     verdict = check_streams(view)
-    uncertain = _indeterminate_write_keys(history)
     relevant = tuple(a for a in verdict.anomalies
-                     if guarantee in a.data.get("guarantees", (guarantee,))
-                     and not (a.type == "stream-image"
-                              and _shown_key(a.data.get("key")) in uncertain))
+                     if guarantee in a.data.get("guarantees", (guarantee,)))
     if verdict.valid is False and not relevant:
         verdict = replace(verdict, anomalies=(), valid=True)
     else:
         verdict = replace(verdict, anomalies=relevant)
     return _from_verdict(guarantee, claimed, verdict, "last stream observation")
+
+
+def _unversioned_transactions(history: History) -> tuple[Operation, ...]:
+    """Each write transaction that did not definitely fail and carries no ``writes``
+    versions (an indeterminate one, typically) as the stream checker reads an
+    indeterminate one: its write actions with their table, key and item (a put's
+    item, none for a delete, unknown for an update) and no version: each may explain
+    one record of its item ("applied or not", never "anything goes"). An answer that
+    says it replayed an earlier request (``meta["replayed"]``) writes nothing, and a
+    transaction whose token an acknowledged transaction with ``writes`` reuses is
+    that request, already counted."""
+    from replicheck.histories.items import request_of, schemas_from_json
+    from replicheck.models.items.requests import ConditionCheck, Delete, Put, TransactWrite
+
+    tables = {}
+    for record in history.observations:
+        if record.f == "tables":
+            tables = {t.name: t for t in schemas_from_json(record.value)}
+    requests = []
+    for op in history.operations:
+        if op.f != "transact-write" or op.status == FAIL:
+            continue
+        try:
+            request = request_of(op)
+        except Exception:
+            continue
+        if isinstance(request, TransactWrite):
+            requests.append((op, request))
+    answered = {r.token for op, r in requests
+                if op.status == OK and "writes" in op.meta and r.token is not None}
+    out = []
+    for op, request in requests:
+        if "writes" in op.meta or op.meta.get("replayed") or (
+                op.status != OK and request.token in answered):
+            continue
+        writes: list[dict[str, Any]] = []
+        for action in request.actions:
+            schema = tables.get(action.table)
+            if isinstance(action, ConditionCheck) or schema is None:
+                continue
+            source = action.item if isinstance(action, Put) else action.key
+            write: dict[str, Any] = {
+                "table": action.table, "delete": isinstance(action, Delete),
+                "key": [source.get(a) for a in schema.key_attributes]}
+            if isinstance(action, Put):
+                write["item"] = dict(action.item)
+            writes.append(write)
+        out.append(replace(op, status=INFO, meta={**op.meta, "writes": writes}))
+    return tuple(out)
 
 
 # -- mechanism promises and clock/Merkle guarantees -----------------------------------------
@@ -634,31 +716,83 @@ def _merkle(history: History, claimed: bool) -> Judgement:
 
 
 def _anti_entropy(history: History, claimed: bool) -> Judgement:
+    from replicheck.histories.checkers.convergence import SnapshotError, parse_entry
+
     guarantee = "anti-entropy-exact"
-    sessions = [s for s in _observations(history, "anti-entropy") if s.get("ok")]
+    sessions = [s for s in _observations(history, "anti-entropy")
+                if s.get("ok") and isinstance(s.get("after"), dict)]
     if not sessions:
         return Judgement(guarantee, NOT_APPLICABLE, claimed,
-                         reason="no completed anti-entropy session observed")
+                         reason="no completed anti-entropy session observed with the "
+                                "replicas' contents after it")
+
+    def shown(entry: Any) -> str:
+        if entry is None:
+            return "nothing"
+        try:
+            return parse_entry(entry).canon
+        except SnapshotError:
+            return _canon(entry)
+
     problems = []
     for session in sessions:
-        missed = sorted(set(session.get("differing", ())) - set(session.get("repaired", ())))
-        if missed:
-            problems.append(f"the sync {session['initiator']} -> {session['peer']} left "
-                            f"key(s) {', '.join(missed)} of their shared ranges differing "
-                            "unrepaired")
+        a, b = session["initiator"], session["peer"]
+        held_a, held_b = session["after"].get(a, {}), session["after"].get(b, {})
+        left = sorted(k for k in set(held_a) | set(held_b)
+                      if shown(held_a.get(k)) != shown(held_b.get(k)))
+        if left:
+            first = left[0]
+            problems.append(
+                f"right after the sync {a} -> {b}, key(s) {', '.join(left)} of their "
+                f"shared ranges still differ (key {first}: {a} holds "
+                f"{shown(held_a.get(first))}, {b} holds {shown(held_b.get(first))}; the "
+                f"store reported repairing {session.get('repaired', [])})")
     return _verdict_judgement(guarantee, claimed, problems,
-                              f"{len(sessions)} anti-entropy session(s) between settled "
-                              "replicas")
+                              f"both replicas read after {len(sessions)} anti-entropy "
+                              "session(s)")
 
 
 def _handoff(history: History, claimed: bool) -> Judgement:
     guarantee = "hinted-handoff-delivers"
-    seen = [h for h in _observations(history, "hints") if h.get("settled")]
-    if not seen:
-        return Judgement(guarantee, NOT_APPLICABLE, claimed, reason="no hints observed")
-    problems = [f"{h['pending']} hinted write(s) still held by fallbacks after heal, "
-                "restart and settle" for h in seen if h.get("pending")]
-    return _verdict_judgement(guarantee, claimed, problems, "hints after settling")
+    seen = [h for h in _observations(history, "hints")
+            if h.get("settled") and isinstance(h.get("held"), list)]
+    held = [(h, hint) for h in seen for hint in h["held"]]
+    if not held:
+        return Judgement(guarantee, NOT_APPLICABLE, claimed,
+                         reason="no hinted write held by a fallback was observed")
+    problems = []
+    for observation, hint in held:
+        owner = observation.get("owners", {}).get(hint["owner"], {}).get(hint["key"])
+        if not _reflects_entry(owner, hint["entry"]):
+            problems.append(
+                f"the hinted write of key {hint['key']} that {hint['fallback']} held for "
+                f"{hint['owner']} ({_canon(hint['entry'])}) is not held by "
+                f"{hint['owner']} after heal, restart and settle (it holds "
+                f"{'nothing' if owner is None else _canon(owner)})")
+    return _verdict_judgement(guarantee, claimed, problems,
+                              f"{len(held)} hinted write(s) against their owners' replicas "
+                              "after settling")
+
+
+def _reflects_entry(held: Any, wanted: Any) -> bool:
+    """Whether the replica entry ``held`` has seen everything the entry ``wanted``
+    holds: every dotted sibling of ``wanted`` held or covered by ``held``'s clock, or
+    a last-writer-wins version at least ``wanted``'s."""
+    if not isinstance(held, dict) or not isinstance(wanted, dict):
+        return bool(held == wanted)
+    if "siblings" in wanted or "siblings" in held:
+        clock = held.get("clock")
+        present = _dots(held)
+        return all(dot in present or _covers(clock, dot) for dot in _dots(wanted))
+    mine, theirs = held.get("version"), wanted.get("version")
+    if theirs is None:
+        return True
+    if mine is None:
+        return False
+    try:
+        return bool(tuple(mine) >= tuple(theirs))
+    except TypeError:
+        return _canon(mine) == _canon(theirs)
 
 
 def _dots(entry: Any) -> set[tuple[str, int]]:
@@ -676,27 +810,53 @@ def _canon(value: Any) -> str:
 
 def _read_repair(history: History, claimed: bool) -> Judgement:
     guarantee = "read-repair-repairs"
-    probes = [p for p in _observations(history, "read-repair") if p.get("merged") is not None]
+    probes = [p for p in _observations(history, "read-repair")
+              if isinstance(p.get("before"), dict)
+              and any(e is not None for e in p["before"].values())]
     if not probes:
         return Judgement(guarantee, NOT_APPLICABLE, claimed,
                          reason="no read saw replicas that disagreed")
     problems = []
     for probe in probes:
-        merged = probe["merged"]
+        merged = _merge_entries([e for e in probe["before"].values() if e is not None])
         wanted = _dots(merged)
         for node, entry in sorted(probe.get("after", {}).items()):
-            if wanted or "siblings" in merged:
+            if "siblings" in merged:
                 missing = wanted - _dots(entry)
                 if missing:
                     problems.append(
                         f"after a read of key {probe['key']} (coordinated by "
                         f"{probe['coordinator']}) {node} lacks sibling(s) "
-                        f"{sorted(missing)} of the merged version")
+                        f"{sorted(missing)} of the merge of what the replicas held")
             elif _canon(entry) != _canon(merged):
                 problems.append(f"after a read of key {probe['key']} {node} holds "
                                 f"{_canon(entry)}, not the merged {_canon(merged)}")
     return _verdict_judgement(guarantee, claimed, problems,
                               f"{len(probes)} read(s) of disagreeing replicas")
+
+
+def _merge_entries(entries: list[Any]) -> Any:
+    """The merge of replica entries, computed here from what the replicas held (never
+    the store's own merge): for dotted versions, every sibling that each other entry
+    holds too or whose dot the other entry's clock does not cover, under the join of
+    the clocks; for last writer wins, the entry of the greatest version."""
+    if any(isinstance(e, dict) and "siblings" in e for e in entries):
+        siblings: dict[tuple[str, int], Any] = {}
+        clock: dict[str, int] = {}
+        for entry in entries:
+            for name, counter in (entry.get("clock") or {}).items():
+                clock[str(name)] = max(clock.get(str(name), 0), int(counter))
+            for sibling in entry.get("siblings", ()):
+                dot = (str(sibling["dot"][0]), int(sibling["dot"][1]))
+                if all(dot in _dots(other) or not _covers(other.get("clock"), dot)
+                       for other in entries if other is not entry):
+                    siblings[dot] = sibling
+        return {"siblings": [siblings[d] for d in sorted(siblings)], "clock": clock}
+    best = entries[0]
+    for entry in entries[1:]:
+        if not _reflects_entry(best, entry):
+            best = entry
+    return best
 
 
 def _covers(clock: Any, dot: tuple[str, int]) -> bool:
@@ -745,7 +905,9 @@ def _vector_clock_order(history: History, claimed: bool) -> Judgement:
     if not writes:
         return Judgement(guarantee, NOT_APPLICABLE, claimed,
                          reason="no acknowledged write with a dotted version")
-    problems = []
+    from replicheck.properties.provenance import unwritten_versions, writes_by_key
+
+    problems = unwritten_versions(final, writes_by_key(history, str(final.get("table"))))
     replicas = final.get("replicas", {})
     for text, acknowledged in sorted(writes.items()):
         entries = [held.get(text) for held in replicas.values()]
@@ -777,40 +939,6 @@ _MECHANISMS: Final = {
     "read-repair-repairs": _read_repair,
     "vector-clock-order": _vector_clock_order,
 }
-
-
-def _shown_key(key: Any) -> str:
-    while isinstance(key, list | tuple) and len(key) == 1:
-        key = key[0]
-    return str(key)
-
-
-def _indeterminate_write_keys(history: History) -> set[str]:
-    """The keys (as :func:`_shown_key` shows them) written by an indeterminate
-    operation (it may have taken effect at any time) or by an acknowledged
-    transaction whose answer carries no ``writes`` versions: a stream record's old
-    image there cannot be judged against the versioned writes alone."""
-    from replicheck.histories.items import request_of
-    from replicheck.models.items.requests import ConditionCheck, Delete, Put, TransactWrite, Update
-
-    keys: set[str] = set()
-    for op in history.operations:
-        unversioned = op.status == OK and op.f == "transact-write" and "writes" not in op.meta
-        if (op.status in (OK, FAIL) and not unversioned) or op.f in READ_KINDS:
-            continue
-        try:
-            request = request_of(op)
-        except Exception:
-            continue
-        actions = request.actions if isinstance(request, TransactWrite) else (request,)
-        for action in actions:
-            if isinstance(action, ConditionCheck):
-                continue
-            if isinstance(action, Put):
-                keys.update(_shown_key(v) for v in action.item.values())
-            elif isinstance(action, Update | Delete):
-                keys.update(_shown_key(v) for v in action.key.values())
-    return keys
 
 
 def judge_guarantee(guarantee: str, history: History, descriptor: Descriptor, *,

@@ -102,6 +102,7 @@ __all__ = [
     "concurrency_machine",
     "conformance_machine",
     "failure_path",
+    "hinted_states",
     "hints_observation",
     "read_repair_probes",
     "twin_sync_observations",
@@ -490,10 +491,35 @@ def twin_sync_observations(store: Any, table: str, nodes: tuple[str, ...]
             if twin.ring.shared_ranges(a, b)]
 
 
-def hints_observation(store: Any, table: str) -> dict[str, Any]:
-    """The ``hints`` observation after settling: how many hinted writes fallbacks
-    still hold."""
-    return {"table": table, "settled": True, "pending": int(store.pending_hints())}
+def hinted_states(store: Any, table: str) -> list[dict[str, Any]]:
+    """Every hinted state the fallbacks of ``store`` hold for ``table``, read from
+    their storage: ``{"fallback", "owner", "key" (key text), "entry"}`` each (empty
+    when the store cannot show its hints)."""
+    if not callable(getattr(store, "hinted", None)):
+        return []
+    return [{"fallback": node, "owner": owner, "key": key_text(key), "entry": entry}
+            for node in store.nodes
+            for (owner, key), entry in sorted(store.hinted(node, table).items(), key=repr)]
+
+
+def hints_observation(store: Any, table: str,
+                      before: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The ``hints`` observation after settling: ``held``, the hinted states the
+    fallbacks held before settling (``before``, when the caller read them) and still
+    hold now, and ``owners``, each of their owners' entries for those keys now; the
+    store's own count of pending hints is kept as ``pending`` (shown, never
+    judged)."""
+    held = [dict(h) for h in before or ()]
+    for hint in hinted_states(store, table):
+        if hint not in held:
+            held.append(hint)
+    owners: dict[str, dict[str, Any]] = {}
+    for owner in sorted({h["owner"] for h in held}):
+        entries = {key_text(k): v for k, v in store.replica_versions(owner, table).items()}
+        owners[owner] = {h["key"]: entries.get(h["key"]) for h in held if h["owner"] == owner}
+    pending = store.pending_hints() if callable(getattr(store, "pending_hints", None)) else 0
+    return {"table": table, "settled": True, "pending": int(pending), "held": held,
+            "owners": owners}
 
 
 def failure_path(target: str) -> Path:
@@ -1002,8 +1028,9 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
         def _observe_leaderless(self, claims: set[str]) -> None:
             """Observe the mechanisms of a leaderless store: replicas before settling
             (Merkle roots at an arbitrary moment), read repair on a copy of the
-            cluster, hints after settling, each anti-entropy session of a full round,
-            and the replicas at the end."""
+            cluster, the hinted states fallbacks hold before settling and their
+            owners' entries after, each anti-entropy session of a full round (both
+            replicas read after it), and the replicas at the end."""
             before = self.raw.replicas_observation(table)
             self.rec.observe("replicas", before)
             _target_divergence(before)
@@ -1015,10 +1042,11 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
                 self.raw.steps.append({"observe": "sync-twins"})
                 for session in twin_sync_observations(self.base, table, nodes):
                     self.rec.observe("anti-entropy", session)
+            hinted = hinted_states(self.base, table)
             self.raw.settle()
             if "hinted-handoff-delivers" in claims and hasattr(self.base, "pending_hints"):
                 self.raw.steps.append({"observe": "hints"})
-                self.rec.observe("hints", hints_observation(self.base, table))
+                self.rec.observe("hints", hints_observation(self.base, table, hinted))
             if anti_entropy:
                 for i, a in enumerate(nodes):
                     for b in nodes[i + 1:]:

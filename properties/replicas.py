@@ -10,11 +10,12 @@ Merkle roots, an invariant judges ``merkle-root-iff-equal`` on a snapshot of eve
 replica (two replicas of a range report equal roots exactly when they hold equal
 entries there). Teardown heals, restarts every node, settles and, with
 anti-entropy, runs sync rounds between every pair of nodes until a round finds
-nothing to repair (each session observed: the keys that differed and the keys it
-repaired); then ``convergence`` (every replica of every key holds the same entry and
-no acknowledged write is lost) and ``anti-entropy-exact`` are judged on the recorded
-history by :func:`~replicheck.properties.guarantees.judge_guarantee`. Leader-mode
-presets have no Merkle trees: convergence after settling only.
+nothing to repair (each session observed: the keys that differed, the keys the store
+says it repaired, and both replicas' entries read right after it); then
+``convergence`` (every replica of every key holds the same entry and no acknowledged
+write is lost) and ``anti-entropy-exact`` are judged on the recorded history by
+:func:`~replicheck.properties.guarantees.judge_guarantee`. Leader-mode presets have
+no Merkle trees: convergence after settling only.
 
 The shared pieces: :class:`DrivenRecording` (a recording store that can also send a
 request to a chosen node, and a put with a causal context), :class:`StepLog` (the
@@ -312,7 +313,9 @@ def leader_replicas_observation(store: Any, table: str) -> dict[str, Any]:
 def sync_session(store: Any, table: str, a: str, b: str) -> dict[str, Any]:
     """One anti-entropy session between ``a`` and ``b``, as an ``anti-entropy``
     observation: the keys of their shared ranges whose entries differed before it,
-    the keys it repaired, and whether it finished."""
+    the keys the store says it repaired (shown, never judged), whether it finished,
+    and ``after``: both replicas' entries of their shared ranges read right after
+    the session (by node, then key text), what ``anti-entropy-exact`` is judged on."""
     shared = set(store.ring.shared_ranges(a, b))
 
     def held(node: str) -> dict[str, str]:
@@ -331,8 +334,10 @@ def sync_session(store: Any, table: str, a: str, b: str) -> dict[str, Any]:
     if result is before:  # the session left no result of its own (it never finished)
         result = None
     repaired = sorted(key_text(k) for k in getattr(result, "repaired_keys", ()) or ())
+    after = {node: {key_text(k): v for k, v in store.replica_versions(node, table).items()
+                    if store.ring.partition_of(k).name in shared} for node in (a, b)}
     return {"table": table, "initiator": a, "peer": b, "ok": ok, "reason": reason,
-            "differing": differing, "repaired": repaired}
+            "differing": differing, "repaired": repaired, "after": after}
 
 
 def idle_client(clients: tuple[str, ...], handles: Mapping[str, Handle], wanted: str

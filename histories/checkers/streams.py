@@ -50,13 +50,26 @@ What is checked, per item (table and key)
       without versions by its new image when no record of the item has that image.
     - ``stream-phantom``: a record no ``ok`` or ``info`` modification explains whose new
       image is the item a ``fail`` modification of the item would have written.
+    - ``stream-unexplained``: any other record no ``ok`` or ``info`` modification of the
+      item explains. A record is explained by the modification of its version, or by
+      one of unknown version whose item (when known and the view shows new images)
+      is the record's new image; one modification explains one record at most (a
+      maximum matching), so a write applied twice, a rolled-back write's record or a
+      record no write made is a violation. An indeterminate modification means
+      "applied or not", never "anything goes".
     - ``stream-reorder``: in stream order, a record's version is below an earlier
       record's version of the same item (a repeated version is only a duplicate).
     - ``stream-image``: the record of a modification has a new image other than the
       item written, an old image other than the item of the previous version (when
       every modification of the item has a known version, so the previous one is
       known), or the wrong event (``REMOVE`` exactly for deletes; ``INSERT`` exactly
-      when there was no previous item).
+      when there was no previous item). In a complete stream showing both images,
+      also in version order: each record's old image is the previous record's new
+      image (no item before the first record when items start absent) and its event
+      fits its images (``REMOVE`` when the new image is empty, ``INSERT`` when the old
+      one is, else ``MODIFY``; never both empty). With every modification recorded
+      exactly once, this holds whichever indeterminate modifications applied; one
+      that applied without a record breaks it, a violation either way.
 
 Verdict
     ``model`` ``"streams"``, ``consistency`` ``("stream-exactly-once",
@@ -112,6 +125,7 @@ _GUARANTEE: Final = {
     "stream-duplicate": "stream-exactly-once",
     "stream-missing": "stream-exactly-once",
     "stream-phantom": "stream-exactly-once",
+    "stream-unexplained": "stream-exactly-once",
     "stream-image": "stream-exactly-once",
     "stream-reorder": "stream-item-order",
 }
@@ -365,18 +379,13 @@ class _Run:
             if covering is not snapshot:
                 continue
             items.setdefault((table, mod.key), ([], []))[1].append(mod)
-        unexplained = 0
         for (table, _), (entries, item_mods) in items.items():
-            unexplained += self._item(snapshot, table, entries, item_mods)
-        if unexplained:
-            self.notes.append(
-                f"stream observation at record {snapshot.record.index}: {unexplained} "
-                "record(s) match no modification in the history (not judged)")
+            self._item(snapshot, table, entries, item_mods)
 
     # ---- one item
 
     def _item(self, snapshot: StreamSnapshot, table: str | None, entries: list[StreamEntry],
-              mods: list[Modification]) -> int:
+              mods: list[Modification]) -> None:
         live = [m for m in mods if m.status != "fail"]
         by_version: dict[tuple[Any, ...], list[Modification]] = {}
         for m in live:
@@ -422,42 +431,105 @@ class _Run:
         # missing
         if snapshot.complete:
             self._missing(snapshot, where, mods, records, entries)
-        # phantoms and images
-        unexplained = 0
+        # phantoms, unexplained records and images
         chain = self._chain(mods)
+        pending: dict[tuple[Any, ...], StreamEntry] = {}
+        imaged: set[int] = set()
         for entry in entries:
             writers = by_version.get(entry.version, [])
             if len(writers) == 1:
-                self._images(snapshot, where, entry, writers[0], chain)
+                if self._images(snapshot, where, entry, writers[0], chain):
+                    imaged.add(entry.position)
                 continue
-            if writers:
-                continue
-            if self._explained(snapshot, entry, live):
-                continue
+            if not writers:
+                pending.setdefault(entry.version, entry)  # a duplicate is reported as such
+        for entry in self._unexplained(snapshot, list(pending.values()), live):
             failed = [m for m in mods if m.status == "fail" and self._same_image(entry, m)]
+            record = (f"a {entry.event} of key {show(entry.key_shown)} (sequence "
+                      f"{show(entry.sequence)}, version {_show_version(entry.version)}, new "
+                      f"image {show(entry.raw.get('new_image'))})")
             if failed and snapshot.has_new and "new_image" in entry.raw:
                 self._add("stream-phantom", failed[:1], [entry],
-                          f"{where} holds a {entry.event} of key {show(entry.key_shown)} "
-                          f"(sequence {show(entry.sequence)}, new image "
-                          f"{show(entry.raw.get('new_image'))}) that no successful or "
-                          f"indeterminate modification explains; it is what failed op "
-                          f"{failed[0].op} would have written, and nothing from a failed write "
-                          "may appear")
+                          f"{where} holds {record} that no successful or indeterminate "
+                          f"modification explains; it is what failed op {failed[0].op} "
+                          "would have written, and nothing from a failed write may appear")
             else:
-                unexplained += 1
-        return unexplained
+                self._add("stream-unexplained", [], [entry],
+                          f"{where} holds {record} that no modification of the item "
+                          "explains: every record stands for exactly one successful or "
+                          "indeterminate write (a write applied twice, a rolled-back "
+                          "write, a record no write made)")
+        if snapshot.complete and snapshot.has_new and snapshot.has_old:
+            self._record_chain(where, entries, imaged)
 
-    def _explained(self, snapshot: StreamSnapshot, entry: StreamEntry,
-                   live: list[Modification]) -> bool:
-        """Some ok/info modification without a known version may have made it."""
-        for m in live:
-            if m.version is not None:
-                continue
-            if not m.item_known or not snapshot.has_new or "new_image" not in entry.raw:
-                return True
-            if self._same_image(entry, m):
-                return True
-        return False
+    def _unexplained(self, snapshot: StreamSnapshot, pending: list[StreamEntry],
+                     live: list[Modification]) -> list[StreamEntry]:
+        """The records of ``pending`` (no modification of their version) that the
+        ok/info modifications of unknown version cannot explain, each modification
+        explaining one record at most (a maximum matching: the records left over)."""
+        unknown = [m for m in live if m.version is None]
+        fits = [[i for i, m in enumerate(unknown) if self._fits(snapshot, entry, m)]
+                for entry in pending]
+        owner: dict[int, int] = {}
+
+        def augment(record: int, seen: set[int]) -> bool:
+            for mod in fits[record]:
+                if mod in seen:
+                    continue
+                seen.add(mod)
+                if mod not in owner or augment(owner[mod], seen):
+                    owner[mod] = record
+                    return True
+            return False
+
+        return [entry for i, entry in enumerate(pending) if not augment(i, set())]
+
+    def _fits(self, snapshot: StreamSnapshot, entry: StreamEntry, mod: Modification) -> bool:
+        """Whether ``mod`` (of unknown version) may have made the record ``entry``."""
+        if not mod.item_known or not snapshot.has_new or "new_image" not in entry.raw:
+            return True
+        return self._same_image(entry, mod)
+
+    def _record_chain(self, where: str, entries: list[StreamEntry], imaged: set[int]) -> None:
+        """In version order, each record's old image is the previous record's new image
+        (none before the item's first record when items start absent), and its event
+        fits its images: with every modification recorded exactly once, this holds
+        whichever indeterminate writes applied (one that applied without a record
+        breaks it, and that is a violation either way)."""
+        unique: dict[tuple[Any, ...], StreamEntry] = {}
+        for entry in entries:
+            unique.setdefault(entry.version, entry)
+        try:
+            ordered = sorted(unique.values(), key=lambda e: e.version)
+        except TypeError:
+            return
+        previous: StreamEntry | None = None
+        for entry in ordered:
+            problems = []
+            if "old_image" in entry.raw and "new_image" in entry.raw:
+                old, new = entry.raw["old_image"], entry.raw["new_image"]
+                judged = (previous is None and self.items_start_absent) or (
+                    previous is not None and "new_image" in previous.raw)
+                expected = None if previous is None else previous.raw["new_image"]
+                if judged and canonical(old) != canonical(expected):
+                    before = ("the item did not exist before its first record"
+                              if previous is None else
+                              f"the item's previous record (sequence "
+                              f"{show(previous.sequence)}, version "
+                              f"{_show_version(previous.version)}) left {show(expected)}")
+                    problems.append(f"has old image {show(old)} but {before}")
+                event = "REMOVE" if new is None else "INSERT" if old is None else "MODIFY"
+                if old is None and new is None:
+                    problems.append("shows no item before and none after: a record of no "
+                                    "change")
+                elif entry.event != event:
+                    problems.append(f"is a {entry.event} but its images make it a {event}")
+            if problems and entry.position not in imaged:
+                self._add("stream-image", [], [entry],
+                          f"in {where}, the record of key {show(entry.key_shown)} at version "
+                          f"{_show_version(entry.version)} {'; it '.join(problems)}; a record "
+                          "must show the modification it stands for")
+            previous = entry
 
     @staticmethod
     def _same_image(entry: StreamEntry, mod: Modification) -> bool:
@@ -517,7 +589,9 @@ class _Run:
         return True, ordered[i - 1]
 
     def _images(self, snapshot: StreamSnapshot, where: str, entry: StreamEntry,
-                mod: Modification, chain: _Chain | None) -> None:
+                mod: Modification, chain: _Chain | None) -> bool:
+        """Report the record of ``mod`` if its images or event do not fit; whether
+        it was reported."""
         problems = []
         if snapshot.has_new and "new_image" in entry.raw and mod.item_known:
             expected = None if mod.delete else mod.item
@@ -546,6 +620,7 @@ class _Run:
                       f"in {where}, the record of {self._mod_text([mod], entry)} "
                       f"{'; it '.join(problems)}; a record must show the modification it "
                       "stands for")
+        return bool(problems)
 
     # ---- reporting
 

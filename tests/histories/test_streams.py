@@ -327,3 +327,77 @@ def test_swapping_two_records_of_an_item_is_a_reorder(steps: list[Any], data: An
     swapped[i], swapped[j] = swapped[j], swapped[i]
     v = check_streams(history(rows, stream(swapped)))
     assert set(types(v)) == {"stream-reorder"}
+
+
+# ---------------------------------------------------------------------------------------
+# every record is explained by exactly one write that did not fail
+
+
+def test_an_indeterminate_write_applied_twice_is_unexplained() -> None:
+    """An ``info`` write may explain one record, never two: its second apply is a
+    record no modification explains."""
+    writes = (put(1, "a", A1, 1), put(3, "a", A2, None, status="info"))
+    twice = [rec("INSERT", "a", 1, None, A1), rec("MODIFY", "a", 2, A1, A2),
+             rec("MODIFY", "a", 3, A2, A2)]
+    assert types(check_streams(history(*writes, stream(twice)))) == ["stream-unexplained"]
+
+
+def test_a_record_no_write_made_is_a_violation() -> None:
+    h = history(put(1, "a", A1, 1), stream([rec("INSERT", "a", 1, None, A1),
+                                            rec("INSERT", "b", 1, None, B1)]))
+    [a] = check_streams(h).anomalies
+    assert a.type == "stream-unexplained" and a.data["key"] == ["b"]
+    assert a.data["guarantees"] == ["stream-exactly-once"]
+
+
+def test_a_rolled_back_transaction_without_recorded_writes_leaves_no_record() -> None:
+    h = history(txn(1, [], status="fail"), stream([rec("INSERT", "a", 1, None, A1)]))
+    assert types(check_streams(h)) == ["stream-unexplained"]
+
+
+def test_a_wrong_old_image_is_caught_next_to_an_indeterminate_write() -> None:
+    """Indeterminate means applied or not: the records themselves chain, so an old
+    image no explanation fits is a violation even on an item an info write touched."""
+    writes = (put(1, "a", A1, 1), put(3, "a", A2, None, status="info"),
+              put(2, "a", item("a", 3), 3))
+    faithful = [rec("INSERT", "a", 1, None, A1), rec("MODIFY", "a", 2, A1, A2),
+                rec("MODIFY", "a", 3, A2, item("a", 3))]
+    assert check_streams(history(*writes, stream(faithful))).valid is True
+    skipped = [faithful[0], faithful[2]]  # the info write did not apply
+    assert check_streams(history(*writes, stream(
+        [skipped[0], rec("MODIFY", "a", 3, A1, item("a", 3))]))).valid is True
+    wrong = [faithful[0], faithful[1], rec("MODIFY", "a", 3, A1, item("a", 3))]
+    assert types(check_streams(history(*writes, stream(wrong)))) == ["stream-image"]
+    hidden = [faithful[0], rec("MODIFY", "a", 3, A2, item("a", 3))]  # applied, no record
+    assert types(check_streams(history(*writes, stream(hidden)))) == ["stream-image"]
+
+
+@given(leader_steps, st.data())
+def test_applying_a_write_twice_is_caught(steps: list[Any], data: Any) -> None:
+    """A second record of one modification, at the item's next version."""
+    rows, records, _ = leader(steps)
+    if not records:
+        return
+    i = data.draw(st.integers(0, len(records) - 1))
+    again = records[i]
+    last = max(r["sequence"] for r in records if r["key"] == again["key"])
+    latest = next(r for r in records if r["key"] == again["key"] and r["sequence"] == last)
+    extra = {**again, "sequence": last + 1, "old_image": latest["new_image"],
+             "event": again["event"] if again["new_image"] is None
+             else "INSERT" if latest["new_image"] is None else "MODIFY"}
+    v = check_streams(history(rows, stream([*records, extra])))
+    assert v.valid is False
+    assert any(extra in a.data["records"] for a in v.anomalies), [
+        a.explanation for a in v.anomalies]
+
+
+@given(leader_steps, st.data())
+def test_a_wrong_old_image_is_caught(steps: list[Any], data: Any) -> None:
+    rows, records, _ = leader(steps)
+    if not records:
+        return
+    i = data.draw(st.integers(0, len(records) - 1))
+    wrong = dict(records[i], old_image={"pk": records[i]["key"][0], "n": -1})
+    corrupted = [*records[:i], wrong, *records[i + 1:]]
+    v = check_streams(history(rows, stream(corrupted)))
+    assert "stream-image" in types(v), [a.explanation for a in v.anomalies]
