@@ -62,7 +62,8 @@ File format (UTF-8 JSON, one object)::
     - ``observe``: ``"replicas"`` or ``"stream"``: record a snapshot of every replica
       (taken as quiescent) or of the change stream of the first table, for the
       convergence and stream checkers; ``"snapshot"``: a snapshot of every replica
-      taken mid-run (not quiescent: Merkle roots at an arbitrary moment);
+      taken mid-run (not quiescent: Merkle roots at an arbitrary moment; recorded,
+      as the machines record it, as a ``replicas`` observation);
       ``"hints"``: the hinted writes fallbacks still hold (after settling);
       ``"read-repair"``: for every key of the suite's key space whose replicas
       disagree, one read on a copy of the cluster with every message delivered
@@ -93,7 +94,8 @@ Recording a schedule
     which returns the path written (None when the store is no ScheduleRecorder or
     the file could not be written: it never masks the failure). It adds the
     ``observe`` steps the claims need (replicas for ``convergence``, the stream for
-    the stream guarantees) when the recorded steps end without them.
+    the stream guarantees) when the recorded steps end without them and replay can
+    take them on that store (:func:`claimed_observations`).
 """
 
 from __future__ import annotations
@@ -121,6 +123,7 @@ __all__ = [
     "burst_requests",
     "burst_step",
     "check_step",
+    "claimed_observations",
     "completed_schedule",
     "decision_from_json",
     "decision_to_json",
@@ -779,10 +782,24 @@ def completed_schedule(store: Any) -> Schedule | None:
     if not isinstance(recorder, ScheduleRecorder):
         return None
     steps = list(recorder.steps)
-    claims = {c.guarantee for c in recorder.descriptor.claims}
     tail = {s.get("observe") for s in steps[-2:]}
-    if "convergence" in claims and "replicas" not in tail:
-        steps.append({"observe": "replicas"})
-    if claims & {"stream-exactly-once", "stream-item-order"} and "stream" not in tail:
-        steps.append({"observe": "stream"})
+    steps += [{"observe": kind} for kind in claimed_observations(recorder.store)
+              if kind not in tail]
     return Schedule(recorder.target, recorder.seed, tuple(steps))
+
+
+def claimed_observations(store: Any) -> tuple[str, ...]:
+    """The ``observe`` steps that end a schedule of ``store`` (the store itself, not a
+    recorder) so that its claims can be judged: ``replicas`` for ``convergence``,
+    ``stream`` for the stream guarantees; each only when replay can record it on this
+    store (:func:`replicheck.properties.replay.can_observe`): a claim the store gives
+    no means to check stays unjudged rather than making the schedule unreplayable."""
+    from replicheck.properties.replay import can_observe
+
+    claims = {str(c.guarantee) for c in store.descriptor.claims}
+    wanted = []
+    if "convergence" in claims:
+        wanted.append("replicas")
+    if claims & {"stream-exactly-once", "stream-item-order"}:
+        wanted.append("stream")
+    return tuple(kind for kind in wanted if can_observe(store, kind))

@@ -346,3 +346,65 @@ def test_the_example_adapter_passes_the_suite() -> None:
     # the contract test, then one test per property that applies; the others skip
     assert f"{1 + len(applying)} passed, {skipped} skipped" in done.stdout
     assert "lacks the capability deterministic-scheduling" in done.stdout
+
+
+def test_global_tables_shows_its_regions_replicas_on_replay() -> None:
+    """Every schedule written for global-tables ends with ``observe replicas`` (it
+    claims convergence): replay takes that observation as the machines do, and
+    convergence is judged on it."""
+    result = replay(conditional_race("global-tables"))
+    observed = [r for r in result.history.observations if r.f == "replicas"]
+    assert len(observed) == 1
+    assert set(observed[0].value["replicas"]) == set(build_store("global-tables").replicas())
+    statuses = {j.guarantee: j.status for j in result.judgements}
+    assert statuses["convergence"] == "holds"
+    assert result.exit_status == 0
+
+
+def test_a_mid_run_snapshot_is_recorded_where_the_convergence_checker_reads_it() -> None:
+    """An ``observe snapshot`` step records a (not quiescent) replicas observation, as
+    the machines record it: the Merkle-root check judges it on replay too."""
+    schedule = Schedule("mutant:merkle-root-ignores-child", 0, (
+        *(submit_step(f"c{i}", Put(T, {"pk": f"k{i}", "v": i})) for i in range(6)),
+        {"partition": [["n1"], ["n2", "n3", "n4", "n5"]]},
+        *(submit_step(f"d{i}", Put(T, {"pk": f"k{i}", "v": 10 + i})) for i in range(6)),
+        {"run": {"steps": 200}},
+        {"observe": "snapshot"},
+    ))
+    result = replay(schedule)
+    snapshots = [r for r in result.history.observations if r.f == "replicas"]
+    assert len(snapshots) == 1 and snapshots[0].value["quiescent"] is False
+    assert not [r for r in result.history.observations if r.f == "snapshot"]
+
+
+class _NoReplicas:
+    """dynamodb without the means to show its replicas or its stream (it still
+    claims convergence and the stream guarantees)."""
+
+    HIDDEN = frozenset({"replicas", "replica_versions", "replica_items",
+                        "replicas_observation", "stream_records"})
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self.HIDDEN:
+            raise AttributeError(name)
+        return getattr(self.__dict__["store"], name)
+
+
+def no_replicas() -> Any:
+    return _NoReplicas(preset("dynamodb"))
+
+
+def test_a_schedule_ends_only_with_observations_replay_can_make() -> None:
+    from replicheck.properties.replay import can_observe
+    from replicheck.properties.schedule import claimed_observations
+
+    assert claimed_observations(build_store("global-tables")) == ("replicas",)
+    assert claimed_observations(build_store("dynamodb")) == ("replicas", "stream")
+    bare = _NoReplicas(build_store("dynamodb"))  # claims convergence and the stream
+    assert claimed_observations(bare) == ()
+    assert not can_observe(bare, "replicas") and not can_observe(bare, "stream")
+    with pytest.raises(ScheduleError, match="cannot show its replicas: that needs"):
+        replay(Schedule(f"{__name__}:no_replicas", 0, ({"observe": "replicas"},)))
