@@ -341,16 +341,17 @@ def _shrunk(found: GuaranteeViolation | None, target: str, seed: int
 def _note_minimal(error: BaseException, cx: Counterexample, target: str) -> None:
     """Write ``cx``'s (shrunk) schedule next to the machine's failing schedule and say
     so on ``error`` (what pytest shows), with its replay command."""
-    if cx.schedule is None:
-        return
     from replicheck.properties.machines import failure_path
-    from replicheck.properties.schedule import dump, from_json
+    from replicheck.properties.schedule import counterexample_schedule, dump
 
+    schedule = counterexample_schedule(cx)
+    if schedule is None:
+        return
     path = failure_path(target)
     path = path.with_name(path.stem + "-minimal.json")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        dump(from_json(cx.schedule), path)
+        dump(schedule, path)
     except (OSError, ValueError):
         return
     error.add_note(f"minimal schedule ({cx.decisions} steps, one scheduler decision = one "

@@ -5,7 +5,11 @@
 ``package.module:factory``), performs every step in order through a
 :class:`~replicheck.properties.recording.RecordingStore` (which records the history),
 records every operation still in flight as indeterminate, and judges every guarantee
-the store claims with :func:`replicheck.properties.guarantees.judge_claims`.
+the store claims with :func:`replicheck.properties.guarantees.judge_claims`; when the
+schedule names a guarantee the store does not claim (a file written for an
+observation), that one too, as an observation
+(:func:`replicheck.properties.machines.judge_unclaimed`), so replaying an observation
+shows it (it never changes the exit status).
 
 Deterministic: the recorder's clock is the simulation's global clock (nanoseconds;
 a step counter for a store without one), so replaying a schedule twice, in any
@@ -90,6 +94,13 @@ class ReplayResult:
     history: History
     records: tuple[Any, ...]
     judgements: tuple[Judgement, ...]
+
+    @property
+    def recorded(self) -> Judgement | None:
+        """The judgement of the guarantee the schedule names (its ``guarantee``: the
+        violation or observation the file was written for), None when it names none."""
+        return next((j for j in self.judgements if j.guarantee == self.schedule.guarantee),
+                    None)
 
     @property
     def history_jsonl(self) -> str:
@@ -326,6 +337,12 @@ def replay(schedule: Schedule, *, timeout: float = 30.0) -> ReplayResult:
         records = runner.rec.recorder.records()
         history = runner.rec.history()
         judgements = tuple(judge_claims(history, descriptor, timeout=timeout))
+        if schedule.guarantee is not None and all(
+                j.guarantee != schedule.guarantee for j in judgements):
+            from replicheck.properties.machines import judge_unclaimed
+
+            # an observation: the anomaly the file was written for, judged and shown
+            judgements += (judge_unclaimed(schedule.guarantee, history, descriptor),)
         return ReplayResult(schedule, descriptor.name, history, records, judgements)
     finally:
         close = getattr(store, "close", None)

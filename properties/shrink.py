@@ -554,7 +554,8 @@ def _minimize(cx: Counterexample, target: str, seed: int, seconds: float,
         "teardown: " + describe_step(s) for s in resolved.epilogue)
     return dc_replace(cx, explanation=judgement.explanation(), steps=words,
                       decisions=len(kept), history=result.history,
-                      verdict=judgement.verdict, schedule=schedule.to_json())
+                      verdict=judgement.verdict,
+                      schedule=dc_replace(schedule, guarantee=cx.guarantee).to_json())
 
 
 def _words(cx: Counterexample, index: int | None, step: Step,

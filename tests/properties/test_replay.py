@@ -408,3 +408,48 @@ def test_a_schedule_ends_only_with_observations_replay_can_make() -> None:
     assert not can_observe(bare, "replicas") and not can_observe(bare, "stream")
     with pytest.raises(ScheduleError, match="cannot show its replicas: that needs"):
         replay(Schedule(f"{__name__}:no_replicas", 0, ({"observe": "replicas"},)))
+
+
+def stale_eventual_read(guarantee: str | None = "stale-read") -> Schedule:
+    """Two puts, then an eventually consistent read a follower serves before it
+    applied the second: a stale read, which dynamodb does not claim to prevent."""
+    return Schedule("dynamodb", 0, (
+        submit_step("c0", Put(T, {"pk": "a", "v": 1})), {"run": {}},
+        submit_step("c0", Put(T, {"pk": "a", "v": 2})), {"run": {}},
+        submit_step("c1", Get(T, {"pk": "a"}, consistent=False)), {"run": {}},
+    ), guarantee)
+
+
+def test_replaying_an_observation_judges_and_shows_the_observed_guarantee(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = dump(stale_eventual_read(), tmp_path / "observed.json")
+    assert json.loads(path.read_text())["guarantee"] == "stale-read"
+    assert load(path) == stale_eventual_read()
+    result = replay(load(path))
+    assert result.recorded is not None
+    assert (result.recorded.guarantee, result.recorded.status,
+            result.recorded.claimed) == ("stale-read", "observed", False)
+    assert result.exit_status == 0  # an observation never fails the replay
+    assert replay(stale_eventual_read(None)).recorded is None
+    assert "stale-read" not in {j.guarantee for j in replay(stale_eventual_read(None))
+                                .judgements}
+    assert main(["replay", str(path)]) == 0
+    shown = capsys.readouterr().out
+    assert "# stale-read: observed" in shown
+    assert main(["replay", "--json", str(path)]) == 0
+    judged = {j["guarantee"]: j for j in json.loads(capsys.readouterr().out)["judgements"]}
+    assert judged["stale-read"]["status"] == "observed"
+    assert judged["stale-read"]["claimed"] is False
+    assert judged["stale-read"]["anomalies"]
+
+
+def test_a_counterexample_file_names_its_guarantee() -> None:
+    from replicheck.properties.outcomes import Counterexample
+    from replicheck.properties.schedule import counterexample_schedule
+
+    schedule = stale_eventual_read(None)
+    cx = Counterexample("p", "stale-read", "seen", schedule=schedule.to_json())
+    assert counterexample_schedule(cx) == stale_eventual_read()
+    assert counterexample_schedule(Counterexample("p", "stale-read", "seen")) is None
+    with pytest.raises(ScheduleError, match="guarantee is 3; expected a guarantee ID"):
+        loads('{"target": "dynamodb", "guarantee": 3, "steps": []}')
