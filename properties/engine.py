@@ -211,7 +211,7 @@ def _minimized(cx: Counterexample, target: str, seed: int,
     except Exception:  # an optional courtesy: its absence or failure changes nothing
         return cx
     minimize = getattr(shrink, "minimize_counterexample", None)
-    if not callable(minimize) or cx.schedule is None:
+    if not callable(minimize) or (cx.schedule is None and cx.batches is None):
         return cx
     try:
         shrunk = (minimize(cx, target, seed) if seconds is None

@@ -492,8 +492,16 @@ def minimize_counterexample(cx: Counterexample, target: str, seed: int = 0, *,
     and the replay's history, verdict and explanation. ``cx`` unchanged when it has
     no schedule or when its schedule with the canonical epilogue does not reproduce
     the violation. At most ``seconds`` of work and ``max_replays`` replays (then the
-    best found so far). Never raises."""
+    best found so far). A threaded counterexample (with ``batches``, no schedule) is
+    shrunk by :func:`replicheck.properties.threaded_shrink.minimize_threaded` on
+    stores ``target`` builds instead. Never raises."""
     try:
+        if cx.schedule is None and cx.batches is not None:
+            from replicheck.properties.engine import store_factory
+            from replicheck.properties.threaded_shrink import minimize_threaded
+
+            return minimize_threaded(cx, store_factory(target, seed), target,
+                                     seconds=seconds)
         return _minimize(cx, target, seed, seconds, max_replays)
     except Exception:  # shrinking is a courtesy: never mask the failure it shrinks
         return cx
