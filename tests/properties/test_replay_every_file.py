@@ -15,8 +15,10 @@ prints) is replayed:
   order (the file may add the observations its claims need), so the replay's
   exit status is the one the recorded example earned.
 
-The failing schedules of the mutants under the catalog's full budget are replayed by
-tests/properties/test_mutants_caught.py.
+Every mutant is also run as the catalog's test runs it (``ci``, its full example
+budget, no shrinking), and each schedule its failing examples wrote (what the pytest
+plugin prints) and its counterexample's is replayed: the guarantee that caught the
+mutant is violated again.
 """
 
 from __future__ import annotations
@@ -28,14 +30,16 @@ import pytest
 from hypothesis import Phase, settings
 
 from replicheck.histories.history import History
-from replicheck.implementation.mutants import MUTANTS
+from replicheck.implementation.mutants import MUTANTS, Mutant
 from replicheck.implementation.presets import PRESETS
 from replicheck.properties import engine
 from replicheck.properties.guarantees import OBSERVED, VIOLATED
+from replicheck.properties.machines import FAILURE_DIR_ENV
+from replicheck.properties.mutation import run_mutant
 from replicheck.properties.outcomes import Counterexample, SuiteOutcome
 from replicheck.properties.profiles import settings_for
 from replicheck.properties.replay import ReplayResult, replay
-from replicheck.properties.schedule import load
+from replicheck.properties.schedule import counterexample_schedule, dump, load
 from replicheck.reports.cli import _write_reports
 from replicheck.reports.naming import replay_file_name
 
@@ -128,3 +132,26 @@ def test_global_tables_writes_replay_files_that_replay(
     """The files the report of global-tables pointed at, which replay refused."""
     files, _ = _verified("global-tables", tmp_path, monkeypatch)
     assert [path for path, example in files if example is not None]
+
+
+@pytest.mark.parametrize("entry", MUTANTS, ids=[m.name for m in MUTANTS])
+def test_every_schedule_a_caught_mutant_writes_replays_its_violation(
+        entry: Mutant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(FAILURE_DIR_ENV, str(tmp_path))
+    result = run_mutant(entry, profile="ci", max_examples=100, shrink=False)
+    assert result.caught, result.message
+    files: list[tuple[Path, Counterexample | None]] = [
+        (path, None) for path in sorted(tmp_path.glob("*.json"))]
+    schedule = None if result.counterexample is None else counterexample_schedule(
+        result.counterexample)
+    if schedule is not None:
+        files.append((dump(schedule, tmp_path / "counterexample.json"),
+                      result.counterexample))
+    claims = frozenset(str(c.guarantee) for c in entry.build(0).descriptor.claims)
+    problems = [p for path, example in files for p in _problems(path, example, claims)]
+    assert not problems, "\n".join(problems)
+    # a machine that records a schedule writes its file as it fails (none otherwise),
+    # naming the guarantee its counterexample shows
+    assert (schedule is None) == (not files)
+    assert result.counterexample is not None
+    assert {load(path).guarantee for path, _ in files} <= {result.counterexample.guarantee}
