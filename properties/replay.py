@@ -148,8 +148,11 @@ OBSERVATIONS_NEED: Final = {
 
 def can_observe(store: Any, kind: str) -> bool:
     """Whether replay can record the observation ``kind`` (an ``observe`` step) on
-    ``store``: the one rule both replay and every schedule writer follow, so that no
-    writer records an observation replay cannot redo (:data:`OBSERVATIONS_NEED`)."""
+    ``store`` (:data:`OBSERVATIONS_NEED`): the rule replay follows, which the
+    schedule writers that add observations of their own (the claims' observations of
+    :func:`~replicheck.properties.schedule.claimed_observations`, the shrinker's
+    epilogue) ask first, so that no file ends with an observation replay cannot
+    take."""
     def offers(*names: str) -> bool:
         return all(callable(getattr(store, n, None)) for n in names)
 
