@@ -305,7 +305,8 @@ def every_mechanism(target: str) -> Schedule:
     writes on both sides of a partition, a mid-run snapshot, then (healed, as the
     machines' teardown) read repair and anti-entropy on copies of the cluster, hints,
     one sync per pair, the replicas."""
-    nodes = build_store(target).nodes
+    store: Any = build_store(target)
+    nodes = store.nodes
     return Schedule(target, 0, (
         *(submit_step(f"c{i}", Put(T, {"pk": f"k{i % 3}", "v": i})) for i in range(4)),
         {"partition": [[nodes[0]], list(nodes[1:])]},
@@ -380,7 +381,8 @@ def test_global_tables_shows_its_regions_replicas_on_replay() -> None:
     result = replay(conditional_race("global-tables"))
     observed = [r for r in result.history.observations if r.f == "replicas"]
     assert len(observed) == 1
-    assert set(observed[0].value["replicas"]) == set(build_store("global-tables").replicas())
+    regions: Any = build_store("global-tables")
+    assert set(observed[0].value["replicas"]) == set(regions.replicas())
     statuses = {j.guarantee: j.status for j in result.judgements}
     assert statuses["convergence"] == "holds"
     assert result.exit_status == 0
