@@ -340,12 +340,17 @@ def _shrunk(found: GuaranteeViolation | None, target: str, seed: int
 
 def _note_minimal(error: BaseException, cx: Counterexample, target: str) -> None:
     """Write ``cx``'s (shrunk) schedule next to the machine's failing schedule and say
-    so on ``error`` (what pytest shows), with its replay command."""
+    so on ``error`` (what pytest shows), with its replay command; a shrunk threaded
+    counterexample (no schedule) is shown on ``error`` as it is."""
     from replicheck.properties.machines import failure_path
     from replicheck.properties.schedule import counterexample_schedule, dump
 
     schedule = counterexample_schedule(cx)
     if schedule is None:
+        if cx.batches is not None:
+            error.add_note(f"shrunk to {cx.decisions} operation(s) in {len(cx.batches)} "
+                           "batch(es), which failed again when rerun:\n"
+                           + "\n".join(f"  {s}" for s in cx.steps) + "\n" + cx.explanation)
         return
     path = failure_path(target)
     path = path.with_name(path.stem + "-minimal.json")

@@ -117,6 +117,10 @@ def test_the_engine_shrinks_a_threaded_failure_and_reports_operations() -> None:
     assert isinstance(first, GuaranteeViolation) and first.counterexample is not None
     assert shrunk.decisions is not None and first.counterexample.decisions is not None
     assert shrunk.decisions < first.counterexample.decisions
+    notes = "\n".join(getattr(first, "__notes__", ()))
+    assert f"shrunk to {shrunk.decisions} operation(s) in {len(shrunk.batches)} batch(es)" \
+        in notes
+    assert shrunk.steps[-1] in notes
     from replicheck.properties.outcomes import StoreOutcome, SuiteOutcome
 
     text = render_markdown(SuiteOutcome("ci", (StoreOutcome(
