@@ -239,11 +239,14 @@ def _write_minimal(cx: Counterexample | None, target: str) -> Path | None:
     from replicheck.properties.machines import failure_path
     from replicheck.properties.schedule import counterexample_schedule, dump
 
+    schedule = counterexample_schedule(cx)
+    if schedule is None:
+        return None
     path = failure_path(target)
     path = path.with_name(path.stem + "-minimal.json")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        dump(counterexample_schedule(cx), path)
+        dump(schedule, path)
     except (OSError, ValueError):
         return None
     return path
