@@ -176,6 +176,15 @@ MUTANTS: tuple[Mutant, ...] = (
         "half-done exchange that only reading both replicas after the session shows.",
         "anti-entropy-exact", repair.anti_entropy_ignores_pull),
     Mutant(
+        "anti-entropy-misses-peer-only-keys", "dynamo-lww",
+        "An anti-entropy session finds the differing keys of a bucket by walking its own "
+        "entries and looking each up among the peer's, never the other way round, so a "
+        "key the peer holds and the initiator lacks (a write the initiator missed) is "
+        "never repaired from that side while the session reports success. A one-sided "
+        "set difference is the classic slip of a hand-written diff: a Merkle exchange "
+        "must take a key missing on either side of a differing bucket as differing.",
+        "anti-entropy-exact", repair.anti_entropy_misses_peer_only_keys),
+    Mutant(
         "merkle-tree-misses-overwrites", "dynamo-lww",
         "Each replica updates its Merkle trees incrementally, but only when a key first "
         "appears: overwriting a key leaves its leaf hash as it was, so replicas holding "
@@ -242,6 +251,15 @@ MUTANTS: tuple[Mutant, ...] = (
         "before reading its children (the Kinesis Client Library enforces it); reading "
         "the child first reorders an item's changes.",
         "stream-item-order", changefeed.stream_reorders_on_failover),
+    Mutant(
+        "stream-skips-record-after-failover", "dynamodb",
+        "When a partition changes leader, the stream reader resumes one record past its "
+        "checkpoint and never emits the new leader's first change: at-most-once "
+        "delivery where exactly-once is promised. The mirror image of "
+        "stream-duplicate-on-failover. A Kafka consumer's committed offset names the "
+        "next record to read, not the last one read: confusing the two by one repeats a "
+        "record on resume, erring the other way loses one, as here.",
+        "stream-exactly-once", changefeed.stream_skips_record_after_failover),
     Mutant(
         "stream-old-image-from-committed-state", "dynamodb",
         "The leader takes a write's old image from its committed state instead of the "

@@ -27,6 +27,7 @@ __all__ = [
     "stream_emits_unchanged_writes",
     "stream_old_image_from_committed_state",
     "stream_reorders_on_failover",
+    "stream_skips_record_after_failover",
 ]
 
 
@@ -127,6 +128,29 @@ def stream_reorders_on_failover(seed: int = 0) -> LeaderStore:
     leader's last."""
     store = dynamodb(seed)
     store.__class__ = _FailoverReorderingStore
+    return store
+
+
+class _FailoverSkippingStore(_LogViewStore):
+    """Resumes a partition's stream after a leader change one record too far."""
+
+    def view(self, log: list[Entry]) -> list[Entry]:
+        out: list[Entry] = []
+        skip = False
+        for entry in log:
+            if entry.kind == "noop" and out:
+                skip = True
+            elif skip and _changes(entry):
+                skip = False
+                continue  # THE BUG: the checkpoint is taken as the next record's start
+            out.append(entry)
+        return out
+
+
+def stream_skips_record_after_failover(seed: int = 0) -> LeaderStore:
+    """``dynamodb`` whose stream loses a new leader's first record."""
+    store = dynamodb(seed)
+    store.__class__ = _FailoverSkippingStore
     return store
 
 

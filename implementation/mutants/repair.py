@@ -25,9 +25,11 @@ from replicheck.implementation.reference.leaderless.store import LeaderlessStore
 from replicheck.implementation.reference.leaderless.versions import State
 from replicheck.implementation.reference.sim import Timer
 from replicheck.models.lww import Stamped
+from replicheck.models.merkle import Key
 
 __all__ = [
     "anti_entropy_ignores_pull",
+    "anti_entropy_misses_peer_only_keys",
     "hint_sent_to_first_replica",
     "merkle_tree_misses_overwrites",
     "tombstone_purged_at_once",
@@ -61,6 +63,33 @@ def anti_entropy_ignores_pull(seed: int = 0) -> LeaderlessStore:
     store = dynamo_lww(seed)
     for node in store.node_endpoints.values():
         node.sync.__class__ = _PushOnlyEngine
+    return store
+
+
+class _OwnKeysDiffEngine(SyncEngine):
+    """Compares differing buckets by walking its own entries only: a key the peer
+    holds and this node lacks is never found to differ."""
+
+    def _on_buckets(self, session: Any,
+                    buckets: tuple[tuple[tuple[Key, bytes], ...], ...]) -> None:
+        storage = self.node.storage
+        # THE BUG: the peer's entries are looked up from this node's, never walked
+        trimmed = tuple(
+            tuple((k, h) for k, h in theirs if _holds_merkle_key(storage, session.table, name, k))
+            for (name, _), theirs in zip(session.buckets, buckets, strict=True))
+        super()._on_buckets(session, trimmed)
+
+
+def _holds_merkle_key(storage: ReplicaStorage, table: str, range_name: str, key: Key) -> bool:
+    """Whether ``storage``'s tree of ``range_name`` holds the Merkle key ``key``."""
+    return key in storage.tree(table, range_name)
+
+
+def anti_entropy_misses_peer_only_keys(seed: int = 0) -> LeaderlessStore:
+    """``dynamo-lww`` whose anti-entropy never finds the keys only the peer holds."""
+    store = dynamo_lww(seed)
+    for node in store.node_endpoints.values():
+        node.sync.__class__ = _OwnKeysDiffEngine
     return store
 
 

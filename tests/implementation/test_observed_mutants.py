@@ -219,6 +219,7 @@ def pipelined_writes(store: Any) -> RecordingStore:
 
 SCENARIOS: dict[str, Callable[[Any], RecordingStore]] = {
     "anti-entropy-ignores-pull": one_way_sync,
+    "anti-entropy-misses-peer-only-keys": one_way_sync,
     "merkle-tree-misses-overwrites": overwrite_missed_by_one,
     "hint-sent-to-first-replica": handed_off,
     "tombstone-purged-at-once": delete_missed_by_one,
@@ -227,6 +228,7 @@ SCENARIOS: dict[str, Callable[[Any], RecordingStore]] = {
     "stream-emits-prepared-transactions": cancelled_transaction,
     "stream-emits-unchanged-writes": unchanged_writes,
     "stream-reorders-on-failover": failover_between_writes,
+    "stream-skips-record-after-failover": failover_between_writes,
     "stream-old-image-from-committed-state": pipelined_writes,
 }
 """A schedule showing each mutant's bug, by mutant."""
