@@ -53,6 +53,12 @@ CLIENT_PROCESS: Final = "client_process"
 continued under after its first indeterminate answer); absent for its first."""
 
 
+WORDS: Final = "words"
+"""The ``meta`` key under which a derived view's operation (a single-item view of a
+DynamoDB item history) keeps its original operation in words
+(:func:`operation_words`), for the explanations of checkers that see only the view."""
+
+
 def client_meta(client: str, incarnation: int = 1) -> dict[str, Any]:
     """The invocation ``meta`` a recorder adds so that reports can name the client:
     ``{"client": client}``, with ``"client_process": n`` from its second process on."""

@@ -120,7 +120,7 @@ from typing import Any, Final
 
 from replicheck.histories.history import FAIL, INFO, OK, History, Operation
 from replicheck.histories.verdict import Verdict
-from replicheck.histories.wording import CLIENT, CLIENT_PROCESS
+from replicheck.histories.wording import CLIENT, CLIENT_PROCESS, WORDS, operation_words
 from replicheck.implementation.store import Descriptor
 from replicheck.models.guarantees import check_guarantee
 from replicheck.models.items.values import key_text
@@ -354,7 +354,8 @@ def _transaction_writes(op: Operation, schemas: dict[str, Any]) -> list[Operatio
         return Operation(id=op.id, process=op.process, f=f, key=key, input=None,
                          output=None, status=op.status, call=op.call, ret=op.ret,
                          call_time=op.call_time, ret_time=op.ret_time,
-                         meta={"table": table, **meta})
+                         meta={"table": table, WORDS: operation_words(op, schemas or None),
+                               **meta})
 
     out: list[Operation] = []
     entries = op.meta.get("writes")
@@ -526,7 +527,8 @@ def item_session_history(history: History, reads: frozenset[str]) -> History:
             continue
         source = request.item if isinstance(request, Put) else request.key
         key = tuple(source.get(a) for a in schema.key_attributes)
-        meta: dict[str, Any] = {"table": request.table}
+        meta: dict[str, Any] = {"table": request.table,
+                                WORDS: operation_words(op, tables or None)}
         meta.update({k: op.meta[k] for k in (CLIENT, CLIENT_PROCESS) if k in op.meta})
         for name in ("version", "read"):
             if name in op.meta:

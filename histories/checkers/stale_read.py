@@ -55,6 +55,7 @@ from replicheck.histories.checkers.write_order import (
 )
 from replicheck.histories.history import History, Operation
 from replicheck.histories.verdict import Anomaly, Stats, Verdict
+from replicheck.histories.wording import WORDS
 from replicheck.models import lattice
 
 __all__ = ["STALE_READ", "check_stale_reads", "find_stale_reads"]
@@ -114,7 +115,7 @@ def _anomaly(history: History, read: Operation, source: int | str, write: Operat
     why = ("every write comes after the initial state" if source == INITIAL_SOURCE
            else "; ".join(steps))
     explanation = (
-        f"stale read: op {ids[read.id]} ({read.f} of key {show(read.key)}) began after "
+        f"stale read: op {ids[read.id]} ({_read_words(read)}) began after "
         f"{describe_write_op(write, ids)} had completed, yet returned {returned}, which "
         f"that write superseded ({why}).")
     involved = {read.id, write.id}
@@ -151,3 +152,10 @@ def check_stale_reads(history: History, *, timeout: float | None = None) -> Verd
                    ruled_out=ruled,
                    counterexample=min(anomalies, key=lambda a: len(a.ops)).to_json()
                    if anomalies else None, stats=stats, notes=notes)
+
+
+def _read_words(read: Operation) -> str:
+    """A read in an explanation: the request in DynamoDB's words when the view carries
+    them (``meta["words"]``), else its function and key."""
+    words = read.meta.get(WORDS)
+    return words if isinstance(words, str) else f"{read.f} of key {show(read.key)}"

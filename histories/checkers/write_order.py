@@ -76,6 +76,7 @@ from replicheck.histories.checkers.sessions import (
     written_value,
 )
 from replicheck.histories.history import History, Operation
+from replicheck.histories.wording import WORDS
 
 __all__ = [
     "INITIAL_SOURCE",
@@ -445,7 +446,11 @@ def describe_source(history: History, source: Source, ids: Sequence[int]) -> str
 
 
 def describe_write_op(op: Operation, ids: Sequence[int]) -> str:
-    """A write in an explanation: its kind, op id and what it wrote."""
+    """A write in an explanation: its op id and the request in DynamoDB's words when
+    the view carries them (``meta["words"]``), else its kind and what it wrote."""
+    words = op.meta.get(WORDS)
+    if isinstance(words, str):
+        return f"op {ids[op.id]} ({words})"
     known, value = written_value(op)
     what = f" of {show(value)}" if known and value is not None else ""
     return f"the {op.f}{what} (op {ids[op.id]})"
