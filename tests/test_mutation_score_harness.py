@@ -11,8 +11,10 @@ import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -236,3 +238,30 @@ def test_an_interrupted_session_resumes_with_the_rest(tmp_path: Path) -> None:
     again.close()
     with pytest.raises(ValueError, match="seed: 1 then, 2 now"):
         bench.open_session(out, chosen, {"seed": 2, "sample": 5})
+
+
+def test_the_worker_judges_the_mutated_copy(tmp_path: Path) -> None:
+    """The worker (the suite under ci on the copy) lets the unmutated copy pass, kills
+    a catalog bug written into the source by a guarantee, and a module that no longer
+    imports by a contract error; the copy is left as it was."""
+    out = tmp_path / "out"
+    package = bench.scratch_package(out)
+    bench.sync_scratch(bench.SOURCE, package)
+
+    def judge_with(examples: int | None) -> Callable[[object], Any]:
+        def judge(presets: object) -> Any:
+            command = bench.worker_command(out, ["dynamo-lww"], examples, 30.0)
+            return bench.run_worker(command, bench.worker_env(out), 300)
+        return judge
+
+    kept = judge_with(2)(["dynamo-lww"])
+    assert kept.verdict == "survived", kept
+    killed = bench.judge_mutant(package, bench.KNOWN_KILLED[0],
+                                bench.edit(package, *bench.KNOWN_KILLED), judge_with(None))
+    assert (killed.verdict, killed.preset) == ("killed-guarantee", "dynamo-lww"), killed
+    assert killed.reason.startswith("anti-entropy-exact")
+    ring = "reference/leaderless/ring.py"
+    broken = (package / ring).read_text() + "\nraise RuntimeError('mutated at import')\n"
+    crashed = bench.judge_mutant(package, ring, broken, judge_with(2))
+    assert crashed.verdict == "killed-contract" and "mutated at import" in crashed.reason
+    assert bench.sync_scratch(bench.SOURCE, package) == 0
