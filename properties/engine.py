@@ -313,7 +313,7 @@ def _minimized(cx: Counterexample, target: str, seed: int,
     except Exception:  # an optional courtesy: its absence or failure changes nothing
         return cx
     minimize = getattr(shrink, "minimize_counterexample", None)
-    if not callable(minimize) or cx.schedule is None:
+    if not callable(minimize) or (cx.schedule is None and cx.batches is None):
         return cx
     try:
         shrunk = (minimize(cx, target, seed) if seconds is None
@@ -478,17 +478,23 @@ def _shrunk(found: GuaranteeViolation | None, target: str, seed: int
 
 def _note_minimal(error: BaseException, cx: Counterexample, target: str) -> None:
     """Write ``cx``'s (shrunk) schedule next to the machine's failing schedule and say
-    so on ``error`` (what pytest shows), with its replay command."""
-    if cx.schedule is None:
-        return
+    so on ``error`` (what pytest shows), with its replay command; a shrunk threaded
+    counterexample (no schedule) is shown on ``error`` as it is."""
     from replicheck.properties.machines import failure_path
-    from replicheck.properties.schedule import dump, from_json
+    from replicheck.properties.schedule import counterexample_schedule, dump
 
+    schedule = counterexample_schedule(cx)
+    if schedule is None:
+        if cx.batches is not None:
+            error.add_note(f"shrunk to {cx.decisions} operation(s) in {len(cx.batches)} "
+                           "batch(es), which failed again when rerun:\n"
+                           + "\n".join(f"  {s}" for s in cx.steps) + "\n" + cx.explanation)
+        return
     path = failure_path(target)
     path = path.with_name(path.stem + "-minimal.json")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        dump(from_json(cx.schedule), path)
+        dump(schedule, path)
     except (OSError, ValueError):
         return
     error.add_note(f"minimal schedule ({cx.decisions} steps, one scheduler decision = one "

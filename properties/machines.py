@@ -287,7 +287,8 @@ def conformance_machine(factory: Callable[[], Store], *, target: str | None = No
                 schedule=None if schedule is None else schedule.to_json())
             message = explanation
             if schedule is not None:
-                written = write_schedule_on_failure(self.raw, failure_path(target or ""))
+                written = write_schedule_on_failure(self.raw, failure_path(target or ""),
+                                                    guarantee)
                 if written is not None:
                     message += (f"\n\nschedule written to {written}\n"
                                 f"replay it with: replicheck replay {written}")
@@ -985,7 +986,8 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
                 message = "claimed guarantee violated:\n" + "\n".join(
                     j.explanation() for j in failed)
                 if target is not None:
-                    written = write_schedule_on_failure(self.raw, failure_path(target))
+                    written = write_schedule_on_failure(self.raw, failure_path(target),
+                                                        failed[0].guarantee)
                     if written is not None:
                         message += (f"\n\nschedule written to {written}\n"
                                     f"replay it with: replicheck replay {written}")

@@ -237,13 +237,16 @@ def _write_minimal(cx: Counterexample | None, target: str) -> Path | None:
     if cx is None or cx.schedule is None:
         return None
     from replicheck.properties.machines import failure_path
-    from replicheck.properties.schedule import dump, from_json
+    from replicheck.properties.schedule import counterexample_schedule, dump
 
+    schedule = counterexample_schedule(cx)
+    if schedule is None:
+        return None
     path = failure_path(target)
     path = path.with_name(path.stem + "-minimal.json")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        dump(from_json(cx.schedule), path)
+        dump(schedule, path)
     except (OSError, ValueError):
         return None
     return path

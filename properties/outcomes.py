@@ -79,13 +79,16 @@ class Counterexample:
     """The minimal failing (or observing) example of one property, on one guarantee.
 
     ``steps`` are the example's steps in plain words, in order (the renderers number
-    them); ``decisions`` counts them the way CONTRACTS.md section 6 does (one
-    scheduler decision = one step; the teardown's settling is not counted).
+    them); ``decisions`` counts them the way CONTRACTS.md section 6 does (in
+    :attr:`unit`: one scheduler decision = one step for a schedulable store, one
+    client operation or fault = one step for a threaded one; the teardown's settling
+    is not counted).
     ``history`` and ``verdict`` are what the checker judged (the verdict's anomalies
     name operation ids of the history). ``schedule`` is the replayable schedule (the
     JSON object of :mod:`replicheck.properties.schedule`) when the store is
     schedulable, else None; ``reproduce`` the ``@reproduce_failure(...)`` decorator
-    Hypothesis printed, when it did."""
+    Hypothesis printed, when it did; ``batches`` the requests of a threaded example,
+    per batch and client (what the threaded shrinker reruns), else None."""
 
     property: str
     guarantee: str
@@ -96,6 +99,13 @@ class Counterexample:
     verdict: Verdict | None = None
     schedule: Mapping[str, Any] | None = None
     reproduce: str | None = None
+    batches: tuple[Mapping[str, tuple[Any, ...]], ...] | None = None
+
+    @builtins.property
+    def unit(self) -> str:
+        """What ``decisions`` counts: ``"scheduler decisions"`` for a schedule, else
+        ``"operations"`` (client operations and faults)."""
+        return "scheduler decisions" if self.schedule is not None else "operations"
 
     @builtins.property  # the field ``property`` shadows the builtin here
     def size(self) -> int:

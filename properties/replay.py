@@ -5,7 +5,11 @@
 ``package.module:factory``), performs every step in order through a
 :class:`~replicheck.properties.recording.RecordingStore` (which records the history),
 records every operation still in flight as indeterminate, and judges every guarantee
-the store claims with :func:`replicheck.properties.guarantees.judge_claims`.
+the store claims with :func:`replicheck.properties.guarantees.judge_claims`; when the
+schedule names a guarantee the store does not claim (a file written for an
+observation), that one too, as an observation
+(:func:`replicheck.properties.machines.judge_unclaimed`), so replaying an observation
+shows it (it never changes the exit status).
 
 Deterministic: the recorder's clock is the simulation's global clock (nanoseconds;
 a step counter for a store without one), so replaying a schedule twice, in any
@@ -32,7 +36,6 @@ from replicheck.histories.recorder import Recorder
 from replicheck.implementation.store import Store
 from replicheck.models.items.errors import StoreError
 from replicheck.models.items.requests import Put
-from replicheck.models.items.values import key_text
 from replicheck.properties.guarantees import UNKNOWN, VIOLATED, Judgement, judge_claims
 from replicheck.properties.recording import RecordingStore
 from replicheck.properties.schedule import (
@@ -43,8 +46,8 @@ from replicheck.properties.schedule import (
     run_burst,
 )
 
-__all__ = ["MUTANT_PREFIX", "ReplayResult", "StepRunner", "build_store", "exit_status",
-           "replay"]
+__all__ = ["MUTANT_PREFIX", "OBSERVATIONS_NEED", "ReplayResult", "StepRunner", "build_store",
+           "can_observe", "exit_status", "replay"]
 
 MUTANT_PREFIX: Final = "mutant:"
 """A target ``mutant:NAME`` names a mutant of the catalog."""
@@ -93,6 +96,13 @@ class ReplayResult:
     judgements: tuple[Judgement, ...]
 
     @property
+    def recorded(self) -> Judgement | None:
+        """The judgement of the guarantee the schedule names (its ``guarantee``: the
+        violation or observation the file was written for), None when it names none."""
+        return next((j for j in self.judgements if j.guarantee == self.schedule.guarantee),
+                    None)
+
+    @property
     def history_jsonl(self) -> str:
         """The history in replicheck's JSON-lines format."""
         return dumps_jsonl(self.records)
@@ -125,36 +135,59 @@ def _clock(store: Any) -> Callable[[], int]:
     return tick
 
 
+OBSERVATIONS_NEED: Final = {
+    "replicas": "replicas_observation, or replica_versions and replicas",
+    "snapshot": "replicas_observation",
+    "stream": "stream_records",
+    "hints": "pending_hints",
+    "read-repair": "a ring (ring and replica_versions)",
+    "sync-twins": "a ring (ring and replica_versions)",
+}
+"""What a store must offer for replay to record each observation."""
+
+
+def can_observe(store: Any, kind: str) -> bool:
+    """Whether replay can record the observation ``kind`` (an ``observe`` step) on
+    ``store`` (:data:`OBSERVATIONS_NEED`): the rule replay follows, which the
+    schedule writers that add observations of their own (the claims' observations of
+    :func:`~replicheck.properties.schedule.claimed_observations`, the shrinker's
+    epilogue) ask first, so that no file ends with an observation replay cannot
+    take."""
+    def offers(*names: str) -> bool:
+        return all(callable(getattr(store, n, None)) for n in names)
+
+    if kind == "replicas":
+        return offers("replicas_observation") or offers("replica_versions", "replicas")
+    if kind == "snapshot":
+        return offers("replicas_observation")
+    if kind == "stream":
+        return offers("stream_records")
+    if kind == "hints":
+        return offers("pending_hints")
+    if kind in ("read-repair", "sync-twins"):
+        return _has_ring(store)
+    return False
+
+
 def replicas_observation(store: Any, table: str, *, anti_entropy: bool) -> dict[str, Any] | None:
     """A quiescent snapshot of every replica of ``table`` in the convergence checker's
-    form, or None when the store cannot show its replicas' versions."""
-    if hasattr(store, "replicas_observation"):
+    form (a ring store's own, with Merkle roots; else
+    :func:`~replicheck.properties.replicas.leader_replicas_observation`, as the
+    machines take it), or None when the store cannot show its replicas' versions."""
+    if callable(getattr(store, "replicas_observation", None)):
         observation: dict[str, Any] = store.replicas_observation(
             table, quiescent=True, anti_entropy=anti_entropy)
         return observation
-    if not (hasattr(store, "replica_versions") and hasattr(store, "partition_of")):
+    if not can_observe(store, "replicas"):
         return None
-    schema = store.descriptor.table(table)
-    replicas: dict[str, dict[str, Any]] = {}
-    ranges: dict[str, dict[str, Any]] = {}
-    for node in store.nodes:
-        held: dict[str, Any] = {}
-        for key, (item, version) in store.replica_versions(node, table).items():
-            text = key_text(key)
-            held[text] = {"value": item, "version": version}
-            partition = store.partition_of(
-                table, dict(zip(schema.key_attributes, key, strict=True)))
-            entry = ranges.setdefault(f"p{partition}", {
-                "keys": [], "replicas": list(store.partition_replicas(partition))})
-            if text not in entry["keys"]:
-                entry["keys"].append(text)
-        replicas[node] = held
-    return {"table": table, "quiescent": True, "replicas": replicas, "ranges": ranges}
+    from replicheck.properties.replicas import leader_replicas_observation
+
+    return leader_replicas_observation(store, table)
 
 
 def stream_observation(store: Any, table: str) -> dict[str, Any] | None:
     """The change stream of ``table`` in the stream checker's form (None without one)."""
-    if not hasattr(store, "stream_records"):
+    if not can_observe(store, "stream"):
         return None
     records = [{"table": r.table, "event": r.event, "key": list(r.key),
                 "sequence": r.sequence, "old_image": r.old_image, "new_image": r.new_image}
@@ -251,26 +284,23 @@ def _observe(runner: StepRunner, kind: str, table: str) -> None:
 
     store, rec = runner.store, runner.rec
     name = store.descriptor.name
+    if kind in OBSERVATIONS_NEED and not can_observe(store, kind):
+        raise ValueError(f"{name} cannot show its {kind}: that needs "
+                         f"{OBSERVATIONS_NEED[kind]}")
     if kind == "replicas":
         value = replicas_observation(store, table, anti_entropy=runner.anti_entropy)
     elif kind == "stream":
         value = stream_observation(store, table)
     elif kind == "snapshot":
-        value = (store.replicas_observation(table)
-                 if hasattr(store, "replicas_observation") else None)
+        value = store.replicas_observation(table)
     elif kind == "hints":
-        value = (machines.hints_observation(store, table)
-                 if hasattr(store, "pending_hints") else None)
+        value = machines.hints_observation(store, table)
     elif kind == "read-repair":
-        if not _has_ring(store):
-            raise ValueError(f"{name} has no ring to probe read repair on")
         pk = store.descriptor.table(table).partition_key
         for probe in machines.read_repair_probes(store, table, pk):
             rec.observe("read-repair", probe)
         return
     elif kind == "sync-twins":
-        if not _has_ring(store):
-            raise ValueError(f"{name} has no ring to run anti-entropy on")
         for session in machines.twin_sync_observations(store, table, tuple(store.nodes)):
             rec.observe("anti-entropy", session)
         return
@@ -278,7 +308,9 @@ def _observe(runner: StepRunner, kind: str, table: str) -> None:
         raise ValueError(f"unknown observation {kind!r}")
     if value is None:
         raise ValueError(f"{name} cannot show its {kind}")
-    rec.observe(kind, value)
+    # a snapshot is a replicas observation taken mid-run (not quiescent): recorded as
+    # the machines record it, where the convergence checker reads it
+    rec.observe("replicas" if kind == "snapshot" else kind, value)
 
 
 def replay(schedule: Schedule, *, timeout: float = 30.0) -> ReplayResult:
@@ -308,6 +340,12 @@ def replay(schedule: Schedule, *, timeout: float = 30.0) -> ReplayResult:
         records = runner.rec.recorder.records()
         history = runner.rec.history()
         judgements = tuple(judge_claims(history, descriptor, timeout=timeout))
+        if schedule.guarantee is not None and all(
+                j.guarantee != schedule.guarantee for j in judgements):
+            from replicheck.properties.machines import judge_unclaimed
+
+            # an observation: the anomaly the file was written for, judged and shown
+            judgements += (judge_unclaimed(schedule.guarantee, history, descriptor),)
         return ReplayResult(schedule, descriptor.name, history, records, judgements)
     finally:
         close = getattr(store, "close", None)

@@ -9,6 +9,7 @@ File format (UTF-8 JSON, one object)::
     {"schema": 1,
      "target": "dynamodb",
      "seed": 0,
+     "guarantee": "linearizable-strong-reads",
      "steps": [
        {"submit": {"client": "c0", "kind": "put",
                    "request": {"table": "items", "item": {"pk": {"S": "a"}}}}},
@@ -32,6 +33,10 @@ File format (UTF-8 JSON, one object)::
     ``seed`` is then ignored).
 ``seed``
     an integer, default 0.
+``guarantee`` (optional)
+    the guarantee (or stated weakness, e.g. ``stale-read``) whose violation or
+    observation the file was written for (:func:`counterexample_schedule`); replay
+    judges it even when the store does not claim it, and shows it.
 ``steps``
     each a one-member object:
 
@@ -62,7 +67,8 @@ File format (UTF-8 JSON, one object)::
     - ``observe``: ``"replicas"`` or ``"stream"``: record a snapshot of every replica
       (taken as quiescent) or of the change stream of the first table, for the
       convergence and stream checkers; ``"snapshot"``: a snapshot of every replica
-      taken mid-run (not quiescent: Merkle roots at an arbitrary moment);
+      taken mid-run (not quiescent: Merkle roots at an arbitrary moment; recorded,
+      as the machines record it, as a ``replicas`` observation);
       ``"hints"``: the hinted writes fallbacks still hold (after settling);
       ``"read-repair"``: for every key of the suite's key space whose replicas
       disagree, one read on a copy of the cluster with every message delivered
@@ -93,7 +99,8 @@ Recording a schedule
     which returns the path written (None when the store is no ScheduleRecorder or
     the file could not be written: it never masks the failure). It adds the
     ``observe`` steps the claims need (replicas for ``convergence``, the stream for
-    the stream guarantees) when the recorded steps end without them.
+    the stream guarantees) when the recorded steps end without them and replay can
+    take them on that store (:func:`claimed_observations`).
 """
 
 from __future__ import annotations
@@ -121,7 +128,9 @@ __all__ = [
     "burst_requests",
     "burst_step",
     "check_step",
+    "claimed_observations",
     "completed_schedule",
+    "counterexample_schedule",
     "decision_from_json",
     "decision_to_json",
     "describe_request",
@@ -174,11 +183,15 @@ class Schedule:
     target: str
     seed: int = 0
     steps: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    guarantee: str | None = None
+    """What the file was written to show (module docstring); None: the claims only."""
 
     def to_json(self) -> dict[str, Any]:
         """The file's JSON object."""
-        return {"schema": SCHEMA, "target": self.target, "seed": self.seed,
-                "steps": [dict(s) for s in self.steps]}
+        head: dict[str, Any] = {"schema": SCHEMA, "target": self.target, "seed": self.seed}
+        if self.guarantee is not None:
+            head["guarantee"] = self.guarantee
+        return {**head, "steps": [dict(s) for s in self.steps]}
 
 
 # -- decisions ----------------------------------------------------------------------------
@@ -306,10 +319,14 @@ def from_json(obj: Any, *, source: str | None = None) -> Schedule:
     if not isinstance(obj, Mapping):
         raise ScheduleError(f"is {_show(obj)}; expected an object with target, seed "
                             "and steps", source=source)
-    unknown = sorted(set(obj) - {"schema", "target", "seed", "steps"})
+    unknown = sorted(set(obj) - {"schema", "target", "seed", "guarantee", "steps"})
     if unknown:
         raise ScheduleError(f"unknown member(s) {unknown}; expected schema, target, seed, "
-                            "steps", source=source)
+                            "guarantee, steps", source=source)
+    guarantee = obj.get("guarantee")
+    if guarantee is not None and (not isinstance(guarantee, str) or not guarantee):
+        raise ScheduleError(f"guarantee is {_show(guarantee)}; expected a guarantee ID",
+                            source=source)
     if obj.get("schema", SCHEMA) != SCHEMA:
         raise ScheduleError(f"schema is {_show(obj.get('schema'))}; expected {SCHEMA}",
                             source=source)
@@ -330,7 +347,18 @@ def from_json(obj: Any, *, source: str | None = None) -> Schedule:
             checked.append(check_step(step))
         except ValueError as error:
             raise ScheduleError(str(error), source=source, step=i) from None
-    return Schedule(target, seed, tuple(checked))
+    return Schedule(target, seed, tuple(checked), guarantee)
+
+
+def counterexample_schedule(cx: Any) -> Schedule | None:
+    """The schedule file of the counterexample ``cx`` (a
+    :class:`~replicheck.properties.outcomes.Counterexample`): its schedule, naming its
+    guarantee, so that replaying an observation judges and shows the observed
+    guarantee too; None when it has no schedule. Every writer of counterexample
+    files uses this."""
+    if cx.schedule is None:
+        return None
+    return replace(from_json(cx.schedule), guarantee=cx.guarantee)
 
 
 def loads(text: str, *, source: str | None = None) -> Schedule:
@@ -363,7 +391,7 @@ def dumps(schedule: Schedule) -> str:
             check_step(step)
         except ValueError as error:
             raise ScheduleError(str(error), step=i) from None
-    head = json.dumps({"schema": SCHEMA, "target": schedule.target, "seed": schedule.seed},
+    head = json.dumps({k: v for k, v in schedule.to_json().items() if k != "steps"},
                       sort_keys=True)[:-1]
     steps = ",\n".join("  " + json.dumps(s, sort_keys=True, ensure_ascii=False)
                        for s in schedule.steps)
@@ -770,15 +798,18 @@ def describe_step(step: Mapping[str, Any], detail: str | None = None,
     return f"{kind} {json.dumps(body, default=str)}"
 
 
-def write_schedule_on_failure(store: Any, path: str | Path) -> Path | None:
+def write_schedule_on_failure(store: Any, path: str | Path, guarantee: str | None = None
+                              ) -> Path | None:
     """Write the schedule ``store`` (a :class:`ScheduleRecorder`, or a
     RecordingStore wrapping one) recorded to ``path``, adding the ``observe`` steps
-    the store's claims need; the path written, or None (not a recorder, or the file
-    could not be written). Never raises: the caller is already failing."""
+    the store's claims need and naming ``guarantee`` (the one that failed); the path
+    written, or None (not a recorder, or the file could not be written). Never
+    raises: the caller is already failing."""
     try:
         schedule = completed_schedule(store)
         if schedule is None:
             return None
+        schedule = replace(schedule, guarantee=guarantee)
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         return dump(schedule, path)
     except (OSError, ValueError, TypeError):
@@ -795,10 +826,24 @@ def completed_schedule(store: Any) -> Schedule | None:
     if not isinstance(recorder, ScheduleRecorder):
         return None
     steps = list(recorder.steps)
-    claims = {c.guarantee for c in recorder.descriptor.claims}
     tail = {s.get("observe") for s in steps[-2:]}
-    if "convergence" in claims and "replicas" not in tail:
-        steps.append({"observe": "replicas"})
-    if claims & {"stream-exactly-once", "stream-item-order"} and "stream" not in tail:
-        steps.append({"observe": "stream"})
+    steps += [{"observe": kind} for kind in claimed_observations(recorder.store)
+              if kind not in tail]
     return Schedule(recorder.target, recorder.seed, tuple(steps))
+
+
+def claimed_observations(store: Any) -> tuple[str, ...]:
+    """The ``observe`` steps that end a schedule of ``store`` (the store itself, not a
+    recorder) so that its claims can be judged: ``replicas`` for ``convergence``,
+    ``stream`` for the stream guarantees; each only when replay can record it on this
+    store (:func:`replicheck.properties.replay.can_observe`): a claim the store gives
+    no means to check stays unjudged rather than making the schedule unreplayable."""
+    from replicheck.properties.replay import can_observe
+
+    claims = {str(c.guarantee) for c in store.descriptor.claims}
+    wanted = []
+    if "convergence" in claims:
+        wanted.append("replicas")
+    if claims & {"stream-exactly-once", "stream-item-order"}:
+        wanted.append("stream")
+    return tuple(kind for kind in wanted if can_observe(store, kind))

@@ -16,9 +16,9 @@ How
     the kept steps left crashed, ``{"run": {}}`` (fair decisions until every
     operation completed), then the teardown's mechanism steps (``settle``,
     ``anti_entropy``, ``observe``) in their order, and the ``observe`` steps the
-    claims need (replicas for ``convergence``, the stream for the stream
-    guarantees). The messages to drop are the candidate's own, found when it is run
-    to point its decisions (below). A candidate *fails* when its replay judges the
+    claims need and the store can show (replicas for ``convergence``, the stream
+    for the stream guarantees). The messages to drop are the candidate's own, found
+    when it is run to point its decisions (below). A candidate *fails* when its replay judges the
     counterexample's guarantee violated (for a guarantee or stated weakness the store
     does not claim, an observation: when the anomaly is observed again); a replay the
     store refuses (a ScheduleError) or that crashes does not fail.
@@ -122,6 +122,9 @@ def _time_limit(seconds: float) -> Iterator[None]:
         return
 
     def expired(signum: int, frame: Any) -> None:
+        # an exception raised in a garbage-collector callback is printed and dropped:
+        # fire again shortly until one lands in the replay itself (disarmed below)
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
         raise _TooSlow
 
     previous = signal.signal(signal.SIGALRM, expired)
@@ -138,15 +141,16 @@ def _kind(step: Mapping[str, Any]) -> str:
 
 
 def canonical_epilogue(kept: Sequence[Mapping[str, Any]], teardown: Sequence[Mapping[str, Any]],
-                       *, faults: bool, claims: frozenset[str] | set[str],
+                       *, faults: bool, observations: Sequence[str] = (),
                        cut_off: Sequence[int] = ()) -> list[Step]:
     """The steps that end a candidate made of the ``kept`` steps, as machine 2's
     teardown ends an example: with ``faults``, a drop of every message of
     ``cut_off`` (the ids of the messages the partition keeps from their destination
     once ``kept`` ran, :func:`cut_off_messages`) then heal; a restart of every node
     ``kept`` left crashed, ``{"run": {}}``, the ``settle``/``anti_entropy``/``observe``
-    steps of the original ``teardown`` in order, and the ``observe`` steps the
-    ``claims`` need that are still missing."""
+    steps of the original ``teardown`` in order, and the ``observations`` the claims
+    need (:func:`~replicheck.properties.schedule.claimed_observations`) still
+    missing."""
     crashed: list[str] = []
     for step in kept:
         kind = _kind(step)
@@ -160,10 +164,7 @@ def canonical_epilogue(kept: Sequence[Mapping[str, Any]], teardown: Sequence[Map
     out.append({"run": {}})
     out += [dict(s) for s in teardown if _kind(s) in _MECHANISM_STEPS]
     observed = {s["observe"] for s in out if _kind(s) == "observe"}
-    if "convergence" in claims and "replicas" not in observed:
-        out.append({"observe": "replicas"})
-    if claims & {"stream-exactly-once", "stream-item-order"} and "stream" not in observed:
-        out.append({"observe": "stream"})
+    out += [{"observe": kind} for kind in observations if kind not in observed]
     return out
 
 
@@ -225,6 +226,7 @@ class _Oracle:
     teardown: tuple[Step, ...]
     faults: bool
     claims: frozenset[str]
+    observations: tuple[str, ...]
     deadline: float
     max_replays: int
     replays: int = 0
@@ -278,7 +280,7 @@ class _Oracle:
                 else:
                     found = _Resolved(steps, tuple(canonical_epilogue(
                         _steps(steps), self.teardown, faults=self.faults,
-                        claims=self.claims, cut_off=cut_off)))
+                        observations=self.observations, cut_off=cut_off)))
             self.concrete[key] = found
         return self.concrete[key]
 
@@ -493,8 +495,16 @@ def minimize_counterexample(cx: Counterexample, target: str, seed: int = 0, *,
     and the replay's history, verdict and explanation. ``cx`` unchanged when it has
     no schedule or when its schedule with the canonical epilogue does not reproduce
     the violation. At most ``seconds`` of work and ``max_replays`` replays (then the
-    best found so far). Never raises."""
+    best found so far). A threaded counterexample (with ``batches``, no schedule) is
+    shrunk by :func:`replicheck.properties.threaded_shrink.minimize_threaded` on
+    stores ``target`` builds instead. Never raises."""
     try:
+        if cx.schedule is None and cx.batches is not None:
+            from replicheck.properties.engine import store_factory
+            from replicheck.properties.threaded_shrink import minimize_threaded
+
+            return minimize_threaded(cx, store_factory(target, seed), target,
+                                     seconds=seconds)
         return _minimize(cx, target, seed, seconds, max_replays)
     except Exception:  # shrinking is a courtesy: never mask the failure it shrinks
         return cx
@@ -506,7 +516,11 @@ def _minimize(cx: Counterexample, target: str, seed: int, seconds: float,
         return cx
     from replicheck.implementation.store import Capability
     from replicheck.properties.replay import build_store
-    from replicheck.properties.schedule import check_step, describe_teardown
+    from replicheck.properties.schedule import (
+        check_step,
+        claimed_observations,
+        describe_teardown,
+    )
 
     raw_steps = cx.schedule.get("steps") or ()
     steps = [check_step(s) for s in raw_steps]
@@ -516,13 +530,14 @@ def _minimize(cx: Counterexample, target: str, seed: int, seconds: float,
     store: Any = build_store(target, seed)
     try:
         descriptor = store.descriptor
+        observations = claimed_observations(store)
     finally:
         close = getattr(store, "close", None)
         if callable(close):
             close()
     oracle = _Oracle(target, seed, cx.guarantee, teardown,
                      descriptor.has(Capability.FAULTS),
-                     frozenset(str(c.guarantee) for c in descriptor.claims),
+                     frozenset(str(c.guarantee) for c in descriptor.claims), observations,
                      time.monotonic() + seconds, max_replays, descriptor=descriptor)
     try:
         with _time_limit(seconds / 2):
@@ -550,7 +565,8 @@ def _minimize(cx: Counterexample, target: str, seed: int, seconds: float,
              describe_teardown(resolved.epilogue))
     return dc_replace(cx, explanation=judgement.explanation(), steps=words,
                       decisions=len(kept), history=result.history,
-                      verdict=judgement.verdict, schedule=schedule.to_json())
+                      verdict=judgement.verdict,
+                      schedule=dc_replace(schedule, guarantee=cx.guarantee).to_json())
 
 
 def _words(cx: Counterexample, index: int | None, step: Step,

@@ -49,7 +49,10 @@ Not replayable
     Threads, not Hypothesis, chose the interleaving, so a failing example may pass
     when replayed (Hypothesis then reports it as flaky). The failure message
     therefore carries the recorded history itself, as JSON lines that
-    ``replicheck check`` judges again, instead of a schedule.
+    ``replicheck check`` judges again, instead of a schedule. The counterexample
+    keeps its batches (``batches``) and counts its steps in operations; the threaded
+    shrinker (:mod:`replicheck.properties.threaded_shrink`) reruns smaller ones
+    (:func:`rerun`).
 
 Cleanup
     After judging, the suite deletes every item the example may have written, then
@@ -63,7 +66,7 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from dataclasses import replace as dc_replace
 from typing import Any, Final
@@ -114,6 +117,8 @@ __all__ = [
     "MAX_QUEUE",
     "PROPERTY",
     "SETTLE_SECONDS",
+    "operations",
+    "rerun",
     "threaded_machine",
 ]
 
@@ -266,6 +271,7 @@ def threaded_machine(factory: Callable[[], Store], target: str | None = None, *,
             self.queues: dict[str, list[Request]] = {c: [] for c in CLIENTS}
             self.steps: list[str] = []
             self.batches = 0
+            self.plan: list[dict[str, tuple[Request, ...]]] = []  # for the shrinker
             self.lock = threading.Lock()
 
         @rule(client=st.sampled_from(CLIENTS), request=requests)
@@ -289,6 +295,7 @@ def threaded_machine(factory: Callable[[], Store], target: str | None = None, *,
             if not queued:
                 return
             self.batches += 1
+            self.plan.append({c: tuple(q) for c, q in queued.items()})
             batch = _Batch()
             barrier = threading.Barrier(len(queued))
             threads = [threading.Thread(target=self._client, args=(c, q, barrier, batch),
@@ -402,18 +409,24 @@ def threaded_machine(factory: Callable[[], Store], target: str | None = None, *,
             finally:
                 _close(self.store)
 
-        def _judge(self) -> None:
-            history = self.history()
-            if not history.operations:
-                return
+        def judgements(self) -> tuple[History, list[Judgement]]:
+            """The history (an introspectable store's replicas observed first) and
+            every guarantee of GUARANTEES and every anomaly column judged on it;
+            nothing reported."""
             if isinstance(self.store, Introspectable) and descriptor.has(
                     Capability.REPLICA_INTROSPECTION):
                 self.recorder.observe("replicas", replicas_observation(self.store, table))
-                history = self.history()
+            history = self.history()
             sessions = _session_view(history, descriptor)
             judgements = [judge_guarantee(g, sessions if g in _SESSION else history,
                                           descriptor) for g in GUARANTEES]
             judgements += judge_anomalies(history)  # lost-update, stale-read: observations
+            return history, judgements
+
+        def _judge(self) -> None:
+            if not self.history().operations:
+                return
+            history, judgements = self.judgements()
             steps = tuple(self.steps)
             observations = {
                 j.guarantee: self._counterexample(j, steps, history)
@@ -434,8 +447,9 @@ def threaded_machine(factory: Callable[[], Store], target: str | None = None, *,
         def _counterexample(self, judgement: Judgement, steps: tuple[str, ...],
                             history: History) -> Counterexample:
             return Counterexample(PROPERTY, judgement.guarantee, judgement.explanation(),
-                                  steps=steps, decisions=len(steps), history=history,
-                                  verdict=judgement.verdict)
+                                  steps=steps, decisions=operations(self.plan),
+                                  history=history, verdict=judgement.verdict,
+                                  batches=tuple(self.plan))
 
         def _message(self, failed: list[Judgement], steps: tuple[str, ...]) -> str:
             from replicheck.histories.formats.jsonl import dumps_jsonl
@@ -460,3 +474,32 @@ def threaded_machine(factory: Callable[[], Store], target: str | None = None, *,
 
     Threaded.__name__ = Threaded.__qualname__ = "Threaded"
     return Threaded
+
+
+def operations(batches: Sequence[Mapping[str, Sequence[Request]]]) -> int:
+    """How many client operations ``batches`` run (one operation = one step)."""
+    return sum(len(queue) for batch in batches for queue in batch.values())
+
+
+def rerun(factory: Callable[[], Store], batches: Sequence[Mapping[str, Sequence[Request]]],
+          target: str | None = None, *, batch_timeout: float = BATCH_TIMEOUT
+          ) -> tuple[History, tuple[str, ...], list[Judgement]]:
+    """Run ``batches`` (each: client -> requests) on a fresh store of ``factory`` as
+    an example that queued them would (one batch after another, each client's
+    requests on its own thread), judge every guarantee (nothing reported) and clean
+    up: the history, the steps in words and the judgements. The threads choose the
+    interleaving afresh: the outcome may differ from run to run (the shrinker's
+    rerun, :mod:`replicheck.properties.threaded_shrink`)."""
+    example: Any = threaded_machine(factory, target, batch_timeout=batch_timeout)()
+    failure: BaseException | None = None
+    try:
+        for batch in batches:
+            example.queues = {c: list(batch.get(c, ())) for c in CLIENTS}
+            example._run_batch()
+        history, judgements = example.judgements()
+        return history, tuple(example.steps), judgements
+    except BaseException as error:
+        failure = error
+        raise
+    finally:
+        example._clean(failure)

@@ -313,7 +313,7 @@ def _verify(args: argparse.Namespace) -> int:
 def _write_reports(outcome: SuiteOutcome, out: Path) -> list[Path]:
     """Write report.md, report.html, report.json and every counterexample's schedule
     (``replay/<store>-<property>.json``) under ``out``; the paths written."""
-    from replicheck.properties.schedule import dump, from_json
+    from replicheck.properties.schedule import counterexample_schedule, dump
     from replicheck.reports.html import render_html
     from replicheck.reports.json_report import suite_to_json
     from replicheck.reports.markdown import render_markdown
@@ -329,13 +329,14 @@ def _write_reports(outcome: SuiteOutcome, out: Path) -> list[Path]:
         written.append(path)
     for store in outcome.stores:
         for example in (*store.violations, *store.observations):
-            if example.schedule is None:
+            schedule = counterexample_schedule(example)
+            if schedule is None:
                 continue
             path = out / replay_file_name(store.target, example.property, example.guarantee)
             if path in written:
                 continue
             path.parent.mkdir(parents=True, exist_ok=True)
-            dump(from_json(example.schedule), path)
+            dump(schedule, path)
             written.append(path)
     return written
 

@@ -203,7 +203,7 @@ def _counterexample(kind: str, store: StoreOutcome, example: Counterexample, ids
         out.append(f"<p>{html_text(example.explanation)}</p>")
     if example.steps:
         counted = ("" if example.decisions is None
-                   else f" ({example.decisions} scheduler decisions)")
+                   else f" ({example.decisions} {example.unit})")
         out.append(f"<h4>Minimal counterexample{html_text(counted)}</h4><ol class=\"steps\">")
         out += [f"<li>{html_text(step)}</li>" for step in example.steps]
         out.append("</ol>")

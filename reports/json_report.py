@@ -90,7 +90,8 @@ anomaly (see :func:`check_to_json`): ``records``, the ``call`` of each of its
 record starts on (1 first; null when not read from a file).
 
 A counterexample object: ``property``, ``guarantee``, ``explanation``, ``steps`` (the
-example's steps in words, in order), ``decisions`` (one scheduler decision = one step;
+example's steps in words, in order), ``decisions`` (one scheduler decision = one step
+for a schedulable store, one client operation or fault = one step for a threaded one;
 null when not counted), ``history`` (null, or a list of operations, each ``id``,
 ``process``, ``f``, ``key``, ``input``, ``output``, ``status`` (``ok``, ``fail``,
 ``info``), ``call`` and ``ret`` (record indexes; ``ret`` null when it never

@@ -139,7 +139,7 @@ def _counterexample(kind: str, store: StoreOutcome, example: Counterexample) -> 
         out += [md_text(example.explanation), ""]
     if example.steps:
         counted = ("" if example.decisions is None
-                   else f" ({example.decisions} scheduler decisions)")
+                   else f" ({example.decisions} {example.unit})")
         out += [f"Minimal counterexample{counted}:", ""]
         out += [f"{i}. {md_text(step)}" for i, step in enumerate(example.steps, 1)]
         out.append("")

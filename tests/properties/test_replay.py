@@ -300,15 +300,41 @@ def _subprocess_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def test_replay_is_deterministic_across_processes(tmp_path: Path) -> None:
-    path = write_file(tmp_path, conditional_race("mutant:stale-condition-check"))
+def every_mechanism(target: str) -> Schedule:
+    """A leaderless run with every mechanism and observation the machines record:
+    writes on both sides of a partition, a mid-run snapshot, then (healed, as the
+    machines' teardown) read repair and anti-entropy on copies of the cluster, hints,
+    one sync per pair, the replicas."""
+    store: Any = build_store(target)
+    nodes = store.nodes
+    return Schedule(target, 0, (
+        *(submit_step(f"c{i}", Put(T, {"pk": f"k{i % 3}", "v": i})) for i in range(4)),
+        {"partition": [[nodes[0]], list(nodes[1:])]},
+        *(submit_step(f"d{i}", Put(T, {"pk": f"k{i % 3}", "v": 10 + i})) for i in range(4)),
+        {"run": {"steps": 300}}, {"observe": "snapshot"}, {"heal": {}},
+        {"observe": "read-repair"}, {"observe": "sync-twins"}, {"settle": {}},
+        {"observe": "hints"},
+        *({"anti_entropy": [a, b, T]} for i, a in enumerate(nodes) for b in nodes[i + 1:]),
+        {"observe": "replicas"},
+    ))
+
+
+@pytest.mark.parametrize(("schedule", "status"), [
+    (conditional_race("mutant:stale-condition-check"), 1),
+    (conditional_race("global-tables"), 0),
+    (every_mechanism("dynamo-quorum"), 0),
+    (every_mechanism("mutant:merkle-root-ignores-child"), 1),
+], ids=["leader", "global-tables", "leaderless", "leaderless-mutant"])
+def test_replay_is_deterministic_across_processes(tmp_path: Path, schedule: Schedule,
+                                                  status: int) -> None:
+    path = write_file(tmp_path, schedule)
     outputs = []
     for seed in ("0", "12345"):
         done = subprocess.run(
             [sys.executable, "-m", "replicheck.reports.cli", "replay", path],
             capture_output=True, text=True, timeout=120,
             env=_subprocess_env(PYTHONHASHSEED=seed))
-        assert done.returncode == 1, done.stderr
+        assert done.returncode == status, done.stderr
         outputs.append(done.stdout)
     assert outputs[0] == outputs[1]
     here = replay(load(path)).history_jsonl
@@ -346,3 +372,111 @@ def test_the_example_adapter_passes_the_suite() -> None:
     # the contract test, then one test per property that applies; the others skip
     assert f"{1 + len(applying)} passed, {skipped} skipped" in done.stdout
     assert "lacks the capability deterministic-scheduling" in done.stdout
+
+
+def test_global_tables_shows_its_regions_replicas_on_replay() -> None:
+    """Every schedule written for global-tables ends with ``observe replicas`` (it
+    claims convergence): replay takes that observation as the machines do, and
+    convergence is judged on it."""
+    result = replay(conditional_race("global-tables"))
+    observed = [r for r in result.history.observations if r.f == "replicas"]
+    assert len(observed) == 1
+    regions: Any = build_store("global-tables")
+    assert set(observed[0].value["replicas"]) == set(regions.replicas())
+    statuses = {j.guarantee: j.status for j in result.judgements}
+    assert statuses["convergence"] == "holds"
+    assert result.exit_status == 0
+
+
+def test_a_mid_run_snapshot_is_recorded_where_the_convergence_checker_reads_it() -> None:
+    """An ``observe snapshot`` step records a (not quiescent) replicas observation, as
+    the machines record it: the Merkle-root check judges it on replay too."""
+    schedule = Schedule("mutant:merkle-root-ignores-child", 0, (
+        *(submit_step(f"c{i}", Put(T, {"pk": f"k{i}", "v": i})) for i in range(6)),
+        {"partition": [["n1"], ["n2", "n3", "n4", "n5"]]},
+        *(submit_step(f"d{i}", Put(T, {"pk": f"k{i}", "v": 10 + i})) for i in range(6)),
+        {"run": {"steps": 200}},
+        {"observe": "snapshot"},
+    ))
+    result = replay(schedule)
+    snapshots = [r for r in result.history.observations if r.f == "replicas"]
+    assert len(snapshots) == 1 and snapshots[0].value["quiescent"] is False
+    assert not [r for r in result.history.observations if r.f == "snapshot"]
+
+
+class _NoReplicas:
+    """dynamodb without the means to show its replicas or its stream (it still
+    claims convergence and the stream guarantees)."""
+
+    HIDDEN = frozenset({"replicas", "replica_versions", "replica_items",
+                        "replicas_observation", "stream_records"})
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self.HIDDEN:
+            raise AttributeError(name)
+        return getattr(self.__dict__["store"], name)
+
+
+def no_replicas() -> Any:
+    return _NoReplicas(preset("dynamodb"))
+
+
+def test_a_schedule_ends_only_with_observations_replay_can_make() -> None:
+    from replicheck.properties.replay import can_observe
+    from replicheck.properties.schedule import claimed_observations
+
+    assert claimed_observations(build_store("global-tables")) == ("replicas",)
+    assert claimed_observations(build_store("dynamodb")) == ("replicas", "stream")
+    bare = _NoReplicas(build_store("dynamodb"))  # claims convergence and the stream
+    assert claimed_observations(bare) == ()
+    assert not can_observe(bare, "replicas") and not can_observe(bare, "stream")
+    with pytest.raises(ScheduleError, match="cannot show its replicas: that needs"):
+        replay(Schedule(f"{__name__}:no_replicas", 0, ({"observe": "replicas"},)))
+
+
+def stale_eventual_read(guarantee: str | None = "stale-read") -> Schedule:
+    """Two puts, then an eventually consistent read a follower serves before it
+    applied the second: a stale read, which dynamodb does not claim to prevent."""
+    return Schedule("dynamodb", 0, (
+        submit_step("c0", Put(T, {"pk": "a", "v": 1})), {"run": {}},
+        submit_step("c0", Put(T, {"pk": "a", "v": 2})), {"run": {}},
+        submit_step("c1", Get(T, {"pk": "a"}, consistent=False)), {"run": {}},
+    ), guarantee)
+
+
+def test_replaying_an_observation_judges_and_shows_the_observed_guarantee(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = dump(stale_eventual_read(), tmp_path / "observed.json")
+    assert json.loads(path.read_text())["guarantee"] == "stale-read"
+    assert load(path) == stale_eventual_read()
+    result = replay(load(path))
+    assert result.recorded is not None
+    assert (result.recorded.guarantee, result.recorded.status,
+            result.recorded.claimed) == ("stale-read", "observed", False)
+    assert result.exit_status == 0  # an observation never fails the replay
+    assert replay(stale_eventual_read(None)).recorded is None
+    assert "stale-read" not in {j.guarantee for j in replay(stale_eventual_read(None))
+                                .judgements}
+    assert main(["replay", str(path)]) == 0
+    shown = capsys.readouterr().out
+    assert "# stale-read: observed" in shown
+    assert main(["replay", "--json", str(path)]) == 0
+    judged = {j["guarantee"]: j for j in json.loads(capsys.readouterr().out)["judgements"]}
+    assert judged["stale-read"]["status"] == "observed"
+    assert judged["stale-read"]["claimed"] is False
+    assert judged["stale-read"]["anomalies"]
+
+
+def test_a_counterexample_file_names_its_guarantee() -> None:
+    from replicheck.properties.outcomes import Counterexample
+    from replicheck.properties.schedule import counterexample_schedule
+
+    schedule = stale_eventual_read(None)
+    cx = Counterexample("p", "stale-read", "seen", schedule=schedule.to_json())
+    assert counterexample_schedule(cx) == stale_eventual_read()
+    assert counterexample_schedule(Counterexample("p", "stale-read", "seen")) is None
+    with pytest.raises(ScheduleError, match="guarantee is 3; expected a guarantee ID"):
+        loads('{"target": "dynamodb", "guarantee": 3, "steps": []}')

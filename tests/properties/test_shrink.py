@@ -157,10 +157,10 @@ def test_the_epilogue_restarts_what_the_kept_steps_left_crashed() -> None:
     teardown: list[dict[str, Any]] = [{"heal": {}}, {"decide": {"deliver": 3}}, {"settle": {}},
                 {"observe": "replicas"}]
     epilogue = canonical_epilogue(kept, teardown, faults=True,
-                                  claims={"convergence", "stream-item-order"})
+                                  observations=("replicas", "stream"))
     assert epilogue == [{"heal": {}}, {"restart": "n1"}, {"run": {}}, {"settle": {}},
                         {"observe": "replicas"}, {"observe": "stream"}]
-    assert canonical_epilogue([], [], faults=False, claims=set()) == [{"run": {}}]
+    assert canonical_epilogue([], [], faults=False) == [{"run": {}}]
 
 
 def test_a_decision_keeps_its_part_when_earlier_steps_go() -> None:
@@ -212,11 +212,11 @@ def test_the_epilogue_drops_what_the_partition_cut_off_before_it_heals() -> None
     kept = [{"partition": [["n2"], ["n1", "n3"]]}]
     teardown: list[dict[str, Any]] = [{"decide": {"drop": 4}}, {"heal": {}},
                                       {"decide": {"deliver": 5}}, {"observe": "replicas"}]
-    epilogue = canonical_epilogue(kept, teardown, faults=True, claims={"convergence"},
-                                  cut_off=(7, 9))
+    epilogue = canonical_epilogue(kept, teardown, faults=True,
+                                  observations=("replicas",), cut_off=(7, 9))
     assert epilogue == [{"decide": {"drop": 7}}, {"decide": {"drop": 9}}, {"heal": {}},
                         {"run": {}}, {"observe": "replicas"}]
-    assert canonical_epilogue(kept, teardown, faults=False, claims=set(),
+    assert canonical_epilogue(kept, teardown, faults=False,
                               cut_off=(7,)) == [{"run": {}}, {"observe": "replicas"}]
 
 
@@ -263,7 +263,7 @@ def test_a_teardown_the_canonical_epilogue_does_not_reproduce_is_replayed_as_rec
     cx = counterexample(RETRY, "stream-exactly-once", steps, teardown)
     assert status(cx.schedule, "stream-exactly-once") == VIOLATED
     canonical = Schedule(RETRY, 0, tuple(steps + canonical_epilogue(
-        steps, teardown, faults=True, claims={"stream-exactly-once"})))
+        steps, teardown, faults=True, observations=("stream",))))
     assert status(canonical.to_json(), "stream-exactly-once") == HOLDS
     shrunk = minimize_counterexample(cx, RETRY)
     assert shrunk is not cx
