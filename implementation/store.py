@@ -152,6 +152,7 @@ __all__ = [
     "Store",
     "StoreError",
     "StreamRecord",
+    "StreamViews",
     "Streaming",
     "SyncStats",
     "TableSchema",
@@ -704,10 +705,24 @@ class MessageControl(Protocol):
 class DirectRouting(Protocol):
     """``message-control`` of a store whose clients may pick the coordinator: submit
     ``request`` for ``client`` to ``node`` itself (bad input completes at once with a
-    ValidationError, nothing sent)."""
+    ValidationError, nothing sent). With ``context`` (a store with ``versions``; a
+    put only) the put supersedes exactly the versions the causal context covers (an
+    empty context: none, a blind write that stays a sibling)."""
 
-    def submit_at(self, client: str, request: Request, node: str) -> Handle:
+    def submit_at(self, client: str, request: Request, node: str,
+                  context: Mapping[str, int] | None = None) -> Handle:
         """Start ``request`` for ``client``, coordinated by ``node``."""
+        ...
+
+
+@runtime_checkable
+class StreamViews(Protocol):
+    """``stream`` of a store whose tables have a view type: which images a table's
+    records carry (``KEYS_ONLY``, ``NEW_IMAGE``, ``OLD_IMAGE``,
+    ``NEW_AND_OLD_IMAGES``; None for a table without a stream)."""
+
+    def stream_view(self, table: str) -> str | None:
+        """The stream view type of ``table``."""
         ...
 
 
@@ -719,6 +734,7 @@ SURFACE: Final[Mapping[Capability, tuple[type, ...]]] = {
     Capability.MESSAGE_CONTROL: (MessageControl, DirectRouting),
     Capability.FAULTS: (FaultInjectable,),
     Capability.DETERMINISTIC_SCHEDULING: (Schedulable,),
+    Capability.STREAM: (Streaming, StreamViews),
 }
 """The driving and observation protocols of each capability: the first is what a store
 declaring the capability must implement; the others refine it (a store offers those
@@ -747,6 +763,8 @@ DISABLES: Final[Mapping[str, str]] = {
     "DirectRouting": "the writes sent to one replica (concurrent-histories-under-faults, "
                      "convergence-after-anti-entropy)",
     "FaultInjectable": "every fault rule of the scheduled properties",
+    "Streaming": "stream-exactly-once-in-order",
+    "StreamViews": "the image checks of stream-exactly-once-in-order that need the view type",
 }
 """What the suite cannot do with a store lacking each surface protocol (by name)."""
 
@@ -771,6 +789,10 @@ def surface_names() -> frozenset[str]:
     return frozenset(names)
 
 
+_OPTIONAL: Final = frozenset({Capability.STREAM})
+"""Capabilities whose surface a schedulable store needs only when it declares them."""
+
+
 def missing_surface(store: object, *, refinements: bool = False) -> list[str]:
     """Every surface protocol ``store`` lacks, one sentence each naming its members and
     what that disables (empty for a store that offers them all). Only the protocol
@@ -779,7 +801,10 @@ def missing_surface(store: object, *, refinements: bool = False) -> list[str]:
     has no :class:`Leadership`, a leader store no :class:`PreferenceLists`)."""
     out = []
     seen: set[type] = set()
-    for group in SURFACE.values():
+    declared = store.descriptor.capabilities if isinstance(store, Store) else frozenset()
+    for capability, group in SURFACE.items():
+        if capability in _OPTIONAL and capability not in declared and not refinements:
+            continue
         for protocol in group if refinements else group[:1]:
             if protocol in seen or isinstance(store, protocol):
                 continue

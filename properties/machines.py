@@ -37,13 +37,25 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition,
 
 from replicheck.histories.history import History, Operation
 from replicheck.implementation.store import (
+    AntiEntropy,
     Capability,
     Descriptor,
+    DirectRouting,
+    Drop,
     FaultInjectable,
     Handle,
+    HintSnapshots,
+    Introspectable,
+    Leadership,
+    PreferenceLists,
+    RangeSnapshots,
+    ReplicaSnapshots,
     Schedulable,
+    Settling,
     Store,
     Streaming,
+    TimeControl,
+    Topology,
 )
 from replicheck.models.items.errors import StoreError, TransactionCanceled
 from replicheck.models.items.operations import Database, apply, empty
@@ -173,9 +185,12 @@ def close_store(store: object) -> None:
 def _probe(factory: Callable[[], Store]) -> tuple[Descriptor, tuple[str, ...]]:
     store = factory()
     try:
-        nodes = tuple(getattr(store, "nodes", ()) or ())
-        if not nodes and hasattr(store, "replicas"):
+        if isinstance(store, Topology):
+            nodes = tuple(store.nodes)
+        elif isinstance(store, Introspectable):
             nodes = tuple(store.replicas())
+        else:
+            nodes = ()
         return store.descriptor, nodes
     finally:
         close_store(store)
@@ -375,8 +390,7 @@ def _leader_replicas_observation(store: Any, table: str) -> dict[str, Any] | Non
     """Every replica of a leader-mode store (:func:`leader_replicas_observation`:
     ranges when it says which partition holds a key, else every node replicates every
     key, as a global table's regions do); None when it cannot show its replicas."""
-    if not (callable(getattr(store, "replica_versions", None))
-            and callable(getattr(store, "replicas", None))):
+    if not (isinstance(store, ReplicaSnapshots) and isinstance(store, Introspectable)):
         return None
     return leader_replicas_observation(store, table)
 
@@ -419,9 +433,7 @@ def _canon(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
-def _drop(message_id: int) -> Any:
-    from replicheck.implementation.reference.sim import Drop
-
+def _drop(message_id: int) -> Drop:
     return Drop(message_id)
 
 
@@ -496,7 +508,7 @@ def hinted_states(store: Any, table: str) -> list[dict[str, Any]]:
     """Every hinted state the fallbacks of ``store`` hold for ``table``, read from
     their storage: ``{"fallback", "owner", "key" (key text), "entry"}`` each (empty
     when the store cannot show its hints)."""
-    if not callable(getattr(store, "hinted", None)):
+    if not (isinstance(store, HintSnapshots) and isinstance(store, Topology)):
         return []
     return [{"fallback": node, "owner": owner, "key": key_text(key), "entry": entry}
             for node in store.nodes
@@ -518,7 +530,7 @@ def hints_observation(store: Any, table: str,
     for owner in sorted({h["owner"] for h in held}):
         entries = {key_text(k): v for k, v in store.replica_versions(owner, table).items()}
         owners[owner] = {h["key"]: entries.get(h["key"]) for h in held if h["owner"] == owner}
-    pending = store.pending_hints() if callable(getattr(store, "pending_hints", None)) else 0
+    pending = store.pending_hints() if isinstance(store, HintSnapshots) else 0
     return {"table": table, "settled": True, "pending": int(pending), "held": held,
             "owners": owners}
 
@@ -594,15 +606,13 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
     strong = descriptor.has(Capability.STRONG_READS)
     probe = factory()
     try:
-        direct = bool(nodes) and callable(getattr(probe, "client", None)) and callable(
-            getattr(probe, "validate", None))
-        leaders = all(callable(getattr(probe, name, None)) for name in (
-            "leader_of", "partition_of", "partition_replicas"))
-        owners = callable(getattr(probe, "preference_list", None))
-        timed = hasattr(getattr(probe, "sim", None), "now")
-        anti_entropy = descriptor.has(Capability.ANTI_ENTROPY) and callable(
-            getattr(probe, "anti_entropy", None)) and bool(nodes)
-        snapshots = callable(getattr(probe, "replicas_observation", None))
+        direct = bool(nodes) and isinstance(probe, DirectRouting)
+        leaders = isinstance(probe, Leadership)
+        owners = isinstance(probe, PreferenceLists)
+        timed = isinstance(probe, TimeControl)
+        anti_entropy = descriptor.has(Capability.ANTI_ENTROPY) and isinstance(
+            probe, AntiEntropy) and bool(nodes)
+        snapshots = isinstance(probe, RangeSnapshots)
     finally:
         close_store(probe)
     races = tuple(r for r in RACES if transactions or not r.startswith("txn"))
@@ -700,10 +710,10 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
             self.peak = max(self.peak, self.rec.in_flight())
 
         def _same_home(self, a: str, b: str) -> bool:
-            partition_of = getattr(self.raw, "partition_of", None)
-            if not callable(partition_of):
+            if not leaders:
                 return False
-            return bool(partition_of(table, {pk: a}) == partition_of(table, {pk: b}))
+            return bool(self.raw.partition_of(table, {pk: a})
+                        == self.raw.partition_of(table, {pk: b}))
 
         def _call(self, client: str, request: Request) -> Handle:
             handle = self.rec.submit(client, request)
@@ -838,9 +848,9 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
         def wait(self, seconds: float) -> None:
             """Let ``seconds`` of simulated time pass under the fair policy."""
             self.rules_run += 1
-            end = self.raw.sim.now + seconds
+            end = self.raw.now() + seconds
             for _ in range(MAX_SETTLE_DECISIONS):
-                if self.raw.sim.now >= end or not fair_step(self.rec):
+                if self.raw.now() >= end or not fair_step(self.rec):
                     break
 
         @precondition(lambda self: anti_entropy and owners)
@@ -852,7 +862,7 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
             self.rules_run += 1
             a, b = self._replica(key, first), self._replica(key, first + second)
             if a is None or b is None or a == b or {a, b} & self.crashed \
-                    or not self.raw.sim.reachable(a, b):
+                    or not self.raw.reachable(a, b):
                 return
             self.raw.quiesce()
             self.rec.collect()
@@ -866,7 +876,7 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
             packet loss at that node)."""
             self.rules_run += 1
             node = self._replica(key, index)
-            lost = [m for m in self.raw.sim.in_flight.values() if m.src == node]
+            lost = [m for m in self.raw.messages_in_flight() if m.src == node]
             for message in lost:
                 self.rec.decide(_drop(message.id))
 
@@ -1013,7 +1023,7 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
 
         def _observe_replicas(self) -> None:
             claims = {c.guarantee for c in descriptor.claims}
-            settle = callable(getattr(self.base, "settle", None))
+            settle = isinstance(self.base, Settling)
             if snapshots and settle:
                 self._observe_leaderless(claims)
                 return
@@ -1046,7 +1056,7 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
                     self.rec.observe("anti-entropy", session)
             hinted = hinted_states(self.base, table)
             self.raw.settle()
-            if "hinted-handoff-delivers" in claims and hasattr(self.base, "pending_hints"):
+            if "hinted-handoff-delivers" in claims and isinstance(self.base, HintSnapshots):
                 self.raw.steps.append({"observe": "hints"})
                 self.rec.observe("hints", hints_observation(self.base, table, hinted))
             if anti_entropy:

@@ -649,19 +649,12 @@ def submit_at(store: Any, client: str, request: Request, node: str,
     """Send ``request`` for ``client`` straight to ``node`` of the simulated ``store``
     (validated first: bad input completes the handle at once with the error), and
     append its ``submit`` step (with ``node``) to ``steps`` when given."""
-    from replicheck.models.items.errors import StoreError
 
     if steps is not None:
         step = submit_step(client, request)
         step["submit"]["node"] = node
         steps.append(step)
-    handle = Handle(client, request)
-    try:
-        store.validate(request)
-    except StoreError as error:
-        handle.status, handle.error = "error", error
-    else:
-        store.client(client).submit(handle, node)
+    handle: Handle = store.submit_at(client, request, node)
     return handle
 
 

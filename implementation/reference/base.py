@@ -12,7 +12,7 @@ as indeterminate.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from replicheck.implementation.reference.sim import (
@@ -167,12 +167,18 @@ class SimulatedStore:
         """Take one decision."""
         self.sim.decide(decision)
 
-    def submit_at(self, client: str, request: Request, node: str) -> Handle:
+    def submit_at(self, client: str, request: Request, node: str,
+                  context: Mapping[str, int] | None = None) -> Handle:
         """Start ``request`` for ``client`` with ``node`` as its coordinator (direct
-        routing); bad input completes at once with a ValidationError, nothing sent."""
+        routing); bad input completes at once with a ValidationError, nothing sent.
+        A causal ``context`` is refused (ValidationError) unless the subclass keeps
+        versions."""
         self._known(node)
         handle = Handle(client, request)
         try:
+            if context is not None:
+                raise ValidationError(f"{self.descriptor.name} takes no causal context",
+                                      what="Context")
             self.validate(request)
         except ValidationError as error:
             handle.status, handle.error = "error", error

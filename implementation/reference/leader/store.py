@@ -174,6 +174,11 @@ class LeaderStore(SimulatedStore):
         """The live node leading ``partition`` in the highest term, if any."""
         return self.cluster.leader_of(partition)
 
+    def stream_view(self, table: str) -> str | None:
+        """The stream view type of ``table`` (None: no stream)."""
+        self.descriptor.table(table)
+        return self.config.stream_view(table)
+
     def stream_records(self, table: str) -> tuple[StreamRecord, ...]:
         """Every retained change record of ``table``, in stream order."""
         self.descriptor.table(table)

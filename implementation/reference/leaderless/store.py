@@ -251,6 +251,26 @@ class LeaderlessStore(SimulatedStore):
         endpoint.submit_with_context(handle, self.coordinator(client, request), clock)
         return handle
 
+    def submit_at(self, client: str, request: Request, node: str,
+                  context: Mapping[str, int] | None = None) -> Handle:
+        """Start ``request`` for ``client`` coordinated by ``node``; with ``context``
+        (a put) the put carries that causal context and supersedes exactly what it
+        covers (an empty one: nothing). Bad input completes at once with a
+        ValidationError, nothing sent."""
+        if context is None:
+            return super().submit_at(client, request, node)
+        self._known(node)
+        handle = Handle(client, request)
+        try:
+            self.validate(request)
+        except ValidationError as error:
+            handle.status, handle.error = "error", error
+            return handle
+        endpoint = self.client(client)
+        assert isinstance(endpoint, LeaderlessClient)
+        endpoint.submit_with_context(handle, node, _clock(context))
+        return handle
+
     def get_versions(self, request: Get) -> tuple[tuple[Item | None, ...], Any]:
         """Every sibling of the item (``None`` for a deletion kept as a sibling) as a
         read of ``r`` replicas saw them, in dot order, and the causal context to pass
