@@ -80,7 +80,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Final, Protocol, runtime_checkable
+from typing import Any, Final, Protocol, Self, runtime_checkable
 
 from replicheck.models.guarantees import check_guarantee
 from replicheck.models.items.errors import (
@@ -114,6 +114,7 @@ __all__ = [
     "CLAIM_NEEDS",
     "DISABLES",
     "OPERATION_KINDS",
+    "OPTIONAL_SURFACE",
     "SURFACE",
     "AntiEntropy",
     "CancellationReason",
@@ -131,6 +132,7 @@ __all__ = [
     "Duplicate",
     "FaultInjectable",
     "Fire",
+    "Forkable",
     "Get",
     "Handle",
     "HintSnapshots",
@@ -651,6 +653,18 @@ class HintSnapshots(Protocol):
 
 
 @runtime_checkable
+class Forkable(Protocol):
+    """``replica-snapshots`` by probing: ``fork()`` is an independent copy of the store
+    in its current state (replicas, messages in flight, timers, clocks). What is done
+    to the copy never reaches the original, so a probe (a read that may repair, an
+    anti-entropy session) can be observed without changing the example."""
+
+    def fork(self) -> Self:
+        """An independent copy of the store, as it is now."""
+        ...
+
+
+@runtime_checkable
 class TimeControl(Protocol):
     """``time-control``: the store's simulated clock. ``now()`` is global time in
     seconds; ``advance(seconds)`` moves it forward without firing timers (they fire
@@ -729,7 +743,8 @@ class StreamViews(Protocol):
 SURFACE: Final[Mapping[Capability, tuple[type, ...]]] = {
     Capability.TOPOLOGY: (Topology, Leadership, PreferenceLists),
     Capability.SETTLING: (Settling,),
-    Capability.REPLICA_SNAPSHOTS: (ReplicaSnapshots, RangeSnapshots, HintSnapshots),
+    Capability.REPLICA_SNAPSHOTS: (ReplicaSnapshots, RangeSnapshots, HintSnapshots,
+                                   Forkable),
     Capability.TIME_CONTROL: (TimeControl,),
     Capability.MESSAGE_CONTROL: (MessageControl, DirectRouting),
     Capability.FAULTS: (FaultInjectable,),
@@ -756,6 +771,8 @@ DISABLES: Final[Mapping[str, str]] = {
                         "concurrent-histories-under-faults",
     "RangeSnapshots": "the merkle-root-iff-equal checks at every step",
     "HintSnapshots": "the hinted-handoff-delivers observation",
+    "Forkable": "the read-repair probes and the anti-entropy sessions run on a copy of the "
+                "store (read-repair-repairs, anti-entropy-exact before settling)",
     "TimeControl": "the rules that let time pass (concurrent-histories-under-faults, "
                    "stream-exactly-once-in-order) and jumps past the store's windows",
     "MessageControl": "the message faults and healing that drops cut-off messages in "
@@ -789,7 +806,7 @@ def surface_names() -> frozenset[str]:
     return frozenset(names)
 
 
-_OPTIONAL: Final = frozenset({Capability.STREAM})
+OPTIONAL_SURFACE: Final = frozenset({Capability.STREAM})
 """Capabilities whose surface a schedulable store needs only when it declares them."""
 
 
@@ -803,7 +820,7 @@ def missing_surface(store: object, *, refinements: bool = False) -> list[str]:
     seen: set[type] = set()
     declared = store.descriptor.capabilities if isinstance(store, Store) else frozenset()
     for capability, group in SURFACE.items():
-        if capability in _OPTIONAL and capability not in declared and not refinements:
+        if capability in OPTIONAL_SURFACE and capability not in declared and not refinements:
             continue
         for protocol in group if refinements else group[:1]:
             if protocol in seen or isinstance(store, protocol):

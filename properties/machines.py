@@ -19,7 +19,6 @@ not claim to prevent is added to :data:`OBSERVATIONS` (never a failure).
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import os
@@ -43,6 +42,7 @@ from replicheck.implementation.store import (
     DirectRouting,
     Drop,
     FaultInjectable,
+    Forkable,
     Handle,
     HintSnapshots,
     Introspectable,
@@ -79,6 +79,7 @@ from replicheck.properties.guarantees import (
     READ_KINDS,
     VIOLATED,
     Judgement,
+    _merge_entries,
     judge_anomalies,
     judge_anomaly,
     judge_claims,
@@ -91,6 +92,7 @@ from replicheck.properties.replicas import (
     heal_dropping,
     idle_client,
     leader_replicas_observation,
+    shared_ranges,
     sync_session,
 )
 from replicheck.properties.schedule import (
@@ -458,27 +460,26 @@ def _target(value: float, label: str) -> None:
 
 
 def _read_repair_probe(store: Any, table: str, pk: str, key: str) -> dict[str, Any] | None:
-    """On a copy of ``store`` with every message delivered: when the key's replicas
-    disagree, one read coordinated by its first replica, every message delivered
-    again; the replicas' entries before, the merge of what they held, and their
-    entries after. None when they agree (no stale replica to repair)."""
+    """On a copy of ``store`` (:class:`Forkable`) with every message delivered: when
+    the key's replicas disagree, one read coordinated by its first replica, every
+    message delivered again; the replicas' entries before, the merge of what they
+    held (computed by the checker's rule, from the entries), and their entries
+    after. None when they agree (no stale replica to repair)."""
     owners = tuple(store.preference_list(table, {pk: key}))
     text = key_text((key,))
-    twin = copy.deepcopy(store)
-    twin.sim.quiesce()
-    resolver = twin.cluster.resolver
-    states = {n: twin.replica_states(n, table).get((key,)) for n in owners}
+    twin = store.fork()
+    twin.quiesce()
     before = {n: _entries(twin, table, n).get(text) for n in owners}
     if len({_canon(e) for e in before.values()}) <= 1:
         return None
-    merged = resolver.merge_all(states[n] for n in sorted(states))
-    read = Handle("read-repair-probe", Get(table, {pk: key}))
-    twin.client("read-repair-probe").submit(read, owners[0])
-    twin.sim.quiesce()
+    held = [e for e in before.values() if e is not None]
+    merged = _merge_entries(held) if held else None
+    read = twin.submit_at("read-repair-probe", Get(table, {pk: key}), owners[0])
+    twin.quiesce()
     after = {n: _entries(twin, table, n).get(text) for n in owners}
     return {"table": table, "key": text, "coordinator": owners[0],
-            "answered": read.status == "ok", "before": before,
-            "merged": None if merged is None else resolver.entry(merged), "after": after}
+            "answered": read.status == "ok", "before": before, "merged": merged,
+            "after": after}
 
 
 def read_repair_probes(store: Any, table: str, pk: str) -> list[dict[str, Any]]:
@@ -497,11 +498,11 @@ def twin_sync_observations(store: Any, table: str, nodes: tuple[str, ...]
     """On a copy of ``store`` where the messages in flight were delivered but no
     timer fired (no retry, no handoff yet): one anti-entropy session between every
     pair of nodes that share a range, each as the ``anti-entropy`` observation."""
-    twin = copy.deepcopy(store)
-    twin.sim.quiesce()
+    twin = store.fork()
+    twin.quiesce()
     return [sync_session(twin, table, a, b)
             for i, a in enumerate(nodes) for b in nodes[i + 1:]
-            if twin.ring.shared_ranges(a, b)]
+            if shared_ranges(twin, table, a, b)]
 
 
 def hinted_states(store: Any, table: str) -> list[dict[str, Any]]:
@@ -613,6 +614,7 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
         anti_entropy = descriptor.has(Capability.ANTI_ENTROPY) and isinstance(
             probe, AntiEntropy) and bool(nodes)
         snapshots = isinstance(probe, RangeSnapshots)
+        forkable = isinstance(probe, Forkable)
     finally:
         close_store(probe)
     races = tuple(r for r in RACES if transactions or not r.startswith("txn"))
@@ -1046,11 +1048,11 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
             before = self.raw.replicas_observation(table)
             self.rec.observe("replicas", before)
             _target_divergence(before)
-            if "read-repair-repairs" in claims:
+            if "read-repair-repairs" in claims and forkable and owners:
                 self.raw.steps.append({"observe": "read-repair"})
                 for probe in read_repair_probes(self.base, table, pk):
                     self.rec.observe("read-repair", probe)
-            if anti_entropy:
+            if anti_entropy and forkable:
                 self.raw.steps.append({"observe": "sync-twins"})
                 for session in twin_sync_observations(self.base, table, nodes):
                     self.rec.observe("anti-entropy", session)

@@ -11,9 +11,10 @@ as indeterminate.
 
 from __future__ import annotations
 
+import copy
 import random
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Self
 
 from replicheck.implementation.reference.sim import (
     Decision,
@@ -207,6 +208,10 @@ class SimulatedStore:
 
     def close(self) -> None:
         """Nothing to release: the simulation lives in memory."""
+
+    def fork(self) -> Self:
+        """An independent copy of the whole cluster (simulation, nodes, clients)."""
+        return copy.deepcopy(self)
 
     # -- topology (the subclass adds the key-range layout) ------------------------------
 
