@@ -597,12 +597,13 @@ class Settling(Protocol):
     """``settling``: run the store's own protocol to rest.
 
     ``settle()`` takes fair steps (timers included) until the store is quiet or its
-    own horizon passed: after a heal and restarts, operations in flight complete and
+    horizon passed (``seconds`` of simulated time; the store's own default when
+    omitted): after a heal and restarts, operations in flight complete and
     background work (hand-offs, replication) finishes. Its return value is the
     store's own and is not read. ``quiesce()`` delivers every deliverable message
     and fires no timer; it returns how many it delivered."""
 
-    def settle(self) -> object:
+    def settle(self, *, seconds: float = ...) -> object:
         """Run to rest (see the class docstring)."""
         ...
 
