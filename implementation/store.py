@@ -113,6 +113,7 @@ from replicheck.models.items.requests import (
 __all__ = [
     "CLAIM_NEEDS",
     "DISABLES",
+    "HOUSEKEEPING",
     "OPERATION_KINDS",
     "OPTIONAL_SURFACE",
     "SURFACE",
@@ -121,6 +122,7 @@ __all__ = [
     "Capability",
     "Claim",
     "Client",
+    "Closable",
     "ConditionCheck",
     "ConditionalCheckFailed",
     "Decision",
@@ -144,12 +146,14 @@ __all__ = [
     "Leadership",
     "MessageControl",
     "MessageInfo",
+    "Namespaced",
     "Observation",
     "PreferenceLists",
     "Put",
     "RangeSnapshots",
     "ReplicaSnapshots",
     "Schedulable",
+    "SelfCleaning",
     "Settling",
     "Store",
     "StoreError",
@@ -741,6 +745,42 @@ class StreamViews(Protocol):
         ...
 
 
+@runtime_checkable
+class Closable(Protocol):
+    """Any store may have ``close()``: it releases the store's resources; the suite
+    calls it after each example (and after each probe of a factory)."""
+
+    def close(self) -> None:
+        """Release the store's resources."""
+        ...
+
+
+@runtime_checkable
+class Namespaced(Protocol):
+    """Any store may say which namespace it runs in (a table, a key prefix, a
+    database), for reports and cleanup messages."""
+
+    @property
+    def namespace(self) -> str | None:
+        """The namespace, or None."""
+        ...
+
+
+@runtime_checkable
+class SelfCleaning(Protocol):
+    """Any store may say it removes what the suite wrote itself (``cleans_up`` is
+    True); then the suite deletes nothing after an example."""
+
+    @property
+    def cleans_up(self) -> bool:
+        """True when the store cleans up after itself."""
+        ...
+
+
+HOUSEKEEPING: Final[tuple[type, ...]] = (Closable, Namespaced, SelfCleaning)
+"""The protocols any store may offer whatever its capabilities."""
+
+
 SURFACE: Final[Mapping[Capability, tuple[type, ...]]] = {
     Capability.TOPOLOGY: (Topology, Leadership, PreferenceLists),
     Capability.SETTLING: (Settling,),
@@ -798,10 +838,11 @@ def protocol_members(protocol: type) -> tuple[str, ...]:
 
 
 def surface_names() -> frozenset[str]:
-    """Every attribute name the suite may use of a store: the Store contract's, every
-    capability protocol's and every surface protocol's members, and ``close``."""
-    names = {"close"}
-    for protocol in (Store, *_PROTOCOL_OF.values(),
+    """Every attribute name the suite may use of a store: the members of the Store
+    contract, of the housekeeping protocols, of every capability protocol and of
+    every surface protocol."""
+    names: set[str] = set()
+    for protocol in (Store, *HOUSEKEEPING, *_PROTOCOL_OF.values(),
                      *(p for group in SURFACE.values() for p in group)):
         names |= set(protocol_members(protocol))
     return frozenset(names)
