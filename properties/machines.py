@@ -327,7 +327,7 @@ def conformance_machine(factory: Callable[[], Store], *, target: str | None = No
     return Conformance
 
 
-def _label_clients(words: tuple[str, ...], steps: list[dict[str, Any]], history: History
+def label_clients(words: tuple[str, ...], steps: list[dict[str, Any]], history: History
                    ) -> tuple[str, ...]:
     """The described ``steps`` with each submission's client named as the history
     labels its operation (``c0/2`` once ``c0`` continued under a fresh process after
@@ -1013,7 +1013,7 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
             one line (``then: heal, settle, anti-entropy on every pair``)."""
             cut = len(self.raw.steps) if self.teardown_at is None else self.teardown_at
             schedule = completed_schedule(self.raw) if target is not None else None
-            steps = _label_clients(self.raw.described(0, cut), self.raw.steps[:cut],
+            steps = label_clients(self.raw.described(0, cut), self.raw.steps[:cut],
                                    history)
             if len(self.raw.steps) > cut:
                 steps += (describe_teardown(self.raw.steps[cut:]),)

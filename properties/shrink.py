@@ -63,6 +63,7 @@ from dataclasses import replace as dc_replace
 from typing import Any, Final
 
 from replicheck.implementation.store import MessageControl
+from replicheck.models.items.requests import TableSchema
 from replicheck.properties.outcomes import Counterexample
 
 __all__ = [
@@ -564,7 +565,14 @@ def _minimize(cx: Counterexample, target: str, seed: int, seconds: float,
         return cx
     kept = resolved.kept
     schedule = oracle.schedule(resolved)
-    words = (*(_words(cx, index, step, steps) for index, step in kept),
+    from replicheck.properties.machines import label_clients
+
+    # each submission's client named as the shrunk history labels it (c0/2 only
+    # where c0's fresh process survived the shrinking)
+    schemas = {t.name: t for t in descriptor.tables}
+    words = (*label_clients(tuple(_words(cx, index, step, steps, schemas)
+                                  for index, step in kept),
+                            [step for _, step in kept], result.history),
              describe_teardown(resolved.epilogue))
     return dc_replace(cx, explanation=judgement.explanation(), steps=words,
                       decisions=len(kept), history=result.history,
@@ -573,20 +581,25 @@ def _minimize(cx: Counterexample, target: str, seed: int, seconds: float,
 
 
 def _words(cx: Counterexample, index: int | None, step: Step,
-           original: Sequence[Step]) -> str:
+           original: Sequence[Step], schemas: Mapping[str, TableSchema]) -> str:
     """The step in plain words: the counterexample's own words for its step
     ``index`` (they name what a decision acted on; a decision pointed at another id
-    keeps that part), else the step described afresh."""
+    keeps that part), else the step described afresh (in the words of the store's
+    tables, ``schemas``). A submission is always described afresh, naming its client
+    as the schedule does (``c0``): its label in the shrunk history (``c0/2``) is for
+    :func:`~replicheck.properties.machines.label_clients` to give."""
     from replicheck.properties.schedule import describe_step
 
-    fresh = describe_step(step)
+    fresh = describe_step(step, None, schemas)
+    if _kind(step) in ("submit", "burst"):
+        return fresh
     if index is None or cx.decisions is None or len(cx.steps) < cx.decisions \
             or index >= len(cx.steps) or index >= len(original):
         return fresh
     words = cx.steps[index]
     if step == original[index]:
         return words
-    plain = describe_step(original[index])
+    plain = describe_step(original[index], None, schemas)
     if _kind(step) == "decide" and words.startswith(plain + " "):
-        return describe_step(step, words[len(plain) + 1:])
+        return describe_step(step, words[len(plain) + 1:], schemas)
     return fresh

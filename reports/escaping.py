@@ -59,6 +59,14 @@ _INVISIBLE: Final = re.compile(
 _LINE_BREAKS: Final = re.compile("[\r\n]")
 _TERMINAL_ESCAPES: Final = {"\r": "\\r", "\n": "\\n"}
 _LINE_ENDING: Final = re.compile("\r\n|\r|\n")
+"""A CommonMark line ending (what splits a fenced code block into lines)."""
+
+_ANY_LINE_BREAK: Final = re.compile("\r\n|[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+"""Every character some renderer or tool reads as a line break: CommonMark's line
+endings (LF, CR), and the others ``str.splitlines`` splits on (VT, FF, the file, group
+and record separators, NEL, U+2028 LINE SEPARATOR, U+2029 PARAGRAPH SEPARATOR), which
+table writers such as tabulate split a cell on. A one-line context (a table cell, a
+code span, a heading) writes each as a space, as a renderer shows a line ending."""
 
 
 def _escape_char(match: re.Match[str]) -> str:
@@ -137,7 +145,7 @@ def md_code(text: object) -> str:
     starts or ends with a backtick or a space (the renderer strips one of each), its
     line endings as spaces (as a renderer shows them). The empty text is a span of one
     space. In a table cell, put it through :func:`md_cell` too."""
-    content = _LINE_ENDING.sub(" ", visible(text)) or " "
+    content = _ANY_LINE_BREAK.sub(" ", visible(text)) or " "
     fence = "`" * (max((len(run) for run in re.findall("`+", content)), default=0) + 1)
     if content.strip(" ") and (content[0] in "` " or content[-1] in "` "):
         content = f" {content} "
@@ -156,7 +164,7 @@ def md_cell(inline: str) -> str:
     context, e.g. by :func:`md_text` or :func:`md_code`): one line, every ``|`` written
     ``\\|``, which a GitHub-flavoured renderer reads as a pipe of the cell's content,
     also inside a code span."""
-    return _LINE_ENDING.sub(" ", inline).replace("|", "\\|")
+    return _ANY_LINE_BREAK.sub(" ", inline).replace("|", "\\|")
 
 
 _MD_CLOSING_HASHES: Final = re.compile(r"(^|[ \t])(#+[ \t]*)$")
@@ -166,7 +174,7 @@ def md_heading(level: int, inline: str) -> str:
     """An ATX heading line of ``level`` (1 to 6) holding ``inline`` (Markdown already
     escaped for its inline context): one line, and a run of ``#`` at its end (which
     the renderer would strip as a closing sequence) escaped."""
-    line = _LINE_ENDING.sub(" ", inline)
+    line = _ANY_LINE_BREAK.sub(" ", inline)
     line = _MD_CLOSING_HASHES.sub(r"\1\\\2", line)
     return f"{'#' * level} {line}"
 

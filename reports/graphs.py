@@ -20,6 +20,7 @@ from typing import Any, Final
 
 from replicheck.histories.history import History
 from replicheck.histories.verdict import Anomaly
+from replicheck.histories.wording import history_schemas
 from replicheck.reports.escaping import html_attr, html_text, text_of
 from replicheck.reports.json_report import format_value
 from replicheck.reports.timeline import describe_operation
@@ -88,7 +89,8 @@ def cycle_edges(anomaly: Anomaly) -> tuple[Edge, ...]:
 def cycle_graph_svg(anomaly: Anomaly, history: History | None = None, *,
                     ident: str = "g") -> str | None:
     """The anomaly's cycle as an inline SVG element (``svg.cycle-graph``): its
-    operations as nodes around a circle (hover: the operation), its dependencies as
+    operations as nodes around a circle (hover: the operation, in the words of the
+    timeline and the history table), its dependencies as
     arrows labelled with kind and key. None when the anomaly holds no cycle. ``ident``
     makes the SVG ids unique within a page."""
     edges = cycle_edges(anomaly)
@@ -120,6 +122,7 @@ def cycle_graph_svg(anomaly: Anomaly, history: History | None = None, *,
                    f'<path d="M0,0 L10,5 L0,10 z" fill="{colour}"/></marker>')
     out.append("</defs>")
     ops_by_id = {op.id: op for op in history.operations} if history is not None else {}
+    schemas = history_schemas(history) if history is not None else None
     for edge in edges:
         colour = KIND_COLOURS.get(edge.kind, "#000000")
         marker = f"{html_attr(ident)}-a{kinds.index(edge.kind)}"
@@ -137,7 +140,8 @@ def cycle_graph_svg(anomaly: Anomaly, history: History | None = None, *,
     for op_id in nodes:
         px, py = where[op_id]
         node_op = ops_by_id.get(op_id)
-        title = describe_operation(node_op) if node_op is not None else f"op {op_id}"
+        title = (describe_operation(node_op, schemas) if node_op is not None
+                 else f"op {op_id}")
         out.append(f'<g class="node" data-op="{op_id}"><title>{html_text(title)}</title>'
                    f'<circle cx="{px:.1f}" cy="{py:.1f}" r="{NODE}"/>'
                    f'<text x="{px:.1f}" y="{py + 4:.1f}">{op_id}</text></g>')

@@ -65,7 +65,7 @@ th{background:#eef0f6}
 .st-holds.unclaimed{background:#eef8ef;color:#35623d}
 .result{display:inline-block;padding:.15em .6em;border-radius:4px;font-weight:bold}
 .result.holds{background:#2e7d32;color:#fff}.result.violated{background:#c62828;color:#fff}
-.result.unknown{background:#546e9a;color:#fff}
+.result.unknown{background:#546e9a;color:#fff}.result.unchecked{background:#795548;color:#fff}
 .facts td:first-child{font-weight:600;background:#f4f5fa}
 .p-passed{color:#2e7d32}.p-failed,.p-error{color:#c62828;font-weight:bold}
 .p-skipped{color:#777}
@@ -103,8 +103,9 @@ def render_html(outcome: SuiteOutcome) -> str:
     ids = _Ids()
     result = overall_result(outcome)
     status = outcome.exit_status
+    badge = result.replace(" and ", " ")  # one class per word: unknown unchecked
     body = ["<h1>replicheck verify report</h1>",
-            f'<p><span class="result {html_attr(result)}">{html_text(result)}</span> exit '
+            f'<p><span class="result {html_attr(badge)}">{html_text(result)}</span> exit '
             f"status {status}: {html_text(EXIT_MEANINGS.get(status, ''))}.</p>",
             '<table class="facts">',
             f"<tr><td>Profile</td><td><code>{html_text(outcome.profile)}</code></td></tr>",

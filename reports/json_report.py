@@ -19,7 +19,9 @@ The top-level object:
 ``seconds``
     the run's wall time, rounded to milliseconds.
 ``result``
-    ``"holds"``, ``"violated"`` or ``"unknown"``: the overall result.
+    ``"holds"``, ``"violated"``, or for exit status 3 what left a claim undecided:
+    ``"unknown"`` (a checker's time limit), ``"unchecked"`` (no example judged it) or
+    ``"unknown and unchecked"``: the overall result.
 ``exit_status``
     the exit status of ``replicheck verify`` (0, 1 or 3: 3 when nothing is violated but
     a claimed guarantee is ``unknown`` or ``unchecked``), and ``exit_meaning`` what it

@@ -23,7 +23,7 @@ from replicheck.histories.history import History, Operation
 from replicheck.histories.verdict import Anomaly, Verdict
 from replicheck.models.guarantees import ANOMALY_COLUMNS, GUARANTEES, MECHANISM_PROMISES
 from replicheck.models.items.requests import TableSchema
-from replicheck.properties.outcomes import Cell, StoreOutcome, SuiteOutcome
+from replicheck.properties.outcomes import UNCHECKED, UNKNOWN, Cell, StoreOutcome, SuiteOutcome
 
 __all__ = [
     "EXIT_MEANINGS",
@@ -63,7 +63,7 @@ EXIT_MEANINGS: Final[dict[int, str]] = {
 }
 """What each exit status of ``replicheck verify`` means (CONTRACTS.md section 6)."""
 
-_RESULTS: Final[dict[int, str]] = {0: "holds", 1: "violated", 3: "unknown"}
+_RESULTS: Final[dict[int, str]] = {0: "holds", 1: "violated"}
 
 LEGEND: Final[tuple[tuple[str, str], ...]] = (
     ("holds (N)", "claimed; checked on N examples and never found violated"),
@@ -100,9 +100,16 @@ def replay_file_name(store_target: str, property_name: str, guarantee: str) -> s
 
 
 def overall_result(outcome: SuiteOutcome) -> str:
-    """``holds``, ``violated`` or ``unknown``: the suite's result, from its exit
-    status (0, 1, 3)."""
-    return _RESULTS.get(outcome.exit_status, "unknown")
+    """The suite's result, from its exit status: ``holds`` (0), ``violated`` (1), and
+    for 3 what left a claim undecided: ``unknown`` (a checker reached its time limit
+    on a claimed guarantee), ``unchecked`` (no example judged a claimed guarantee) or
+    ``unknown and unchecked`` (both)."""
+    status = outcome.exit_status
+    if status != 3:
+        return _RESULTS.get(status, "unknown")
+    claimed = {c.status for s in outcome.stores for c in s.cells if c.claimed}
+    reasons = [r for r in (UNKNOWN, UNCHECKED) if r in claimed]
+    return " and ".join(reasons) or "unknown"
 
 
 def matrix_columns(outcome: SuiteOutcome) -> tuple[tuple[str, ...], tuple[str, ...]]:

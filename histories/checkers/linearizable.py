@@ -120,7 +120,7 @@ def _split(steps: Sequence[Step], spec: SequentialSpec[Any]) -> list[_Part]:
         parts.append(_Part("()", keyless))
     parts.sort(key=lambda p: min(st.op.id for st in p.steps))
     if len(parts) == 1 and not keyless and set(parent) == {NO_KEY}:
-        parts[0].label = None  # a history without keys: one object, no parts
+        parts[0].label = parts[0].words = None  # no keys: one object, no parts
     return parts
 
 

@@ -12,7 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from replicheck.implementation.mutants import leader, leaderless
+from replicheck.implementation.mutants import (
+    changefeed,
+    leader,
+    leaderless,
+    repair,
+    resolution,
+)
 from replicheck.implementation.presets import PRESETS
 from replicheck.models.guarantees import check_guarantee
 
@@ -160,6 +166,110 @@ MUTANTS: tuple[Mutant, ...] = (
         "An anti-entropy session compares every shared key range but the last (an "
         "off-by-one over the ranges), so differences there are never repaired.",
         "anti-entropy-exact", leaderless.anti_entropy_skips_last_range),
+    Mutant(
+        "anti-entropy-ignores-pull", "dynamo-lww",
+        "An anti-entropy session sends the initiator's versions of the differing keys "
+        "to the peer but drops the peer's answer: the repair runs one way, so the "
+        "initiator stays behind on every key where the peer was newer while the session "
+        "reports those keys repaired. Cassandra offers one-way repair only as an "
+        "explicit choice (nodetool repair --pull); taken by accident it is the "
+        "half-done exchange that only reading both replicas after the session shows.",
+        "anti-entropy-exact", repair.anti_entropy_ignores_pull),
+    Mutant(
+        "anti-entropy-misses-peer-only-keys", "dynamo-lww",
+        "An anti-entropy session finds the differing keys of a bucket by walking its own "
+        "entries and looking each up among the peer's, never the other way round, so a "
+        "key the peer holds and the initiator lacks (a write the initiator missed) is "
+        "never repaired from that side while the session reports success. A one-sided "
+        "set difference is the classic slip of a hand-written diff: a Merkle exchange "
+        "must take a key missing on either side of a differing bucket as differing.",
+        "anti-entropy-exact", repair.anti_entropy_misses_peer_only_keys),
+    Mutant(
+        "merkle-tree-misses-overwrites", "dynamo-lww",
+        "Each replica updates its Merkle trees incrementally, but only when a key first "
+        "appears: overwriting a key leaves its leaf hash as it was, so replicas holding "
+        "different versions of a key report equal hashes and anti-entropy never "
+        "compares them. Hash trees drifting from the data they summarize is why Riak's "
+        "active anti-entropy expires and rebuilds its trees from the data periodically "
+        "(anti_entropy.tree.expiry).",
+        "merkle-root-iff-equal", repair.merkle_tree_misses_overwrites),
+    Mutant(
+        "hint-sent-to-first-replica", "dynamo-lww",
+        "A fallback hands each hint to the first replica of its key instead of the "
+        "replica it was written for; that node acknowledges, the hint is dropped, and "
+        "the replica that missed the write never receives it. Hints reaching the wrong "
+        "node is why Cassandra (from 3.0) files hints per target host id.",
+        "hinted-handoff-delivers", repair.hint_sent_to_first_replica),
+    Mutant(
+        "tombstone-purged-at-once", "dynamo-lww",
+        "A replica drops a delete's tombstone as soon as it stores it (a grace period "
+        "of zero), so a replica that missed the delete later pushes the old item back "
+        "through anti-entropy and the deleted item comes back. Cassandra's "
+        "gc_grace_seconds exists for this (tombstones purged before repair spread them "
+        "resurrect deleted data), and Riak's default delete_mode reaps tombstones after "
+        "3 s with the same risk when a replica was down.",
+        "convergence", repair.tombstone_purged_at_once),
+    Mutant(
+        "lww-compares-timestamps-as-text", "dynamo-lww",
+        "Last writer wins compares write timestamps as decimal text, so a stamp of "
+        "99999 microseconds beats one of 100000: whenever the clock crosses a power of "
+        "ten an older write wins and the newer, acknowledged one is lost on every "
+        "replica alike. Numbers compared as strings is the bug of consumers that sort "
+        "DynamoDB Streams sequence numbers lexicographically; a version that travels as "
+        "text must be parsed before it is compared.",
+        "convergence", resolution.lww_compares_timestamps_as_text),
+    Mutant(
+        "dvv-merge-restamps-sibling-contexts", "dynamo-quorum",
+        "Merging two replicas' states gives every sibling the merged object's causal "
+        "context in place of the context its own write carried, so each sibling claims "
+        "to have seen the others: the versions the replicas report were written by "
+        "nobody. Riak before 2.0 kept one vector clock per object for all its siblings; "
+        "per-sibling (dotted) contexts are what tell which write each value came from, "
+        "and this merge throws them away.",
+        "vector-clock-order", resolution.dvv_merge_restamps_sibling_contexts),
+    Mutant(
+        "stream-emits-prepared-transactions", "dynamodb",
+        "The change stream emits a cross-partition transaction's changes when a "
+        "participant prepares them instead of when it commits them, so a transaction "
+        "cancelled after some participants prepared still appears in the stream. "
+        "Change-data-capture readers of a redo log must buffer a transaction until its "
+        "commit and drop it on rollback (Debezium's Oracle LogMiner connector does); "
+        "emitting at prepare publishes writes that never happened.",
+        "stream-exactly-once", changefeed.stream_emits_prepared_transactions),
+    Mutant(
+        "stream-emits-unchanged-writes", "dynamodb",
+        "The stream emits a record for every write in the log, also one that left its "
+        "item as it was (a put of the same item, a delete of an absent one). DynamoDB "
+        "documents that a PutItem or UpdateItem that changes nothing writes no stream "
+        "record; a consumer fed such records acts on changes that did not happen.",
+        "stream-exactly-once", changefeed.stream_emits_unchanged_writes),
+    Mutant(
+        "stream-reorders-on-failover", "dynamodb",
+        "After a partition changes leader, the stream emits the new leader's first "
+        "change before the old leader's last one, so two records of one item can trade "
+        "places. DynamoDB Streams and Kinesis consumers must drain a parent shard "
+        "before reading its children (the Kinesis Client Library enforces it); reading "
+        "the child first reorders an item's changes.",
+        "stream-item-order", changefeed.stream_reorders_on_failover),
+    Mutant(
+        "stream-skips-record-after-failover", "dynamodb",
+        "When a partition changes leader, the stream reader resumes one record past its "
+        "checkpoint and never emits the new leader's first change: at-most-once "
+        "delivery where exactly-once is promised. The mirror image of "
+        "stream-duplicate-on-failover. A Kafka consumer's committed offset names the "
+        "next record to read, not the last one read: confusing the two by one repeats a "
+        "record on resume, erring the other way loses one, as here.",
+        "stream-exactly-once", changefeed.stream_skips_record_after_failover),
+    Mutant(
+        "stream-old-image-from-committed-state", "dynamodb",
+        "The leader takes a write's old image from its committed state instead of the "
+        "tail of its log, so while an earlier write of the item is still replicating "
+        "the record's old image is the version before that one and the item's records "
+        "no longer chain. The stale-snapshot read of stale-condition-check, in the "
+        "change record: a before image computed from a lagging snapshot, as "
+        "change-data-capture pipelines that look the old row up separately from the log "
+        "do.",
+        "stream-exactly-once", changefeed.stream_old_image_from_committed_state),
 )
 """Every mutant, in priority order."""
 

@@ -1202,3 +1202,13 @@ def test_parts_without_shared_items_are_searched_apart() -> None:
     assert strict.anomalies[0].data["search_states"] < 1000
     ser = check_item_transactions(b.history(), consistency=("serializable",))
     assert ser.valid is True and ser.witness is not None and len(ser.witness) == 43
+
+
+def test_a_version_with_text_parts_is_shown_as_json_not_as_a_python_repr() -> None:
+    """A store's version such as (8199999, 'r1') (a timestamp and a region) reads
+    ``[8199999, "r1"]`` in explanations and notes, as the history's JSON writes it."""
+    from replicheck.histories.checkers.elle.item_values import show_version
+
+    assert show_version((8199999, "r1")) == '[8199999, "r1"]'
+    assert show_version((3, "it's")) == '[3, "it\'s"]'
+    assert show_version(7) == "7"

@@ -17,6 +17,7 @@ from replicheck.implementation.presets import preset
 from replicheck.implementation.reference.sim import Deliver
 from replicheck.implementation.store import Claim
 from replicheck.models.guarantees import ANOMALY_COLUMNS
+from replicheck.models.items.errors import Indeterminate
 from replicheck.models.items.operations import apply
 from replicheck.models.items.requests import (
     Delete,
@@ -200,8 +201,8 @@ def test_threads_writing_over_one_snapshot_show_a_lost_update() -> None:
         return Put(T, {"pk": "k0", "v": value}, "attribute_not_exists(pk)",
                    return_values="ALL_OLD")
 
-    (report,) = _threaded(CheckThenWrite, [("t0", claim("v1")), ("t1", claim("v2"))],
-                          [("t2", Get(T, {"pk": "k0"}, consistent=True))])
+    (report,) = _threaded(CheckThenWrite, [("c0", claim("v1")), ("c1", claim("v2"))],
+                          [("c2", Get(T, {"pk": "k0"}, consistent=True))])
     assert report.statuses["lost-update"] == "observed"
     cx = report.observations["lost-update"]
     (lost,) = cx.verdict.anomalies  # type: ignore[union-attr]
@@ -217,11 +218,11 @@ def test_a_lost_increment_no_read_can_show_is_named_in_the_reason() -> None:
     # no read can be said to show one of them
     bump = Update(T, {"pk": "k0"}, "ADD n :one", values={":one": Decimal(1)},
                   return_values="ALL_OLD")
-    (report,) = _threaded(CheckThenWrite, [("t0", bump), ("t1", bump)],
-                          [("t2", Get(T, {"pk": "k0"}, consistent=True))])
+    (report,) = _threaded(CheckThenWrite, [("c0", bump), ("c1", bump)],
+                          [("c2", Get(T, {"pk": "k0"}, consistent=True))])
     assert report.statuses["lost-update"] == "holds"
     machine: Any = threaded_machine(CheckThenWrite)()
-    for client in ("t0", "t1"):
+    for client in ("c0", "c1"):
         machine.enqueue(client, bump)
     machine.run_batch()
     judged = judge_anomaly("lost-update", machine.history())
@@ -231,8 +232,8 @@ def test_a_lost_increment_no_read_can_show_is_named_in_the_reason() -> None:
 def test_threads_on_a_correct_store_show_nothing() -> None:
     bump = Update(T, {"pk": "k0"}, "ADD n :one", values={":one": Decimal(1)},
                   return_values="ALL_OLD")
-    (report,) = _threaded(MemoryStore, [("t0", bump), ("t1", bump)],
-                          [("t2", Get(T, {"pk": "k0"}, consistent=True))])
+    (report,) = _threaded(MemoryStore, [("c0", bump), ("c1", bump)],
+                          [("c2", Get(T, {"pk": "k0"}, consistent=True))])
     assert report.statuses["lost-update"] == "holds"
     assert report.statuses["stale-read"] == "holds"
     assert not report.observations
@@ -266,7 +267,7 @@ class LostAnswers(MemoryStore):
     def execute(self, request: Request) -> Response:
         response = super().execute(request)
         if isinstance(request, TransactWrite):
-            raise TimeoutError("the answer was lost")
+            raise Indeterminate("the answer was lost")
         return response
 
 
@@ -285,7 +286,7 @@ def test_a_read_older_than_a_transaction_that_wrote_the_item_is_stale() -> None:
 def test_an_item_a_transaction_may_have_deleted_is_not_judged_by_its_absence() -> None:
     rec = RecordingStore(LostAnswers())
     rec.execute(Put(T, {"pk": "k0", "v": "v1"}))
-    with contextlib.suppress(TimeoutError):
+    with contextlib.suppress(Indeterminate):
         rec.execute(TransactWrite((Delete(T, {"pk": "k0"}),)))
     rec.execute(Get(T, {"pk": "k0"}))
     h = rec.history()

@@ -295,3 +295,21 @@ def test_a_burst_shrinks_to_the_fewest_puts_that_still_show_the_bug() -> None:
              *shrunk.schedule["steps"][1:]]
     assert status(Schedule(target, 0, tuple(fewer)).to_json(), "stream-item-order") == HOLDS
     assert shrunk.steps[0] == describe_step(kept)
+
+
+def test_the_shrunk_steps_name_each_client_as_the_shrunk_history_does() -> None:
+    """The original run's words may name a client's fresh process (``c0/2``, after an
+    indeterminate answer) that the shrunk history no longer has: each kept submission
+    is named as the history the shrunk schedule replays labels its operation."""
+    from replicheck.histories.wording import process_label
+
+    cx = retried_transaction()
+    assert cx.schedule is not None and cx.decisions is not None
+    words = tuple(describe_step(s).replace("c0 submits", "c0/2 submits")
+                  for s in cx.schedule["steps"][:cx.decisions])
+    shrunk = minimize_counterexample(dc_replace(cx, steps=words), RETRY)
+    assert shrunk.history is not None and shrunk.decisions is not None
+    submitted = [w.split(" ")[0] for w in shrunk.steps if " submits " in w]
+    labels = [process_label(op) for op in sorted(shrunk.history.operations,
+                                                 key=lambda o: o.call)]
+    assert submitted == labels and submitted[0] == "c0"

@@ -69,7 +69,7 @@ def test_checked_response_names_the_call_and_what_came_back() -> None:
     get = Get("items", {"pk": "k0"}, consistent=True)
     ok = Response({"pk": "k0"})
     assert checked_response(get, ok) is ok
-    with pytest.raises(ContractBreach, match=r"^execute\(get-strong .*\) returned 'x' "
+    with pytest.raises(ContractBreach, match=r"^execute\(GetItem k0 \(strong\)\) returned 'x' "
                        r"\(a str\), where the contract says a Response"):
         checked_response(get, "x")
     with pytest.raises(ContractBreach, match=r"a Response whose item is 3 \(an int\)"):
@@ -108,7 +108,7 @@ def test_a_broken_answer_fails_the_property_in_one_line_without_thread_traceback
     monkeypatch.setattr(threading, "excepthook", hooked.append)
     result = run_property(prop, store, "mine", _settings())
     assert result.run.status == "error", result.run
-    assert result.run.reason.startswith("the store broke the contract: execute(get-")
+    assert result.run.reason.startswith("the store broke the contract: execute(GetItem ")
     assert said in result.run.reason and "\n" not in result.run.reason
     assert isinstance(result.exception, StoreContractError)
     assert hooked == []  # no client thread died with a traceback
@@ -121,7 +121,7 @@ def test_a_call_that_never_returns_ends_the_property_after_the_call_timeout(
     result = run_property(prop, Hangs, "mine", _settings(), call_timeout=0.5)
     assert time.monotonic() - began < 15
     assert result.run.status == "error"
-    assert result.run.reason.startswith("the store broke the contract: execute(get-")
+    assert result.run.reason.startswith("the store broke the contract: execute(GetItem ")
     assert result.run.reason.endswith("did not return within 0.5 s")
     # the hung call's thread cannot keep the process alive
     assert all(t.daemon for t in threading.enumerate() if t is not threading.main_thread())
@@ -209,7 +209,7 @@ def test_the_plugin_bounds_store_calls_with_its_call_timeout(tmp_path: Path) -> 
     assert done.returncode == 1, done.stdout + done.stderr
     failed = [line for line in done.stdout.splitlines() if "did not return within" in line]
     assert failed, done.stdout
-    assert "plugin_stores:hangs: the store broke the contract: execute(get-" in failed[0]
+    assert "plugin_stores:hangs: the store broke the contract: execute(GetItem " in failed[0]
     assert failed[0].endswith("did not return within 0.5 s")
     assert "Traceback" not in done.stdout
     bad = _pytest(tmp_path, "--store", "dynamodb", "--replicheck-call-timeout", "0")

@@ -58,7 +58,7 @@ def test_verify_report_highlights_the_json_anomalies_in_chromium(
     page.write_text(render_html(outcome), encoding="utf-8")
     log = _open(browser, page)
     assert [e for e in log if e.get("level") == "SEVERE"] == []
-    assert browser.execute_script(HIGHLIGHTED) == named == [[2], [1, 2]]
+    assert browser.execute_script(HIGHLIGHTED) == named == [[1, 2], [1, 2]]
     # the operation numbers in the anomaly list link to the highlighted bars
     links = browser.execute_script(
         "return Array.from(document.querySelectorAll('ul.anomalies a'))"

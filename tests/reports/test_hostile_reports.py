@@ -20,7 +20,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
@@ -83,7 +83,10 @@ HOSTILE: tuple[str, ...] = (
     "   spaced   out   ",
     "<?php ?>",
     "<!DOCTYPE x>",
+    *(f"line{c}break" for c in "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"),
 )
+"""The hostile strings; the last ones hold each character a renderer or a table writer
+(tabulate splits a cell with ``str.splitlines``) may read as a line break."""
 
 _KNOWN = frozenset(GUARANTEES + MECHANISM_PROMISES) | {"wr", "rw", "ww", "process",
                                                        "realtime"}
@@ -260,6 +263,9 @@ _TEXT = st.text(st.characters(exclude_categories=[]), min_size=1, max_size=20).f
 
 
 @given(st.lists(_TEXT, min_size=1, max_size=6, unique=True))
+@example(["0\u2028"])
+@example(["\u2029x"])
+@example(["a\x85", "b\x0b\x0c", "\x1c\x1d\x1e"])
 def test_markdown_report_keeps_any_strings_text(strings: list[str]) -> None:
     _check_markdown(strings)
 

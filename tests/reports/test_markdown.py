@@ -86,6 +86,33 @@ def test_overall_result_follows_the_exit_status() -> None:
         assert f"**Result: {result}** — exit status {status}:" in render_markdown(outcome)
 
 
+def test_an_undecided_result_names_what_left_it_undecided() -> None:
+    """Exit 3 is ``unchecked`` when only a claim no example judged caused it,
+    ``unknown`` when only a checker's time limit did, both when both; in the
+    Markdown, the HTML (its badge) and the JSON alike."""
+    from replicheck.reports.html import render_html
+    from replicheck.reports.json_report import suite_to_json
+
+    passed = PropertyRun("p", "passed", examples=3)
+    unchecked = Cell("convergence", "unchecked", True, {},
+                     reason="needs replica-introspection")
+    unknown = Cell("linearizable-strong-reads", "unknown", True, {"holds": 2, "unknown": 1})
+    holds = Cell("linearizable-strong-reads", "holds", True, {"holds": 3})
+    # an unclaimed unknown cell is no reason for exit 3
+    idle = Cell("stale-read", "unknown", False, {"unknown": 1})
+    for cells, result in (((unchecked, holds, idle), "unchecked"),
+                          ((Cell("convergence", "holds", True, {"holds": 3}), unknown),
+                           "unknown"),
+                          ((unchecked, unknown), "unknown and unchecked")):
+        outcome = SuiteOutcome("quick", (_store(cells, passed),))
+        assert outcome.exit_status == 3
+        assert overall_result(outcome) == result
+        assert f"**Result: {result}** — exit status 3:" in render_markdown(outcome)
+        classes = " ".join(w for w in result.split() if w != "and")
+        assert f'<span class="result {classes}">{result}</span>' in render_html(outcome)
+        assert suite_to_json(outcome)["result"] == result
+
+
 def test_cell_texts() -> None:
     assert cell_text(None) == "not applicable"
     assert cell_text(Cell("convergence", "holds", True, {"holds": 48})) == "holds (48)"

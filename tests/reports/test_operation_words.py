@@ -235,7 +235,7 @@ def test_machine_steps_name_a_fresh_process_as_the_history_does() -> None:
     may stop early) the client's later steps keep its plain name."""
     from replicheck.histories.history import Operation
     from replicheck.histories.wording import client_meta
-    from replicheck.properties.machines import _label_clients
+    from replicheck.properties.machines import label_clients
 
     def op(i: int, client: str, incarnation: int, status: str = "ok") -> Operation:
         return Operation(i, i, "put", None, None, None, status, call=2 * i,  # type: ignore[arg-type]
@@ -249,6 +249,6 @@ def test_machine_steps_name_a_fresh_process_as_the_history_does() -> None:
         {"burst": {"client": "c1", "count": 2}}, {"submit": {"client": "c1"}}]
     words = ("c0 submits A", "c1 submits B", "deliver message 3", "c0 submits C",
              "c1 puts {pk: \"k\"} 2 time(s) in a row", "c1 submits D")
-    assert _label_clients(words, steps, history) == (
+    assert label_clients(words, steps, history) == (
         "c0 submits A", "c1 submits B", "deliver message 3", "c0/2 submits C",
         "c1 puts {pk: \"k\"} 2 time(s) in a row", "c1 submits D")

@@ -59,10 +59,14 @@ def check_lenient(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 def test_check_json_names_invocation_indices_of_the_file(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     report, _ = check_lenient(tmp_path, capsys)
-    [anomaly] = report["anomalies"]  # type: ignore[misc]
-    assert anomaly["type"] == "not-linearizable"
+    anomalies = report["anomalies"]
+    assert [a["type"] for a in anomalies] == ["not-linearizable", "stale-read"]  # type: ignore[attr-defined]
+    anomaly = anomalies[0]  # type: ignore[index]
     assert 3 in anomaly["ops"]  # the stale read: the file's fourth invocation
     assert "frob" not in anomaly["explanation"]
+    # a register without keys: one object, named by no key
+    assert anomaly["explanation"].startswith("No order of the operations is allowed")
+    assert anomalies[1]["ops"] == [1, 2, 3]  # type: ignore[index]
     # each op's invocation record (its index among the records) and line in the file
     where = {0: (0, 2), 1: (2, 4), 2: (4, 6), 3: (6, 8)}
     assert anomaly["records"] == [where[i][0] for i in anomaly["ops"]]
@@ -113,7 +117,8 @@ def test_verify_reports_highlight_the_operations_the_json_names() -> None:
     report = suite_to_json(outcome)
     named = [sorted({i for a in o["verdict"]["anomalies"] for i in a["ops"]})
              for o in report["stores"][0]["observations"]]
-    assert named == [[2], [1, 2]]
+    # the strong read (op 2) cannot be placed, and is stale after the put (op 1)
+    assert named == [[1, 2], [1, 2]]
     page = render_html(outcome)
     timelines = page.split('<div class="timeline" id=')[1:]
     assert [highlighted(t) for t in timelines] == named

@@ -9,6 +9,7 @@ notes and explanations, :func:`vid_json` as JSON-able data.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Final
@@ -62,10 +63,12 @@ def fits(a: Any, b: Any) -> bool:
 
 
 def show_version(v: Any) -> str:
-    """A recorded version as shown: an int, or ``[a, b, ...]``."""
+    """A recorded version as shown: an int, or ``[a, b, ...]`` with each string part
+    as a JSON string (``[8199999, "r1"]``, as the history's JSON writes it)."""
     if isinstance(v, tuple):
-        return "[" + ", ".join(repr(p) if isinstance(p, str) else str(p) for p in v) + "]"
-    return str(v)
+        return "[" + ", ".join(json.dumps(p, ensure_ascii=False) if isinstance(p, str)
+                               else str(p) for p in v) + "]"
+    return json.dumps(v, ensure_ascii=False) if isinstance(v, str) else str(v)
 
 
 def thaw_value(value: Any) -> Any:

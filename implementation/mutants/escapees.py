@@ -1,0 +1,183 @@
+"""Realistic mutants the suite does not catch yet, kept apart from the catalog: each
+shows a gap (the rule or checker it would need is in its docstring). Not registered in
+:data:`~replicheck.implementation.mutants.catalog.MUTANTS`: the catalog holds only
+mutants the suite catches.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from replicheck.implementation.mutants.leader import _Bug, _install
+from replicheck.implementation.reference.leader.messages import Op
+from replicheck.implementation.reference.leader.store import LeaderStore, dynamodb
+from replicheck.implementation.reference.leader.transactions import Coordinator
+from replicheck.implementation.reference.leaderless.antientropy import SyncEngine, state_bytes
+from replicheck.implementation.reference.leaderless.node import LeaderlessNode, Operation
+from replicheck.implementation.reference.leaderless.presets import dynamo_lww, dynamo_quorum
+from replicheck.implementation.reference.leaderless.ring import key_tuple_of
+from replicheck.implementation.reference.leaderless.storage import KeyTuple
+from replicheck.implementation.reference.leaderless.store import LeaderlessStore
+from replicheck.implementation.reference.sim import Timer
+from replicheck.models.items.operations import fingerprint
+from replicheck.models.items.requests import TransactWrite
+from replicheck.models.lww import Stamped
+from replicheck.models.merkle import Key, encode_key
+
+__all__ = [
+    "anti_entropy_pushes_one_key",
+    "hint_replayed_with_fresh_timestamp",
+    "read_repair_sends_coordinator_state",
+    "token_ignores_request_body",
+]
+
+
+class _RestampingHintNode(LeaderlessNode):
+    """Hands a hinted last-writer-wins state off under a fresh timestamp of its own."""
+
+    def on_timer(self, timer: Timer) -> None:
+        if timer.name == "handoff":
+            for hint, state in list(self.hints.items()):
+                if isinstance(state, Stamped):
+                    # THE BUG: the replay is stamped as a new write at delivery time
+                    self.hints[hint] = Stamped(state.value, self.timestamp(), self.id)
+        super().on_timer(timer)
+
+
+def hint_replayed_with_fresh_timestamp(seed: int = 0) -> LeaderlessStore:
+    """``dynamo-lww`` whose fallbacks restamp hints when they hand them off: a hinted
+    write replayed after a newer write to the key overwrites it.
+
+    Escapes because the provenance rule lets a version of unknown stamp hold the value
+    of any write of the key that did not fail (a request the network delivered twice
+    is coordinated again under a new version, so stamps cannot be counted), and the
+    lost-write rule then takes the restamped version as superseding the newer write.
+    Needed: versions attributed to coordinations (the store reporting which request
+    each version came from, or the history recording duplicated deliveries), so that
+    a version newer than its own write's answer is a violation."""
+    store = dynamo_lww(seed)
+    for node in store.node_endpoints.values():
+        node.__class__ = _RestampingHintNode
+    return store
+
+
+class _BodyBlindTokenCoordinator(Coordinator):
+    """Matches a client request token without comparing the request's fingerprint."""
+
+    def transact_write(self, op: Op) -> None:
+        request = op.request
+        spec = self.replica.spec
+        if (isinstance(request, TransactWrite) and request.token is not None
+                and spec is not None and request.token in spec.tokens):
+            record = spec.tokens[request.token]
+            # THE BUG: the token alone decides; a different body replays the first
+            spec.tokens[request.token] = dataclasses.replace(
+                record, fingerprint=fingerprint(request))
+        super().transact_write(op)
+
+
+def token_ignores_request_body(seed: int = 0) -> LeaderStore:
+    """``dynamodb`` whose ClientRequestToken check ignores the request body: a token
+    reused with another body is answered as a retry of the first (DynamoDB answers
+    IdempotentParameterMismatch).
+
+    Escapes because no rule of the suite reuses a token with a different body (the
+    ``idempotent`` rule retries the same request); needs the section-2 strategy
+    "requests that reuse an idempotency token with a different body"."""
+    return _install(dynamodb(seed), _Bug(coordinator=_BodyBlindTokenCoordinator))
+
+
+# -- anti-entropy ---------------------------------------------------------------------------
+
+
+class _OneKeyPushEngine(SyncEngine):
+    """Finds every differing key of a session but pushes only the first; the session
+    still reports every differing key repaired."""
+
+    def _on_buckets(self, session: Any,
+                    buckets: tuple[tuple[tuple[Key, bytes], ...], ...]) -> None:
+        storage = self.node.storage
+        differing: dict[bytes, KeyTuple] = {}
+        for (name, index), theirs in zip(session.buckets, buckets, strict=True):
+            mine = storage.tree(session.table, name).bucket(index)
+            session.entries_compared += len(mine) + len(theirs)
+            session.bytes_exchanged += sum(len(encode_key(k)) + len(h) for k, h in theirs)
+            here = {encode_key(k): (k, h) for k, h in mine}
+            there = {encode_key(k): (k, h) for k, h in theirs}
+            for encoded, (key, digest) in here.items():
+                other = there.get(encoded)
+                if other is None or other[1] != digest:
+                    differing[encoded] = key_tuple_of(key)
+            for encoded, (key, _) in there.items():
+                if encoded not in here:
+                    differing[encoded] = key_tuple_of(key)
+        session.differing = [differing[e] for e in sorted(differing)]
+        if not session.differing:
+            self._finish(session, ok=True)
+            return
+        # THE BUG: the push is cut to its first batch (one key); the rest are never sent,
+        # yet the session's result lists every differing key as repaired
+        pushed = tuple((key, storage.get(session.table, key)) for key in session.differing[:1])
+        session.bytes_exchanged += sum(state_bytes(self.node, k, s) for k, s in pushed)
+        session.round += 1
+        self.node.send(session.peer, "ae-push", (session.id, session.round, session.table,
+                                                 pushed))
+
+
+def anti_entropy_pushes_one_key(seed: int = 0) -> LeaderlessStore:
+    """``dynamo-lww`` whose anti-entropy repairs one differing key per session and
+    reports them all repaired (a push cut to its first batch).
+
+    Escapes because a session shows the bug only when two keys of the two nodes'
+    shared ranges differ at once, and the suite writes three keys that the ring
+    spreads over ranges; a session right after a partition rarely finds two of them
+    differing between the same two replicas. ``anti-entropy-exact`` itself would see
+    it (both replicas are read after each session). Needed: keys chosen for the
+    store's layout (several keys in one Merkle range, section 2) and a fault that
+    leaves several keys divergent between one pair of replicas."""
+    store = dynamo_lww(seed)
+    for node in store.node_endpoints.values():
+        node.sync.__class__ = _OneKeyPushEngine
+    return store
+
+
+# -- read repair ----------------------------------------------------------------------------
+
+
+# -- read repair ----------------------------------------------------------------------------
+
+
+class _OwnStateRepairNode(LeaderlessNode):
+    """Read repair sends the coordinator's own state to the replicas that answered
+    differently, and leaves the coordinator as it was."""
+
+    def _read_repair(self, op: Operation) -> None:
+        own = op.replies.get(self.id)
+        if own is None:
+            super()._read_repair(op)
+            return
+        for node in op.owners:
+            if node == self.id or node not in op.replies or op.replies[node] == own:
+                continue
+            self.stats["read_repairs"] += 1
+            # THE BUG: the coordinator's own version, not the merge of the replies
+            self.send(node, "repair", (op.table, op.key, own))
+
+
+def read_repair_sends_coordinator_state(seed: int = 0) -> LeaderlessStore:
+    """``dynamo-quorum`` whose read repair pushes the coordinator's own version to the
+    replicas that answered differently, instead of the merge of the replies, and does
+    not repair the coordinator (replicas merge what they receive, so only a stale
+    coordinator stays stale).
+
+    Escapes because the read-repair probe always coordinates its read at the key's
+    first replica, which coordinates (and so holds) almost every write routed by the
+    store; it is rarely the stale one. ``read-repair-repairs`` would see it on a probe
+    coordinated by a stale replica. Needed: a probe read coordinated by each replica
+    of a disagreeing key (or by the stalest), and rules that write through the other
+    replicas more often."""
+    store = dynamo_quorum(seed)
+    for node in store.node_endpoints.values():
+        node.__class__ = _OwnStateRepairNode
+    return store
