@@ -6,8 +6,25 @@ A store is anything with a synchronous, DynamoDB-shaped client entry point
 protocols (:class:`Introspectable`, :class:`AntiEntropy`, :class:`Streaming`,
 :class:`FaultInjectable`, :class:`Schedulable`, :class:`Versioned`); a store that
 declares a capability implements its protocol, and :func:`check_store` says when
-the two disagree. The suite runs what a store supports and reports the rest as not
-applicable, with the reason.
+the two disagree.
+
+The driving and observation surface
+    What the scheduled properties, the shrinker and replay use of a store beyond
+    ``execute`` is declared here and nowhere else, each protocol tied to a
+    capability (:data:`SURFACE`): :class:`Topology` (nodes, the key-range layout;
+    :class:`Leadership` adds partitions and their leaders, :class:`PreferenceLists`
+    the replicas of a key in order), :class:`Settling`, :class:`ReplicaSnapshots`
+    (with :class:`RangeSnapshots` and :class:`HintSnapshots`),
+    :class:`TimeControl`, :class:`MessageControl` (with :class:`DirectRouting`),
+    and :class:`FaultInjectable` (partition, heal, crash, restart, pause, resume,
+    clock skew). Their members take and return plain values (the frozen
+    dataclasses below, strings, numbers, JSON-shaped mappings): a store built on
+    any simulation can offer them. :func:`missing_surface` names every protocol a
+    store lacks and the properties (or rules) that disables; :func:`check_store`
+    includes it for a store that declares ``deterministic-scheduling``.
+
+The suite runs what a store supports and reports the rest as not applicable, with
+the reason.
 
 Answers and errors
     ``execute(request)`` returns a :class:`~replicheck.models.items.requests.Response`
@@ -63,7 +80,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Final, Protocol, runtime_checkable
+from typing import Any, Final, Protocol, Self, runtime_checkable
 
 from replicheck.models.guarantees import check_guarantee
 from replicheck.models.items.errors import (
@@ -95,29 +112,60 @@ from replicheck.models.items.requests import (
 
 __all__ = [
     "CLAIM_NEEDS",
+    "DISABLES",
+    "HOUSEKEEPING",
     "OPERATION_KINDS",
+    "OPTIONAL_SURFACE",
+    "SURFACE",
     "AntiEntropy",
     "CancellationReason",
     "Capability",
     "Claim",
     "Client",
+    "Closable",
     "ConditionCheck",
     "ConditionalCheckFailed",
+    "Decision",
     "Delete",
+    "Deliver",
     "Descriptor",
+    "DirectRouting",
+    "Drop",
+    "Duplicate",
     "FaultInjectable",
+    "Fire",
+    "Forkable",
     "Get",
     "Handle",
+    "HintSnapshots",
     "IdempotentParameterMismatch",
     "Indeterminate",
     "Introspectable",
+    "KeyRange",
+    "KeyTuple",
+    "Leadership",
+    "MessageControl",
+    "MessageInfo",
+    "Namespaced",
+    "Observation",
+    "PreferenceLists",
     "Put",
+    "RangeSnapshots",
+    "ReplicaSnapshots",
     "Schedulable",
+    "SelfCleaning",
+    "Settling",
     "Store",
     "StoreError",
+    "StreamRecord",
+    "StreamViews",
     "Streaming",
+    "SyncStats",
     "TableSchema",
     "Throttled",
+    "TimeControl",
+    "TimerInfo",
+    "Topology",
     "TransactGet",
     "TransactWrite",
     "TransactionCanceled",
@@ -125,7 +173,11 @@ __all__ = [
     "Update",
     "ValidationError",
     "Versioned",
+    "Windows",
     "check_store",
+    "missing_surface",
+    "protocol_members",
+    "surface_names",
 ]
 
 
@@ -140,6 +192,11 @@ class Capability(StrEnum):
     STREAM = "stream"
     FAULTS = "faults"
     DETERMINISTIC_SCHEDULING = "deterministic-scheduling"
+    TOPOLOGY = "topology"
+    SETTLING = "settling"
+    REPLICA_SNAPSHOTS = "replica-snapshots"
+    TIME_CONTROL = "time-control"
+    MESSAGE_CONTROL = "message-control"
 
 
 OPERATION_KINDS: tuple[str, ...] = (
@@ -178,13 +235,44 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class Windows:
+    """The store's time windows, in seconds of simulated time; ``None`` when the store
+    has no such window. ``idempotency_token``: how long a transaction's client
+    request token is remembered; ``stream_retention``: how long a stream record is
+    kept; ``lease``: how long a leader's lease lasts; ``hint_timer``: how often a
+    fallback offers its hints to their owner. Fault strategies jump time past each."""
+
+    idempotency_token: float | None = None
+    stream_retention: float | None = None
+    lease: float | None = None
+    hint_timer: float | None = None
+
+    def __post_init__(self) -> None:
+        for name, value in self.named():
+            if value is not None and not value > 0:
+                raise ValueError(f"window {name} must be a positive number of seconds, "
+                                 f"not {value!r}")
+
+    def named(self) -> tuple[tuple[str, float | None], ...]:
+        """Every window by name, in declaration order (``None``: the store has none)."""
+        return (("idempotency_token", self.idempotency_token),
+                ("stream_retention", self.stream_retention),
+                ("lease", self.lease), ("hint_timer", self.hint_timer))
+
+    def declared(self) -> tuple[float, ...]:
+        """The windows the store has, in seconds, ascending."""
+        return tuple(sorted(v for _, v in self.named() if v is not None))
+
+
+@dataclass(frozen=True)
 class Descriptor:
     """A store's self-description, as data.
 
     ``claims`` are what the suite checks and fails on. ``weaknesses`` names the
     anomalies (Elle's names, e.g. ``stale-read``, ``lost-update``) the store does
     not prevent; seeing one is reported as an observation, never a failure.
-    ``tables`` are the tables the store serves, with their key schemas."""
+    ``tables`` are the tables the store serves, with their key schemas; ``windows``
+    its time windows (:class:`Windows`)."""
 
     name: str
     capabilities: frozenset[Capability]
@@ -192,6 +280,7 @@ class Descriptor:
     weaknesses: frozenset[str] = frozenset()
     tables: tuple[TableSchema, ...] = ()
     notes: str = ""
+    windows: Windows = field(default_factory=Windows)
 
     def claims_guarantee(self, guarantee: str) -> bool:
         """True when some claim promises ``guarantee``."""
@@ -240,18 +329,21 @@ class Introspectable(Protocol):
         """The replica (node) ids."""
         ...
 
-    def replica_items(self, replica: str, table: str) -> Mapping[tuple[Any, ...], Item]:
+    def replica_items(self, replica: str, table: str) -> Mapping[KeyTuple, Item]:
         """Every item replica ``replica`` holds for ``table``, by key tuple."""
         ...
 
 
 @dataclass(frozen=True)
 class SyncStats:
-    """What one anti-entropy exchange cost and did."""
+    """What one anti-entropy exchange cost and did; ``repaired_keys`` are the keys the
+    store says it repaired (shown in reports, never judged: what a session did is
+    judged by reading both replicas after it)."""
 
     hashes_compared: int
     bytes_exchanged: int
     keys_repaired: int
+    repaired_keys: tuple[KeyTuple, ...] = ()
 
 
 @runtime_checkable
@@ -274,7 +366,7 @@ class StreamRecord:
 
     table: str
     event: str
-    key: tuple[Any, ...]
+    key: KeyTuple
     sequence: int
     old_image: Item | None = None
     new_image: Item | None = None
@@ -310,8 +402,50 @@ class FaultInjectable(Protocol):
         ...
 
     def skew_clock(self, node: str, seconds: float) -> None:
-        """Offset ``node``'s clock from the global clock."""
+        """Offset ``node``'s clock from the global clock (negative: behind; a later
+        call replaces the offset, so a clock can jump backwards)."""
         ...
+
+    def pause(self, node: str) -> None:
+        """Freeze ``node`` (a stopped process): it keeps every state, receives
+        nothing and fires no timer; messages to it wait in flight."""
+        ...
+
+    def resume(self, node: str) -> None:
+        """Unfreeze a paused ``node``: what waited for it can happen again."""
+        ...
+
+
+@dataclass(frozen=True)
+class Deliver:
+    """Deliver message ``message`` to its destination."""
+
+    message: int
+
+
+@dataclass(frozen=True)
+class Drop:
+    """Lose message ``message``."""
+
+    message: int
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """Put a second copy of message ``message`` in flight."""
+
+    message: int
+
+
+@dataclass(frozen=True)
+class Fire:
+    """Fire timer ``timer`` (time moves to its deadline if that is later)."""
+
+    timer: int
+
+
+Decision = Deliver | Drop | Duplicate | Fire
+"""One step of a schedulable store: what :meth:`Schedulable.decisions` lists."""
 
 
 @dataclass
@@ -346,11 +480,11 @@ class Schedulable(Protocol):
         """Start ``request`` for ``client``; it completes as decisions are made."""
         ...
 
-    def decisions(self) -> tuple[Any, ...]:
+    def decisions(self) -> tuple[Decision, ...]:
         """The steps that may be taken now."""
         ...
 
-    def decide(self, decision: Any) -> None:
+    def decide(self, decision: Decision) -> None:
         """Take one of ``decisions()``."""
         ...
 
@@ -359,13 +493,384 @@ class Schedulable(Protocol):
 class Versioned(Protocol):
     """``versions``: siblings and their causal context are visible to clients."""
 
-    def get_versions(self, request: Get) -> tuple[tuple[Item | None, ...], Any]:
+    def get_versions(self, request: Get) -> tuple[tuple[Item | None, ...], object]:
         """The sibling values of an item and the opaque context to write back."""
         ...
 
-    def put_with_context(self, request: Put, context: Any) -> Response:
+    def put_with_context(self, request: Put, context: object) -> Response:
         """A put that supersedes exactly the versions ``context`` has seen."""
         ...
+
+
+# -- the driving and observation surface ----------------------------------------------------
+
+KeyTuple = tuple[object, ...]
+"""An item's primary key as a tuple of its key attributes' values, in schema order."""
+
+Observation = Mapping[str, object]
+"""A JSON-shaped mapping, in the form the suite's checkers read."""
+
+
+@dataclass(frozen=True)
+class KeyRange:
+    """One range of a store's key-range layout: its ``name``, the ``replicas`` that
+    hold it in order (the first coordinates, or leads at start), and its ``leader``
+    now (``None`` for a leaderless range or one without a live leader)."""
+
+    name: str
+    replicas: tuple[str, ...]
+    leader: str | None = None
+
+
+@dataclass(frozen=True)
+class MessageInfo:
+    """A message in flight: ``id`` (what :class:`Deliver`, :class:`Drop` and
+    :class:`Duplicate` name), its ends, its ``kind`` and when it was sent."""
+
+    id: int
+    src: str
+    dst: str
+    kind: str
+    sent_at: float
+
+
+@dataclass(frozen=True)
+class TimerInfo:
+    """A pending timer: ``id`` (what :class:`Fire` names), the endpoint that owns it,
+    its ``name`` and its deadline in simulated seconds."""
+
+    id: int
+    owner: str
+    name: str
+    deadline: float
+
+
+@runtime_checkable
+class Topology(Protocol):
+    """``topology``: the nodes and the key-range layout.
+
+    ``nodes`` are the node ids faults name; ``key_ranges(table)`` every range of
+    ``table`` with its replicas (and leader), in a fixed order; ``range_of(table,
+    key)`` the name of the range holding the key tuple ``key``. Keys in one range
+    share replicas (and, for Merkle stores, a tree); strategies pick keys by it."""
+
+    @property
+    def nodes(self) -> tuple[str, ...]:
+        """The node ids, in a fixed order."""
+        ...
+
+    def key_ranges(self, table: str) -> tuple[KeyRange, ...]:
+        """Every key range of ``table``, in a fixed order."""
+        ...
+
+    def range_of(self, table: str, key: KeyTuple) -> str:
+        """The name of the range of ``table`` that holds key tuple ``key``."""
+        ...
+
+
+@runtime_checkable
+class Leadership(Protocol):
+    """``topology`` of a store with a leader per partition: which partition holds a
+    key, its replicas, and its leader now (what leader faults aim at)."""
+
+    def partition_of(self, table: str, key: Mapping[str, object]) -> int:
+        """The partition holding the item with primary key ``key``."""
+        ...
+
+    def partition_replicas(self, partition: int) -> tuple[str, ...]:
+        """The nodes holding ``partition``'s replicas."""
+        ...
+
+    def leader_of(self, partition: int) -> str | None:
+        """The live node leading ``partition`` now, if any."""
+        ...
+
+
+@runtime_checkable
+class PreferenceLists(Protocol):
+    """``topology`` of a leaderless store: the replicas of a key, in the order a
+    coordinator contacts them."""
+
+    def preference_list(self, table: str, key: Mapping[str, object]) -> tuple[str, ...]:
+        """The replicas of the item with primary key ``key`` in ``table``, in order."""
+        ...
+
+
+@runtime_checkable
+class Settling(Protocol):
+    """``settling``: run the store's own protocol to rest.
+
+    ``settle()`` takes fair steps (timers included) until the store is quiet or its
+    horizon passed (``seconds`` of simulated time; the store's own default when
+    omitted): after a heal and restarts, operations in flight complete and
+    background work (hand-offs, replication) finishes. Its return value is the
+    store's own and is not read. ``quiesce()`` delivers every deliverable message
+    and fires no timer; it returns how many it delivered."""
+
+    def settle(self, *, seconds: float = ...) -> object:
+        """Run to rest (see the class docstring)."""
+        ...
+
+    def quiesce(self) -> int:
+        """Deliver every deliverable message, no timers; the number delivered."""
+        ...
+
+
+@runtime_checkable
+class ReplicaSnapshots(Protocol):
+    """``replica-snapshots``: each replica's entries with their versions, read
+    without changing anything: key tuple -> the store's JSON-shaped entry
+    (``(item, version)`` or ``{"value", "version"}`` / ``{"siblings", "clock"}``),
+    tombstones included."""
+
+    def replica_versions(self, node: str, table: str) -> Mapping[KeyTuple, object]:
+        """Every key ``node`` holds for ``table`` with its versions."""
+        ...
+
+
+@runtime_checkable
+class RangeSnapshots(Protocol):
+    """``replica-snapshots`` of a store with Merkle ranges: every replica of a table
+    at once, with each node's Merkle roots and each range's keys and replicas, in
+    the form the convergence and Merkle checkers read (an ``observe`` value with
+    ``f == "replicas"``). ``quiescent`` and ``anti_entropy`` record what the caller
+    did before (healed and settled; ran a full sync round)."""
+
+    def replicas_observation(self, table: str, *, quiescent: bool = False,
+                             anti_entropy: bool = False) -> Observation:
+        """A snapshot of every replica of ``table``."""
+        ...
+
+
+@runtime_checkable
+class HintSnapshots(Protocol):
+    """``replica-snapshots`` of a store with hinted handoff: the hints each fallback
+    holds (owner and key tuple -> entry as in :class:`ReplicaSnapshots`) and how
+    many the running nodes still hold (shown, never judged)."""
+
+    def hinted(self, node: str, table: str) -> Mapping[tuple[str, KeyTuple], object]:
+        """The hinted states ``node`` holds for other nodes."""
+        ...
+
+    def pending_hints(self) -> int:
+        """How many hinted states the running nodes still hold."""
+        ...
+
+
+@runtime_checkable
+class Forkable(Protocol):
+    """``replica-snapshots`` by probing: ``fork()`` is an independent copy of the store
+    in its current state (replicas, messages in flight, timers, clocks). What is done
+    to the copy never reaches the original, so a probe (a read that may repair, an
+    anti-entropy session) can be observed without changing the example."""
+
+    def fork(self) -> Self:
+        """An independent copy of the store, as it is now."""
+        ...
+
+
+@runtime_checkable
+class TimeControl(Protocol):
+    """``time-control``: the store's simulated clock. ``now()`` is global time in
+    seconds; ``advance(seconds)`` moves it forward without firing timers (they fire
+    when decided); ``run_for(seconds)`` takes fair steps until that much time has
+    passed, returning how many it took."""
+
+    def now(self) -> float:
+        """Global simulated time, in seconds."""
+        ...
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward by ``seconds`` (ValueError when negative)."""
+        ...
+
+    def run_for(self, seconds: float) -> int:
+        """Take fair steps for ``seconds`` of simulated time; the number taken."""
+        ...
+
+
+@runtime_checkable
+class MessageControl(Protocol):
+    """``message-control``: what :meth:`Schedulable.decisions` acts on, as values.
+
+    The messages in flight and pending timers (ids as the decisions name them),
+    whether the network lets one endpoint reach another, the messages a partition
+    keeps from their destination (a heal does not deliver them: whoever heals drops
+    them first), and the fair policy's next step (the oldest deliverable message,
+    else the earliest timer; ``None`` when quiet)."""
+
+    def messages_in_flight(self) -> tuple[MessageInfo, ...]:
+        """Every message in flight, oldest first."""
+        ...
+
+    def pending_timers(self) -> tuple[TimerInfo, ...]:
+        """Every pending timer, by deadline then id."""
+        ...
+
+    def reachable(self, a: str, b: str) -> bool:
+        """True when no partition stands between endpoints ``a`` and ``b``."""
+        ...
+
+    def cut_off(self) -> tuple[int, ...]:
+        """The ids of the messages in flight a partition keeps from their destination."""
+        ...
+
+    def default_decision(self) -> Decision | None:
+        """The fair policy's next decision; None when nothing can happen."""
+        ...
+
+
+@runtime_checkable
+class DirectRouting(Protocol):
+    """``message-control`` of a store whose clients may pick the coordinator: submit
+    ``request`` for ``client`` to ``node`` itself (bad input completes at once with a
+    ValidationError, nothing sent). With ``context`` (a store with ``versions``; a
+    put only) the put supersedes exactly the versions the causal context covers (an
+    empty context: none, a blind write that stays a sibling)."""
+
+    def submit_at(self, client: str, request: Request, node: str,
+                  context: Mapping[str, int] | None = None) -> Handle:
+        """Start ``request`` for ``client``, coordinated by ``node``."""
+        ...
+
+
+@runtime_checkable
+class StreamViews(Protocol):
+    """``stream`` of a store whose tables have a view type: which images a table's
+    records carry (``KEYS_ONLY``, ``NEW_IMAGE``, ``OLD_IMAGE``,
+    ``NEW_AND_OLD_IMAGES``; None for a table without a stream)."""
+
+    def stream_view(self, table: str) -> str | None:
+        """The stream view type of ``table``."""
+        ...
+
+
+@runtime_checkable
+class Closable(Protocol):
+    """Any store may have ``close()``: it releases the store's resources; the suite
+    calls it after each example (and after each probe of a factory)."""
+
+    def close(self) -> None:
+        """Release the store's resources."""
+        ...
+
+
+@runtime_checkable
+class Namespaced(Protocol):
+    """Any store may say which namespace it runs in (a table, a key prefix, a
+    database), for reports and cleanup messages."""
+
+    @property
+    def namespace(self) -> str | None:
+        """The namespace, or None."""
+        ...
+
+
+@runtime_checkable
+class SelfCleaning(Protocol):
+    """Any store may say it removes what the suite wrote itself (``cleans_up`` is
+    True); then the suite deletes nothing after an example."""
+
+    @property
+    def cleans_up(self) -> bool:
+        """True when the store cleans up after itself."""
+        ...
+
+
+HOUSEKEEPING: Final[tuple[type, ...]] = (Closable, Namespaced, SelfCleaning)
+"""The protocols any store may offer whatever its capabilities."""
+
+
+SURFACE: Final[Mapping[Capability, tuple[type, ...]]] = {
+    Capability.TOPOLOGY: (Topology, Leadership, PreferenceLists),
+    Capability.SETTLING: (Settling,),
+    Capability.REPLICA_SNAPSHOTS: (ReplicaSnapshots, RangeSnapshots, HintSnapshots,
+                                   Forkable),
+    Capability.TIME_CONTROL: (TimeControl,),
+    Capability.MESSAGE_CONTROL: (MessageControl, DirectRouting),
+    Capability.FAULTS: (FaultInjectable,),
+    Capability.DETERMINISTIC_SCHEDULING: (Schedulable,),
+    Capability.STREAM: (Streaming, StreamViews),
+}
+"""The driving and observation protocols of each capability: the first is what a store
+declaring the capability must implement; the others refine it (a store offers those
+that fit its design: partitions with leaders, or preference lists)."""
+
+DISABLES: Final[Mapping[str, str]] = {
+    "Schedulable": "every scheduled property (concurrent-histories-under-faults, "
+                   "convergence-after-anti-entropy, stream-exactly-once-in-order, "
+                   "vector-clocks-and-siblings)",
+    "Topology": "the fault rules of every scheduled property and the key-range-aware "
+                "anti-entropy sessions of convergence-after-anti-entropy",
+    "Leadership": "the leader faults of concurrent-histories-under-faults and "
+                  "stream-exactly-once-in-order, and per-partition convergence ranges",
+    "PreferenceLists": "the writes sent to one replica in concurrent-histories-under-faults "
+                       "and convergence-after-anti-entropy, and vector-clocks-and-siblings",
+    "Settling": "convergence-after-anti-entropy and vector-clocks-and-siblings (judged "
+                "after the store settles)",
+    "ReplicaSnapshots": "convergence-after-anti-entropy and the convergence judgement of "
+                        "concurrent-histories-under-faults",
+    "RangeSnapshots": "the merkle-root-iff-equal checks at every step",
+    "HintSnapshots": "the hinted-handoff-delivers observation",
+    "Forkable": "the read-repair probes and the anti-entropy sessions run on a copy of the "
+                "store (read-repair-repairs, anti-entropy-exact before settling)",
+    "TimeControl": "the rules that let time pass (concurrent-histories-under-faults, "
+                   "stream-exactly-once-in-order) and jumps past the store's windows",
+    "MessageControl": "the message faults and healing that drops cut-off messages in "
+                      "every scheduled property, and the shrinker's decision rewrites",
+    "DirectRouting": "the writes sent to one replica (concurrent-histories-under-faults, "
+                     "convergence-after-anti-entropy)",
+    "FaultInjectable": "every fault rule of the scheduled properties",
+    "Streaming": "stream-exactly-once-in-order",
+    "StreamViews": "the image checks of stream-exactly-once-in-order that need the view type",
+}
+"""What the suite cannot do with a store lacking each surface protocol (by name)."""
+
+
+def protocol_members(protocol: type) -> tuple[str, ...]:
+    """The member names ``protocol`` declares (its methods and properties)."""
+    names = getattr(protocol, "__protocol_attrs__", None)
+    if names is None:  # Python < 3.12
+        from typing import _get_protocol_attrs  # type: ignore[attr-defined]
+
+        names = _get_protocol_attrs(protocol)
+    return tuple(sorted(names))
+
+
+def surface_names() -> frozenset[str]:
+    """Every attribute name the suite may use of a store: the members of the Store
+    contract, of the housekeeping protocols, of every capability protocol and of
+    every surface protocol."""
+    names: set[str] = set()
+    for protocol in (Store, *HOUSEKEEPING, *_PROTOCOL_OF.values(),
+                     *(p for group in SURFACE.values() for p in group)):
+        names |= set(protocol_members(protocol))
+    return frozenset(names)
+
+
+OPTIONAL_SURFACE: Final = frozenset({Capability.STREAM})
+"""Capabilities whose surface a schedulable store needs only when it declares them."""
+
+
+def missing_surface(store: object, *, refinements: bool = False) -> list[str]:
+    """Every surface protocol ``store`` lacks, one sentence each naming its members and
+    what that disables (empty for a store that offers them all). Only the protocol
+    each capability requires (the first of its :data:`SURFACE` group), unless
+    ``refinements``: then also those that fit one design only (a leaderless store
+    has no :class:`Leadership`, a leader store no :class:`PreferenceLists`)."""
+    out = []
+    seen: set[type] = set()
+    declared = store.descriptor.capabilities if isinstance(store, Store) else frozenset()
+    for capability, group in SURFACE.items():
+        if capability in OPTIONAL_SURFACE and capability not in declared and not refinements:
+            continue
+        for protocol in group if refinements else group[:1]:
+            if protocol in seen or isinstance(store, protocol):
+                continue
+            seen.add(protocol)
+            out.append(f"lacks {protocol.__name__} ({', '.join(protocol_members(protocol))}),"
+                       f" which disables {DISABLES[protocol.__name__]}")
+    return out
 
 
 _PROTOCOL_OF: dict[Capability, type] = {
@@ -375,6 +880,11 @@ _PROTOCOL_OF: dict[Capability, type] = {
     Capability.FAULTS: FaultInjectable,
     Capability.DETERMINISTIC_SCHEDULING: Schedulable,
     Capability.VERSIONS: Versioned,
+    Capability.TOPOLOGY: Topology,
+    Capability.SETTLING: Settling,
+    Capability.REPLICA_SNAPSHOTS: ReplicaSnapshots,
+    Capability.TIME_CONTROL: TimeControl,
+    Capability.MESSAGE_CONTROL: MessageControl,
 }
 
 
@@ -395,7 +905,10 @@ CLAIM_NEEDS: Final[Mapping[str, Capability]] = {
 def check_store(store: object) -> list[str]:
     """The ways ``store`` breaks the contract, as sentences (empty when it keeps it):
     not a Store, a declared capability whose protocol it lacks, a claim that needs a
-    capability it does not declare."""
+    capability it does not declare, and, for a store declaring
+    ``deterministic-scheduling``, every driving and observation protocol it lacks
+    with what that disables (:func:`missing_surface`): a schedulable store is driven
+    through them, and each one missing turns rules or whole properties off."""
     if not isinstance(store, Store):
         return [f"{type(store).__name__} is not a Store: it needs descriptor and execute()"]
     problems = []
@@ -414,6 +927,8 @@ def check_store(store: object) -> list[str]:
                 f"{descriptor.name} claims {claim.guarantee!r} without the "
                 f"{need.value!r} capability"
             )
+    if descriptor.has(Capability.DETERMINISTIC_SCHEDULING):
+        problems.extend(f"{descriptor.name} {gap}" for gap in missing_surface(store))
     return problems
 
 

@@ -33,7 +33,20 @@ from typing import Any, Final
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from replicheck.implementation.store import Capability, Handle, Store
+from replicheck.implementation.store import (
+    AntiEntropy,
+    Capability,
+    DirectRouting,
+    Drop,
+    Handle,
+    MessageControl,
+    PreferenceLists,
+    RangeSnapshots,
+    ReplicaSnapshots,
+    Settling,
+    Store,
+    Topology,
+)
 from replicheck.models.items.requests import Get, Put
 from replicheck.models.items.values import key_text
 from replicheck.models.items.wording import request_text
@@ -48,10 +61,11 @@ from replicheck.properties.replicas import (
     heal_dropping,
     probe_store,
     scheduled_machine,
+    shared_ranges,
     steer,
     sync_session,
 )
-from replicheck.properties.suite import require_methods
+from replicheck.properties.suite import require_surface
 
 __all__ = ["CLOCKS_PROPERTY", "clock_problems", "clocks_machine"]
 
@@ -128,14 +142,14 @@ def clocks_machine(factory: Callable[[], Store], target: str | None = None
     goes backwards, a concurrent write is dropped, or a superseded sibling is kept."""
     descriptor, nodes, probe = probe_store(factory)
     try:
-        require_methods(probe, CLOCKS_PROPERTY, "sim", "settle", "preference_list",
-                        "replica_versions", "client")
+        require_surface(probe, CLOCKS_PROPERTY, MessageControl, Settling, Topology,
+                        PreferenceLists, ReplicaSnapshots, DirectRouting)
         table = descriptor.tables[0].name
         pk = descriptor.tables[0].partition_key
         faults = descriptor.has(Capability.FAULTS) and bool(nodes)
-        anti_entropy = descriptor.has(Capability.ANTI_ENTROPY) and callable(
-            getattr(probe, "anti_entropy", None))
-        snapshots = callable(getattr(probe, "replicas_observation", None))
+        anti_entropy = descriptor.has(Capability.ANTI_ENTROPY) and isinstance(
+            probe, AntiEntropy)
+        snapshots = isinstance(probe, RangeSnapshots)
     finally:
         close(probe)
     claimed = any(c.guarantee == "vector-clock-order" for c in descriptor.claims)
@@ -248,10 +262,8 @@ def clocks_machine(factory: Callable[[], Store], target: str | None = None
         def lose(self, key: str, index: int) -> None:
             """Every message in flight to one replica of the key is lost (a burst of
             packet loss at that node)."""
-            from replicheck.implementation.reference.sim import Drop
-
             node = self._replica(key, index)
-            lost = [m.id for m in self.raw.sim.in_flight.values() if m.dst == node]
+            lost = [m.id for m in self.raw.messages_in_flight() if m.dst == node]
             for message in lost:
                 self.rec.decide(Drop(message))
             self._step(f"{len(lost)} message(s) to {node} lost", len(lost))
@@ -269,9 +281,9 @@ def clocks_machine(factory: Callable[[], Store], target: str | None = None
             """Deliver every message in flight, then one anti-entropy session between
             two replicas of a key that are up and can reach each other."""
             a, b = self._replica(key, first), self._replica(key, first + second)
-            if a == b or {a, b} & self.crashed or not self.raw.sim.reachable(a, b):
+            if a == b or {a, b} & self.crashed or not self.raw.reachable(a, b):
                 return
-            delivered = self.raw.sim.quiesce()
+            delivered = self.raw.quiesce()
             self.rec.collect()
             session = sync_session(self.raw, table, a, b)
             self.rec.collect()
@@ -339,7 +351,7 @@ def clocks_machine(factory: Callable[[], Store], target: str | None = None
             if anti_entropy:
                 for i, a in enumerate(nodes):
                     for b in nodes[i + 1:]:
-                        if self.raw.ring.shared_ranges(a, b):
+                        if shared_ranges(self.raw, table, a, b):
                             sync_session(self.raw, table, a, b)
             self.clocks_only_grow()
             self.rec.observe("replicas", self.raw.replicas_observation(

@@ -19,7 +19,6 @@ not claim to prevent is added to :data:`OBSERVATIONS` (never a failure).
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import os
@@ -37,13 +36,26 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition,
 
 from replicheck.histories.history import History, Operation
 from replicheck.implementation.store import (
+    AntiEntropy,
     Capability,
     Descriptor,
+    DirectRouting,
+    Drop,
     FaultInjectable,
+    Forkable,
     Handle,
+    HintSnapshots,
+    Introspectable,
+    Leadership,
+    PreferenceLists,
+    RangeSnapshots,
+    ReplicaSnapshots,
     Schedulable,
+    Settling,
     Store,
     Streaming,
+    TimeControl,
+    Topology,
 )
 from replicheck.models.items.errors import StoreError, TransactionCanceled
 from replicheck.models.items.operations import Database, apply, empty
@@ -67,6 +79,7 @@ from replicheck.properties.guarantees import (
     READ_KINDS,
     VIOLATED,
     Judgement,
+    _merge_entries,
     judge_anomalies,
     judge_anomaly,
     judge_claims,
@@ -79,6 +92,7 @@ from replicheck.properties.replicas import (
     heal_dropping,
     idle_client,
     leader_replicas_observation,
+    shared_ranges,
     sync_session,
 )
 from replicheck.properties.schedule import (
@@ -173,9 +187,12 @@ def close_store(store: object) -> None:
 def _probe(factory: Callable[[], Store]) -> tuple[Descriptor, tuple[str, ...]]:
     store = factory()
     try:
-        nodes = tuple(getattr(store, "nodes", ()) or ())
-        if not nodes and hasattr(store, "replicas"):
+        if isinstance(store, Topology):
+            nodes = tuple(store.nodes)
+        elif isinstance(store, Introspectable):
             nodes = tuple(store.replicas())
+        else:
+            nodes = ()
         return store.descriptor, nodes
     finally:
         close_store(store)
@@ -375,8 +392,7 @@ def _leader_replicas_observation(store: Any, table: str) -> dict[str, Any] | Non
     """Every replica of a leader-mode store (:func:`leader_replicas_observation`:
     ranges when it says which partition holds a key, else every node replicates every
     key, as a global table's regions do); None when it cannot show its replicas."""
-    if not (callable(getattr(store, "replica_versions", None))
-            and callable(getattr(store, "replicas", None))):
+    if not (isinstance(store, ReplicaSnapshots) and isinstance(store, Introspectable)):
         return None
     return leader_replicas_observation(store, table)
 
@@ -419,9 +435,7 @@ def _canon(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
-def _drop(message_id: int) -> Any:
-    from replicheck.implementation.reference.sim import Drop
-
+def _drop(message_id: int) -> Drop:
     return Drop(message_id)
 
 
@@ -446,27 +460,26 @@ def _target(value: float, label: str) -> None:
 
 
 def _read_repair_probe(store: Any, table: str, pk: str, key: str) -> dict[str, Any] | None:
-    """On a copy of ``store`` with every message delivered: when the key's replicas
-    disagree, one read coordinated by its first replica, every message delivered
-    again; the replicas' entries before, the merge of what they held, and their
-    entries after. None when they agree (no stale replica to repair)."""
+    """On a copy of ``store`` (:class:`Forkable`) with every message delivered: when
+    the key's replicas disagree, one read coordinated by its first replica, every
+    message delivered again; the replicas' entries before, the merge of what they
+    held (computed by the checker's rule, from the entries), and their entries
+    after. None when they agree (no stale replica to repair)."""
     owners = tuple(store.preference_list(table, {pk: key}))
     text = key_text((key,))
-    twin = copy.deepcopy(store)
-    twin.sim.quiesce()
-    resolver = twin.cluster.resolver
-    states = {n: twin.replica_states(n, table).get((key,)) for n in owners}
+    twin = store.fork()
+    twin.quiesce()
     before = {n: _entries(twin, table, n).get(text) for n in owners}
     if len({_canon(e) for e in before.values()}) <= 1:
         return None
-    merged = resolver.merge_all(states[n] for n in sorted(states))
-    read = Handle("read-repair-probe", Get(table, {pk: key}))
-    twin.client("read-repair-probe").submit(read, owners[0])
-    twin.sim.quiesce()
+    held = [e for e in before.values() if e is not None]
+    merged = _merge_entries(held) if held else None
+    read = twin.submit_at("read-repair-probe", Get(table, {pk: key}), owners[0])
+    twin.quiesce()
     after = {n: _entries(twin, table, n).get(text) for n in owners}
     return {"table": table, "key": text, "coordinator": owners[0],
-            "answered": read.status == "ok", "before": before,
-            "merged": None if merged is None else resolver.entry(merged), "after": after}
+            "answered": read.status == "ok", "before": before, "merged": merged,
+            "after": after}
 
 
 def read_repair_probes(store: Any, table: str, pk: str) -> list[dict[str, Any]]:
@@ -485,18 +498,18 @@ def twin_sync_observations(store: Any, table: str, nodes: tuple[str, ...]
     """On a copy of ``store`` where the messages in flight were delivered but no
     timer fired (no retry, no handoff yet): one anti-entropy session between every
     pair of nodes that share a range, each as the ``anti-entropy`` observation."""
-    twin = copy.deepcopy(store)
-    twin.sim.quiesce()
+    twin = store.fork()
+    twin.quiesce()
     return [sync_session(twin, table, a, b)
             for i, a in enumerate(nodes) for b in nodes[i + 1:]
-            if twin.ring.shared_ranges(a, b)]
+            if shared_ranges(twin, table, a, b)]
 
 
 def hinted_states(store: Any, table: str) -> list[dict[str, Any]]:
     """Every hinted state the fallbacks of ``store`` hold for ``table``, read from
     their storage: ``{"fallback", "owner", "key" (key text), "entry"}`` each (empty
     when the store cannot show its hints)."""
-    if not callable(getattr(store, "hinted", None)):
+    if not (isinstance(store, HintSnapshots) and isinstance(store, Topology)):
         return []
     return [{"fallback": node, "owner": owner, "key": key_text(key), "entry": entry}
             for node in store.nodes
@@ -518,7 +531,7 @@ def hints_observation(store: Any, table: str,
     for owner in sorted({h["owner"] for h in held}):
         entries = {key_text(k): v for k, v in store.replica_versions(owner, table).items()}
         owners[owner] = {h["key"]: entries.get(h["key"]) for h in held if h["owner"] == owner}
-    pending = store.pending_hints() if callable(getattr(store, "pending_hints", None)) else 0
+    pending = store.pending_hints() if isinstance(store, HintSnapshots) else 0
     return {"table": table, "settled": True, "pending": int(pending), "held": held,
             "owners": owners}
 
@@ -594,15 +607,14 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
     strong = descriptor.has(Capability.STRONG_READS)
     probe = factory()
     try:
-        direct = bool(nodes) and callable(getattr(probe, "client", None)) and callable(
-            getattr(probe, "validate", None))
-        leaders = all(callable(getattr(probe, name, None)) for name in (
-            "leader_of", "partition_of", "partition_replicas"))
-        owners = callable(getattr(probe, "preference_list", None))
-        timed = hasattr(getattr(probe, "sim", None), "now")
-        anti_entropy = descriptor.has(Capability.ANTI_ENTROPY) and callable(
-            getattr(probe, "anti_entropy", None)) and bool(nodes)
-        snapshots = callable(getattr(probe, "replicas_observation", None))
+        direct = bool(nodes) and isinstance(probe, DirectRouting)
+        leaders = isinstance(probe, Leadership)
+        owners = isinstance(probe, PreferenceLists)
+        timed = isinstance(probe, TimeControl)
+        anti_entropy = descriptor.has(Capability.ANTI_ENTROPY) and isinstance(
+            probe, AntiEntropy) and bool(nodes)
+        snapshots = isinstance(probe, RangeSnapshots)
+        forkable = isinstance(probe, Forkable)
     finally:
         close_store(probe)
     races = tuple(r for r in RACES if transactions or not r.startswith("txn"))
@@ -700,10 +712,10 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
             self.peak = max(self.peak, self.rec.in_flight())
 
         def _same_home(self, a: str, b: str) -> bool:
-            partition_of = getattr(self.raw, "partition_of", None)
-            if not callable(partition_of):
+            if not leaders:
                 return False
-            return bool(partition_of(table, {pk: a}) == partition_of(table, {pk: b}))
+            return bool(self.raw.partition_of(table, {pk: a})
+                        == self.raw.partition_of(table, {pk: b}))
 
         def _call(self, client: str, request: Request) -> Handle:
             handle = self.rec.submit(client, request)
@@ -838,9 +850,9 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
         def wait(self, seconds: float) -> None:
             """Let ``seconds`` of simulated time pass under the fair policy."""
             self.rules_run += 1
-            end = self.raw.sim.now + seconds
+            end = self.raw.now() + seconds
             for _ in range(MAX_SETTLE_DECISIONS):
-                if self.raw.sim.now >= end or not fair_step(self.rec):
+                if self.raw.now() >= end or not fair_step(self.rec):
                     break
 
         @precondition(lambda self: anti_entropy and owners)
@@ -852,7 +864,7 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
             self.rules_run += 1
             a, b = self._replica(key, first), self._replica(key, first + second)
             if a is None or b is None or a == b or {a, b} & self.crashed \
-                    or not self.raw.sim.reachable(a, b):
+                    or not self.raw.reachable(a, b):
                 return
             self.raw.quiesce()
             self.rec.collect()
@@ -866,7 +878,7 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
             packet loss at that node)."""
             self.rules_run += 1
             node = self._replica(key, index)
-            lost = [m for m in self.raw.sim.in_flight.values() if m.src == node]
+            lost = [m for m in self.raw.messages_in_flight() if m.src == node]
             for message in lost:
                 self.rec.decide(_drop(message.id))
 
@@ -1013,7 +1025,7 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
 
         def _observe_replicas(self) -> None:
             claims = {c.guarantee for c in descriptor.claims}
-            settle = callable(getattr(self.base, "settle", None))
+            settle = isinstance(self.base, Settling)
             if snapshots and settle:
                 self._observe_leaderless(claims)
                 return
@@ -1036,17 +1048,17 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
             before = self.raw.replicas_observation(table)
             self.rec.observe("replicas", before)
             _target_divergence(before)
-            if "read-repair-repairs" in claims:
+            if "read-repair-repairs" in claims and forkable and owners:
                 self.raw.steps.append({"observe": "read-repair"})
                 for probe in read_repair_probes(self.base, table, pk):
                     self.rec.observe("read-repair", probe)
-            if anti_entropy:
+            if anti_entropy and forkable:
                 self.raw.steps.append({"observe": "sync-twins"})
                 for session in twin_sync_observations(self.base, table, nodes):
                     self.rec.observe("anti-entropy", session)
             hinted = hinted_states(self.base, table)
             self.raw.settle()
-            if "hinted-handoff-delivers" in claims and hasattr(self.base, "pending_hints"):
+            if "hinted-handoff-delivers" in claims and isinstance(self.base, HintSnapshots):
                 self.raw.steps.append({"observe": "hints"})
                 self.rec.observe("hints", hints_observation(self.base, table, hinted))
             if anti_entropy:

@@ -38,7 +38,14 @@ from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from replicheck.histories.history import History
-from replicheck.implementation.store import Capability, Claim, Descriptor, Store
+from replicheck.implementation.store import (
+    Capability,
+    Claim,
+    Descriptor,
+    Namespaced,
+    SelfCleaning,
+    Store,
+)
 from replicheck.models.items.errors import (
     ConditionalCheckFailed,
     Indeterminate,
@@ -100,12 +107,14 @@ class CleanupError(RuntimeError):
 def cleans_up(store: object) -> bool:
     """True when ``store`` says it removes what the suite wrote itself (its attribute
     ``cleans_up`` is True); then the suite deletes nothing."""
-    return getattr(store, "cleans_up", False) is True
+    return isinstance(store, SelfCleaning) and store.cleans_up is True
 
 
 def namespace_of(store: object) -> str | None:
     """The namespace ``store`` says it runs in (its ``namespace`` attribute), if any."""
-    namespace = getattr(store, "namespace", None)
+    if not isinstance(store, Namespaced):
+        return None
+    namespace = store.namespace
     return str(namespace) if namespace is not None else None
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -33,7 +33,21 @@ from replicheck.histories.formats.jsonl import dumps_jsonl
 from replicheck.histories.history import History
 from replicheck.histories.items import request_from_json
 from replicheck.histories.recorder import Recorder
-from replicheck.implementation.store import Store
+from replicheck.implementation.store import (
+    AntiEntropy,
+    Forkable,
+    HintSnapshots,
+    Introspectable,
+    MessageControl,
+    PreferenceLists,
+    RangeSnapshots,
+    ReplicaSnapshots,
+    Settling,
+    Store,
+    Streaming,
+    TimeControl,
+    Topology,
+)
 from replicheck.models.items.errors import StoreError
 from replicheck.models.items.requests import Put
 from replicheck.properties.guarantees import UNKNOWN, VIOLATED, Judgement, judge_claims
@@ -123,9 +137,8 @@ def exit_status(judgements: tuple[Judgement, ...] | list[Judgement]) -> int:
 
 
 def _clock(store: Any) -> Callable[[], int]:
-    sim = getattr(store, "sim", None)
-    if sim is not None and hasattr(sim, "now"):
-        return lambda: round(sim.now * 1_000_000_000)
+    if isinstance(store, TimeControl):
+        return lambda: round(store.now() * 1_000_000_000)
     counter = [0]
 
     def tick() -> int:
@@ -136,14 +149,27 @@ def _clock(store: Any) -> Callable[[], int]:
 
 
 OBSERVATIONS_NEED: Final = {
-    "replicas": "replicas_observation, or replica_versions and replicas",
-    "snapshot": "replicas_observation",
-    "stream": "stream_records",
-    "hints": "pending_hints",
-    "read-repair": "a ring (ring and replica_versions)",
-    "sync-twins": "a ring (ring and replica_versions)",
+    "replicas": "RangeSnapshots (replicas_observation), or ReplicaSnapshots "
+                "(replica_versions) and Introspectable (replicas)",
+    "snapshot": "RangeSnapshots (replicas_observation)",
+    "stream": "Streaming (stream_records)",
+    "hints": "HintSnapshots (hinted, pending_hints)",
+    "read-repair": "Forkable, PreferenceLists, Topology and ReplicaSnapshots",
+    "sync-twins": "Forkable, AntiEntropy, Topology and ReplicaSnapshots",
 }
-"""What a store must offer for replay to record each observation."""
+"""What a store must offer for replay to record each observation: protocols of
+:mod:`replicheck.implementation.store`."""
+
+_OBSERVATION_PROTOCOLS: Final[Mapping[str, tuple[tuple[type, ...], ...]]] = {
+    "replicas": ((RangeSnapshots,), (ReplicaSnapshots, Introspectable)),
+    "snapshot": ((RangeSnapshots,),),
+    "stream": ((Streaming,),),
+    "hints": ((HintSnapshots,),),
+    "read-repair": ((Forkable, PreferenceLists, Topology, ReplicaSnapshots),),
+    "sync-twins": ((Forkable, AntiEntropy, Topology, ReplicaSnapshots),),
+}
+""":data:`OBSERVATIONS_NEED` as protocols: any one of the alternatives, all of its
+protocols."""
 
 
 def can_observe(store: Any, kind: str) -> bool:
@@ -153,20 +179,8 @@ def can_observe(store: Any, kind: str) -> bool:
     :func:`~replicheck.properties.schedule.claimed_observations`, the shrinker's
     epilogue) ask first, so that no file ends with an observation replay cannot
     take."""
-    def offers(*names: str) -> bool:
-        return all(callable(getattr(store, n, None)) for n in names)
-
-    if kind == "replicas":
-        return offers("replicas_observation") or offers("replica_versions", "replicas")
-    if kind == "snapshot":
-        return offers("replicas_observation")
-    if kind == "stream":
-        return offers("stream_records")
-    if kind == "hints":
-        return offers("pending_hints")
-    if kind in ("read-repair", "sync-twins"):
-        return _has_ring(store)
-    return False
+    return any(all(isinstance(store, protocol) for protocol in alternative)
+               for alternative in _OBSERVATION_PROTOCOLS.get(kind, ()))
 
 
 def replicas_observation(store: Any, table: str, *, anti_entropy: bool) -> dict[str, Any] | None:
@@ -174,10 +188,9 @@ def replicas_observation(store: Any, table: str, *, anti_entropy: bool) -> dict[
     form (a ring store's own, with Merkle roots; else
     :func:`~replicheck.properties.replicas.leader_replicas_observation`, as the
     machines take it), or None when the store cannot show its replicas' versions."""
-    if callable(getattr(store, "replicas_observation", None)):
-        observation: dict[str, Any] = store.replicas_observation(
-            table, quiescent=True, anti_entropy=anti_entropy)
-        return observation
+    if isinstance(store, RangeSnapshots):
+        return dict(store.replicas_observation(table, quiescent=True,
+                                               anti_entropy=anti_entropy))
     if not can_observe(store, "replicas"):
         return None
     from replicheck.properties.replicas import leader_replicas_observation
@@ -206,6 +219,9 @@ class StepRunner:
         self.rec = RecordingStore(store, Recorder(clock=_clock(store)))
         self.table = store.descriptor.tables[0].name if store.descriptor.tables else None
         self.anti_entropy = False
+        self.hinted: list[dict[str, Any]] = []
+        """The hinted states the fallbacks held right before the last settle step (what
+        the machines read before settling, for the ``hints`` observation)."""
 
     def step(self, kind: str, body: Any) -> None:
         """Run one step (its kind and body, as :func:`check_step` gives them);
@@ -215,7 +231,7 @@ class StepRunner:
             request = request_from_json(body["request"], body.get("kind"),
                                         path="submit.request")
             if body.get("node"):
-                if body["node"] not in tuple(getattr(store, "nodes", ())):
+                if not (isinstance(store, Topology) and body["node"] in store.nodes):
                     raise ValueError(f"{store.descriptor.name} has no node {body['node']!r}")
                 rec.submit_at(body["client"], request, body["node"])
             else:
@@ -234,7 +250,7 @@ class StepRunner:
             store.skew_clock(body[0], float(body[1]))
         elif kind == "anti_entropy":
             self.anti_entropy = True
-            if _has_ring(store):  # what the session differed on and repaired
+            if _ranged(store):  # what the session differed on and repaired
                 from replicheck.properties.replicas import sync_session
 
                 rec.observe("anti-entropy", sync_session(store, body[2], body[0], body[1]))
@@ -242,18 +258,21 @@ class StepRunner:
                 with contextlib.suppress(StoreError):  # a sync that could not finish
                     store.anti_entropy(*body)  # is part of the run
         elif kind == "settle":
-            settle = getattr(store, "settle", None)
-            if not callable(settle):
-                raise ValueError(f"{store.descriptor.name} has no settle()")
-            settle(**body)
+            if not isinstance(store, Settling):
+                raise ValueError(f"{store.descriptor.name} has no settle() (Settling)")
+            if self.table is not None:
+                from replicheck.properties.machines import hinted_states
+
+                self.hinted = hinted_states(store, self.table)
+            store.settle(**body)
         elif kind == "run":
-            sim = getattr(store, "sim", None)
-            if sim is None:
-                raise ValueError(f"{store.descriptor.name} has no simulation to run")
+            if not isinstance(store, MessageControl):
+                raise ValueError(f"{store.descriptor.name} has no fair policy to run "
+                                 "(MessageControl)")
             for _ in range(int(body.get("steps", RUN_STEPS))):
                 if not rec.in_flight():
                     break
-                decision = sim.default_decision()
+                decision = store.default_decision()
                 if decision is None:
                     break
                 rec.decide(decision)
@@ -274,8 +293,10 @@ class StepRunner:
         _observe(self, kind, table)
 
 
-def _has_ring(store: Any) -> bool:
-    return hasattr(store, "ring") and hasattr(store, "replica_versions")
+def _ranged(store: Any) -> bool:
+    """Whether both replicas of an anti-entropy session can be read over their shared
+    key ranges (:func:`~replicheck.properties.replicas.sync_session`)."""
+    return isinstance(store, Topology) and isinstance(store, ReplicaSnapshots)
 
 
 def _observe(runner: StepRunner, kind: str, table: str) -> None:
@@ -294,7 +315,7 @@ def _observe(runner: StepRunner, kind: str, table: str) -> None:
     elif kind == "snapshot":
         value = store.replicas_observation(table)
     elif kind == "hints":
-        value = machines.hints_observation(store, table)
+        value = machines.hints_observation(store, table, runner.hinted)
     elif kind == "read-repair":
         pk = store.descriptor.table(table).partition_key
         for probe in machines.read_repair_probes(store, table, pk):

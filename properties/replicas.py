@@ -38,7 +38,26 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from replicheck.histories.history import History, pair
 from replicheck.histories.items import request_to_json, tables_to_json
 from replicheck.histories.recorder import Recorder
-from replicheck.implementation.store import Capability, Descriptor, Handle, Store
+from replicheck.implementation.store import (
+    AntiEntropy,
+    Capability,
+    Deliver,
+    Descriptor,
+    DirectRouting,
+    Drop,
+    Duplicate,
+    Fire,
+    Handle,
+    Introspectable,
+    Leadership,
+    MessageControl,
+    PreferenceLists,
+    RangeSnapshots,
+    ReplicaSnapshots,
+    Settling,
+    Store,
+    Topology,
+)
 from replicheck.models.items.errors import StoreError
 from replicheck.models.items.requests import Delete, Put, Request, request_kind
 from replicheck.models.items.values import key_text
@@ -49,7 +68,7 @@ from replicheck.properties.guarantees import OBSERVED, VIOLATED, Judgement, judg
 from replicheck.properties.outcomes import Counterexample
 from replicheck.properties.recording import RecordingStore
 from replicheck.properties.schedule import fair_decision
-from replicheck.properties.suite import require_methods
+from replicheck.properties.suite import require_surface
 
 __all__ = [
     "CONVERGENCE_PROPERTY",
@@ -89,10 +108,17 @@ def probe_store(factory: Callable[[], Store]) -> tuple[Descriptor, tuple[str, ..
     """The descriptor and node ids of a store ``factory`` builds, and the store itself
     (the caller closes it) so that its methods can be looked for."""
     store: Any = factory()
-    nodes = tuple(getattr(store, "nodes", ()) or ())
-    if not nodes and callable(getattr(store, "replicas", None)):
-        nodes = tuple(store.replicas())
-    return store.descriptor, nodes, store
+    return store.descriptor, node_ids(store), store
+
+
+def node_ids(store: object) -> tuple[str, ...]:
+    """The store's node ids (:class:`Topology`), else its replicas
+    (:class:`Introspectable`), else none."""
+    if isinstance(store, Topology):
+        return tuple(store.nodes)
+    if isinstance(store, Introspectable):
+        return tuple(store.replicas())
+    return ()
 
 
 def close(store: object) -> None:
@@ -105,18 +131,20 @@ def close(store: object) -> None:
 def describe_decision(store: Any, decision: Any) -> str:
     """A scheduler decision in plain words (the message or timer it acts on when the
     store's simulation still knows it)."""
-    sim = getattr(store, "sim", None)
+    control = store if isinstance(store, MessageControl) else None
     kind = type(decision).__name__.lower()
-    if hasattr(decision, "message"):
-        message = getattr(sim, "in_flight", {}).get(decision.message)
-        if message is not None:
-            return f"{kind} message {message.id} ({message.kind} {message.src}->{message.dst})"
-        return f"{kind} message {decision.message}"
-    if hasattr(decision, "timer"):
-        timer = getattr(sim, "timers", {}).get(decision.timer)
+    if isinstance(decision, Fire):
+        timer = next((t for t in control.pending_timers() if t.id == decision.timer),
+                     None) if control is not None else None
         if timer is not None:
             return f"fire timer {timer.name} at {timer.owner}"
         return f"fire timer {decision.timer}"
+    if isinstance(decision, Deliver | Drop | Duplicate):
+        message = next((m for m in control.messages_in_flight() if m.id == decision.message),
+                       None) if control is not None else None
+        if message is not None:
+            return f"{kind} message {message.id} ({message.kind} {message.src}->{message.dst})"
+        return f"{kind} message {decision.message}"
     return repr(decision)
 
 
@@ -134,10 +162,7 @@ def fair_step(recording: RecordingStore) -> bool:
 def heal_dropping(store: Any, recording: RecordingStore) -> int:
     """Heal the network; the messages a partition had cut off are lost first (a
     partition drops packets, it does not queue them). Returns how many were lost."""
-    from replicheck.implementation.reference.sim import Drop
-
-    cut_off = getattr(getattr(store, "sim", None), "cut_off", None)
-    lost = tuple(cut_off()) if callable(cut_off) else ()
+    lost = store.cut_off() if isinstance(store, MessageControl) else ()
     for message in lost:
         recording.decide(Drop(message))
     store.heal()
@@ -169,22 +194,11 @@ class DrivenRecording(RecordingStore):
                   context: Mapping[str, int] | None = None) -> Handle:
         """Record the invocation and send ``request`` for ``client`` to ``node``; with
         ``context`` (a put only) the put supersedes exactly what the context covers."""
-        store: Any = self.store
+        store = self.store
+        assert isinstance(store, DirectRouting)
         process = self.process_of(client)
         self.recorder.invoke(process, request_kind(request), request_to_json(request))
-        handle = Handle(client, request)
-        try:
-            store.validate(request)
-        except StoreError as error:
-            handle.status, handle.error = "error", error
-        else:
-            endpoint = store.client(client)
-            if context is None:
-                endpoint.submit(handle, node)
-            else:
-                from replicheck.models.clocks import VectorClock
-
-                endpoint.submit_with_context(handle, node, VectorClock(dict(context)))
+        handle = store.submit_at(client, request, node, context)
         self._pending.append((process, handle))
         self.collect()
         return handle
@@ -287,8 +301,7 @@ def leader_replicas_observation(store: Any, table: str) -> dict[str, Any]:
     one range per partition with its keys and replicas (else every node replicates
     every key)."""
     schema = store.descriptor.table(table)
-    partitioned = callable(getattr(store, "partition_of", None)) and callable(
-        getattr(store, "partition_replicas", None))
+    partitioned = isinstance(store, Leadership)
     replicas: dict[str, dict[str, Any]] = {}
     ranges: dict[str, dict[str, Any]] = {}
     for node in store.replicas():
@@ -313,31 +326,36 @@ def leader_replicas_observation(store: Any, table: str) -> dict[str, Any]:
 def sync_session(store: Any, table: str, a: str, b: str) -> dict[str, Any]:
     """One anti-entropy session between ``a`` and ``b``, as an ``anti-entropy``
     observation: the keys of their shared ranges whose entries differed before it,
-    the keys the store says it repaired (shown, never judged), whether it finished,
-    and ``after``: both replicas' entries of their shared ranges read right after
-    the session (by node, then key text), what ``anti-entropy-exact`` is judged on."""
-    shared = set(store.ring.shared_ranges(a, b))
+    the keys the store says it repaired in a session that finished (shown, never
+    judged), whether it finished, and ``after``: both replicas' entries of their
+    shared ranges read right after the session (by node, then key text), what
+    ``anti-entropy-exact`` is judged on. Ranges are the store's key-range layout
+    (:class:`Topology`)."""
+    shared = shared_ranges(store, table, a, b)
 
     def held(node: str) -> dict[str, str]:
         return {key_text(k): _canon(v) for k, v in store.replica_versions(node, table).items()
-                if store.ring.partition_of(k).name in shared}
+                if store.range_of(table, k) in shared}
 
     first, second = held(a), held(b)
     differing = sorted(k for k in set(first) | set(second) if first.get(k) != second.get(k))
-    before = getattr(store, "last_sync", None)
+    repaired: list[str] = []
     try:
-        store.anti_entropy(a, b, table)
+        stats = store.anti_entropy(a, b, table)
         ok, reason = True, ""
+        repaired = sorted(key_text(k) for k in stats.repaired_keys)
     except StoreError as error:
         ok, reason = False, str(error)
-    result = getattr(store, "last_sync", None)
-    if result is before:  # the session left no result of its own (it never finished)
-        result = None
-    repaired = sorted(key_text(k) for k in getattr(result, "repaired_keys", ()) or ())
     after = {node: {key_text(k): v for k, v in store.replica_versions(node, table).items()
-                    if store.ring.partition_of(k).name in shared} for node in (a, b)}
+                    if store.range_of(table, k) in shared} for node in (a, b)}
     return {"table": table, "initiator": a, "peer": b, "ok": ok, "reason": reason,
             "differing": differing, "repaired": repaired, "after": after}
+
+
+def shared_ranges(store: Topology, table: str, a: str, b: str) -> frozenset[str]:
+    """The names of the key ranges of ``table`` that both ``a`` and ``b`` replicate."""
+    return frozenset(r.name for r in store.key_ranges(table)
+                     if a in r.replicas and b in r.replicas)
 
 
 def idle_client(clients: tuple[str, ...], handles: Mapping[str, Handle], wanted: str
@@ -437,7 +455,7 @@ def scheduled_machine(node_names: tuple[str, ...], faults: bool
             taken = 0
             while self.rec.in_flight() and taken < MAX_SETTLE_DECISIONS and fair_step(self.rec):
                 taken += 1
-            if callable(getattr(self.raw, "settle", None)):
+            if isinstance(self.raw, Settling):
                 self.raw.settle()
             self.rec.collect()
             self.rec.abandon()
@@ -455,17 +473,17 @@ def replicas_machine(factory: Callable[[], Store], target: str | None = None
     ``convergence`` / ``anti-entropy-exact`` after healing and anti-entropy."""
     descriptor, nodes, probe = probe_store(factory)
     try:
-        require_methods(probe, CONVERGENCE_PROPERTY, "sim", "settle",
-                        ("replicas_observation", "replica_versions"))
+        require_surface(probe, CONVERGENCE_PROPERTY, MessageControl, Settling, Topology,
+                        (RangeSnapshots, ReplicaSnapshots))
         table = descriptor.tables[0].name
         pk = descriptor.tables[0].partition_key
         faults = descriptor.has(Capability.FAULTS) and bool(nodes)
-        direct = bool(nodes) and callable(getattr(probe, "client", None))
-        owners = callable(getattr(probe, "preference_list", None))
-        snapshots = callable(getattr(probe, "replicas_observation", None))
+        direct = bool(nodes) and isinstance(probe, DirectRouting)
+        owners = isinstance(probe, PreferenceLists)
+        snapshots = isinstance(probe, RangeSnapshots)
         merkle = snapshots and descriptor.has(Capability.ANTI_ENTROPY)
-        anti_entropy = merkle and callable(getattr(probe, "anti_entropy", None)) and owners
-        leader_view = callable(getattr(probe, "replica_versions", None)) and not snapshots
+        anti_entropy = merkle and isinstance(probe, AntiEntropy) and owners
+        leader_view = isinstance(probe, ReplicaSnapshots) and not snapshots
     finally:
         close(probe)
     node_names = nodes or ("none",)
@@ -528,18 +546,16 @@ def replicas_machine(factory: Callable[[], Store], target: str | None = None
             node = self._replica(key, index)
             if client is None or node is None or self.crashed:
                 return
-            from replicheck.implementation.reference.sim import Deliver, Drop
-
             put = Put(table, {pk: key, "v": value})
             handle = self.rec.submit_at(client, put, node)
             self.handles[client] = handle
-            sim = self.raw.sim
-            sent = [m for m in sim.in_flight.values() if m.src == client and m.dst == node]
-            if not sent or not sim.reachable(client, node):
+            sent = [m for m in self.raw.messages_in_flight()
+                    if m.src == client and m.dst == node]
+            if not sent or not self.raw.reachable(client, node):
                 self._step(f"{client} sends {request_text(put)} to {node}")
                 return
             self.rec.decide(Deliver(sent[-1].id))
-            lost = [m.id for m in sim.in_flight.values() if m.src == node]
+            lost = [m.id for m in self.raw.messages_in_flight() if m.src == node]
             for message in lost:
                 self.rec.decide(Drop(message))
             self.raw.crash(node)
@@ -567,9 +583,9 @@ def replicas_machine(factory: Callable[[], Store], target: str | None = None
             two replicas of a key that are up and can reach each other."""
             a, b = self._replica(key, first), self._replica(key, first + second)
             if a is None or b is None or a == b or {a, b} & self.crashed \
-                    or not self.raw.sim.reachable(a, b):
+                    or not self.raw.reachable(a, b):
                 return
-            delivered = self.raw.sim.quiesce()
+            delivered = self.raw.quiesce()
             self.rec.collect()
             session = sync_session(self.raw, table, a, b)
             self.rec.collect()
@@ -623,7 +639,7 @@ def replicas_machine(factory: Callable[[], Store], target: str | None = None
             if not anti_entropy:
                 return
             pairs = [(a, b) for i, a in enumerate(nodes) for b in nodes[i + 1:]
-                     if self.raw.ring.shared_ranges(a, b)]
+                     if shared_ranges(self.raw, table, a, b)]
             differing_first = 0
             for round_ in range(MAX_SYNC_ROUNDS):
                 differing = 0

@@ -114,8 +114,17 @@ from typing import Any, Final
 
 from replicheck.histories.history import HistoryError
 from replicheck.histories.items import request_from_json, request_to_json
-from replicheck.implementation.reference.sim import Decision, Deliver, Drop, Duplicate, Fire
-from replicheck.implementation.store import Descriptor, Handle, Store
+from replicheck.implementation.store import (
+    Decision,
+    Deliver,
+    Descriptor,
+    Drop,
+    Duplicate,
+    Fire,
+    Handle,
+    MessageControl,
+    Store,
+)
 from replicheck.models.items.requests import Put, Request, Response, TableSchema, request_kind
 
 __all__ = [
@@ -436,17 +445,25 @@ def fair_decision(store: Any) -> Any:
     else None. Asked of the simulation's own ``default_decision`` when the store
     (or the store a recording wraps) has one: the same choice, without listing every
     drop and duplication of every message in flight."""
-    inner = getattr(store, "store", store)
-    sim = getattr(inner, "sim", None)
-    default = getattr(sim, "default_decision", None)
-    if callable(default):
-        return default()
+    inner = unwrapped(store)
+    if isinstance(inner, MessageControl):
+        return inner.default_decision()
     decisions = tuple(store.decisions())
     for wanted in ("Deliver", "Fire"):  # by name: a store may bring its own classes
         for decision in decisions:
             if type(decision).__name__ == wanted:
                 return decision
     return None
+
+
+def unwrapped(store: Any) -> Any:
+    """The store under any :class:`~replicheck.properties.recording.RecordingStore`
+    and :class:`ScheduleRecorder` wrapping it."""
+    from replicheck.properties.recording import RecordingStore
+
+    while isinstance(store, RecordingStore | ScheduleRecorder):
+        store = store.store
+    return store
 
 
 def run_burst(recording: Any, client: str, request: Put, count: int) -> tuple[Handle, ...]:
@@ -541,23 +558,23 @@ class ScheduleRecorder:
 
     def decide(self, decision: Any) -> None:
         """Record and forward a decision."""
-        detail = _decision_detail(getattr(self.store, "sim", None), decision)
+        detail = _decision_detail(self.store, decision)
         if detail is not None:
             self.details[len(self.steps)] = detail
         self.steps.append({"decide": decision_to_json(decision)})
         self.store.decide(decision)
 
     def quiesce(self) -> int:
-        """Deliver every deliverable message, oldest first, each recorded as its own
-        decision (the simulation's ``quiesce``); returns how many were delivered."""
-        sim = self.store.sim
+        """Deliver every deliverable message, oldest first (the first delivery the
+        store's decisions list), each recorded as its own decision (the store's
+        ``quiesce``); returns how many were delivered."""
         taken = 0
         while True:
-            message = next((m for m in sim.in_flight.values()
-                            if sim.reachable(m.src, m.dst)), None)
-            if message is None:
+            delivery = next((d for d in self.store.decisions() if isinstance(d, Deliver)),
+                            None)
+            if delivery is None:
                 return taken
-            self.decide(Deliver(message.id))
+            self.decide(delivery)
             taken += 1
 
     def execute(self, request: Request) -> Response:
@@ -566,9 +583,8 @@ class ScheduleRecorder:
         from replicheck.models.items.errors import Indeterminate
 
         handle = self.submit("client-0", request)
-        sim = getattr(self.store, "sim", None)
-        while not handle.done and sim is not None:
-            decision = sim.default_decision()
+        while not handle.done:
+            decision = fair_decision(self.store)
             if decision is None:
                 break
             self.decide(decision)
@@ -649,31 +665,26 @@ def submit_at(store: Any, client: str, request: Request, node: str,
     """Send ``request`` for ``client`` straight to ``node`` of the simulated ``store``
     (validated first: bad input completes the handle at once with the error), and
     append its ``submit`` step (with ``node``) to ``steps`` when given."""
-    from replicheck.models.items.errors import StoreError
 
     if steps is not None:
         step = submit_step(client, request)
         step["submit"]["node"] = node
         steps.append(step)
-    handle = Handle(client, request)
-    try:
-        store.validate(request)
-    except StoreError as error:
-        handle.status, handle.error = "error", error
-    else:
-        store.client(client).submit(handle, node)
+    handle: Handle = store.submit_at(client, request, node)
     return handle
 
 
-def _decision_detail(sim: Any, decision: Any) -> str | None:
-    """What ``decision`` acts on, as the simulation shows it now: ``n1 -> n2
-    (append-entries)`` for a message, ``election at n2`` for a timer."""
-    if sim is None:
+def _decision_detail(store: Any, decision: Any) -> str | None:
+    """What ``decision`` acts on, as the store (:class:`MessageControl`) shows it now:
+    ``n1 -> n2 (append-entries)`` for a message, ``election at n2`` for a timer."""
+    if not isinstance(store, MessageControl):
         return None
     if isinstance(decision, Fire):
-        timer = getattr(sim, "timers", {}).get(decision.timer)
+        timer = next((t for t in store.pending_timers() if t.id == decision.timer), None)
         return None if timer is None else f"{timer.name} at {timer.owner}"
-    message = getattr(sim, "in_flight", {}).get(getattr(decision, "message", None))
+    if not isinstance(decision, Deliver | Drop | Duplicate):
+        return None
+    message = next((m for m in store.messages_in_flight() if m.id == decision.message), None)
     return None if message is None else f"{message.src} -> {message.dst} ({message.kind})"
 
 

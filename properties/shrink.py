@@ -62,6 +62,7 @@ from dataclasses import dataclass, field
 from dataclasses import replace as dc_replace
 from typing import Any, Final
 
+from replicheck.implementation.store import MessageControl
 from replicheck.models.items.requests import TableSchema
 from replicheck.properties.outcomes import Counterexample
 
@@ -169,12 +170,11 @@ def canonical_epilogue(kept: Sequence[Mapping[str, Any]], teardown: Sequence[Map
     return out
 
 
-def cut_off_messages(sim: Any) -> tuple[int, ...]:
-    """The ids of the messages in flight in ``sim`` that the partition keeps from
-    their destination, in the simulation's order: what machine 2 drops before it
-    heals (its ``_heal``)."""
-    cut_off = getattr(sim, "cut_off", None)
-    return tuple(cut_off()) if callable(cut_off) else ()
+def cut_off_messages(store: Any) -> tuple[int, ...]:
+    """The ids of the messages in flight in ``store`` (:class:`MessageControl`) that
+    the partition keeps from their destination, in the store's order: what machine 2
+    drops before it heals (its ``_heal``); none for a store without message control."""
+    return tuple(store.cut_off()) if isinstance(store, MessageControl) else ()
 
 
 @dataclass(frozen=True)
@@ -354,34 +354,37 @@ class _Oracle:
         return found
 
 
-def _signature(sim: Any, decision: Mapping[str, int]) -> tuple[Any, ...] | None:
+def _signature(store: MessageControl, decision: Mapping[str, int]
+               ) -> tuple[Any, ...] | None:
     """What a decision acts on, in terms that survive the removal of other steps:
     the message's (source, destination, kind) or the timer's (owner, name), and its
     rank among those alike now in flight (by id). None when it names nothing."""
     ((name, ident),) = decision.items()
     if name == "fire":
-        timer = sim.timers.get(ident)
+        timers = store.pending_timers()
+        timer = next((t for t in timers if t.id == ident), None)
         if timer is None:
             return None
-        alike = sorted(t.id for t in sim.timers.values()
-                       if (t.owner, t.name) == (timer.owner, timer.name))
+        alike = sorted(t.id for t in timers if (t.owner, t.name) == (timer.owner, timer.name))
         return (name, timer.owner, timer.name, alike.index(ident))
-    message = sim.in_flight.get(ident)
+    messages = store.messages_in_flight()
+    message = next((m for m in messages if m.id == ident), None)
     if message is None:
         return None
-    alike = sorted(m.id for m in sim.in_flight.values()
+    alike = sorted(m.id for m in messages
                    if (m.src, m.dst, m.kind) == (message.src, message.dst, message.kind))
     return (name, message.src, message.dst, message.kind, alike.index(ident))
 
 
-def _counterpart(sim: Any, signature: tuple[Any, ...]) -> dict[str, int] | None:
+def _counterpart(store: MessageControl, signature: tuple[Any, ...]
+                 ) -> dict[str, int] | None:
     """The decision of the same kind on what plays ``signature``'s part now."""
     name = signature[0]
     if name == "fire":
-        alike = sorted(t.id for t in sim.timers.values()
+        alike = sorted(t.id for t in store.pending_timers()
                        if (t.owner, t.name) == signature[1:3])
     else:
-        alike = sorted(m.id for m in sim.in_flight.values()
+        alike = sorted(m.id for m in store.messages_in_flight()
                        if (m.src, m.dst, m.kind) == signature[1:4])
     rank = signature[-1]
     return {name: alike[rank]} if rank < len(alike) else None
@@ -390,27 +393,27 @@ def _counterpart(sim: Any, signature: tuple[Any, ...]) -> dict[str, int] | None:
 def _stepping(target: str, seed: int, kept: Kept,
               visit: Callable[[int | None, Step, Any], Step | None]
               ) -> tuple[Kept, tuple[int, ...]] | None:
-    """Run ``kept`` on a fresh store, each step as ``visit(index, step, sim)``
+    """Run ``kept`` on a fresh store, each step as ``visit(index, step, store)``
     rewrites it (None: give up); the steps run and the messages the partition then
-    cuts off (:func:`cut_off_messages`), or None. A store without a simulation has
-    nothing to point or cut off: ``kept`` as it is, not run."""
+    cuts off (:func:`cut_off_messages`), or None. A store without message control
+    (:class:`MessageControl`) has nothing to point or cut off: ``kept`` as it is,
+    not run."""
     from replicheck.properties.replay import StepRunner, build_store
 
     store: Any = build_store(target, seed)
     try:
         runner = StepRunner(store)
-        sim = getattr(store, "sim", None)
-        if sim is None:
+        if not isinstance(store, MessageControl):
             return list(kept), ()
         out: Kept = []
         for index, step in kept:
-            chosen = visit(index, step, sim)
+            chosen = visit(index, step, store)
             if chosen is None:
                 return None
             ((kind, body),) = chosen.items()
             runner.step(kind, body)
             out.append((index, chosen))
-        return out, cut_off_messages(sim)
+        return out, cut_off_messages(store)
     finally:
         close = getattr(store, "close", None)
         if callable(close):
@@ -423,9 +426,9 @@ def _signatures(target: str, seed: int, kept: Kept) -> dict[int, tuple[Any, ...]
     fails."""
     found: dict[int, tuple[Any, ...]] = {}
 
-    def visit(index: int | None, step: Step, sim: Any) -> Step | None:
+    def visit(index: int | None, step: Step, store: Any) -> Step | None:
         if index is not None and _kind(step) == "decide":
-            signature = _signature(sim, step["decide"])
+            signature = _signature(store, step["decide"])
             if signature is None:
                 return None
             found[index] = signature
@@ -438,9 +441,9 @@ def _resolved(target: str, seed: int, kept: Kept, signatures: dict[int, tuple[An
               ) -> tuple[Kept, tuple[int, ...]] | None:
     """``kept`` with each decision rewritten to its signature's counterpart, and the
     messages the partition cuts off at its end (:func:`_stepping`)."""
-    def visit(index: int | None, step: Step, sim: Any) -> Step | None:
+    def visit(index: int | None, step: Step, store: Any) -> Step | None:
         if index is not None and _kind(step) == "decide" and index in signatures:
-            counterpart = _counterpart(sim, signatures[index])
+            counterpart = _counterpart(store, signatures[index])
             return None if counterpart is None else {"decide": counterpart}
         return step
 

@@ -24,7 +24,14 @@ from typing import Any, Final
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 
-from replicheck.implementation.store import Capability, Handle, Store
+from replicheck.implementation.store import (
+    Capability,
+    Handle,
+    Leadership,
+    Store,
+    StreamViews,
+    TimeControl,
+)
 from replicheck.models.items.requests import (
     Put,
     Request,
@@ -64,9 +71,8 @@ def stream_observation(store: Any, table: str) -> dict[str, Any]:
                 "sequence": r.sequence, "old_image": r.old_image, "new_image": r.new_image}
                for r in store.stream_records(table)]
     observation: dict[str, Any] = {"table": table, "records": records, "complete": True}
-    view = getattr(getattr(store, "config", None), "stream_view", None)
-    if callable(view):
-        found = view(table)
+    if isinstance(store, StreamViews):
+        found = store.stream_view(table)
         if found is not None:
             observation["view"] = found
     return observation
@@ -85,9 +91,8 @@ def streams_machine(factory: Callable[[], Store], target: str | None = None
         schemas = {t.name: t for t in descriptor.tables}
         faults = descriptor.has(Capability.FAULTS) and bool(nodes)
         transactions = descriptor.has(Capability.TRANSACTIONS)
-        leaders = all(callable(getattr(probe, name, None)) for name in (
-            "leader_of", "partition_of", "partition_replicas"))
-        timed = hasattr(getattr(probe, "sim", None), "now")
+        leaders = isinstance(probe, Leadership)
+        timed = isinstance(probe, TimeControl)
     finally:
         close(probe)
     writes = st.one_of(strategies.puts(table, pk), strategies.updates(table, pk),
@@ -209,9 +214,9 @@ def streams_machine(factory: Callable[[], Store], target: str | None = None
         @rule(seconds=st.sampled_from((0.5, 1.0, 3.0)))
         def wait(self, seconds: float) -> None:
             """Let simulated time pass under the fair policy (elections, retries)."""
-            end = self.raw.sim.now + seconds
+            end = self.raw.now() + seconds
             taken = 0
-            while self.raw.sim.now < end and taken < MAX_SETTLE_DECISIONS \
+            while self.raw.now() < end and taken < MAX_SETTLE_DECISIONS \
                     and fair_step(self.rec):
                 taken += 1
             self._step(f"wait {seconds} s ({taken} fair decision(s))", taken)

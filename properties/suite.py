@@ -17,10 +17,10 @@ from typing import Any, Final
 
 from hypothesis.stateful import RuleBasedStateMachine
 
-from replicheck.implementation.store import Descriptor
+from replicheck.implementation.store import Descriptor, protocol_members
 
 __all__ = ["PROPERTIES", "STEPS", "NotApplicable", "Property", "property_named",
-           "require_methods"]
+           "require_surface"]
 
 STEPS: Final = 30
 """The most rules one example of a property runs."""
@@ -37,20 +37,21 @@ class NotApplicable(Exception):
     is one line starting with "not applicable". The property is then skipped with it."""
 
 
-def require_methods(store: Any, property_name: str,
-                    *needed: str | tuple[str, ...]) -> None:
-    """NotApplicable unless ``store`` has every ``needed`` method (a tuple: any one of
-    them), naming what is missing and the property that needs it."""
+def require_surface(store: Any, property_name: str, *needed: type | tuple[type, ...]) -> None:
+    """NotApplicable unless ``store`` implements every ``needed`` protocol of the
+    declared surface (:mod:`replicheck.implementation.store`; a tuple: any one of
+    them), naming each missing protocol with its members and the property that
+    needs it."""
     missing = []
     for need in needed:
-        names = need if isinstance(need, tuple) else (need,)
-        if not any(getattr(store, name, None) is not None for name in names):
-            missing.append(" or ".join(names))
+        protocols = need if isinstance(need, tuple) else (need,)
+        if not any(isinstance(store, protocol) for protocol in protocols):
+            missing.append(" or ".join(
+                f"{p.__name__} ({', '.join(protocol_members(p))})" for p in protocols))
     if missing:
         raise NotApplicable(
-            f"not applicable: {store.descriptor.name} lacks {', '.join(missing)}, which "
-            f"{property_name} drives the store's replicas through (the reference store's "
-            "simulation interface)")
+            f"not applicable: {store.descriptor.name} lacks {'; '.join(missing)}, which "
+            f"{property_name} drives and observes the store's replicas through")
 
 
 @dataclass(frozen=True)

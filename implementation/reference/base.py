@@ -11,9 +11,10 @@ as indeterminate.
 
 from __future__ import annotations
 
+import copy
 import random
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, Self
 
 from replicheck.implementation.reference.sim import (
     Decision,
@@ -22,7 +23,13 @@ from replicheck.implementation.reference.sim import (
     Simulation,
     Timer,
 )
-from replicheck.implementation.store import Descriptor, Handle
+from replicheck.implementation.store import (
+    Descriptor,
+    Handle,
+    KeyRange,
+    MessageInfo,
+    TimerInfo,
+)
 from replicheck.models.items.errors import Indeterminate, StoreError, ValidationError
 from replicheck.models.items.requests import Request, Response, TransactGet, TransactWrite
 
@@ -161,6 +168,25 @@ class SimulatedStore:
         """Take one decision."""
         self.sim.decide(decision)
 
+    def submit_at(self, client: str, request: Request, node: str,
+                  context: Mapping[str, int] | None = None) -> Handle:
+        """Start ``request`` for ``client`` with ``node`` as its coordinator (direct
+        routing); bad input completes at once with a ValidationError, nothing sent.
+        A causal ``context`` is refused (ValidationError) unless the subclass keeps
+        versions."""
+        self._known(node)
+        handle = Handle(client, request)
+        try:
+            if context is not None:
+                raise ValidationError(f"{self.descriptor.name} takes no causal context",
+                                      what="Context")
+            self.validate(request)
+        except ValidationError as error:
+            handle.status, handle.error = "error", error
+            return handle
+        self.client(client).submit(handle, node)
+        return handle
+
     def run_until_done(self, handle: Handle, *, rng: random.Random | None = None) -> None:
         """Take decisions (fair policy, or seeded with ``rng``) until ``handle``
         completes."""
@@ -182,6 +208,63 @@ class SimulatedStore:
 
     def close(self) -> None:
         """Nothing to release: the simulation lives in memory."""
+
+    def fork(self) -> Self:
+        """An independent copy of the whole cluster (simulation, nodes, clients)."""
+        return copy.deepcopy(self)
+
+    # -- topology (the subclass adds the key-range layout) ------------------------------
+
+    def key_ranges(self, table: str) -> tuple[KeyRange, ...]:
+        """Every key range of ``table`` with its replicas (the subclass's layout)."""
+        raise NotImplementedError
+
+    def range_of(self, table: str, key: tuple[Any, ...]) -> str:
+        """The name of the range of ``table`` holding key tuple ``key``."""
+        raise NotImplementedError
+
+    # -- time and message control ---------------------------------------------------------
+
+    def now(self) -> float:
+        """Global simulated time, in seconds."""
+        return self.sim.now
+
+    def advance(self, seconds: float) -> None:
+        """Move global time forward without firing timers (ValueError when negative)."""
+        self.sim.advance(seconds)
+
+    def run_for(self, seconds: float, *, max_steps: int = 1_000_000) -> int:
+        """Take fair decisions until ``seconds`` of simulated time have passed (or
+        nothing is left to do); the number taken."""
+        end = self.sim.now + seconds
+        return self.sim.run(lambda: self.sim.now >= end, max_steps=max_steps)
+
+    def quiesce(self) -> int:
+        """Deliver every deliverable message (fair policy, no timers); the number
+        delivered."""
+        return self.sim.quiesce()
+
+    def messages_in_flight(self) -> tuple[MessageInfo, ...]:
+        """Every message in flight, oldest first, as plain values."""
+        return tuple(MessageInfo(m.id, m.src, m.dst, m.kind, m.sent_at)
+                     for m in self.sim.in_flight.values())
+
+    def pending_timers(self) -> tuple[TimerInfo, ...]:
+        """Every pending timer, by deadline then id, as plain values."""
+        return tuple(TimerInfo(t.id, t.owner, t.name, t.deadline)
+                     for t in sorted(self.sim.timers.values(), key=lambda t: (t.deadline, t.id)))
+
+    def reachable(self, a: str, b: str) -> bool:
+        """True when no partition stands between ``a`` and ``b``."""
+        return self.sim.reachable(a, b)
+
+    def cut_off(self) -> tuple[int, ...]:
+        """The messages in flight a partition keeps from their destination."""
+        return self.sim.cut_off()
+
+    def default_decision(self) -> Decision | None:
+        """The fair policy's next decision (None when the simulation is quiet)."""
+        return self.sim.default_decision()
 
     # -- faults ---------------------------------------------------------------------------
 
@@ -207,6 +290,16 @@ class SimulatedStore:
         """Offset ``node``'s clock."""
         self._known(node)
         self.sim.skew_clock(node, seconds)
+
+    def pause(self, node: str) -> None:
+        """Freeze ``node``: it keeps its state; nothing reaches it, no timer of its fires."""
+        self._known(node)
+        self.sim.pause(node)
+
+    def resume(self, node: str) -> None:
+        """Unfreeze a paused ``node``."""
+        self._known(node)
+        self.sim.resume(node)
 
     def _known(self, node: str) -> None:
         if node not in self.nodes:

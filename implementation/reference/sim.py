@@ -30,6 +30,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from replicheck.implementation.store import Decision, Deliver, Drop, Duplicate, Fire
+
+__all__ = ["Decision", "Deliver", "Drop", "Duplicate", "Endpoint", "Fire", "Message",
+           "Simulation", "Timer"]
+
 
 @dataclass(frozen=True)
 class Message:
@@ -56,35 +61,6 @@ class Timer:
     deadline: float
 
 
-@dataclass(frozen=True)
-class Deliver:
-    """Deliver message ``message`` to its destination."""
-
-    message: int
-
-
-@dataclass(frozen=True)
-class Drop:
-    """Lose message ``message``."""
-
-    message: int
-
-
-@dataclass(frozen=True)
-class Duplicate:
-    """Put a second copy of message ``message`` in flight."""
-
-    message: int
-
-
-@dataclass(frozen=True)
-class Fire:
-    """Fire timer ``timer`` (global time moves to its deadline if that is later)."""
-
-    timer: int
-
-
-Decision = Deliver | Drop | Duplicate | Fire
 
 
 class Endpoint:
@@ -150,6 +126,7 @@ class Simulation:
     timers: dict[int, Timer] = field(default_factory=dict)
     skew: dict[str, float] = field(default_factory=dict)
     crashed: set[str] = field(default_factory=set)
+    paused: set[str] = field(default_factory=set)
     groups: tuple[frozenset[str], ...] = ()
     next_id: int = 0
     trace: list[str] = field(default_factory=list)
@@ -212,6 +189,15 @@ class Simulation:
             self._reach[(a, b)] = found
         return found
 
+    def deliverable(self, message: Message) -> bool:
+        """True when ``message`` may be delivered now: its ends can reach each other
+        and its destination is not paused."""
+        return message.dst not in self.paused and self.reachable(message.src, message.dst)
+
+    def firable(self, timer: Timer) -> bool:
+        """True when ``timer`` may fire now (its owner is not paused)."""
+        return timer.owner not in self.paused
+
     def cut_off(self) -> tuple[int, ...]:
         """The ids of the messages in flight that the partition keeps from their
         destination, in flight order (a partition drops packets: a heal does not
@@ -228,19 +214,19 @@ class Simulation:
         """What may happen next, canonically ordered: deliveries (messages whose ends
         can reach each other), drops and duplications of any message in flight, then
         timer firings by deadline."""
-        deliver = [Deliver(m.id) for m in self.in_flight.values()
-                   if self.reachable(m.src, m.dst)]
+        deliver = [Deliver(m.id) for m in self.in_flight.values() if self.deliverable(m)]
         drop = [Drop(i) for i in self.in_flight]
         dup = [Duplicate(i) for i in self.in_flight]
         fire = [Fire(t.id) for t in sorted(self.timers.values(),
-                                           key=lambda t: (t.deadline, t.id))]
+                                           key=lambda t: (t.deadline, t.id))
+                if self.firable(t)]
         return (*deliver, *drop, *dup, *fire)
 
     def decide(self, decision: Decision) -> None:
         """Take one decision; ValueError if it is not available now."""
         if isinstance(decision, Deliver):
             message = self.in_flight.get(decision.message)
-            if message is None or not self.reachable(message.src, message.dst):
+            if message is None or not self.deliverable(message):
                 raise ValueError(f"cannot deliver message {decision.message}")
             del self.in_flight[message.id]
             self.now = max(self.now, message.sent_at + self.latency)
@@ -264,9 +250,10 @@ class Simulation:
             self.in_flight[copy.id] = copy
             self.stats["duplicated"] += 1
         elif isinstance(decision, Fire):
-            timer = self.timers.pop(decision.timer, None)
-            if timer is None:
+            timer = self.timers.get(decision.timer)
+            if timer is None or not self.firable(timer):
                 raise ValueError(f"cannot fire timer {decision.timer}")
+            del self.timers[timer.id]
             self.now = max(self.now, timer.deadline)
             self.stats["fired"] += 1
             if timer.owner in self.crashed:
@@ -280,11 +267,11 @@ class Simulation:
         """The fair policy: the oldest deliverable message, else the earliest timer,
         else nothing (the simulation is quiet)."""
         for message in self.in_flight.values():
-            if self.reachable(message.src, message.dst):
+            if self.deliverable(message):
                 return Deliver(message.id)
-        if self.timers:
-            timer = min(self.timers.values(), key=lambda t: (t.deadline, t.id))
-            return Fire(timer.id)
+        timers = [t for t in self.timers.values() if self.firable(t)]
+        if timers:
+            return Fire(min(timers, key=lambda t: (t.deadline, t.id)).id)
         return None
 
     def run(self, until: Callable[[], bool], *, max_steps: int = 100_000,
@@ -299,10 +286,10 @@ class Simulation:
                 decision = self.default_decision()
             else:
                 options: list[Decision] = [Deliver(m.id) for m in self.in_flight.values()
-                                           if self.reachable(m.src, m.dst)]
-                if self.timers:
-                    options.append(Fire(min(self.timers.values(),
-                                            key=lambda t: (t.deadline, t.id)).id))
+                                           if self.deliverable(m)]
+                timers = [t for t in self.timers.values() if self.firable(t)]
+                if timers:
+                    options.append(Fire(min(timers, key=lambda t: (t.deadline, t.id)).id))
                 decision = rng.choice(options) if options else None
             if decision is None:
                 break
@@ -315,8 +302,7 @@ class Simulation:
         number of deliveries."""
         steps = 0
         while steps < max_steps:
-            message = next((m for m in self.in_flight.values()
-                            if self.reachable(m.src, m.dst)), None)
+            message = next((m for m in self.in_flight.values() if self.deliverable(m)), None)
             if message is None:
                 break
             self.decide(Deliver(message.id))
@@ -362,6 +348,20 @@ class Simulation:
         self.crashed.discard(endpoint)
         self.endpoints[endpoint].recover()
         self._note(f"restart {endpoint}")
+
+    def pause(self, endpoint: str) -> None:
+        """Freeze an endpoint: it keeps its state, nothing is delivered to it and its
+        timers do not fire until :meth:`resume` (its messages wait in flight)."""
+        if endpoint not in self.endpoints:
+            raise ValueError(f"unknown endpoint {endpoint!r}")
+        self.paused.add(endpoint)
+        self._note(f"pause {endpoint}")
+
+    def resume(self, endpoint: str) -> None:
+        """Unfreeze a paused endpoint."""
+        if endpoint in self.paused:
+            self.paused.discard(endpoint)
+            self._note(f"resume {endpoint}")
 
     def skew_clock(self, endpoint: str, seconds: float) -> None:
         """Set endpoint's clock offset from global time."""

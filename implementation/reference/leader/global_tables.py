@@ -35,10 +35,14 @@ from replicheck.implementation.reference.leader.config import (
     Timing,
     place,
 )
-from replicheck.implementation.reference.leader.store import LEADER_CAPABILITIES, stream_config
+from replicheck.implementation.reference.leader.store import (
+    LEADER_CAPABILITIES,
+    LEADER_WINDOWS,
+    stream_config,
+)
 from replicheck.implementation.reference.leader.stream import stream_records
 from replicheck.implementation.reference.leader.validation import validate_request
-from replicheck.implementation.store import Claim, Descriptor, StreamRecord
+from replicheck.implementation.store import Claim, Descriptor, KeyRange, StreamRecord
 from replicheck.models.items.errors import ValidationError
 from replicheck.models.items.operations import KeyTuple
 from replicheck.models.items.requests import Item, Request, TableSchema
@@ -66,6 +70,7 @@ def global_descriptor(name: str, tables: tuple[TableSchema, ...]) -> Descriptor:
         notes="regions replicate asynchronously with last writer wins; strong reads, "
               "conditional writes and transactions are linearizable / serializable only "
               "within one region; stream_records() is the first region's stream",
+        windows=LEADER_WINDOWS,
     )
 
 
@@ -189,10 +194,19 @@ class GlobalTablesStore(SimulatedStore):
 
     # -- driving ----------------------------------------------------------------------------
 
-    def run_for(self, seconds: float, *, max_steps: int = 1_000_000) -> int:
-        """Take fair decisions until ``seconds`` of simulated time have passed."""
-        end = self.sim.now + seconds
-        return self.sim.run(lambda: self.sim.now >= end, max_steps=max_steps)
+    def key_ranges(self, table: str) -> tuple[KeyRange, ...]:
+        """One range per partition, ``p<i>``, replicated in every region (each region
+        leads its own copy: no single leader)."""
+        self.descriptor.table(table)
+        first = next(iter(self.regions.values())).config
+        return tuple(KeyRange(f"p{p}", tuple(n for c in self.regions.values()
+                                              for n in c.config.placement[p]))
+                     for p in range(first.partitions))
+
+    def range_of(self, table: str, key: tuple[Any, ...]) -> str:
+        """``p<i>``, the partition holding key tuple ``key`` (the same in every region)."""
+        self.descriptor.table(table)
+        return f"p{next(iter(self.regions.values())).config.partition_of(table, key)}"
 
     def quiet(self) -> bool:
         """Every region quiet, every shipment acknowledged."""

@@ -18,6 +18,7 @@ from replicheck.implementation.memory import DEFAULT_TABLE
 from replicheck.implementation.reference.base import CLIENT_TIMEOUT, SimulatedStore
 from replicheck.implementation.reference.leader.cluster import Cluster
 from replicheck.implementation.reference.leader.config import (
+    STREAM_RETENTION_SECONDS,
     STREAM_VIEWS,
     ClusterConfig,
     Timing,
@@ -25,18 +26,38 @@ from replicheck.implementation.reference.leader.config import (
 )
 from replicheck.implementation.reference.leader.stream import stream_records
 from replicheck.implementation.reference.leader.validation import validate_request
-from replicheck.implementation.store import Capability, Claim, Descriptor, StreamRecord
+from replicheck.implementation.store import (
+    Capability,
+    Claim,
+    Descriptor,
+    KeyRange,
+    StreamRecord,
+    Windows,
+)
 from replicheck.models.items.errors import ValidationError
 from replicheck.models.items.operations import KeyTuple, key_tuple
-from replicheck.models.items.requests import Item, Request, TableSchema
+from replicheck.models.items.requests import (
+    IDEMPOTENCY_WINDOW_SECONDS,
+    Item,
+    Request,
+    TableSchema,
+)
 
 _WRITES = frozenset({"put", "update", "delete", "conditional-write"})
 
 LEADER_CAPABILITIES = frozenset({
     Capability.TRANSACTIONS, Capability.STRONG_READS, Capability.REPLICA_INTROSPECTION,
     Capability.STREAM, Capability.FAULTS, Capability.DETERMINISTIC_SCHEDULING,
+    Capability.TOPOLOGY, Capability.SETTLING, Capability.REPLICA_SNAPSHOTS,
+    Capability.TIME_CONTROL, Capability.MESSAGE_CONTROL,
 })
 """What a leader-mode store (and a global table) can do."""
+
+
+LEADER_WINDOWS = Windows(idempotency_token=IDEMPOTENCY_WINDOW_SECONDS,
+                         stream_retention=STREAM_RETENTION_SECONDS)
+"""A leader-mode store's windows: ClientRequestToken memory and stream retention (no
+leases: strong reads use read index)."""
 
 
 def leader_descriptor(name: str, tables: tuple[TableSchema, ...]) -> Descriptor:
@@ -75,6 +96,7 @@ def leader_descriptor(name: str, tables: tuple[TableSchema, ...]) -> Descriptor:
         tables=tables,
         notes="leader per partition (Raft), quorum writes, read-index strong reads, "
               "eventually consistent reads from any replica in turn",
+        windows=LEADER_WINDOWS,
     )
 
 
@@ -152,6 +174,11 @@ class LeaderStore(SimulatedStore):
         """The live node leading ``partition`` in the highest term, if any."""
         return self.cluster.leader_of(partition)
 
+    def stream_view(self, table: str) -> str | None:
+        """The stream view type of ``table`` (None: no stream)."""
+        self.descriptor.table(table)
+        return self.config.stream_view(table)
+
     def stream_records(self, table: str) -> tuple[StreamRecord, ...]:
         """Every retained change record of ``table``, in stream order."""
         self.descriptor.table(table)
@@ -161,12 +188,18 @@ class LeaderStore(SimulatedStore):
         logs = {p: self.cluster.committed_log(p) for p in range(self.config.partitions)}
         return stream_records(logs, table, view, self.sim.now)
 
-    # -- driving ----------------------------------------------------------------------------
+    def key_ranges(self, table: str) -> tuple[KeyRange, ...]:
+        """One range per partition, ``p<i>``, with its replicas and its leader now."""
+        self.descriptor.table(table)
+        return tuple(KeyRange(f"p{p}", self.config.placement[p], self.cluster.leader_of(p))
+                     for p in range(self.config.partitions))
 
-    def run_for(self, seconds: float, *, max_steps: int = 1_000_000) -> int:
-        """Take fair decisions until ``seconds`` of simulated time have passed."""
-        end = self.sim.now + seconds
-        return self.sim.run(lambda: self.sim.now >= end, max_steps=max_steps)
+    def range_of(self, table: str, key: tuple[Any, ...]) -> str:
+        """``p<i>``, the partition holding key tuple ``key``."""
+        self.descriptor.table(table)
+        return f"p{self.config.partition_of(table, key)}"
+
+    # -- driving ----------------------------------------------------------------------------
 
     def settle(self, *, seconds: float = 30.0) -> bool:
         """Take fair decisions until the cluster is quiet (every partition led, logs

@@ -45,7 +45,9 @@ from replicheck.implementation.store import (
     Claim,
     Descriptor,
     Handle,
+    KeyRange,
     SyncStats,
+    Windows,
 )
 from replicheck.models.clocks import VectorClock
 from replicheck.models.items.errors import Indeterminate, ValidationError
@@ -78,7 +80,9 @@ def describe(name: str, config: LeaderlessConfig,
     """The descriptor of a leaderless cluster: capabilities and only the claims that
     its configuration makes true (see the module docstring of the package)."""
     capabilities = {Capability.REPLICA_INTROSPECTION, Capability.ANTI_ENTROPY,
-                    Capability.FAULTS, Capability.DETERMINISTIC_SCHEDULING}
+                    Capability.FAULTS, Capability.DETERMINISTIC_SCHEDULING,
+                    Capability.TOPOLOGY, Capability.SETTLING, Capability.REPLICA_SNAPSHOTS,
+                    Capability.TIME_CONTROL, Capability.MESSAGE_CONTROL}
     claims = [
         Claim("convergence", _REPLICAS,
               "after healing, restarting every node, settling (hints handed off) and one "
@@ -121,8 +125,9 @@ def describe(name: str, config: LeaderlessConfig,
              "Merkle anti-entropy per ring range. Conditional writes and updates read "
              "then write (not atomic); no transactions; consistent reads are quorum "
              "reads, not linearizable.")
+    windows = Windows(hint_timer=config.handoff_period if config.sloppy_quorum else None)
     return Descriptor(name, frozenset(capabilities), tuple(claims), WEAKNESSES, tables,
-                      notes)
+                      notes, windows)
 
 
 NETWORK_LATENCY = 0.001
@@ -144,7 +149,7 @@ class LatencySimulation(Simulation):
         """Take one decision; a delivery first moves time to its arrival."""
         if isinstance(decision, Deliver):
             message = self.in_flight.get(decision.message)
-            if message is not None and self.reachable(message.src, message.dst):
+            if message is not None and self.deliverable(message):
                 self.now = max(self.now, message.sent_at + self.latency)
         super().decide(decision)
 
@@ -244,6 +249,26 @@ class LeaderlessStore(SimulatedStore):
         endpoint = self.client(client)
         assert isinstance(endpoint, LeaderlessClient)
         endpoint.submit_with_context(handle, self.coordinator(client, request), clock)
+        return handle
+
+    def submit_at(self, client: str, request: Request, node: str,
+                  context: Mapping[str, int] | None = None) -> Handle:
+        """Start ``request`` for ``client`` coordinated by ``node``; with ``context``
+        (a put) the put carries that causal context and supersedes exactly what it
+        covers (an empty one: nothing). Bad input completes at once with a
+        ValidationError, nothing sent."""
+        if context is None:
+            return super().submit_at(client, request, node)
+        self._known(node)
+        handle = Handle(client, request)
+        try:
+            self.validate(request)
+        except ValidationError as error:
+            handle.status, handle.error = "error", error
+            return handle
+        endpoint = self.client(client)
+        assert isinstance(endpoint, LeaderlessClient)
+        endpoint.submit_with_context(handle, node, _clock(context))
         return handle
 
     def get_versions(self, request: Get) -> tuple[tuple[Item | None, ...], Any]:
@@ -372,6 +397,17 @@ class LeaderlessStore(SimulatedStore):
                        for p in self.ring.partitions},
         }
 
+    def key_ranges(self, table: str) -> tuple[KeyRange, ...]:
+        """Every ring range in token order, with its ``n`` replicas (no leader)."""
+        self.cluster.schema(table)
+        return tuple(KeyRange(p.name, p.preference[: self.config.n])
+                     for p in self.ring.partitions)
+
+    def range_of(self, table: str, key: tuple[Any, ...]) -> str:
+        """The name of the ring range holding key tuple ``key``."""
+        self.cluster.schema(table)
+        return self.ring.partition_of(tuple(key)).name
+
     def preference_list(self, table: str, key: Mapping[str, Any]) -> tuple[str, ...]:
         """The replicas of the item with primary key ``key`` in ``table``, in order."""
         return self.ring.preference_list(key_tuple(self.cluster.schema(table), key,
@@ -408,7 +444,8 @@ class LeaderlessStore(SimulatedStore):
         if not result.ok:
             raise Indeterminate(f"anti-entropy between {a} and {b} did not finish: "
                                 f"{result.reason}")
-        return SyncStats(result.hashes_compared, result.bytes_exchanged, result.keys_repaired)
+        return SyncStats(result.hashes_compared, result.bytes_exchanged, result.keys_repaired,
+                         tuple(result.repaired_keys))
 
     def anti_entropy_round(self, table: str) -> list[SyncStats]:
         """One sync between every pair of nodes (``a`` before ``b`` in node order)."""
