@@ -455,7 +455,11 @@ def written_value(op: Operation) -> tuple[bool, Any]:
 
 
 def applied(op: Operation) -> bool:
-    """False when an ``ok`` write says it applied nothing (``meta["applied"] is False``)."""
+    """False when an ``ok`` write says it applied nothing (``meta["applied"] is
+    False``), or is a ``cas`` whose compare failed (output ``false``: it wrote
+    nothing)."""
+    if op.f in CAS_FUNCTIONS and op.output is False:
+        return False
     return op.meta.get("applied", True) is not False
 
 

@@ -167,7 +167,7 @@ def _judge_failing(history: History, model: str) -> list[Anomaly]:
     # the linearizability failures (the stale reads check names beside them carry no
     # partial linearization)
     anomalies = [a for a in verdict.anomalies if a.type == "not-linearizable"]
-    assert anomalies and all(a.type in ("not-linearizable", "stale-read")
+    assert anomalies and all(a.type in ("not-linearizable", "stale-read", "lost-update")
                              for a in verdict.anomalies)
     return anomalies
 

@@ -324,6 +324,16 @@ def test_two_compare_and_sets_of_one_expected_value_are_a_lost_update() -> None:
     assert "returned the version op 1 made, without the write of op 2" in found.explanation
 
 
+def test_compare_and_sets_whose_compare_failed_wrote_nothing() -> None:
+    # an ok cas answered false found another value and wrote nothing: two of them
+    # expecting the same value are no lost update, and supersede nothing
+    h = history(*write(0, "k", 1), invoke(1, "cas", "k", [0, 2]),
+                invoke(2, "cas", "k", [0, 3]), done(1, "cas", "k", False),
+                done(2, "cas", "k", False), *read(3, "k", 1))
+    assert not find_lost_updates(h)
+    assert not find_stale_reads(h)
+
+
 def test_check_names_the_stale_read_of_a_register_history() -> None:
     from replicheck.histories.judge import check
 
