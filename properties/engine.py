@@ -511,9 +511,12 @@ def _attempt(machine: type[RuleBasedStateMachine], chosen: settings, *, shrink: 
     phases = tuple(p for p in chosen.phases if shrink or p != Phase.shrink)
 
     def run() -> None:
-        run_state_machine_as_test(
-            machine, settings=settings(chosen, stateful_step_count=STEPS, phases=phases,
-                                       report_multiple_bugs=False))
+        from replicheck.properties.profiles import source_independent
+
+        with source_independent():
+            run_state_machine_as_test(
+                machine, settings=settings(chosen, stateful_step_count=STEPS, phases=phases,
+                                           report_multiple_bugs=False))
 
     _, error = _in_worker(run, current_watch() or CallWatch())
     return error

@@ -53,7 +53,7 @@ from replicheck.implementation.mutants import catalog
 from replicheck.implementation.mutants.catalog import Mutant
 from replicheck.properties.examples import violation_of
 from replicheck.properties.outcomes import Counterexample
-from replicheck.properties.profiles import import_every_module, settings_for
+from replicheck.properties.profiles import import_every_module, settings_for, source_independent
 from replicheck.properties.recording import ContractBreach
 from replicheck.properties.replay import MUTANT_PREFIX
 from replicheck.properties.shrink import SMALL_ENOUGH, minimize_counterexample
@@ -274,7 +274,8 @@ def _run(machine: type[RuleBasedStateMachine], chosen: settings, watch: _Watch,
     if hypothesis_seed is not None:
         watched = hypothesis.seed(hypothesis_seed)(watched)
     try:
-        run_state_machine_as_test(watched, settings=chosen)
+        with source_independent():
+            run_state_machine_as_test(watched, settings=chosen)
     except KeyboardInterrupt:
         raise
     except BaseException as error:  # a violation, or a crash (SystemExit too): judged after

@@ -9,8 +9,9 @@ with a user's: ``replicheck-quick`` (the local edit loop), ``replicheck-ci``
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from hypothesis import HealthCheck, settings
 
@@ -135,3 +136,37 @@ def import_every_module() -> None:
             importlib.import_module(name)
         except Exception:  # an optional part that cannot load
             continue
+
+
+@contextlib.contextmanager
+def source_independent() -> Iterator[None]:
+    """Within the block, Hypothesis draws no values from the literals of the loaded
+    modules' source.
+
+    Hypothesis draws about one value in twenty from a pool of the constants written
+    in the source of every local module loaded (not those in site-packages), so a
+    derandomized run's path would move with any integer literal edited anywhere in
+    replicheck, with the modules imported so far, and with the install (an editable
+    install is local, a regular one is not). replicheck's properties run with that
+    pool empty: the ``ci`` profile's search is then fixed by the properties alone,
+    the same for ``pip install -e .`` and ``pip install .``. Hypothesis's own
+    built-in constants still apply. A Hypothesis without the pool: no effect."""
+    try:
+        from hypothesis.internal.conjecture import providers
+    except ImportError:  # pragma: no cover - a Hypothesis laid out differently
+        yield
+        return
+    original = getattr(providers, "_get_local_constants", None)
+    empty = getattr(providers, "Constants", None)
+    cache = getattr(providers, "CONSTANTS_CACHE", None)
+    if original is None or empty is None or cache is None:  # pragma: no cover
+        yield
+        return
+    none = empty()
+    cache.cache.clear()
+    providers._get_local_constants = lambda: none
+    try:
+        yield
+    finally:
+        providers._get_local_constants = original
+        cache.cache.clear()

@@ -121,3 +121,48 @@ def test_import_every_module_imports_every_module_of_the_package() -> None:
                           check=False)
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) > 50
+
+
+def _draws() -> list[int]:
+    """What a derandomized search draws from ``integers(0, 255)``, in order."""
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    seen: list[int] = []
+
+    @settings(derandomize=True, max_examples=300, database=None)
+    @given(st.integers(0, 255))
+    def probe(x: int) -> None:
+        seen.append(x)
+
+    probe()
+    return seen
+
+
+def _load_module_with_literals(folder: Path, name: str) -> None:
+    """Import a module of ``folder`` (a local one, as Hypothesis sees it) whose
+    source holds integer literals no other module has."""
+    import importlib
+    import sys
+
+    values = ", ".join(str(v) for v in range(131, 255, 3))
+    (folder / f"{name}.py").write_text(f"LITERALS = ({values})\n")
+    sys.path.insert(0, str(folder))
+    try:
+        importlib.import_module(name)
+    finally:
+        sys.path.remove(str(folder))
+
+
+def test_a_derandomized_search_ignores_the_literals_of_loaded_modules(tmp_path: Path) -> None:
+    from replicheck.properties.profiles import source_independent
+
+    with source_independent():
+        before = _draws()
+    plain_before = _draws()
+    _load_module_with_literals(tmp_path, "replicheck_literals_probe")
+    plain_after = _draws()
+    with source_independent():
+        after = _draws()
+    assert plain_before != plain_after  # without it, new literals move the search
+    assert before == after
