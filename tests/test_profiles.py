@@ -123,46 +123,48 @@ def test_import_every_module_imports_every_module_of_the_package() -> None:
     assert int(done.stdout) > 50
 
 
-def _draws() -> list[int]:
-    """What a derandomized search draws from ``integers(0, 2**62)``, in order."""
-    from hypothesis import given
-    from hypothesis import strategies as st
+PROBE = """
+import importlib, json, sys
+from hypothesis import given, settings, strategies as st
+from replicheck.properties.profiles import source_independent
 
-    seen: list[int] = []
+folder, load, pinned = sys.argv[1], sys.argv[2] == "1", sys.argv[3] == "1"
+if load:  # a local module whose source holds literals no other module has
+    sys.path.insert(0, folder)
+    importlib.import_module("replicheck_literals_probe")
+seen = []
 
-    @settings(derandomize=True, max_examples=300, database=None)
-    @given(st.integers(0, 2**62))
-    def probe(x: int) -> None:
-        seen.append(x)
+@settings(derandomize=True, max_examples=300, database=None)
+@given(st.integers(0, 255))
+def probe(x):
+    seen.append(x)
 
+if pinned:
+    with source_independent():
+        probe()
+else:
     probe()
-    return seen
+print(json.dumps(seen))
+"""
 
 
-def _load_module_with_literals(folder: Path, name: str) -> None:
-    """Import a module of ``folder`` (a local one, as Hypothesis sees it) whose
-    source holds integer literals no other module has."""
-    import importlib
-    import sys
+def _draws(folder: Path, *, load: bool, pinned: bool) -> list[int]:
+    """What a derandomized search draws from ``integers(0, 255)`` in a fresh
+    interpreter, with or without a module of new literals loaded, with or without
+    :func:`source_independent`."""
+    import json
 
-    values = ", ".join(str(7_919_000_000_003 + 7_927 * v) for v in range(400))
-    (folder / f"{name}.py").write_text(f"LITERALS = ({values})\n")
-    sys.path.insert(0, str(folder))
-    try:
-        importlib.import_module(name)
-    finally:
-        sys.path.remove(str(folder))
+    out = subprocess.run([sys.executable, "-c", PROBE, str(folder), str(int(load)),
+                          str(int(pinned))], capture_output=True, text=True, check=True,
+                         timeout=120)
+    return list(json.loads(out.stdout))
 
 
 def test_a_derandomized_search_ignores_the_literals_of_loaded_modules(tmp_path: Path) -> None:
-    from replicheck.properties.profiles import source_independent
-
-    with source_independent():
-        before = _draws()
-    plain_before = _draws()
-    _load_module_with_literals(tmp_path, "replicheck_literals_probe")
-    plain_after = _draws()
-    with source_independent():
-        after = _draws()
-    assert plain_before != plain_after  # without it, new literals move the search
-    assert before == after
+    values = ", ".join(str(v) for v in range(131, 255, 3))
+    (tmp_path / "replicheck_literals_probe.py").write_text(f"LITERALS = ({values})\n")
+    # without it, new literals move the search
+    assert _draws(tmp_path, load=False, pinned=False) != _draws(tmp_path, load=True,
+                                                                pinned=False)
+    assert _draws(tmp_path, load=False, pinned=True) == _draws(tmp_path, load=True,
+                                                               pinned=True)
