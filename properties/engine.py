@@ -38,10 +38,8 @@ starts, one after each example, and one when it ends (its final status).
 
 from __future__ import annotations
 
-import contextlib
-import os
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -212,25 +210,6 @@ def _in_worker(run: Callable[[], object], watch: CallWatch
             return None, CallTimedOut(f"{late} did not return within {watch.timeout:g} s")
     error = box.get("error")
     return box.get("value"), error if isinstance(error, BaseException) else None
-
-
-@contextlib.contextmanager
-def _failure_dir(folder: str | Path | None) -> Iterator[None]:
-    """Within the block, machines write failing schedules to ``folder``."""
-    from replicheck.properties.machines import FAILURE_DIR_ENV
-
-    if folder is None:
-        yield
-        return
-    before = os.environ.get(FAILURE_DIR_ENV)
-    os.environ[FAILURE_DIR_ENV] = str(folder)
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(FAILURE_DIR_ENV, None)
-        else:
-            os.environ[FAILURE_DIR_ENV] = before
 
 
 def _counted(machine: type[RuleBasedStateMachine], on_example: Callable[[], None]
@@ -413,7 +392,9 @@ def run_property(prop: Property, factory: Callable[[], Store], target: str,
     why = ""
     counterexample: Counterexample | None = None
     exception: BaseException | None = None
-    with collecting() as reports, _failure_dir(failure_dir), watching(watch):
+    from replicheck.properties.machines import failures_to
+
+    with collecting() as reports, failures_to(failure_dir), watching(watch):
         built, error = _in_worker(
             lambda: _counted(prop.build(factory, target, seed), on_example), watch)
         if isinstance(error, NotApplicable):

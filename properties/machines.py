@@ -19,11 +19,12 @@ not claim to prevent is added to :data:`OBSERVATIONS` (never a failure).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from dataclasses import replace as dc_replace
 from decimal import Decimal
@@ -152,6 +153,24 @@ CONFORMANCE_CHECKER: Final = "item model conformance (one client)"
 
 FAILURE_DIR_ENV: Final = "REPLICHECK_FAILURE_DIR"
 """Environment variable: the folder failing examples' schedule files go to."""
+
+
+@contextlib.contextmanager
+def failures_to(folder: str | Path | None) -> Iterator[None]:
+    """Within the block, machines write failing schedules to ``folder`` (through
+    :data:`FAILURE_DIR_ENV`, restored after); unchanged when None."""
+    if folder is None:
+        yield
+        return
+    before = os.environ.get(FAILURE_DIR_ENV)
+    os.environ[FAILURE_DIR_ENV] = str(folder)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(FAILURE_DIR_ENV, None)
+        else:
+            os.environ[FAILURE_DIR_ENV] = before
 
 UNCLAIMED_TIMEOUT: Final = 5.0
 """The checker time limit, in seconds, of a guarantee the store does not claim."""

@@ -35,12 +35,10 @@ of rules of the last failing run (``step_unit`` ``"rules"``).
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -211,26 +209,6 @@ def error_line(error: BaseException) -> str:
     return text
 
 
-@contextlib.contextmanager
-def _failure_dir(folder: str | Path | None) -> Iterator[None]:
-    """Within the block, machines write failing schedules to ``folder`` (unchanged
-    when None)."""
-    from replicheck.properties.machines import FAILURE_DIR_ENV
-
-    if folder is None:
-        yield
-        return
-    before = os.environ.get(FAILURE_DIR_ENV)
-    os.environ[FAILURE_DIR_ENV] = str(folder)
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(FAILURE_DIR_ENV, None)
-        else:
-            os.environ[FAILURE_DIR_ENV] = before
-
-
 def _write_minimal(cx: Counterexample | None, target: str) -> Path | None:
     """Write ``cx``'s schedule beside the machines' failure file of ``target``
     (``...-minimal.json``); its path, or None when there is none to write."""
@@ -293,7 +271,9 @@ def run_mutant(mutant: Mutant, profile: str = "ci", max_examples: int | None = N
     the first failing example. With ``hypothesis_seed``, Hypothesis searches at random
     from that seed (the profile's derandomization off), so several seeds measure the
     search, not one fixed path. Failure files go to ``out`` (module docstring)."""
-    with _failure_dir(out):
+    from replicheck.properties.machines import failures_to
+
+    with failures_to(out):
         return _run_mutant(mutant, profile, max_examples, shrink, seed, hypothesis_seed)
 
 
