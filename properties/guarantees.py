@@ -332,13 +332,10 @@ def _retried_tokens(history: History) -> set[Any]:
 
 
 def _schemas(history: History) -> dict[str, Any]:
-    from replicheck.histories.items import schemas_from_json
+    """The tables' key schemas the history declares, by name (none: empty)."""
+    from replicheck.histories.items import declared_schemas
 
-    found: dict[str, Any] = {}
-    for record in history.observations:
-        if record.f == "tables":
-            found = {s.name: s for s in schemas_from_json(record.value)}
-    return found
+    return declared_schemas(history) or {}
 
 
 def _transaction_writes(op: Operation, schemas: dict[str, Any]) -> list[Operation]:
@@ -506,12 +503,7 @@ def item_session_history(history: History, reads: frozenset[str]) -> History:
     from replicheck.models.items.requests import Delete, Get, Put, Update
 
     out: list[Operation] = []
-    tables = {}
-    for record in history.observations:
-        if record.f == "tables":
-            from replicheck.histories.items import schemas_from_json
-
-            tables = {s.name: s for s in schemas_from_json(record.value)}
+    tables = _schemas(history)
     for op in history.operations:
         if op.f == "transact-write":
             if "writes" in op.meta:
@@ -645,13 +637,10 @@ def _unversioned_transactions(history: History) -> tuple[Operation, ...]:
     says it replayed an earlier request (``meta["replayed"]``) writes nothing, and a
     transaction whose token an acknowledged transaction with ``writes`` reuses is
     that request, already counted."""
-    from replicheck.histories.items import request_of, schemas_from_json
+    from replicheck.histories.items import request_of
     from replicheck.models.items.requests import ConditionCheck, Delete, Put, TransactWrite
 
-    tables = {}
-    for record in history.observations:
-        if record.f == "tables":
-            tables = {t.name: t for t in schemas_from_json(record.value)}
+    tables = _schemas(history)
     requests = []
     for op in history.operations:
         if op.f != "transact-write" or op.status == FAIL:
@@ -866,7 +855,7 @@ def _covers(clock: Any, dot: tuple[str, int]) -> bool:
 
 
 def _vector_clock_order(history: History, claimed: bool) -> Judgement:
-    from replicheck.histories.items import request_of, schemas_from_json
+    from replicheck.histories.items import request_of
     from replicheck.models.items.requests import Delete, Put, Update
 
     guarantee = "vector-clock-order"
@@ -876,10 +865,7 @@ def _vector_clock_order(history: History, claimed: bool) -> Judgement:
         return Judgement(guarantee, NOT_APPLICABLE, claimed,
                          reason="no quiescent replica snapshot")
     final = finals[-1]
-    tables = {}
-    for record in history.observations:
-        if record.f == "tables":
-            tables = {t.name: t for t in schemas_from_json(record.value)}
+    tables = _schemas(history)
     writes: dict[str, list[tuple[Operation, tuple[str, int], dict[str, Any]]]] = {}
     uncertain: set[str] = set()
     for op in history.operations:

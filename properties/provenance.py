@@ -121,7 +121,7 @@ def _dropped_unseen(key: str, node: str, entry: Mapping[str, Any], known: KeyWri
 def writes_by_key(history: History, table: str) -> dict[str, KeyWrites]:
     """The :class:`KeyWrites` of every key of ``table`` (by key text) that a write
     of ``history`` not definitely failed addresses."""
-    from replicheck.histories.items import request_of, schemas_from_json
+    from replicheck.histories.items import declared_schemas, request_of
     from replicheck.models.items.requests import (
         ConditionCheck,
         Delete,
@@ -130,10 +130,7 @@ def writes_by_key(history: History, table: str) -> dict[str, KeyWrites]:
         Update,
     )
 
-    schemas = {}
-    for record in history.observations:
-        if record.f == "tables":
-            schemas = {s.name: s for s in schemas_from_json(record.value)}
+    schemas = declared_schemas(history) or {}
     schema = schemas.get(table)
     out: dict[str, KeyWrites] = {}
     if schema is None:

@@ -200,13 +200,10 @@ def transactional_view(history: History) -> History:
 
 
 def _schemas(history: History) -> dict[str, TableSchema]:
-    from replicheck.histories.items import schemas_from_json
+    """The tables' key schemas the history declares, by name (none: empty)."""
+    from replicheck.histories.items import declared_schemas
 
-    found: dict[str, TableSchema] = {}
-    for record in history.observations:
-        if record.f == "tables":
-            found = {s.name: s for s in schemas_from_json(record.value)}
-    return found
+    return declared_schemas(history) or {}
 
 
 def _version(value: Any) -> Any:
