@@ -104,6 +104,7 @@ from replicheck.properties.schedule import (
     run_burst,
     write_schedule_on_failure,
 )
+from replicheck.properties.search.driver import probe_surface
 
 __all__ = [
     "CLIENTS",
@@ -634,10 +635,10 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
             probe, AntiEntropy) and bool(nodes)
         snapshots = isinstance(probe, RangeSnapshots)
         forkable = isinstance(probe, Forkable)
+        surface = probe_surface(probe)
     finally:
         close_store(probe)
     races = tuple(r for r in RACES if transactions or not r.startswith("txn"))
-
     class Concurrency(RuleBasedStateMachine):
         """Concurrent clients under faults; every claimed guarantee holds."""
 
@@ -655,6 +656,50 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
             self.steps = 0
             self.peak = 0
             self.rules_run = 0
+            self.surface = surface
+            self.paused: set[str] = set()
+            self.marked: set[str] = set()
+
+        # -- the Driver surface of the fault-search rule classes ---------------------
+
+        def swarm_on(self, name: str) -> bool:
+            """Whether rule class ``name`` is enabled in this example."""
+            return True
+
+        def mark(self, name: str) -> None:
+            """Note that rule class ``name`` acted in this example."""
+            self.marked.add(name)
+
+        def idle(self, wanted: str) -> str | None:
+            """A client with nothing in flight, from ``wanted`` on."""
+            return idle_client(CLIENTS + RACERS, self.handles, wanted)
+
+        def run_request(self, client: str, request: Request, node: str | None = None
+                        ) -> Handle:
+            """Submit (straight to ``node`` when given) and run the fair policy until
+            the operation completes (at most MAX_CALL_DECISIONS decisions)."""
+            if node is None:
+                return self._call(client, request)
+            handle = self.rec.submit_at(client, request, node)
+            self.handles[client] = handle
+            self.fair_until(handle)
+            return handle
+
+        def fair_until(self, handle: Handle) -> None:
+            for _ in range(MAX_CALL_DECISIONS):
+                if handle.done or not fair_step(self.rec):
+                    break
+
+        def replica(self, key: str, index: int) -> str | None:
+            """Replica number ``index`` of ``key``, if the store says."""
+            return self._replica(key, index)
+
+        def fair(self, steps: int) -> int:
+            """Up to ``steps`` fair decisions; how many were taken."""
+            taken = 0
+            while taken < steps and fair_step(self.rec):
+                taken += 1
+            return taken
 
         @initialize()
         def start(self) -> None:
