@@ -1025,9 +1025,10 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
             self.rec.abandon()
             ops = len(self.rec.history().operations)
             if ops == 0:
-                report_example(ExampleReport(PROPERTY))
+                report_example(ExampleReport(PROPERTY, classes=frozenset(self.marked)))
                 return
-            _target(float(self.peak), "concurrent operations")
+            if getattr(self, "steers", True):  # a swarmed example does not (search.swarm)
+                _target(float(self.peak), "concurrent operations")
             self._observe_replicas()
             history = self.rec.history()
             judgements = judge_claims(history, descriptor)
@@ -1054,7 +1055,7 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
                          for j in judgements if j.status == OBSERVED})
             report_example(ExampleReport(
                 PROPERTY, {j.guarantee: j.status for j in judgements}, seen,
-                {j.guarantee: j.checker for j in judgements}))
+                {j.guarantee: j.checker for j in judgements}, frozenset(self.marked)))
             failed = sorted((j for j in judgements if j.status == VIOLATED),
                             key=lambda j: _specificity(j.guarantee))
             if failed:
@@ -1111,7 +1112,8 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
             replicas read after it), and the replicas at the end."""
             before = self.raw.replicas_observation(table)
             self.rec.observe("replicas", before)
-            _target_divergence(before)
+            if getattr(self, "steers", True):
+                _target_divergence(before)
             if "read-repair-repairs" in claims and forkable and owners:
                 self.raw.steps.append({"observe": "read-repair"})
                 for probe in read_repair_probes(self.base, table, pk):
