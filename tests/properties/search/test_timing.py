@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from replicheck.implementation.reference.leader import stream as leader_stream
 from replicheck.implementation.store import Store
 from replicheck.models.items.requests import Get, Put, TransactWrite, Update
 from replicheck.properties.examples import GuaranteeViolation
-from replicheck.properties.machines import concurrency_machine
+from replicheck.properties.machines import concurrency_machine, failures_to
 from replicheck.properties.recording import RecordingStore
 from replicheck.properties.replay import build_store, replay
 from replicheck.properties.schedule import (
@@ -53,12 +54,14 @@ def instance(name: str) -> Any:
     return built
 
 
-def search(machine_class: Any, examples: int) -> None:
-    run_state_machine_as_test(machine_class, settings=settings(
-        max_examples=examples, derandomize=True, database=None, deadline=None,
-        stateful_step_count=20, print_blob=False,
-        phases=(Phase.explicit, Phase.reuse, Phase.generate),
-        suppress_health_check=list(HealthCheck)))
+def search(machine_class: Any, examples: int, folder: Path) -> None:
+    """A derandomized search without shrinking; failing schedules go to ``folder``."""
+    with failures_to(folder):
+        run_state_machine_as_test(machine_class, settings=settings(
+            max_examples=examples, derandomize=True, database=None, deadline=None,
+            stateful_step_count=20, print_blob=False,
+            phases=(Phase.explicit, Phase.reuse, Phase.generate),
+            suppress_health_check=list(HealthCheck)))
 
 
 # -- the schedule steps -----------------------------------------------------------------------
@@ -196,11 +199,11 @@ def test_time_jumps_past_each_declared_window() -> None:
     lww.teardown()
 
 
-def test_the_rules_keep_correct_stores_clean() -> None:
+def test_the_rules_keep_correct_stores_clean(tmp_path: Path) -> None:
     """A small search with the timing rules over the leader store and the LWW store:
     every claim holds (no jump or skew makes a false violation)."""
-    search(machine("dynamodb"), 25)
-    search(machine("dynamo-lww"), 15)
+    search(machine("dynamodb"), 25, tmp_path)
+    search(machine("dynamo-lww"), 15, tmp_path)
 
 
 # -- the bugs the rules find ------------------------------------------------------------------
@@ -211,26 +214,27 @@ def forgets_tokens_early(record: Any, now: float) -> bool:
     return bool(now - record.time < leader_state.IDEMPOTENCY_WINDOW_SECONDS / 2)
 
 
-def test_a_token_forgotten_before_its_window_is_caught(monkeypatch: pytest.MonkeyPatch
-                                                       ) -> None:
+def test_a_token_forgotten_before_its_window_is_caught(monkeypatch: pytest.MonkeyPatch,
+                                                       tmp_path: Path) -> None:
     """The leader store forgetting a client request token after 300 s where it
     declares 600: the machine alone (time stays near zero) passes; with the
     window-jump rules a retry just inside the window applies the transaction twice."""
     monkeypatch.setattr(leader_state.TokenRecord, "live", forgets_tokens_early)
-    search(concurrency_machine(lambda: preset("dynamodb"), target="dynamodb"), 40)
+    search(concurrency_machine(lambda: preset("dynamodb"), target="dynamodb"), 40, tmp_path)
     with pytest.raises(GuaranteeViolation) as raised:
-        search(machine("dynamodb"), 40)
+        search(machine("dynamodb"), 40, tmp_path)
     assert {"serializable-transactions", "linearizable-strong-reads"} & set(
         raised.value.guarantees)
 
 
 def test_stream_records_dropped_before_their_retention_are_caught(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """The change stream keeping records one hour where the store declares a day: the
     machine alone passes; a jump to just before the declared retention shows a
     record missing."""
     monkeypatch.setattr(leader_stream, "STREAM_RETENTION_SECONDS", 3600.0)
-    search(concurrency_machine(lambda: preset("dynamodb"), target="dynamodb"), 40)
+    search(concurrency_machine(lambda: preset("dynamodb"), target="dynamodb"), 40, tmp_path)
     with pytest.raises(GuaranteeViolation) as raised:
-        search(machine("dynamodb"), 40)
+        search(machine("dynamodb"), 40, tmp_path)
     assert "stream-exactly-once" in raised.value.guarantees
+
