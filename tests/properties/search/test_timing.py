@@ -26,6 +26,7 @@ from replicheck.properties.schedule import (
     check_step,
     describe_step,
     fair_decision,
+    load,
 )
 from replicheck.properties.search.driver import probe_surface
 from replicheck.properties.search.timing import (
@@ -225,6 +226,10 @@ def test_a_token_forgotten_before_its_window_is_caught(monkeypatch: pytest.Monke
         search(machine("dynamodb"), 40, tmp_path)
     assert {"serializable-transactions", "linearizable-strong-reads"} & set(
         raised.value.guarantees)
+    (written,) = tmp_path.glob("replicheck-failure-dynamodb-*.json")
+    schedule = load(written)
+    assert any("advance" in step for step in schedule.steps)
+    assert replay(schedule).exit_status == 1  # the jump replays to the same violation
 
 
 def test_stream_records_dropped_before_their_retention_are_caught(
@@ -237,4 +242,6 @@ def test_stream_records_dropped_before_their_retention_are_caught(
     with pytest.raises(GuaranteeViolation) as raised:
         search(machine("dynamodb"), 40, tmp_path)
     assert "stream-exactly-once" in raised.value.guarantees
+    (written,) = tmp_path.glob("replicheck-failure-dynamodb-*.json")
+    assert replay(load(written)).exit_status == 1
 
