@@ -37,6 +37,10 @@ suite's checkers today, which carry no clock):
   every acknowledged write, so a record rightly aged out is reported missing. No
   jump carries global time (from the run's start) to within :data:`NEAR` of the
   stream retention window.
+
+So a rule of another class that reuses a client request token in a later rule than
+the one that first used it must reuse it only while that first use is less than the
+declared token window ago (``self.raw.now()``): a window jump may come in between.
 """
 
 from __future__ import annotations
