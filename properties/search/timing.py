@@ -143,19 +143,19 @@ def timing_rules(surface: Surface) -> type:
             self.raw.skew_clock(node, seconds)
             self.mark("clock-skew")
 
-        @precondition(lambda self: skewable and self.swarm_on("clock-skew"))
+        @precondition(lambda self: self.swarm_on("clock-skew") and skewable)
         @rule(node=st.sampled_from(nodes), seconds=st.sampled_from(SKEWS))
         def clock_set(self: Any, node: str, seconds: float) -> None:
             """Set one node's clock ``seconds`` off global time."""
             self._skew(node, seconds)
 
-        @precondition(lambda self: skewable and self.swarm_on("clock-skew"))
+        @precondition(lambda self: self.swarm_on("clock-skew") and skewable)
         @rule(node=st.sampled_from(nodes), back=st.sampled_from(BACKWARDS))
         def clock_back(self: Any, node: str, back: float) -> None:
             """One node's clock jumps ``back`` seconds below where it is now."""
             self._skew(node, current_skew(self.raw.steps, node) - back)
 
-        @precondition(lambda self: skewable and self.swarm_on("clock-skew"))
+        @precondition(lambda self: self.swarm_on("clock-skew") and skewable)
         @rule(offsets=st.lists(st.sampled_from(SKEWS), min_size=len(nodes),
                                max_size=len(nodes)))
         def clock_each(self: Any, offsets: list[float]) -> None:
@@ -164,7 +164,7 @@ def timing_rules(surface: Surface) -> type:
                 self.raw.skew_clock(node, seconds)
             self.mark("clock-skew")
 
-        @precondition(lambda self: placed and self.swarm_on("clock-skew"))
+        @precondition(lambda self: self.swarm_on("clock-skew") and placed)
         @rule(key=strategies.keys(), index=st.integers(0, 2),
               seconds=st.sampled_from(SKEWS))
         def clock_isolated(self: Any, key: str, index: int, seconds: float) -> None:
@@ -176,8 +176,8 @@ def timing_rules(surface: Surface) -> type:
             self.raw.partition([[node], [n for n in surface.nodes if n != node]])
             self._skew(node, seconds)
 
-        @precondition(lambda self: placed and surface.direct
-                      and self.swarm_on("clock-skew"))
+        @precondition(lambda self: self.swarm_on("clock-skew") and placed
+                      and surface.direct)
         @rule(client=st.sampled_from(("c0", "c1", "c2")), key=strategies.keys(),
               index=st.integers(0, 2), back=st.sampled_from(BACKWARDS),
               value=strategies.unique_values())
@@ -222,7 +222,7 @@ def timing_rules(surface: Surface) -> type:
             self.rec.collect()
             self.mark("window-jump")
 
-        @precondition(lambda self: jumpable and self.swarm_on("window-jump"))
+        @precondition(lambda self: self.swarm_on("window-jump") and jumpable)
         @rule(window=st.sampled_from(before_names or ("none",)), past=st.booleans(),
               fair=st.booleans(), steps=st.integers(0, AFTER_JUMP))
         def window_jump(self: Any, window: str, past: bool, fair: bool, steps: int) -> None:
@@ -244,7 +244,7 @@ def timing_rules(surface: Surface) -> type:
             self._jump(seconds, fair)
             self.fair(steps)
 
-        @precondition(lambda self: tokens and self.swarm_on("window-jump"))
+        @precondition(lambda self: self.swarm_on("window-jump") and tokens)
         @rule(client=st.sampled_from(("c0", "c1", "c2")), key=strategies.keys(),
               fair=st.booleans())
         def token_within_window(self: Any, client: str, key: str, fair: bool) -> None:

@@ -42,11 +42,18 @@ from replicheck.properties.search.timing import (
 T = "items"
 
 
+def every_class_on(self: Any, name: str) -> bool:
+    """Swarm testing off: every rule class enabled in every example."""
+    return True
+
+
 def machine(name: str, factory: Callable[[], Store] | None = None) -> Any:
-    """A concurrency machine for preset ``name`` with the timing rules mixed in."""
+    """A concurrency machine for preset ``name`` with the timing rules mixed in
+    (every rule class enabled)."""
     make = factory or (lambda: preset(name))
     mixin = timing_rules(probe_surface(make()))
-    return type("T", (mixin, concurrency_machine(make, target=name)), {})
+    return type("T", (mixin, concurrency_machine(make, target=name)),
+                {"swarm_on": every_class_on})
 
 
 def instance(name: str) -> Any:
