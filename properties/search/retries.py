@@ -36,7 +36,7 @@ from replicheck.models.items.requests import Get, Put, Request, TransactWrite
 from replicheck.properties import strategies
 from replicheck.properties.machines import CLIENTS
 from replicheck.properties.replicas import heal_dropping
-from replicheck.properties.search.driver import Surface
+from replicheck.properties.search.driver import Driver, Surface
 
 __all__ = [
     "CAUSES",
@@ -84,7 +84,7 @@ def touched_keys(request: Request, pk: str) -> tuple[str, ...]:
     return tuple(keys)
 
 
-def _fair_until(driver: Any, done: Callable[[], bool]) -> bool:
+def _fair_until(driver: Driver, done: Callable[[], bool]) -> bool:
     """Fair decisions until ``done()`` (bounded); whether it came true."""
     for _ in range(MAX_WAIT_DECISIONS):
         if done():
@@ -94,7 +94,7 @@ def _fair_until(driver: Any, done: Callable[[], bool]) -> bool:
     return done()
 
 
-def cause_indeterminate(driver: Any, client: str, request: Request, cause: str) -> Handle:
+def cause_indeterminate(driver: Driver, client: str, request: Request, cause: str) -> Handle:
     """Submit ``request`` for ``client`` through the machine's recording and make its
     answer indeterminate by ``cause`` (one of :data:`CAUSES`); the handle (its status
     says whether the answer really was indeterminate: a store may still answer
@@ -126,7 +126,7 @@ def cause_indeterminate(driver: Any, client: str, request: Request, cause: str) 
     return handle
 
 
-def _read_back(driver: Any, client: str, keys: tuple[str, ...]) -> None:
+def _read_back(driver: Driver, client: str, keys: tuple[str, ...]) -> None:
     """Read every key of ``keys`` (strongly consistent where offered), each run until
     it completes."""
     surface: Surface = driver.surface
@@ -160,18 +160,21 @@ def retry_rules(surface: Surface) -> type:
         """Requests retried: a token reused, a retry after an indeterminate answer."""
 
         @precondition(lambda self: surface.transactions and self.swarm_on(TOKEN_REUSE))
-        @rule(wanted=st.sampled_from(CLIENTS), first=transactions, second=transactions,
-              shape=st.sampled_from(SHAPES), token=strategies.unique_values())
-        def token_reuse(self, wanted: str, first: TransactWrite, second: TransactWrite,
-                        shape: str, token: str) -> None:
-            """A tokened TransactWrite, then its token again (:data:`SHAPES`), then
-            a read of every item either touches."""
+        @rule(plan=st.tuples(st.sampled_from(CLIENTS), transactions, strategies.keys(),
+                             strategies.unique_values(), st.sampled_from(SHAPES)))
+        def token_reuse(self: Driver, plan: tuple[str, TransactWrite, str, str, str]) -> None:
+            """A tokened TransactWrite, then its token again (:data:`SHAPES`; the
+            other body puts a fresh ``value`` on ``key``, a request no earlier one
+            equals), then a read of every item either touches. The arguments come as
+            one ``plan`` (client, first body, key, value, shape)."""
+            wanted, first, key, value, shape = plan
             client = self.idle(wanted)
             if client is None:
                 return
-            name = f"token-{token}"
-            tokened = replace(first, token=name)
-            again = tokened if shape == "same-body" else replace(second, token=name)
+            token = f"token-{value}"
+            tokened = replace(first, token=token)
+            again = tokened if shape == "same-body" else TransactWrite(
+                (Put(table, {pk: key, "v": value}),), token=token)
             if shape == "overlapping":
                 self.handles[client] = self.rec.submit(client, tokened)
                 other = self.idle(wanted)
@@ -191,7 +194,7 @@ def retry_rules(surface: Surface) -> type:
         @precondition(lambda self: bool(causes) and self.swarm_on(RETRY_INDETERMINATE))
         @rule(wanted=st.sampled_from(CLIENTS), request=retried,
               cause=st.sampled_from(causes or CAUSES), token=strategies.unique_values())
-        def retry_indeterminate(self, wanted: str, request: Request, cause: str,
+        def retry_indeterminate(self: Driver, wanted: str, request: Request, cause: str,
                                 token: str) -> None:
             """A write made indeterminate (:data:`CAUSES`), retried as the same
             request (a transaction under the same token), then a read of every item
