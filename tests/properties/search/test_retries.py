@@ -173,3 +173,51 @@ def test_indeterminate_write_is_retried_then_its_items_read(name: str, cause: st
             assert _request(retry).token == "token-v7"
         assert RETRY_INDETERMINATE in machine.marked
         machine.teardown()
+
+
+class _SortsNoHigher:
+    """A remembered fingerprint whose ``==`` is ``<=`` over the fingerprints' text (a
+    total order): the surviving mutant of ``record.fingerprint == print_`` in the
+    leader's token check (reference/leader/transactions.py:258), where a token reused
+    with a body whose fingerprint sorts no lower is taken for the first request."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        return repr(self.value) <= repr(getattr(other, "value", other))
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
+
+@pytest.fixture
+def token_check_sorts(monkeypatch: pytest.MonkeyPatch) -> None:
+    from replicheck.implementation.reference.leader import state
+
+    real = state.TokenRecord
+    monkeypatch.setattr(state, "TokenRecord",
+                        lambda fingerprint, time: real(_SortsNoHigher(fingerprint), time))
+
+
+@pytest.mark.usefixtures("token_check_sorts")
+def test_search_catches_the_surviving_token_comparison_mutant_only_with_the_rules() -> None:
+    factory = lambda: preset("dynamodb")  # noqa: E731
+    machine = _machine(factory)  # the patch is in force: a later-sorting body replays
+    machine.token_reuse(("c0", TransactWrite((Put(TABLE, {PK: "k0", "v": "v1"}),)),
+                         "k1", "v2", "other-body"))
+    assert _ops(machine)[1].meta.get("replayed") is True
+    machine.raw.close()
+    base = concurrency_machine(factory, max_steps=10)
+    run_state_machine_as_test(base, settings=_search(20, 10))
+    with_rules = type("T", (retry_rules(probe_surface(factory())), base), {})
+    with pytest.raises(GuaranteeViolation):
+        run_state_machine_as_test(with_rules, settings=_search(20, 10))
+
+
+@pytest.mark.parametrize("name", ["dynamodb", "dynamo-quorum", "dynamo-lww"])
+def test_search_with_the_rules_passes_on_the_reference_stores(name: str) -> None:
+    factory = lambda: preset(name)  # noqa: E731
+    machine = type("T", (retry_rules(probe_surface(factory())),
+                         concurrency_machine(factory, max_steps=10)), {})
+    run_state_machine_as_test(machine, settings=_search(20, 10))
