@@ -128,11 +128,12 @@ def cause_indeterminate(driver: Driver, client: str, request: Request, cause: st
 
 def _read_back(driver: Driver, client: str, keys: tuple[str, ...]) -> None:
     """Read every key of ``keys`` (strongly consistent where offered), each run until
-    it completes."""
+    it completes (stopping at one that does not: a client waits for its answer)."""
     surface: Surface = driver.surface
     for key in keys:
-        driver.run_request(client, Get(surface.table, {surface.pk: key},
-                                       consistent=surface.strong))
+        if not driver.run_request(client, Get(surface.table, {surface.pk: key},
+                                              consistent=surface.strong)).done:
+            return
 
 
 def _plain_writes(table: str, pk: str) -> st.SearchStrategy[Request]:
@@ -182,7 +183,8 @@ def retry_rules(surface: Surface) -> type:
                     return
                 self.handles[other] = self.rec.submit(other, again)
                 handles = (self.handles[client], self.handles[other])
-                _fair_until(self, lambda: all(h.done for h in handles))
+                if not _fair_until(self, lambda: all(h.done for h in handles)):
+                    return
             elif not self.run_request(client, tokened).done \
                     or not self.run_request(client, again).done:
                 return
