@@ -27,7 +27,7 @@ from hypothesis.stateful import precondition, rule
 from replicheck.models.items.requests import Get, Put, TransactWrite
 from replicheck.properties import strategies
 from replicheck.properties.machines import CLIENTS
-from replicheck.properties.replicas import sync_session
+from replicheck.properties.replicas import heal_dropping, sync_session
 from replicheck.properties.search.driver import Driver, Surface
 
 __all__ = [
@@ -152,19 +152,26 @@ def _fair_until_done(driver: Driver, handles: list[Any], steps: int = 500) -> No
             return
 
 
-def _sync_range(driver: Driver, key: str) -> bool:
+def _range_replicas(driver: Driver, key: str) -> tuple[str, ...]:
+    """The replicas of the range holding ``key``, in the store's order."""
+    table = driver.surface.table
+    name = driver.raw.range_of(table, (key,))
+    return next((tuple(r.replicas) for r in driver.raw.key_ranges(table) if r.name == name),
+                ())
+
+
+def _sync_range(driver: Driver, key: str, first: str | None = None) -> bool:
     """One anti-entropy session between two live, mutually reachable replicas of the
-    range holding ``key`` (every message in flight delivered first, where the store
-    settles), recorded as an ``anti-entropy`` observation; whether it ran."""
+    range holding ``key`` (``first`` one of them, when given and live), every message
+    in flight delivered first where the store settles, recorded as an
+    ``anti-entropy`` observation; whether it ran."""
     surface = driver.surface
-    name = driver.raw.range_of(surface.table, (key,))
-    found = next((r for r in driver.raw.key_ranges(surface.table) if r.name == name), None)
-    if found is None:
-        return False
-    live = [n for n in found.replicas if n not in driver.crashed and n not in driver.paused]
+    live = [n for n in _range_replicas(driver, key)
+            if n not in driver.crashed and n not in driver.paused]
+    if first in live:
+        live = [first] + [n for n in live if n != first]
     pair = next(((a, b) for i, a in enumerate(live) for b in live[i + 1:]
-                 if driver.raw.reachable(a, b)), None) if surface.messages else (
-        tuple(live[:2]) if len(live) > 1 else None)
+                 if not surface.messages or driver.raw.reachable(a, b)), None)
     if pair is None:
         return False
     if surface.settling:
@@ -173,6 +180,38 @@ def _sync_range(driver: Driver, key: str) -> bool:
     driver.rec.observe("anti-entropy", sync_session(driver.raw, surface.table, *pair))
     driver.rec.collect()
     return True
+
+
+def _cut_off(driver: Driver, key: str) -> str | None:
+    """Cut the last replica of the range holding ``key`` off from every other node
+    (so that writes to the range leave it behind); the node, or None when none."""
+    replicas = _range_replicas(driver, key)
+    if not replicas:
+        return None
+    node = replicas[-1]
+    driver.raw.partition([[node], [n for n in driver.surface.nodes if n != node]])
+    return node
+
+
+def _write_group(driver: Driver, client: str, keys: tuple[str, ...], values: list[str],
+                 write: str, wanted: str) -> bool:
+    """Write ``keys`` with ``values`` as ``write`` (one of :data:`WRITES`) says;
+    False when a request the rule waits for did not complete."""
+    table, pk = driver.surface.table, driver.surface.pk
+    puts = [Put(table, {pk: key, "v": value}) for key, value in zip(keys, values, strict=False)]
+    if write == "transaction":
+        return bool(driver.run_request(client, TransactWrite(tuple(puts))).done)
+    if write == "concurrent":
+        handles = []
+        for put in puts:
+            sender = driver.idle(wanted)
+            if sender is None:
+                break
+            driver.handles[sender] = driver.rec.submit(sender, put)
+            handles.append(driver.handles[sender])
+        _fair_until_done(driver, handles)
+        return True
+    return all(driver.run_request(client, put).done for put in puts)
 
 
 def layout_rules(surface: Surface) -> type:
@@ -189,41 +228,33 @@ def layout_rules(surface: Surface) -> type:
         @rule(kind=st.sampled_from(KINDS), index=st.integers(0, 63),
               values=st.lists(strategies.unique_values(), min_size=GROUP_SIZE + 1,
                               max_size=GROUP_SIZE + 1),
-              write=st.sampled_from(writes), sync=st.booleans(),
+              write=st.sampled_from(writes), sync=st.booleans(), diverge=st.booleans(),
               wanted=st.sampled_from(CLIENTS))
         def layout_keys(self: Driver, kind: str, index: int, values: list[str], write: str,
-                        sync: bool, wanted: str) -> None:
+                        sync: bool, diverge: bool, wanted: str) -> None:
             """Write every key of one group of ``kind`` (the ``index``-th, round the
-            end) with fresh values (:data:`WRITES`), then, where the store has
-            anti-entropy and ``sync``, one session between two replicas of the
-            group's first range, then read every key back (strongly consistent where
-            offered)."""
+            end) with fresh values (:data:`WRITES`), while one replica of the group's
+            first range is cut off when ``diverge`` (stores with faults; healed after
+            the writes, the messages it kept back lost), then, where the store has
+            anti-entropy and ``sync``, one session between two replicas of that range
+            (the one cut off first), then read every key back (strongly consistent
+            where offered)."""
             groups = groups_of(self).of(kind)
             client = self.idle(wanted)
             if not groups or client is None:
                 return
             keys = groups[index % len(groups)]
-            puts = [Put(table, {pk: key, "v": value})
-                    for key, value in zip(keys, values, strict=False)]
-            if write == "transaction":
-                if not self.run_request(client, TransactWrite(tuple(puts))).done:
-                    return
-            elif write == "concurrent":
-                handles = []
-                for put in puts:
-                    sender = self.idle(wanted)
-                    if sender is None:
-                        break
-                    self.handles[sender] = self.rec.submit(sender, put)
-                    handles.append(self.handles[sender])
-                _fair_until_done(self, handles)
-            else:
-                for put in puts:
-                    if not self.run_request(client, put).done:
-                        return
+            behind = _cut_off(self, keys[0]) if diverge and surface.faults else None
+            try:
+                done = _write_group(self, client, keys, values, write, wanted)
+            finally:
+                if behind is not None:
+                    heal_dropping(self.raw, self.rec)
+            if not done:
+                return
             self.mark(LAYOUT_KEYS_CLASS)
             if sync and surface.anti_entropy:
-                _sync_range(self, keys[0])
+                _sync_range(self, keys[0], behind)
             reader = self.idle(wanted)
             if reader is None:
                 return

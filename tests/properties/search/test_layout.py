@@ -17,10 +17,12 @@ from replicheck.histories.items import (
     request_from_json,
     tables_record,
 )
+from replicheck.implementation.mutants.escapees import anti_entropy_pushes_one_key
 from replicheck.implementation.presets import preset
 from replicheck.models.items.requests import Get, Put, Response
 from replicheck.models.items.values import key_text
 from replicheck.properties import strategies
+from replicheck.properties.examples import GuaranteeViolation
 from replicheck.properties.guarantees import VIOLATED, judge_guarantee
 from replicheck.properties.machines import concurrency_machine
 from replicheck.properties.search.driver import Surface, probe_surface
@@ -106,7 +108,7 @@ def test_one_range_written_synced_and_read_back() -> None:
     groups = layout_groups(machine.surface, store)
     keys = groups.one_range[1]
     assert len({store.range_of(TABLE, (k,)) for k in keys}) == 1
-    machine.layout_keys("one-range", 1, ["v1", "v2", "v3", "v4"], "puts", True, "c0")
+    machine.layout_keys("one-range", 1, ["v1", "v2", "v3", "v4"], "puts", True, False, "c0")
     ops = _ops(machine)
     puts = [op for op in ops if op.f == "put"]
     reads = [op for op in ops if op.f.startswith("get")]
@@ -130,7 +132,7 @@ def test_across_partitions_in_one_transaction() -> None:
     machine = _machine("dynamodb")
     keys = layout_groups(machine.surface, machine.raw).across_partitions[0]
     machine.layout_keys("across-partitions", 0, ["v1", "v2", "v3", "v4"], "transaction",
-                        False, "c1")
+                        False, False, "c1")
     ops = _ops(machine)
     assert ops[0].f == "transact-write" and ops[0].status == "ok"
     written = [a.item[PK] for a in _request(ops[0]).actions]
@@ -144,7 +146,7 @@ def test_one_partition_written_at_once_from_several_clients() -> None:
     machine = _machine("dynamodb")
     keys = layout_groups(machine.surface, machine.raw).one_partition[0]
     machine.layout_keys("one-partition", 0, ["v1", "v2", "v3", "v4"], "concurrent",
-                        False, "c0")
+                        False, False, "c0")
     puts = [op for op in _ops(machine) if op.f == "put"]
     assert [_request(op).item[PK] for op in puts] == list(keys)
     assert len({op.process for op in puts}) == len(keys)
@@ -177,3 +179,28 @@ def test_search_with_the_layout_rule_passes_on_the_reference_stores(name: str) -
     machine = type("T", (layout_rules(probe_surface(factory())),
                          concurrency_machine(factory, max_steps=10)), {})
     run_state_machine_as_test(machine, settings=_search(20, 10))
+
+
+def test_cut_off_replica_leaves_the_range_divergent_for_the_session() -> None:
+    machine = _machine("dynamo-lww")
+    store = machine.raw
+    keys = layout_groups(machine.surface, store).one_range[1]
+    name = store.range_of(TABLE, (keys[0],))
+    behind = next(r.replicas for r in store.key_ranges(TABLE) if r.name == name)[-1]
+    machine.layout_keys("one-range", 1, ["v1", "v2", "v3", "v4"], "puts", True, True, "c0")
+    (session,) = [r.value for r in machine.rec.history().observations
+                  if r.f == "anti-entropy"]
+    assert session["initiator"] == behind  # the replica that was cut off
+    assert {key_text((k,)) for k in keys} <= set(session["differing"])
+    assert not store.cut_off() and all(store.reachable(behind, n) for n in store.nodes)
+    machine.teardown()
+
+
+def test_search_catches_a_one_key_push_only_with_the_layout_rule() -> None:
+    base = concurrency_machine(anti_entropy_pushes_one_key, max_steps=10)
+    run_state_machine_as_test(base, settings=_search(20, 10))  # the suite today misses it
+    with_rule = type("T", (layout_rules(probe_surface(anti_entropy_pushes_one_key())), base),
+                     {})
+    with pytest.raises(GuaranteeViolation) as failure:
+        run_state_machine_as_test(with_rule, settings=_search(20, 10))
+    assert "anti-entropy-exact" in failure.value.guarantees
