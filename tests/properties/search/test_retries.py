@@ -12,12 +12,27 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from replicheck.histories.history import Operation
-from replicheck.histories.items import request_from_json, response_from_json
+from replicheck.histories.history import Operation, pair
+from replicheck.histories.items import (
+    operation_records,
+    request_from_json,
+    response_from_json,
+    tables_record,
+)
 from replicheck.implementation.mutants.escapees import token_ignores_request_body
 from replicheck.implementation.presets import preset
-from replicheck.models.items.requests import Delete, Put, Request, TransactWrite, Update
+from replicheck.models.items.errors import IdempotentParameterMismatch
+from replicheck.models.items.requests import (
+    Delete,
+    Get,
+    Put,
+    Request,
+    Response,
+    TransactWrite,
+    Update,
+)
 from replicheck.properties.examples import GuaranteeViolation
+from replicheck.properties.guarantees import VIOLATED, judge_claims
 from replicheck.properties.machines import concurrency_machine
 from replicheck.properties.search.driver import probe_surface
 from replicheck.properties.search.retries import (
@@ -221,3 +236,23 @@ def test_search_with_the_rules_passes_on_the_reference_stores(name: str) -> None
     machine = type("T", (retry_rules(probe_surface(factory())),
                          concurrency_machine(factory, max_steps=10)), {})
     run_state_machine_as_test(machine, settings=_search(20, 10))
+
+
+@pytest.mark.parametrize("applied", [False, True])
+def test_a_mismatch_that_applied_its_body_is_judged_a_violation(applied: bool) -> None:
+    descriptor = preset("dynamodb").descriptor
+    first = TransactWrite((Put(TABLE, {PK: "k0", "v": "v1"}),), token="t")
+    other = TransactWrite((Put(TABLE, {PK: "k1", "v": "v2"}),), token="t")
+    seen = {PK: "k1", "v": "v2"} if applied else None
+    records = [tables_record(descriptor.tables)]
+    records += operation_records(0, first, Response(), index=1)
+    records += operation_records(0, other, IdempotentParameterMismatch("token reused"),
+                                 index=3)
+    records += operation_records(0, Get(TABLE, {PK: "k1"}, consistent=True), Response(seen),
+                                 index=5)
+    verdicts = {j.guarantee: j.status for j in judge_claims(pair(records), descriptor)}
+    broken = {g for g, status in verdicts.items() if status == VIOLATED}
+    if applied:
+        assert {"serializable-transactions", "linearizable-strong-reads"} <= broken
+    else:
+        assert not broken
