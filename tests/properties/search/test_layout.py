@@ -204,3 +204,23 @@ def test_search_catches_a_one_key_push_only_with_the_layout_rule() -> None:
     with pytest.raises(GuaranteeViolation) as failure:
         run_state_machine_as_test(with_rule, settings=_search(20, 10))
     assert "anti-entropy-exact" in failure.value.guarantees
+
+
+def test_a_divergent_range_and_its_session_replay_to_the_same_history() -> None:
+    from replicheck.properties.replay import replay
+    from replicheck.properties.schedule import completed_schedule
+
+    factory = lambda: preset("dynamo-lww")  # noqa: E731
+    machine = type("T", (layout_rules(probe_surface(factory())),
+                         concurrency_machine(factory, target="dynamo-lww")), {})()
+    machine.start()
+    machine.layout_keys("one-range", 1, ["v1", "v2", "v3", "v4"], "puts", True, True, "c0")
+    machine.teardown()
+    replayed = replay(completed_schedule(machine.raw))
+
+    def sessions(history: Any) -> list[Any]:
+        return [r.value for r in history.observations if r.f == "anti-entropy"]
+
+    assert sessions(replayed.history)[0] == sessions(machine.rec.history())[0]
+    assert [(op.f, op.status, op.output) for op in replayed.history.operations] == [
+        (op.f, op.status, op.output) for op in machine.rec.history().operations]

@@ -256,3 +256,23 @@ def test_a_mismatch_that_applied_its_body_is_judged_a_violation(applied: bool) -
         assert {"serializable-transactions", "linearizable-strong-reads"} <= broken
     else:
         assert not broken
+
+
+@pytest.mark.parametrize("cause", CAUSES)
+def test_a_retried_indeterminate_write_replays_to_the_same_history(cause: str) -> None:
+    from replicheck.properties.replay import replay
+    from replicheck.properties.schedule import completed_schedule
+
+    factory = lambda: preset("dynamodb")  # noqa: E731
+    machine = type("T", (retry_rules(probe_surface(factory())),
+                         concurrency_machine(factory, target="dynamodb")), {})()
+    machine.start()
+    machine.retry_indeterminate("c0", Put(TABLE, {PK: "k0", "v": "v1"}), cause, "v5")
+    machine.teardown()
+    replayed = replay(completed_schedule(machine.raw))
+
+    def shape(ops: Any) -> list[tuple[Any, ...]]:
+        return [(op.f, op.status, op.process, op.output) for op in ops]
+
+    assert shape(replayed.history.operations) == shape(machine.rec.history().operations)
+    assert replayed.history.operations[0].status == "info"
