@@ -173,12 +173,12 @@ def _search(examples: int, steps: int) -> settings:
                     suppress_health_check=list(HealthCheck))
 
 
-@pytest.mark.parametrize("name", ["dynamodb", "dynamo-quorum", "dynamo-lww"])
+@pytest.mark.parametrize("name", ["dynamodb", "dynamo-lww"])
 def test_search_with_the_layout_rule_passes_on_the_reference_stores(name: str) -> None:
     factory = lambda: preset(name)  # noqa: E731
     machine = type("T", (layout_rules(probe_surface(factory())),
                          concurrency_machine(factory, max_steps=10)), {})
-    run_state_machine_as_test(machine, settings=_search(20, 10))
+    run_state_machine_as_test(machine, settings=_search(10, 10))
 
 
 def test_cut_off_replica_leaves_the_range_divergent_for_the_session() -> None:
