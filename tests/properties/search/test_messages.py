@@ -284,7 +284,11 @@ def test_the_search_catches_a_duplicate_apply_only_with_these_rules() -> None:
         run_state_machine_as_test(with_rules, settings=_settings(15))
 
 
-def test_the_reference_keeps_its_claims_under_these_rules() -> None:
-    base = concurrency_machine(dynamodb)
-    with_rules = type("T", (message_rules(probe_surface(dynamodb())), base), {})
+@pytest.mark.parametrize("name", ["dynamodb", "dynamo-quorum"])
+def test_the_reference_keeps_its_claims_under_these_rules(name: str) -> None:
+    def factory() -> Any:
+        return preset(name)
+
+    base = concurrency_machine(factory)
+    with_rules = type("T", (message_rules(probe_surface(factory())), base), {})
     run_state_machine_as_test(with_rules, settings=_settings(10))
