@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,12 +15,16 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from replicheck.implementation.presets import preset
+from replicheck.implementation.reference.base import ClientEndpoint
 from replicheck.implementation.reference.leader.node import NodeEndpoint
 from replicheck.implementation.reference.leader.partition import PartitionReplica
 from replicheck.implementation.store import Deliver, Drop, Duplicate, MessageInfo, Store
+from replicheck.models.items.errors import Throttled
 from replicheck.models.items.requests import Get, Put, Update
-from replicheck.properties.machines import concurrency_machine
+from replicheck.properties.examples import GuaranteeViolation
+from replicheck.properties.machines import concurrency_machine, failures_to
 from replicheck.properties.replay import replay
+from replicheck.properties.schedule import load
 from replicheck.properties.search.driver import probe_surface
 from replicheck.properties.search.messages import (
     CLASSES,
@@ -67,6 +72,32 @@ def forgetful() -> Any:
         node.__class__ = _ForgetfulNode
         for replica in node.replicas.values():
             replica.__class__ = _ForgetfulReplica
+    return store
+
+
+class _HastyClient(ClientEndpoint):
+    """A client library that reports a timeout as a refusal (a definite error),
+    though the request may have been applied: a write taken after its client gave
+    up is recorded as one that failed."""
+
+    def on_timer(self, timer: Any) -> None:
+        entry = self.pending.pop(timer.payload, None)
+        if entry is not None:
+            handle, _ = entry
+            handle.status, handle.error = "error", Throttled("no reply in time")  # THE BUG
+
+
+def hasty() -> Any:
+    """``dynamodb`` whose clients take a timeout for a refusal."""
+    store = preset("dynamodb")
+    make = store.client
+
+    def client(name: str) -> Any:
+        endpoint = make(name)
+        endpoint.__class__ = _HastyClient
+        return endpoint
+
+    store.client = client
     return store
 
 
@@ -235,6 +266,20 @@ def test_a_late_reply_arrives_after_the_client_timed_out() -> None:
     assert late.sent_at < taken[timed_out].now  # sent before the client timed out
     assert reads(m) == [{"n": {"N": "1"}, "pk": {"S": "k1"}}]  # the write was applied
     m.teardown()
+
+
+def test_a_late_reply_shows_a_client_that_takes_a_timeout_for_a_refusal(tmp_path: Path
+                                                                        ) -> None:
+    m = machine(hasty, f"{__name__}:hasty")
+    m.late_reply("c1", increment("k1"), 3)
+    ops = m.rec.history().operations
+    assert [(op.f, op.status) for op in ops] == [("update", "fail"), ("get-strong", "ok")]
+    assert reads(m) == [{"n": {"N": "1"}, "pk": {"S": "k1"}}]  # the "failed" write
+    with failures_to(tmp_path), pytest.raises(GuaranteeViolation,
+                                              match="linearizable-strong-reads"):
+        m.teardown()
+    (written,) = tmp_path.iterdir()  # the failing schedule, which replays
+    assert replay(load(written)).exit_status == 1
 
 
 def test_a_leaderless_store_takes_the_faults_too() -> None:
