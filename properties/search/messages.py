@@ -218,7 +218,7 @@ def message_rules(surface: Surface) -> type:
 
         # -- hold-message ------------------------------------------------------------
 
-        @precondition(lambda self: messages and self.swarm_on(HOLD_MESSAGE))
+        @precondition(lambda self: self.swarm_on(HOLD_MESSAGE) and messages)
         @rule(client=st.sampled_from(CLIENTS), request=st.none() | requests,
               lead=st.integers(0, 8), protocol=st.integers(0, 3),
               kind_index=st.integers(0, 255), index=st.integers(0, 255),
@@ -258,7 +258,7 @@ def message_rules(surface: Surface) -> type:
 
         # -- duplicate-request ---------------------------------------------------------
 
-        @precondition(lambda self: messages and self.swarm_on(DUPLICATE_REQUEST))
+        @precondition(lambda self: self.swarm_on(DUPLICATE_REQUEST) and messages)
         @rule(client=st.sampled_from(CLIENTS), request=writes, late=st.booleans(),
               gap=st.integers(0, 20))
         def duplicate_request(self: Any, client: str, request: Request, late: bool,
@@ -288,7 +288,7 @@ def message_rules(surface: Surface) -> type:
 
         # -- late-reply ----------------------------------------------------------------
 
-        @precondition(lambda self: messages and self.swarm_on(LATE_REPLY))
+        @precondition(lambda self: self.swarm_on(LATE_REPLY) and messages)
         @rule(client=st.sampled_from(CLIENTS), request=writes, gap=st.integers(0, 20))
         def late_reply(self: Any, client: str, request: Request, gap: int) -> None:
             """Submit ``request``; once its coordinator's reply is in flight, hold
