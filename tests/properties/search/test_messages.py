@@ -297,9 +297,9 @@ def _ops(history: Any) -> list[tuple[Any, ...]]:
     return [(op.f, op.status, op.input, op.output) for op in history.operations]
 
 
-@pytest.mark.parametrize("target", ["dynamodb", f"{__name__}:forgetful"])
+@pytest.mark.parametrize("target", ["dynamodb", "dynamo-quorum", f"{__name__}:forgetful"])
 def test_a_schedule_with_these_faults_replays_the_same_history(target: str) -> None:
-    factory = dynamodb if target == "dynamodb" else forgetful
+    factory = forgetful if target.endswith(":forgetful") else (lambda: preset(target))
     m = machine(factory, target)
     m.hold_message("c0", increment("k0"), 2, 1, 0, 0, 60, "duplicate", 10)
     m.duplicate_request("c1", increment("k1"), True, 5)
