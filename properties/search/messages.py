@@ -55,6 +55,7 @@ __all__ = [
     "CLIENTS",
     "DUPLICATE_REQUEST",
     "ENDINGS",
+    "GAP_STEPS",
     "HOLD_MESSAGE",
     "HOLD_STEPS",
     "LATE_REPLY",
@@ -81,7 +82,12 @@ or lost."""
 
 HOLD_STEPS: Final = 200
 """The most fair decisions taken for the other messages and timers while one message
-is held (``hold-message``), and between a late message's two deliveries."""
+is held (``hold-message``)."""
+
+GAP_STEPS: Final = 20
+"""The most fair decisions taken between a message's two deliveries (a duplicate's
+copy held after the original arrived), or after a client's operation completed and
+before its late request copy or reply arrives."""
 
 TIMEOUT_DECISIONS: Final = 5_000
 """The most fair decisions taken while a reply (or a request's copy) is held,
@@ -89,7 +95,8 @@ waiting for the client's operation to complete (its reply arriving, or its
 timeout firing)."""
 
 RUN_DECISIONS: Final = 500
-"""The most fair decisions taken to let a request reach its coordinator's reply."""
+"""The most fair decisions taken to run a request to completion, or until its
+coordinator's reply is in flight (``late-reply``)."""
 
 
 def fair_except(driver: Any, held: Collection[int], steps: int,
@@ -223,7 +230,7 @@ def message_rules(surface: Surface) -> type:
               lead=st.integers(0, 8), protocol=st.integers(0, 3),
               kind_index=st.integers(0, 255), index=st.integers(0, 255),
               hold=st.integers(1, HOLD_STEPS), ending=st.sampled_from(ENDINGS),
-              gap=st.integers(0, 20))
+              gap=st.integers(0, GAP_STEPS))
         def hold_message(self: Any, client: str, request: Request | None, lead: int,
                          protocol: int, kind_index: int, index: int, hold: int,
                          ending: str, gap: int) -> None:
@@ -260,7 +267,7 @@ def message_rules(surface: Surface) -> type:
 
         @precondition(lambda self: self.swarm_on(DUPLICATE_REQUEST) and messages)
         @rule(client=st.sampled_from(CLIENTS), request=writes, late=st.booleans(),
-              gap=st.integers(0, 20))
+              gap=st.integers(0, GAP_STEPS))
         def duplicate_request(self: Any, client: str, request: Request, late: bool,
                               gap: int) -> None:
             """Submit ``request``, duplicate it on the wire; the copy follows the
@@ -270,9 +277,10 @@ def message_rules(surface: Surface) -> type:
             idle = self.idle(client)
             if idle is None:
                 return
+            before = {m.id for m in self._in_flight()}
             handle = self.rec.submit(idle, request)
             self.handles[idle] = handle
-            sent = self._newest(lambda m: m.src == idle)
+            sent = self._newest(lambda m: m.src == idle and m.id not in before)
             if sent is None:
                 return  # refused before anything was sent
             copy = self._duplicate(sent)
@@ -289,7 +297,7 @@ def message_rules(surface: Surface) -> type:
         # -- late-reply ----------------------------------------------------------------
 
         @precondition(lambda self: self.swarm_on(LATE_REPLY) and messages)
-        @rule(client=st.sampled_from(CLIENTS), request=writes, gap=st.integers(0, 20))
+        @rule(client=st.sampled_from(CLIENTS), request=writes, gap=st.integers(0, GAP_STEPS))
         def late_reply(self: Any, client: str, request: Request, gap: int) -> None:
             """Submit ``request``; once its coordinator's reply is in flight, hold
             it until the client's timeout fired (the client saw an indeterminate
@@ -298,14 +306,19 @@ def message_rules(surface: Surface) -> type:
             idle = self.idle(client)
             if idle is None:
                 return
+            before = {m.id for m in self._in_flight()}
             handle = self.rec.submit(idle, request)
             self.handles[idle] = handle
-            reply = self._newest(lambda m: m.dst == idle)
+
+            def answer(m: MessageInfo) -> bool:
+                return m.dst == idle and m.id not in before
+
+            reply = self._newest(answer)
             taken = 0
             while reply is None and not handle.done and taken < RUN_DECISIONS \
                     and self.fair(1):
                 taken += 1
-                reply = self._newest(lambda m: m.dst == idle)
+                reply = self._newest(answer)
             if reply is None:
                 return  # answered at once (bad input), or never answered in time
             fair_except(self, {reply.id}, TIMEOUT_DECISIONS, lambda: handle.done)
