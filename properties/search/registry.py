@@ -1,8 +1,8 @@
 """Every rule class of the fault search, and a scheduled machine that has them all.
 
 A rule-class module of this package (:data:`RULE_MODULES`) exports ``CLASSES`` (the
-kebab-case names of its classes) and ``NAME_rules(surface)`` (its mixin of rules,
-``NAME`` the module's name). :func:`all_classes` names every class, the machine's
+kebab-case names of its classes) and a function of the surface giving its mixin of
+rules. :func:`all_classes` names every class, the machine's
 own coarse classes (:data:`~replicheck.properties.search.swarm.CLASSES`) first;
 :func:`search_machine` mixes the swarm, every module's rules and the depth steering
 into a scheduled machine.
@@ -11,18 +11,24 @@ into a scheduled machine.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import ModuleType
-from typing import Final
+from typing import Any, Final
 
 from replicheck.properties.search import swarm
 from replicheck.properties.search.driver import Surface
 
-__all__ = ["RULE_MODULES", "all_classes", "applies", "rule_mixins", "rule_modules",
-           "search_machine"]
+__all__ = ["MINIMUM_SHARE", "RULE_MODULES", "all_classes", "class_shares", "rule_mixins",
+           "rule_modules", "search_machine"]
 
-RULE_MODULES: Final[tuple[str, ...]] = ("nemesis", "messages", "timing", "retries", "layout")
-"""The rule-class modules of :mod:`replicheck.properties.search`, by name."""
+MINIMUM_SHARE: Final = 0.10
+"""The share of a ``ci`` run's examples each rule class should act in (issue 13)."""
+
+RULE_MODULES: Final[Mapping[str, str]] = {
+    "nemesis": "nemesis_rules", "messages": "message_rules", "timing": "timing_rules",
+    "retries": "retry_rules", "layout": "layout_rules"}
+"""The rule-class modules of :mod:`replicheck.properties.search`, by name, each with
+the name of its function of the surface that gives its mixin."""
 
 PACKAGE: Final = "replicheck.properties.search"
 
@@ -52,25 +58,12 @@ def all_classes() -> tuple[str, ...]:
     return tuple(names)
 
 
-def applies(name: str, surface: Surface) -> bool:
-    """Whether rule class ``name`` has a rule that can act on a store with
-    ``surface``: the machine's own classes by swarm.APPLIES; a module's by its
-    ``applies(name, surface)`` when it has one, else always."""
-    if name in swarm.APPLIES:
-        return swarm.APPLIES[name](surface)
-    for module in rule_modules():
-        if name in module.CLASSES:
-            check: Callable[[str, Surface], bool] | None = getattr(module, "applies", None)
-            return True if check is None else bool(check(name, surface))
-    raise KeyError(f"no rule class {name!r}; known: {', '.join(all_classes())}")
-
-
 def rule_mixins(surface: Surface) -> tuple[type, ...]:
-    """Each present rule module's mixin for ``surface`` (``NAME_rules(surface)``)."""
+    """Each present rule module's mixin for ``surface``."""
     mixins = []
     for module in rule_modules():
         short = module.__name__.rsplit(".", 1)[-1]
-        mixins.append(getattr(module, f"{short}_rules")(surface))
+        mixins.append(getattr(module, RULE_MODULES[short])(surface))
     return tuple(mixins)
 
 
@@ -84,3 +77,39 @@ def search_machine(base: type, surface: Surface) -> type:
     made = type(base.__name__, bases, {"__qualname__": base.__qualname__,
                                         "__module__": base.__module__})
     return made
+
+
+def class_shares(factory: Callable[[], Any], target: str, *, examples: int, steps: int,
+                 failure_dir: str | None = None) -> tuple[int, dict[str, float]]:
+    """Run the concurrency property with the whole fault search
+    (:func:`search_machine`) on the store ``factory`` builds, under the ``ci``
+    profile with at most ``examples`` examples of at most ``steps`` rules; the
+    number of examples reported and, for each rule class that applies to the store
+    (:func:`~replicheck.properties.search.swarm.applicable_classes`), the share of
+    them in which it acted."""
+    from hypothesis import settings
+    from hypothesis.stateful import run_state_machine_as_test
+
+    from replicheck.properties.examples import collecting
+    from replicheck.properties.machines import close_store, concurrency_machine, failures_to
+    from replicheck.properties.profiles import settings_for, source_independent
+    from replicheck.properties.search.driver import probe_surface
+
+    probe = factory()
+    try:
+        surface = probe_surface(probe)
+    finally:
+        close_store(probe)
+    machine = search_machine(concurrency_machine(factory, max_steps=steps, target=target),
+                             surface)
+    fresh = machine()
+    try:
+        applicable = swarm.applicable_classes(fresh)
+    finally:
+        fresh.teardown()
+    chosen = settings(settings_for("ci"), max_examples=examples, stateful_step_count=steps)
+    with collecting() as reports, source_independent(), failures_to(failure_dir):
+        run_state_machine_as_test(machine, settings=chosen)
+    counts = swarm.class_counts(reports)
+    total = max(len(reports), 1)
+    return len(reports), {c: counts.get(c, 0) / total for c in all_classes() if c in applicable}

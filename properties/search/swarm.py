@@ -28,7 +28,7 @@ examples that go deeper.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from hypothesis import strategies as st
@@ -41,13 +41,14 @@ from replicheck.properties.strategies import KEYS
 
 __all__ = [
     "ALWAYS_ON",
-    "APPLIES",
     "CLASSES",
+    "CLASSES_ACTED",
     "ISOLATED_NODES",
     "LEADER_CHANGES",
     "MACHINE_RULE_CLASSES",
     "MESSAGES_IN_FLIGHT",
     "DepthSteering",
+    "applicable_classes",
     "class_counts",
     "swarm_rules",
 ]
@@ -76,22 +77,10 @@ CLASSES: Final[tuple[str, ...]] = tuple(dict.fromkeys(MACHINE_RULE_CLASSES.value
 ALWAYS_ON: Final[tuple[str, ...]] = (WORKLOAD,)
 """The classes a swarm never switches off."""
 
-APPLIES: Final[Mapping[str, Callable[[Surface], bool]]] = {
-    WORKLOAD: lambda s: True,
-    "races": lambda s: True,
-    "transactions": lambda s: s.transactions,
-    "partitions": lambda s: s.faults,
-    "crashes": lambda s: s.faults,
-    "clocks": lambda s: s.faults or s.timed,
-    "anti-entropy": lambda s: (s.anti_entropy and s.owners) or s.snapshots,
-    "message-decisions": lambda s: True,
-}
-"""Whether each class of :data:`CLASSES` has a rule that can act on a store with
-the given surface (the preconditions of its rules, apart from the swarm's)."""
-
 LEADER_CHANGES: Final = "leader changes"
 MESSAGES_IN_FLIGHT: Final = "messages in flight"
 ISOLATED_NODES: Final = "isolated nodes"
+CLASSES_ACTED: Final = "rule classes acted"
 """The ``hypothesis.target`` labels of :class:`DepthSteering` (stable: the example
 database keys its best examples by them)."""
 
@@ -119,7 +108,8 @@ def _gate(name: str, function: Any, cls_name: str) -> Any:
 
     for attribute in (_RULE, "hypothesis_stateful_preconditions", "__wrapped__"):
         gated.__dict__.pop(attribute, None)
-    made: Any = rule(**record.arguments)(gated)
+    decorate: Any = rule(**record.arguments)
+    made: Any = decorate(gated)
     for condition in (lambda self: self.swarm_on(cls_name), *record.preconditions):
         made = precondition(condition)(made)
     setattr(made, _GATED, cls_name)
@@ -183,6 +173,7 @@ def swarm_rules(classes: Iterable[str], *, always: Iterable[str] = ALWAYS_ON,
             self.enabled: frozenset[str] = frozenset(every)
             self.marked: set[str] = set()
             self.steers = True
+            self._asked: set[str] | None = None
 
         @initialize(full=st.booleans(),
                     switches=st.lists(st.booleans(), min_size=len(switchable),
@@ -190,15 +181,16 @@ def swarm_rules(classes: Iterable[str], *, always: Iterable[str] = ALWAYS_ON,
         def swarm(self, full: bool, switches: list[bool]) -> None:
             """Enable every class (a full example) or those whose switch is on."""
             self.steers = full
-            if not full:
-                self.enabled = kept | {c for c, on in zip(switchable, switches, strict=True)
-                                       if on}
+            self.enabled = frozenset(every) if full else kept | {
+                c for c, on in zip(switchable, switches, strict=True) if on}
 
         def swarm_on(self, name: str) -> bool:
             """Whether rule class ``name`` is enabled in this example."""
             if name not in every:
                 raise KeyError(f"rule class {name!r} is not registered with the swarm "
                                f"(known: {', '.join(every)})")
+            if self._asked is not None:
+                self._asked.add(name)
             return name in self.enabled
 
         def mark(self, name: str) -> None:
@@ -208,15 +200,41 @@ def swarm_rules(classes: Iterable[str], *, always: Iterable[str] = ALWAYS_ON,
     return Swarm
 
 
+def applicable_classes(machine: Any) -> frozenset[str]:
+    """The rule classes that can act on ``machine``'s store: those some rule of the
+    machine asks about (through ``swarm_on``, its own rules' gates included) whose
+    preconditions all hold now with every class on. On a fresh machine (made from a
+    :func:`swarm_rules` mixin) the rest of a precondition is what the store's
+    surface allows, so this is the classes that apply to the store."""
+    found: set[str] = set()
+    for name in dir(type(machine)):
+        record = getattr(getattr(type(machine), name, None), _RULE, None)
+        if record is None:
+            continue
+        asked: set[str] = set()
+        machine._asked = asked
+        try:
+            holds = all(condition(machine) for condition in record.preconditions)
+        finally:
+            machine._asked = None
+        if holds:
+            found |= asked
+    return frozenset(found)
+
+
 class DepthSteering:
     """Mixin of a scheduled machine (a :class:`~replicheck.properties.search.driver.
     Driver`): after every rule it samples how deep the example went, and at
-    teardown hands the measures to ``hypothesis.target`` (nothing outside a test):
+    teardown hands the measures to ``hypothesis.target`` (nothing outside a test,
+    nothing in a swarmed example: see :func:`swarm_rules`):
     :data:`LEADER_CHANGES`, how many times a partition's leader became another node
     (Leadership stores: ``leader_of`` over the partitions of the suite's keys);
     :data:`MESSAGES_IN_FLIGHT`, the most messages in flight at once (MessageControl);
     :data:`ISOLATED_NODES`, how many nodes were at some point cut off from every
-    other node (MessageControl's ``reachable``)."""
+    other node (MessageControl's ``reachable``); and :data:`CLASSES_ACTED`, how many
+    rule classes acted (breadth: Hypothesis climbs its targets from a few examples
+    through the second half of a run, and this keeps the climb's examples using
+    many classes)."""
 
     surface: Surface
     raw: Any
@@ -263,6 +281,7 @@ class DepthSteering:
         if not getattr(self, "steers", True):
             super().teardown()  # type: ignore[misc]
             return
+        steer(float(len(getattr(self, "marked", ()))), CLASSES_ACTED)
         if surface.leaders:
             steer(float(self.leader_changes), LEADER_CHANGES)
         if surface.messages:
