@@ -3,7 +3,8 @@
 For each step limit asked for (default 30, 50 and 60) and each reference preset:
 the concurrency property run under the ``ci`` profile's settings with that
 ``stateful_step_count`` (at most ``--examples`` examples, default 20, no
-shrinking), timed. Reported: examples run, rules run, seconds, rules per second,
+shrinking), timed. Reported: examples run (valid or not: every teardown), rules run
+(every rule, the initialize rules apart), seconds, rules per second,
 seconds per example, and the estimated seconds a full ``ci`` run of the property
 takes (the profile's max_examples times seconds per example). With ``--search``
 the property runs with the fault search mixed in (the swarm, every rule-class
@@ -23,7 +24,7 @@ import time
 from typing import Any
 
 from hypothesis import Phase, settings
-from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
+from hypothesis.stateful import RuleBasedStateMachine, invariant, run_state_machine_as_test
 from tabulate import tabulate
 
 from replicheck.implementation.presets import PRESETS, preset
@@ -36,8 +37,11 @@ from replicheck.properties.search.registry import search_machine
 def _counted(machine: type[RuleBasedStateMachine], counts: dict[str, int]
              ) -> type[RuleBasedStateMachine]:
     class Counted(machine):  # type: ignore[valid-type,misc]
+        @invariant()
+        def count_rule(self) -> None:
+            counts["rules"] += 1  # after every rule (not the initialize rules)
+
         def teardown(self) -> None:
-            counts["rules"] += getattr(self, "rules_run", 0)
             counts["examples"] += 1
             super().teardown()
 

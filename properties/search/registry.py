@@ -5,7 +5,8 @@ kebab-case names of its classes) and a function of the surface giving its mixin 
 rules. :func:`all_classes` names every class, the machine's
 own coarse classes (:data:`~replicheck.properties.search.swarm.CLASSES`) first;
 :func:`search_machine` mixes the swarm, every module's rules and the depth steering
-into a scheduled machine.
+into a scheduled machine; :func:`class_shares` runs it under the ``ci`` profile and
+says in what share of the examples each class acted.
 """
 
 from __future__ import annotations

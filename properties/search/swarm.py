@@ -12,8 +12,9 @@ level up, on whole classes, and shrinks towards classes off: a counterexample ke
 only the fault classes it needs.
 
 :func:`swarm_rules` builds the mixin that draws the subset (one ``@initialize``
-rule, each class on with probability one half, independently) and implements the
-Driver's ``swarm_on`` and ``mark``; every rule of the machine it is mixed into whose
+rule: half the examples have every class on, the others each class on with
+probability one half, independently) and implements the Driver's ``swarm_on`` and
+``mark``; every rule of the machine it is mixed into whose
 name :data:`MACHINE_RULE_CLASSES` lists is gated by its class too, and marks it
 when it added a schedule step. The machine reports the classes that acted with each
 example (:attr:`~replicheck.properties.examples.ExampleReport.classes`), and
@@ -22,7 +23,8 @@ example (:attr:`~replicheck.properties.examples.ExampleReport.classes`), and
 :class:`DepthSteering` is a mixin that samples, after every rule, measures of how
 deep an example went (leader changes, messages in flight, nodes ever isolated) and
 hands them to ``hypothesis.target`` at teardown, so that the search leans towards
-examples that go deeper.
+examples that go deeper. :func:`applicable_classes` says which classes can act on
+a machine's store.
 """
 
 from __future__ import annotations
