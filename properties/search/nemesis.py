@@ -248,7 +248,7 @@ def nemesis_rules(surface: Surface) -> type:
               written=st.lists(values, min_size=len(strategies.KEYS),
                                max_size=len(strategies.KEYS)),
               stage=st.sampled_from(STAGES), extra=st.integers(0, 8),
-              how=st.sampled_from(("crash", "pause", "isolate")),
+              how=st.sampled_from(("pause", "isolate", "crash")),
               down=st.sampled_from((0.3, 1.0, 2.0)))
         def nemesis_commit_crash(self, order: list[str], size: int, written: list[str],
                                  stage: str, extra: int, how: str, down: float) -> None:

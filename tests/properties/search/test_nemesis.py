@@ -13,7 +13,10 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from replicheck.implementation.presets import preset
+from replicheck.implementation.reference.leader import transactions
 from replicheck.implementation.store import Store
+from replicheck.properties import machines
+from replicheck.properties.examples import GuaranteeViolation
 from replicheck.properties.machines import concurrency_machine
 from replicheck.properties.replay import replay
 from replicheck.properties.schedule import describe_step, dumps, loads
@@ -291,9 +294,63 @@ def small(examples: int) -> settings:
                     suppress_health_check=list(HealthCheck))
 
 
+def answered_undecided_status(self: Any, m: Any, src: str) -> None:
+    """transactions.py:411 mutated (``is not None`` -> ``is None``): a participant in
+    doubt asking for a transaction's outcome is told "no decision" (and aborts) while
+    the home partition has not decided, and is never told a decision it has."""
+    r = self.replica
+    outcome = r.applied.decisions.get(m.txid)
+    if outcome is None:
+        r.send(src, transactions.Decision(m.asker, m.txid, outcome))
+        return
+    if not r.is_leader or m.txid in self.writes:
+        return
+    if m.txid in r.spec.decisions:
+        return
+    entry = r.append("decide", txid=m.txid, outcome="abort")
+    r.on_commit(entry.index, lambda: r.send(
+        src, transactions.Decision(m.asker, m.txid, r.applied.decisions[m.txid])))
+
+
 def dynamodb() -> Store:
     store: Store = preset("dynamodb")
     return store
+
+
+def test_the_commit_crash_finds_a_participant_told_no_decision(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """transactions.py:411 mutated survives the concurrency property (a small search
+    here; the ci profile too, benchmarks/mutation_triage.json). Pausing the
+    coordinator of a cross-partition transaction while its participants prepare
+    leaves the other participant in doubt; told "no decision" it aborts its part of
+    a transaction the home partition commits and answers ok: a strong read of the
+    aborted item then finds nothing. The reference store keeps the same schedule
+    atomic."""
+    plain = concurrency_machine(dynamodb)
+    surface = probe_surface(dynamodb())
+    with_nemesis = type("T", (nemesis_rules(surface), plain), {})
+
+    def pause_mid_commit() -> Any:
+        m = with_nemesis()
+        m.start()
+        m.nemesis_commit_crash(["k0", "k1", "k2"], 2, ["x", "y", "z"], "prepare", 0,
+                               "pause", 0.3)
+        assert m.marked == {"commit-crash"}
+        return m
+
+    pause_mid_commit().teardown()  # the reference store: no violation
+    monkeypatch.setattr(transactions.Coordinator, "on_status", answered_undecided_status)
+    monkeypatch.setattr(machines, "OBSERVATIONS", [])  # the mutant's are not the store's
+    run_state_machine_as_test(plain, settings=small(20))
+    m = pause_mid_commit()
+    with pytest.raises(GuaranteeViolation) as raised:
+        m.teardown()
+    # the transaction answered ok; a strong read of one of its items finds nothing
+    assert "linearizable-strong-reads" in raised.value.guarantees
+    assert "TransactWriteItems [Put k0" in str(raised.value)
+    counterexample = raised.value.counterexample
+    assert counterexample is not None
+    assert any(re.fullmatch(r"pause n\d .*", step) for step in counterexample.steps)
 
 
 def test_the_nemesis_rules_keep_the_reference_store_correct() -> None:
