@@ -21,10 +21,11 @@ Four classes (:data:`CLASSES`), each a rule of the mixin :func:`nemesis_rules` g
     leader restarted or resumed. Minority logs diverge and an old leader comes back
     with entries nobody else has: what Raft's Figure 8 needs.
 ``commit-crash``
-    A cross-partition TransactWrite whose coordinator is crashed, paused or cut off while
-    its commit is under way (a message of the commit protocol in flight, then a few
-    more fair decisions), left down a while, brought back, the transaction run to
-    its answer, and every item it touched read.
+    A cross-partition TransactWrite whose coordinator is paused, cut off (from every
+    node, or from its own partition's other replicas only) or crashed while its
+    commit is under way (a message of the commit protocol in flight, then a few more
+    fair decisions), left so a while, brought back, the transaction run to its
+    answer, and every item it touched read.
 
 Every fault heals inside its rule except a partition (the machine's teardown heals
 it): at most one node is crashed or paused at a time, and the machine's
@@ -52,7 +53,8 @@ if TYPE_CHECKING:
 else:
     _Base = object
 
-__all__ = ["CLASSES", "MAX_DECISIONS", "SHAPES", "STAGES", "nemesis_rules", "split_groups"]
+__all__ = ["CLASSES", "COMMIT_FAULTS", "MAX_DECISIONS", "SHAPES", "STAGES", "nemesis_rules",
+           "split_groups"]
 
 CLASSES: Final[tuple[str, ...]] = ("leader-partition", "split", "leader-churn",
                                    "commit-crash")
@@ -65,6 +67,12 @@ STAGES: Final[tuple[str, ...]] = ("prepare", "txn-vote", "decision")
 """The message kinds of a two-phase commit ``commit-crash`` waits for before the
 crash: participants asked to prepare, a participant's vote on its way, the outcome
 on its way to the participants."""
+
+COMMIT_FAULTS: Final[tuple[str, ...]] = ("pause", "isolate", "orphan", "crash")
+"""What ``commit-crash`` does to the coordinator: freeze it, cut it off from every
+other node, cut it off from the other replicas of its own partition only (it still
+reaches the participants and the clients: its decision cannot commit, its messages
+to the participants flow), or crash it."""
 
 MAX_DECISIONS: Final = 3000
 """The most fair decisions one wait of a nemesis rule takes."""
@@ -248,14 +256,14 @@ def nemesis_rules(surface: Surface) -> type:
               written=st.lists(values, min_size=len(strategies.KEYS),
                                max_size=len(strategies.KEYS)),
               stage=st.sampled_from(STAGES), extra=st.integers(0, 8),
-              how=st.sampled_from(("pause", "isolate", "crash")),
+              how=st.sampled_from(COMMIT_FAULTS),
               down=st.sampled_from((0.3, 1.0, 2.0)))
         def nemesis_commit_crash(self, order: list[str], size: int, written: list[str],
                                  stage: str, extra: int, how: str, down: float) -> None:
-            """Crash, pause or cut off a transaction's coordinator during its commit
-            (once a message of kind ``stage`` is in flight, and ``extra`` fair
-            decisions later), bring it back ``down`` seconds later, run the transaction to its
-            answer and read every item it touched."""
+            """Fault ``how`` (:data:`COMMIT_FAULTS`) on a transaction's coordinator
+            during its commit (once a message of kind ``stage`` is in flight, and
+            ``extra`` fair decisions later), healed ``down`` seconds later; then run
+            the transaction to its answer and read every item it touched."""
             client = self.idle(CLIENT)
             if client is None:
                 return
@@ -270,13 +278,14 @@ def nemesis_rules(surface: Surface) -> type:
             coordinator = self._nemesis_coordinator(handle, keys[0])
             if handle.done or coordinator is None:
                 return
-            if how == "isolate":
-                self.raw.partition([[coordinator], [n for n in nodes if n != coordinator]])
+            cut = self._nemesis_cut(how, coordinator, keys[0])
+            if cut is not None:
+                self.raw.partition([cut, [n for n in nodes if n not in cut]])
             else:
                 self._nemesis_stop(coordinator, how)
             self.mark("commit-crash")
             self._nemesis_run(lambda: False, seconds=down)
-            if how == "isolate":
+            if cut is not None:
                 heal_dropping(self.raw, self.rec)
             else:
                 self._nemesis_start(coordinator, how)
@@ -286,6 +295,18 @@ def nemesis_rules(surface: Surface) -> type:
                 if reader is None:
                     return
                 self.run_request(reader, Get(table, {pk: key}, consistent=surface.strong))
+
+        def _nemesis_cut(self, how: str, coordinator: str, home_key: str
+                         ) -> list[str] | None:
+            """The nodes fault ``how`` cuts off from the rest (None: a crash or
+            pause): the coordinator (``isolate``), or the other replicas of its
+            partition (``orphan``; a leaderless store: the coordinator)."""
+            if how == "isolate" or (how == "orphan" and not surface.leaders):
+                return [coordinator]
+            if how == "orphan":
+                replicas = self.raw.partition_replicas(self._nemesis_partition(home_key))
+                return [n for n in replicas if n != coordinator] or [coordinator]
+            return None
 
         def _nemesis_fair_while_pending(self, handle: Handle, steps: int) -> None:
             """Up to ``steps`` fair decisions while ``handle`` is pending."""

@@ -255,6 +255,18 @@ def test_commit_crash_can_cut_the_coordinator_off_instead(leader_machine: Any) -
     assert kinds.index("heal") > kinds.index("partition") and "crash" not in kinds
 
 
+def test_commit_crash_can_orphan_the_coordinator_from_its_own_replicas(
+        leader_machine: Any) -> None:
+    m = leader_machine
+    partition = m.raw.partition_of(T, {"pk": "k1"})
+    coordinator = m.raw.leader_of(partition)
+    fellows = sorted(n for n in m.raw.partition_replicas(partition) if n != coordinator)
+    m.nemesis_commit_crash(["k1", "k0", "k2"], 2, ["x", "y", "z"], "prepare", 0, "orphan",
+                           0.3)
+    rest = sorted(n for n in NODES if n not in fellows)
+    assert {"partition": [fellows, rest]} in m.raw.steps and coordinator in rest
+
+
 # -- pause and resume as schedule steps -----------------------------------------------------
 
 
@@ -351,6 +363,51 @@ def test_the_commit_crash_finds_a_participant_told_no_decision(
     counterexample = raised.value.counterexample
     assert counterexample is not None
     assert any(re.fullmatch(r"pause n\d .*", step) for step in counterexample.steps)
+
+
+def timeout_aborting_a_decided_transaction(self: Any, name: str, ident: str) -> None:
+    """transactions.py:394 mutated (``== "voting"`` -> ``< "voting"``): the vote
+    timeout aborts a transaction already deciding ("deciding" sorts before
+    "voting")."""
+    if name == "txn-timeout":
+        txn = self.writes.get(ident)
+        if txn is not None and txn.phase < "voting":
+            self._abort(txn, None)
+        return
+    FORWARD_TIMER(self, name, ident)
+
+
+FORWARD_TIMER = transactions.Coordinator.on_timer
+
+
+def test_orphaning_the_coordinator_finds_a_timeout_that_aborts_a_decided_transaction(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """transactions.py:394 mutated survives the concurrency property (the ci
+    profile, benchmarks/mutation_triage.json). A coordinator cut off from its own
+    partition's replicas once it has the votes cannot commit its decision; the
+    mutated vote timeout then aborts the transaction and tells the participants,
+    while the commit decision already in its log wins: a partial transaction. The
+    reference store keeps the same schedule atomic."""
+    surface = probe_surface(dynamodb())
+    cls = type("T", (nemesis_rules(surface), concurrency_machine(dynamodb)), {})
+
+    def orphan_mid_commit() -> Any:
+        m = cls()
+        m.start()
+        m.nemesis_commit_crash(["k1", "k0", "k2"], 2, ["x", "y", "z"], "txn-vote", 6,
+                               "orphan", 1.0)
+        assert m.marked == {"commit-crash"}
+        return m
+
+    orphan_mid_commit().teardown()  # the reference store: no violation
+    monkeypatch.setattr(transactions.Coordinator, "on_timer",
+                        timeout_aborting_a_decided_transaction)
+    monkeypatch.setattr(machines, "OBSERVATIONS", [])
+    m = orphan_mid_commit()
+    with pytest.raises(GuaranteeViolation) as raised:
+        m.teardown()
+    assert "linearizable-strong-reads" in raised.value.guarantees
+    assert "TransactWriteItems [Put k1" in str(raised.value)
 
 
 def test_the_nemesis_rules_keep_the_reference_store_correct() -> None:
