@@ -14,7 +14,7 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from replicheck.implementation.presets import preset
 from replicheck.implementation.reference.leader import transactions
-from replicheck.implementation.store import Store
+from replicheck.implementation.store import Store, surface_names
 from replicheck.properties import machines
 from replicheck.properties.examples import GuaranteeViolation
 from replicheck.properties.machines import concurrency_machine
@@ -408,6 +408,42 @@ def test_orphaning_the_coordinator_finds_a_timeout_that_aborts_a_decided_transac
         m.teardown()
     assert "linearizable-strong-reads" in raised.value.guarantees
     assert "TransactWriteItems [Put k1" in str(raised.value)
+
+
+class Watched:
+    """A store behind a proxy noting the name of every attribute read."""
+
+    def __init__(self, store: Any, seen: set[str]) -> None:
+        self._store, self._seen = store, seen
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        self._seen.add(name)
+        return getattr(self._store, name)
+
+
+@pytest.mark.parametrize("target", ["dynamodb", "dynamo-quorum"])
+def test_the_rules_touch_only_the_declared_surface(target: str) -> None:
+    seen: set[str] = set()
+
+    def factory() -> Any:
+        return Watched(preset(target), seen)
+
+    surface = probe_surface(factory())
+    m = type("T", (nemesis_rules(surface), concurrency_machine(factory)), {})()
+    m.start()
+    m.nemesis_leader_partition("k0", True)
+    m.nemesis_split("bridge", list(NODES))
+    m.nemesis_leader_churn("k1", "pause", 2, ["a1", "a2", "a3", "a4", "a5", "a6"])
+    m.nemesis_leader_churn("k2", "crash", 2, ["b1", "b2", "b3", "b4", "b5", "b6"])
+    if surface.transactions:
+        for how in ("pause", "isolate", "orphan", "crash"):
+            m.nemesis_commit_crash(["k1", "k0", "k2"], 3, ["x", "y", "z"], "txn-vote", 1,
+                                   how, 0.3)
+    m.teardown()
+    assert {"partition", "pause", "resume", "crash", "restart"} <= seen
+    assert seen <= surface_names(), sorted(seen - surface_names())
 
 
 def test_the_nemesis_rules_keep_the_reference_store_correct() -> None:
