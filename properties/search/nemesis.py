@@ -4,7 +4,7 @@ Four classes (:data:`CLASSES`), each a rule of the mixin :func:`nemesis_rules` g
 
 ``leader-partition``
     Cut the current leader of a key's partition (a leaderless store: the first of
-    the key's preference list) off from every other node; half the time then let
+    the key's preference list) off from every other node; with ``wait``, then let
     time pass until the others elect a new leader (a leader store with a clock).
 ``split``
     A partition of a Jepsen shape over a random order of the nodes: ``majority``
@@ -66,7 +66,9 @@ SHAPES: Final[tuple[str, ...]] = ("majority", "ring", "bridge")
 STAGES: Final[tuple[str, ...]] = ("prepare", "txn-vote", "decision")
 """The message kinds of a two-phase commit ``commit-crash`` waits for before the
 crash: participants asked to prepare, a participant's vote on its way, the outcome
-on its way to the participants."""
+on its way to the participants (the reference store's kinds; with a store whose
+kinds differ the rule faults the coordinator once its wait runs out, if the
+transaction is still pending)."""
 
 COMMIT_FAULTS: Final[tuple[str, ...]] = ("pause", "isolate", "orphan", "crash")
 """What ``commit-crash`` does to the coordinator: freeze it, cut it off from every
@@ -80,7 +82,7 @@ MAX_DECISIONS: Final = 3000
 ELECTION_SECONDS: Final = 3.0
 """How long (simulated seconds) a nemesis rule waits at most for a new leader."""
 
-CLIENT = "c0"
+CLIENT: Final = "c0"
 """The client a nemesis rule's writes start looking for an idle client from."""
 
 
