@@ -246,6 +246,10 @@ class StepRunner:
             store.crash(body)
         elif kind == "restart":
             store.restart(body)
+        elif kind == "pause":
+            store.pause(body)
+        elif kind == "resume":
+            store.resume(body)
         elif kind == "skew":
             store.skew_clock(body[0], float(body[1]))
         elif kind in ("advance", "run_for"):
