@@ -354,7 +354,7 @@ class _Oracle:
                       if j.guarantee == self.guarantee and j.status == VIOLATED), None)
         if found is None and self.descriptor is not None \
                 and self.guarantee not in self.claims:
-            from replicheck.properties.machines import judge_unclaimed
+            from replicheck.properties.verdicts import judge_unclaimed
 
             seen = judge_unclaimed(self.guarantee, result.history, self.descriptor)
             return seen if seen.status == OBSERVED else None
@@ -572,7 +572,7 @@ def _minimize(cx: Counterexample, target: str, seed: int, seconds: float,
         return cx
     kept = resolved.kept
     schedule = oracle.schedule(resolved)
-    from replicheck.properties.machines import label_clients
+    from replicheck.properties.verdicts import label_clients
 
     # each submission's client named as the shrunk history labels it (c0/2 only
     # where c0's fresh process survived the shrinking)
@@ -594,7 +594,7 @@ def _words(cx: Counterexample, index: int | None, step: Step,
     keeps that part), else the step described afresh (in the words of the store's
     tables, ``schemas``). A submission is always described afresh, naming its client
     as the schedule does (``c0``): its label in the shrunk history (``c0/2``) is for
-    :func:`~replicheck.properties.machines.label_clients` to give."""
+    :func:`~replicheck.properties.verdicts.label_clients` to give."""
     from replicheck.properties.schedule import describe_step
 
     fresh = describe_step(step, None, schemas)
