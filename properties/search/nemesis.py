@@ -43,7 +43,7 @@ from hypothesis.stateful import precondition, rule
 from replicheck.implementation.store import Drop, Handle
 from replicheck.models.items.requests import Get, Put, TransactWrite
 from replicheck.properties import strategies
-from replicheck.properties.replicas import heal_dropping
+from replicheck.properties.driving import heal_dropping
 from replicheck.properties.search.driver import Surface
 
 if TYPE_CHECKING:

@@ -16,9 +16,9 @@ from replicheck.implementation.presets import preset
 from replicheck.implementation.reference.leader import transactions
 from replicheck.implementation.store import Store, surface_names
 from replicheck.models.items.requests import Put
-from replicheck.properties import machines
+from replicheck.properties import verdicts
+from replicheck.properties.concurrency import concurrency_machine
 from replicheck.properties.examples import GuaranteeViolation
-from replicheck.properties.machines import concurrency_machine
 from replicheck.properties.replay import replay
 from replicheck.properties.schedule import describe_step, dumps, loads
 from replicheck.properties.search.driver import probe_surface
@@ -351,7 +351,7 @@ def test_the_commit_crash_finds_a_participant_told_no_decision(
 
     pause_mid_commit().teardown()  # the reference store: no violation
     monkeypatch.setattr(transactions.Coordinator, "on_status", answered_undecided_status)
-    monkeypatch.setattr(machines, "OBSERVATIONS", [])  # the mutant's are not the store's
+    monkeypatch.setattr(verdicts, "OBSERVATIONS", [])  # the mutant's are not the store's
     run_state_machine_as_test(plain, settings=small(20))
     m = pause_mid_commit()
     with pytest.raises(GuaranteeViolation) as raised:
@@ -401,7 +401,7 @@ def test_orphaning_the_coordinator_finds_a_timeout_that_aborts_a_decided_transac
     orphan_mid_commit().teardown()  # the reference store: no violation
     monkeypatch.setattr(transactions.Coordinator, "on_timer",
                         timeout_aborting_a_decided_transaction)
-    monkeypatch.setattr(machines, "OBSERVATIONS", [])
+    monkeypatch.setattr(verdicts, "OBSERVATIONS", [])
     m = orphan_mid_commit()
     with pytest.raises(GuaranteeViolation) as raised:
         m.teardown()
