@@ -28,7 +28,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, run_state_mach
 from tabulate import tabulate
 
 from replicheck.implementation.presets import PRESETS, preset
-from replicheck.properties.machines import concurrency_machine
+from replicheck.properties.concurrency import concurrency_machine
 from replicheck.properties.profiles import settings_for, source_independent
 from replicheck.properties.search.driver import probe_surface
 from replicheck.properties.search.registry import search_machine

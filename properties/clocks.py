@@ -1,4 +1,4 @@
-"""Machine 5, ``vector-clocks-and-siblings``: dotted version vectors and siblings under
+"""The clock property, ``vector-clocks-and-siblings``: dotted version vectors and siblings under
 any schedule.
 
 :func:`clocks_machine` drives a store with the ``versions`` capability (its replicas
@@ -51,30 +51,28 @@ from replicheck.models.items.requests import Get, Put
 from replicheck.models.items.values import key_text
 from replicheck.models.items.wording import request_text
 from replicheck.properties import strategies
-from replicheck.properties.guarantees import OBSERVED, VIOLATED, Judgement, judge_guarantee
-from replicheck.properties.replicas import (
+from replicheck.properties.driving import (
+    CLIENTS,
+    MAX_CALL_DECISIONS,
+    MAX_SETTLE_DECISIONS,
     DrivenRecording,
-    StepLog,
-    Verdicts,
-    close,
+    close_store,
     fair_step,
     heal_dropping,
     probe_store,
-    scheduled_machine,
-    shared_ranges,
     steer,
-    sync_session,
 )
+from replicheck.properties.guarantees import OBSERVED, VIOLATED, Judgement, judge_guarantee
+from replicheck.properties.mechanisms import shared_ranges, sync_session
+from replicheck.properties.scheduled import scheduled_machine
 from replicheck.properties.suite import require_surface
+from replicheck.properties.verdicts import StepLog, Verdicts
 
 __all__ = ["CLOCKS_PROPERTY", "clock_problems", "clocks_machine"]
 
 CLOCKS_PROPERTY: Final = "vector-clocks-and-siblings"
-"""The property name of machine 5."""
+"""The suite property this module checks."""
 
-CLIENTS: Final = ("c0", "c1", "c2")
-MAX_CALL_DECISIONS: Final = 500
-MAX_SETTLE_DECISIONS: Final = 20_000
 
 Dot = tuple[str, int]
 
@@ -135,7 +133,7 @@ def clock_problems(node: str, key: str, before: Any, after: Any,
 
 def clocks_machine(factory: Callable[[], Store], target: str | None = None
                    ) -> type[RuleBasedStateMachine]:
-    """Machine 5 for the store ``factory`` builds (schedulable, with ``versions`` and
+    """The machine for the store ``factory`` builds (schedulable, with ``versions`` and
     replica introspection; see the module docstring); ``target`` names the store
     (unused here). Fails with
     :class:`~replicheck.properties.examples.GuaranteeViolation` when a replica's clock
@@ -151,7 +149,7 @@ def clocks_machine(factory: Callable[[], Store], target: str | None = None
             probe, AntiEntropy)
         snapshots = isinstance(probe, RangeSnapshots)
     finally:
-        close(probe)
+        close_store(probe)
     claimed = any(c.guarantee == "vector-clock-order" for c in descriptor.claims)
     node_names = nodes or ("none",)
     keys = strategies.keys()

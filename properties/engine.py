@@ -392,7 +392,7 @@ def run_property(prop: Property, factory: Callable[[], Store], target: str,
     why = ""
     counterexample: Counterexample | None = None
     exception: BaseException | None = None
-    from replicheck.properties.machines import failures_to
+    from replicheck.properties.verdicts import failures_to
 
     with collecting() as reports, failures_to(failure_dir), watching(watch):
         built, error = _in_worker(
@@ -461,8 +461,8 @@ def _note_minimal(error: BaseException, cx: Counterexample, target: str) -> None
     """Write ``cx``'s (shrunk) schedule next to the machine's failing schedule and say
     so on ``error`` (what pytest shows), with its replay command; a shrunk threaded
     counterexample (no schedule) is shown on ``error`` as it is."""
-    from replicheck.properties.machines import failure_path
     from replicheck.properties.schedule import counterexample_schedule, dump
+    from replicheck.properties.verdicts import failure_path
 
     schedule = counterexample_schedule(cx)
     if schedule is None:

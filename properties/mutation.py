@@ -214,8 +214,8 @@ def _write_minimal(cx: Counterexample | None, target: str) -> Path | None:
     (``...-minimal.json``); its path, or None when there is none to write."""
     if cx is None or cx.schedule is None:
         return None
-    from replicheck.properties.machines import failure_path
     from replicheck.properties.schedule import counterexample_schedule, dump
+    from replicheck.properties.verdicts import failure_path
 
     schedule = counterexample_schedule(cx)
     if schedule is None:
@@ -271,7 +271,7 @@ def run_mutant(mutant: Mutant, profile: str = "ci", max_examples: int | None = N
     the first failing example. With ``hypothesis_seed``, Hypothesis searches at random
     from that seed (the profile's derandomization off), so several seeds measure the
     search, not one fixed path. Failure files go to ``out`` (module docstring)."""
-    from replicheck.properties.machines import failures_to
+    from replicheck.properties.verdicts import failures_to
 
     with failures_to(out):
         return _run_mutant(mutant, profile, max_examples, shrink, seed, hypothesis_seed)

@@ -237,11 +237,11 @@ def require(descriptor: Any, *capabilities: str) -> None:
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int,
                             config: pytest.Config) -> None:
     """List the observations (anomalies the store does not claim to prevent) made by
-    replicheck's machines in this run, under "replicheck observations"."""
-    machines = sys.modules.get("replicheck.properties.machines")
-    if machines is None:
+    replicheck's properties in this run, under "replicheck observations"."""
+    verdicts = sys.modules.get("replicheck.properties.verdicts")
+    if verdicts is None:
         return
-    observations = list(getattr(machines, "OBSERVATIONS", ()))
+    observations = list(getattr(verdicts, "OBSERVATIONS", ()))
     if not observations:
         return
     terminalreporter.section("replicheck observations")

@@ -8,7 +8,7 @@ records every operation still in flight as indeterminate, and judges every guara
 the store claims with :func:`replicheck.properties.guarantees.judge_claims`; when the
 schedule names a guarantee the store does not claim (a file written for an
 observation), that one too, as an observation
-(:func:`replicheck.properties.machines.judge_unclaimed`), so replaying an observation
+(:func:`replicheck.properties.verdicts.judge_unclaimed`), so replaying an observation
 shows it (it never changes the exit status).
 
 Deterministic: the recorder's clock is the simulation's global clock (nanoseconds;
@@ -186,14 +186,14 @@ def can_observe(store: Any, kind: str) -> bool:
 def replicas_observation(store: Any, table: str, *, anti_entropy: bool) -> dict[str, Any] | None:
     """A quiescent snapshot of every replica of ``table`` in the convergence checker's
     form (a ring store's own, with Merkle roots; else
-    :func:`~replicheck.properties.replicas.leader_replicas_observation`, as the
+    :func:`~replicheck.properties.mechanisms.leader_replicas_observation`, as the
     machines take it), or None when the store cannot show its replicas' versions."""
     if isinstance(store, RangeSnapshots):
         return dict(store.replicas_observation(table, quiescent=True,
                                                anti_entropy=anti_entropy))
     if not can_observe(store, "replicas"):
         return None
-    from replicheck.properties.replicas import leader_replicas_observation
+    from replicheck.properties.mechanisms import leader_replicas_observation
 
     return leader_replicas_observation(store, table)
 
@@ -246,6 +246,10 @@ class StepRunner:
             store.crash(body)
         elif kind == "restart":
             store.restart(body)
+        elif kind == "pause":
+            store.pause(body)
+        elif kind == "resume":
+            store.resume(body)
         elif kind == "skew":
             store.skew_clock(body[0], float(body[1]))
         elif kind in ("advance", "run_for"):
@@ -259,7 +263,7 @@ class StepRunner:
         elif kind == "anti_entropy":
             self.anti_entropy = True
             if _ranged(store):  # what the session differed on and repaired
-                from replicheck.properties.replicas import sync_session
+                from replicheck.properties.mechanisms import sync_session
 
                 rec.observe("anti-entropy", sync_session(store, body[2], body[0], body[1]))
             else:
@@ -269,7 +273,7 @@ class StepRunner:
             if not isinstance(store, Settling):
                 raise ValueError(f"{store.descriptor.name} has no settle() (Settling)")
             if self.table is not None:
-                from replicheck.properties.machines import hinted_states
+                from replicheck.properties.mechanisms import hinted_states
 
                 self.hinted = hinted_states(store, self.table)
             store.settle(**body)
@@ -303,13 +307,13 @@ class StepRunner:
 
 def _ranged(store: Any) -> bool:
     """Whether both replicas of an anti-entropy session can be read over their shared
-    key ranges (:func:`~replicheck.properties.replicas.sync_session`)."""
+    key ranges (:func:`~replicheck.properties.mechanisms.sync_session`)."""
     return isinstance(store, Topology) and isinstance(store, ReplicaSnapshots)
 
 
 def _observe(runner: StepRunner, kind: str, table: str) -> None:
     """Record the observation ``kind`` (see the schedule format) of ``table``."""
-    from replicheck.properties import machines
+    from replicheck.properties import mechanisms
 
     store, rec = runner.store, runner.rec
     name = store.descriptor.name
@@ -323,14 +327,14 @@ def _observe(runner: StepRunner, kind: str, table: str) -> None:
     elif kind == "snapshot":
         value = store.replicas_observation(table)
     elif kind == "hints":
-        value = machines.hints_observation(store, table, runner.hinted)
+        value = mechanisms.hints_observation(store, table, runner.hinted)
     elif kind == "read-repair":
         pk = store.descriptor.table(table).partition_key
-        for probe in machines.read_repair_probes(store, table, pk):
+        for probe in mechanisms.read_repair_probes(store, table, pk):
             rec.observe("read-repair", probe)
         return
     elif kind == "sync-twins":
-        for session in machines.twin_sync_observations(store, table, tuple(store.nodes)):
+        for session in mechanisms.twin_sync_observations(store, table, tuple(store.nodes)):
             rec.observe("anti-entropy", session)
         return
     else:  # check_step lets no other kind through
@@ -371,7 +375,7 @@ def replay(schedule: Schedule, *, timeout: float = 30.0) -> ReplayResult:
         judgements = tuple(judge_claims(history, descriptor, timeout=timeout))
         if schedule.guarantee is not None and all(
                 j.guarantee != schedule.guarantee for j in judgements):
-            from replicheck.properties.machines import judge_unclaimed
+            from replicheck.properties.verdicts import judge_unclaimed
 
             # an observation: the anomaly the file was written for, judged and shown
             judgements += (judge_unclaimed(schedule.guarantee, history, descriptor),)

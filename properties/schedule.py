@@ -18,6 +18,8 @@ File format (UTF-8 JSON, one object)::
        {"heal": {}},
        {"crash": "n1"},
        {"restart": "n1"},
+       {"pause": "n2"},
+       {"resume": "n2"},
        {"skew": ["n2", 0.5]},
        {"advance": 600.5},
        {"run_for": 2.0},
@@ -51,8 +53,11 @@ File format (UTF-8 JSON, one object)::
     - ``decide``: one scheduler decision, ``{"deliver": id}``, ``{"drop": id}``,
       ``{"duplicate": id}`` or ``{"fire": id}`` (message or timer ids, as the
       simulation numbers them);
-    - ``partition``: a list of groups of node names; ``heal``: ``{}``;
-      ``crash``/``restart``: a node name; ``skew``: ``[node, seconds]``;
+    - ``partition``: a list of groups of node names (two nodes talk when some group
+      holds both; groups may overlap, e.g. a ring or a bridge); ``heal``: ``{}``;
+      ``crash``/``restart``: a node name; ``pause``/``resume``: a node name (the
+      store's ``pause``: the node keeps its state, receives nothing and fires no
+      timer until resumed); ``skew``: ``[node, seconds]``;
     - ``advance``: a positive number of seconds: global time jumps forward that much
       and nothing runs (:meth:`~replicheck.implementation.store.TimeControl.advance`:
       every timer due meanwhile fires late, when decided); ``run_for``: a positive
@@ -168,9 +173,9 @@ __all__ = [
 SCHEMA: Final = 1
 """The schedule format's version."""
 
-STEP_KINDS: Final = ("submit", "decide", "partition", "heal", "crash", "restart", "skew",
-                     "advance", "run_for", "anti_entropy", "settle", "run", "burst",
-                     "observe")
+STEP_KINDS: Final = ("submit", "decide", "partition", "heal", "crash", "restart", "pause",
+                     "resume", "skew", "advance", "run_for", "anti_entropy", "settle", "run",
+                     "burst", "observe")
 """Every step kind, in the order the module docstring lists them."""
 
 OBSERVATIONS: Final = ("replicas", "stream", "snapshot", "hints", "read-repair",
@@ -288,7 +293,7 @@ def check_step(step: Any) -> dict[str, Any]:
     elif kind == "heal":
         if body != {}:
             raise ValueError(f"heal is {_show(body)}; expected {{}}")
-    elif kind in ("crash", "restart"):
+    elif kind in ("crash", "restart", "pause", "resume"):
         _string(body, kind)
     elif kind == "skew":
         if not (isinstance(body, list) and len(body) == 2 and isinstance(body[0], str)
@@ -632,6 +637,16 @@ class ScheduleRecorder:
         self.steps.append({"restart": node})
         self.store.restart(node)
 
+    def pause(self, node: str) -> None:
+        """Record and forward a pause."""
+        self.steps.append({"pause": node})
+        self.store.pause(node)
+
+    def resume(self, node: str) -> None:
+        """Record and forward a resume."""
+        self.steps.append({"resume": node})
+        self.store.resume(node)
+
     def skew_clock(self, node: str, seconds: float) -> None:
         """Record and forward a clock skew."""
         self.steps.append({"skew": [node, seconds]})
@@ -809,6 +824,10 @@ def describe_step(step: Mapping[str, Any], detail: str | None = None,
         return "heal the partition"
     if kind in ("crash", "restart"):
         return f"{kind} {body}"
+    if kind == "pause":
+        return f"pause {body} (frozen: it receives nothing, fires no timer)"
+    if kind == "resume":
+        return f"resume {body}"
     if kind == "skew":
         return f"skew {body[0]}'s clock by {body[1]:+g} s"
     if kind == "advance":

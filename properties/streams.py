@@ -1,4 +1,4 @@
-"""Machine 4, ``stream-exactly-once-in-order``: a store's change stream under concurrent
+"""The stream property, ``stream-exactly-once-in-order``: a store's change stream under concurrent
 writes, failed writes, transactions, idempotent retries and leader failover.
 
 :func:`streams_machine` drives a schedulable store with a change stream: puts,
@@ -29,7 +29,6 @@ from replicheck.implementation.store import (
     Handle,
     Leadership,
     Store,
-    StreamViews,
     TimeControl,
 )
 from replicheck.models.items.requests import (
@@ -41,46 +40,31 @@ from replicheck.models.items.requests import (
 )
 from replicheck.models.items.wording import answer_text, request_text
 from replicheck.properties import strategies
-from replicheck.properties.guarantees import judge_guarantee
-from replicheck.properties.replicas import (
+from replicheck.properties.driving import (
+    CLIENTS,
+    MAX_CALL_DECISIONS,
+    MAX_SETTLE_DECISIONS,
     DrivenRecording,
-    StepLog,
-    Verdicts,
-    close,
+    close_store,
     fair_step,
     idle_client,
     probe_store,
-    scheduled_machine,
     steer,
 )
+from replicheck.properties.guarantees import judge_guarantee
+from replicheck.properties.mechanisms import stream_observation
+from replicheck.properties.scheduled import scheduled_machine
+from replicheck.properties.verdicts import StepLog, Verdicts
 
-__all__ = ["STREAMS_PROPERTY", "stream_observation", "streams_machine"]
+__all__ = ["STREAMS_PROPERTY", "streams_machine"]
 
 STREAMS_PROPERTY: Final = "stream-exactly-once-in-order"
-"""The property name of machine 4."""
-
-CLIENTS: Final = ("c0", "c1", "c2")
-MAX_CALL_DECISIONS: Final = 500
-MAX_SETTLE_DECISIONS: Final = 20_000
-
-
-def stream_observation(store: Any, table: str) -> dict[str, Any]:
-    """The whole retained stream of ``table`` as a ``stream`` observation (the form the
-    stream checker reads), with the table's view type when the store tells it."""
-    records = [{"table": r.table, "event": r.event, "key": list(r.key),
-                "sequence": r.sequence, "old_image": r.old_image, "new_image": r.new_image}
-               for r in store.stream_records(table)]
-    observation: dict[str, Any] = {"table": table, "records": records, "complete": True}
-    if isinstance(store, StreamViews):
-        found = store.stream_view(table)
-        if found is not None:
-            observation["view"] = found
-    return observation
+"""The suite property this module checks."""
 
 
 def streams_machine(factory: Callable[[], Store], target: str | None = None
                     ) -> type[RuleBasedStateMachine]:
-    """Machine 4 for the schedulable, streaming store ``factory`` builds (see the module
+    """The machine for the schedulable, streaming store ``factory`` builds (see the module
     docstring); ``target`` names the store (unused here). Fails with
     :class:`~replicheck.properties.examples.GuaranteeViolation` when the stream misses,
     repeats, invents or reorders a record the store claims it would not."""
@@ -94,7 +78,7 @@ def streams_machine(factory: Callable[[], Store], target: str | None = None
         leaders = isinstance(probe, Leadership)
         timed = isinstance(probe, TimeControl)
     finally:
-        close(probe)
+        close_store(probe)
     writes = st.one_of(strategies.puts(table, pk), strategies.updates(table, pk),
                        strategies.deletes(table, pk),
                        *([strategies.transact_writes(table, pk)] if transactions else []))

@@ -106,20 +106,20 @@ class Property:
 
 def _conformance(factory: Callable[[], Any], target: str | None, seed: int
                  ) -> type[RuleBasedStateMachine]:
-    from replicheck.properties.machines import conformance_machine
+    from replicheck.properties.conformance import conformance_machine
 
     return conformance_machine(factory, target=target, seed=seed)
 
 
 def _concurrency(factory: Callable[[], Any], target: str | None, seed: int
                  ) -> type[RuleBasedStateMachine]:
-    from replicheck.properties.machines import concurrency_machine
+    from replicheck.properties.concurrency import concurrency_machine
 
     return concurrency_machine(factory, max_steps=STEPS, target=target, seed=seed)
 
 
 def _conformance_applies(descriptor: Descriptor) -> str | None:
-    from replicheck.properties.machines import compared_kinds
+    from replicheck.properties.conformance import compared_kinds
 
     if not compared_kinds(descriptor):
         return f"not applicable: {descriptor.name} claims no linearizable operations"

@@ -64,7 +64,7 @@ def _run(prop: Property, factory: Callable[[], Any], target: str, chosen: settin
                           call_timeout=call_timeout)
     if result.run.status == "skipped":  # the machine cannot drive this store
         pytest.skip(result.run.reason)
-    from replicheck.properties.machines import OBSERVATIONS, Observation
+    from replicheck.properties.verdicts import OBSERVATIONS, Observation
 
     for guarantee, example in result.observations.items():
         record_property(f"observation:{guarantee}", example.explanation)
@@ -98,7 +98,7 @@ def write_failure_files(cx: Counterexample | None, target: str, property_name: s
     schedule) beside the machines' failure file of ``target``, named for
     ``property_name``; their paths (None for a file that could not be written: no
     schedule, no history)."""
-    from replicheck.properties.machines import failure_path
+    from replicheck.properties.verdicts import failure_path
 
     if cx is None:
         return None, None

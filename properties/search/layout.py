@@ -26,8 +26,8 @@ from hypothesis.stateful import precondition, rule
 
 from replicheck.models.items.requests import Get, Put, TransactWrite
 from replicheck.properties import strategies
-from replicheck.properties.machines import CLIENTS
-from replicheck.properties.replicas import heal_dropping, sync_session
+from replicheck.properties.driving import CLIENTS, heal_dropping
+from replicheck.properties.mechanisms import sync_session
 from replicheck.properties.search.driver import Driver, Surface
 
 __all__ = [

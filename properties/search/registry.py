@@ -91,10 +91,12 @@ def class_shares(factory: Callable[[], Any], target: str, *, examples: int, step
     from hypothesis import settings
     from hypothesis.stateful import run_state_machine_as_test
 
+    from replicheck.properties.concurrency import concurrency_machine
+    from replicheck.properties.driving import close_store
     from replicheck.properties.examples import collecting
-    from replicheck.properties.machines import close_store, concurrency_machine, failures_to
     from replicheck.properties.profiles import settings_for, source_independent
     from replicheck.properties.search.driver import probe_surface
+    from replicheck.properties.verdicts import failures_to
 
     probe = factory()
     try:

@@ -34,8 +34,7 @@ from hypothesis.stateful import precondition, rule
 from replicheck.implementation.store import Drop, Fire, Handle
 from replicheck.models.items.requests import Get, Put, Request, TransactWrite
 from replicheck.properties import strategies
-from replicheck.properties.machines import CLIENTS
-from replicheck.properties.replicas import heal_dropping
+from replicheck.properties.driving import CLIENTS, heal_dropping
 from replicheck.properties.search.driver import Driver, Surface
 
 __all__ = [

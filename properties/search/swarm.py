@@ -36,8 +36,8 @@ from typing import Any, Final
 from hypothesis import strategies as st
 from hypothesis.stateful import initialize, invariant, precondition, rule
 
+from replicheck.properties.driving import steer
 from replicheck.properties.examples import ExampleReport
-from replicheck.properties.replicas import steer
 from replicheck.properties.search.driver import Surface
 from replicheck.properties.strategies import KEYS
 

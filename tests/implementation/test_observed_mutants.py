@@ -16,9 +16,8 @@ from replicheck.implementation.reference.sim import Deliver, Drop, Message
 from replicheck.implementation.store import check_store
 from replicheck.models.items.requests import ConditionCheck, Delete, Put, TransactWrite
 from replicheck.properties.guarantees import Judgement, judge_guarantee
-from replicheck.properties.machines import hinted_states, hints_observation
+from replicheck.properties.mechanisms import hinted_states, hints_observation, sync_session
 from replicheck.properties.recording import RecordingStore
-from replicheck.properties.replicas import sync_session
 
 T = "items"
 

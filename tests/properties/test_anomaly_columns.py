@@ -337,8 +337,8 @@ def test_every_stale_read_the_presets_show_is_a_history_no_order_explains() -> N
 
     from replicheck.implementation.presets import PRESETS
     from replicheck.properties.engine import run_property, store_factory
-    from replicheck.properties.machines import judge_unclaimed
     from replicheck.properties.suite import property_named
+    from replicheck.properties.verdicts import judge_unclaimed
 
     chosen = settings(max_examples=20, derandomize=True, database=None, deadline=None,
                       print_blob=False, phases=(Phase.explicit, Phase.reuse, Phase.generate),

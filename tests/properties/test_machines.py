@@ -13,8 +13,9 @@ from replicheck.implementation.memory import MemoryStore
 from replicheck.implementation.presets import preset
 from replicheck.implementation.store import Handle
 from replicheck.models.items.requests import Get, Put, Request, Update
+from replicheck.properties.concurrency import concurrency_machine
+from replicheck.properties.conformance import conformance_machine
 from replicheck.properties.guarantees import judge_guarantee
-from replicheck.properties.machines import concurrency_machine, conformance_machine
 from replicheck.properties.recording import RecordingStore
 
 

@@ -18,10 +18,10 @@ from replicheck.implementation.presets import preset
 from replicheck.models.items.requests import Put, TransactWrite
 from replicheck.properties import mutation
 from replicheck.properties.examples import GuaranteeViolation
-from replicheck.properties.machines import FAILURE_DIR_ENV
 from replicheck.properties.mutation import MutantResult, run_mutant
 from replicheck.properties.outcomes import Counterexample
 from replicheck.properties.schedule import Schedule, submit_step
+from replicheck.properties.verdicts import FAILURE_DIR_ENV
 from replicheck.reports.cli import main
 
 

@@ -10,8 +10,8 @@ from replicheck.implementation.presets import preset
 from replicheck.implementation.reference.leaderless.node import LeaderlessNode
 from replicheck.models.items.requests import Put
 from replicheck.properties.guarantees import judge_guarantee
-from replicheck.properties.machines import hinted_states, hints_observation
-from replicheck.properties.replicas import snapshot_history
+from replicheck.properties.mechanisms import hinted_states, hints_observation
+from replicheck.properties.verdicts import snapshot_history
 
 
 class _AcksUnstoredHandoff(LeaderlessNode):
@@ -78,7 +78,7 @@ def _stream_history(corrupt: bool) -> tuple[Any, Any]:
     not apply, and the store's stream (its second record's old image made wrong when
     ``corrupt``)."""
     from replicheck.histories.items import request_to_json
-    from replicheck.properties.machines import _stream_observation
+    from replicheck.properties.mechanisms import stream_observation
     from replicheck.properties.recording import RecordingStore
 
     store = preset("dynamodb")
@@ -88,7 +88,7 @@ def _stream_history(corrupt: bool) -> tuple[Any, Any]:
     rec.recorder.invoke(99, "put", request_to_json(lost))
     rec.recorder.info(99, "put", request_to_json(lost), error="timed out")
     rec.execute(Put("items", {"pk": "k0", "v": "y"}), "c0")
-    observation = _stream_observation(store, "items")
+    observation = stream_observation(store, "items", view=False)
     if corrupt:
         observation["records"][1]["old_image"] = {"pk": "k0", "v": "z"}
     rec.observe("stream", observation)

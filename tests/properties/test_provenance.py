@@ -13,9 +13,9 @@ from replicheck.histories.history import History
 from replicheck.histories.items import request_to_json
 from replicheck.implementation.presets import preset
 from replicheck.models.items.requests import Put
+from replicheck.properties.driving import DrivenRecording, fair_step
 from replicheck.properties.guarantees import judge_guarantee
 from replicheck.properties.provenance import unwritten_versions, writes_by_key
-from replicheck.properties.replicas import DrivenRecording, fair_step
 
 
 def _two_writes(name: str) -> tuple[Any, DrivenRecording, dict[str, Any]]:

@@ -13,8 +13,8 @@ from replicheck.implementation.presets import preset
 from replicheck.implementation.store import Handle
 from replicheck.models.items.errors import ConditionalCheckFailed, Indeterminate
 from replicheck.models.items.requests import Get, Put, Request, Update
+from replicheck.properties.driving import fair_step
 from replicheck.properties.recording import RecordingStore
-from replicheck.properties.replicas import fair_step
 
 
 def test_execute_records_pairs_and_condition_failures() -> None:

@@ -34,12 +34,12 @@ from replicheck.implementation.mutants import MUTANTS, Mutant
 from replicheck.implementation.presets import PRESETS
 from replicheck.properties import engine
 from replicheck.properties.guarantees import OBSERVED, VIOLATED
-from replicheck.properties.machines import FAILURE_DIR_ENV
 from replicheck.properties.mutation import run_mutant
 from replicheck.properties.outcomes import Counterexample, SuiteOutcome
 from replicheck.properties.profiles import settings_for
 from replicheck.properties.replay import ReplayResult, replay
 from replicheck.properties.schedule import counterexample_schedule, dump, load
+from replicheck.properties.verdicts import FAILURE_DIR_ENV
 from replicheck.reports.cli import _write_reports
 from replicheck.reports.naming import replay_file_name
 

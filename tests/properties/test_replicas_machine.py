@@ -15,15 +15,12 @@ from replicheck.implementation.reference.leaderless.antientropy import SyncEngin
 from replicheck.models.items.requests import Put
 from replicheck.properties.examples import GuaranteeViolation, collecting
 from replicheck.properties.guarantees import judge_guarantee
+from replicheck.properties.mechanisms import sync_session
 from replicheck.properties.profiles import settings_for
-from replicheck.properties.replicas import (
-    CONVERGENCE_PROPERTY,
-    replicas_machine,
-    snapshot_history,
-    sync_session,
-)
+from replicheck.properties.replicas import CONVERGENCE_PROPERTY, replicas_machine
 from replicheck.properties.schedule import ScheduleRecorder
 from replicheck.properties.suite import STEPS, property_named
+from replicheck.properties.verdicts import snapshot_history
 
 
 def _settings(examples: int) -> settings:

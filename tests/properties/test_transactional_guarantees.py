@@ -25,6 +25,7 @@ from replicheck.models.items.requests import (
     TransactWrite,
     Update,
 )
+from replicheck.properties.driving import fair_step
 from replicheck.properties.guarantees import (
     HOLDS,
     LINEARIZABILITY_CHECKER,
@@ -43,7 +44,6 @@ from replicheck.properties.outcomes import (
     SuiteOutcome,
 )
 from replicheck.properties.recording import RecordingStore
-from replicheck.properties.replicas import fair_step
 from replicheck.properties.transactions import FRACTURED_READ, transactional_view
 from replicheck.reports.html import render_html
 from replicheck.reports.json_report import suite_to_json

@@ -17,8 +17,8 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from replicheck.implementation.memory import MemoryStore
 from replicheck.models.items.requests import Get, Request, Response
+from replicheck.properties.conformance import conformance_machine
 from replicheck.properties.examples import GuaranteeViolation
-from replicheck.properties.machines import conformance_machine
 
 MUTANT = "mutant:stale-condition-check"
 """A mutant ``verify`` catches in a few examples (a stale condition check: two

@@ -235,7 +235,7 @@ def test_machine_steps_name_a_fresh_process_as_the_history_does() -> None:
     may stop early) the client's later steps keep its plain name."""
     from replicheck.histories.history import Operation
     from replicheck.histories.wording import client_meta
-    from replicheck.properties.machines import label_clients
+    from replicheck.properties.verdicts import label_clients
 
     def op(i: int, client: str, incarnation: int, status: str = "ok") -> Operation:
         return Operation(i, i, "put", None, None, None, status, call=2 * i,  # type: ignore[arg-type]

@@ -22,9 +22,9 @@ from replicheck.implementation.presets import preset
 from replicheck.models.items.requests import Get, Put, Response
 from replicheck.models.items.values import key_text
 from replicheck.properties import strategies
+from replicheck.properties.concurrency import concurrency_machine
 from replicheck.properties.examples import GuaranteeViolation
 from replicheck.properties.guarantees import VIOLATED, judge_guarantee
-from replicheck.properties.machines import concurrency_machine
 from replicheck.properties.search.driver import Surface, probe_surface
 from replicheck.properties.search.layout import (
     CLASSES,

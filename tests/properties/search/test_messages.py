@@ -21,8 +21,8 @@ from replicheck.implementation.reference.leader.partition import PartitionReplic
 from replicheck.implementation.store import Deliver, Drop, Duplicate, MessageInfo, Store
 from replicheck.models.items.errors import Throttled
 from replicheck.models.items.requests import Get, Put, Update
+from replicheck.properties.concurrency import concurrency_machine
 from replicheck.properties.examples import GuaranteeViolation
-from replicheck.properties.machines import concurrency_machine, failures_to
 from replicheck.properties.replay import replay
 from replicheck.properties.schedule import load
 from replicheck.properties.search.driver import probe_surface
@@ -36,6 +36,7 @@ from replicheck.properties.search.messages import (
     message_rules,
     touched_key,
 )
+from replicheck.properties.verdicts import failures_to
 
 T = "items"
 

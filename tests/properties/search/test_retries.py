@@ -31,9 +31,9 @@ from replicheck.models.items.requests import (
     TransactWrite,
     Update,
 )
+from replicheck.properties.concurrency import concurrency_machine
 from replicheck.properties.examples import GuaranteeViolation
 from replicheck.properties.guarantees import VIOLATED, judge_claims
-from replicheck.properties.machines import concurrency_machine
 from replicheck.properties.search.driver import probe_surface
 from replicheck.properties.search.retries import (
     CAUSES,

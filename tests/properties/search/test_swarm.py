@@ -18,8 +18,8 @@ from hypothesis.stateful import (
 
 from replicheck.implementation.presets import preset
 from replicheck.models.items.requests import Put
+from replicheck.properties.concurrency import concurrency_machine
 from replicheck.properties.examples import ExampleReport, collecting
-from replicheck.properties.machines import concurrency_machine
 from replicheck.properties.profiles import source_independent
 from replicheck.properties.search import registry
 from replicheck.properties.search.driver import probe_surface
@@ -237,7 +237,14 @@ def test_class_shares_are_the_shares_of_examples_each_applicable_class_acted_in(
     factory = functools.partial(preset, "dynamo-lww", 0)
     reported, shares = registry.class_shares(factory, "dynamo-lww", examples=5, steps=8,
                                              failure_dir=str(tmp_path))
+    machine = registry.search_machine(concurrency_machine(factory, target="dynamo-lww"),
+                                      probe_surface(factory()))()
+    try:
+        applicable = applicable_classes(machine)
+    finally:
+        machine.teardown()
     assert reported >= 5
+    assert set(shares) == applicable
     assert "transactions" not in shares and "anti-entropy" in shares
-    assert all(0.0 <= s <= 1.0 for s in shares.values())
-    assert shares["workload"] > 0.5
+    assert all(abs(s * reported - round(s * reported)) < 1e-9 for s in shares.values())
+    assert all(0.0 <= s <= 1.0 for s in shares.values()) and max(shares.values()) > 0

@@ -17,8 +17,8 @@ from replicheck.implementation.reference.leader import state as leader_state
 from replicheck.implementation.reference.leader import stream as leader_stream
 from replicheck.implementation.store import Store
 from replicheck.models.items.requests import Get, Put, TransactWrite, Update
+from replicheck.properties.concurrency import concurrency_machine
 from replicheck.properties.examples import GuaranteeViolation
-from replicheck.properties.machines import concurrency_machine, failures_to
 from replicheck.properties.recording import RecordingStore
 from replicheck.properties.replay import build_store, replay
 from replicheck.properties.schedule import (
@@ -38,6 +38,7 @@ from replicheck.properties.search.timing import (
     jump_seconds,
     timing_rules,
 )
+from replicheck.properties.verdicts import failures_to
 
 T = "items"
 

@@ -1,101 +1,84 @@
-"""The stateful machines that probe a store.
-
-:func:`conformance_machine` (machine 1, any store): one client; each rule sends a
-request drawn from :mod:`replicheck.properties.strategies` to the store AND applies it
-to the item model (``models.items.operations.apply``), and asserts the same answer:
-equal responses, or errors with equal codes (and equal cancellation reasons). Only the
-operation kinds the store claims linearizable are compared; a read of another kind
-(an eventually consistent read) is sent but not compared.
-
-:func:`concurrency_machine` (machine 2, stores with ``deterministic-scheduling``): three
-clients submit requests; rules choose every scheduler decision (deliver, drop,
-duplicate, fire), partition, heal, crash, restart and skew clocks (with ``faults``),
-or run the fair policy a few steps. Teardown heals, restarts every node, runs until
-every operation completes, observes replicas and streams when the store can, and
-judges every claimed guarantee with :mod:`replicheck.properties.guarantees`: a claimed
-guarantee violated fails with the verdict's explanation; an anomaly the store does
-not claim to prevent is added to :data:`OBSERVATIONS` (never a failure).
+"""The concurrency property, ``concurrent-histories-under-faults`` (stores with
+``deterministic-scheduling``): three clients submit requests; rules choose every
+scheduler decision (deliver, drop, duplicate, fire), partition, heal, crash, restart
+and skew clocks (with ``faults``), or run the fair policy a few steps. Teardown heals,
+restarts every node, runs until every operation completes, observes replicas and
+streams when the store can, and judges every claimed guarantee with
+:mod:`replicheck.properties.guarantees`: a claimed guarantee violated fails with the
+verdict's explanation; an anomaly the store does not claim to prevent is added to
+:data:`~replicheck.properties.verdicts.OBSERVATIONS` (never a failure).
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
-import os
-import re
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from dataclasses import replace as dc_replace
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, Final
 
-import hypothesis
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
-from replicheck.histories.history import History, Operation
+from replicheck.histories.history import History
 from replicheck.implementation.store import (
     AntiEntropy,
     Capability,
-    Descriptor,
     DirectRouting,
     Drop,
     FaultInjectable,
     Forkable,
     Handle,
     HintSnapshots,
-    Introspectable,
     Leadership,
     PreferenceLists,
     RangeSnapshots,
-    ReplicaSnapshots,
     Schedulable,
     Settling,
     Store,
     Streaming,
     TimeControl,
-    Topology,
 )
-from replicheck.models.items.errors import StoreError, TransactionCanceled
-from replicheck.models.items.operations import Database, apply, empty
 from replicheck.models.items.requests import (
     ConditionCheck,
     Delete,
     Get,
     Put,
     Request,
-    Response,
     TransactWrite,
     Update,
-    request_kind,
 )
-from replicheck.models.items.values import key_text
-from replicheck.models.items.wording import answer_text, request_text, value_text
 from replicheck.properties import strategies
-from replicheck.properties.examples import ExampleReport, GuaranteeViolation, report_example
-from replicheck.properties.guarantees import (
-    OBSERVED,
-    READ_KINDS,
-    VIOLATED,
-    Judgement,
-    _merge_entries,
-    judge_anomalies,
-    judge_anomaly,
-    judge_claims,
-    judge_guarantee,
-)
-from replicheck.properties.outcomes import Counterexample
-from replicheck.properties.recording import RecordingStore
-from replicheck.properties.replicas import (
+from replicheck.properties.driving import (
+    CLIENTS,
+    MAX_CALL_DECISIONS,
+    MAX_SETTLE_DECISIONS,
+    close_store,
     fair_step,
     heal_dropping,
     idle_client,
-    leader_replicas_observation,
-    shared_ranges,
-    sync_session,
+    probe_store,
+    steer,
 )
+from replicheck.properties.examples import ExampleReport, GuaranteeViolation, report_example
+from replicheck.properties.guarantees import (
+    OBSERVED,
+    VIOLATED,
+    Judgement,
+    judge_claims,
+    judge_guarantee,
+)
+from replicheck.properties.mechanisms import (
+    canon,
+    hinted_states,
+    hints_observation,
+    read_repair_probes,
+    replicas_of_leaders,
+    stream_observation,
+    sync_session,
+    twin_sync_observations,
+)
+from replicheck.properties.outcomes import Counterexample
+from replicheck.properties.recording import RecordingStore
 from replicheck.properties.schedule import (
     ScheduleRecorder,
     burst_step,
@@ -105,324 +88,24 @@ from replicheck.properties.schedule import (
     write_schedule_on_failure,
 )
 from replicheck.properties.search.driver import probe_surface
+from replicheck.properties.verdicts import (
+    all_reads,
+    failure_path,
+    label_clients,
+    note_observation,
+    specificity,
+    unclaimed_judgements,
+)
 
-__all__ = [
-    "CLIENTS",
-    "CONFORMANCE",
-    "FAILURE_DIR_ENV",
-    "OBSERVATIONS",
-    "PROPERTY",
-    "GuaranteeViolation",
-    "Observation",
-    "close_store",
-    "concurrency_machine",
-    "conformance_machine",
-    "failure_path",
-    "hinted_states",
-    "hints_observation",
-    "read_repair_probes",
-    "twin_sync_observations",
-]
-
-CLIENTS: Final = ("c0", "c1", "c2")
-"""The clients of machine 2. Every client is named ``cN`` (machine 1's one client is
-``c0``; the threaded machine's are ``c0`` to ``c2``), and reports label operations by
-client (``histories.wording.process_label``): ``c1/2`` is client ``c1``'s second
-process, the one it continues under after an indeterminate answer."""
-
-CONFORMANCE_CLIENT: Final = "c0"
-"""The one client of machine 1."""
-
-RACERS: Final = ("c3", "c4", "c5")
-"""The clients of machine 2's ``race`` rule (they submit together, on one key), apart
-from :data:`CLIENTS` so that a race never waits for a busy client."""
-
-MAX_CALL_DECISIONS: Final = 500
-"""The most fair decisions the ``call`` rule takes to complete its operation."""
-
-MAX_SETTLE_DECISIONS: Final = 20_000
-"""The most fair decisions teardown takes to complete the operations in flight."""
+__all__ = ["PROPERTY", "RACERS", "concurrency_machine"]
 
 PROPERTY: Final = "concurrent-histories-under-faults"
-"""The suite property machine 2 is (its counterexamples name it)."""
+"""The suite property this module checks (its counterexamples name it)."""
 
-CONFORMANCE: Final = "sequential-model-conformance"
-"""The suite property machine 1 is."""
-
-CONFORMANCE_CHECKER: Final = "item model conformance (one client)"
-"""What decides machine 1's guarantees: each answer compared with the item model's."""
-
-FAILURE_DIR_ENV: Final = "REPLICHECK_FAILURE_DIR"
-"""Environment variable: the folder failing examples' schedule files go to."""
-
-
-@contextlib.contextmanager
-def failures_to(folder: str | Path | None) -> Iterator[None]:
-    """Within the block, machines write failing schedules to ``folder`` (through
-    :data:`FAILURE_DIR_ENV`, restored after); unchanged when None."""
-    if folder is None:
-        yield
-        return
-    before = os.environ.get(FAILURE_DIR_ENV)
-    os.environ[FAILURE_DIR_ENV] = str(folder)
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(FAILURE_DIR_ENV, None)
-        else:
-            os.environ[FAILURE_DIR_ENV] = before
-
-UNCLAIMED_TIMEOUT: Final = 5.0
-"""The checker time limit, in seconds, of a guarantee the store does not claim."""
-
-
-@dataclass(frozen=True)
-class Observation:
-    """An anomaly a store does not claim to prevent, seen in one example: the store,
-    the guarantee it bears on, and the checker's explanation."""
-
-    store: str
-    guarantee: str
-    explanation: str
-
-
-OBSERVATIONS: list[Observation] = []
-"""Every observation made in this process, in order (the plugin prints them)."""
-
-
-def _observe(store: str, judgement: Judgement, label: str | None = None) -> None:
-    observation = Observation(store, label or judgement.guarantee, judgement.explanation())
-    if observation not in OBSERVATIONS:
-        OBSERVATIONS.append(observation)
-
-
-def close_store(store: object) -> None:
-    """Call ``store.close()`` when the store has one."""
-    close = getattr(store, "close", None)
-    if callable(close):
-        close()
-
-
-def _probe(factory: Callable[[], Store]) -> tuple[Descriptor, tuple[str, ...]]:
-    store = factory()
-    try:
-        if isinstance(store, Topology):
-            nodes = tuple(store.nodes)
-        elif isinstance(store, Introspectable):
-            nodes = tuple(store.replicas())
-        else:
-            nodes = ()
-        return store.descriptor, nodes
-    finally:
-        close_store(store)
-
-
-def _pk(descriptor: Descriptor) -> tuple[str, str]:
-    schema = descriptor.tables[0]
-    return schema.name, schema.partition_key
-
-
-def compared_kinds(descriptor: Descriptor) -> frozenset[str]:
-    """The operation kinds whose answers machine 1 compares with the model: those a
-    linearizability, serializability or atomicity claim covers (writes with any
-    such claim)."""
-    kinds: set[str] = set()
-    for claim in descriptor.claims:
-        if claim.guarantee in ("linearizable-strong-reads", "linearizable-conditional-writes",
-                               "serializable-transactions", "atomic-transactions"):
-            kinds |= claim.operations
-    if kinds & {"put", "update", "delete", "conditional-write"}:
-        kinds |= {"put", "update", "delete"}
-    return frozenset(kinds)
-
-
-def _outcome(run: Callable[[], Response]) -> tuple[Any, ...]:
-    try:
-        response = run()
-    except TransactionCanceled as error:
-        return ("error", error.code, tuple(r.code for r in error.reasons))
-    except StoreError as error:
-        return ("error", error.code, getattr(error, "item", None))
-    return ("ok", response.item, tuple(response.items))
-
-
-def conformance_machine(factory: Callable[[], Store], *, target: str | None = None,
-                        seed: int = 0) -> type[RuleBasedStateMachine]:
-    """Machine 1 for the store ``factory`` builds (one fresh store per example, closed
-    in teardown, every request recorded in a history). Fails with
-    :class:`GuaranteeViolation` when the store's answer to a compared request differs
-    from the item model's; its :class:`Counterexample` lists the requests sent and
-    the mismatch, with the recorded history (and, for a schedulable store with a
-    ``target``, the replayable schedule)."""
-    descriptor, _ = _probe(factory)
-    table, pk = _pk(descriptor)
-    kinds = compared_kinds(descriptor)
-    transactions = descriptor.has(Capability.TRANSACTIONS)
-    requests = strategies.requests(table, pk, transactions=transactions)
-
-    class Conformance(RuleBasedStateMachine):
-        """The store answers as the sequential item model does."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            made: Any = factory()
-            self.raw: Any = made
-            if target is not None and isinstance(made, Schedulable):
-                self.raw = ScheduleRecorder(self.raw, target, seed)
-            self.store = RecordingStore(self.raw)
-            self.db: Database = empty(*made.descriptor.tables)
-            self.lost = False
-            self.rules_run = 0
-            self.sent: list[str] = []
-            self.compared: set[str] = set()
-            self.schemas = {t.name: t for t in made.descriptor.tables}
-
-        @rule(request=requests)
-        def send(self, request: Request) -> None:
-            self.rules_run += 1
-            kind = request_kind(request)
-            self.sent.append(f"{CONFORMANCE_CLIENT} sends "
-                             f"{request_text(request, self.schemas)}")
-            actual = _outcome(lambda: self.store.execute(request, CONFORMANCE_CLIENT))
-            if actual[0] == "error" and actual[1] == "Indeterminate":
-                self.lost = True  # the model can no longer know the state
-                return
-            if self.lost:
-                return
-            after: list[Database] = []
-
-            def model() -> Response:
-                db, response = apply(self.db, request)
-                after.append(db)
-                return response
-
-            expected = _outcome(model)
-            if after:
-                self.db = after[0]
-            conditional = getattr(request, "condition", None) is not None
-            compared = kind in kinds or (conditional and "conditional-write" in kinds)
-            if kind in READ_KINDS and not compared:
-                return
-            if actual != expected:
-                self._fail(request, kind, actual, expected, conditional)
-            self.compared.add(_conformance_guarantee(descriptor, kind, conditional))
-
-        def _fail(self, request: Request, kind: str, actual: tuple[Any, ...],
-                  expected: tuple[Any, ...], conditional: bool) -> None:
-            guarantee = _conformance_guarantee(descriptor, kind, conditional)
-            explanation = (f"{descriptor.name} answered "
-                           f"{request_text(request, self.schemas)} with "
-                           f"{_shown_outcome(request, actual)}; the sequential model "
-                           f"answers {_shown_outcome(request, expected)}")
-            schedule = completed_schedule(self.raw) if target is not None else None
-            counterexample = Counterexample(
-                CONFORMANCE, guarantee, explanation,
-                steps=(*self.sent, f"the store answered {_shown_outcome(request, actual)}; "
-                       f"the sequential model answers {_shown_outcome(request, expected)}"),
-                decisions=len(self.sent), history=self.store.history(),
-                schedule=None if schedule is None else schedule.to_json())
-            message = explanation
-            if schedule is not None:
-                written = write_schedule_on_failure(self.raw, failure_path(target or ""),
-                                                    guarantee)
-                if written is not None:
-                    message += (f"\n\nschedule written to {written}\n"
-                                f"replay it with: replicheck replay {written}")
-            self.compared.discard(guarantee)
-            report_example(ExampleReport(CONFORMANCE, {
-                **{g: "holds" for g in self.compared}, guarantee: VIOLATED},
-                checkers={g: CONFORMANCE_CHECKER for g in {*self.compared, guarantee}}))
-            self.reported = True
-            raise GuaranteeViolation(message, (guarantee,), counterexample)
-
-        def teardown(self) -> None:
-            if not getattr(self, "reported", False):
-                report_example(ExampleReport(
-                    CONFORMANCE, {g: "holds" for g in sorted(self.compared)},
-                    checkers={g: CONFORMANCE_CHECKER for g in self.compared}))
-            close_store(self.raw)
-
-    Conformance.__name__ = Conformance.__qualname__ = "Conformance"
-    return Conformance
-
-
-def label_clients(words: tuple[str, ...], steps: list[dict[str, Any]], history: History
-                   ) -> tuple[str, ...]:
-    """The described ``steps`` with each submission's client named as the history
-    labels its operation (``c0/2`` once ``c0`` continued under a fresh process after
-    an indeterminate answer): a client's submissions are its operations, in order."""
-    from replicheck.histories.wording import CLIENT, process_label
-
-    ops: dict[str, list[Operation]] = {}
-    for op in sorted(history.operations, key=lambda o: o.call):
-        client = op.meta.get(CLIENT)
-        if isinstance(client, str):
-            ops.setdefault(client, []).append(op)
-    taken: dict[str, int | None] = {}
-    out = list(words)
-    for i, step in enumerate(steps):
-        ((kind, body),) = step.items()
-        client = body.get("client") if isinstance(body, dict) else None
-        if kind not in ("submit", "burst") or not isinstance(client, str):
-            continue
-        at = taken.get(client, 0)
-        if kind == "burst" or at is None:
-            taken[client] = None  # a burst may stop early: its count says nothing
-            continue
-        taken[client] = at + 1
-        mine = ops.get(client, [])
-        if at < len(mine) and out[i].startswith(f"{client} "):
-            out[i] = process_label(mine[at]) + out[i][len(client):]
-    return tuple(out)
-
-
-def _shown_outcome(request: Request, outcome: tuple[Any, ...]) -> str:
-    """An answer of :func:`_outcome` in DynamoDB's words (``{v: "v2"}``, ``no item``,
-    ``ok``, ``ConditionalCheckFailed``, ``TransactionCanceled [None,
-    ConditionalCheckFailed]``)."""
-    if outcome[0] == "error":
-        reasons = outcome[2] if isinstance(outcome[2], tuple) else ()
-        text = str(outcome[1]) + (f" [{', '.join(reasons)}]" if reasons else "")
-        if isinstance(outcome[2], Mapping):
-            text += f" (old item {value_text(outcome[2])})"
-        return text
-    return answer_text(request, Response(outcome[1], outcome[2]))
-
-
-def _conformance_guarantee(descriptor: Descriptor, kind: str, conditional: bool) -> str:
-    """The claimed guarantee a wrong answer to a ``kind`` request breaks."""
-    claimed = [str(c.guarantee) for c in descriptor.claims]
-    wanted: tuple[str, ...]
-    if kind in ("transact-write", "transact-get"):
-        wanted = ("atomic-transactions", "serializable-transactions")
-    elif conditional:
-        wanted = ("linearizable-conditional-writes",)
-    else:
-        wanted = ()
-    candidates: tuple[str, ...] = (*wanted, "linearizable-strong-reads",
-                                   "linearizable-conditional-writes")
-    for guarantee in candidates:
-        if guarantee in claimed:
-            return guarantee
-    return claimed[0] if claimed else "linearizable-strong-reads"
-
-
-def _leader_replicas_observation(store: Any, table: str) -> dict[str, Any] | None:
-    """Every replica of a leader-mode store (:func:`leader_replicas_observation`:
-    ranges when it says which partition holds a key, else every node replicates every
-    key, as a global table's regions do); None when it cannot show its replicas."""
-    if not (isinstance(store, ReplicaSnapshots) and isinstance(store, Introspectable)):
-        return None
-    return leader_replicas_observation(store, table)
-
-
-def _stream_observation(store: Any, table: str) -> dict[str, Any]:
-    records = [{"table": r.table, "event": r.event, "key": list(r.key),
-                "sequence": r.sequence, "old_image": r.old_image, "new_image": r.new_image}
-               for r in store.stream_records(table)]
-    return {"table": table, "records": records, "complete": True}
-
+RACERS: Final = ("c3", "c4", "c5")
+"""The clients of the ``race`` rule (they submit together, on one key), apart from
+:data:`~replicheck.properties.driving.CLIENTS` so that a race never waits for a busy
+client."""
 
 
 RACES: Final = ("create", "increment", "put", "txn-increment")
@@ -447,167 +130,24 @@ def _race_request(kind: str, table: str, pk: str, key: str, value: str, other: s
     return Put(table, {pk: key, "v": value})
 
 
-def _entries(store: Any, table: str, node: str) -> dict[str, Any]:
-    return {key_text(k): v for k, v in store.replica_versions(node, table).items()}
-
-
-def _canon(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str)
-
-
-def _drop(message_id: int) -> Drop:
-    return Drop(message_id)
-
 
 def _target_divergence(observation: dict[str, Any]) -> None:
     """Steer generation towards replicas that disagree and keys with siblings."""
     replicas = observation.get("replicas", {})
     keys = {k for held in replicas.values() for k in held}
     diverging = sum(1 for k in keys
-                    if len({_canon(held.get(k)) for held in replicas.values()}) > 1)
+                    if len({canon(held.get(k)) for held in replicas.values()}) > 1)
     siblings = max((len(entry.get("siblings", ())) for held in replicas.values()
                     for entry in held.values() if isinstance(entry, dict)), default=0)
-    _target(float(diverging), "diverging keys")
-    _target(float(siblings), "siblings")
+    steer(float(diverging), "diverging keys")
+    steer(float(siblings), "siblings")
 
-
-def _target(value: float, label: str) -> None:
-    """``hypothesis.target`` inside a test; nothing when a machine runs by hand."""
-    from hypothesis.control import currently_in_test_context
-
-    if currently_in_test_context():
-        hypothesis.target(value, label=label)
-
-
-def _read_repair_probe(store: Any, table: str, pk: str, key: str) -> dict[str, Any] | None:
-    """On a copy of ``store`` (:class:`Forkable`) with every message delivered: when
-    the key's replicas disagree, one read coordinated by its first replica, every
-    message delivered again; the replicas' entries before, the merge of what they
-    held (computed by the checker's rule, from the entries), and their entries
-    after. None when they agree (no stale replica to repair)."""
-    owners = tuple(store.preference_list(table, {pk: key}))
-    text = key_text((key,))
-    twin = store.fork()
-    twin.quiesce()
-    before = {n: _entries(twin, table, n).get(text) for n in owners}
-    if len({_canon(e) for e in before.values()}) <= 1:
-        return None
-    held = [e for e in before.values() if e is not None]
-    merged = _merge_entries(held) if held else None
-    read = twin.submit_at("read-repair-probe", Get(table, {pk: key}), owners[0])
-    twin.quiesce()
-    after = {n: _entries(twin, table, n).get(text) for n in owners}
-    return {"table": table, "key": text, "coordinator": owners[0],
-            "answered": read.status == "ok", "before": before, "merged": merged,
-            "after": after}
-
-
-def read_repair_probes(store: Any, table: str, pk: str) -> list[dict[str, Any]]:
-    """The read-repair probe (on a copy of ``store``) of every key of the suite's key
-    space whose replicas disagree, in key order."""
-    probes = []
-    for key in strategies.KEYS:
-        probe = _read_repair_probe(store, table, pk, key)
-        if probe is not None:
-            probes.append(probe)
-    return probes
-
-
-def twin_sync_observations(store: Any, table: str, nodes: tuple[str, ...]
-                           ) -> list[dict[str, Any]]:
-    """On a copy of ``store`` where the messages in flight were delivered but no
-    timer fired (no retry, no handoff yet): one anti-entropy session between every
-    pair of nodes that share a range, each as the ``anti-entropy`` observation."""
-    twin = store.fork()
-    twin.quiesce()
-    return [sync_session(twin, table, a, b)
-            for i, a in enumerate(nodes) for b in nodes[i + 1:]
-            if shared_ranges(twin, table, a, b)]
-
-
-def hinted_states(store: Any, table: str) -> list[dict[str, Any]]:
-    """Every hinted state the fallbacks of ``store`` hold for ``table``, read from
-    their storage: ``{"fallback", "owner", "key" (key text), "entry"}`` each (empty
-    when the store cannot show its hints)."""
-    if not (isinstance(store, HintSnapshots) and isinstance(store, Topology)):
-        return []
-    return [{"fallback": node, "owner": owner, "key": key_text(key), "entry": entry}
-            for node in store.nodes
-            for (owner, key), entry in sorted(store.hinted(node, table).items(), key=repr)]
-
-
-def hints_observation(store: Any, table: str,
-                      before: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """The ``hints`` observation after settling: ``held``, the hinted states the
-    fallbacks held before settling (``before``, when the caller read them) and still
-    hold now, and ``owners``, each of their owners' entries for those keys now; the
-    store's own count of pending hints is kept as ``pending`` (shown, never
-    judged)."""
-    held = [dict(h) for h in before or ()]
-    for hint in hinted_states(store, table):
-        if hint not in held:
-            held.append(hint)
-    owners: dict[str, dict[str, Any]] = {}
-    for owner in sorted({h["owner"] for h in held}):
-        entries = {key_text(k): v for k, v in store.replica_versions(owner, table).items()}
-        owners[owner] = {h["key"]: entries.get(h["key"]) for h in held if h["owner"] == owner}
-    pending = store.pending_hints() if isinstance(store, HintSnapshots) else 0
-    return {"table": table, "settled": True, "pending": int(pending), "held": held,
-            "owners": owners}
-
-
-def failure_path(target: str) -> Path:
-    """Where a failing example's schedule is written: ``$REPLICHECK_FAILURE_DIR``
-    (else the current directory) / ``replicheck-failure-<target>-<hash>.json``; the
-    same file for the same target, so the last failing example (the minimal one
-    Hypothesis replays) is what it holds."""
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", target).strip("-")[:40] or "store"
-    digest = hashlib.sha256(target.encode()).hexdigest()[:8]
-    folder = Path(os.environ.get(FAILURE_DIR_ENV) or ".")
-    return folder / f"replicheck-failure-{slug}-{digest}.json"
-
-
-def judge_unclaimed(label: str, history: History, descriptor: Descriptor) -> Judgement:
-    """Judge what the store does not claim: ``label`` is a guarantee ID (the
-    linearizability of every read kind and the session guarantees on every read
-    kind; the rest as the store's own checks would) or a weakness the store states
-    (``stale-read`` and the like: the linearizability of every read). An anomaly
-    found is ``observed``. An anomaly column (``lost-update``, ``stale-read``) is
-    judged by its own detector (:func:`judge_anomaly`)."""
-    from replicheck.models.guarantees import ALL_GUARANTEES, ANOMALY_COLUMNS
-
-    if label in ANOMALY_COLUMNS:
-        return judge_anomaly(label, history, timeout=UNCLAIMED_TIMEOUT)
-    guarantee = label if label in ALL_GUARANTEES else "linearizable-strong-reads"
-    if guarantee in ("linearizable-strong-reads", "read-your-writes", "monotonic-reads"):
-        found = judge_guarantee(guarantee, history, _all_reads(descriptor, guarantee),
-                                timeout=UNCLAIMED_TIMEOUT)
-    else:
-        found = judge_guarantee(guarantee, history, descriptor, timeout=UNCLAIMED_TIMEOUT)
-    status = OBSERVED if found.status in (VIOLATED, OBSERVED) else found.status
-    return dc_replace(found, guarantee=label, status=status, claimed=False)
-
-
-def _unclaimed_judgements(history: History, descriptor: Descriptor) -> list[Judgement]:
-    """Every guarantee the store does not claim that the history says something
-    about, judged as an observation: the linearizability of every read and the
-    session guarantees on every read kind, the rest as the store's checks would;
-    then each anomaly column (:func:`judge_anomalies`), whatever the claims."""
-    from replicheck.models.guarantees import GUARANTEES, MECHANISM_PROMISES
-
-    claimed = {c.guarantee for c in descriptor.claims}
-    out = []
-    for guarantee in GUARANTEES + MECHANISM_PROMISES:
-        if guarantee in claimed:
-            continue
-        out.append(judge_unclaimed(guarantee, history, descriptor))
-    return out + judge_anomalies(history, timeout=UNCLAIMED_TIMEOUT)
 
 
 def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
                         target: str | None = None, seed: int = 0
                         ) -> type[RuleBasedStateMachine]:
-    """Machine 2 for the schedulable store ``factory`` builds. Each example runs at
+    """The machine for the schedulable store ``factory`` builds. Each example runs at
     most ``max_steps`` rules, every call recorded as a schedule step (a
     :class:`~replicheck.properties.schedule.ScheduleRecorder` for ``target`` and
     ``seed``); teardown judges every claimed guarantee (and those it can judge that
@@ -617,15 +157,14 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
     carries the replayable schedule, which is also written to a file
     (:func:`failure_path`) that the failure message names with the ``replicheck
     replay`` command."""
-    descriptor, nodes = _probe(factory)
-    table, pk = _pk(descriptor)
+    descriptor, nodes, probe = probe_store(factory)
+    table, pk = descriptor.tables[0].name, descriptor.tables[0].partition_key
     faults = descriptor.has(Capability.FAULTS) and bool(nodes)
     requests = strategies.requests(table, pk,
                                    transactions=descriptor.has(Capability.TRANSACTIONS))
     node_names = nodes or ("none",)
     transactions = descriptor.has(Capability.TRANSACTIONS)
     strong = descriptor.has(Capability.STRONG_READS)
-    probe = factory()
     try:
         direct = bool(nodes) and isinstance(probe, DirectRouting)
         leaders = isinstance(probe, Leadership)
@@ -639,6 +178,7 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
     finally:
         close_store(probe)
     races = tuple(r for r in RACES if transactions or not r.startswith("txn"))
+
     class Concurrency(RuleBasedStateMachine):
         """Concurrent clients under faults; every claimed guarantee holds."""
 
@@ -944,7 +484,7 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
             node = self._replica(key, index)
             lost = [m for m in self.raw.messages_in_flight() if m.src == node]
             for message in lost:
-                self.rec.decide(_drop(message.id))
+                self.rec.decide(Drop(message.id))
 
         @precondition(lambda self: snapshots)
         @rule()
@@ -1028,14 +568,14 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
                 report_example(ExampleReport(PROPERTY, classes=frozenset(self.marked)))
                 return
             if getattr(self, "steers", True):  # a swarmed example does not (search.swarm)
-                _target(float(self.peak), "concurrent operations")
+                steer(float(self.peak), "concurrent operations")
             self._observe_replicas()
             history = self.rec.history()
             judgements = judge_claims(history, descriptor)
-            judgements += _unclaimed_judgements(history, descriptor)
+            judgements += unclaimed_judgements(history, descriptor)
             for judgement in judgements:
                 if judgement.status == OBSERVED:
-                    _observe(descriptor.name, judgement)
+                    note_observation(descriptor.name, judgement)
             seen: dict[str, Counterexample] = {}
             clean = not any(j.status == VIOLATED for j in judgements)
             if clean and "not-linearizable" in descriptor.weaknesses \
@@ -1045,10 +585,10 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
                 # where every claim held: else it is the violation seen again; stale
                 # reads and lost updates have their own detectors (judge_anomalies)
                 every_read = judge_guarantee("linearizable-strong-reads", history,
-                                             _all_reads(descriptor))
+                                             all_reads(descriptor))
                 weakness = "not-linearizable"
                 if every_read.status in (VIOLATED, OBSERVED):
-                    _observe(descriptor.name, every_read, weakness)
+                    note_observation(descriptor.name, every_read, weakness)
                     seen[weakness] = dc_replace(
                         self._counterexample(every_read, history), guarantee=weakness)
             seen.update({j.guarantee: self._counterexample(j, history)
@@ -1057,7 +597,7 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
                 PROPERTY, {j.guarantee: j.status for j in judgements}, seen,
                 {j.guarantee: j.checker for j in judgements}, frozenset(self.marked)))
             failed = sorted((j for j in judgements if j.status == VIOLATED),
-                            key=lambda j: _specificity(j.guarantee))
+                            key=lambda j: specificity(j.guarantee))
             if failed:
                 counterexample = self._counterexample(failed[0], history)
                 message = "claimed guarantee violated:\n" + "\n".join(
@@ -1096,13 +636,13 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
                 return
             if "convergence" in claims and settle:
                 self.raw.settle()
-                observation = _leader_replicas_observation(self.base, table)
+                observation = replicas_of_leaders(self.base, table)
                 if observation is not None:
                     self.raw.steps.append({"observe": "replicas"})
                     self.rec.observe("replicas", observation)
             if claims & {"stream-exactly-once", "stream-item-order"} and isinstance(
                     self.raw, Streaming):
-                self.rec.observe("stream", _stream_observation(self.raw, table))
+                self.rec.observe("stream", stream_observation(self.raw, table, view=False))
 
         def _observe_leaderless(self, claims: set[str]) -> None:
             """Observe the mechanisms of a leaderless store: replicas before settling
@@ -1137,28 +677,3 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
 
     Concurrency.__name__ = Concurrency.__qualname__ = "Concurrency"
     return Concurrency
-
-
-_SPECIFICITY: Final = (
-    "linearizable-conditional-writes", "atomic-transactions", "serializable-transactions",
-    "stream-exactly-once", "stream-item-order", "vector-clock-order",
-    "read-repair-repairs", "hinted-handoff-delivers", "merkle-root-iff-equal",
-    "anti-entropy-exact", "read-your-writes", "monotonic-reads",
-    "linearizable-strong-reads", "convergence")
-
-
-def _specificity(guarantee: str) -> int:
-    """Where ``guarantee`` comes in the order failures are reported: the narrowest
-    check first (a mechanism before the convergence it serves)."""
-    return _SPECIFICITY.index(guarantee) if guarantee in _SPECIFICITY else len(_SPECIFICITY)
-
-
-def _all_reads(descriptor: Descriptor, guarantee: str = "linearizable-strong-reads"
-               ) -> Descriptor:
-    """``descriptor`` as if it claimed ``guarantee`` for every read kind (to judge
-    what the store does not promise: an anomaly there is an observation)."""
-    from dataclasses import replace
-
-    from replicheck.implementation.store import Claim
-
-    return replace(descriptor, claims=(Claim(guarantee, READ_KINDS),))

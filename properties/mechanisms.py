@@ -1,0 +1,218 @@
+"""Observing a store's replication mechanisms from outside: what each replica holds,
+what an anti-entropy session did, what read repair and hinted handoff left behind,
+and the change stream.
+
+Each function reads the store only through the observation surface of
+:mod:`replicheck.implementation.store` (replica snapshots, topology, forks, hint
+snapshots, streams) and returns the JSON-shaped observation the checkers of
+:mod:`replicheck.properties.guarantees` judge: a mechanism is judged on the replicas'
+observed state, never on its own bookkeeping (the store's counts are kept, shown,
+never judged).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from replicheck.implementation.store import (
+    HintSnapshots,
+    Introspectable,
+    Leadership,
+    ReplicaSnapshots,
+    StreamViews,
+    Topology,
+)
+from replicheck.models.items.errors import StoreError
+from replicheck.models.items.requests import Get
+from replicheck.models.items.values import key_text
+from replicheck.properties import strategies
+from replicheck.properties.guarantees import _merge_entries
+
+__all__ = [
+    "canon",
+    "hinted_states",
+    "hints_observation",
+    "leader_replicas_observation",
+    "read_repair_probes",
+    "replicas_of_leaders",
+    "shared_ranges",
+    "stream_observation",
+    "sync_session",
+    "twin_sync_observations",
+]
+
+
+def canon(value: Any) -> str:
+    """``value`` as canonical JSON (sorted keys): equal entries, equal text."""
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def entries(store: Any, table: str, node: str) -> dict[str, Any]:
+    """Replica ``node``'s entries of ``table``, by key text."""
+    return {key_text(k): v for k, v in store.replica_versions(node, table).items()}
+
+
+def leader_replicas_observation(store: Any, table: str) -> dict[str, Any]:
+    """Every replica of ``table`` of a store without Merkle trees, in the form the
+    convergence checker reads: each node's items with their versions, and, when the
+    store says which partition holds a key (``partition_of``, ``partition_replicas``),
+    one range per partition with its keys and replicas (else every node replicates
+    every key)."""
+    schema = store.descriptor.table(table)
+    partitioned = isinstance(store, Leadership)
+    replicas: dict[str, dict[str, Any]] = {}
+    ranges: dict[str, dict[str, Any]] = {}
+    for node in store.replicas():
+        held: dict[str, Any] = {}
+        for key, (item, version) in store.replica_versions(node, table).items():
+            text = key_text(key)
+            held[text] = {"value": item, "version": version}
+            if partitioned:
+                partition = store.partition_of(
+                    table, dict(zip(schema.key_attributes, key, strict=True)))
+                entry = ranges.setdefault(f"p{partition}", {
+                    "keys": [], "replicas": list(store.partition_replicas(partition))})
+                if text not in entry["keys"]:
+                    entry["keys"].append(text)
+        replicas[node] = held
+    observation: dict[str, Any] = {"table": table, "quiescent": True, "replicas": replicas}
+    if partitioned:
+        observation["ranges"] = ranges
+    return observation
+
+
+def replicas_of_leaders(store: Any, table: str) -> dict[str, Any] | None:
+    """Every replica of a leader-mode store (:func:`leader_replicas_observation`:
+    ranges when it says which partition holds a key, else every node replicates every
+    key, as a global table's regions do); None when it cannot show its replicas."""
+    if not (isinstance(store, ReplicaSnapshots) and isinstance(store, Introspectable)):
+        return None
+    return leader_replicas_observation(store, table)
+
+
+def shared_ranges(store: Topology, table: str, a: str, b: str) -> frozenset[str]:
+    """The names of the key ranges of ``table`` that both ``a`` and ``b`` replicate."""
+    return frozenset(r.name for r in store.key_ranges(table)
+                     if a in r.replicas and b in r.replicas)
+
+
+def sync_session(store: Any, table: str, a: str, b: str) -> dict[str, Any]:
+    """One anti-entropy session between ``a`` and ``b``, as an ``anti-entropy``
+    observation: the keys of their shared ranges whose entries differed before it,
+    the keys the store says it repaired in a session that finished (shown, never
+    judged), whether it finished, and ``after``: both replicas' entries of their
+    shared ranges read right after the session (by node, then key text), what
+    ``anti-entropy-exact`` is judged on. Ranges are the store's key-range layout
+    (:class:`Topology`)."""
+    shared = shared_ranges(store, table, a, b)
+
+    def held(node: str) -> dict[str, str]:
+        return {key_text(k): canon(v) for k, v in store.replica_versions(node, table).items()
+                if store.range_of(table, k) in shared}
+
+    first, second = held(a), held(b)
+    differing = sorted(k for k in set(first) | set(second) if first.get(k) != second.get(k))
+    repaired: list[str] = []
+    try:
+        stats = store.anti_entropy(a, b, table)
+        ok, reason = True, ""
+        repaired = sorted(key_text(k) for k in stats.repaired_keys)
+    except StoreError as error:
+        ok, reason = False, str(error)
+    after = {node: {key_text(k): v for k, v in store.replica_versions(node, table).items()
+                    if store.range_of(table, k) in shared} for node in (a, b)}
+    return {"table": table, "initiator": a, "peer": b, "ok": ok, "reason": reason,
+            "differing": differing, "repaired": repaired, "after": after}
+
+
+def twin_sync_observations(store: Any, table: str, nodes: tuple[str, ...]
+                           ) -> list[dict[str, Any]]:
+    """On a copy of ``store`` where the messages in flight were delivered but no
+    timer fired (no retry, no handoff yet): one anti-entropy session between every
+    pair of nodes that share a range, each as the ``anti-entropy`` observation."""
+    twin = store.fork()
+    twin.quiesce()
+    return [sync_session(twin, table, a, b)
+            for i, a in enumerate(nodes) for b in nodes[i + 1:]
+            if shared_ranges(twin, table, a, b)]
+
+
+def _read_repair_probe(store: Any, table: str, pk: str, key: str) -> dict[str, Any] | None:
+    """On a copy of ``store`` (:class:`Forkable`) with every message delivered: when
+    the key's replicas disagree, one read coordinated by its first replica, every
+    message delivered again; the replicas' entries before, the merge of what they
+    held (computed by the checker's rule, from the entries), and their entries
+    after. None when they agree (no stale replica to repair)."""
+    owners = tuple(store.preference_list(table, {pk: key}))
+    text = key_text((key,))
+    twin = store.fork()
+    twin.quiesce()
+    before = {n: entries(twin, table, n).get(text) for n in owners}
+    if len({canon(e) for e in before.values()}) <= 1:
+        return None
+    held = [e for e in before.values() if e is not None]
+    merged = _merge_entries(held) if held else None
+    read = twin.submit_at("read-repair-probe", Get(table, {pk: key}), owners[0])
+    twin.quiesce()
+    after = {n: entries(twin, table, n).get(text) for n in owners}
+    return {"table": table, "key": text, "coordinator": owners[0],
+            "answered": read.status == "ok", "before": before, "merged": merged,
+            "after": after}
+
+
+def read_repair_probes(store: Any, table: str, pk: str) -> list[dict[str, Any]]:
+    """The read-repair probe (on a copy of ``store``) of every key of the suite's key
+    space whose replicas disagree, in key order."""
+    probes = []
+    for key in strategies.KEYS:
+        probe = _read_repair_probe(store, table, pk, key)
+        if probe is not None:
+            probes.append(probe)
+    return probes
+
+
+def hinted_states(store: Any, table: str) -> list[dict[str, Any]]:
+    """Every hinted state the fallbacks of ``store`` hold for ``table``, read from
+    their storage: ``{"fallback", "owner", "key" (key text), "entry"}`` each (empty
+    when the store cannot show its hints)."""
+    if not (isinstance(store, HintSnapshots) and isinstance(store, Topology)):
+        return []
+    return [{"fallback": node, "owner": owner, "key": key_text(key), "entry": entry}
+            for node in store.nodes
+            for (owner, key), entry in sorted(store.hinted(node, table).items(), key=repr)]
+
+
+def hints_observation(store: Any, table: str,
+                      before: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The ``hints`` observation after settling: ``held``, the hinted states the
+    fallbacks held before settling (``before``, when the caller read them) and still
+    hold now, and ``owners``, each of their owners' entries for those keys now; the
+    store's own count of pending hints is kept as ``pending`` (shown, never
+    judged)."""
+    held = [dict(h) for h in before or ()]
+    for hint in hinted_states(store, table):
+        if hint not in held:
+            held.append(hint)
+    owners: dict[str, dict[str, Any]] = {}
+    for owner in sorted({h["owner"] for h in held}):
+        found = entries(store, table, owner)
+        owners[owner] = {h["key"]: found.get(h["key"]) for h in held if h["owner"] == owner}
+    pending = store.pending_hints() if isinstance(store, HintSnapshots) else 0
+    return {"table": table, "settled": True, "pending": int(pending), "held": held,
+            "owners": owners}
+
+
+def stream_observation(store: Any, table: str, *, view: bool = True) -> dict[str, Any]:
+    """The whole retained stream of ``table`` as a ``stream`` observation (the form the
+    stream checker reads), with the table's view type when the store tells it and
+    ``view`` is asked for."""
+    records = [{"table": r.table, "event": r.event, "key": list(r.key),
+                "sequence": r.sequence, "old_image": r.old_image, "new_image": r.new_image}
+               for r in store.stream_records(table)]
+    observation: dict[str, Any] = {"table": table, "records": records, "complete": True}
+    if view and isinstance(store, StreamViews):
+        found = store.stream_view(table)
+        if found is not None:
+            observation["view"] = found
+    return observation
