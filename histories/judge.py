@@ -143,8 +143,12 @@ def spec_for(model: str, history: History) -> SequentialSpec[Any]:
                 '{"type": "observe", "f": "tables", "value": [{"name": ..., '
                 '"partition_key": ..., "sort_key": ...}]}'
             )
+        from replicheck.histories.windows import history_windows
+
         try:
-            return item_store(*schemas_from_json(declared[-1]))
+            windows = history_windows(history)
+            return item_store(*schemas_from_json(declared[-1]), token_window=None
+                              if windows is None else windows.idempotency_token)
         except HistoryError as error:
             raise ModelChoiceError(str(error)) from None
     raise ModelChoiceError(f"model {model!r} has no sequential specification")

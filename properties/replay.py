@@ -216,7 +216,8 @@ class StepRunner:
 
     def __init__(self, store: Any) -> None:
         self.store = store
-        self.rec = RecordingStore(store, Recorder(clock=_clock(store)))
+        self.rec = RecordingStore(store, Recorder(clock=_clock(store)),
+                                  store_time=isinstance(store, TimeControl))
         self.table = store.descriptor.tables[0].name if store.descriptor.tables else None
         self.anti_entropy = False
         self.hinted: list[dict[str, Any]] = []

@@ -11,7 +11,6 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from replicheck.histories.formats.jsonl import dumps_jsonl
-from replicheck.histories.recorder import Recorder
 from replicheck.implementation.presets import preset
 from replicheck.implementation.reference.leader import state as leader_state
 from replicheck.implementation.reference.leader import stream as leader_stream
@@ -95,8 +94,7 @@ def test_a_recorded_jump_replays_to_the_same_history() -> None:
     for byte, and simulated time passed the jump."""
     store = build_store("dynamodb")
     recorder = ScheduleRecorder(store, "dynamodb")
-    rec = RecordingStore(recorder, Recorder(
-        clock=lambda: round(store.now() * 1_000_000_000)))
+    rec = RecordingStore(recorder)  # the store's time, and its windows declared
 
     def run(client: str, request: Any) -> Any:
         handle = rec.submit(client, request)

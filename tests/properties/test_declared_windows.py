@@ -1,0 +1,100 @@
+"""Checkers judge client request tokens and stream records against the windows the
+store declares: a token reused after its window is a new request, a stream record
+older than the retention window may be gone; inside the windows nothing changes."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from replicheck.histories.history import History
+from replicheck.implementation.presets import preset
+from replicheck.implementation.reference.leader import state as leader_state
+from replicheck.models.items.requests import Get, Put, Request, TransactWrite, Update
+from replicheck.properties.guarantees import judge_guarantee
+from replicheck.properties.recording import RecordingStore
+from replicheck.properties.schedule import fair_decision
+
+T = "items"
+
+
+def run(rec: RecordingStore, client: str, request: Request) -> Any:
+    """Submit ``request`` and take fair decisions until it completes."""
+    handle = rec.submit(client, request)
+    for _ in range(5000):
+        if handle.done:
+            break
+        decision = fair_decision(rec.store)
+        assert decision is not None
+        rec.decide(decision)
+    assert handle.done
+    return handle
+
+
+def increment(key: str, token: str) -> TransactWrite:
+    return TransactWrite((Update(T, {"pk": key}, "SET n = if_not_exists(n, :zero) + :one",
+                                 values={":zero": Decimal(0), ":one": Decimal(1)}),),
+                         token=token)
+
+
+def token_history(gap: float, same_body: bool) -> tuple[History, Any]:
+    """A tokened transaction, ``gap`` seconds of time passing, the same token again
+    (the same body, or a put of another item), then strong reads of both items."""
+    store = preset("dynamodb")
+    rec = RecordingStore(store)
+    first = increment("k0", "tok")
+    assert run(rec, "c0", first).status == "ok"
+    store.advance(gap)
+    again = first if same_body else TransactWrite((Put(T, {"pk": "k1", "v": "x"}),),
+                                                  token="tok")
+    retry = run(rec, "c0", again)
+    run(rec, "c0", Get(T, {"pk": "k0"}, consistent=True))
+    run(rec, "c0", Get(T, {"pk": "k1"}, consistent=True))
+    return rec.history(), retry
+
+
+GUARANTEES = ("serializable-transactions", "linearizable-strong-reads")
+
+
+def judged(history: History) -> dict[str, str]:
+    descriptor = preset("dynamodb").descriptor
+    return {g: judge_guarantee(g, history, descriptor).status for g in GUARANTEES}
+
+
+def test_a_token_reused_with_another_body_after_its_window_is_a_new_request() -> None:
+    history, retry = token_history(700.0, same_body=False)
+    assert retry.status == "ok"  # the store forgot the token: the put applied
+    assert judged(history) == {g: "holds" for g in GUARANTEES}
+
+
+def test_the_same_body_after_the_window_applies_again() -> None:
+    history, retry = token_history(700.0, same_body=True)
+    assert retry.status == "ok"
+    reads = [op for op in history.operations if op.f == "get-strong"]
+    assert reads[0].output["item"]["n"] == {"N": "2"}  # applied twice: once per window
+    assert judged(history) == {g: "holds" for g in GUARANTEES}
+
+
+def forget_tokens_after(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    """A mutant store: it forgets client request tokens ``seconds`` after their
+    transaction committed, though it declares the 600 s window."""
+    monkeypatch.setattr(leader_state.TokenRecord, "live",
+                        lambda self, now: now - self.time < seconds)
+
+
+@pytest.mark.parametrize("same_body", [True, False])
+def test_a_token_forgotten_inside_its_window_is_still_a_violation(
+        monkeypatch: pytest.MonkeyPatch, same_body: bool) -> None:
+    forget_tokens_after(monkeypatch, 300.0)
+    history, retry = token_history(400.0, same_body=same_body)
+    assert retry.status == "ok"  # applied again, where DynamoDB replays or refuses it
+    assert judged(history)["serializable-transactions"] == "violated"
+
+
+def test_inside_the_window_the_correct_store_holds() -> None:
+    for same_body in (True, False):
+        history, retry = token_history(400.0, same_body=same_body)
+        assert retry.status == ("ok" if same_body else "error")  # a mismatch
+        assert judged(history) == {g: "holds" for g in GUARANTEES}
