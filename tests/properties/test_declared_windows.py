@@ -14,6 +14,7 @@ from replicheck.implementation.presets import preset
 from replicheck.implementation.reference.leader import state as leader_state
 from replicheck.models.items.requests import Get, Put, Request, TransactWrite, Update
 from replicheck.properties.guarantees import judge_guarantee
+from replicheck.properties.mechanisms import stream_observation
 from replicheck.properties.recording import RecordingStore
 from replicheck.properties.schedule import fair_decision
 
@@ -98,3 +99,43 @@ def test_inside_the_window_the_correct_store_holds() -> None:
         history, retry = token_history(400.0, same_body=same_body)
         assert retry.status == ("ok" if same_body else "error")  # a mismatch
         assert judged(history) == {g: "holds" for g in GUARANTEES}
+
+
+# -- stream retention --------------------------------------------------------------------
+
+STREAMS = ("stream-exactly-once", "stream-item-order")
+DAY = 86_400.0
+
+
+def stream_history(gap: float, keep: Any = None) -> History:
+    """Two puts of one item and one of another, ``gap`` seconds of time passing, a put
+    of the first item again, then the stream observed (through ``keep``, which may
+    drop records, when given)."""
+    store = preset("dynamodb")
+    rec = RecordingStore(store)
+    for key, value in (("k0", "a"), ("k0", "b"), ("k1", "c")):
+        assert run(rec, "c0", Put(T, {"pk": key, "v": value})).status == "ok"
+    store.advance(gap)
+    assert run(rec, "c0", Put(T, {"pk": "k0", "v": "d"})).status == "ok"
+    observation = stream_observation(store, T)
+    if keep is not None:
+        observation["records"] = [r for r in observation["records"] if keep(r)]
+    rec.observe("stream", observation)
+    return rec.history()
+
+
+def stream_judged(history: History) -> dict[str, str]:
+    descriptor = preset("dynamodb").descriptor
+    return {g: judge_guarantee(g, history, descriptor).status for g in STREAMS}
+
+
+def test_records_aged_out_past_retention_are_not_missing() -> None:
+    history = stream_history(DAY + 60.0)
+    stream = [r for r in history.observations if r.f == "stream"][-1].value
+    assert [r["new_image"]["v"] for r in stream["records"]] == ["d"]  # the rest aged out
+    assert stream_judged(history) == {g: "holds" for g in STREAMS}
+
+
+def test_a_record_dropped_well_inside_retention_is_still_missing() -> None:
+    history = stream_history(DAY / 2, keep=lambda r: r["new_image"]["v"] != "b")
+    assert stream_judged(history)["stream-exactly-once"] == "violated"
