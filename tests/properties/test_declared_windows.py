@@ -4,12 +4,13 @@ older than the retention window may be gone; inside the windows nothing changes.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from replicheck.histories.history import History
+from replicheck.histories.history import History, Record, pair
 from replicheck.implementation.presets import preset
 from replicheck.implementation.reference.leader import state as leader_state
 from replicheck.models.items.requests import Get, Put, Request, TransactWrite, Update
@@ -43,6 +44,12 @@ def increment(key: str, token: str) -> TransactWrite:
 def token_history(gap: float, same_body: bool) -> tuple[History, Any]:
     """A tokened transaction, ``gap`` seconds of time passing, the same token again
     (the same body, or a put of another item), then strong reads of both items."""
+    rec, retry = token_recording(gap, same_body)
+    return rec.history(), retry
+
+
+def token_recording(gap: float, same_body: bool) -> tuple[RecordingStore, Any]:
+    """:func:`token_history`'s recording."""
     store = preset("dynamodb")
     rec = RecordingStore(store)
     first = increment("k0", "tok")
@@ -53,7 +60,7 @@ def token_history(gap: float, same_body: bool) -> tuple[History, Any]:
     retry = run(rec, "c0", again)
     run(rec, "c0", Get(T, {"pk": "k0"}, consistent=True))
     run(rec, "c0", Get(T, {"pk": "k1"}, consistent=True))
-    return rec.history(), retry
+    return rec, retry
 
 
 GUARANTEES = ("serializable-transactions", "linearizable-strong-reads")
@@ -76,6 +83,36 @@ def test_the_same_body_after_the_window_applies_again() -> None:
     reads = [op for op in history.operations if op.f == "get-strong"]
     assert reads[0].output["item"]["n"] == {"N": "2"}  # applied twice: once per window
     assert judged(history) == {g: "holds" for g in GUARANTEES}
+
+
+def retimed(records: tuple[Record, ...], times: dict[int, float]) -> History:
+    """The history of ``records`` with the records at the given indexes at other
+    times (seconds), every later record no earlier than them."""
+    out = []
+    floor = 0
+    for record in records:
+        time = round(times[record.index] * 1e9) if record.index in times else record.time
+        floor = max(floor, time or 0)
+        out.append(replace(record, time=floor))
+    return pair(out)
+
+
+@pytest.mark.parametrize("same_body", [True, False])
+def test_where_the_first_use_may_or_may_not_be_forgotten_both_answers_hold(
+        same_body: bool) -> None:
+    """The same recorded answers (the retry applied anew) under other times: the
+    first transaction took until 150 s, the retry came at 700 s: its effect may be
+    less than the window after the first's, or not; either answer holds. Had the
+    retry come at 599 s, the token was surely remembered: a violation."""
+    rec, retry = token_recording(700.0, same_body)
+    assert retry.status == "ok"
+    records = rec.recorder.records()
+    ops = rec.history().operations
+    first_done, retry_call, retry_done = ops[0].ret, ops[1].call, ops[1].ret
+    assert first_done is not None and retry_done is not None
+    assert judged(retimed(records, {first_done: 150.0})) == {g: "holds" for g in GUARANTEES}
+    surely_remembered = retimed(records, {retry_call: 599.0, retry_done: 599.0})
+    assert judged(surely_remembered)["serializable-transactions"] == "violated"
 
 
 def forget_tokens_after(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
