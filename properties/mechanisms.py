@@ -26,8 +26,7 @@ from replicheck.implementation.store import (
 from replicheck.models.items.errors import StoreError
 from replicheck.models.items.requests import Get
 from replicheck.models.items.values import key_text
-from replicheck.properties import strategies
-from replicheck.properties.guarantees import _merge_entries
+from replicheck.properties.guarantees import _merge_entries, _reflects_entry
 
 __all__ = [
     "canon",
@@ -138,37 +137,87 @@ def twin_sync_observations(store: Any, table: str, nodes: tuple[str, ...]
             if shared_ranges(twin, table, a, b)]
 
 
-def _read_repair_probe(store: Any, table: str, pk: str, key: str) -> dict[str, Any] | None:
-    """On a copy of ``store`` (:class:`Forkable`) with every message delivered: when
-    the key's replicas disagree, one read coordinated by its first replica, every
-    message delivered again; the replicas' entries before, the merge of what they
-    held (computed by the checker's rule, from the entries), and their entries
-    after. None when they agree (no stale replica to repair)."""
-    owners = tuple(store.preference_list(table, {pk: key}))
-    text = key_text((key,))
+READ_REPAIR_PROBE_LIMIT = 12
+"""The most read-repair probe reads one observation makes (each on its own copy of the
+store: a fork is a deep copy): enough for the stale replicas of several disagreeing
+keys."""
+
+
+def _request_key(store: Any, table: str, pk: str, key: tuple[Any, ...]) -> dict[str, Any]:
+    """The request key (attribute -> value) of the key tuple ``key``."""
+    try:
+        attributes = tuple(store.descriptor.table(table).key_attributes)
+    except (AttributeError, KeyError):
+        attributes = (pk,)
+    return dict(zip(attributes, key, strict=False))
+
+
+def _disagreements(twin: Any, table: str, pk: str) -> list[dict[str, Any]]:
+    """Every key of ``table`` some node of ``twin`` holds whose replicas disagree, in
+    key order: its request key, owners, the replicas' entries, the merge of what they
+    held (the checker's rule) and the replicas that do not hold the merge (stalest
+    first: a replica holding nothing, then in preference order)."""
+    held: dict[str, tuple[Any, ...]] = {}
+    for node in twin.nodes:
+        for key in twin.replica_versions(node, table):
+            held.setdefault(key_text(key), tuple(key))
+    found = []
+    for text in sorted(held):
+        request_key = _request_key(twin, table, pk, held[text])
+        owners = tuple(twin.preference_list(table, request_key))
+        before = {n: entries(twin, table, n).get(text) for n in owners}
+        if len({canon(e) for e in before.values()}) <= 1:
+            continue
+        merged = _merge_entries([e for e in before.values() if e is not None])
+        stale = [n for n in owners if before[n] is None] + [
+            n for n in owners
+            if before[n] is not None and not _reflects_entry(before[n], merged)]
+        found.append({"key": text, "request_key": request_key, "owners": owners,
+                      "before": before, "merged": merged, "stale": stale})
+    return found
+
+
+def _probe_plan(found: list[dict[str, Any]], limit: int) -> list[tuple[dict[str, Any], str]]:
+    """Which read to make of which disagreeing key, at most ``limit``: first the
+    stalest replica of every key as coordinator (a coordinator holding the merge
+    cannot show a repair that forgets it), then each key's other stale replicas, then
+    its first replica, in key order within each round."""
+    rounds: list[list[tuple[dict[str, Any], str]]] = [[], [], []]
+    for disagreement in found:
+        stale = disagreement["stale"]
+        if stale:
+            rounds[0].append((disagreement, stale[0]))
+        rounds[1].extend((disagreement, node) for node in stale[1:])
+        first = disagreement["owners"][0]
+        if first not in stale:
+            rounds[2].append((disagreement, first))
+    return [probe for row in rounds for probe in row][:limit]
+
+
+def read_repair_probes(store: Any, table: str, pk: str,
+                       limit: int = READ_REPAIR_PROBE_LIMIT) -> list[dict[str, Any]]:
+    """Read repair observed on copies of ``store`` (:class:`Forkable`) with every
+    message delivered: for every key any replica holds whose replicas disagree, reads
+    coordinated by its replicas (the plan of :func:`_probe_plan`, at most ``limit``),
+    each on its own copy, every message delivered again after it. Each is a
+    ``read-repair`` observation: the key, the coordinator, whether the read was
+    answered, the replicas' entries before, the merge of what they held (computed by
+    the checker's rule, from the entries), and their entries after. In key order."""
     twin = store.fork()
     twin.quiesce()
-    before = {n: entries(twin, table, n).get(text) for n in owners}
-    if len({canon(e) for e in before.values()}) <= 1:
-        return None
-    held = [e for e in before.values() if e is not None]
-    merged = _merge_entries(held) if held else None
-    read = twin.submit_at("read-repair-probe", Get(table, {pk: key}), owners[0])
-    twin.quiesce()
-    after = {n: entries(twin, table, n).get(text) for n in owners}
-    return {"table": table, "key": text, "coordinator": owners[0],
-            "answered": read.status == "ok", "before": before, "merged": merged,
-            "after": after}
-
-
-def read_repair_probes(store: Any, table: str, pk: str) -> list[dict[str, Any]]:
-    """The read-repair probe (on a copy of ``store``) of every key of the suite's key
-    space whose replicas disagree, in key order."""
     probes = []
-    for key in strategies.KEYS:
-        probe = _read_repair_probe(store, table, pk, key)
-        if probe is not None:
-            probes.append(probe)
+    for disagreement, coordinator in sorted(
+            _probe_plan(_disagreements(twin, table, pk), limit),
+            key=lambda probe: (probe[0]["key"], probe[1])):
+        copy = twin.fork()
+        read = copy.submit_at("read-repair-probe", Get(table, disagreement["request_key"]),
+                              coordinator)
+        copy.quiesce()
+        text = disagreement["key"]
+        after = {n: entries(copy, table, n).get(text) for n in disagreement["owners"]}
+        probes.append({"table": table, "key": text, "coordinator": coordinator,
+                       "answered": read.status == "ok", "before": disagreement["before"],
+                       "merged": disagreement["merged"], "after": after})
     return probes
 
 

@@ -16,9 +16,10 @@ from typing import Any
 from replicheck.implementation.reference.leaderless.antientropy import SyncEngine, state_bytes
 from replicheck.implementation.reference.leaderless.node import (
     LeaderlessNode,
+    Operation,
     hint_order,
 )
-from replicheck.implementation.reference.leaderless.presets import dynamo_lww
+from replicheck.implementation.reference.leaderless.presets import dynamo_lww, dynamo_quorum
 from replicheck.implementation.reference.leaderless.ring import merkle_key
 from replicheck.implementation.reference.leaderless.storage import KeyTuple, ReplicaStorage
 from replicheck.implementation.reference.leaderless.store import LeaderlessStore
@@ -32,6 +33,7 @@ __all__ = [
     "anti_entropy_misses_peer_only_keys",
     "hint_sent_to_first_replica",
     "merkle_tree_misses_overwrites",
+    "read_repair_sends_coordinator_state",
     "tombstone_purged_at_once",
 ]
 
@@ -205,3 +207,32 @@ class _PurgingNode(LeaderlessNode):
 def tombstone_purged_at_once(seed: int = 0) -> LeaderlessStore:
     """``dynamo-lww`` whose replicas drop a delete's tombstone as soon as they store it."""
     return _with_storage(dynamo_lww(seed), _PurgingNode, _PurgingStorage)
+
+
+class _OwnStateRepairNode(LeaderlessNode):
+    """Read repair sends the coordinator's own state to the replicas that answered
+    differently, and leaves the coordinator as it was."""
+
+    def _read_repair(self, op: Operation) -> None:
+        own = op.replies.get(self.id)
+        if own is None:
+            super()._read_repair(op)
+            return
+        for node in op.owners:
+            if node == self.id or node not in op.replies or op.replies[node] == own:
+                continue
+            self.stats["read_repairs"] += 1
+            # THE BUG: the coordinator's own version, not the merge of the replies
+            self.send(node, "repair", (op.table, op.key, own))
+
+
+def read_repair_sends_coordinator_state(seed: int = 0) -> LeaderlessStore:
+    """``dynamo-quorum`` whose read repair pushes the coordinator's own version to the
+    replicas that answered differently, instead of the merge of the replies, and does
+    not repair the coordinator (replicas merge what they receive, so only a stale
+    coordinator stays stale). Caught by ``read-repair-repairs`` on a probe read
+    coordinated by a stale replica of a disagreeing key."""
+    store = dynamo_quorum(seed)
+    for node in store.node_endpoints.values():
+        node.__class__ = _OwnStateRepairNode
+    return store
