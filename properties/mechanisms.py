@@ -16,10 +16,12 @@ import json
 from typing import Any
 
 from replicheck.implementation.store import (
+    Forkable,
     HintSnapshots,
     Introspectable,
     Leadership,
     ReplicaSnapshots,
+    Settling,
     StreamViews,
     Topology,
 )
@@ -27,9 +29,11 @@ from replicheck.models.items.errors import StoreError
 from replicheck.models.items.requests import Get
 from replicheck.models.items.values import key_text
 from replicheck.properties.guarantees import _merge_entries, _reflects_entry
+from replicheck.properties.provenance import version_names
 
 __all__ = [
     "canon",
+    "handoff_twin",
     "hinted_states",
     "hints_observation",
     "leader_replicas_observation",
@@ -250,6 +254,41 @@ def hints_observation(store: Any, table: str,
     pending = store.pending_hints() if isinstance(store, HintSnapshots) else 0
     return {"table": table, "settled": True, "pending": int(pending), "held": held,
             "owners": owners}
+
+
+def handoff_twin(store: Any, table: str) -> dict[str, Any] | None:
+    """Hinted handoff observed on a copy of ``store`` (:class:`Forkable`) where every
+    message in flight was delivered first (so every request that reached a
+    coordinator has been coordinated): a ``hints`` observation of that copy settled
+    (the hinted states its fallbacks held before settling, their owners' entries
+    after) with ``versions``: by key text, every version any replica or fallback of
+    the copy held for each hinted key before settling (named by
+    :func:`~replicheck.properties.provenance.version_names`).
+    Settling only fires timers (handoff, retries, repair) and delivers what they
+    send, so it moves versions, and a version an owner holds afterwards that nobody
+    held before came from a coordination still running, or was invented (a hint
+    restamped on its way). None when the store cannot show its hints or fork, or
+    the copy's fallbacks hold no hint."""
+    if not (isinstance(store, HintSnapshots) and isinstance(store, Topology)
+            and isinstance(store, Forkable) and isinstance(store, Settling)):
+        return None
+    twin = store.fork()
+    twin.quiesce()
+    held = hinted_states(twin, table)
+    if not held:
+        return None
+    keys = {h["key"] for h in held}
+    versions: dict[str, set[str]] = {key: set() for key in keys}
+    for node in twin.nodes:
+        for key, entry in entries(twin, table, node).items():
+            if key in keys:
+                versions[key] |= version_names(entry)
+    for hint in held:
+        versions[hint["key"]] |= version_names(hint["entry"])
+    twin.settle()
+    observation = hints_observation(twin, table, held)
+    observation["versions"] = {key: sorted(found) for key, found in sorted(versions.items())}
+    return observation
 
 
 def stream_observation(store: Any, table: str, *, view: bool = True) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from replicheck.models.merkle import Key
 __all__ = [
     "anti_entropy_ignores_pull",
     "anti_entropy_misses_peer_only_keys",
+    "hint_replayed_with_fresh_timestamp",
     "hint_sent_to_first_replica",
     "merkle_tree_misses_overwrites",
     "read_repair_sends_coordinator_state",
@@ -160,6 +161,29 @@ def hint_sent_to_first_replica(seed: int = 0) -> LeaderlessStore:
 
 
 # -- deletes --------------------------------------------------------------------------------
+
+
+class _RestampingHintNode(LeaderlessNode):
+    """Hands a hinted last-writer-wins state off under a fresh timestamp of its own."""
+
+    def on_timer(self, timer: Timer) -> None:
+        if timer.name == "handoff":
+            for hint, state in list(self.hints.items()):
+                if isinstance(state, Stamped):
+                    # THE BUG: the replay is stamped as a new write at delivery time
+                    self.hints[hint] = Stamped(state.value, self.timestamp(), self.id)
+        super().on_timer(timer)
+
+
+def hint_replayed_with_fresh_timestamp(seed: int = 0) -> LeaderlessStore:
+    """``dynamo-lww`` whose fallbacks restamp hints when they hand them off: a hinted
+    write replayed after a newer write to the key overwrites it. Caught by
+    ``hinted-handoff-delivers`` on a copy of the store settled apart: the owner ends
+    up holding a version that no replica or fallback held before settling."""
+    store = dynamo_lww(seed)
+    for node in store.node_endpoints.values():
+        node.__class__ = _RestampingHintNode
+    return store
 
 
 def _tombstone(state: State) -> bool:
