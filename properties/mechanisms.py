@@ -20,7 +20,9 @@ from replicheck.implementation.store import (
     HintSnapshots,
     Introspectable,
     Leadership,
+    MessageControl,
     ReplicaSnapshots,
+    Schedulable,
     Settling,
     StreamViews,
     Topology,
@@ -268,7 +270,10 @@ def handoff_twin(store: Any, table: str) -> dict[str, Any] | None:
     send, so it moves versions, and a version an owner holds afterwards that nobody
     held before came from a coordination still running, or was invented (a hint
     restamped on its way). None when the store cannot show its hints or fork, or
-    the copy's fallbacks hold no hint."""
+    the copy's fallbacks hold no hint. When the copy can be stepped, ``dropped``
+    records each hinted state its fallback let go of, with its owner's entry read at
+    that moment (:func:`_until_handed_off`): a fallback drops a hint once its owner
+    has it, so the owner must hold it then, whatever repairs it later."""
     if not (isinstance(store, HintSnapshots) and isinstance(store, Topology)
             and isinstance(store, Forkable) and isinstance(store, Settling)):
         return None
@@ -285,10 +290,48 @@ def handoff_twin(store: Any, table: str) -> dict[str, Any] | None:
                 versions[key] |= version_names(entry)
     for hint in held:
         versions[hint["key"]] |= version_names(hint["entry"])
+    dropped = _until_handed_off(twin, table, held)
     twin.settle()
     observation = hints_observation(twin, table, held)
     observation["versions"] = {key: sorted(found) for key, found in sorted(versions.items())}
+    if dropped is not None:
+        observation["dropped"] = dropped
     return observation
+
+
+HANDOFF_STEPS = 5_000
+"""The most fair decisions :func:`_until_handed_off` takes before it stops watching."""
+
+
+def _until_handed_off(twin: Any, table: str, held: list[dict[str, Any]]
+                      ) -> list[dict[str, Any]] | None:
+    """Take the fair policy's decisions on ``twin`` (:class:`MessageControl`,
+    :class:`Schedulable`) until its fallbacks hold no hint, nothing is left to do or
+    :data:`HANDOFF_STEPS` were taken; each time a fallback lets go of a hinted state
+    it held, read its owner's entry for the key right then, before anything else
+    (anti-entropy, read repair) can bring it there: ``{"fallback", "owner", "key",
+    "entry" (the hinted state), "owner_entry"}`` each. None when the store cannot be
+    stepped."""
+    if not (isinstance(twin, MessageControl) and isinstance(twin, Schedulable)):
+        return None
+    watched = {(h["fallback"], h["owner"], h["key"]): h["entry"] for h in held}
+    dropped: list[dict[str, Any]] = []
+    for _ in range(HANDOFF_STEPS):
+        if not watched:
+            break
+        decision = twin.default_decision()
+        if decision is None:
+            break
+        twin.decide(decision)
+        now = {(h["fallback"], h["owner"], h["key"]): h["entry"]
+               for h in hinted_states(twin, table)}
+        for hint in [h for h in watched if h not in now]:
+            fallback, owner, key = hint
+            dropped.append({"fallback": fallback, "owner": owner, "key": key,
+                            "entry": watched.pop(hint),
+                            "owner_entry": entries(twin, table, owner).get(key)})
+        watched.update((h, e) for h, e in now.items() if h in watched)
+    return dropped
 
 
 def stream_observation(store: Any, table: str, *, view: bool = True) -> dict[str, Any]:
