@@ -69,6 +69,7 @@ from replicheck.properties.guarantees import (
 )
 from replicheck.properties.mechanisms import (
     canon,
+    handoff_twin,
     hinted_states,
     hints_observation,
     read_repair_probes,
@@ -663,9 +664,13 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
                 for session in twin_sync_observations(self.base, table, nodes):
                     self.rec.observe("anti-entropy", session)
             hinted = hinted_states(self.base, table)
+            twin = (handoff_twin(self.base, table)
+                    if "hinted-handoff-delivers" in claims else None)
             self.raw.settle()
             if "hinted-handoff-delivers" in claims and isinstance(self.base, HintSnapshots):
                 self.raw.steps.append({"observe": "hints"})
+                if twin is not None:
+                    self.rec.observe("hints", twin)
                 self.rec.observe("hints", hints_observation(self.base, table, hinted))
             if anti_entropy:
                 for i, a in enumerate(nodes):
