@@ -87,6 +87,7 @@ from replicheck.properties.guarantees import (
     judge_guarantee,
 )
 from replicheck.properties.outcomes import Counterexample
+from replicheck.properties.own_execute import check_own_execute, own_execute_twin
 from replicheck.properties.recording import RecordingStore
 from replicheck.properties.replicas import (
     fair_step,
@@ -284,7 +285,10 @@ def conformance_machine(factory: Callable[[], Store], *, target: str | None = No
             kind = request_kind(request)
             self.sent.append(f"{CONFORMANCE_CLIENT} sends "
                              f"{request_text(request, self.schemas)}")
+            twin = own_execute_twin(self.raw)
             actual = _outcome(lambda: self.store.execute(request, CONFORMANCE_CLIENT))
+            if twin is not None:
+                check_own_execute(twin, request, actual, _outcome)
             if actual[0] == "error" and actual[1] == "Indeterminate":
                 self.lost = True  # the model can no longer know the state
                 return
