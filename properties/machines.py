@@ -86,6 +86,7 @@ from replicheck.properties.guarantees import (
     judge_claims,
     judge_guarantee,
 )
+from replicheck.properties.liveness import record_availability
 from replicheck.properties.outcomes import Counterexample
 from replicheck.properties.own_execute import check_own_execute, own_execute_twin
 from replicheck.properties.recording import RecordingStore
@@ -1033,6 +1034,7 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
                 return
             _target(float(self.peak), "concurrent operations")
             self._observe_replicas()
+            record_availability(self.base, self.rec, self.raw.steps, table, pk)
             history = self.rec.history()
             judgements = judge_claims(history, descriptor)
             judgements += _unclaimed_judgements(history, descriptor)
