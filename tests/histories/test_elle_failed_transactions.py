@@ -100,3 +100,15 @@ def test_a_mismatched_transaction_whose_write_is_seen_is_an_aborted_read() -> No
     for judged in (serializable(h), read_atomic(h)):
         assert judged[0] is False and "G1a" in judged[1]
 
+
+
+def test_a_mismatch_while_another_body_held_the_token_is_the_store_s_matter() -> None:
+    # the other request held the token while running, then was cancelled: no
+    # committed request explains the mismatch, but the store may refuse a held token
+    h = (Builder()
+         .invoke(0, tw(put("k0", 1, condition="attribute_exists(pk)"), token="t"))
+         .invoke(1, tw(put("k0", 2), token="t"))
+         .complete(1, IdempotentParameterMismatch("held"))
+         .complete(0, TransactionCanceled((CCF,)))
+         .history())
+    assert serializable(h)[0] is True

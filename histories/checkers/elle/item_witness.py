@@ -253,14 +253,25 @@ def explained_failures(inf: ItemInference) -> tuple[int, ...]:
     after any transaction: it writes nothing) must be one where the model answers it
     with that error (a same-token retry of a committed transaction, for one, is
     answered as the first was: never cancelled). A cancellation for a conflict, a
-    throttle or a timeout is the store's own matter, not the model's."""
+    throttle or a timeout is the store's own matter, not the model's; so is a mismatch
+    when any other request of the history (whatever its outcome: a store may refuse
+    a token another request holds while that one is still running) uses its token."""
+    from replicheck.models.items.operations import fingerprint
+
+    bodies: dict[str, set[Any]] = {}
+    for request in inf.requests:
+        if isinstance(request, TransactWrite) and request.token is not None:
+            bodies.setdefault(request.token, set()).add(fingerprint(request))
     out = []
     for v, failure in enumerate(inf.failures):
-        if failure is None or not isinstance(inf.requests[v], TransactWrite):
+        request = inf.requests[v]
+        if failure is None or not isinstance(request, TransactWrite):
             continue
-        if failure.code == "IdempotentParameterMismatch" or (
-                failure.code == "TransactionCanceled" and failure.reasons
-                and set(failure.reasons) <= {"None", "ConditionalCheckFailed"}):
+        if failure.code == "IdempotentParameterMismatch":
+            if request.token is None or len(bodies.get(request.token, ())) <= 1:
+                out.append(v)
+        elif (failure.code == "TransactionCanceled" and failure.reasons
+              and set(failure.reasons) <= {"None", "ConditionalCheckFailed"}):
             out.append(v)
     return tuple(out)
 
