@@ -88,12 +88,21 @@ OBSERVATION: Final = "availability"
 CHECKER: Final = "requests answered with one replica of each partition cut off"
 """What decides the promise (a report cell names it)."""
 
-MAX_DECISIONS: Final = 200_000
+MAX_DECISIONS: Final = 50_000
 """The most fair decisions the probe takes for its requests to complete (the store's
 client timeout ends each well before)."""
 
+MAX_SECONDS: Final = 10.0
+"""The most simulated time the probe runs for its requests to complete (the store's
+client timeout ends each well before; a request still pending then was not
+answered)."""
+
 MAX_TXN_DECISIONS: Final = 2_000
 """The most fair decisions the transaction probe follows its transaction for."""
+
+MAX_TXN_CUTS: Final = 3
+"""The most moments (the latest first) the transaction probe cuts the participant
+off at."""
 
 TXN_CLIENT: Final = "availability-txn"
 """The client of the transaction probe."""
@@ -163,7 +172,8 @@ def _probe_partition(twin: Any, table: str, pk: str, partition: int,
                 sent.append((entry, twin.submit_at(client, request, strangers[0])))
     start = twin.now()
     taken = 0
-    while taken < MAX_DECISIONS and not all(h.done for _, h in sent):
+    while taken < MAX_DECISIONS and not all(h.done for _, h in sent) \
+            and twin.now() - start <= MAX_SECONDS:
         decision = _fair(twin)
         if decision is None:
             break
@@ -228,7 +238,7 @@ def _probe_transaction(store: Any, table: str, pk: str, by_partition: dict[int, 
     entry = {"home": home, "participant": other, "cut": list(alone), "key": key,
              "partner": partner}
     out = []
-    for taken, after in reversed(cuts):  # the latest cut first: the likeliest to commit
+    for taken, after in list(reversed(cuts))[:MAX_TXN_CUTS]:  # the latest: likeliest to commit
         out.append({**entry, "after": after, **_cut_after(
             store.fork(), request, taken, alone, nodes, table, pk, key, value)})
         if out[-1]["committed"]:
@@ -259,10 +269,11 @@ def _cut_after(twin: Any, request: TransactWrite, taken: int, alone: tuple[str, 
 
 
 def _run(twin: Any, until: Any, most: int) -> None:
-    """Fair decisions on ``twin`` until ``until()`` holds, ``most`` were taken, or
-    nothing is left to decide."""
+    """Fair decisions on ``twin`` until ``until()`` holds, ``most`` were taken,
+    :data:`MAX_SECONDS` of simulated time passed, or nothing is left to decide."""
+    end = twin.now() + MAX_SECONDS
     for _ in range(most):
-        if until():
+        if until() or twin.now() > end:
             return
         decision = _fair(twin)
         if decision is None:
