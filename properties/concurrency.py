@@ -67,6 +67,7 @@ from replicheck.properties.guarantees import (
     judge_claims,
     judge_guarantee,
 )
+from replicheck.properties.liveness import record_availability
 from replicheck.properties.mechanisms import (
     canon,
     handoff_twin,
@@ -571,6 +572,7 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
             if getattr(self, "steers", True):  # a swarmed example does not (search.swarm)
                 steer(float(self.peak), "concurrent operations")
             self._observe_replicas()
+            record_availability(self.base, self.rec, self.raw.steps, table, pk)
             history = self.rec.history()
             judgements = judge_claims(history, descriptor)
             judgements += unclaimed_judgements(history, descriptor)
