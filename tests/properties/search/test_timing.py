@@ -259,7 +259,7 @@ def test_stream_records_dropped_before_their_retention_are_caught(
     monkeypatch.setattr(leader_stream, "STREAM_RETENTION_SECONDS", 3600.0)
     search(concurrency_machine(lambda: preset("dynamodb"), target="dynamodb"), 40, tmp_path)
     with pytest.raises(GuaranteeViolation) as raised:
-        search(machine("dynamodb"), 40, tmp_path)
+        search(machine("dynamodb"), 100, tmp_path)
     assert "stream-exactly-once" in raised.value.guarantees
     (written,) = tmp_path.glob("replicheck-failure-dynamodb-*.json")
     assert replay(load(written)).exit_status == 1
