@@ -137,21 +137,21 @@ def _replicas(factory: Callable[[], Any], target: str | None, seed: int
               ) -> type[RuleBasedStateMachine]:
     from replicheck.properties.replicas import replicas_machine
 
-    return replicas_machine(factory, target)
+    return replicas_machine(factory, target, seed)
 
 
 def _streams(factory: Callable[[], Any], target: str | None, seed: int
              ) -> type[RuleBasedStateMachine]:
     from replicheck.properties.streams import streams_machine
 
-    return streams_machine(factory, target)
+    return streams_machine(factory, target, seed)
 
 
 def _clocks(factory: Callable[[], Any], target: str | None, seed: int
             ) -> type[RuleBasedStateMachine]:
     from replicheck.properties.clocks import clocks_machine
 
-    return clocks_machine(factory, target)
+    return clocks_machine(factory, target, seed)
 
 
 PROPERTIES: tuple[Property, ...] = (
