@@ -386,7 +386,9 @@ class FaultInjectable(Protocol):
     """``faults``: the failures the suite may inject."""
 
     def partition(self, groups: Iterable[Iterable[str]]) -> None:
-        """Cut the network so only nodes within one group talk."""
+        """Cut the network: two nodes talk when some group holds both (groups may
+        overlap, e.g. a ring of pairs or two halves sharing a bridge node, so
+        reachability need not be transitive); a node in no group talks to all."""
         ...
 
     def heal(self) -> None:

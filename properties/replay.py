@@ -246,8 +246,20 @@ class StepRunner:
             store.crash(body)
         elif kind == "restart":
             store.restart(body)
+        elif kind == "pause":
+            store.pause(body)
+        elif kind == "resume":
+            store.resume(body)
         elif kind == "skew":
             store.skew_clock(body[0], float(body[1]))
+        elif kind in ("advance", "run_for"):
+            if not isinstance(store, TimeControl):
+                raise ValueError(f"{store.descriptor.name} has no simulated clock to "
+                                 f"{kind.replace('_', ' ')} (TimeControl)")
+            if kind == "advance":
+                store.advance(float(body))
+            else:
+                store.run_for(float(body))
         elif kind == "anti_entropy":
             self.anti_entropy = True
             if _ranged(store):  # what the session differed on and repaired

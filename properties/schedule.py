@@ -18,7 +18,11 @@ File format (UTF-8 JSON, one object)::
        {"heal": {}},
        {"crash": "n1"},
        {"restart": "n1"},
+       {"pause": "n2"},
+       {"resume": "n2"},
        {"skew": ["n2", 0.5]},
+       {"advance": 600.5},
+       {"run_for": 2.0},
        {"anti_entropy": ["n1", "n2", "items"]},
        {"settle": {}},
        {"run": {}},
@@ -49,8 +53,17 @@ File format (UTF-8 JSON, one object)::
     - ``decide``: one scheduler decision, ``{"deliver": id}``, ``{"drop": id}``,
       ``{"duplicate": id}`` or ``{"fire": id}`` (message or timer ids, as the
       simulation numbers them);
-    - ``partition``: a list of groups of node names; ``heal``: ``{}``;
-      ``crash``/``restart``: a node name; ``skew``: ``[node, seconds]``;
+    - ``partition``: a list of groups of node names (two nodes talk when some group
+      holds both; groups may overlap, e.g. a ring or a bridge); ``heal``: ``{}``;
+      ``crash``/``restart``: a node name; ``pause``/``resume``: a node name (the
+      store's ``pause``: the node keeps its state, receives nothing and fires no
+      timer until resumed); ``skew``: ``[node, seconds]``;
+    - ``advance``: a positive number of seconds: global time jumps forward that much
+      and nothing runs (:meth:`~replicheck.implementation.store.TimeControl.advance`:
+      every timer due meanwhile fires late, when decided); ``run_for``: a positive
+      number of seconds: the store's own fair steps until that much time has passed
+      (:meth:`~replicheck.implementation.store.TimeControl.run_for`; the decisions it
+      takes are not listed, the store's determinism replays them);
     - ``anti_entropy``: ``[a, b, table]`` (one Merkle sync);
     - ``settle``: ``{}`` or ``{"seconds": S}`` (the store's ``settle``: fair
       decisions until quiet);
@@ -83,7 +96,7 @@ step per line).
 
 Recording a schedule
     :class:`ScheduleRecorder` wraps a schedulable store and appends every call it
-    forwards (``submit``, ``decide``, the faults, ``anti_entropy``,
+    forwards (``submit``, ``decide``, the faults, ``advance``, ``run_for``, ``anti_entropy``,
     ``anti_entropy_round``, ``settle``, ``replicas_observation``, ``stream_records``);
     any other attribute is the wrapped store's. A machine that builds its store as
     ``ScheduleRecorder(factory(), target, seed)`` (and drives everything through it)
@@ -106,6 +119,7 @@ Recording a schedule
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -159,8 +173,9 @@ __all__ = [
 SCHEMA: Final = 1
 """The schedule format's version."""
 
-STEP_KINDS: Final = ("submit", "decide", "partition", "heal", "crash", "restart", "skew",
-                     "anti_entropy", "settle", "run", "burst", "observe")
+STEP_KINDS: Final = ("submit", "decide", "partition", "heal", "crash", "restart", "pause",
+                     "resume", "skew", "advance", "run_for", "anti_entropy", "settle", "run",
+                     "burst", "observe")
 """Every step kind, in the order the module docstring lists them."""
 
 OBSERVATIONS: Final = ("replicas", "stream", "snapshot", "hints", "read-repair",
@@ -278,12 +293,17 @@ def check_step(step: Any) -> dict[str, Any]:
     elif kind == "heal":
         if body != {}:
             raise ValueError(f"heal is {_show(body)}; expected {{}}")
-    elif kind in ("crash", "restart"):
+    elif kind in ("crash", "restart", "pause", "resume"):
         _string(body, kind)
     elif kind == "skew":
         if not (isinstance(body, list) and len(body) == 2 and isinstance(body[0], str)
                 and isinstance(body[1], int | float) and not isinstance(body[1], bool)):
             raise ValueError(f"skew is {_show(body)}; expected [node, seconds]")
+    elif kind in ("advance", "run_for"):
+        if not (isinstance(body, int | float) and not isinstance(body, bool) and body > 0
+                and math.isfinite(body)):
+            raise ValueError(f"{kind} is {_show(body)}; expected a positive number of "
+                             "seconds")
     elif kind == "anti_entropy":
         if not (isinstance(body, list) and len(body) == 3
                 and all(isinstance(x, str) for x in body)):
@@ -626,10 +646,32 @@ class ScheduleRecorder:
         self.steps.append({"restart": node})
         self.store.restart(node)
 
+    def pause(self, node: str) -> None:
+        """Record and forward a pause."""
+        self.steps.append({"pause": node})
+        self.store.pause(node)
+
+    def resume(self, node: str) -> None:
+        """Record and forward a resume."""
+        self.steps.append({"resume": node})
+        self.store.resume(node)
+
     def skew_clock(self, node: str, seconds: float) -> None:
         """Record and forward a clock skew."""
         self.steps.append({"skew": [node, seconds]})
         self.store.skew_clock(node, seconds)
+
+    def advance(self, seconds: float) -> None:
+        """Record and forward a jump of global time (``advance``)."""
+        self.steps.append({"advance": seconds})
+        self.store.advance(seconds)
+
+    def run_for(self, seconds: float) -> int:
+        """Record and forward the store's own fair steps for ``seconds`` of simulated
+        time (``run_for``); how many it took."""
+        self.steps.append({"run_for": seconds})
+        taken: int = self.store.run_for(seconds)
+        return taken
 
     def anti_entropy(self, a: str, b: str, table: str) -> Any:
         """Record and forward one Merkle sync."""
@@ -791,8 +833,16 @@ def describe_step(step: Mapping[str, Any], detail: str | None = None,
         return "heal the partition"
     if kind in ("crash", "restart"):
         return f"{kind} {body}"
+    if kind == "pause":
+        return f"pause {body} (frozen: it receives nothing, fires no timer)"
+    if kind == "resume":
+        return f"resume {body}"
     if kind == "skew":
         return f"skew {body[0]}'s clock by {body[1]:+g} s"
+    if kind == "advance":
+        return f"time jumps {body:g} s forward (timers due meanwhile fire late)"
+    if kind == "run_for":
+        return f"run the store for {body:g} s of simulated time"
     if kind == "anti_entropy":
         return f"anti-entropy {body[0]} <-> {body[1]} on {body[2]}"
     if kind == "settle":

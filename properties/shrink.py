@@ -13,15 +13,16 @@ How
     teardown does after any example: when the store injects faults, drop every message the
     partition left in flight (a partition drops packets, it does not queue them:
     delivered after the heal they would change the run) and heal; restart every node
-    the kept steps left crashed, ``{"run": {}}`` (fair decisions until every
-    operation completed), then the teardown's mechanism steps (``settle``,
-    ``anti_entropy``, ``observe``) in their order, and the ``observe`` steps the
-    claims need and the store can show (replicas for ``convergence``, the stream
-    for the stream guarantees). The messages to drop are the candidate's own, found
-    when it is run to point its decisions (below). A candidate *fails* when its replay judges the
-    counterexample's guarantee violated (for a guarantee or stated weakness the store
-    does not claim, an observation: when the anomaly is observed again); a replay the
-    store refuses (a ScheduleError) or that crashes does not fail.
+    the kept steps left crashed and resume every node they left paused,
+    ``{"run": {}}`` (fair decisions until every operation completed), then the
+    teardown's mechanism steps (``settle``, ``anti_entropy``, ``observe``) in their
+    order, and the ``observe`` steps the claims need and the store can show
+    (replicas for ``convergence``, the stream for the stream guarantees). The messages
+    to drop are the candidate's own, found when it is run to point its decisions
+    (below). A candidate *fails* when its replay judges the counterexample's
+    guarantee violated (for a guarantee or stated weakness the store does not claim,
+    an observation: when the anomaly is observed again); a replay the store refuses
+    (a ScheduleError) or that crashes does not fail.
 
     Decision ids shift when steps go (the simulation numbers messages and timers in
     the order they are made), so each recorded decision is first given a signature
@@ -149,20 +150,26 @@ def canonical_epilogue(kept: Sequence[Mapping[str, Any]], teardown: Sequence[Map
     properties' teardown ends an example: with ``faults``, a drop of every message of
     ``cut_off`` (the ids of the messages the partition keeps from their destination
     once ``kept`` ran, :func:`cut_off_messages`) then heal; a restart of every node
-    ``kept`` left crashed, ``{"run": {}}``, the ``settle``/``anti_entropy``/``observe``
-    steps of the original ``teardown`` in order, and the ``observations`` the claims
-    need (:func:`~replicheck.properties.schedule.claimed_observations`) still
-    missing."""
+    ``kept`` left crashed and a resume of every node it left paused, ``{"run": {}}``,
+    the ``settle``/``anti_entropy``/``observe`` steps of the original ``teardown`` in
+    order, and the ``observations`` the claims need
+    (:func:`~replicheck.properties.schedule.claimed_observations`) still missing."""
     crashed: list[str] = []
+    paused: list[str] = []
     for step in kept:
         kind = _kind(step)
         if kind == "crash" and step[kind] not in crashed:
             crashed.append(step[kind])
         elif kind == "restart" and step[kind] in crashed:
             crashed.remove(step[kind])
+        elif kind == "pause" and step[kind] not in paused:
+            paused.append(step[kind])
+        elif kind == "resume" and step[kind] in paused:
+            paused.remove(step[kind])
     out: list[Step] = [{"decide": {"drop": i}} for i in cut_off] + [{"heal": {}}] \
         if faults else []
     out += [{"restart": node} for node in crashed]
+    out += [{"resume": node} for node in paused]
     out.append({"run": {}})
     out += [dict(s) for s in teardown if _kind(s) in _MECHANISM_STEPS]
     observed = {s["observe"] for s in out if _kind(s) == "observe"}

@@ -319,8 +319,9 @@ class Simulation:
     # -- faults -------------------------------------------------------------------------
 
     def partition(self, groups: Iterable[Iterable[str]]) -> None:
-        """Split the network: endpoints in different groups cannot reach each other;
-        endpoints in no group (clients) reach everyone."""
+        """Split the network: two endpoints reach each other when some group holds
+        both (groups may overlap: a ring, a bridge; reachability is then not
+        transitive); endpoints in no group (clients) reach everyone."""
         self.groups = tuple(frozenset(g) for g in groups)
         self._note(f"partition {[sorted(g) for g in self.groups]}")
 

@@ -177,3 +177,23 @@ def test_random_schedules_converge_and_keep_acknowledged_writes(data: st.DataObj
             done: Any = handle.request
             key = (done.item if isinstance(done, Put) else done.key)["pk"]
             assert held[(key,)][1] >= handle.meta["version"]
+
+
+def test_a_client_reaches_only_its_own_regions_nodes() -> None:
+    """A client that sends a request straight to a node of another region has left
+    its region, where read-your-writes is not promised: the store refuses it (a
+    ValidationError, nothing sent), and serves it at a node of the client's region."""
+    store = global_tables()
+    assert store.region_of("c0") == "r1"
+    store.partition([["r1-n1", "r1-n2", "r1-n3", "r1-router"],
+                     ["r2-n1", "r2-n2", "r2-n3", "r2-router"]])
+    run(store, "c0", Put("items", {"pk": "k1", "v": "v1"}))
+    before = store.messages_in_flight()
+    refused = store.submit_at("c0", Get("items", {"pk": "k1"}, consistent=True), "r2-n1")
+    assert refused.status == "error"
+    assert "outside client 'c0'" in str(refused.error)
+    assert store.messages_in_flight() == before
+    local = store.submit_at("c0", Get("items", {"pk": "k1"}, consistent=True), "r1-n1")
+    store.run_until_done(local)
+    assert local.status == "ok"
+    assert local.response is not None and local.response.item == {"pk": "k1", "v": "v1"}

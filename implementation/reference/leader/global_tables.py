@@ -42,7 +42,7 @@ from replicheck.implementation.reference.leader.store import (
 )
 from replicheck.implementation.reference.leader.stream import stream_records
 from replicheck.implementation.reference.leader.validation import validate_request
-from replicheck.implementation.store import Claim, Descriptor, KeyRange, StreamRecord
+from replicheck.implementation.store import Claim, Descriptor, Handle, KeyRange, StreamRecord
 from replicheck.models.items.errors import ValidationError
 from replicheck.models.items.operations import KeyTuple
 from replicheck.models.items.requests import Item, Request, TableSchema
@@ -152,6 +152,23 @@ class GlobalTablesStore(SimulatedStore):
     def coordinator(self, client: str, request: Request) -> str:
         """The request router of the client's region."""
         return self.regions[self.region_of(client)].config.router
+
+    def submit_at(self, client: str, request: Request, node: str,
+                  context: Mapping[str, int] | None = None) -> Handle:
+        """Start ``request`` for ``client`` at ``node`` of the client's own region (a
+        client reaches its region's endpoint only: the guarantees held for a client
+        are those of a client that stays in its region). A node of another region
+        completes the handle at once with a ValidationError, nothing sent."""
+        self._known(node)
+        region = self.region_of(client)
+        if node not in self.region_nodes(region):
+            handle = Handle(client, request)
+            handle.status = "error"
+            handle.error = ValidationError(
+                f"node {node!r} is outside client {client!r}'s region {region!r}: a "
+                "client reaches its own region's nodes only", what="Endpoint")
+            return handle
+        return super().submit_at(client, request, node, context)
 
     def validate(self, request: Request) -> None:
         """DynamoDB's static input checks (see ``leader.validation``)."""

@@ -2,9 +2,11 @@
 
 Coordinator role. A node that receives a client ``request`` for a key it replicates
 coordinates it (for a key it does not replicate it forwards the request to the key's
-first replica). Every operation has a deadline (``coordinator_timeout``); one that
-has not gathered its quorum by then answers ``Indeterminate`` — a write may still
-have been stored on some replicas.
+first replica), once: it logs durably each (client, request id) it takes, and a copy
+of a request delivered again (a duplicate on the wire) is ignored. Every operation
+has a deadline (``coordinator_timeout``); one that has not gathered its quorum by
+then answers ``Indeterminate`` — a write may still have been stored on some
+replicas.
 
 - *Reads* (``Get``) merge the replies of ``r`` replicas (the coordinator's own state
   counts as one) and answer the merged state's item. With read repair, the
@@ -145,6 +147,7 @@ class LeaderlessNode(Endpoint):
         self.incarnation = 0
         self.sequence = 0
         self.last_timestamp: int | None = None
+        self.taken: set[tuple[str, int]] = set()
         self.handoff_timer: Timer | None = None
         self.stats: dict[str, int] = {
             "coordinated": 0, "read_repairs": 0, "hinted_writes": 0, "handoffs": 0,
@@ -264,12 +267,14 @@ class LeaderlessNode(Endpoint):
         self.hints = {}
         self.handoff_timer = None
         self.last_timestamp = None
+        self.taken = set()
 
     def recover(self) -> None:
         recovered = replay(self.cluster, self.durable)
         self.storage = recovered.storage
         self.hints = recovered.hints
         self.last_timestamp = recovered.last_timestamp
+        self.taken = recovered.taken
         self.incarnation = recovered.incarnation + 1
         self.log(("boot", self.incarnation))
         self._arm_handoff()
@@ -288,6 +293,10 @@ class LeaderlessNode(Endpoint):
         if self.id not in owners:
             self.send(owners[0], "forward", (client, rid, request, context))
             return
+        if (client, rid) in self.taken:
+            return  # a copy of a request already taken: it is applied once
+        self.taken.add((client, rid))
+        self.log(("taken", client, rid))
         self.sequence += 1
         self.stats["coordinated"] += 1
         op = Operation((self.incarnation, self.sequence), client, rid, request, table, key,

@@ -9,10 +9,12 @@ The durable log is a list of plain tuples, appended before a change is acknowled
 - ``("hint", owner, table, key, state)``: the hinted state held for ``owner``
   became ``state``; ``("unhint", owner, table, key)``: handed off, dropped;
 - ``("ts", t)``: the highest last-writer-wins timestamp the node has given out;
-- ``("boot", n)``: the node started its ``n``-th incarnation.
+- ``("boot", n)``: the node started its ``n``-th incarnation;
+- ``("taken", client, rid)``: the node coordinates client ``client``'s request
+  ``rid`` (a copy of it delivered again is not coordinated again).
 
 Replaying the log in order gives back exactly the storage, the hints, the timestamp
-high-water mark and the incarnation the node had logged.
+high-water mark, the incarnation and the requests taken the node had logged.
 """
 
 from __future__ import annotations
@@ -108,11 +110,12 @@ class Recovered:
     hints: dict[HintKey, State] = field(default_factory=dict)
     last_timestamp: int | None = None
     incarnation: int = 0
+    taken: set[tuple[str, int]] = field(default_factory=set)
 
 
 def replay(cluster: Cluster, log: Iterable[Any]) -> Recovered:
-    """Rebuild a node's storage, hints, timestamp high-water mark and incarnation
-    from its durable log (see the module docstring)."""
+    """Rebuild a node's storage, hints, timestamp high-water mark, incarnation and
+    requests taken from its durable log (see the module docstring)."""
     storage = ReplicaStorage(cluster)
     latest: dict[str, dict[KeyTuple, State]] = {t: {} for t in cluster.tables}
     out = Recovered(storage)
@@ -132,6 +135,8 @@ def replay(cluster: Cluster, log: Iterable[Any]) -> Recovered:
                 out.last_timestamp, entry[1])
         elif kind == "boot":
             out.incarnation = max(out.incarnation, entry[1])
+        elif kind == "taken":
+            out.taken.add((entry[1], entry[2]))
         else:  # pragma: no cover - the node writes only the kinds above
             raise ValueError(f"unknown durable log entry {entry!r}")
     for table, rows in latest.items():
