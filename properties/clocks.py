@@ -27,12 +27,13 @@ disagree.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from replicheck.histories.items import request_from_json
 from replicheck.implementation.store import (
     AntiEntropy,
     Capability,
@@ -45,17 +46,23 @@ from replicheck.implementation.store import (
     Store,
     Topology,
 )
-from replicheck.models.items.requests import Get, Put
+from replicheck.models.items.requests import Get, Put, TransactWrite, request_kind
 from replicheck.models.items.values import key_text
 from replicheck.models.items.wording import request_text
 from replicheck.properties import strategies
 from replicheck.properties.driving import CLIENTS, steer
-from replicheck.properties.guarantees import OBSERVED, VIOLATED, Judgement, judge_guarantee
+from replicheck.properties.guarantees import (
+    OBSERVED,
+    READ_KINDS,
+    VIOLATED,
+    Judgement,
+    judge_guarantee,
+)
 from replicheck.properties.mechanisms import shared_ranges, sync_session
 from replicheck.properties.scheduled import Setup, probe, scheduled_machine
 from replicheck.properties.suite import require_surface
 
-__all__ = ["CLOCKS_PROPERTY", "clock_problems", "clocks_machine"]
+__all__ = ["CLOCKS_PROPERTY", "clock_problems", "clocks_machine", "foreign_keys"]
 
 CLOCKS_PROPERTY: Final = "vector-clocks-and-siblings"
 """The suite property this module checks."""
@@ -118,16 +125,52 @@ def clock_problems(node: str, key: str, before: Any, after: Any,
     return problems
 
 
-def clocks_machine(factory: Callable[[], Store], target: str | None = None, seed: int = 0
-                   ) -> type[RuleBasedStateMachine]:
+def foreign_keys(steps: Sequence[Mapping[str, Any]], pk: str) -> set[str] | None:
+    """The keys written by the submissions among ``steps`` (schedule steps) whose
+    causal context the property does not know: every write except its own puts sent
+    with a context (recorded with ``context``), such as an update a coordinator
+    applies with its own context, or the writes of a fault-search rule. None when
+    some such write's keys cannot be told."""
+    keys: set[str] = set()
+    for step in steps:
+        ((kind, body),) = step.items()
+        if kind == "burst" and isinstance(body, Mapping):
+            request = request_from_json(body["request"], "put")
+        elif kind == "submit" and isinstance(body, Mapping) and "context" not in body:
+            request = request_from_json(body["request"], body.get("kind"))
+        else:
+            continue
+        if request_kind(request) in READ_KINDS:
+            continue
+        actions = request.actions if isinstance(request, TransactWrite) else (request,)
+        for action in actions:
+            item = action.item if isinstance(action, Put) else getattr(action, "key", None)
+            if not isinstance(item, Mapping) or pk not in item:
+                return None
+            keys.add(str(item[pk]))
+    return keys
+
+
+def _seen_all(before: Any, superseded: Mapping[str, int]) -> dict[str, int]:
+    """``superseded`` joined with every dot ``before`` holds: what a write of unknown
+    context may have seen (it may supersede any sibling held)."""
+    joined = dict(superseded)
+    for replica, counter in _dots(before):
+        joined[replica] = max(joined.get(replica, 0), counter)
+    return joined
+
+
+def clocks_machine(factory: Callable[[], Store], target: str | None = None, seed: int = 0,
+                   *, search: bool = False) -> type[RuleBasedStateMachine]:
     """The clock property's machine for the store ``factory`` builds (schedulable, with
     ``versions`` and replica introspection; see the module docstring); ``target`` and
     ``seed`` name the store. Fails with
     :class:`~replicheck.properties.examples.GuaranteeViolation` when a replica's clock
-    goes backwards, a concurrent write is dropped, or a superseded sibling is kept."""
+    goes backwards, a concurrent write is dropped, or a superseded sibling is kept.
+    With ``search``, it draws every fault-search rule class too."""
     setup = probe(CLOCKS_PROPERTY, factory, target, seed, lambda store: require_surface(
         store, CLOCKS_PROPERTY, MessageControl, Settling, Topology, PreferenceLists,
-        ReplicaSnapshots, DirectRouting))
+        ReplicaSnapshots, DirectRouting), search=search)
     table, pk, nodes = setup.table, setup.pk, setup.nodes
     anti_entropy = setup.descriptor.has(Capability.ANTI_ENTROPY) and setup.offers(
         AntiEntropy)
@@ -146,6 +189,8 @@ def clocks_machine(factory: Callable[[], Store], target: str | None = None, seed
             self.superseded: dict[str, dict[str, int]] = {}
             self.held: dict[tuple[str, str], Any] = {}
             self.most_siblings = 0
+            self.foreign: set[str] | None = set()
+            self.scanned = 0
 
         def judge(self) -> None:
             self.raw.settle()
@@ -306,8 +351,13 @@ def _replica_rules(setup: Setup, anti_entropy: bool) -> type:
         @invariant()
         def clocks_only_grow(self: Any) -> None:
             """Every replica's context only grows, a sibling leaves only when a write
-            saw it, and no superseded sibling is held."""
+            saw it, and no superseded sibling is held. A key written with a context
+            the property does not know (:func:`foreign_keys`) may lose any sibling."""
             problems: list[str] = []
+            if self.foreign is not None:
+                found = foreign_keys(self.raw.steps[self.scanned:], setup.pk)
+                self.foreign = None if found is None else self.foreign | found
+            self.scanned = len(self.raw.steps)
             for node in nodes:
                 entries = {key_text(k): v
                            for k, v in self.raw.replica_versions(node, table).items()}
@@ -315,9 +365,11 @@ def _replica_rules(setup: Setup, anti_entropy: bool) -> type:
                     before, after = self.held.get((node, text)), entries.get(text)
                     if after == before:
                         continue
-                    key = json.loads(text) if text.startswith('"') else text
-                    problems += clock_problems(node, text, before, after,
-                                               self.superseded.get(str(key), {}))
+                    key = str(json.loads(text) if text.startswith('"') else text)
+                    superseded = self.superseded.get(key, {})
+                    if self.foreign is None or key in self.foreign:
+                        superseded = _seen_all(before, superseded)
+                    problems += clock_problems(node, text, before, after, superseded)
                     self.held[(node, text)] = after
                     if isinstance(after, Mapping):
                         self.most_siblings = max(self.most_siblings,

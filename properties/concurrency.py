@@ -114,7 +114,7 @@ def _target_divergence(observation: dict[str, Any]) -> None:
 
 
 def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
-                        target: str | None = None, seed: int = 0
+                        target: str | None = None, seed: int = 0, search: bool = False
                         ) -> type[RuleBasedStateMachine]:
     """The concurrency property's machine for the schedulable store ``factory`` builds
     (``max_steps``, the most rules an example runs, is the runner's setting). Every
@@ -126,8 +126,9 @@ def concurrency_machine(factory: Callable[[], Store], *, max_steps: int = 30,
     counterexample when a claimed guarantee is violated. With a ``target``, the
     counterexample carries the replayable schedule, which is also written to a file
     (:func:`~replicheck.properties.verdicts.failure_path`) that the failure message
-    names with the ``replicheck replay`` command."""
-    setup = probe(PROPERTY, factory, target, seed)
+    names with the ``replicheck replay`` command. With ``search``, it draws every
+    fault-search rule class too (:data:`~replicheck.properties.scheduled.SEARCH_RULES`)."""
+    setup = probe(PROPERTY, factory, target, seed, search=search)
 
     bases = (_request_rules(setup), _transaction_rules(setup), _routing_rules(setup),
              _mechanism_rules(setup), ConcurrencyJudging, scheduled_machine(setup))

@@ -65,15 +65,16 @@ MAX_SYNC_ROUNDS: Final = 3
 """The most anti-entropy rounds teardown runs (a correct store is quiet after one)."""
 
 
-def replicas_machine(factory: Callable[[], Store], target: str | None = None, seed: int = 0
-                     ) -> type[RuleBasedStateMachine]:
+def replicas_machine(factory: Callable[[], Store], target: str | None = None, seed: int = 0,
+                     *, search: bool = False) -> type[RuleBasedStateMachine]:
     """The replica property's machine for the schedulable store ``factory`` builds (see
     the module docstring); ``target`` and ``seed`` name the store. Fails with
     :class:`GuaranteeViolation` when ``merkle-root-iff-equal`` breaks at any step, or
-    ``convergence`` / ``anti-entropy-exact`` after healing and anti-entropy."""
+    ``convergence`` / ``anti-entropy-exact`` after healing and anti-entropy. With
+    ``search``, it draws every fault-search rule class too."""
     setup = probe(CONVERGENCE_PROPERTY, factory, target, seed, lambda store: require_surface(
         store, CONVERGENCE_PROPERTY, MessageControl, Settling, Topology,
-        (RangeSnapshots, ReplicaSnapshots)))
+        (RangeSnapshots, ReplicaSnapshots)), search=search)
     surface = setup.surface
     merkle = surface.snapshots and setup.descriptor.has(Capability.ANTI_ENTROPY)
     anti_entropy = merkle and setup.offers(AntiEntropy) and surface.owners

@@ -65,7 +65,12 @@ from replicheck.properties.schedule import (
     describe_teardown,
     write_schedule_on_failure,
 )
-from replicheck.properties.search.driver import Surface, probe_surface
+from replicheck.properties.search.driver import RuleClass, Surface, probe_surface
+from replicheck.properties.search.layout import layout_rules
+from replicheck.properties.search.messages import message_rules
+from replicheck.properties.search.nemesis import nemesis_rules
+from replicheck.properties.search.retries import retry_rules
+from replicheck.properties.search.timing import timing_rules
 from replicheck.properties.verdicts import (
     StepLog,
     Verdicts,
@@ -73,7 +78,14 @@ from replicheck.properties.verdicts import (
     label_clients,
 )
 
-__all__ = ["OPTIONAL_RULES", "Scheduled", "Setup", "probe", "scheduled_machine"]
+__all__ = ["OPTIONAL_RULES", "SEARCH_RULES", "Scheduled", "Setup", "probe",
+           "scheduled_machine"]
+
+SEARCH_RULES: Final[tuple[RuleClass, ...]] = (nemesis_rules, message_rules, timing_rules,
+                                              retry_rules, layout_rules)
+"""The fault-search rule classes of :mod:`replicheck.properties.search` a scheduled
+property draws when built with ``search`` (each rule's precondition says whether it
+applies to the store)."""
 
 SKEWS: Final = (-2.0, -0.5, 0.5, 2.0)
 """The clock skews, in seconds, the ``skew`` rule chooses from."""
@@ -95,6 +107,8 @@ class Setup:
     surface: Surface
     protocols: frozenset[type] = frozenset()
     """The protocols of :mod:`replicheck.implementation.store` the store offers."""
+    search: tuple[RuleClass, ...] = ()
+    """The fault-search rule classes the property's machine draws."""
 
     def offers(self, protocol: type) -> bool:
         """Whether the store implements ``protocol``."""
@@ -124,10 +138,11 @@ class Setup:
 
 
 def probe(name: str, factory: Callable[[], Store], target: str | None = None, seed: int = 0,
-          check: Callable[[Any], None] | None = None) -> Setup:
+          check: Callable[[Any], None] | None = None, *, search: bool = False) -> Setup:
     """The :class:`Setup` of property ``name`` for the store ``factory`` builds (one
     store built, looked at and closed; ``check``, when given, may refuse it first,
-    e.g. with :class:`~replicheck.properties.suite.NotApplicable`)."""
+    e.g. with :class:`~replicheck.properties.suite.NotApplicable`); with ``search``,
+    the property draws every fault-search rule class (:data:`SEARCH_RULES`)."""
     descriptor, nodes, store = probe_store(factory)
     try:
         if check is not None:
@@ -136,7 +151,8 @@ def probe(name: str, factory: Callable[[], Store], target: str | None = None, se
         protocols = frozenset(p for p in _PROTOCOLS if isinstance(store, p))
     finally:
         close_store(store)
-    return Setup(name, factory, target, seed, descriptor, nodes, surface, protocols)
+    return Setup(name, factory, target, seed, descriptor, nodes, surface, protocols,
+                 SEARCH_RULES if search else ())
 
 
 _PROTOCOLS: Final = (*{p for group in SURFACE.values() for p in group}, AntiEntropy,
@@ -176,6 +192,7 @@ class Scheduled(RuleBasedStateMachine):
         self.rules_run = 0
         self.teardown_at: int | None = None
         self.log = StepLog()
+        self.logged_upto = 0
         self.verdicts = Verdicts(setup.name, self.log, build=self.counterexample,
                                  note=self.failure_note, list_steps=self.logged)
 
@@ -186,8 +203,17 @@ class Scheduled(RuleBasedStateMachine):
         return True
 
     def mark(self, name: str) -> None:
-        """Note that rule class ``name`` acted in this example."""
+        """Note that rule class ``name`` acted in this example; a property that logs
+        its steps logs what the class did since the last step logged (the schedule
+        steps it recorded, summed up: ``nemesis-split: partition ..., deliver 3
+        messages``)."""
         self.marked.add(name)
+        if not self.logged:
+            return
+        taken = [s for s in self.raw.steps[self.logged_upto:] if "observe" not in s]
+        summary = describe_teardown(taken).removeprefix("then: ")
+        self.log.add(f"{name}: {summary}", sum(1 for s in taken if "decide" in s))
+        self.logged_upto = len(self.raw.steps)
 
     def idle(self, wanted: str) -> str | None:
         """A client with nothing in flight, from ``wanted`` on; None when all busy."""
@@ -253,6 +279,7 @@ class Scheduled(RuleBasedStateMachine):
         property logs its steps), and the decisions it took."""
         if self.logged:
             self.log.add(text(), decisions)
+            self.logged_upto = len(self.raw.steps)
 
     # -- the common rules ---------------------------------------------------------------
 
@@ -396,10 +423,11 @@ def scheduled_machine(setup: Setup, rules: tuple[str, ...] = OPTIONAL_RULES
                       ) -> type[Scheduled]:
     """The base class of a scheduled property's machine for ``setup``: a
     :class:`Scheduled` with the common rules, crash among them (its nodes are the
-    store's), plus the optional fault ``rules`` named (of :data:`OPTIONAL_RULES`)."""
+    store's), the optional fault ``rules`` named (of :data:`OPTIONAL_RULES`), and the
+    fault-search rule classes of ``setup.search`` built for the store's surface."""
     node_names = setup.node_names
     nodes = setup.nodes
-    mixins: list[type] = []
+    mixins: list[type] = [make(setup.surface) for make in setup.search]
 
     class Crash:
         @precondition(lambda self: self.setup.faults)

@@ -45,13 +45,14 @@ STREAMS_PROPERTY: Final = "stream-exactly-once-in-order"
 """The suite property this module checks."""
 
 
-def streams_machine(factory: Callable[[], Store], target: str | None = None, seed: int = 0
-                    ) -> type[RuleBasedStateMachine]:
+def streams_machine(factory: Callable[[], Store], target: str | None = None, seed: int = 0,
+                    *, search: bool = False) -> type[RuleBasedStateMachine]:
     """The stream property's machine for the schedulable, streaming store ``factory``
     builds (see the module docstring); ``target`` and ``seed`` name the store. Fails
     with :class:`~replicheck.properties.examples.GuaranteeViolation` when the stream
-    misses, repeats, invents or reorders a record the store claims it would not."""
-    setup = probe(STREAMS_PROPERTY, factory, target, seed)
+    misses, repeats, invents or reorders a record the store claims it would not. With
+    ``search``, it draws every fault-search rule class too."""
+    setup = probe(STREAMS_PROPERTY, factory, target, seed, search=search)
 
     bases = (_write_rules(setup), _failover_rules(setup), scheduled_machine(setup, rules=()))
 

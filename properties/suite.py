@@ -19,11 +19,17 @@ from hypothesis.stateful import RuleBasedStateMachine
 
 from replicheck.implementation.store import Descriptor, protocol_members
 
-__all__ = ["PROPERTIES", "STEPS", "NotApplicable", "Property", "property_named",
-           "require_surface"]
+__all__ = ["FAULT_SEARCH", "PROPERTIES", "STEPS", "NotApplicable", "Property",
+           "property_named", "require_surface"]
 
 STEPS: Final = 30
 """The most rules one example of a property runs."""
+
+FAULT_SEARCH: Final = False
+"""Whether the suite's scheduled properties draw the fault-search rule classes of
+:mod:`replicheck.properties.search` (:data:`~replicheck.properties.scheduled.
+SEARCH_RULES`). Off until a swarm gates them: with every class on in every example, a
+``ci`` run's 100 examples miss mutants the properties' own rules catch."""
 
 MachineBuilder = Callable[[Callable[[], Any], str | None, int], type[RuleBasedStateMachine]]
 """Builds a property's machine from a store factory, the store's target (a preset
@@ -115,7 +121,8 @@ def _concurrency(factory: Callable[[], Any], target: str | None, seed: int
                  ) -> type[RuleBasedStateMachine]:
     from replicheck.properties.concurrency import concurrency_machine
 
-    return concurrency_machine(factory, max_steps=STEPS, target=target, seed=seed)
+    return concurrency_machine(factory, max_steps=STEPS, target=target, seed=seed,
+                               search=FAULT_SEARCH)
 
 
 def _conformance_applies(descriptor: Descriptor) -> str | None:
@@ -137,21 +144,21 @@ def _replicas(factory: Callable[[], Any], target: str | None, seed: int
               ) -> type[RuleBasedStateMachine]:
     from replicheck.properties.replicas import replicas_machine
 
-    return replicas_machine(factory, target, seed)
+    return replicas_machine(factory, target, seed, search=FAULT_SEARCH)
 
 
 def _streams(factory: Callable[[], Any], target: str | None, seed: int
              ) -> type[RuleBasedStateMachine]:
     from replicheck.properties.streams import streams_machine
 
-    return streams_machine(factory, target, seed)
+    return streams_machine(factory, target, seed, search=FAULT_SEARCH)
 
 
 def _clocks(factory: Callable[[], Any], target: str | None, seed: int
             ) -> type[RuleBasedStateMachine]:
     from replicheck.properties.clocks import clocks_machine
 
-    return clocks_machine(factory, target, seed)
+    return clocks_machine(factory, target, seed, search=FAULT_SEARCH)
 
 
 PROPERTIES: tuple[Property, ...] = (

@@ -15,10 +15,15 @@ from hypothesis import strategies as st
 from hypothesis.stateful import precondition, rule, run_state_machine_as_test
 
 from replicheck.implementation.presets import preset
-from replicheck.models.items.requests import Get, Put
+from replicheck.models.items.requests import Delete, Get, Put, TransactWrite, Update
+from replicheck.properties.clocks import clocks_machine, foreign_keys
+from replicheck.properties.concurrency import concurrency_machine
 from replicheck.properties.examples import collecting
-from replicheck.properties.scheduled import Scheduled
+from replicheck.properties.replicas import replicas_machine
+from replicheck.properties.schedule import submit_step
+from replicheck.properties.scheduled import SEARCH_RULES, Scheduled
 from replicheck.properties.search.driver import Driver
+from replicheck.properties.streams import streams_machine
 from replicheck.properties.suite import STEPS, property_named
 
 SCHEDULED = (
@@ -133,3 +138,81 @@ def test_no_property_is_numbered() -> None:
     found += [f"README.md:{i + 1}" for i, line in enumerate(
         (root / "README.md").read_text(encoding="utf-8").splitlines()) if numbered.search(line)]
     assert found == []
+
+
+@pytest.mark.parametrize(("name", "store"), SCHEDULED)
+def test_with_the_fault_search_every_scheduled_property_draws_every_rule_class(
+        name: str, store: str) -> None:
+    prop = property_named(name)
+    builder = {"concurrent-histories-under-faults": concurrency_machine,
+               "convergence-after-anti-entropy": replicas_machine,
+               "stream-exactly-once-in-order": streams_machine,
+               "vector-clocks-and-siblings": clocks_machine}[name]
+    assert prop.skip_reason(preset(store).descriptor) is None
+    plain = {r.function.__name__ for r in builder(lambda: preset(store)).setup_state().rules}
+    searching = builder(lambda: preset(store), search=True)
+    drawn = {r.function.__name__ for r in searching.setup_state().rules}
+    searched = set()
+    for make in SEARCH_RULES:
+        mixin = make(searching.setup.surface)
+        searched |= {n for n in dir(mixin)
+                     if hasattr(getattr(mixin, n), "hypothesis_stateful_rule")}
+    assert searched and not plain & searched
+    assert drawn == plain | searched
+    with collecting() as reports:
+        run_state_machine_as_test(searching, settings=_settings(4))
+    assert reports and all(s != "violated" for r in reports for s in r.statuses.values())
+
+
+def test_a_logged_property_logs_what_a_rule_class_did() -> None:
+    machine = streams_machine(lambda: preset("dynamodb"))()
+    try:
+        machine.run_request("c0", Put("items", {"pk": "k0", "v": "x"}))
+        before = machine.log.decisions
+        machine.mark("demo-class")
+        assert machine.log.steps[-1].startswith("demo-class: c0 submits PutItem")
+        assert "deliver" in machine.log.steps[-1]
+        assert machine.log.decisions > before + 1
+        machine.mark("demo-class")
+        assert machine.log.steps[-1] == "demo-class: nothing"
+    finally:
+        machine.teardown()
+
+
+def test_foreign_writes_are_the_writes_sent_without_a_context() -> None:
+    def submit(request: Any, **extra: Any) -> dict[str, Any]:
+        step = submit_step("c0", request)
+        step["submit"].update(extra)
+        return step
+
+    steps = [submit(Put("items", {"pk": "k0", "v": "x"}), node="n1", context={}),
+             submit(Get("items", {"pk": "k1"})),
+             submit(Update("items", {"pk": "k2"}, "SET v = :v", values={":v": "y"})),
+             submit(TransactWrite((Delete("items", {"pk": "k3"}),
+                                   Put("items", {"pk": "k4", "v": "z"}))))]
+    assert foreign_keys(steps, "pk") == {"k2", "k3", "k4"}
+    assert foreign_keys(steps[:2], "pk") == set()
+
+
+def test_a_write_with_a_context_the_clock_property_does_not_know_may_drop_siblings() -> None:
+    """An update coordinated by a replica supersedes the siblings its coordinator held
+    (with the coordinator's own context): the clock property, which knows only the
+    contexts its own puts carry, must not call that a lost concurrent write."""
+    machine = clocks_machine(lambda: preset("dynamo-quorum"))()
+    try:
+        machine.race("k0", 0)
+        machine.fair(2000)
+        machine.clocks_only_grow()
+        assert machine.most_siblings >= 2
+        handle = machine.run_request("c0", Update("items", {"pk": "k0"}, "SET v = :v",
+                                                  values={":v": "merged"}), node="n1")
+        machine.fair(2000)
+        assert handle.status == "ok"
+        machine.clocks_only_grow()
+        assert not machine.verdicts.failed
+        held = [len(e.get("siblings", ())) for e in (machine.held.get((n, '"k0"'))
+                                                       for n in machine.surface.nodes)
+                if isinstance(e, dict)]
+        assert 1 in held  # the update did supersede the siblings somewhere
+    finally:
+        machine.teardown()
