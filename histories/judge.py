@@ -123,7 +123,9 @@ def infer_model(history: History) -> str:
 def spec_for(model: str, history: History) -> SequentialSpec[Any]:
     """The sequential specification of a single-object model. For ``item``, the
     tables come from the history's ``tables`` observation record (a list of
-    ``{"name", "partition_key", "sort_key"}``); ModelChoiceError if it has none."""
+    ``{"name", "partition_key", "sort_key"}``); ModelChoiceError if it has none. A
+    ``windows`` observation (:mod:`replicheck.histories.windows`) gives the store's
+    client token window, judged from when each operation could have taken effect."""
     from replicheck.models.specs import CAS_REGISTER, KV, REGISTER
 
     if model == "register":
@@ -143,8 +145,12 @@ def spec_for(model: str, history: History) -> SequentialSpec[Any]:
                 '{"type": "observe", "f": "tables", "value": [{"name": ..., '
                 '"partition_key": ..., "sort_key": ...}]}'
             )
+        from replicheck.histories.windows import history_windows
+
         try:
-            return item_store(*schemas_from_json(declared[-1]))
+            windows = history_windows(history)
+            return item_store(*schemas_from_json(declared[-1]), token_window=None
+                              if windows is None else windows.idempotency_token)
         except HistoryError as error:
             raise ModelChoiceError(str(error)) from None
     raise ModelChoiceError(f"model {model!r} has no sequential specification")

@@ -51,6 +51,7 @@ from replicheck.properties.guarantees import (
 )
 from replicheck.properties.mechanisms import (
     canon,
+    handoff_twin,
     hinted_states,
     hints_observation,
     read_repair_probes,
@@ -482,9 +483,13 @@ class ConcurrencyJudging(Scheduled):
             for session in twin_sync_observations(self.base, table, nodes):
                 self.rec.observe("anti-entropy", session)
         hinted = hinted_states(self.base, table)
+        twin = (handoff_twin(self.base, table)
+                if "hinted-handoff-delivers" in claims else None)
         self.raw.settle()
         if "hinted-handoff-delivers" in claims and self.setup.offers(HintSnapshots):
             self.raw.steps.append({"observe": "hints"})
+            if twin is not None:
+                self.rec.observe("hints", twin)
             self.rec.observe("hints", hints_observation(self.base, table, hinted))
         if anti_entropy:
             for i, a in enumerate(nodes):

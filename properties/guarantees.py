@@ -82,8 +82,14 @@ Which checker and which operations:
 - ``hinted-handoff-delivers``: in every ``hints`` observation taken after healing,
   restarting and settling, each hinted state a fallback held (before settling, and
   still after) is reflected in its owner's replica: every dotted sibling held or
-  covered by the owner's clock, or a last-writer-wins version at least as new. The
-  store's own count of pending hints is shown, never judged.
+  covered by the owner's clock, or a last-writer-wins version at least as new; and in
+  one taken on a copy settled apart (with ``versions``), every version of a hinted
+  key an owner holds afterwards was held by a replica or fallback before settling or
+  written by a write that may still have been coordinating (a hint is handed off as
+  it was written, never restamped), and each hinted state a fallback let go of
+  (``dropped``) was reflected in its owner's replica at that moment (a fallback drops
+  a hint once its owner has it). The store's own count of pending hints is shown,
+  never judged.
 - ``read-repair-repairs``: in every ``read-repair`` observation (a read of a key
   whose replicas disagreed, every message delivered), each replica afterwards holds
   every sibling of the merge of what the replicas held before (the entry of the
@@ -760,9 +766,30 @@ def _handoff(history: History, claimed: bool) -> Judgement:
                 f"{hint['owner']} ({_canon(hint['entry'])}) is not held by "
                 f"{hint['owner']} after heal, restart and settle (it holds "
                 f"{'nothing' if owner is None else _canon(owner)})")
+    for observation in seen:
+        for hint in observation.get("dropped") or ():
+            owner = hint.get("owner_entry")
+            if not _reflects_entry(owner, hint.get("entry")):
+                problems.append(
+                    f"{hint['fallback']} let go of the hinted write of key {hint['key']} "
+                    f"for {hint['owner']} ({_canon(hint['entry'])}) while {hint['owner']} "
+                    f"held {'nothing' if owner is None else _canon(owner)} (a hint "
+                    "dropped before its owner had it)")
+    problems += _restamped_handoffs(history, seen)
     return _verdict_judgement(guarantee, claimed, problems,
                               f"{len(held)} hinted write(s) against their owners' replicas "
                               "after settling")
+
+
+def _restamped_handoffs(history: History, observations: list[dict[str, Any]]) -> list[str]:
+    """The versions owners hold after a settling that nobody held before it and no
+    write still coordinating made, in every ``hints`` observation with ``versions``
+    (:func:`~replicheck.properties.provenance.restamped_handoffs`)."""
+    from replicheck.properties.provenance import restamped_handoffs, writes_by_key
+
+    return [problem for observation in observations if "versions" in observation
+            for problem in restamped_handoffs(
+                observation, writes_by_key(history, str(observation.get("table"))))]
 
 
 def _reflects_entry(held: Any, wanted: Any) -> bool:

@@ -16,21 +16,26 @@ import json
 from typing import Any
 
 from replicheck.implementation.store import (
+    Forkable,
     HintSnapshots,
     Introspectable,
     Leadership,
+    MessageControl,
     ReplicaSnapshots,
+    Schedulable,
+    Settling,
     StreamViews,
     Topology,
 )
 from replicheck.models.items.errors import StoreError
 from replicheck.models.items.requests import Get
 from replicheck.models.items.values import key_text
-from replicheck.properties import strategies
-from replicheck.properties.guarantees import _merge_entries
+from replicheck.properties.guarantees import _merge_entries, _reflects_entry
+from replicheck.properties.provenance import version_names
 
 __all__ = [
     "canon",
+    "handoff_twin",
     "hinted_states",
     "hints_observation",
     "leader_replicas_observation",
@@ -138,37 +143,87 @@ def twin_sync_observations(store: Any, table: str, nodes: tuple[str, ...]
             if shared_ranges(twin, table, a, b)]
 
 
-def _read_repair_probe(store: Any, table: str, pk: str, key: str) -> dict[str, Any] | None:
-    """On a copy of ``store`` (:class:`Forkable`) with every message delivered: when
-    the key's replicas disagree, one read coordinated by its first replica, every
-    message delivered again; the replicas' entries before, the merge of what they
-    held (computed by the checker's rule, from the entries), and their entries
-    after. None when they agree (no stale replica to repair)."""
-    owners = tuple(store.preference_list(table, {pk: key}))
-    text = key_text((key,))
+READ_REPAIR_PROBE_LIMIT = 12
+"""The most read-repair probe reads one observation makes (each on its own copy of the
+store: a fork is a deep copy): enough for the stale replicas of several disagreeing
+keys."""
+
+
+def _request_key(store: Any, table: str, pk: str, key: tuple[Any, ...]) -> dict[str, Any]:
+    """The request key (attribute -> value) of the key tuple ``key``."""
+    try:
+        attributes = tuple(store.descriptor.table(table).key_attributes)
+    except (AttributeError, KeyError):
+        attributes = (pk,)
+    return dict(zip(attributes, key, strict=False))
+
+
+def _disagreements(twin: Any, table: str, pk: str) -> list[dict[str, Any]]:
+    """Every key of ``table`` some node of ``twin`` holds whose replicas disagree, in
+    key order: its request key, owners, the replicas' entries, the merge of what they
+    held (the checker's rule) and the replicas that do not hold the merge (stalest
+    first: a replica holding nothing, then in preference order)."""
+    held: dict[str, tuple[Any, ...]] = {}
+    for node in twin.nodes:
+        for key in twin.replica_versions(node, table):
+            held.setdefault(key_text(key), tuple(key))
+    found = []
+    for text in sorted(held):
+        request_key = _request_key(twin, table, pk, held[text])
+        owners = tuple(twin.preference_list(table, request_key))
+        before = {n: entries(twin, table, n).get(text) for n in owners}
+        if len({canon(e) for e in before.values()}) <= 1:
+            continue
+        merged = _merge_entries([e for e in before.values() if e is not None])
+        stale = [n for n in owners if before[n] is None] + [
+            n for n in owners
+            if before[n] is not None and not _reflects_entry(before[n], merged)]
+        found.append({"key": text, "request_key": request_key, "owners": owners,
+                      "before": before, "merged": merged, "stale": stale})
+    return found
+
+
+def _probe_plan(found: list[dict[str, Any]], limit: int) -> list[tuple[dict[str, Any], str]]:
+    """Which read to make of which disagreeing key, at most ``limit``: first the
+    stalest replica of every key as coordinator (a coordinator holding the merge
+    cannot show a repair that forgets it), then each key's other stale replicas, then
+    its first replica, in key order within each round."""
+    rounds: list[list[tuple[dict[str, Any], str]]] = [[], [], []]
+    for disagreement in found:
+        stale = disagreement["stale"]
+        if stale:
+            rounds[0].append((disagreement, stale[0]))
+        rounds[1].extend((disagreement, node) for node in stale[1:])
+        first = disagreement["owners"][0]
+        if first not in stale:
+            rounds[2].append((disagreement, first))
+    return [probe for row in rounds for probe in row][:limit]
+
+
+def read_repair_probes(store: Any, table: str, pk: str,
+                       limit: int = READ_REPAIR_PROBE_LIMIT) -> list[dict[str, Any]]:
+    """Read repair observed on copies of ``store`` (:class:`Forkable`) with every
+    message delivered: for every key any replica holds whose replicas disagree, reads
+    coordinated by its replicas (the plan of :func:`_probe_plan`, at most ``limit``),
+    each on its own copy, every message delivered again after it. Each is a
+    ``read-repair`` observation: the key, the coordinator, whether the read was
+    answered, the replicas' entries before, the merge of what they held (computed by
+    the checker's rule, from the entries), and their entries after. In key order."""
     twin = store.fork()
     twin.quiesce()
-    before = {n: entries(twin, table, n).get(text) for n in owners}
-    if len({canon(e) for e in before.values()}) <= 1:
-        return None
-    held = [e for e in before.values() if e is not None]
-    merged = _merge_entries(held) if held else None
-    read = twin.submit_at("read-repair-probe", Get(table, {pk: key}), owners[0])
-    twin.quiesce()
-    after = {n: entries(twin, table, n).get(text) for n in owners}
-    return {"table": table, "key": text, "coordinator": owners[0],
-            "answered": read.status == "ok", "before": before, "merged": merged,
-            "after": after}
-
-
-def read_repair_probes(store: Any, table: str, pk: str) -> list[dict[str, Any]]:
-    """The read-repair probe (on a copy of ``store``) of every key of the suite's key
-    space whose replicas disagree, in key order."""
     probes = []
-    for key in strategies.KEYS:
-        probe = _read_repair_probe(store, table, pk, key)
-        if probe is not None:
-            probes.append(probe)
+    for disagreement, coordinator in sorted(
+            _probe_plan(_disagreements(twin, table, pk), limit),
+            key=lambda probe: (probe[0]["key"], probe[1])):
+        copy = twin.fork()
+        read = copy.submit_at("read-repair-probe", Get(table, disagreement["request_key"]),
+                              coordinator)
+        copy.quiesce()
+        text = disagreement["key"]
+        after = {n: entries(copy, table, n).get(text) for n in disagreement["owners"]}
+        probes.append({"table": table, "key": text, "coordinator": coordinator,
+                       "answered": read.status == "ok", "before": disagreement["before"],
+                       "merged": disagreement["merged"], "after": after})
     return probes
 
 
@@ -201,6 +256,82 @@ def hints_observation(store: Any, table: str,
     pending = store.pending_hints() if isinstance(store, HintSnapshots) else 0
     return {"table": table, "settled": True, "pending": int(pending), "held": held,
             "owners": owners}
+
+
+def handoff_twin(store: Any, table: str) -> dict[str, Any] | None:
+    """Hinted handoff observed on a copy of ``store`` (:class:`Forkable`) where every
+    message in flight was delivered first (so every request that reached a
+    coordinator has been coordinated): a ``hints`` observation of that copy settled
+    (the hinted states its fallbacks held before settling, their owners' entries
+    after) with ``versions``: by key text, every version any replica or fallback of
+    the copy held for each hinted key before settling (named by
+    :func:`~replicheck.properties.provenance.version_names`).
+    Settling only fires timers (handoff, retries, repair) and delivers what they
+    send, so it moves versions, and a version an owner holds afterwards that nobody
+    held before came from a coordination still running, or was invented (a hint
+    restamped on its way). None when the store cannot show its hints or fork, or
+    the copy's fallbacks hold no hint. When the copy can be stepped, ``dropped``
+    records each hinted state its fallback let go of, with its owner's entry read at
+    that moment (:func:`_until_handed_off`): a fallback drops a hint once its owner
+    has it, so the owner must hold it then, whatever repairs it later."""
+    if not (isinstance(store, HintSnapshots) and isinstance(store, Topology)
+            and isinstance(store, Forkable) and isinstance(store, Settling)):
+        return None
+    twin = store.fork()
+    twin.quiesce()
+    held = hinted_states(twin, table)
+    if not held:
+        return None
+    keys = {h["key"] for h in held}
+    versions: dict[str, set[str]] = {key: set() for key in keys}
+    for node in twin.nodes:
+        for key, entry in entries(twin, table, node).items():
+            if key in keys:
+                versions[key] |= version_names(entry)
+    for hint in held:
+        versions[hint["key"]] |= version_names(hint["entry"])
+    dropped = _until_handed_off(twin, table, held)
+    twin.settle()
+    observation = hints_observation(twin, table, held)
+    observation["versions"] = {key: sorted(found) for key, found in sorted(versions.items())}
+    if dropped is not None:
+        observation["dropped"] = dropped
+    return observation
+
+
+HANDOFF_STEPS = 5_000
+"""The most fair decisions :func:`_until_handed_off` takes before it stops watching."""
+
+
+def _until_handed_off(twin: Any, table: str, held: list[dict[str, Any]]
+                      ) -> list[dict[str, Any]] | None:
+    """Take the fair policy's decisions on ``twin`` (:class:`MessageControl`,
+    :class:`Schedulable`) until its fallbacks hold no hint, nothing is left to do or
+    :data:`HANDOFF_STEPS` were taken; each time a fallback lets go of a hinted state
+    it held, read its owner's entry for the key right then, before anything else
+    (anti-entropy, read repair) can bring it there: ``{"fallback", "owner", "key",
+    "entry" (the hinted state), "owner_entry"}`` each. None when the store cannot be
+    stepped."""
+    if not (isinstance(twin, MessageControl) and isinstance(twin, Schedulable)):
+        return None
+    watched = {(h["fallback"], h["owner"], h["key"]): h["entry"] for h in held}
+    dropped: list[dict[str, Any]] = []
+    for _ in range(HANDOFF_STEPS):
+        if not watched:
+            break
+        decision = twin.default_decision()
+        if decision is None:
+            break
+        twin.decide(decision)
+        now = {(h["fallback"], h["owner"], h["key"]): h["entry"]
+               for h in hinted_states(twin, table)}
+        for hint in [h for h in watched if h not in now]:
+            fallback, owner, key = hint
+            dropped.append({"fallback": fallback, "owner": owner, "key": key,
+                            "entry": watched.pop(hint),
+                            "owner_entry": entries(twin, table, owner).get(key)})
+        watched.update((h, e) for h, e in now.items() if h in watched)
+    return dropped
 
 
 def stream_observation(store: Any, table: str, *, view: bool = True) -> dict[str, Any]:

@@ -35,7 +35,13 @@ from replicheck.histories.checkers.sessions import canonical
 from replicheck.histories.history import FAIL, History, Operation
 from replicheck.models.items.values import item_from_wire, key_text
 
-__all__ = ["KeyWrites", "unwritten_versions", "writes_by_key"]
+__all__ = [
+    "KeyWrites",
+    "restamped_handoffs",
+    "unwritten_versions",
+    "version_names",
+    "writes_by_key",
+]
 
 ANY_VALUE = "*"
 """The value of a write whose written value is unknown (it explains any value)."""
@@ -46,13 +52,17 @@ class KeyWrites:
     """What the non-failed writes of one key produced: the versions and dots ``ok``
     writes answered with (each with the value it wrote), the contexts of the dotted
     ones, the values of the writes whose version is unknown, and the values of every
-    write (:data:`ANY_VALUE` for a value that is not known)."""
+    write (:data:`ANY_VALUE` for a value that is not known), and the values of the
+    writes that may read the item before they write (an update, a transaction, a
+    condition or returned values, a delete), whose coordination can stall between
+    its read and its write."""
 
     versions: dict[str, str] = field(default_factory=dict)
     dots: dict[tuple[str, int], str] = field(default_factory=dict)
     contexts: dict[tuple[str, int], dict[str, int]] = field(default_factory=dict)
     unknown: list[str] = field(default_factory=list)
     values: set[str] = field(default_factory=set)
+    reads_first: set[str] = field(default_factory=set)
 
 
 def _value_text(item: Any) -> str:
@@ -159,8 +169,11 @@ def writes_by_key(history: History, table: str) -> dict[str, KeyWrites]:
             continue
         if not isinstance(request, Put | Update | Delete) or request.table != table:
             continue
-        _single(op, key_of(request), written(request), out.setdefault(key_of(request),
-                                                                      KeyWrites()))
+        writes = out.setdefault(key_of(request), KeyWrites())
+        _single(op, key_of(request), written(request), writes)
+        if not isinstance(request, Put) or request.condition is not None \
+                or request.return_values != "NONE":
+            writes.reads_first.add(written(request))
     return out
 
 
@@ -191,6 +204,7 @@ def _transaction(op: Operation, request: Any, table: str, key_of: Any, written: 
                 value = (_value_text(None) if entry.get("delete") is True
                          else _value_text(entry["item"]) if "item" in entry else ANY_VALUE)
                 writes.values.add(value)
+                writes.reads_first.add(value)
                 if entry.get("version") is not None:
                     writes.versions[canonical(entry["version"])] = value
                 else:
@@ -202,6 +216,7 @@ def _transaction(op: Operation, request: Any, table: str, key_of: Any, written: 
         writes = out.setdefault(key_of(action), KeyWrites())
         writes.unknown.append(written(action))
         writes.values.add(written(action))
+        writes.reads_first.add(written(action))
 
 
 def unwritten_versions(snapshot: Mapping[str, Any], writes: Mapping[str, KeyWrites]
@@ -250,3 +265,64 @@ def _entry_versions(entry: Mapping[str, Any], known: KeyWrites) -> list[str]:
             out.append(f"{name} with value {value}, which no write of the key that did not "
                        "fail wrote")
     return out
+
+
+def restamped_handoffs(observation: Mapping[str, Any], writes: Mapping[str, KeyWrites]
+                       ) -> list[str]:
+    """What the owners of a ``hints`` observation with ``versions`` (taken on a copy
+    of the store where every message was delivered before settling,
+    :func:`~replicheck.properties.mechanisms.handoff_twin`) hold after settling that
+    nobody held before: settling fires timers and delivers what they send, which
+    moves versions between replicas and never makes one. So a version of a hinted
+    key that an owner holds afterwards was held by some replica or fallback before,
+    or holds the value of a write whose coordination may still have been running (a
+    write of unknown version, or one that reads the item before it writes and may
+    have stalled between the two); any other is a version nobody wrote (a hint
+    restamped when handed off), as explanations. Empty when the observation has no
+    ``versions``."""
+    before = observation.get("versions")
+    owners = observation.get("owners")
+    if not isinstance(before, Mapping) or not isinstance(owners, Mapping):
+        return []
+    problems = []
+    for owner, held in sorted(owners.items()):
+        if not isinstance(held, Mapping):
+            continue
+        for key, entry in sorted(held.items()):
+            known = set(before.get(key) or ())
+            if not isinstance(entry, Mapping) or key not in before:
+                continue
+            excused = writes.get(key, KeyWrites())
+            running = set(excused.unknown) | excused.reads_first
+            for name, value in _named_versions(entry):
+                if name in known or ANY_VALUE in running or value in running:
+                    continue
+                problems.append(
+                    f"key {key}: after settling, {owner} holds {name[name.index(':') + 1:]} "
+                    f"with value {value}, which no replica or fallback held before settling "
+                    "and no write still coordinating could have made (a hinted write "
+                    "handed off under a new version)")
+    return problems
+
+
+def version_names(entry: Any) -> set[str]:
+    """The versions a replica or hinted ``entry`` holds, each named as text: a
+    last-writer-wins version (``version:`` and its canonical JSON) or each dotted
+    sibling's dot (``dot:node:n``); empty for no entry."""
+    if not isinstance(entry, Mapping):
+        return set()
+    return {name for name, _ in _named_versions(entry)}
+
+
+def _named_versions(entry: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Each version ``entry`` holds (named as :func:`version_names` names it), with
+    its value's canonical text."""
+    if isinstance(entry.get("siblings"), list):
+        return [(f"dot:{s['dot'][0]}:{s['dot'][1]}", _wire_value_text(s.get("value")))
+                for s in entry["siblings"]
+                if isinstance(s, Mapping) and isinstance(s.get("dot"), list | tuple)
+                and len(s["dot"]) == 2]
+    if entry.get("version") is not None:
+        return [("version:" + canonical(entry["version"]),
+                 _wire_value_text(entry.get("value")))]
+    return []

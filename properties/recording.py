@@ -54,8 +54,9 @@ from typing import Any, Final, TypeVar
 from replicheck.histories.history import History, pair
 from replicheck.histories.items import completion_fields, request_to_json, tables_to_json
 from replicheck.histories.recorder import Recorder
+from replicheck.histories.windows import WINDOWS, windows_to_json
 from replicheck.histories.wording import client_meta
-from replicheck.implementation.store import Descriptor, Handle, Schedulable, Store
+from replicheck.implementation.store import Descriptor, Handle, Schedulable, Store, TimeControl
 from replicheck.models.items.errors import StoreError
 from replicheck.models.items.requests import Request, Response, TransactGet, request_kind
 
@@ -75,6 +76,7 @@ __all__ = [
     "guarded_factory",
     "not_a_store",
     "request_text",
+    "store_clock",
     "watching",
 ]
 
@@ -372,17 +374,33 @@ def _plain_meta(meta: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in meta.items() if k != "coordinator"}
 
 
+def store_clock(store: TimeControl) -> Callable[[], int]:
+    """A recorder clock reading ``store``'s own time, in nanoseconds."""
+    return lambda: round(store.now() * 1_000_000_000)
+
+
 class RecordingStore:
     """A store whose every request is recorded in :attr:`recorder`.
 
     ``history()`` is the item history of everything recorded so far (with the
     ``tables`` observation the item model needs). The wrapped store is
-    :attr:`store`; faults and observations go to it directly."""
+    :attr:`store`; faults and observations go to it directly. With ``store_time``
+    (by default: when no recorder is given and the store has time control) the
+    records carry the store's own time (:func:`store_clock`; a given recorder must
+    use it) and a ``windows`` observation declares the store's windows
+    (:mod:`replicheck.histories.windows`), so that checkers judge them."""
 
-    def __init__(self, store: Store, recorder: Recorder | None = None) -> None:
+    def __init__(self, store: Store, recorder: Recorder | None = None, *,
+                 store_time: bool | None = None) -> None:
         self.store = store
+        if store_time is None:
+            store_time = recorder is None and isinstance(store, TimeControl)
+        if recorder is None and store_time:
+            recorder = Recorder(clock=store_clock(store))  # type: ignore[arg-type]
         self.recorder = recorder or Recorder()
         self.recorder.observe("tables", tables_to_json(store.descriptor.tables))
+        if store_time:
+            self.recorder.observe(WINDOWS, windows_to_json(store.descriptor.windows.named()))
         self._processes: dict[str, int] = {}
         self._incarnations: dict[str, int] = {}
         self._pending: list[tuple[int, Handle]] = []

@@ -216,10 +216,12 @@ class StepRunner:
 
     def __init__(self, store: Any) -> None:
         self.store = store
-        self.rec = RecordingStore(store, Recorder(clock=_clock(store)))
+        self.rec = RecordingStore(store, Recorder(clock=_clock(store)),
+                                  store_time=isinstance(store, TimeControl))
         self.table = store.descriptor.tables[0].name if store.descriptor.tables else None
         self.anti_entropy = False
         self.hinted: list[dict[str, Any]] = []
+        self.handoff_twin: dict[str, Any] | None = None
         """The hinted states the fallbacks held right before the last settle step (what
         the machines read before settling, for the ``hints`` observation)."""
 
@@ -273,9 +275,10 @@ class StepRunner:
             if not isinstance(store, Settling):
                 raise ValueError(f"{store.descriptor.name} has no settle() (Settling)")
             if self.table is not None:
-                from replicheck.properties.mechanisms import hinted_states
+                from replicheck.properties.mechanisms import handoff_twin, hinted_states
 
                 self.hinted = hinted_states(store, self.table)
+                self.handoff_twin = handoff_twin(store, self.table)
             store.settle(**body)
         elif kind == "run":
             if not isinstance(store, MessageControl):
@@ -328,6 +331,8 @@ def _observe(runner: StepRunner, kind: str, table: str) -> None:
         value = store.replicas_observation(table)
     elif kind == "hints":
         value = mechanisms.hints_observation(store, table, runner.hinted)
+        if runner.handoff_twin is not None:  # the copy settled apart, before this one
+            rec.observe("hints", runner.handoff_twin)
     elif kind == "read-repair":
         pk = store.descriptor.table(table).partition_key
         for probe in mechanisms.read_repair_probes(store, table, pk):

@@ -420,11 +420,18 @@ def duplicate_applications(history: History) -> tuple[Anomaly, ...]:
     the earlier one's: the item model (DynamoDB's idempotency) makes such a retry a
     no-op answering as the first did, so the one transaction was applied twice (Elle's
     ``duplicate-elements``). A retry whose answer says it replayed the first
-    (``meta["replayed"]``) or repeats its very writes is no duplicate."""
+    (``meta["replayed"]``) or repeats its very writes is no duplicate. Where the
+    history carries the store's token window (:mod:`replicheck.histories.windows`),
+    a retry is judged against the last application of its request, and only when
+    the token was surely still remembered (``token_fate``): past the window the
+    store rightly applies it anew."""
     from replicheck.histories.items import request_of
-    from replicheck.models.items.operations import fingerprint
+    from replicheck.histories.windows import history_windows, span_of
+    from replicheck.models.items.operations import REMEMBERED, fingerprint, token_fate
 
-    first: dict[tuple[str, Any], Operation] = {}
+    windows = history_windows(history)
+    window = None if windows is None else windows.idempotency_token
+    last: dict[tuple[str, Any], Operation] = {}
     found: list[Anomaly] = []
     for op in history.operations:
         if op.status != OK or op.f != "transact-write" or op.meta.get("replayed"):
@@ -437,9 +444,15 @@ def duplicate_applications(history: History) -> tuple[Anomaly, ...]:
         if not isinstance(request, TransactWrite) or request.token is None or not writes:
             continue
         key = (request.token, fingerprint(request))
-        earlier = first.setdefault(key, op)
+        earlier = last.setdefault(key, op)
         if earlier is op or _versions(earlier) == _versions(op):
             continue
+        if window is not None:
+            first, retry = span_of(earlier), span_of(op)
+            if first is not None and retry is not None \
+                    and token_fate(first, retry, window) != REMEMBERED:
+                last[key] = op  # may have been forgotten: applied anew
+                continue
         found.append(Anomaly(DUPLICATE, (earlier.id, op.id), (
             f"T{op.id} repeats T{earlier.id} (the same request with client token "
             f"{request.token!r}) and both committed writing versions of their own: the one "

@@ -415,8 +415,9 @@ _ITEM_READS: Final = frozenset({"get-strong", "get-eventual", "transact-get"})
 
 def _item_input(op: Operation) -> Input:
     from replicheck.histories.items import request_of
+    from replicheck.histories.windows import span_of
 
-    return Input(op.f, None, request_of(op))
+    return Input(op.f, None, request_of(op), span_of(op))
 
 
 def _item_ok(op: Operation) -> Any:

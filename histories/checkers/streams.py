@@ -104,6 +104,7 @@ from replicheck.histories.checkers.sessions import (
 )
 from replicheck.histories.history import History, Operation, Record
 from replicheck.histories.verdict import Anomaly, Stats, Verdict
+from replicheck.histories.windows import history_windows
 from replicheck.histories.wording import process_label
 
 STREAM: Final = "stream"
@@ -331,7 +332,9 @@ def check_streams(history: History, *, items_start_absent: bool = True) -> Verdi
     if untracked:
         notes.append(f"{untracked} ok transaction(s) without meta \"writes\" were not judged")
 
-    run = _Run(history, items_start_absent)
+    windows = history_windows(history)
+    run = _Run(history, items_start_absent,
+               None if windows is None else windows.stream_retention)
     if not finals:
         notes.append("no stream observation: nothing to judge")
     else:
@@ -360,9 +363,11 @@ def check_streams(history: History, *, items_start_absent: bool = True) -> Verdi
 
 
 class _Run:
-    def __init__(self, history: History, items_start_absent: bool) -> None:
+    def __init__(self, history: History, items_start_absent: bool,
+                 retention: float | None = None) -> None:
         self.history = history
         self.items_start_absent = items_start_absent
+        self.retention = retention
         self.anomalies: list[Anomaly] = []
         self.notes: list[str] = []
 
@@ -460,7 +465,22 @@ class _Run:
                           "indeterminate write (a write applied twice, a rolled-back "
                           "write, a record no write made)")
         if snapshot.complete and snapshot.has_new and snapshot.has_old:
-            self._record_chain(where, entries, imaged)
+            start_absent = self.items_start_absent and not any(
+                self._aged(m, snapshot) for m in live)
+            self._record_chain(where, entries, imaged, start_absent)
+
+    def _aged(self, mod: Modification, snapshot: StreamSnapshot) -> bool:
+        """Whether ``mod``'s record may have aged out of the stream by the time it was
+        observed: the store declares a retention window, the history's times are the
+        store's (:mod:`replicheck.histories.windows`), and the modification was invoked
+        at least the window before the observation (its record is no older than its
+        invocation, and is kept while younger than the window)."""
+        if self.retention is None:
+            return False
+        invoked = self.history.operation(mod.op).call_time
+        seen = snapshot.record.time
+        return invoked is not None and seen is not None and \
+            seen - invoked >= round(self.retention * 1_000_000_000)
 
     def _unexplained(self, snapshot: StreamSnapshot, pending: list[StreamEntry],
                      live: list[Modification]) -> list[StreamEntry]:
@@ -490,9 +510,12 @@ class _Run:
             return True
         return self._same_image(entry, mod)
 
-    def _record_chain(self, where: str, entries: list[StreamEntry], imaged: set[int]) -> None:
+    def _record_chain(self, where: str, entries: list[StreamEntry], imaged: set[int],
+                      start_absent: bool) -> None:
         """In version order, each record's old image is the previous record's new image
-        (none before the item's first record when items start absent), and its event
+        (none before the item's first record when items start absent and none of its
+        records may have aged out: ``start_absent``; records age out oldest first, so
+        only the first one left may follow a record gone), and its event
         fits its images: with every modification recorded exactly once, this holds
         whichever indeterminate writes applied (one that applied without a record
         breaks it, and that is a violation either way)."""
@@ -508,7 +531,7 @@ class _Run:
             problems = []
             if "old_image" in entry.raw and "new_image" in entry.raw:
                 old, new = entry.raw["old_image"], entry.raw["new_image"]
-                judged = (previous is None and self.items_start_absent) or (
+                judged = (previous is None and start_absent) or (
                     previous is not None and "new_image" in previous.raw)
                 expected = None if previous is None else previous.raw["new_image"]
                 if judged and canonical(old) != canonical(expected):
@@ -545,7 +568,7 @@ class _Run:
             op = self.history.operation(m.op)
             if m.status != "ok" or not m.changed:
                 continue
-            if op.ret is None or op.ret > snapshot.record.index:
+            if op.ret is None or op.ret > snapshot.record.index or self._aged(m, snapshot):
                 continue
             if m.version is not None:
                 if m.version in records:

@@ -201,6 +201,28 @@ MUTANTS: tuple[Mutant, ...] = (
         "node is why Cassandra (from 3.0) files hints per target host id.",
         "hinted-handoff-delivers", repair.hint_sent_to_first_replica),
     Mutant(
+        "hint-replayed-with-fresh-timestamp", "dynamo-lww",
+        "A fallback hands a hinted write off under a fresh timestamp of its own instead "
+        "of the one the write was given, so a hint replayed after a newer write to the "
+        "key overwrites it under last writer wins: the newer, acknowledged write is "
+        "lost. Cassandra stores a hint as the original mutation with its cell "
+        "timestamps, and Riak hands an object off with its vector clock, so that a late "
+        "replay loses to what came after; re-issuing a queued write as a new write "
+        "(as client-side retry queues and outboxes that re-send through the normal "
+        "write path do) gives it a timestamp it never had.",
+        "hinted-handoff-delivers", repair.hint_replayed_with_fresh_timestamp),
+    Mutant(
+        "read-repair-sends-coordinator-state", "dynamo-quorum",
+        "Read repair sends the coordinating replica's own version to the replicas that "
+        "answered differently instead of the merge of all the replies, and never repairs "
+        "the coordinator itself: a read coordinated by a stale replica pushes nothing "
+        "useful and the stale replica stays stale. Dynamo's read repair (DeCandia et "
+        "al., 2007), Riak's and Cassandra's reconcile the replies first and write the "
+        "reconciled version back to every replica that returned something older, the "
+        "coordinator included; a repair path built from the local read instead of the "
+        "reconciled result only works while the coordinator happens to be up to date.",
+        "read-repair-repairs", repair.read_repair_sends_coordinator_state),
+    Mutant(
         "tombstone-purged-at-once", "dynamo-lww",
         "A replica drops a delete's tombstone as soon as it stores it (a grace period "
         "of zero), so a replica that missed the delete later pushes the old item back "

@@ -14,52 +14,18 @@ from replicheck.implementation.reference.leader.messages import Op
 from replicheck.implementation.reference.leader.store import LeaderStore, dynamodb
 from replicheck.implementation.reference.leader.transactions import Coordinator
 from replicheck.implementation.reference.leaderless.antientropy import SyncEngine, state_bytes
-from replicheck.implementation.reference.leaderless.node import LeaderlessNode, Operation
-from replicheck.implementation.reference.leaderless.presets import dynamo_lww, dynamo_quorum
+from replicheck.implementation.reference.leaderless.presets import dynamo_lww
 from replicheck.implementation.reference.leaderless.ring import key_tuple_of
 from replicheck.implementation.reference.leaderless.storage import KeyTuple
 from replicheck.implementation.reference.leaderless.store import LeaderlessStore
-from replicheck.implementation.reference.sim import Timer
 from replicheck.models.items.operations import fingerprint
 from replicheck.models.items.requests import TransactWrite
-from replicheck.models.lww import Stamped
 from replicheck.models.merkle import Key, encode_key
 
 __all__ = [
     "anti_entropy_pushes_one_key",
-    "hint_replayed_with_fresh_timestamp",
-    "read_repair_sends_coordinator_state",
     "token_ignores_request_body",
 ]
-
-
-class _RestampingHintNode(LeaderlessNode):
-    """Hands a hinted last-writer-wins state off under a fresh timestamp of its own."""
-
-    def on_timer(self, timer: Timer) -> None:
-        if timer.name == "handoff":
-            for hint, state in list(self.hints.items()):
-                if isinstance(state, Stamped):
-                    # THE BUG: the replay is stamped as a new write at delivery time
-                    self.hints[hint] = Stamped(state.value, self.timestamp(), self.id)
-        super().on_timer(timer)
-
-
-def hint_replayed_with_fresh_timestamp(seed: int = 0) -> LeaderlessStore:
-    """``dynamo-lww`` whose fallbacks restamp hints when they hand them off: a hinted
-    write replayed after a newer write to the key overwrites it.
-
-    Escapes because the provenance rule lets a version of unknown stamp hold the value
-    of any write of the key that did not fail (a request the network delivered twice
-    is coordinated again under a new version, so stamps cannot be counted), and the
-    lost-write rule then takes the restamped version as superseding the newer write.
-    Needed: versions attributed to coordinations (the store reporting which request
-    each version came from, or the history recording duplicated deliveries), so that
-    a version newer than its own write's answer is a violation."""
-    store = dynamo_lww(seed)
-    for node in store.node_endpoints.values():
-        node.__class__ = _RestampingHintNode
-    return store
 
 
 class _BodyBlindTokenCoordinator(Coordinator):
@@ -139,45 +105,4 @@ def anti_entropy_pushes_one_key(seed: int = 0) -> LeaderlessStore:
     store = dynamo_lww(seed)
     for node in store.node_endpoints.values():
         node.sync.__class__ = _OneKeyPushEngine
-    return store
-
-
-# -- read repair ----------------------------------------------------------------------------
-
-
-# -- read repair ----------------------------------------------------------------------------
-
-
-class _OwnStateRepairNode(LeaderlessNode):
-    """Read repair sends the coordinator's own state to the replicas that answered
-    differently, and leaves the coordinator as it was."""
-
-    def _read_repair(self, op: Operation) -> None:
-        own = op.replies.get(self.id)
-        if own is None:
-            super()._read_repair(op)
-            return
-        for node in op.owners:
-            if node == self.id or node not in op.replies or op.replies[node] == own:
-                continue
-            self.stats["read_repairs"] += 1
-            # THE BUG: the coordinator's own version, not the merge of the replies
-            self.send(node, "repair", (op.table, op.key, own))
-
-
-def read_repair_sends_coordinator_state(seed: int = 0) -> LeaderlessStore:
-    """``dynamo-quorum`` whose read repair pushes the coordinator's own version to the
-    replicas that answered differently, instead of the merge of the replies, and does
-    not repair the coordinator (replicas merge what they receive, so only a stale
-    coordinator stays stale).
-
-    Escapes because the read-repair probe always coordinates its read at the key's
-    first replica, which coordinates (and so holds) almost every write routed by the
-    store; it is rarely the stale one. ``read-repair-repairs`` would see it on a probe
-    coordinated by a stale replica. Needed: a probe read coordinated by each replica
-    of a disagreeing key (or by the stalest), and rules that write through the other
-    replicas more often."""
-    store = dynamo_quorum(seed)
-    for node in store.node_endpoints.values():
-        node.__class__ = _OwnStateRepairNode
     return store

@@ -16,9 +16,10 @@ from typing import Any
 from replicheck.implementation.reference.leaderless.antientropy import SyncEngine, state_bytes
 from replicheck.implementation.reference.leaderless.node import (
     LeaderlessNode,
+    Operation,
     hint_order,
 )
-from replicheck.implementation.reference.leaderless.presets import dynamo_lww
+from replicheck.implementation.reference.leaderless.presets import dynamo_lww, dynamo_quorum
 from replicheck.implementation.reference.leaderless.ring import merkle_key
 from replicheck.implementation.reference.leaderless.storage import KeyTuple, ReplicaStorage
 from replicheck.implementation.reference.leaderless.store import LeaderlessStore
@@ -30,8 +31,10 @@ from replicheck.models.merkle import Key
 __all__ = [
     "anti_entropy_ignores_pull",
     "anti_entropy_misses_peer_only_keys",
+    "hint_replayed_with_fresh_timestamp",
     "hint_sent_to_first_replica",
     "merkle_tree_misses_overwrites",
+    "read_repair_sends_coordinator_state",
     "tombstone_purged_at_once",
 ]
 
@@ -160,6 +163,29 @@ def hint_sent_to_first_replica(seed: int = 0) -> LeaderlessStore:
 # -- deletes --------------------------------------------------------------------------------
 
 
+class _RestampingHintNode(LeaderlessNode):
+    """Hands a hinted last-writer-wins state off under a fresh timestamp of its own."""
+
+    def on_timer(self, timer: Timer) -> None:
+        if timer.name == "handoff":
+            for hint, state in list(self.hints.items()):
+                if isinstance(state, Stamped):
+                    # THE BUG: the replay is stamped as a new write at delivery time
+                    self.hints[hint] = Stamped(state.value, self.timestamp(), self.id)
+        super().on_timer(timer)
+
+
+def hint_replayed_with_fresh_timestamp(seed: int = 0) -> LeaderlessStore:
+    """``dynamo-lww`` whose fallbacks restamp hints when they hand them off: a hinted
+    write replayed after a newer write to the key overwrites it. Caught by
+    ``hinted-handoff-delivers`` on a copy of the store settled apart: the owner ends
+    up holding a version that no replica or fallback held before settling."""
+    store = dynamo_lww(seed)
+    for node in store.node_endpoints.values():
+        node.__class__ = _RestampingHintNode
+    return store
+
+
 def _tombstone(state: State) -> bool:
     return isinstance(state, Stamped) and state.value is None
 
@@ -205,3 +231,32 @@ class _PurgingNode(LeaderlessNode):
 def tombstone_purged_at_once(seed: int = 0) -> LeaderlessStore:
     """``dynamo-lww`` whose replicas drop a delete's tombstone as soon as they store it."""
     return _with_storage(dynamo_lww(seed), _PurgingNode, _PurgingStorage)
+
+
+class _OwnStateRepairNode(LeaderlessNode):
+    """Read repair sends the coordinator's own state to the replicas that answered
+    differently, and leaves the coordinator as it was."""
+
+    def _read_repair(self, op: Operation) -> None:
+        own = op.replies.get(self.id)
+        if own is None:
+            super()._read_repair(op)
+            return
+        for node in op.owners:
+            if node == self.id or node not in op.replies or op.replies[node] == own:
+                continue
+            self.stats["read_repairs"] += 1
+            # THE BUG: the coordinator's own version, not the merge of the replies
+            self.send(node, "repair", (op.table, op.key, own))
+
+
+def read_repair_sends_coordinator_state(seed: int = 0) -> LeaderlessStore:
+    """``dynamo-quorum`` whose read repair pushes the coordinator's own version to the
+    replicas that answered differently, instead of the merge of the replies, and does
+    not repair the coordinator (replicas merge what they receive, so only a stale
+    coordinator stays stale). Caught by ``read-repair-repairs`` on a probe read
+    coordinated by a stale replica of a disagreeing key."""
+    store = dynamo_quorum(seed)
+    for node in store.node_endpoints.values():
+        node.__class__ = _OwnStateRepairNode
+    return store

@@ -8,13 +8,19 @@ keeps ``db``). It follows DynamoDB's documented semantics: conditions are evalua
 on the item as it was; a transaction applies all of its actions or none, with one
 cancellation reason per action in request order; a client request token replays
 the same answer within ten minutes of ``now``.
+
+``apply_within(db, request, when, window)`` is the same model where a history only
+bounds when a request took effect (a :class:`Span`, in the store's own seconds) and
+the store declares its token window: every outcome the model allows for some instant
+of the span (:func:`token_fate` says when a token is surely remembered, surely
+forgotten, or either).
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final, Literal
 
 from replicheck.models.items.errors import (
     CancellationReason,
@@ -57,8 +63,41 @@ from replicheck.models.items.validation import (
 )
 from replicheck.models.items.values import freeze, normalize, normalize_item
 
-__all__ = ["Database", "KeyTuple", "apply", "empty", "fingerprint", "key_tuple", "outcome",
+__all__ = ["EITHER", "FORGOTTEN", "REMEMBERED", "Database", "Fate", "KeyTuple", "Span", "apply",
+           "apply_within", "empty", "fingerprint", "key_tuple", "outcome", "token_fate",
            "touched"]
+
+
+@dataclass(frozen=True)
+class Span:
+    """When a request took effect, as far as a history shows: at some instant from
+    ``start`` to ``end`` seconds of the store's own time (its invocation and its
+    completion); ``end`` None when it may have taken effect any time after ``start``
+    (an indeterminate answer)."""
+
+    start: float
+    end: float | None = None
+
+
+Fate = Literal["remembered", "forgotten", "either"]
+REMEMBERED: Final[Fate] = "remembered"
+FORGOTTEN: Final[Fate] = "forgotten"
+EITHER: Final[Fate] = "either"
+
+
+def token_fate(first: Span, retry: Span, window: float) -> Fate:
+    """Whether a client request token first applied within ``first`` is still
+    remembered when a request reusing it takes effect within ``retry``, the store
+    keeping tokens ``window`` seconds. The model remembers a token while the time
+    between the two effects is below the window; the effects are somewhere in their
+    spans, so the token is surely remembered when ``retry`` ended less than
+    ``window`` after ``first`` began, surely forgotten when ``retry`` began at least
+    ``window`` after ``first`` ended, and either in between."""
+    if retry.end is not None and retry.end - first.start < window:
+        return REMEMBERED
+    if first.end is not None and retry.start - first.end >= window:
+        return FORGOTTEN
+    return EITHER
 
 
 
@@ -67,6 +106,7 @@ class _Token:
     fingerprint: Hashable
     response: Response
     time: float
+    span: Span | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -88,7 +128,7 @@ class Database:
                 for name, items in self.tables.items()
                 for key, item in items.items()
             ),
-            frozenset((t, e.fingerprint) for t, e in self.tokens.items()),
+            frozenset((t, e.fingerprint, e.span) for t, e in self.tokens.items()),
         )
 
     def __eq__(self, other: object) -> bool:
@@ -308,6 +348,41 @@ def apply(db: Database, request: Request, now: float = 0.0) -> tuple[Database, R
     if isinstance(request, TransactGet):
         return db, _transact_get(db, request)
     raise ValidationError(f"unknown request type {type(request).__name__}", what="Request")
+
+
+def apply_within(db: Database, request: Request, when: Span, window: float
+                 ) -> tuple[tuple[Database, Response | StoreError], ...]:
+    """Every outcome (as :func:`outcome` gives it) the model allows for ``request``
+    taking effect at some instant of ``when``, the store keeping client request
+    tokens ``window`` seconds: one outcome, but two for a transaction reusing a token
+    that may be remembered or forgotten by then (:func:`token_fate`; a token whose
+    first use carries no span is remembered). A token a transaction registers
+    carries ``when``; the model's own ``now`` plays no part."""
+    token = request.token if isinstance(request, TransactWrite) else None
+    entry = None if token is None else db.tokens.get(token)
+    fate = REMEMBERED if entry is None or entry.span is None else token_fate(
+        entry.span, when, window)
+    found: list[tuple[Database, Response | StoreError]] = []
+    if fate != FORGOTTEN:
+        found.append(_spanned(outcome(db, request), token, entry, when))
+    if fate != REMEMBERED and token is not None:
+        forgot = Database(db.schemas, db.tables,
+                          {t: e for t, e in db.tokens.items() if t != token})
+        found.append(_spanned(outcome(forgot, request), token, None, when))
+    return tuple(found)
+
+
+def _spanned(result: tuple[Database, Response | StoreError], token: str | None,
+             kept: _Token | None, when: Span) -> tuple[Database, Response | StoreError]:
+    """``result`` with the token entry the request registered (none was ``kept``)
+    carrying ``when``."""
+    db, answer = result
+    entry = None if token is None else db.tokens.get(token)
+    if token is None or entry is None or kept is not None:
+        return result
+    tokens = dict(db.tokens)
+    tokens[token] = _Token(entry.fingerprint, entry.response, entry.time, when)
+    return Database(db.schemas, db.tables, tokens), answer
 
 
 def touched(db: Database, request: Request) -> frozenset[tuple[str, KeyTuple]]:

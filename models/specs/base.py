@@ -18,9 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
 from replicheck.models.equality import value_key
+
+if TYPE_CHECKING:
+    from replicheck.models.items.operations import Span
 
 S = TypeVar("S", bound=Hashable)
 
@@ -166,11 +169,15 @@ class Cells(Mapping[Value, Value]):
 @dataclass(frozen=True)
 class Input:
     """One operation as a specification sees it: a function name, the key it acts on
-    (``None``: the one object of a history without keys) and its argument."""
+    (``None``: the one object of a history without keys) and its argument; ``span``,
+    when the history's times are the store's own, bounds when it took effect (a
+    :class:`~replicheck.models.items.operations.Span`, for specifications that judge
+    the store's time windows)."""
 
     f: str
     key: Hashable | None = None
     value: Any = None
+    span: Span | None = None
 
 
 def _describe_input(op: Input, result: Any) -> str:

@@ -15,7 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from replicheck.models.items.errors import StoreError, TransactionCanceled, ValidationError
-from replicheck.models.items.operations import Database, empty, outcome, touched
+from replicheck.models.items.operations import (
+    Database,
+    apply_within,
+    empty,
+    outcome,
+    touched,
+)
 from replicheck.models.items.requests import (
     Delete,
     Get,
@@ -71,16 +77,24 @@ def _item_words(schema: TableSchema | None, table: str, key: tuple[Any, ...],
     return f"{item_key_text(table, named)} = {value_text(rest)}"
 
 
-def item_store(*schemas: TableSchema) -> SequentialSpec[Database]:
-    """The item-store specification over tables ``schemas``."""
+def item_store(*schemas: TableSchema, token_window: float | None = None
+               ) -> SequentialSpec[Database]:
+    """The item-store specification over tables ``schemas``. With the store's
+    ``token_window`` (seconds), an operation whose input carries its ``span`` may
+    take every outcome the model allows within it (``apply_within``: a client token
+    reused near the window's end may be remembered or forgotten); without, tokens
+    are never forgotten."""
     initial = empty(*schemas)
 
     def step(state: Database, op: Input, result: Any) -> tuple[Database, ...]:
         request: Request = op.value
-        after, answer = outcome(state, request)
-        if result is UNKNOWN or _canonical(answer) == _canonical(result):
-            return (after,)
-        return ()
+        if token_window is None or op.span is None:
+            found: tuple[tuple[Database, Response | StoreError], ...] = (
+                outcome(state, request),)
+        else:
+            found = apply_within(state, request, op.span, token_window)
+        return tuple(after for after, answer in found
+                     if result is UNKNOWN or _canonical(answer) == _canonical(result))
 
     def keys(op: Input) -> frozenset[Hashable]:
         try:

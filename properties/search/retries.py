@@ -7,7 +7,9 @@ Two rule classes (section 2 of the fault search):
     token again: with another body (DynamoDB answers IdempotentParameterMismatch and
     applies nothing), with the same body (a retry: applied once, answered as the
     first), or the two sent at once by two clients (the second meets the first in
-    flight). Then a read of every item either body touches.
+    flight), or with another body once time has jumped just past the store's token
+    window (the store forgot the token: the second body applies). Then a read of
+    every item either body touches.
 
 ``retry-indeterminate``
     A request whose answer is made indeterminate (its client's timeout fires while
@@ -40,6 +42,7 @@ from replicheck.properties.search.driver import Driver, Surface
 __all__ = [
     "CAUSES",
     "CLASSES",
+    "PAST_WINDOW",
     "RETRY_INDETERMINATE",
     "SHAPES",
     "TOKEN_REUSE",
@@ -53,10 +56,16 @@ RETRY_INDETERMINATE: Final = "retry-indeterminate"
 CLASSES: Final[tuple[str, ...]] = (TOKEN_REUSE, RETRY_INDETERMINATE)
 """The rule classes of this module."""
 
-SHAPES: Final[tuple[str, ...]] = ("other-body", "same-body", "overlapping")
+SHAPES: Final[tuple[str, ...]] = ("other-body", "same-body", "overlapping", "after-window")
 """How ``token-reuse`` sends the token the second time: another body after the first
-completed, the same body after it completed, or another body while the first is
-still in flight (from a second client)."""
+completed, the same body after it completed, another body while the first is
+still in flight (from a second client), or another body after time jumped just past
+the token window (:data:`PAST_WINDOW`; only for a store with time control that
+declares one: the checkers judge a token against the declared window)."""
+
+PAST_WINDOW: Final = 1.01
+"""An ``after-window`` reuse comes this many token windows after the first use
+completed."""
 
 CAUSES: Final[tuple[str, ...]] = ("timeout", "drop-reply", "cut-off")
 """How ``retry-indeterminate`` makes an answer indeterminate: the client's timeout
@@ -155,13 +164,15 @@ def retry_rules(surface: Surface) -> type:
     retried: st.SearchStrategy[Request] = _plain_writes(table, pk)
     if surface.transactions:
         retried = st.one_of(retried, transactions)
+    token_window = surface.windows.idempotency_token if surface.timed else None
+    shapes = SHAPES if token_window is not None else SHAPES[:-1]
 
     class RetryRules:
         """Requests retried: a token reused, a retry after an indeterminate answer."""
 
         @precondition(lambda self: surface.transactions and self.swarm_on(TOKEN_REUSE))
         @rule(plan=st.tuples(st.sampled_from(CLIENTS), transactions, strategies.keys(),
-                             strategies.unique_values(), st.sampled_from(SHAPES)))
+                             strategies.unique_values(), st.sampled_from(shapes)))
         def token_reuse(self: Driver, plan: tuple[str, TransactWrite, str, str, str]) -> None:
             """A tokened TransactWrite, then its token again (:data:`SHAPES`; the
             other body puts a fresh ``value`` on ``key``, a request no earlier one
@@ -184,9 +195,13 @@ def retry_rules(surface: Surface) -> type:
                 handles = (self.handles[client], self.handles[other])
                 if not _fair_until(self, lambda: all(h.done for h in handles)):
                     return
-            elif not self.run_request(client, tokened).done \
-                    or not self.run_request(client, again).done:
-                return
+            else:
+                if not self.run_request(client, tokened).done:
+                    return
+                if shape == "after-window" and token_window is not None:
+                    self.raw.advance(token_window * PAST_WINDOW)
+                if not self.run_request(client, again).done:
+                    return
             self.mark(TOKEN_REUSE)
             keys = touched_keys(tokened, pk)
             _read_back(self, client, keys + tuple(

@@ -27,20 +27,17 @@ Two rule classes (:data:`CLASSES`):
     from the transaction's invocation), retries it with the same token and reads
     the item: a store that forgot the token early applies the retry twice.
 
-What the jumps leave alone, and why (each would be a false violation under the
-suite's checkers today, which carry no clock):
+A third rule runs the same transaction, jumps to just past the token window and
+retries it: the store must apply it anew (it forgot the token), and the item is
+read. Jumps may also go just past the stream retention window (counted from the
+run's start, so the first records age out at once).
 
-- a retry with a token after the token window: the item model remembers a token
-  forever (``models.items.operations`` applies requests at time 0), so a store that
-  rightly applies such a retry again is reported as applying one transaction twice;
-- time past the stream retention window: the stream checker expects a record of
-  every acknowledged write, so a record rightly aged out is reported missing. No
-  jump carries global time (from the run's start) to within :data:`NEAR` of the
-  stream retention window.
-
-So a rule of another class that reuses a client request token in a later rule than
-the one that first used it must reuse it only while that first use is less than the
-declared token window ago (``self.raw.now()``): a window jump may come in between.
+Both are sound because the history declares the store's windows in the store's own
+time (:mod:`replicheck.histories.windows`): the item checkers find a token surely
+remembered, surely forgotten or either from when the two requests could have taken
+effect (``models.items.operations.token_fate``), and the stream checker lets a
+record be absent only when its write was invoked at least the retention window
+before the stream was read.
 """
 
 from __future__ import annotations
@@ -110,10 +107,9 @@ def jump_plan(seconds: float, fair: bool) -> tuple[float, float]:
     return seconds - run, run
 
 
-def _declared(windows: Windows, *, past: bool) -> tuple[str, ...]:
-    """The declared windows a jump may go past (``past``) or just before."""
-    return tuple(name for name, value in windows.named() if value is not None
-                 and not (past and name == "stream_retention"))
+def _declared(windows: Windows) -> tuple[str, ...]:
+    """The declared windows a jump may go just past or just before."""
+    return tuple(name for name, value in windows.named() if value is not None)
 
 
 def timing_rules(surface: Surface) -> type:
@@ -123,10 +119,8 @@ def timing_rules(surface: Surface) -> type:
     placed = skewable and (surface.leaders or surface.owners)
     windows = surface.windows
     named = dict(windows.named())
-    past_names = _declared(windows, past=True)
-    before_names = _declared(windows, past=False)
+    before_names = _declared(windows)
     jumpable = surface.timed and bool(before_names)
-    retention = windows.stream_retention
     token_window = windows.idempotency_token
     tokens = surface.timed and surface.transactions and token_window is not None
     table, pk = surface.table, surface.pk
@@ -199,14 +193,6 @@ def timing_rules(surface: Surface) -> type:
             """Note where global time starts (the stream retention horizon's origin)."""
             self.timing_origin = self.raw.now() if surface.timed else 0.0
 
-        def _room(self: Any, seconds: float) -> bool:
-            """Whether time may jump ``seconds`` now: it stays clear of the stream
-            retention window counted from the run's start (module docstring)."""
-            if retention is None:
-                return True
-            origin = self.timing_origin if self.timing_origin is not None else 0.0
-            return bool(self.raw.now() + seconds - origin < retention * (1 - NEAR / 2))
-
         def _jump(self: Any, seconds: float, fair: bool) -> None:
             """Global time moves ``seconds`` forward (:func:`jump_plan`); what a
             ``run_for`` left (a quiet store stops early) is an ``advance``."""
@@ -226,32 +212,27 @@ def timing_rules(surface: Surface) -> type:
         @rule(window=st.sampled_from(before_names or ("none",)), past=st.booleans(),
               fair=st.booleans(), steps=st.integers(0, AFTER_JUMP))
         def window_jump(self: Any, window: str, past: bool, fair: bool, steps: int) -> None:
-            """Time jumps just past (``past``, where sound: module docstring) or just
-            before a declared window, by ``advance`` or (``fair``) through the store's
-            own ``run_for``; then ``steps`` fair decisions (overdue timers fire)."""
+            """Time jumps just past (``past``) or just before a declared window, by
+            ``advance`` or (``fair``) through the store's own ``run_for``; then
+            ``steps`` fair decisions (overdue timers fire). The stream retention
+            window is counted from the run's start."""
             value = named.get(window)
             if value is None:
                 return
-            if past and window not in past_names:
-                past = False
-            if window == "stream_retention":  # just before it, from the run's start
+            if window == "stream_retention":
                 origin = self.timing_origin if self.timing_origin is not None else 0.0
-                seconds = origin + jump_seconds(value, False) - self.raw.now()
+                seconds = origin + jump_seconds(value, past) - self.raw.now()
             else:
                 seconds = jump_seconds(value, past)
-            if seconds <= 0 or not self._room(seconds):
+            if seconds <= 0:
                 return
             self._jump(seconds, fair)
             self.fair(steps)
 
-        @precondition(lambda self: self.swarm_on("window-jump") and tokens)
-        @rule(client=st.sampled_from(("c0", "c1", "c2")), key=strategies.keys(),
-              fair=st.booleans())
-        def token_within_window(self: Any, client: str, key: str, fair: bool) -> None:
-            """A transaction with a client request token adds one to an item; time
-            jumps to just inside the token window counted from its invocation; the
-            same transaction is retried with the same token (it must not apply
-            again), and the item is read (strongly where the store offers it)."""
+        def _token_retry(self: Any, client: str, key: str, fair: bool, past: bool) -> None:
+            """A tokened increment of ``key``, time jumping to just past (``past``) or
+            just inside the token window counted from its invocation, the same
+            transaction again, and a read of the item."""
             assert token_window is not None
             idle = self.idle(client)
             if idle is None:
@@ -263,11 +244,29 @@ def timing_rules(surface: Surface) -> type:
             invoked = self.raw.now()
             if not self.run_request(idle, request).done:
                 return
-            seconds = invoked + jump_seconds(token_window, False) - self.raw.now()
-            if seconds <= 0 or not self._room(seconds):
+            seconds = invoked + jump_seconds(token_window, past) - self.raw.now()
+            if seconds <= 0:
                 return
             self._jump(seconds, fair)
             if self.run_request(idle, request).done:
                 self.run_request(idle, Get(table, {pk: key}, consistent=surface.strong))
+
+        @precondition(lambda self: self.swarm_on("window-jump") and tokens)
+        @rule(client=st.sampled_from(("c0", "c1", "c2")), key=strategies.keys(),
+              fair=st.booleans())
+        def token_within_window(self: Any, client: str, key: str, fair: bool) -> None:
+            """A transaction with a client request token adds one to an item; time
+            jumps to just inside the token window counted from its invocation; the
+            same transaction is retried with the same token (it must not apply
+            again), and the item is read (strongly where the store offers it)."""
+            self._token_retry(client, key, fair, False)
+
+        @precondition(lambda self: self.swarm_on("window-jump") and tokens)
+        @rule(client=st.sampled_from(("c0", "c1", "c2")), key=strategies.keys(),
+              fair=st.booleans())
+        def token_after_window(self: Any, client: str, key: str, fair: bool) -> None:
+            """As :meth:`token_within_window`, but time jumps to just past the token
+            window: the store has forgotten the token and applies the retry anew."""
+            self._token_retry(client, key, fair, True)
 
     return Timing

@@ -401,3 +401,52 @@ def test_a_wrong_old_image_is_caught(steps: list[Any], data: Any) -> None:
     corrupted = [*records[:i], wrong, *records[i + 1:]]
     v = check_streams(history(rows, stream(corrupted)))
     assert "stream-image" in types(v), [a.explanation for a in v.anomalies]
+
+
+# -- the store's stream retention window ---------------------------------------------------
+
+RETENTION_NS = 86_400 * 10**9
+
+
+def windows(clock: str = "store-ns") -> list[Row]:
+    return [{"process": "observer", "type": "observe", "f": "windows",
+             "value": {"idempotency_token": 600, "stream_retention": 86_400, "lease": None,
+                       "hint_timer": None, "clock": clock}}]
+
+
+def timed(rows: list[Row], *times: int) -> list[Row]:
+    return [{**row, "time": t} for row, t in zip(rows, times, strict=True)]
+
+
+def aged_history(seen_at: int, clock: str = "store-ns") -> History:
+    """``a`` put at version 1 (invoked at 0, acknowledged at 1 s) and 2 (at 10 s),
+    the stream observed at ``seen_at`` ns holding only version 2's record."""
+    return history(windows(clock), timed(put(1, "a", A1, 1), 0, 10**9),
+                   timed(put(1, "a", A2, 2), 10 * 10**9, 10 * 10**9),
+                   timed(stream([rec("MODIFY", "a", 2, A1, A2)]), seen_at))
+
+
+def test_a_record_may_be_gone_once_its_write_was_invoked_the_retention_ago() -> None:
+    verdict = check_streams(aged_history(RETENTION_NS))
+    assert verdict.valid is True, verdict.anomalies
+
+
+def test_a_record_younger_than_retention_must_be_there() -> None:
+    verdict = check_streams(aged_history(RETENTION_NS - 1))
+    assert verdict.valid is False
+    assert {a.type for a in verdict.anomalies} >= {"stream-missing"}
+
+
+def test_without_store_times_retention_is_not_judged() -> None:
+    verdict = check_streams(aged_history(RETENTION_NS + 10**12, clock="wall"))
+    assert verdict.valid is False
+    assert {a.type for a in verdict.anomalies} >= {"stream-missing"}
+
+
+def test_only_the_first_record_left_may_follow_a_record_gone() -> None:
+    """Version 2's record shows no item before it, where version 1 (aged out) left
+    one: a wrong old image, retention or not."""
+    h = history(windows(), timed(put(1, "a", A1, 1), 0, 10**9),
+                timed(put(1, "a", A2, 2), 10 * 10**9, 10 * 10**9),
+                timed(stream([rec("INSERT", "a", 2, None, A2)]), RETENTION_NS * 2))
+    assert {a.type for a in check_streams(h).anomalies} == {"stream-image"}

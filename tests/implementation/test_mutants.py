@@ -35,9 +35,11 @@ from replicheck.implementation.store import (
 )
 from replicheck.models.guarantees import ALL_GUARANTEES
 from replicheck.models.items.requests import Request
-from replicheck.models.items.values import item_to_wire
+from replicheck.models.items.values import item_to_wire, key_text
 from replicheck.models.merkle import key_token
 from replicheck.properties.guarantees import judge_guarantee
+from replicheck.properties.mechanisms import read_repair_probes
+from replicheck.properties.verdicts import snapshot_history
 
 T = "items"
 
@@ -602,6 +604,35 @@ def test_read_repair_drops_sibling_leaves_the_repaired_replica_short() -> None:
     assert third != merged and len(third.siblings) == 1
     merged, third = repaired(good)
     assert third == merged
+
+
+def stale_coordinator_probes(store: LeaderlessStore) -> tuple[list[dict[str, Any]], str]:
+    """A key outside the suite's three fixed keys written twice, the second write
+    missing its last replica; the read-repair probes of the store. (the probes, the
+    stale replica)."""
+    key = "k40"
+    first, _, third = owners(store, key)
+    writes = Writes(store)
+    writes.put(key, 1, first)
+    drive(store)
+    writes.put(key, 2, first)
+    drive(store, lambda m: m.kind == "write" and m.dst == third)
+    return read_repair_probes(store, T, "pk"), third
+
+
+def test_read_repair_sends_coordinator_state_leaves_a_stale_coordinator_stale() -> None:
+    bad, good = both("read-repair-sends-coordinator-state")
+    for store, expected in ((bad, "violated"), (good, "holds")):
+        probes, stale = stale_coordinator_probes(store)
+        assert {(p["key"], p["coordinator"]) for p in probes} >= {(key_text(("k40",)), stale)}
+        history = snapshot_history(store.descriptor, [("read-repair", p) for p in probes])
+        judged = judge_guarantee("read-repair-repairs", history, store.descriptor)
+        assert judged.status == expected, judged.explanation()
+    # the first replica holds the merge: coordinated there, the bug repairs the others
+    probes, stale = stale_coordinator_probes(mutant("read-repair-sends-coordinator-state")
+                                             .build(0))
+    first = [p for p in probes if p["coordinator"] == owners(bad, "k40")[0]]
+    assert all(p["after"][stale] == p["merged"] for p in first)
 
 
 def handoff(store: LeaderlessStore) -> tuple[int, Any]:

@@ -253,10 +253,6 @@ def test_a_restarted_node_keeps_its_storage_bug() -> None:
 
 ESCAPEES = {
     "anti-entropy-pushes-one-key": ("dynamo-lww", escapees.anti_entropy_pushes_one_key),
-    "read-repair-sends-coordinator-state": (
-        "dynamo-quorum", escapees.read_repair_sends_coordinator_state),
-    "hint-replayed-with-fresh-timestamp": (
-        "dynamo-lww", escapees.hint_replayed_with_fresh_timestamp),
     "token-ignores-request-body": ("dynamodb", escapees.token_ignores_request_body),
 }
 """The realistic mutants the suite does not catch yet (``mutants/escapees.py``)."""

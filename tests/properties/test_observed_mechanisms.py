@@ -137,3 +137,35 @@ def test_read_repair_is_judged_against_the_merge_of_what_replicas_held() -> None
                "merged": superseding, "after": {"n1": superseding, "n2": superseding}}
     history = snapshot_history(store.descriptor, [("read-repair", covered)])
     assert judge_guarantee("read-repair-repairs", history, store.descriptor).status == "holds"
+
+
+def _misaddressed_handoff(store: Any) -> dict[str, Any]:
+    """k0's second replica down while it is written, taken by a fallback, back up: the
+    hints observation of a copy of the store settled apart."""
+    from replicheck.properties.mechanisms import handoff_twin
+
+    owners = store.preference_list("items", {"pk": "k0"})
+    store.crash(owners[1])
+    store.execute(Put("items", {"pk": "k0", "v": "x"}))
+    store.sim.run(lambda: len(hinted_states(store, "items")) == 1)
+    store.restart(owners[1])
+    observation = handoff_twin(store, "items")
+    assert observation is not None
+    return observation
+
+
+def test_a_hint_dropped_before_its_owner_has_it_is_caught_when_it_is_dropped() -> None:
+    """The fallback hands the hint to the key's first replica, which acknowledges: the
+    fallback lets go of it while its owner holds nothing (read right then, before
+    anti-entropy could bring the write there)."""
+    from replicheck.implementation.mutants import mutant
+
+    bad = _misaddressed_handoff(mutant("hint-sent-to-first-replica").build(0))
+    assert [(d["owner"], d["owner_entry"]) for d in bad["dropped"]] == [
+        (bad["held"][0]["owner"], None)]
+    judgement = _judge(preset("dynamo-lww"), bad)
+    assert judgement.status == "violated", judgement.explanation()
+    assert "dropped before its owner had it" in judgement.reason
+    good = _misaddressed_handoff(preset("dynamo-lww"))
+    assert [d["owner_entry"] for d in good["dropped"]] == [good["held"][0]["entry"]]
+    assert _judge(preset("dynamo-lww"), good).status == "holds"

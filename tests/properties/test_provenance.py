@@ -112,3 +112,68 @@ def test_a_merge_that_invents_a_context_to_drop_a_sibling_is_caught() -> None:
         judgement = _judged(store, rec, invented, guarantee)
         assert judgement.status == "violated", judgement.explanation()
         assert "invented by a merge" in judgement.explanation()
+
+
+# -- a hinted write handed off as it was written ----------------------------------------------
+
+
+def _hinted_write(store: Any, *, answered: bool = True) -> tuple[DrivenRecording, Any]:
+    """Two replicas of k0 down, a put taken by fallbacks (recorded ``ok`` with its
+    version, or ``info`` when not ``answered``), the replicas back: (the recording,
+    the hints observation of a copy of the store settled apart)."""
+    from replicheck.properties.mechanisms import handoff_twin, hinted_states
+
+    rec = DrivenRecording(store)
+    owners = store.preference_list("items", {"pk": "k0"})
+    store.crash(owners[1])
+    store.crash(owners[2])
+    put = Put("items", {"pk": "k0", "v": "x"})
+    if answered:
+        rec.submit("c0", put)
+        while rec.in_flight() and fair_step(rec):
+            pass
+        assert [op.status for op in rec.history().operations] == ["ok"]
+    else:
+        store.run_until_done(store.submit("c0", put))
+        rec.recorder.invoke(7, "put", request_to_json(put))
+        rec.recorder.info(7, "put", request_to_json(put), error="timed out")
+    store.sim.run(lambda: len(hinted_states(store, "items")) == 2)
+    store.restart(owners[1])
+    store.restart(owners[2])
+    twin = handoff_twin(store, "items")
+    assert twin is not None and twin["held"], "the write should have been taken by fallbacks"
+    return rec, twin
+
+
+def _handoff_judged(store: Any, rec: DrivenRecording, twin: Any) -> Any:
+    rec.observe("hints", twin)
+    return judge_guarantee("hinted-handoff-delivers", rec.history(), store.descriptor)
+
+
+def test_a_hint_handed_off_under_its_own_version_holds() -> None:
+    store = preset("dynamo-lww")
+    rec, twin = _hinted_write(store)
+    assert _handoff_judged(store, rec, twin).status == "holds"
+
+
+def test_a_hint_handed_off_under_a_fresh_version_is_caught() -> None:
+    """The owner holds the hinted value under a version newer than the hint's: it
+    reflects the hint (at least as new), yet no one held that version before the
+    handoff and the write was answered with another."""
+    from replicheck.implementation.mutants import mutant
+
+    store = mutant("hint-replayed-with-fresh-timestamp").build(0)
+    rec, twin = _hinted_write(store)
+    judgement = _handoff_judged(store, rec, twin)
+    assert judgement.status == "violated", judgement.explanation()
+    assert "no replica or fallback held before settling" in judgement.explanation()
+
+
+def test_a_new_version_of_a_write_of_unknown_outcome_is_excused() -> None:
+    """A write whose answer was lost may still be coordinating when the store settles:
+    a version of its value nobody held before is not an invented one."""
+    from replicheck.implementation.mutants import mutant
+
+    store = mutant("hint-replayed-with-fresh-timestamp").build(0)
+    rec, twin = _hinted_write(store, answered=False)
+    assert _handoff_judged(store, rec, twin).status == "holds"

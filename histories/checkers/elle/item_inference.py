@@ -17,6 +17,7 @@ from replicheck.histories.checkers.elle.graph import DependencyGraph, SearchStat
 from replicheck.histories.checkers.elle.inference import Finding, VersionOrder
 from replicheck.histories.checkers.elle.item_values import ItemId, Vid
 from replicheck.histories.checkers.elle.txn import Txn
+from replicheck.models.items.operations import Span
 from replicheck.models.items.requests import Request, Response, TableSchema
 
 CORE: Final = ("core",)
@@ -46,7 +47,9 @@ class ItemInference:
     ``tables`` record, or told from the keys requests use); and, per member, the
     ``(item, version id)`` pairs it read (those known) and wrote, a version id being
     ``None`` (the initial state), ``("v", recorded version)``, ``("=", frozen item)``
-    or ``("T", writer's index)``."""
+    or ``("T", writer's index)``. With the store's token window declared
+    (``token_window``, seconds; :mod:`replicheck.histories.windows`), ``spans`` says
+    per transaction when it took effect, in the store's seconds (None: unknown)."""
 
     txns: tuple[Txn, ...]
     graph: DependencyGraph
@@ -64,6 +67,8 @@ class ItemInference:
     choices: list[tuple[tuple[ItemId, Any], int]] = field(default_factory=list)
     clash: bool = False
     choice: Mapping[Any, int] = field(default_factory=dict)
+    spans: tuple[Span | None, ...] = ()
+    token_window: float | None = None
 
 
 @dataclass

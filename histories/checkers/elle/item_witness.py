@@ -28,7 +28,13 @@ from replicheck.histories.checkers.elle.item_values import ItemId, Vid, describe
 from replicheck.histories.history import INFO
 from replicheck.histories.items import TABLES
 from replicheck.models.items.errors import StoreError, ValidationError
-from replicheck.models.items.operations import Database, apply, empty, touched
+from replicheck.models.items.operations import (
+    Database,
+    apply_within,
+    empty,
+    outcome,
+    touched,
+)
 from replicheck.models.items.requests import (
     Delete,
     Get,
@@ -227,8 +233,7 @@ def _search_group(inf: ItemInference, group: Sequence[int],
         for v in ranked:
             if v in done or not pred[v] <= done:
                 continue
-            moved = _advance(inf, v, dict(versions), state)
-            if moved is not None:
+            for moved in _advance(inf, v, dict(versions), state):
                 children.append((done | {v}, (*order, v), placed + member[v],
                                  frozenset(moved[0].items()), moved[1]))
             if not member[v]:  # an indeterminate transaction that never happened
@@ -278,26 +283,36 @@ def _before(u: Any, t: Any, kinds: int) -> bool:
 
 
 def _advance(inf: ItemInference, i: int, current: dict[ItemId, Vid], db: Database | None
-             ) -> tuple[dict[ItemId, Vid], Database | None] | None:
-    """The versions and items after transaction ``i`` runs next, or None when it would
-    read another version, or (``db`` given) the item model would not apply it or would
-    answer otherwise than it answered."""
+             ) -> list[tuple[dict[ItemId, Vid], Database | None]]:
+    """The versions and items after transaction ``i`` runs next, one pair per outcome
+    the item model allows (two where a client token may be remembered or forgotten:
+    :func:`outcomes`); none when it would read another version, or (``db`` given) the
+    item model would not apply it or would answer otherwise than it answered."""
     for item, vid in inf.reads.get(i, ()):
         if current.get(item) != vid:
-            return None
+            return []
     for item, vid in inf.writes.get(i, ()):
         current[item] = vid
     if db is None:
-        return current, None
+        return [(current, None)]
     request = inf.requests[i]
-    try:
-        db, answer = apply(db, request)
-    except StoreError:
-        return None
     recorded = inf.responses[i]
-    if recorded is not None and not _same_answer(request, answer, recorded):
-        return None
-    return current, db
+    return [(current, after) for after, answer in outcomes(inf, i, db)
+            if not isinstance(answer, StoreError)
+            and (recorded is None or _same_answer(request, answer, recorded))]
+
+
+def outcomes(inf: ItemInference, i: int, db: Database
+             ) -> tuple[tuple[Database, Response | StoreError], ...]:
+    """What the item model allows transaction ``i`` to do from ``db``: with the
+    store's token window and the transaction's span known, every outcome for some
+    instant of its span (``apply_within``); else the one outcome at time 0 (tokens
+    never forgotten)."""
+    request = inf.requests[i]
+    span = inf.spans[i] if i < len(inf.spans) else None
+    if inf.token_window is None or span is None:
+        return (outcome(db, request),)
+    return apply_within(db, request, span, inf.token_window)
 
 
 def _same_answer(request: Any, answer: Response, recorded: Response) -> bool:
@@ -335,8 +350,9 @@ def _replay_versions(inf: ItemInference, order: Iterable[int]) -> str | None:
 
 def _replay_items(inf: ItemInference, order: Iterable[int]) -> str | None:
     """Run ``order`` through the item model (items absent at first): every transaction
-    must apply and answer what it answered; a description of the first that does not,
-    or None."""
+    must apply and answer what it answered, under some choice of the outcomes the
+    model allows (:func:`outcomes`); a description of the first that does not, or
+    None."""
     if not inf.schemas_declared:
         return ("it cannot be replayed through the item model without the tables' key "
                 f'schemas (a "{TABLES}" observation record)')
@@ -345,19 +361,26 @@ def _replay_items(inf: ItemInference, order: Iterable[int]) -> str | None:
     except ValidationError as error:  # pragma: no cover - schemas_from_json checks names
         return f"the tables are invalid ({error.message})"
     txns = inf.txns
+    states = [db]
     for i in order:
         request = inf.requests[i]
-        try:
-            db, answer = apply(db, request)
-        except StoreError as error:
-            return (f"in the serial order found, {name(txns[i])} would fail with "
-                    f"{error.code}")
         recorded = inf.responses[i]
-        if recorded is None:
-            continue
-        if not _same_answer(request, answer, recorded):
+        reached: list[Database] = []
+        first: Response | StoreError | None = None
+        for state in states:
+            for after, answer in outcomes(inf, i, state):
+                first = answer if first is None else first
+                if not isinstance(answer, StoreError) and after not in reached and (
+                        recorded is None or _same_answer(request, answer, recorded)):
+                    reached.append(after)
+        if not reached:
+            if isinstance(first, StoreError):
+                return (f"in the serial order found, {name(txns[i])} would fail with "
+                        f"{first.code}")
+            assert isinstance(first, Response) and recorded is not None
             return (f"in the serial order found, {name(txns[i])} would answer "
-                    f"{_show_response(answer)}, not {_show_response(recorded)}")
+                    f"{_show_response(first)}, not {_show_response(recorded)}")
+        states = reached
     return None
 
 

@@ -148,6 +148,7 @@ from replicheck.histories.checkers.elle.item_versions import (
 from replicheck.histories.checkers.elle.txn import READ, RW_REGISTER, WRITE, Txn
 from replicheck.histories.history import OK, History
 from replicheck.histories.verdict import Verdict
+from replicheck.histories.windows import history_windows, span_of
 from replicheck.models import lattice
 
 __all__ = [
@@ -190,6 +191,10 @@ def infer_items(history: History, *, deadline: float | None = None,
                         responses=tuple(o.response for o in ops), schemas=keys.schemas,
                         schemas_declared=declared)
     inf.choice = dict(choice or {})
+    windows = history_windows(history)
+    if windows is not None and windows.idempotency_token is not None:
+        inf.token_window = windows.idempotency_token
+        inf.spans = tuple(span_of(o.op) for o in ops)
     merge_retries(ops, inf)
 
     writes: dict[ItemId, list[ItemWrite]] = {}

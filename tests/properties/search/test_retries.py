@@ -38,6 +38,7 @@ from replicheck.properties.search.driver import probe_surface
 from replicheck.properties.search.retries import (
     CAUSES,
     CLASSES,
+    PAST_WINDOW,
     RETRY_INDETERMINATE,
     TOKEN_REUSE,
     retry_rules,
@@ -116,6 +117,21 @@ def test_token_reused_with_the_same_body_applies_once() -> None:
     assert ops[1].meta.get("replayed") is True
     assert _item(ops[2]) == {PK: "k0", "n": Decimal(1)}
     machine.teardown()
+
+
+def test_token_reused_past_its_window_with_another_body_applies_it() -> None:
+    """Past the declared token window the store has forgotten the token: the other
+    body applies, and the checkers (judging the window) find nothing wrong."""
+    machine = _machine(lambda: preset("dynamodb"))
+    first = TransactWrite((Put(TABLE, {PK: "k0", "v": "v1"}),))
+    machine.token_reuse(("c0", first, "k1", "v2", "after-window"))
+    ops = _ops(machine)
+    assert [(op.f, op.status) for op in ops] == [
+        ("transact-write", "ok"), ("transact-write", "ok"),
+        ("get-strong", "ok"), ("get-strong", "ok")]
+    assert ops[1].call_time - ops[0].ret_time >= 600 * PAST_WINDOW * 10**9
+    assert _item(ops[3]) == {PK: "k1", "v": "v2"}
+    machine.teardown()  # every claimed guarantee holds
 
 
 def test_token_reused_while_the_first_is_in_flight_comes_from_two_clients() -> None:

@@ -11,7 +11,6 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from replicheck.histories.formats.jsonl import dumps_jsonl
-from replicheck.histories.recorder import Recorder
 from replicheck.implementation.presets import preset
 from replicheck.implementation.reference.leader import state as leader_state
 from replicheck.implementation.reference.leader import stream as leader_stream
@@ -95,8 +94,7 @@ def test_a_recorded_jump_replays_to_the_same_history() -> None:
     for byte, and simulated time passed the jump."""
     store = build_store("dynamodb")
     recorder = ScheduleRecorder(store, "dynamodb")
-    rec = RecordingStore(recorder, Recorder(
-        clock=lambda: round(store.now() * 1_000_000_000)))
+    rec = RecordingStore(recorder)  # the store's time, and its windows declared
 
     def run(client: str, request: Any) -> Any:
         handle = rec.submit(client, request)
@@ -181,21 +179,23 @@ def test_jump_arithmetic() -> None:
 
 
 def test_time_jumps_past_each_declared_window() -> None:
-    """The leader store's token window (advance, then its own run_for), the
-    leaderless hint timer; never past the stream retention window (the stream
-    checker would call an aged-out record missing): just before it instead."""
+    """The leader store's token window (advance, then its own run_for), its stream
+    retention window (counted from the run's start: the records written before
+    the jump age out, and the teardown's checkers do not call them missing), the
+    leaderless hint timer."""
     m = instance("dynamodb")
     assert m.surface.windows.idempotency_token == 600.0
+    m.run_request("c0", Put(T, {"pk": "k0", "v": "early"}))
     m.window_jump("idempotency_token", True, True, 10)
     assert m.raw.now() >= 600.0 * (1 + NEAR)
     assert {"run_for": RUN_FOR_LIMIT} in m.raw.steps
     assert any("advance" in s for s in m.raw.steps)
     m.window_jump("stream_retention", True, False, 0)
     retention = m.surface.windows.stream_retention
-    assert m.raw.now() == pytest.approx(retention * (1 - NEAR))
+    assert m.raw.now() == pytest.approx(retention * (1 + NEAR))
+    assert m.raw.stream_records(T) == ()  # the early put's record aged out
     before = m.raw.now()
-    m.window_jump("stream_retention", False, False, 0)  # no room left: nothing
-    m.window_jump("idempotency_token", True, False, 0)
+    m.window_jump("stream_retention", False, False, 0)  # already past: nothing
     assert m.raw.now() == before
     assert m.marked == {"window-jump"}
     m.teardown()
@@ -213,6 +213,17 @@ def test_the_rules_keep_correct_stores_clean(tmp_path: Path) -> None:
     every claim holds (no jump or skew makes a false violation)."""
     search(machine("dynamodb"), 25, tmp_path)
     search(machine("dynamo-lww"), 15, tmp_path)
+
+
+def test_a_token_retried_past_its_window_applies_anew_and_the_checkers_agree() -> None:
+    """The retry of a tokened increment just past the window applies again (the
+    item holds 2); the teardown's checkers find no violation (it raises one)."""
+    m = instance("dynamodb")
+    m.token_after_window("c0", "k0", False)
+    reads = [op for op in m.rec.history().operations if op.f == "get-strong"]
+    assert reads[-1].output["item"]["n"] == {"N": "2"}
+    assert m.raw.now() >= 600.0 * (1 + NEAR)
+    m.teardown()
 
 
 # -- the bugs the rules find ------------------------------------------------------------------
