@@ -50,7 +50,7 @@ from replicheck.models.items.requests import Get, Put, TransactWrite, request_ki
 from replicheck.models.items.values import key_text
 from replicheck.models.items.wording import request_text
 from replicheck.properties import strategies
-from replicheck.properties.driving import CLIENTS, steer
+from replicheck.properties.driving import CLIENTS
 from replicheck.properties.guarantees import (
     OBSERVED,
     READ_KINDS,
@@ -202,8 +202,8 @@ def clocks_machine(factory: Callable[[], Store], target: str | None = None, seed
             before = self.raw.replicas_observation(table)
             held = before.get("replicas", {})
             every = {k for entries in held.values() for k in entries}
-            steer(float(self.most_siblings), "siblings of one key at one replica")
-            steer(float(sum(1 for k in every if len({json.dumps(e.get(k), sort_keys=True)
+            self.aim(float(self.most_siblings), "siblings of one key at one replica")
+            self.aim(float(sum(1 for k in every if len({json.dumps(e.get(k), sort_keys=True)
                                                      for e in held.values()}) > 1)),
                   "keys whose replicas disagree after settling")
             if anti_entropy:

@@ -420,7 +420,7 @@ class ConcurrencyJudging(Scheduled):
         if not self.rec.history().operations:
             return
         descriptor = self.setup.descriptor
-        steer(float(self.peak), "concurrent operations")
+        self.aim(float(self.peak), "concurrent operations")
         self.observe_replicas()
         history = self.rec.history()
         judgements = judge_claims(history, descriptor)
@@ -473,7 +473,8 @@ class ConcurrencyJudging(Scheduled):
         anti_entropy, forkable = self.surface.anti_entropy, self.surface.forkable
         before = self.raw.replicas_observation(table)
         self.rec.observe("replicas", before)
-        _target_divergence(before)
+        if self.steers:
+            _target_divergence(before)
         if "read-repair-repairs" in claims and forkable and self.surface.owners:
             self.raw.steps.append({"observe": "read-repair"})
             for probe_ in read_repair_probes(self.base, table, pk):

@@ -32,12 +32,14 @@ class ExampleReport:
     judgement status (holds, violated, observed, unknown, not-applicable);
     ``observations`` maps each observed guarantee to the example as a
     counterexample; ``checkers`` maps each guarantee judged to the checker that
-    decided it (``Judgement.checker``)."""
+    decided it (``Judgement.checker``); ``classes`` names the rule classes that
+    acted in the example (:mod:`replicheck.properties.search.swarm`)."""
 
     property: str
     statuses: Mapping[str, str] = field(default_factory=dict)
     observations: Mapping[str, Counterexample] = field(default_factory=dict)
     checkers: Mapping[str, str] = field(default_factory=dict)
+    classes: frozenset[str] = frozenset()
 
 
 class GuaranteeViolation(AssertionError):

@@ -40,7 +40,7 @@ from replicheck.implementation.store import (
 from replicheck.models.items.requests import Delete, Put, Request
 from replicheck.models.items.wording import request_text
 from replicheck.properties import strategies
-from replicheck.properties.driving import CLIENTS, steer
+from replicheck.properties.driving import CLIENTS
 from replicheck.properties.guarantees import OBSERVED, VIOLATED, judge_guarantee
 from replicheck.properties.mechanisms import (
     canon,
@@ -105,7 +105,7 @@ def replicas_machine(factory: Callable[[], Store], target: str | None = None, se
                 return
             replicas = final.get("replicas", {})
             every = {k for held in replicas.values() for k in held}
-            steer(float(sum(1 for k in every if len({canon(h.get(k)) for h in
+            self.aim(float(sum(1 for k in every if len({canon(h.get(k)) for h in
                                                      replicas.values()}) > 1)),
                   "keys still differing before the last snapshot")
             self.rec.observe("replicas", final)
@@ -248,6 +248,6 @@ def _replica_checks(setup: Setup, merkle: bool, anti_entropy: bool) -> type:
                     differing_first = differing
                 if differing == 0:
                     break
-            steer(float(differing_first), "keys anti-entropy found differing")
+            self.aim(float(differing_first), "keys anti-entropy found differing")
 
     return Checks

@@ -56,6 +56,7 @@ from replicheck.properties.driving import (
     heal_dropping,
     idle_client,
     probe_store,
+    steer,
 )
 from replicheck.properties.guarantees import Judgement
 from replicheck.properties.outcomes import Counterexample
@@ -174,6 +175,9 @@ class Scheduled(RuleBasedStateMachine):
     clients :meth:`idle` chooses among)."""
 
     setup: ClassVar[Setup]
+    steers: bool = True
+    """Whether this example steers the search (``hypothesis.target``): a swarm turns
+    it off in the examples it swarms."""
     logged: ClassVar[bool] = True
     replayable: ClassVar[bool] = False
     driver_clients: ClassVar[tuple[str, ...]] = CLIENTS
@@ -194,7 +198,8 @@ class Scheduled(RuleBasedStateMachine):
         self.log = StepLog()
         self.logged_upto = 0
         self.verdicts = Verdicts(setup.name, self.log, build=self.counterexample,
-                                 note=self.failure_note, list_steps=self.logged)
+                                 note=self.failure_note, list_steps=self.logged,
+                                 classes=lambda: frozenset(self.marked))
 
     # -- the Driver surface of the fault-search rule classes ----------------------------
 
@@ -273,6 +278,12 @@ class Scheduled(RuleBasedStateMachine):
                   else self.rec.submit_at(client, request, node))
         self.handles[client] = handle
         return handle, self.finish(handle)
+
+    def aim(self, value: float, label: str) -> None:
+        """Steer the search towards higher ``value`` of ``label``
+        (:func:`~replicheck.properties.driving.steer`), when this example steers."""
+        if self.steers:
+            steer(value, label)
 
     def log_step(self, text: Callable[[], str], decisions: int = 1) -> None:
         """Log one rule that acted, in plain words (``text`` is called only when the

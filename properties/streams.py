@@ -34,7 +34,7 @@ from replicheck.models.items.requests import (
 )
 from replicheck.models.items.wording import answer_text, request_text
 from replicheck.properties import strategies
-from replicheck.properties.driving import CLIENTS, MAX_SETTLE_DECISIONS, fair_step, steer
+from replicheck.properties.driving import CLIENTS, MAX_SETTLE_DECISIONS, fair_step
 from replicheck.properties.guarantees import judge_guarantee
 from replicheck.properties.mechanisms import stream_observation
 from replicheck.properties.scheduled import Setup, probe, scheduled_machine
@@ -73,8 +73,8 @@ def streams_machine(factory: Callable[[], Store], target: str | None = None, see
             for record in observation["records"]:
                 shown = repr(record["key"])
                 per_item[shown] = per_item.get(shown, 0) + 1
-            steer(float(max(per_item.values(), default=0)), "stream records of one item")
-            steer(float(self.failovers), "leader failovers")
+            self.aim(float(max(per_item.values(), default=0)), "stream records of one item")
+            self.aim(float(self.failovers), "leader failovers")
             self.rec.observe("stream", observation)
             history = self.rec.history()
             self.verdicts.take_all([judge_guarantee(g, history, setup.descriptor) for g in (

@@ -123,6 +123,7 @@ def test_a_rule_class_mixed_into_any_scheduled_property_acts(name: str, store: s
         run_state_machine_as_test(mixed, settings=_settings(6))
     assert name in _ACTED
     assert reports and {r.property for r in reports} == {name}
+    assert any("driver-demo" in r.classes for r in reports)  # the classes that acted
 
 
 def test_no_property_is_numbered() -> None:
