@@ -240,12 +240,16 @@ class Windows:
     has no such window. ``idempotency_token``: how long a transaction's client
     request token is remembered; ``stream_retention``: how long a stream record is
     kept; ``lease``: how long a leader's lease lasts; ``hint_timer``: how often a
-    fallback offers its hints to their owner. Fault strategies jump time past each."""
+    fallback offers its hints to their owner; ``failover``: how long a partition
+    that lost a replica (its leader, say) may take, with a majority of its replicas
+    up and connected, before it answers every request again (the
+    ``majority-availability`` promise). Fault strategies jump time past each."""
 
     idempotency_token: float | None = None
     stream_retention: float | None = None
     lease: float | None = None
     hint_timer: float | None = None
+    failover: float | None = None
 
     def __post_init__(self) -> None:
         for name, value in self.named():
@@ -257,7 +261,8 @@ class Windows:
         """Every window by name, in declaration order (``None``: the store has none)."""
         return (("idempotency_token", self.idempotency_token),
                 ("stream_retention", self.stream_retention),
-                ("lease", self.lease), ("hint_timer", self.hint_timer))
+                ("lease", self.lease), ("hint_timer", self.hint_timer),
+                ("failover", self.failover))
 
     def declared(self) -> tuple[float, ...]:
         """The windows the store has, in seconds, ascending."""

@@ -28,8 +28,12 @@ MECHANISM_PROMISES: Final[tuple[str, ...]] = (
     "hinted-handoff-delivers",
     "read-repair-repairs",
     "anti-entropy-exact",
+    "majority-availability",
 )
-"""Promises about a replication mechanism, checked when a store declares it."""
+"""Promises about a replication mechanism, checked when a store declares it
+(``majority-availability``: while a majority of a partition's replicas is up and
+connected, every request on it is answered once the store's ``failover`` window has
+passed)."""
 
 ANOMALY_COLUMNS: Final[tuple[str, ...]] = (
     "lost-update",

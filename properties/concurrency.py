@@ -49,6 +49,7 @@ from replicheck.properties.guarantees import (
     judge_claims,
     judge_guarantee,
 )
+from replicheck.properties.liveness import record_availability
 from replicheck.properties.mechanisms import (
     canon,
     handoff_twin,
@@ -422,6 +423,8 @@ class ConcurrencyJudging(Scheduled):
         descriptor = self.setup.descriptor
         self.aim(float(self.peak), "concurrent operations")
         self.observe_replicas()
+        record_availability(self.base, self.rec, self.raw.steps, self.setup.table,
+                            self.setup.pk)
         history = self.rec.history()
         judgements = judge_claims(history, descriptor)
         judgements += unclaimed_judgements(history, descriptor)

@@ -30,6 +30,7 @@ from replicheck.properties.driving import close_store
 from replicheck.properties.examples import ExampleReport, GuaranteeViolation, report_example
 from replicheck.properties.guarantees import READ_KINDS, VIOLATED
 from replicheck.properties.outcomes import Counterexample
+from replicheck.properties.own_execute import check_own_execute, own_execute_twin
 from replicheck.properties.recording import RecordingStore
 from replicheck.properties.schedule import (
     ScheduleRecorder,
@@ -130,7 +131,10 @@ def conformance_machine(factory: Callable[[], Store], *, target: str | None = No
             kind = request_kind(request)
             self.sent.append(f"{CONFORMANCE_CLIENT} sends "
                              f"{request_text(request, self.schemas)}")
+            twin = own_execute_twin(self.raw)
             actual = _outcome(lambda: self.store.execute(request, CONFORMANCE_CLIENT))
+            if twin is not None:
+                check_own_execute(twin, request, actual, _outcome)
             if actual[0] == "error" and actual[1] == "Indeterminate":
                 self.lost = True  # the model can no longer know the state
                 return

@@ -102,6 +102,10 @@ Which checker and which operations:
   acknowledged write's context saw
   (superseded, so never resurrected), and every acknowledged write that no other
   write saw is held as a sibling (a concurrent write is never dropped).
+- ``majority-availability``: in every ``availability`` observation (requests sent on
+  copies of the store with one replica of a partition cut off, after the store's
+  ``failover`` window), every request was answered: ``ok`` or a definite error, never
+  indeterminate (:mod:`~replicheck.properties.liveness`).
 
 Other guarantees are ``not-applicable`` here (they are checked by their own
 properties).
@@ -174,6 +178,7 @@ CHECKERS: Final[dict[str, str]] = {
     "anti-entropy-exact": "replicas read after each anti-entropy session",
     "hinted-handoff-delivers": "hinted writes held by their owners",
     "read-repair-repairs": "replicas read after read repair",
+    "majority-availability": "requests answered with one replica of each partition cut off",
     "vector-clock-order": "dotted versions check",
     "lost-update": "lost-update detector",
     "stale-read": "stale-read detector",
@@ -947,12 +952,19 @@ def _vector_clock_order(history: History, claimed: bool) -> Judgement:
                               "quiescent snapshot")
 
 
+def _availability(history: History, claimed: bool) -> Judgement:
+    from replicheck.properties.liveness import judge_availability
+
+    return judge_availability(history, claimed)
+
+
 _MECHANISMS: Final = {
     "merkle-root-iff-equal": _merkle,
     "anti-entropy-exact": _anti_entropy,
     "hinted-handoff-delivers": _handoff,
     "read-repair-repairs": _read_repair,
     "vector-clock-order": _vector_clock_order,
+    "majority-availability": _availability,
 }
 
 

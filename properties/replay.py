@@ -35,13 +35,16 @@ from replicheck.histories.items import request_from_json
 from replicheck.histories.recorder import Recorder
 from replicheck.implementation.store import (
     AntiEntropy,
+    FaultInjectable,
     Forkable,
     HintSnapshots,
     Introspectable,
+    Leadership,
     MessageControl,
     PreferenceLists,
     RangeSnapshots,
     ReplicaSnapshots,
+    Schedulable,
     Settling,
     Store,
     Streaming,
@@ -156,6 +159,8 @@ OBSERVATIONS_NEED: Final = {
     "hints": "HintSnapshots (hinted, pending_hints)",
     "read-repair": "Forkable, PreferenceLists, Topology and ReplicaSnapshots",
     "sync-twins": "Forkable, AntiEntropy, Topology and ReplicaSnapshots",
+    "availability": "Forkable, Schedulable, FaultInjectable, TimeControl, Leadership and "
+                    "Topology, and a failover window",
 }
 """What a store must offer for replay to record each observation: protocols of
 :mod:`replicheck.implementation.store`."""
@@ -167,6 +172,8 @@ _OBSERVATION_PROTOCOLS: Final[Mapping[str, tuple[tuple[type, ...], ...]]] = {
     "hints": ((HintSnapshots,),),
     "read-repair": ((Forkable, PreferenceLists, Topology, ReplicaSnapshots),),
     "sync-twins": ((Forkable, AntiEntropy, Topology, ReplicaSnapshots),),
+    "availability": ((Forkable, Schedulable, FaultInjectable, TimeControl, Leadership,
+                      Topology),),
 }
 """:data:`OBSERVATIONS_NEED` as protocols: any one of the alternatives, all of its
 protocols."""
@@ -342,6 +349,12 @@ def _observe(runner: StepRunner, kind: str, table: str) -> None:
         for session in mechanisms.twin_sync_observations(store, table, tuple(store.nodes)):
             rec.observe("anti-entropy", session)
         return
+    elif kind == "availability":
+        from replicheck.properties.liveness import availability_observation
+        from replicheck.properties.strategies import KEYS
+
+        pk = store.descriptor.table(table).partition_key
+        value = availability_observation(store, table, pk, KEYS)
     else:  # check_step lets no other kind through
         raise ValueError(f"unknown observation {kind!r}")
     if value is None:

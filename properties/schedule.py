@@ -87,8 +87,10 @@ File format (UTF-8 JSON, one object)::
       disagree, one read on a copy of the cluster with every message delivered
       (before and after); ``"sync-twins"``: one anti-entropy session between every
       pair of nodes on a copy of the cluster whose messages were delivered (the keys
-      that differed and those repaired). An ``anti_entropy`` step also records what
-      that session differed on and repaired.
+      that differed and those repaired); ``"availability"``: requests on copies of
+      the cluster with one replica of each partition cut off
+      (:mod:`~replicheck.properties.liveness`). An ``anti_entropy`` step also records
+      what that session differed on and repaired.
 
 :func:`load` refuses a malformed file with a :class:`ScheduleError` naming the step
 index and what was expected; :func:`dump` writes the canonical form (sorted keys, one
@@ -179,7 +181,7 @@ STEP_KINDS: Final = ("submit", "decide", "partition", "heal", "crash", "restart"
 """Every step kind, in the order the module docstring lists them."""
 
 OBSERVATIONS: Final = ("replicas", "stream", "snapshot", "hints", "read-repair",
-                       "sync-twins")
+                       "sync-twins", "availability")
 
 _DECISIONS: Final[dict[str, type[Deliver] | type[Drop] | type[Duplicate] | type[Fire]]] = {
     "deliver": Deliver, "drop": Drop, "duplicate": Duplicate, "fire": Fire}

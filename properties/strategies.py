@@ -11,6 +11,11 @@ actions on one item).
 
 Every request drawn is valid input for the item model (no ValidationError from
 its shape); whether its condition holds depends on the state.
+
+Each request carries its own copy of the table name (:func:`table_name`): equal to
+the name given, never the same string object, as a table name decoded from a wire
+request or a replayed schedule is. A store that compares table names by identity
+(``is``) instead of equality then answers as it would in production.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ __all__ = [
     "puts",
     "requests",
     "single_requests",
+    "table_name",
     "transact_gets",
     "transact_writes",
     "unique_values",
@@ -59,6 +65,12 @@ PK: Final = "pk"
 _WRITE_RETURNS: Final[tuple[ReturnValues, ...]] = ("NONE", "ALL_OLD")
 _UPDATE_RETURNS: Final[tuple[ReturnValues, ...]] = (
     "NONE", "ALL_OLD", "ALL_NEW", "UPDATED_OLD", "UPDATED_NEW")
+
+
+def table_name(table: str) -> str:
+    """A string equal to ``table`` that is not the same object (for any name of two
+    or more characters: CPython shares only the empty and one-character strings)."""
+    return table.encode("utf-8").decode("utf-8")
 
 
 def _counter() -> Iterator[int]:
@@ -117,7 +129,7 @@ def puts(draw: st.DrawFn, table: str = TABLE, pk: str = PK, *,
         item["n"] = Decimal(draw(st.integers(0, 2)))
     condition, values = _with_condition(draw(conditions(pk)), {})
     returns: ReturnValues = "NONE" if action else draw(st.sampled_from(_WRITE_RETURNS))
-    return Put(table, item, condition, None, values, returns)
+    return Put(table_name(table), item, condition, None, values, returns)
 
 
 _UPDATES: Final = (
@@ -144,7 +156,8 @@ def updates(draw: st.DrawFn, table: str = TABLE, pk: str = PK, *,
         values[":zero"] = Decimal(0)
     condition, merged = _with_condition(draw(conditions(pk)), values)
     returns: ReturnValues = "NONE" if action else draw(st.sampled_from(_UPDATE_RETURNS))
-    return Update(table, {pk: draw(keys())}, expression, condition, None, merged, returns)
+    return Update(table_name(table), {pk: draw(keys())}, expression, condition, None, merged,
+                  returns)
 
 
 @st.composite
@@ -153,7 +166,7 @@ def deletes(draw: st.DrawFn, table: str = TABLE, pk: str = PK, *,
     """A delete of one key, maybe conditional, maybe asking for ALL_OLD."""
     condition, values = _with_condition(draw(conditions(pk)), {})
     returns: ReturnValues = "NONE" if action else draw(st.sampled_from(_WRITE_RETURNS))
-    return Delete(table, {pk: draw(keys())}, condition, None, values, returns)
+    return Delete(table_name(table), {pk: draw(keys())}, condition, None, values, returns)
 
 
 @st.composite
@@ -161,14 +174,15 @@ def gets(draw: st.DrawFn, table: str = TABLE, pk: str = PK, *,
          consistent: bool | None = None) -> Get:
     """A get of one key: strongly consistent or not (``consistent`` fixes it)."""
     strong = draw(st.booleans()) if consistent is None else consistent
-    return Get(table, {pk: draw(keys())}, consistent=strong)
+    return Get(table_name(table), {pk: draw(keys())}, consistent=strong)
 
 
 @st.composite
 def _condition_checks(draw: st.DrawFn, table: str, pk: str) -> ConditionCheck:
     expression, values = draw(conditions(pk).filter(lambda c: c[0] is not None))
     assert expression is not None
-    return ConditionCheck(table, {pk: draw(keys())}, expression, None, values or None)
+    return ConditionCheck(table_name(table), {pk: draw(keys())}, expression, None,
+                          values or None)
 
 
 def write_actions(table: str = TABLE, pk: str = PK) -> st.SearchStrategy[WriteAction]:
@@ -191,7 +205,7 @@ def transact_writes(table: str = TABLE, pk: str = PK) -> st.SearchStrategy[Trans
 def transact_gets(table: str = TABLE, pk: str = PK) -> st.SearchStrategy[TransactGet]:
     """A TransactGet of one to three distinct keys."""
     return st.lists(keys(), min_size=1, max_size=3, unique=True).map(
-        lambda ks: TransactGet(tuple(Get(table, {pk: k}) for k in ks)))
+        lambda ks: TransactGet(tuple(Get(table_name(table), {pk: k}) for k in ks)))
 
 
 def single_requests(table: str = TABLE, pk: str = PK, *,

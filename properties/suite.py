@@ -176,7 +176,7 @@ PROPERTIES: tuple[Property, ...] = (
          "serializable-transactions", "atomic-transactions", "read-your-writes",
          "monotonic-reads", "convergence", "stream-exactly-once", "stream-item-order",
          "vector-clock-order", "merkle-root-iff-equal", "hinted-handoff-delivers",
-         "read-repair-repairs", "anti-entropy-exact"),
+         "read-repair-repairs", "anti-entropy-exact", "majority-availability"),
         _concurrency, requires=("deterministic-scheduling",)),
     Property(
         "concurrent-histories-on-threads",

@@ -43,7 +43,8 @@ class ItemInference:
     the history is ``complete`` (every read's
     version known, every committed write's version recorded, nothing contradictory:
     then an acyclic graph is a proof). Also, per transaction, its decoded request and
-    response (``None`` unless ``ok``); the tables' key schemas (declared by the
+    response (``None`` unless ``ok``) and, for a ``fail``, its recorded failure (a
+    ``models.specs.items.Failure``; ``None`` otherwise); the tables' key schemas (declared by the
     ``tables`` record, or told from the keys requests use); and, per member, the
     ``(item, version id)`` pairs it read (those known) and wrote, a version id being
     ``None`` (the initial state), ``("v", recorded version)``, ``("=", frozen item)``
@@ -60,6 +61,7 @@ class ItemInference:
     complete: bool = True
     requests: tuple[Request, ...] = ()
     responses: tuple[Response | None, ...] = ()
+    failures: tuple[Any, ...] = ()
     schemas: dict[str, TableSchema] = field(default_factory=dict)
     schemas_declared: bool = False
     reads: dict[int, list[tuple[ItemId, Vid]]] = field(default_factory=dict)

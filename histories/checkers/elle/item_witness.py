@@ -30,6 +30,7 @@ from replicheck.histories.items import TABLES
 from replicheck.models.items.errors import StoreError, ValidationError
 from replicheck.models.items.operations import (
     Database,
+    apply,
     apply_within,
     empty,
     outcome,
@@ -120,12 +121,14 @@ def search_serial_order(analysis: ItemAnalysis, kinds: int, deadline: float | No
     graph = inf.graph
     txns = graph.txns
     member = graph.member
-    nodes = [v for v in range(len(txns)) if member[v] or txns[v].status == INFO]
     db: Database | None = None
     if not inf.complete:
         if not inf.schemas_declared:
             return None, 0, ()
         db = empty(*inf.schemas.values())
+    failed = explained_failures(inf) if db is not None else ()
+    nodes = [v for v in range(len(txns))
+             if member[v] or txns[v].status == INFO or v in failed]
     data_pred: dict[int, set[int]] = {v: set() for v in nodes}
     for u, nbrs in enumerate(graph.adjacency(DATA)):
         if member[u]:
@@ -140,7 +143,7 @@ def search_serial_order(analysis: ItemAnalysis, kinds: int, deadline: float | No
         order, count = _search_group(inf, group, data_pred, kinds, db, deadline)
         tried += count
         if order is None:
-            return None, tried, tuple(v for v in group if member[v])
+            return None, tried, tuple(v for v in group if member[v] or v in failed)
         orders.append(order)
     if len(orders) == 1:
         return orders[0], tried, ()
@@ -198,6 +201,8 @@ def _search_group(inf: ItemInference, group: Sequence[int],
     :func:`search_serial_order`)."""
     txns = inf.graph.txns
     member = inf.graph.member
+    failed = frozenset(explained_failures(inf)) & set(group) if db is not None else frozenset()
+    group = [v for v in group if v not in failed]  # explained at a state, never placed
     inside = set(group)
     members = [u for u in group if member[u]]
     pred: dict[int, frozenset[int]] = {}
@@ -215,19 +220,21 @@ def _search_group(inf: ItemInference, group: Sequence[int],
     ranked = sorted(group, key=rank)
     wanted = len(members)
     Frame = tuple[frozenset[int], tuple[int, ...], int, frozenset[tuple[ItemId, Vid]],
-                  Database | None]
-    stack: list[Frame] = [(frozenset(), (), 0, frozenset(), db)]
-    seen: set[tuple[frozenset[int], frozenset[tuple[ItemId, Vid]], Database | None]] = set()
+                  Database | None, frozenset[int]]
+    start = _explained_at(inf, failed, frozenset(), db)
+    stack: list[Frame] = [(frozenset(), (), 0, frozenset(), db, start)]
+    seen: set[tuple[frozenset[int], frozenset[tuple[ItemId, Vid]], Database | None,
+                    frozenset[int]]] = set()
     tried = 0
     while stack:
-        done, order, placed, versions, state = stack.pop()
-        if (done, versions, state) in seen:
+        done, order, placed, versions, state, explained = stack.pop()
+        if (done, versions, state, explained) in seen:
             continue
-        seen.add((done, versions, state))
+        seen.add((done, versions, state, explained))
         tried += 1
         if not tried & 0xFF:
             check_deadline(deadline)
-        if placed == wanted:
+        if placed == wanted and explained == failed:
             return list(order), tried
         children: list[Frame] = []
         for v in ranked:
@@ -235,11 +242,70 @@ def _search_group(inf: ItemInference, group: Sequence[int],
                 continue
             for moved in _advance(inf, v, dict(versions), state):
                 children.append((done | {v}, (*order, v), placed + member[v],
-                                 frozenset(moved[0].items()), moved[1]))
+                                 frozenset(moved[0].items()), moved[1],
+                                 _explained_at(inf, failed, explained, moved[1])))
             if not member[v]:  # an indeterminate transaction that never happened
-                children.append((done | {v}, order, placed, versions, state))
+                children.append((done | {v}, order, placed, versions, state, explained))
         stack.extend(reversed(children))
     return None, tried
+
+
+def explained_failures(inf: ItemInference) -> tuple[int, ...]:
+    """The transactions answered with a failure the item model itself gives, which a
+    serial order must explain: a TransactWrite cancelled for failed conditions only
+    (reasons ``None`` / ``ConditionalCheckFailed``), or answered
+    IdempotentParameterMismatch. Such a transaction applied nothing, and the answer
+    says what the state was when it ran: some point of the serial order (before or
+    after any transaction: it writes nothing) must be one where the model answers it
+    with that error (a same-token retry of a committed transaction, for one, is
+    answered as the first was: never cancelled). A cancellation for a conflict, a
+    throttle or a timeout is the store's own matter, not the model's; so is a mismatch
+    when any other request of the history (whatever its outcome: a store may refuse
+    a token another request holds while that one is still running) uses its token."""
+    from replicheck.models.items.operations import fingerprint
+
+    bodies: dict[str, set[Any]] = {}
+    for request in inf.requests:
+        if isinstance(request, TransactWrite) and request.token is not None:
+            bodies.setdefault(request.token, set()).add(fingerprint(request))
+    out = []
+    for v, failure in enumerate(inf.failures):
+        request = inf.requests[v]
+        if failure is None or not isinstance(request, TransactWrite):
+            continue
+        if failure.code == "IdempotentParameterMismatch":
+            if request.token is None or len(bodies.get(request.token, ())) <= 1:
+                out.append(v)
+        elif (failure.code == "TransactionCanceled" and failure.reasons
+              and set(failure.reasons) <= {"None", "ConditionalCheckFailed"}):
+            out.append(v)
+    return tuple(out)
+
+
+def _explained_at(inf: ItemInference, failed: Iterable[int], explained: frozenset[int],
+                  db: Database | None) -> frozenset[int]:
+    """``explained`` with every transaction of ``failed`` whose recorded failure the item
+    model gives in state ``db``."""
+    if db is None:
+        return explained
+    found = set(explained)
+    for v in failed:
+        if v not in found and _fails_so(db, inf.requests[v], inf.failures[v]):
+            found.add(v)
+    return frozenset(found)
+
+
+def _fails_so(db: Database, request: Any, failure: Any) -> bool:
+    """Whether the item model, in state ``db``, answers ``request`` with the code of
+    ``failure``. The reasons of a cancellation are not compared: a store may evaluate
+    the actions of one transaction on different partitions at different moments, so
+    the reasons need not all come from one state; that some state cancels it is what
+    its answer promises."""
+    try:
+        apply(db, request)
+    except StoreError as error:
+        return bool(error.code == failure.code)
+    return False
 
 
 def _merge(orders: Sequence[Sequence[int]], txns: Sequence[Any], kinds: int
@@ -361,6 +427,8 @@ def _replay_items(inf: ItemInference, order: Iterable[int]) -> str | None:
     except ValidationError as error:  # pragma: no cover - schemas_from_json checks names
         return f"the tables are invalid ({error.message})"
     txns = inf.txns
+    failed = explained_failures(inf)
+    explained = _explained_at(inf, failed, frozenset(), db)
     states = [db]
     for i in order:
         request = inf.requests[i]
@@ -381,6 +449,12 @@ def _replay_items(inf: ItemInference, order: Iterable[int]) -> str | None:
             return (f"in the serial order found, {name(txns[i])} would answer "
                     f"{_show_response(first)}, not {_show_response(recorded)}")
         states = reached
+        for state in reached:
+            explained = _explained_at(inf, failed, explained, state)
+    for v in failed:
+        if v not in explained:
+            return (f"at no point of the serial order found does the item model answer "
+                    f"{name(txns[v])} with {inf.failures[v].code}, as it was answered")
     return None
 
 

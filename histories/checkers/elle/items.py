@@ -188,7 +188,9 @@ def infer_items(history: History, *, deadline: float | None = None,
     # The graph only stores the workload name; edges and explanations are the item's.
     graph = DependencyGraph(txns, RW_REGISTER)
     inf = ItemInference(graph.txns, graph, keys.labels, requests=tuple(requests),
-                        responses=tuple(o.response for o in ops), schemas=keys.schemas,
+                        responses=tuple(o.response for o in ops),
+                        failures=tuple(_failure(o.op, o.request) for o in ops),
+                        schemas=keys.schemas,
                         schemas_declared=declared)
     inf.choice = dict(choice or {})
     windows = history_windows(history)
@@ -220,6 +222,20 @@ def infer_items(history: History, *, deadline: float | None = None,
         inf.writes[o.tid] = [(w.item, w.vid) for w in o.writes]
         inf.reads[o.tid] = [(r.item, r.vid) for r in o.reads if r.resolved]
     return inf
+
+
+def _failure(op: Any, request: Any) -> Any:
+    """The failure a ``fail`` operation recorded (None for any other, or when its value
+    does not say)."""
+    from replicheck.histories.history import FAIL, HistoryError
+    from replicheck.histories.items import failure_of
+
+    if op.status != FAIL:
+        return None
+    try:
+        return failure_of(op, request)
+    except HistoryError:
+        return None
 
 
 def _recorded(v: Any) -> Any:

@@ -54,10 +54,15 @@ LEADER_CAPABILITIES = frozenset({
 """What a leader-mode store (and a global table) can do."""
 
 
+FAILOVER_SECONDS = 4 * Timing.election_max
+"""How long a partition that lost a replica may take to answer again: four of the
+longest election timeouts (an election, and three more after split votes)."""
+
 LEADER_WINDOWS = Windows(idempotency_token=IDEMPOTENCY_WINDOW_SECONDS,
-                         stream_retention=STREAM_RETENTION_SECONDS)
-"""A leader-mode store's windows: ClientRequestToken memory and stream retention (no
-leases: strong reads use read index)."""
+                         stream_retention=STREAM_RETENTION_SECONDS,
+                         failover=FAILOVER_SECONDS)
+"""A leader-mode store's windows: ClientRequestToken memory, stream retention and
+failover (no leases: strong reads use read index)."""
 
 
 def leader_descriptor(name: str, tables: tuple[TableSchema, ...]) -> Descriptor:
@@ -91,6 +96,12 @@ def leader_descriptor(name: str, tables: tuple[TableSchema, ...]) -> Descriptor:
                   "strong reads only (eventually consistent reads may be stale)"),
             Claim("monotonic-reads", frozenset({"get-strong"}),
                   "strong reads only (eventually consistent reads may be stale)"),
+            Claim("majority-availability", frozenset({"get-strong"}) | _WRITES,
+                  "a partition with a majority of its replicas up and connected elects "
+                  f"a leader within {FAILOVER_SECONDS:g} s and answers every request: "
+                  "strong reads confirm with a majority, the router tries the other "
+                  "replicas of a redirected request, a committed transaction is "
+                  "answered after commit_ack_wait even while a participant is cut off"),
         ),
         weaknesses=frozenset({"stale-read"}),
         tables=tables,

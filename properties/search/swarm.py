@@ -1,0 +1,301 @@
+"""Swarm testing, the count of which rule classes acted, and steering towards depth.
+
+Swarm testing (Groce, Zhang, Eide, Chen and Regehr, ISSTA 2012): rather than letting
+every kind of step compete in every test, each test enables a random subset of the
+kinds, so that a rare combination (a partition with no crash to heal it, clock skew
+without anti-entropy to hide it) is not drowned out by the rest. Here the kinds are
+the *rule classes* of :mod:`replicheck.properties.search` (kebab-case names, each
+module's ``CLASSES``) and the coarse classes of a scheduled machine's own rules
+(:data:`MACHINE_RULE_CLASSES`). Hypothesis itself turns single rules off at random
+(its feature flags, which shrink towards every rule on); the swarm here works one
+level up, on whole classes, and shrinks towards classes off: a counterexample keeps
+only the fault classes it needs.
+
+:func:`swarm_rules` builds the mixin that draws the subset (one ``@initialize``
+rule: half the examples have every class on, the others each class on with
+probability one half, independently) and implements the Driver's ``swarm_on`` and
+``mark``; every rule of the machine it is mixed into whose
+name :data:`MACHINE_RULE_CLASSES` lists is gated by its class too, and marks it
+when it added a schedule step. The machine reports the classes that acted with each
+example (:attr:`~replicheck.properties.examples.ExampleReport.classes`), and
+:func:`class_counts` counts, per class, the examples in which it acted.
+
+:class:`DepthSteering` is a mixin that samples, after every rule, measures of how
+deep an example went (leader changes, messages in flight, nodes ever isolated) and
+hands them to ``hypothesis.target`` at teardown, so that the search leans towards
+examples that go deeper. :func:`applicable_classes` says which classes can act on
+a machine's store.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+from hypothesis import strategies as st
+from hypothesis.stateful import initialize, invariant, precondition, rule
+
+from replicheck.properties.driving import steer
+from replicheck.properties.examples import ExampleReport
+from replicheck.properties.search.driver import Surface
+from replicheck.properties.strategies import KEYS
+
+__all__ = [
+    "ALWAYS_ON",
+    "CLASSES",
+    "CLASSES_ACTED",
+    "ISOLATED_NODES",
+    "LEADER_CHANGES",
+    "MACHINE_RULE_CLASSES",
+    "MESSAGES_IN_FLIGHT",
+    "DepthSteering",
+    "applicable_classes",
+    "class_counts",
+    "swarm_rules",
+]
+
+WORKLOAD: Final = "workload"
+"""The class of the plain client requests: always on (every example has a workload)."""
+
+MACHINE_RULE_CLASSES: Final[Mapping[str, str]] = {
+    # the clients' own requests
+    "submit": WORKLOAD, "call": WORKLOAD, "submit_at": WORKLOAD, "call_at": WORKLOAD,
+    "read_at": WORKLOAD, "burst": WORKLOAD, "run_fair": WORKLOAD,
+    "race": "races",
+    "idempotent": "transactions", "guarded": "transactions",
+    "partition": "partitions", "isolate": "partitions", "heal": "partitions",
+    "crash": "crashes", "restart": "crashes",
+    "skew": "clocks", "wait": "clocks",
+    "sync": "anti-entropy", "snapshot": "anti-entropy",
+    "decide": "message-decisions", "lose": "message-decisions",
+}
+"""The coarse rule class of each rule a scheduled machine defines itself (the
+concurrency property's ``submit``, ``partition``, ...), by rule name."""
+
+CLASSES: Final[tuple[str, ...]] = tuple(dict.fromkeys(MACHINE_RULE_CLASSES.values()))
+"""The classes of the machine's own rules (:data:`MACHINE_RULE_CLASSES`)."""
+
+ALWAYS_ON: Final[tuple[str, ...]] = (WORKLOAD,)
+"""The classes a swarm never switches off."""
+
+LEADER_CHANGES: Final = "leader changes"
+MESSAGES_IN_FLIGHT: Final = "messages in flight"
+ISOLATED_NODES: Final = "isolated nodes"
+CLASSES_ACTED: Final = "rule classes acted"
+"""The ``hypothesis.target`` labels of :class:`DepthSteering` (stable: the example
+database keys its best examples by them)."""
+
+_GATED: Final = "_replicheck_swarm_class"
+"""Attribute marking a rule function already gated by its class."""
+
+_RULE: Final = "hypothesis_stateful_rule"
+"""Where Hypothesis keeps a rule function's record (its arguments, preconditions)."""
+
+
+def _gate(name: str, function: Any, cls_name: str) -> Any:
+    """``function`` (a rule the machine defines itself) as a rule of class
+    ``cls_name``: enabled only while the swarm has the class on, and marking the
+    class when it added a schedule step to ``self.raw``."""
+    record = getattr(function, _RULE)
+    original = record.function
+
+    @functools.wraps(original)
+    def gated(self: Any, **arguments: Any) -> Any:
+        before = len(self.raw.steps)
+        result = original(self, **arguments)
+        if len(self.raw.steps) != before:
+            self.mark(cls_name)
+        return result
+
+    for attribute in (_RULE, "hypothesis_stateful_preconditions", "__wrapped__"):
+        gated.__dict__.pop(attribute, None)
+    decorate: Any = rule(**record.arguments)
+    made: Any = decorate(gated)
+    for condition in (lambda self: self.swarm_on(cls_name), *record.preconditions):
+        made = precondition(condition)(made)
+    setattr(made, _GATED, cls_name)
+    made.__name__ = name
+    return made
+
+
+def swarm_rules(classes: Iterable[str], *, always: Iterable[str] = ALWAYS_ON,
+                machine_rules: Mapping[str, str] = MACHINE_RULE_CLASSES) -> type:
+    """The swarm mixin over ``classes`` (every class name a rule of the machine may
+    ask about; ``always`` are never switched off). Put it first among a scheduled
+    machine's bases: it defines the Driver's ``swarm_on`` and ``mark``.
+
+    Its ``@initialize`` rule ``swarm`` draws, per example, whether the example is
+    *full* (every class on) and, for a swarmed one, a boolean per class not in
+    ``always`` (on with probability one half, independently). Both shrink
+    towards off: a counterexample keeps the classes it needs. Half the examples
+    are full because Hypothesis makes most of a run's examples from a few: it
+    mutates earlier examples and, past half its budget, climbs its ``target``
+    scores from the best ones, and both keep an example's opening choices, so a
+    subset drawn at the start is shared by most of a run (in a 60-example ``ci``
+    run, three subsets made three quarters of it) and a class left off there
+    hardly runs. Only full examples steer (:attr:`steers`; the
+    :class:`DepthSteering` measures and the machine's own), so the climb starts
+    from, and keeps, every class on, while the swarmed examples of the generation
+    phase explore rare combinations.
+
+    ``swarm_on`` of a name outside ``classes`` and ``always`` raises KeyError (a
+    rule asking about a class nobody registered). Each rule the machine defines
+    itself whose name ``machine_rules`` lists (a subclass's rule of that name
+    included, when the class is made) is gated by that class and marks it when it
+    added a schedule step to ``self.raw``. ``self.marked`` holds the classes that
+    acted in the current example (the machine reports it), ``self.enabled`` those
+    on. A machine driven by hand (no initialize) has every class on."""
+    every = tuple(dict.fromkeys((*always, *classes)))
+    kept = frozenset(always)
+    switchable = tuple(c for c in every if c not in kept)
+    unknown = sorted(set(machine_rules.values()) - set(every))
+    if unknown:
+        raise ValueError(f"machine rule classes {', '.join(unknown)} are not among the "
+                         f"swarm's classes ({', '.join(every)})")
+
+    class Swarm:
+        """Swarm testing over rule classes (see :func:`swarm_rules`)."""
+
+        swarm_classes: tuple[str, ...] = switchable
+        swarm_always: frozenset[str] = kept
+
+        def __init_subclass__(cls, **kwargs: Any) -> None:
+            super().__init_subclass__(**kwargs)
+            for name, cls_name in machine_rules.items():
+                function = getattr(cls, name, None)
+                if getattr(function, _RULE, None) is None or getattr(function, _GATED, None):
+                    continue
+                if getattr(function, _RULE).targets:
+                    continue
+                setattr(cls, name, _gate(name, function, cls_name))
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.enabled: frozenset[str] = frozenset(every)
+            self.marked: set[str] = set()
+            self.steers = True
+            self._asked: set[str] | None = None
+
+        @initialize(full=st.booleans(),
+                    switches=st.lists(st.booleans(), min_size=len(switchable),
+                                      max_size=len(switchable)))
+        def swarm(self, full: bool, switches: list[bool]) -> None:
+            """Enable every class (a full example) or those whose switch is on."""
+            self.steers = full
+            self.enabled = frozenset(every) if full else kept | {
+                c for c, on in zip(switchable, switches, strict=True) if on}
+
+        def swarm_on(self, name: str) -> bool:
+            """Whether rule class ``name`` is enabled in this example."""
+            if name not in every:
+                raise KeyError(f"rule class {name!r} is not registered with the swarm "
+                               f"(known: {', '.join(every)})")
+            if self._asked is not None:
+                self._asked.add(name)
+            return name in self.enabled
+
+        def mark(self, name: str) -> None:
+            """Note that rule class ``name`` acted in this example."""
+            self.marked.add(name)
+
+    return Swarm
+
+
+def applicable_classes(machine: Any) -> frozenset[str]:
+    """The rule classes that can act on ``machine``'s store: those some rule of the
+    machine asks about (through ``swarm_on``, its own rules' gates included) whose
+    preconditions all hold now with every class on. On a fresh machine (made from a
+    :func:`swarm_rules` mixin) the rest of a precondition is what the store's
+    surface allows, so this is the classes that apply to the store."""
+    found: set[str] = set()
+    for name in dir(type(machine)):
+        record = getattr(getattr(type(machine), name, None), _RULE, None)
+        if record is None:
+            continue
+        asked: set[str] = set()
+        machine._asked = asked
+        try:
+            holds = all(condition(machine) for condition in record.preconditions)
+        finally:
+            machine._asked = None
+        if holds:
+            found |= asked
+    return frozenset(found)
+
+
+class DepthSteering:
+    """Mixin of a scheduled machine (a :class:`~replicheck.properties.search.driver.
+    Driver`): after every rule it samples how deep the example went, and at
+    teardown hands the measures to ``hypothesis.target`` (nothing outside a test,
+    nothing in a swarmed example: see :func:`swarm_rules`):
+    :data:`LEADER_CHANGES`, how many times a partition's leader became another node
+    (Leadership stores: ``leader_of`` over the partitions of the suite's keys);
+    :data:`MESSAGES_IN_FLIGHT`, the most messages in flight at once (MessageControl);
+    :data:`ISOLATED_NODES`, how many nodes were at some point cut off from every
+    other node (MessageControl's ``reachable``); and :data:`CLASSES_ACTED`, how many
+    rule classes acted (breadth: Hypothesis climbs its targets from a few examples
+    through the second half of a run, and this keeps the climb's examples using
+    many classes)."""
+
+    surface: Surface
+    raw: Any
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.leaders_seen: dict[int, str] = {}
+        self.leader_changes = 0
+        self.peak_messages = 0
+        self.isolated: set[str] = set()
+        self._partitions: tuple[int, ...] | None = None
+
+    @invariant()
+    def sample_depth(self) -> None:
+        """Sample leaders, messages in flight and isolated nodes now."""
+        surface = self.surface
+        if surface.leaders:
+            self._sample_leaders()
+        if surface.messages:
+            self.peak_messages = max(self.peak_messages,
+                                     len(self.raw.messages_in_flight()))
+            nodes = surface.nodes
+            if len(nodes) > 1:
+                self.isolated |= {a for a in nodes if a not in self.isolated and not any(
+                    self.raw.reachable(a, b) for b in nodes if b != a)}
+
+    def _sample_leaders(self) -> None:
+        surface = self.surface
+        if self._partitions is None:
+            self._partitions = tuple(sorted({
+                self.raw.partition_of(surface.table, {surface.pk: key}) for key in KEYS}))
+        for partition in self._partitions:
+            leader = self.raw.leader_of(partition)
+            if leader is None:
+                continue
+            before = self.leaders_seen.get(partition)
+            if before is not None and before != leader:
+                self.leader_changes += 1
+            self.leaders_seen[partition] = leader
+
+    def teardown(self) -> None:
+        """Steer by this example's measures, then the machine's own teardown."""
+        surface = self.surface
+        if not getattr(self, "steers", True):
+            super().teardown()  # type: ignore[misc]
+            return
+        steer(float(len(getattr(self, "marked", ()))), CLASSES_ACTED)
+        if surface.leaders:
+            steer(float(self.leader_changes), LEADER_CHANGES)
+        if surface.messages:
+            steer(float(self.peak_messages), MESSAGES_IN_FLIGHT)
+            steer(float(len(self.isolated)), ISOLATED_NODES)
+        super().teardown()  # type: ignore[misc]
+
+
+def class_counts(reports: Iterable[ExampleReport]) -> dict[str, int]:
+    """Per rule class, in how many of ``reports`` (examples) it acted."""
+    counts: dict[str, int] = {}
+    for report in reports:
+        for name in report.classes:
+            counts[name] = counts.get(name, 0) + 1
+    return counts
