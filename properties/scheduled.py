@@ -66,12 +66,8 @@ from replicheck.properties.schedule import (
     describe_teardown,
     write_schedule_on_failure,
 )
-from replicheck.properties.search.driver import RuleClass, Surface, probe_surface
-from replicheck.properties.search.layout import layout_rules
-from replicheck.properties.search.messages import message_rules
-from replicheck.properties.search.nemesis import nemesis_rules
-from replicheck.properties.search.retries import retry_rules
-from replicheck.properties.search.timing import timing_rules
+from replicheck.properties.search import registry, swarm
+from replicheck.properties.search.driver import Surface, probe_surface
 from replicheck.properties.verdicts import (
     StepLog,
     Verdicts,
@@ -79,14 +75,7 @@ from replicheck.properties.verdicts import (
     label_clients,
 )
 
-__all__ = ["OPTIONAL_RULES", "SEARCH_RULES", "Scheduled", "Setup", "probe",
-           "scheduled_machine"]
-
-SEARCH_RULES: Final[tuple[RuleClass, ...]] = (nemesis_rules, message_rules, timing_rules,
-                                              retry_rules, layout_rules)
-"""The fault-search rule classes of :mod:`replicheck.properties.search` a scheduled
-property draws when built with ``search`` (each rule's precondition says whether it
-applies to the store)."""
+__all__ = ["OPTIONAL_RULES", "Scheduled", "Setup", "probe", "scheduled_machine"]
 
 SKEWS: Final = (-2.0, -0.5, 0.5, 2.0)
 """The clock skews, in seconds, the ``skew`` rule chooses from."""
@@ -108,8 +97,10 @@ class Setup:
     surface: Surface
     protocols: frozenset[type] = frozenset()
     """The protocols of :mod:`replicheck.implementation.store` the store offers."""
-    search: tuple[RuleClass, ...] = ()
-    """The fault-search rule classes the property's machine draws."""
+    search: bool = False
+    """Whether the property's machine draws the fault search: every rule class of
+    :mod:`replicheck.properties.search` (:func:`~replicheck.properties.search.
+    registry.rule_mixins`), gated by a swarm, with depth steering."""
 
     def offers(self, protocol: type) -> bool:
         """Whether the store implements ``protocol``."""
@@ -143,7 +134,7 @@ def probe(name: str, factory: Callable[[], Store], target: str | None = None, se
     """The :class:`Setup` of property ``name`` for the store ``factory`` builds (one
     store built, looked at and closed; ``check``, when given, may refuse it first,
     e.g. with :class:`~replicheck.properties.suite.NotApplicable`); with ``search``,
-    the property draws every fault-search rule class (:data:`SEARCH_RULES`)."""
+    the property draws the fault search (:attr:`Setup.search`)."""
     descriptor, nodes, store = probe_store(factory)
     try:
         if check is not None:
@@ -153,7 +144,7 @@ def probe(name: str, factory: Callable[[], Store], target: str | None = None, se
     finally:
         close_store(store)
     return Setup(name, factory, target, seed, descriptor, nodes, surface, protocols,
-                 SEARCH_RULES if search else ())
+                 search)
 
 
 _PROTOCOLS: Final = (*{p for group in SURFACE.values() for p in group}, AntiEntropy,
@@ -208,14 +199,20 @@ class Scheduled(RuleBasedStateMachine):
         return True
 
     def mark(self, name: str) -> None:
-        """Note that rule class ``name`` acted in this example; a property that logs
-        its steps logs what the class did since the last step logged (the schedule
-        steps it recorded, summed up: ``nemesis-split: partition ..., deliver 3
-        messages``)."""
+        """Note that rule class ``name`` acted in this example (and log it:
+        :meth:`log_marked`)."""
         self.marked.add(name)
+        self.log_marked(name)
+
+    def log_marked(self, name: str) -> None:
+        """In a property that logs its steps, log what rule class ``name`` did since
+        the last step logged, when it recorded any schedule step: those steps summed
+        up (``nemesis-split: partition ..., deliver 3 messages``)."""
         if not self.logged:
             return
         taken = [s for s in self.raw.steps[self.logged_upto:] if "observe" not in s]
+        if not taken:
+            return
         summary = describe_teardown(taken).removeprefix("then: ")
         self.log.add(f"{name}: {summary}", sum(1 for s in taken if "decide" in s))
         self.logged_upto = len(self.raw.steps)
@@ -426,6 +423,15 @@ class Scheduled(RuleBasedStateMachine):
                 f"replay it with: replicheck replay {written}")
 
 
+class _LoggedMarks:
+    """Put before the swarm (whose ``mark`` replaces the base's): a rule class that
+    marks itself is logged too (:meth:`Scheduled.log_marked`)."""
+
+    def mark(self: Any, name: str) -> None:
+        super().mark(name)  # type: ignore[misc]
+        self.log_marked(name)
+
+
 OPTIONAL_RULES: Final = ("partition", "skew")
 """The common fault rules a property may leave out of its search."""
 
@@ -434,11 +440,17 @@ def scheduled_machine(setup: Setup, rules: tuple[str, ...] = OPTIONAL_RULES
                       ) -> type[Scheduled]:
     """The base class of a scheduled property's machine for ``setup``: a
     :class:`Scheduled` with the common rules, crash among them (its nodes are the
-    store's), the optional fault ``rules`` named (of :data:`OPTIONAL_RULES`), and the
-    fault-search rule classes of ``setup.search`` built for the store's surface."""
+    store's), the optional fault ``rules`` named (of :data:`OPTIONAL_RULES`), and, with
+    ``setup.search``, the fault search: the swarm over every rule class
+    (:func:`~replicheck.properties.search.swarm.swarm_rules`, first: it gates the
+    machine's own rules by class too), every rule class built for the store's surface,
+    and the depth steering."""
     node_names = setup.node_names
     nodes = setup.nodes
-    mixins: list[type] = [make(setup.surface) for make in setup.search]
+    mixins: list[type] = []
+    if setup.search:
+        mixins += [_LoggedMarks, swarm.swarm_rules(registry.all_classes()),
+                   *registry.rule_mixins(setup.surface), swarm.DepthSteering]
 
     class Crash:
         @precondition(lambda self: self.setup.faults)

@@ -26,10 +26,11 @@ STEPS: Final = 30
 """The most rules one example of a property runs."""
 
 FAULT_SEARCH: Final = False
-"""Whether the suite's scheduled properties draw the fault-search rule classes of
-:mod:`replicheck.properties.search` (:data:`~replicheck.properties.scheduled.
-SEARCH_RULES`). Off until a swarm gates them: with every class on in every example, a
-``ci`` run's 100 examples miss mutants the properties' own rules catch."""
+"""Whether the suite's scheduled properties draw the fault search (every rule class of
+:mod:`replicheck.properties.search`, gated by the swarm; see
+:func:`~replicheck.properties.scheduled.scheduled_machine`). Off for now: with it on,
+a ``ci`` run's 100 examples catch stale-condition-check by stream-exactly-once before
+the catalog's guarantee, and miss txn-ignores-locks."""
 
 MachineBuilder = Callable[[Callable[[], Any], str | None, int], type[RuleBasedStateMachine]]
 """Builds a property's machine from a store factory, the store's target (a preset
