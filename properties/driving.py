@@ -162,10 +162,13 @@ class DrivenRecording(RecordingStore):
                   context: Mapping[str, int] | None = None) -> Handle:
         """Record the invocation and send ``request`` for ``client`` to ``node``; with
         ``context`` (a put only) the put supersedes exactly what the context covers."""
+        if context is None:
+            return super().submit_at(client, request, node)
         store = self.store
         assert isinstance(store, DirectRouting)
         process = self.process_of(client)
-        self.recorder.invoke(process, request_kind(request), request_to_json(request))
+        self.recorder.invoke(process, request_kind(request), request_to_json(request),
+                             meta=self.client_meta(client))
         handle = store.submit_at(client, request, node, context)
         self._pending.append((process, handle))
         self.collect()

@@ -72,8 +72,8 @@ Which checker and which operations:
   ``stream`` observation.
 
 - ``merkle-root-iff-equal``: the convergence checker's Merkle check on EVERY
-  ``replicas`` observation (machine 2 observes the replicas mid-run, before settling
-  and at the end).
+  ``replicas`` observation (the concurrency property observes the replicas mid-run,
+  before settling and at the end).
 - ``anti-entropy-exact``: in every ``anti-entropy`` observation of a finished
   session (one session between two settled replicas), both replicas' entries of
   every key of their shared ranges, read right after it (``after``), are equal

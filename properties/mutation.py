@@ -1,8 +1,8 @@
 """Running the suite's machines against the mutants of the reference store.
 
 :func:`run_mutant` runs the suite's properties that apply to a mutant's preset (those
-driving a deterministic schedule first: machine 2, then machine 1 when the preset
-claims linearizable operations) with the store
+driving a deterministic schedule first: the concurrency property, then the
+conformance property when the preset claims linearizable operations) with the store
 factory replaced by the mutant's, under a replicheck profile, and reports a
 :class:`MutantResult`: whether a machine caught it, the guarantees the failing example
 violated, the time until the first failing example (before shrinking) and the size of

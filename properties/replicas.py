@@ -29,11 +29,8 @@ from replicheck.implementation.store import (
     AntiEntropy,
     Capability,
     Deliver,
-    DirectRouting,
     Drop,
-    Handle,
     MessageControl,
-    PreferenceLists,
     RangeSnapshots,
     ReplicaSnapshots,
     Settling,
@@ -43,14 +40,7 @@ from replicheck.implementation.store import (
 from replicheck.models.items.requests import Delete, Put, Request
 from replicheck.models.items.wording import request_text
 from replicheck.properties import strategies
-from replicheck.properties.driving import (
-    CLIENTS,
-    DrivenRecording,
-    close_store,
-    idle_client,
-    probe_store,
-    steer,
-)
+from replicheck.properties.driving import CLIENTS
 from replicheck.properties.guarantees import OBSERVED, VIOLATED, judge_guarantee
 from replicheck.properties.mechanisms import (
     canon,
@@ -58,9 +48,9 @@ from replicheck.properties.mechanisms import (
     shared_ranges,
     sync_session,
 )
-from replicheck.properties.scheduled import scheduled_machine
+from replicheck.properties.scheduled import Setup, probe, scheduled_machine
 from replicheck.properties.suite import require_surface
-from replicheck.properties.verdicts import StepLog, Verdicts, snapshot_history
+from replicheck.properties.verdicts import snapshot_history
 
 __all__ = ["CONVERGENCE_PROPERTY", "REPLICA_KEYS", "replicas_machine"]
 
@@ -75,124 +65,141 @@ MAX_SYNC_ROUNDS: Final = 3
 """The most anti-entropy rounds teardown runs (a correct store is quiet after one)."""
 
 
-def replicas_machine(factory: Callable[[], Store], target: str | None = None
-                     ) -> type[RuleBasedStateMachine]:
-    """The machine for the schedulable store ``factory`` builds (see the module
-    docstring); ``target`` names the store (unused here, kept for
-    :class:`~replicheck.properties.suite.Property`). Fails with
+def replicas_machine(factory: Callable[[], Store], target: str | None = None, seed: int = 0,
+                     *, search: bool = False) -> type[RuleBasedStateMachine]:
+    """The replica property's machine for the schedulable store ``factory`` builds (see
+    the module docstring); ``target`` and ``seed`` name the store. Fails with
     :class:`GuaranteeViolation` when ``merkle-root-iff-equal`` breaks at any step, or
-    ``convergence`` / ``anti-entropy-exact`` after healing and anti-entropy."""
-    descriptor, nodes, probe = probe_store(factory)
-    try:
-        require_surface(probe, CONVERGENCE_PROPERTY, MessageControl, Settling, Topology,
-                        (RangeSnapshots, ReplicaSnapshots))
-        table = descriptor.tables[0].name
-        pk = descriptor.tables[0].partition_key
-        faults = descriptor.has(Capability.FAULTS) and bool(nodes)
-        direct = bool(nodes) and isinstance(probe, DirectRouting)
-        owners = isinstance(probe, PreferenceLists)
-        snapshots = isinstance(probe, RangeSnapshots)
-        merkle = snapshots and descriptor.has(Capability.ANTI_ENTROPY)
-        anti_entropy = merkle and isinstance(probe, AntiEntropy) and owners
-        leader_view = isinstance(probe, ReplicaSnapshots) and not snapshots
-    finally:
-        close_store(probe)
-    node_names = nodes or ("none",)
-    keys = strategies.keys(REPLICA_KEYS)
+    ``convergence`` / ``anti-entropy-exact`` after healing and anti-entropy. With
+    ``search``, it draws every fault-search rule class too."""
+    setup = probe(CONVERGENCE_PROPERTY, factory, target, seed, lambda store: require_surface(
+        store, CONVERGENCE_PROPERTY, MessageControl, Settling, Topology,
+        (RangeSnapshots, ReplicaSnapshots)), search=search)
+    surface = setup.surface
+    merkle = surface.snapshots and setup.descriptor.has(Capability.ANTI_ENTROPY)
+    anti_entropy = merkle and setup.offers(AntiEntropy) and surface.owners
+    leader_view = setup.offers(ReplicaSnapshots) and not surface.snapshots
 
-    class Replicas(scheduled_machine(node_names, faults)):  # type: ignore[misc]
+    bases = (_write_rules(setup), _replica_checks(setup, merkle, anti_entropy),
+             scheduled_machine(setup))
+
+    class Replicas(*bases):  # type: ignore[misc]
         """Any schedule of writes and faults, then heal and anti-entropy: replicas
         converge; Merkle roots equal exactly when contents are, at every step."""
 
         def __init__(self) -> None:
             super().__init__()
-            self.raw: Any = factory()
-            self.rec = DrivenRecording(self.raw)
-            self.log = StepLog()
-            self.verdicts = Verdicts(CONVERGENCE_PROPERTY, self.log)
-            self.handles: dict[str, Handle] = {}
-            self.crashed: set[str] = set()
             self.last_snapshot = ""
-            self.rules_run = 0
 
-        def _idle(self, client: str) -> str | None:
-            return idle_client(CLIENTS, self.handles, client)
+        def judge(self) -> None:
+            if not self.settled():
+                return
+            table = setup.table
+            if surface.snapshots:
+                self.anti_entropy_rounds(anti_entropy)
+                final = self.raw.replicas_observation(table, quiescent=True,
+                                                      anti_entropy=anti_entropy)
+            elif leader_view:
+                final = leader_replicas_observation(self.raw, table)
+            else:
+                return
+            replicas = final.get("replicas", {})
+            every = {k for held in replicas.values() for k in held}
+            self.aim(float(sum(1 for k in every if len({canon(h.get(k)) for h in
+                                                     replicas.values()}) > 1)),
+                  "keys still differing before the last snapshot")
+            self.rec.observe("replicas", final)
+            history = self.rec.history()
+            wanted = (["merkle-root-iff-equal"] if merkle else []) + (
+                ["anti-entropy-exact"] if anti_entropy else []) + ["convergence"]
+            self.verdicts.take_all([judge_guarantee(g, history, setup.descriptor)
+                                    for g in wanted], history)
 
-        def _replica(self, key: str, index: int) -> str | None:
-            found = tuple(self.raw.preference_list(table, {pk: key})) if owners else ()
-            return found[index % len(found)] if found else None
+    Replicas.__name__ = Replicas.__qualname__ = "Replicas"
+    return Replicas
 
+
+def _write_rules(setup: Setup) -> type:
+    """The replica property's writes: blind puts and deletes through the store's
+    routing, puts sent straight to one replica of their key, and a put whose replica
+    crashes before any of its messages leave."""
+    table, pk = setup.table, setup.pk
+    direct, owners, faults = setup.surface.direct, setup.surface.owners, setup.faults
+    keys = strategies.keys(REPLICA_KEYS)
+
+    class Writes:
         @rule(client=st.sampled_from(CLIENTS), key=keys, value=strategies.unique_values(),
               delete=st.booleans())
-        def write(self, client: str, key: str, value: str, delete: bool) -> None:
+        def write(self: Any, client: str, key: str, value: str, delete: bool) -> None:
             """A blind put (or a delete) submitted through the store's routing."""
-            idle = self._idle(client)
+            self.rules_run += 1
+            idle = self.idle(client)
             if idle is None:
                 return
             request: Request = (Delete(table, {pk: key}) if delete
                                 else Put(table, {pk: key, "v": value}))
             self.handles[idle] = self.rec.submit(idle, request)
-            self._step(f"{idle} submits {request_text(request)}")
+            self.log_step(lambda: f"{idle} submits {request_text(request)}")
 
         @precondition(lambda self: direct and owners)
         @rule(key=keys, index=st.integers(0, 2), value=strategies.unique_values())
-        def write_at(self, key: str, index: int, value: str) -> None:
+        def write_at(self: Any, key: str, index: int, value: str) -> None:
             """A blind put sent straight to one replica of its key (two of these in a
             row are taken by two coordinators at the same instant)."""
-            client = self._idle(CLIENTS[index % len(CLIENTS)])
-            node = self._replica(key, index)
+            self.rules_run += 1
+            client = self.idle(CLIENTS[index % len(CLIENTS)])
+            node = self.replica(key, index)
             if client is None or node is None:
                 return
             put = Put(table, {pk: key, "v": value})
             self.handles[client] = self.rec.submit_at(client, put, node)
-            self._step(f"{client} sends {request_text(put)} to {node}")
+            self.log_step(lambda: f"{client} sends {request_text(put)} to {node}")
 
         @precondition(lambda self: direct and owners and faults)
         @rule(key=keys, index=st.integers(0, 2), value=strategies.unique_values())
-        def write_then_crash(self, key: str, index: int, value: str) -> None:
+        def write_then_crash(self: Any, key: str, index: int, value: str) -> None:
             """A put sent to one replica of its key, which stores it and crashes before
             any of its messages leave (they are lost): only that replica holds the
             write until anti-entropy spreads it."""
-            client = self._idle(CLIENTS[index % len(CLIENTS)])
-            node = self._replica(key, index)
+            self.rules_run += 1
+            client = self.idle(CLIENTS[index % len(CLIENTS)])
+            node = self.replica(key, index)
             if client is None or node is None or self.crashed:
                 return
             put = Put(table, {pk: key, "v": value})
-            handle = self.rec.submit_at(client, put, node)
-            self.handles[client] = handle
+            self.handles[client] = self.rec.submit_at(client, put, node)
             sent = [m for m in self.raw.messages_in_flight()
                     if m.src == client and m.dst == node]
             if not sent or not self.raw.reachable(client, node):
-                self._step(f"{client} sends {request_text(put)} to {node}")
+                self.log_step(lambda: f"{client} sends {request_text(put)} to {node}")
                 return
             self.rec.decide(Deliver(sent[-1].id))
             lost = [m.id for m in self.raw.messages_in_flight() if m.src == node]
             for message in lost:
                 self.rec.decide(Drop(message))
-            self.raw.crash(node)
-            self.crashed.add(node)
-            self._step(f"{client} sends {request_text(put)} to {node}, which stores it and "
-                       f"crashes ({len(lost)} message(s) lost)", 2 + len(lost))
+            self.crash_node(node)
+            self.log_step(lambda: f"{client} sends {request_text(put)} to {node}, which "
+                          f"stores it and crashes ({len(lost)} message(s) lost)",
+                          2 + len(lost))
 
-        @precondition(lambda self: faults)
-        @rule(side=st.sets(st.sampled_from(node_names), min_size=1))
-        def partition(self, side: set[str]) -> None:
-            other = [n for n in nodes if n not in side]
-            self.raw.partition([sorted(side), other] if other else [sorted(side)])
-            self._step(f"partition {sorted(side)} from {other}")
+    return Writes
 
-        @precondition(lambda self: faults)
-        @rule(node=st.sampled_from(node_names), seconds=st.sampled_from((-2.0, -0.5, 0.5, 2.0)))
-        def skew(self, node: str, seconds: float) -> None:
-            self.raw.skew_clock(node, seconds)
-            self._step(f"skew {node}'s clock by {seconds:+} s")
 
+def _replica_checks(setup: Setup, merkle: bool, anti_entropy: bool) -> type:
+    """The replica property's anti-entropy: a sync rule, the Merkle-root invariant
+    checked at every step, and teardown's sync rounds."""
+    table, descriptor = setup.table, setup.descriptor
+    nodes = setup.nodes
+    keys = strategies.keys(REPLICA_KEYS)
+
+    class Checks:
         @precondition(lambda self: anti_entropy)
         @rule(key=keys, first=st.integers(0, 2), second=st.integers(1, 2))
-        def sync(self, key: str, first: int, second: int) -> None:
+        def sync(self: Any, key: str, first: int, second: int) -> None:
             """Deliver every message in flight, then one anti-entropy session between
             two replicas of a key that are up and can reach each other."""
-            a, b = self._replica(key, first), self._replica(key, first + second)
+            self.rules_run += 1
+            a, b = self.replica(key, first), self.replica(key, first + second)
             if a is None or b is None or a == b or {a, b} & self.crashed \
                     or not self.raw.reachable(a, b):
                 return
@@ -201,13 +208,13 @@ def replicas_machine(factory: Callable[[], Store], target: str | None = None
             session = sync_session(self.raw, table, a, b)
             self.rec.collect()
             self.rec.observe("anti-entropy", session)
-            self._step(f"deliver every message ({delivered}), then anti-entropy {a} -> {b} "
-                       f"(differing {session['differing']}, repaired {session['repaired']})",
-                       delivered + 1)
+            self.log_step(lambda: f"deliver every message ({delivered}), then anti-entropy "
+                          f"{a} -> {b} (differing {session['differing']}, repaired "
+                          f"{session['repaired']})", delivered + 1)
 
         @precondition(lambda self: merkle)
         @invariant()
-        def merkle_roots_iff_equal(self) -> None:
+        def merkle_roots_iff_equal(self: Any) -> None:
             """Two replicas of a range report equal Merkle roots exactly when they
             hold equal entries there, at every step."""
             snapshot = self.raw.replicas_observation(table)
@@ -223,31 +230,10 @@ def replicas_machine(factory: Callable[[], Store], target: str | None = None
             else:
                 self.verdicts.take(judgement, None)
 
-        def _finish(self) -> None:
-            if not self._quiet():
-                return
-            if snapshots:
-                self._anti_entropy_rounds()
-                final = self.raw.replicas_observation(table, quiescent=True,
-                                                      anti_entropy=anti_entropy)
-            elif leader_view:
-                final = leader_replicas_observation(self.raw, table)
-            else:
-                return
-            replicas = final.get("replicas", {})
-            every = {k for held in replicas.values() for k in held}
-            steer(float(sum(1 for k in every if len({canon(h.get(k)) for h in
-                                                     replicas.values()}) > 1)),
-                  "keys still differing before the last snapshot")
-            self.rec.observe("replicas", final)
-            history = self.rec.history()
-            wanted = (["merkle-root-iff-equal"] if merkle else []) + (
-                ["anti-entropy-exact"] if anti_entropy else []) + ["convergence"]
-            self.verdicts.take_all([judge_guarantee(g, history, descriptor) for g in wanted],
-                                   history)
-
-        def _anti_entropy_rounds(self) -> None:
-            if not anti_entropy:
+        def anti_entropy_rounds(self: Any, enabled: bool) -> None:
+            """Sync rounds between every pair of nodes sharing a range, until one
+            finds nothing differing (at most MAX_SYNC_ROUNDS)."""
+            if not enabled:
                 return
             pairs = [(a, b) for i, a in enumerate(nodes) for b in nodes[i + 1:]
                      if shared_ranges(self.raw, table, a, b)]
@@ -262,7 +248,6 @@ def replicas_machine(factory: Callable[[], Store], target: str | None = None
                     differing_first = differing
                 if differing == 0:
                     break
-            steer(float(differing_first), "keys anti-entropy found differing")
+            self.aim(float(differing_first), "keys anti-entropy found differing")
 
-    Replicas.__name__ = Replicas.__qualname__ = "Replicas"
-    return Replicas
+    return Checks

@@ -556,10 +556,19 @@ class ScheduleRecorder:
         handle: Handle = self.store.submit(client, request)
         return handle
 
-    def submit_at(self, client: str, request: Request, node: str) -> Handle:
+    def submit_at(self, client: str, request: Request, node: str,
+                  context: Mapping[str, int] | None = None) -> Handle:
         """Record a submission sent straight to ``node`` as its coordinator, and send
-        it (bad input completes the handle at once, nothing sent)."""
-        return submit_at(self.store, client, request, node, self.steps)
+        it (bad input completes the handle at once, nothing sent); a put with a causal
+        ``context`` is recorded with it (a step replay does not take: such a schedule
+        is recorded, never written)."""
+        if context is None:
+            return submit_at(self.store, client, request, node, self.steps)
+        step = submit_step(client, request)
+        step["submit"].update(node=node, context=dict(context))
+        self.steps.append(step)
+        handle: Handle = self.store.submit_at(client, request, node, context)
+        return handle
 
     @contextmanager
     def grouped(self, step: Mapping[str, Any]) -> Iterator[None]:
@@ -742,8 +751,8 @@ def describe_request(request: Request,
 
 
 def describe_teardown(steps: Sequence[Mapping[str, Any]]) -> str:
-    """The steps that end an example (machine 2's teardown, a shrunk schedule's
-    epilogue) as one line: ``then: heal, settle, anti-entropy on every pair``.
+    """The steps that end an example (the concurrency property's teardown, a shrunk
+    schedule's epilogue) as one line: ``then: heal, settle, anti-entropy on every pair``.
     Deliveries, drops and timer firings are counted (``drop 3 messages``), a
     duplicated message is named, restarts name their nodes, anti-entropy sessions
     that cover every pair of the nodes they name are one phrase, and observations

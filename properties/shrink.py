@@ -9,8 +9,8 @@ decision is one step, by replaying candidates with :func:`replicheck.properties.
 How
     The counterexample's schedule is split into its first ``decisions`` steps (what
     the example did) and the rest (the machine's teardown). Every candidate is the
-    kept steps followed by a *canonical epilogue*, what machine 2's teardown does
-    after any example: when the store injects faults, drop every message the
+    kept steps followed by a *canonical epilogue*, what the scheduled properties'
+    teardown does after any example: when the store injects faults, drop every message the
     partition left in flight (a partition drops packets, it does not queue them:
     delivered after the heal they would change the run) and heal; restart every node
     the kept steps left crashed and resume every node they left paused,
@@ -146,8 +146,8 @@ def _kind(step: Mapping[str, Any]) -> str:
 def canonical_epilogue(kept: Sequence[Mapping[str, Any]], teardown: Sequence[Mapping[str, Any]],
                        *, faults: bool, observations: Sequence[str] = (),
                        cut_off: Sequence[int] = ()) -> list[Step]:
-    """The steps that end a candidate made of the ``kept`` steps, as machine 2's
-    teardown ends an example: with ``faults``, a drop of every message of
+    """The steps that end a candidate made of the ``kept`` steps, as the scheduled
+    properties' teardown ends an example: with ``faults``, a drop of every message of
     ``cut_off`` (the ids of the messages the partition keeps from their destination
     once ``kept`` ran, :func:`cut_off_messages`) then heal; a restart of every node
     ``kept`` left crashed and a resume of every node it left paused, ``{"run": {}}``,
@@ -179,8 +179,9 @@ def canonical_epilogue(kept: Sequence[Mapping[str, Any]], teardown: Sequence[Map
 
 def cut_off_messages(store: Any) -> tuple[int, ...]:
     """The ids of the messages in flight in ``store`` (:class:`MessageControl`) that
-    the partition keeps from their destination, in the store's order: what machine 2
-    drops before it heals (its ``_heal``); none for a store without message control."""
+    the partition keeps from their destination, in the store's order: what a scheduled
+    property drops before it heals (``driving.heal_dropping``); none for a store
+    without message control."""
     return tuple(store.cut_off()) if isinstance(store, MessageControl) else ()
 
 

@@ -240,10 +240,10 @@ class Verdicts:
     :class:`GuaranteeViolation` for a claimed one violated, and keeps an observed one
     as an observation; :meth:`report` hands the example's report on (once).
 
-    ``counterexample`` builds the example as the counterexample of a judgement (by
-    default from ``log``); ``note`` adds to a violation's message (where its schedule
-    was written) given the guarantee that failed first; ``list_steps`` puts the
-    steps in the message."""
+    ``build`` builds the example as the counterexample of a judgement (by default
+    from ``log``); ``note`` adds to a violation's message (where its schedule was
+    written) given the guarantee that failed first; ``list_steps`` puts the steps in
+    the message; ``classes`` names the rule classes that acted (for the report)."""
 
     property: str
     log: StepLog
@@ -255,6 +255,7 @@ class Verdicts:
     build: Callable[[Judgement, History | None], Counterexample] | None = None
     note: Callable[[str], str] | None = None
     list_steps: bool = True
+    classes: Callable[[], frozenset[str]] | None = None
 
     def counterexample(self, judgement: Judgement, history: History | None
                        ) -> Counterexample:
@@ -311,5 +312,7 @@ class Verdicts:
         """Hand this example's :class:`ExampleReport` to the listeners (once)."""
         if not self.reported:
             self.reported = True
+            acted = self.classes() if self.classes is not None else frozenset()
             report_example(ExampleReport(self.property, dict(self.statuses),
-                                         dict(self.observations), dict(self.checkers)))
+                                         dict(self.observations), dict(self.checkers),
+                                         acted))

@@ -1,4 +1,4 @@
-"""Machine 5 (vector-clocks-and-siblings): its per-step check of replica entries, and
+"""The clock property (vector-clocks-and-siblings): its per-step check of replica entries, and
 the machine passing on dynamo-quorum and catching the version-vector mutants."""
 
 from __future__ import annotations

@@ -51,7 +51,8 @@ def test_verify_store_on_a_preset_fills_every_cell() -> None:
             assert cell.reason
     strong = outcome.cell("linearizable-strong-reads")
     assert strong is not None and strong.status == "holds" and strong.counts["holds"] >= 1
-    # each cell names the checkers that decided it: machine 1's and machine 2's here
+    # each cell names the checkers that decided it: the conformance property's and the
+    # concurrency property's here
     assert strong.checker == ("item model conformance (one client); "
                               "item linearizability (WGL)")
     assert all(c.checker for c in outcome.cells if c.status != "not-applicable")
@@ -146,7 +147,7 @@ def test_a_property_that_does_not_apply_is_skipped_without_running() -> None:
 
 class ProtocolsOnly:
     """A dynamo-quorum store seen only through the Store and Schedulable protocols:
-    it declares the capabilities machines 3 and 5 require, but none of the reference
+    it declares the capabilities the replica and clock properties require, but none of the reference
     store's simulation methods they drive replicas with."""
 
     def __init__(self) -> None:

@@ -1,4 +1,4 @@
-"""Machine 3 (convergence-after-anti-entropy) passes on every preset and catches the
+"""The replica property (convergence-after-anti-entropy) passes on every preset and catches the
 Merkle, anti-entropy and last-writer-wins mutants."""
 
 from __future__ import annotations

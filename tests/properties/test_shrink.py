@@ -198,7 +198,7 @@ VV_MERGE = "mutant:vv-merge-drops-entries"
 
 
 def partitioned_stale_replica() -> Counterexample:
-    """A failing example of machine 2 on vv-merge-drops-entries (72 decisions, then
+    """A failing example of the concurrency property on vv-merge-drops-entries (72 decisions, then
     the machine's own teardown), recorded by the Hypothesis search: it ends with n2
     cut off while messages to and from it are in flight. The teardown drops those
     messages before it heals; delivered after the heal instead, they change the run

@@ -1,4 +1,4 @@
-"""Machine 4 (stream-exactly-once-in-order) passes on dynamodb, applies only to stores
+"""The stream property (stream-exactly-once-in-order) passes on dynamodb, applies only to stores
 that claim a stream guarantee, and catches the stream mutants."""
 
 from __future__ import annotations

@@ -160,7 +160,7 @@ def test_the_html_report_has_the_history_table() -> None:
 
 
 def test_a_teardown_is_one_line() -> None:
-    """Machine 2's teardown (or a shrunk schedule's epilogue) as one step: deliveries
+    """The concurrency property's teardown (or a shrunk schedule's epilogue) as one step: deliveries
     and drops counted, anti-entropy of every pair one phrase, observations last."""
     from replicheck.properties.schedule import describe_teardown
 
@@ -230,7 +230,7 @@ def test_threaded_steps_and_history_name_a_fresh_process_alike() -> None:
 
 
 def test_machine_steps_name_a_fresh_process_as_the_history_does() -> None:
-    """Machine 2's steps: a client's submissions are its operations in order, so the
+    """The concurrency property's steps: a client's submissions are its operations in order, so the
     one after an indeterminate answer reads ``c0/2 submits ...``; after a burst (which
     may stop early) the client's later steps keep its plain name."""
     from replicheck.histories.history import Operation

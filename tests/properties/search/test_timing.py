@@ -18,6 +18,7 @@ from replicheck.implementation.store import Store
 from replicheck.models.items.requests import Get, Put, TransactWrite, Update
 from replicheck.properties.concurrency import concurrency_machine
 from replicheck.properties.examples import GuaranteeViolation
+from replicheck.properties.profiles import source_independent
 from replicheck.properties.recording import RecordingStore
 from replicheck.properties.replay import build_store, replay
 from replicheck.properties.schedule import (
@@ -63,8 +64,10 @@ def instance(name: str) -> Any:
 
 
 def search(machine_class: Any, examples: int, folder: Path) -> None:
-    """A derandomized search without shrinking; failing schedules go to ``folder``."""
-    with failures_to(folder):
+    """A derandomized search without shrinking; failing schedules go to ``folder``.
+    Drawn from no literal of the loaded modules' source (``source_independent``), so
+    its path is the properties' own, not that of whatever code is loaded."""
+    with failures_to(folder), source_independent():
         run_state_machine_as_test(machine_class, settings=settings(
             max_examples=examples, derandomize=True, database=None, deadline=None,
             stateful_step_count=20, print_blob=False,
