@@ -486,8 +486,10 @@ class _Run:
                      live: list[Modification]) -> list[StreamEntry]:
         """The records of ``pending`` (no modification of their version) that the
         ok/info modifications of unknown version cannot explain, each modification
-        explaining one record at most (a maximum matching: the records left over)."""
-        unknown = [m for m in live if m.version is None]
+        explaining one record at most (a maximum matching: the records left over). An
+        ok modification that changed nothing (``meta["changed"] = false``) explains no
+        record."""
+        unknown = [m for m in live if m.version is None and (m.changed or m.status == "info")]
         fits = [[i for i, m in enumerate(unknown) if self._fits(snapshot, entry, m)]
                 for entry in pending]
         owner: dict[int, int] = {}

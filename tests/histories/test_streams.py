@@ -372,6 +372,18 @@ def test_a_wrong_old_image_is_caught_next_to_an_indeterminate_write() -> None:
     assert types(check_streams(history(*writes, stream(hidden)))) == ["stream-image"]
 
 
+def test_a_write_that_changed_nothing_explains_no_record() -> None:
+    """An ok delete of an absent item (``changed`` false) leaves no record, so it
+    cannot stand for a second REMOVE after the item was written again."""
+    unchanged = op(0, "delete", ["a"], None, changed=False)
+    writes = (put(0, "a", A1, 1), delete(0, "a", 2), unchanged, put(0, "a", A2, 3))
+    faithful = [rec("INSERT", "a", 1, None, A1), rec("REMOVE", "a", 2, A1, None),
+                rec("INSERT", "a", 3, None, A2)]
+    assert check_streams(history(*writes, stream(faithful))).valid is True
+    again = [*faithful, rec("REMOVE", "a", 4, A2, None)]
+    assert types(check_streams(history(*writes, stream(again)))) == ["stream-unexplained"]
+
+
 @given(leader_steps, st.data())
 def test_applying_a_write_twice_is_caught(steps: list[Any], data: Any) -> None:
     """A second record of one modification, at the item's next version."""

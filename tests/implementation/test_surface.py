@@ -67,8 +67,10 @@ def test_presets_offer_the_surface_and_declare_it(name: str) -> None:
 
 
 def test_presets_name_their_windows() -> None:
-    assert preset("dynamodb").descriptor.windows == Windows(
-        idempotency_token=600.0, stream_retention=86400.0)
+    windows = preset("dynamodb").descriptor.windows
+    assert windows == Windows(idempotency_token=600.0, stream_retention=86400.0,
+                              failover=windows.failover)
+    assert windows.failover == pytest.approx(2.4)  # four of the longest election timeouts
     assert preset("dynamo-lww").descriptor.windows.hint_timer == 0.5
     assert preset("dynamo-lww").descriptor.windows.declared() == (0.5,)
     with pytest.raises(ValueError, match="hint_timer"):
