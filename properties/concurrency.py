@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any, ClassVar, Final
 
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from replicheck.implementation.store import (
     Capability,
@@ -52,6 +52,7 @@ from replicheck.properties.guarantees import (
 from replicheck.properties.liveness import record_availability
 from replicheck.properties.mechanisms import (
     canon,
+    handoff_probe,
     handoff_twin,
     hinted_states,
     hints_observation,
@@ -394,6 +395,11 @@ def _mechanism_rules(setup: Setup) -> type:
     return Mechanisms
 
 
+HANDOFF_PROBES: Final = 3
+"""The most mid-run hinted-handoff probes one example takes
+(:meth:`ConcurrencyJudging.probe_handoff`)."""
+
+
 class ConcurrencyJudging(Scheduled):
     """The concurrency property's state and its judging after the teardown skeleton:
     every claimed guarantee, and, as observations, what the store does not claim."""
@@ -407,6 +413,30 @@ class ConcurrencyJudging(Scheduled):
         self.tokens = 0
         self.steps = 0
         self.peak = 0
+        self.handoffs_probed: list[frozenset[tuple[str, str, str]]] = []
+
+    @invariant()
+    def probe_handoff(self) -> None:
+        """Hinted handoff judged mid-run, not only at the end: when the fallbacks hold a
+        set of hints not probed yet (at most :data:`HANDOFF_PROBES` per example), a
+        copy of the cluster, recovered as the end recovers, hands them off
+        (:func:`~replicheck.properties.mechanisms.handoff_probe`) and its ``hints``
+        observation is recorded (an ``observe: "handoff"`` step). A hint handed off
+        wrongly during the run is gone by the end, where nothing is left to judge;
+        the copy sees it while it is held."""
+        if (len(self.handoffs_probed) >= HANDOFF_PROBES or not self.surface.forkable
+                or not self.setup.offers(HintSnapshots)
+                or not self.setup.descriptor.claims_guarantee("hinted-handoff-delivers")):
+            return
+        held = frozenset((h["fallback"], h["owner"], h["key"])
+                         for h in hinted_states(self.base, self.setup.table))
+        if not held or held in self.handoffs_probed:
+            return
+        self.handoffs_probed.append(held)
+        twin = handoff_probe(self.base, self.setup.table, self.crashed, self.paused)
+        self.raw.steps.append({"observe": "handoff"})
+        if twin is not None:
+            self.rec.observe("hints", twin)
 
     def same_home(self, a: str, b: str) -> bool:
         """Whether keys ``a`` and ``b`` share a partition (leader mode only)."""

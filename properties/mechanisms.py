@@ -13,9 +13,12 @@ never judged).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from replicheck.implementation.store import (
+    Drop,
+    FaultInjectable,
     Forkable,
     HintSnapshots,
     Introspectable,
@@ -297,6 +300,27 @@ def handoff_twin(store: Any, table: str) -> dict[str, Any] | None:
     if dropped is not None:
         observation["dropped"] = dropped
     return observation
+
+
+def handoff_probe(store: Any, table: str, down: Iterable[str] = (),
+                  paused: Iterable[str] = ()) -> dict[str, Any] | None:
+    """Hinted handoff observed mid-run: on a copy of ``store`` recovered as a run's end
+    recovers (the messages cut off dropped, the network healed, the ``down`` nodes
+    restarted and the ``paused`` ones resumed), :func:`handoff_twin`. The store itself
+    is untouched. None when it cannot fork or recover, or when :func:`handoff_twin`
+    has nothing to show."""
+    if not (isinstance(store, Forkable) and isinstance(store, FaultInjectable)):
+        return None
+    copy = store.fork()
+    if isinstance(copy, MessageControl) and isinstance(copy, Schedulable):
+        for message in copy.cut_off():
+            copy.decide(Drop(message))
+    copy.heal()
+    for node in sorted(down):
+        copy.restart(node)
+    for node in sorted(paused):
+        copy.resume(node)
+    return handoff_twin(copy, table)
 
 
 HANDOFF_STEPS = 5_000

@@ -157,6 +157,7 @@ OBSERVATIONS_NEED: Final = {
     "snapshot": "RangeSnapshots (replicas_observation)",
     "stream": "Streaming (stream_records)",
     "hints": "HintSnapshots (hinted, pending_hints)",
+    "handoff": "HintSnapshots, Topology, Forkable, Settling and FaultInjectable",
     "read-repair": "Forkable, PreferenceLists, Topology and ReplicaSnapshots",
     "sync-twins": "Forkable, AntiEntropy, Topology and ReplicaSnapshots",
     "availability": "Forkable, Schedulable, FaultInjectable, TimeControl, Leadership and "
@@ -170,6 +171,7 @@ _OBSERVATION_PROTOCOLS: Final[Mapping[str, tuple[tuple[type, ...], ...]]] = {
     "snapshot": ((RangeSnapshots,),),
     "stream": ((Streaming,),),
     "hints": ((HintSnapshots,),),
+    "handoff": ((HintSnapshots, Topology, Forkable, Settling, FaultInjectable),),
     "read-repair": ((Forkable, PreferenceLists, Topology, ReplicaSnapshots),),
     "sync-twins": ((Forkable, AntiEntropy, Topology, ReplicaSnapshots),),
     "availability": ((Forkable, Schedulable, FaultInjectable, TimeControl, Leadership,
@@ -228,6 +230,10 @@ class StepRunner:
         self.table = store.descriptor.tables[0].name if store.descriptor.tables else None
         self.anti_entropy = False
         self.hinted: list[dict[str, Any]] = []
+        self.down: set[str] = set()
+        self.paused: set[str] = set()
+        """The nodes crashed and paused now (a ``handoff`` observation recovers them on
+        its copy)."""
         self.handoff_twin: dict[str, Any] | None = None
         """The hinted states the fallbacks held right before the last settle step (what
         the machines read before settling, for the ``hints`` observation)."""
@@ -253,12 +259,16 @@ class StepRunner:
             store.heal()
         elif kind == "crash":
             store.crash(body)
+            self.down.add(body)
         elif kind == "restart":
             store.restart(body)
+            self.down.discard(body)
         elif kind == "pause":
             store.pause(body)
+            self.paused.add(body)
         elif kind == "resume":
             store.resume(body)
+            self.paused.discard(body)
         elif kind == "skew":
             store.skew_clock(body[0], float(body[1]))
         elif kind in ("advance", "run_for"):
@@ -340,6 +350,11 @@ def _observe(runner: StepRunner, kind: str, table: str) -> None:
         value = mechanisms.hints_observation(store, table, runner.hinted)
         if runner.handoff_twin is not None:  # the copy settled apart, before this one
             rec.observe("hints", runner.handoff_twin)
+    elif kind == "handoff":
+        twin = mechanisms.handoff_probe(store, table, runner.down, runner.paused)
+        if twin is not None:
+            rec.observe("hints", twin)
+        return
     elif kind == "read-repair":
         pk = store.descriptor.table(table).partition_key
         for probe in mechanisms.read_repair_probes(store, table, pk):

@@ -83,6 +83,9 @@ File format (UTF-8 JSON, one object)::
       taken mid-run (not quiescent: Merkle roots at an arbitrary moment; recorded,
       as the machines record it, as a ``replicas`` observation);
       ``"hints"``: the hinted writes fallbacks still hold (after settling);
+      ``"handoff"``: mid-run, the fallbacks' hints handed off on a copy of the cluster
+      whose messages were delivered (:func:`~replicheck.properties.mechanisms.
+      handoff_twin`; nothing when they hold none);
       ``"read-repair"``: for every key of the suite's key space whose replicas
       disagree, one read on a copy of the cluster with every message delivered
       (before and after); ``"sync-twins"``: one anti-entropy session between every
@@ -180,7 +183,7 @@ STEP_KINDS: Final = ("submit", "decide", "partition", "heal", "crash", "restart"
                      "burst", "observe")
 """Every step kind, in the order the module docstring lists them."""
 
-OBSERVATIONS: Final = ("replicas", "stream", "snapshot", "hints", "read-repair",
+OBSERVATIONS: Final = ("replicas", "stream", "snapshot", "hints", "handoff", "read-repair",
                        "sync-twins", "availability")
 
 _DECISIONS: Final[dict[str, type[Deliver] | type[Drop] | type[Duplicate] | type[Fire]]] = {

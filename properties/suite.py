@@ -25,12 +25,12 @@ __all__ = ["FAULT_SEARCH", "PROPERTIES", "STEPS", "NotApplicable", "Property",
 STEPS: Final = 30
 """The most rules one example of a property runs."""
 
-FAULT_SEARCH: Final = False
+FAULT_SEARCH: Final = True
 """Whether the suite's scheduled properties draw the fault search (every rule class of
 :mod:`replicheck.properties.search`, gated by the swarm; see
-:func:`~replicheck.properties.scheduled.scheduled_machine`). Off for now: with it on,
-a ``ci`` run's 100 examples catch stale-condition-check by stream-exactly-once before
-the catalog's guarantee, and miss txn-ignores-locks."""
+:func:`~replicheck.properties.scheduled.scheduled_machine` and
+:func:`~replicheck.properties.search.swarm.swarm_rules`, whose plain examples are the
+properties without it)."""
 
 MachineBuilder = Callable[[Callable[[], Any], str | None, int], type[RuleBasedStateMachine]]
 """Builds a property's machine from a store factory, the store's target (a preset

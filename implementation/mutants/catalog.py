@@ -29,13 +29,16 @@ _KEBAB = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 class Mutant:
     """One mutant: its kebab-case ``name``, the ``preset`` it mutates, the ``bug`` (what
     is wrong and the real-world mistake it imitates), the ``guarantee`` ID it breaks,
-    and ``factory``: seed -> a fresh store with the bug."""
+    and ``factory``: seed -> a fresh store with the bug. ``also`` names the other
+    guarantees the bug breaks on its way (a failing example may show one of them
+    before ``guarantee``); each is shown broken by a replayed scenario of the tests."""
 
     name: str
     preset: str
     bug: str
     guarantee: str
     factory: Callable[[int], Any]
+    also: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not _KEBAB.match(self.name):
@@ -43,6 +46,8 @@ class Mutant:
         if self.preset not in PRESETS:
             raise ValueError(f"mutant {self.name!r}: unknown preset {self.preset!r}")
         check_guarantee(self.guarantee)
+        for other in self.also:
+            check_guarantee(other)
 
     def build(self, seed: int = 0) -> Any:
         """A fresh store with the bug."""
@@ -229,8 +234,10 @@ MUTANTS: tuple[Mutant, ...] = (
         "through anti-entropy and the deleted item comes back. Cassandra's "
         "gc_grace_seconds exists for this (tombstones purged before repair spread them "
         "resurrect deleted data), and Riak's default delete_mode reaps tombstones after "
-        "3 s with the same risk when a replica was down.",
-        "convergence", repair.tombstone_purged_at_once),
+        "3 s with the same risk when a replica was down. A hinted delete handed to "
+        "its owner is purged there too, so the owner never holds what the hint held.",
+        "convergence", repair.tombstone_purged_at_once,
+        also=("hinted-handoff-delivers",)),
     Mutant(
         "lww-compares-timestamps-as-text", "dynamo-lww",
         "Last writer wins compares write timestamps as decimal text, so a stamp of "

@@ -12,9 +12,9 @@ level up, on whole classes, and shrinks towards classes off: a counterexample ke
 only the fault classes it needs.
 
 :func:`swarm_rules` builds the mixin that draws the subset (one ``@initialize``
-rule: half the examples have every class on, the others each class on with
-probability one half, independently) and implements the Driver's ``swarm_on`` and
-``mark``; every rule of the machine it is mixed into whose
+rule: half the examples have only the machine's own classes on, a quarter every
+class, the others each class on with probability one half, independently) and
+implements the Driver's ``swarm_on`` and ``mark``; every rule of the machine it is mixed into whose
 name :data:`MACHINE_RULE_CLASSES` lists is gated by its class too, and marks it
 when it added a schedule step. The machine reports the classes that acted with each
 example (:attr:`~replicheck.properties.examples.ExampleReport.classes`), and
@@ -49,6 +49,7 @@ __all__ = [
     "LEADER_CHANGES",
     "MACHINE_RULE_CLASSES",
     "MESSAGES_IN_FLIGHT",
+    "MODES",
     "DepthSteering",
     "applicable_classes",
     "class_counts",
@@ -89,6 +90,15 @@ for most of the run: with races and transactions switchable, 100 examples missed
 lost update of two concurrent transactions (txn-ignores-locks) and two creates both
 succeeding (stale-condition-check), which the suite without the search finds in a few
 examples; with them always on, the search finds both within seconds."""
+
+PLAIN: Final = "plain"
+SWARMED: Final = "swarmed"
+FULL: Final = "full"
+MODES: Final[tuple[str, ...]] = (PLAIN, SWARMED, FULL)
+"""A swarmed example's modes, in shrinking order (see :func:`swarm_rules`)."""
+MODE_DRAWS: Final[tuple[str, ...]] = (PLAIN, PLAIN, SWARMED, FULL)
+"""The modes drawn with equal chances: half the examples plain, a quarter swarmed, a
+quarter full (see :func:`swarm_rules`)."""
 
 LEADER_CHANGES: Final = "leader changes"
 MESSAGES_IN_FLIGHT: Final = "messages in flight"
@@ -136,19 +146,30 @@ def swarm_rules(classes: Iterable[str], *, always: Iterable[str] = ALWAYS_ON,
     ask about; ``always`` are never switched off). Put it first among a scheduled
     machine's bases: it defines the Driver's ``swarm_on`` and ``mark``.
 
-    Its ``@initialize`` rule ``swarm`` draws, per example, whether the example is
-    *full* (every class on) and, for a swarmed one, a boolean per class not in
-    ``always`` (on with probability one half, independently). Both shrink
-    towards off: a counterexample keeps the classes it needs. Half the examples
-    are full because Hypothesis makes most of a run's examples from a few: it
-    mutates earlier examples and, past half its budget, climbs its ``target``
-    scores from the best ones, and both keep an example's opening choices, so a
-    subset drawn at the start is shared by most of a run (in a 60-example ``ci``
-    run, three subsets made three quarters of it) and a class left off there
-    hardly runs. Only full examples steer (:attr:`steers`; the
-    :class:`DepthSteering` measures and the machine's own), so the climb starts
-    from, and keeps, every class on, while the swarmed examples of the generation
-    phase explore rare combinations.
+    Its ``@initialize`` rule ``swarm`` draws, per example, a *mode* (:data:`MODES`)
+    and a boolean per class not in ``always``:
+
+    - ``plain``: the machine's own classes (those ``machine_rules`` names) on, the
+      search's off: the property as it is without the fault search, so its own races
+      keep their density (Hypothesis picks among enabled rules uniformly, and the
+      search's rules would otherwise take about half the steps);
+    - ``swarmed``: each class not in ``always`` on with probability one half,
+      independently, so rare combinations get examples of their own;
+    - ``full``: every class on.
+
+    Half the examples are plain, a quarter swarmed and a quarter full
+    (:data:`MODE_DRAWS`): the machine's own rules are the search that found the
+    catalog's bugs of races and failover, and they keep half the run. Both the mode
+    and the switches shrink towards the plain machine and classes off: a
+    counterexample keeps the classes it needs. Full examples are a fixed share
+    because Hypothesis makes most of a run's examples from a few: it mutates earlier
+    examples and, past half its budget, climbs its ``target`` scores from the best
+    ones, and both keep an example's opening choices, so a subset drawn at the start
+    is shared by most of a run (in a 60-example ``ci`` run, three subsets made three
+    quarters of it) and a class left off there hardly runs. Swarmed examples do not
+    steer (:attr:`steers`; the :class:`DepthSteering` measures and the machine's
+    own), so the climb starts from, and keeps, a full or a plain example, while the
+    swarmed examples of the generation phase explore rare combinations.
 
     ``swarm_on`` of a name outside ``classes`` and ``always`` raises KeyError (a
     rule asking about a class nobody registered). Each rule the machine defines
@@ -159,6 +180,7 @@ def swarm_rules(classes: Iterable[str], *, always: Iterable[str] = ALWAYS_ON,
     on. A machine driven by hand (no initialize) has every class on."""
     every = tuple(dict.fromkeys((*always, *classes)))
     kept = frozenset(always)
+    plain = kept | frozenset(machine_rules.values())
     switchable = tuple(c for c in every if c not in kept)
     unknown = sorted(set(machine_rules.values()) - set(every))
     if unknown:
@@ -188,14 +210,22 @@ def swarm_rules(classes: Iterable[str], *, always: Iterable[str] = ALWAYS_ON,
             self.steers = True
             self._asked: set[str] | None = None
 
-        @initialize(full=st.booleans(),
+        @initialize(mode=st.sampled_from(MODE_DRAWS),
                     switches=st.lists(st.booleans(), min_size=len(switchable),
                                       max_size=len(switchable)))
-        def swarm(self, full: bool, switches: list[bool]) -> None:
-            """Enable every class (a full example) or those whose switch is on."""
-            self.steers = full
-            self.enabled = frozenset(every) if full else kept | {
-                c for c, on in zip(switchable, switches, strict=True) if on}
+        def swarm(self, mode: str, switches: list[bool]) -> None:
+            """Enable the machine's own classes (``plain``), those whose switch is on
+            (``swarmed``) or every class (``full``)."""
+            if mode not in MODES:
+                raise ValueError(f"swarm mode {mode!r} is not one of {', '.join(MODES)}")
+            self.steers = mode != SWARMED
+            if mode == PLAIN:
+                self.enabled = plain
+            elif mode == FULL:
+                self.enabled = frozenset(every)
+            else:
+                self.enabled = kept | {
+                    c for c, on in zip(switchable, switches, strict=True) if on}
 
         def swarm_on(self, name: str) -> bool:
             """Whether rule class ``name`` is enabled in this example."""

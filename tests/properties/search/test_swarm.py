@@ -58,7 +58,7 @@ def test_a_swarmed_example_switches_off_every_rule_of_a_class() -> None:
         switchable = type(machine).swarm_classes
         workload = {"workload", "races", "transactions"}
         assert not workload & set(switchable)
-        machine.swarm(full=False, switches=[False] * len(switchable))
+        machine.swarm(mode="swarmed", switches=[False] * len(switchable))
         assert machine.enabled == workload
         assert not machine.steers
         for name in ("partition", "isolate", "heal", "crash", "skew", "decide"):
@@ -66,12 +66,17 @@ def test_a_swarmed_example_switches_off_every_rule_of_a_class() -> None:
         for name in ("submit", "race", "idempotent", "guarded"):  # the workload stays
             assert _preconditions_hold(machine, name), name
         on = [c == "partitions" for c in switchable]
-        machine.swarm(full=False, switches=on)
+        machine.swarm(mode="swarmed", switches=on)
         assert machine.enabled == workload | {"partitions"}
         assert _preconditions_hold(machine, "partition")
         assert not _preconditions_hold(machine, "crash")
-        machine.swarm(full=True, switches=[False] * len(switchable))
+        machine.swarm(mode="full", switches=[False] * len(switchable))
         assert machine.enabled == frozenset(CLASSES) and machine.steers
+        machine.swarm(mode="plain", switches=[True] * len(switchable))
+        assert machine.enabled == frozenset(MACHINE_RULE_CLASSES.values())
+        assert machine.steers
+        with pytest.raises(ValueError, match="swarm mode"):
+            machine.swarm(mode="half", switches=[True] * len(switchable))
     finally:
         machine.teardown()
 
