@@ -35,10 +35,11 @@ of rules of the last failing run (``step_unit`` ``"rules"``).
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -263,17 +264,22 @@ def _run(machine: type[RuleBasedStateMachine], chosen: settings, watch: _Watch,
 
 def run_mutant(mutant: Mutant, profile: str = "ci", max_examples: int | None = None, *,
                shrink: bool = True, seed: int = 0, hypothesis_seed: int | None = None,
-               out: str | Path | None = None) -> MutantResult:
+               out: str | Path | None = None,
+               focus: Iterable[str] | None = None) -> MutantResult:
     """Run the machines of ``mutant``'s preset against the mutant (store seed
     ``seed``) under ``profile`` (at most ``max_examples`` examples per machine); the
     first machine that fails decides: caught by a guarantee violation, else an error.
     ``seconds_to_failure`` runs from the start of the first machine to the end of
     the first failing example. With ``hypothesis_seed``, Hypothesis searches at random
     from that seed (the profile's derandomization off), so several seeds measure the
-    search, not one fixed path. Failure files go to ``out`` (module docstring)."""
-    from replicheck.properties.verdicts import failures_to
+    search, not one fixed path. Failure files go to ``out`` (module docstring). With
+    ``focus``, only an example violating one of those guarantees fails
+    (:func:`~replicheck.properties.verdicts.focused_on`): the search goes on past the
+    bug's other symptoms."""
+    from replicheck.properties.verdicts import failures_to, focused_on
 
-    with failures_to(out):
+    focusing = contextlib.nullcontext() if focus is None else focused_on(focus)
+    with failures_to(out), focusing:
         return _run_mutant(mutant, profile, max_examples, shrink, seed, hypothesis_seed)
 
 

@@ -17,7 +17,8 @@ import contextlib
 import hashlib
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from dataclasses import replace as dc_replace
 from pathlib import Path
@@ -229,6 +230,23 @@ class StepLog:
         self.decisions += max(1, decisions)
 
 
+_FOCUS: ContextVar[frozenset[str] | None] = ContextVar("replicheck_focus", default=None)
+
+
+@contextlib.contextmanager
+def focused_on(guarantees: Iterable[str]) -> Iterator[None]:
+    """Within the block, an example fails only when one of ``guarantees`` is violated
+    (with every guarantee it violated named); a violation of another guarantee is kept
+    as the example's status and the search goes on. For asking whether the search
+    finds a violation of one guarantee (a seeded bug's) when the bug shows other
+    symptoms too."""
+    token = _FOCUS.set(frozenset(guarantees))
+    try:
+        yield
+    finally:
+        _FOCUS.reset(token)
+
+
 STATUS_ORDER: Final = ("not-applicable", "holds", "unknown", "observed", "violated")
 """Judgement statuses from the least to the most telling: of two judgements of one
 guarantee in one example, the later in this order is the example's."""
@@ -275,7 +293,8 @@ class Verdicts:
         """Keep every judgement (the worst status seen per guarantee wins); when claimed
         guarantees are violated, raise :class:`GuaranteeViolation` for the first of
         them (the list's order, or ``first``'s: the narrowest check first), with
-        every one's explanation."""
+        every one's explanation; within :func:`focused_on`, only when one of them is
+        among its guarantees."""
         for judgement in judgements:
             before = self.statuses.get(judgement.guarantee)
             if before is None or STATUS_ORDER.index(judgement.status) > STATUS_ORDER.index(
@@ -287,7 +306,9 @@ class Verdicts:
                 self.observations[judgement.guarantee] = self.counterexample(judgement,
                                                                              history)
         failed = [j for j in judgements if j.status == VIOLATED]
-        if not failed:
+        focus = _FOCUS.get()
+        if not failed or (focus is not None
+                          and not any(j.guarantee in focus for j in failed)):
             return
         if first is not None:
             failed.sort(key=first)
