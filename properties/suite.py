@@ -25,12 +25,15 @@ __all__ = ["FAULT_SEARCH", "PROPERTIES", "STEPS", "NotApplicable", "Property",
 STEPS: Final = 30
 """The most rules one example of a property runs."""
 
-FAULT_SEARCH: Final = True
+FAULT_SEARCH: Final = False
 """Whether the suite's scheduled properties draw the fault search (every rule class of
 :mod:`replicheck.properties.search`, gated by the swarm; see
 :func:`~replicheck.properties.scheduled.scheduled_machine` and
 :func:`~replicheck.properties.search.swarm.swarm_rules`, whose plain examples are the
-properties without it)."""
+properties without it). Off for now: with it on, every catalog mutant is still caught
+under ``ci``, but Hypothesis spends more than five minutes shrinking some failing
+examples (strong-read-any-replica's, of the concurrency property), which a user of
+``verify`` or the pytest plugin waits for."""
 
 MachineBuilder = Callable[[Callable[[], Any], str | None, int], type[RuleBasedStateMachine]]
 """Builds a property's machine from a store factory, the store's target (a preset
