@@ -155,7 +155,6 @@ def _request_rules(setup: Setup) -> type:
     transactions, direct = setup.surface.transactions, setup.surface.direct
     requests = strategies.requests(table, pk, transactions=transactions)
     races = tuple(r for r in RACES if transactions or not r.startswith("txn"))
-    strong = setup.descriptor.has(Capability.STRONG_READS)
 
     class Requests:
         @initialize()
@@ -198,19 +197,14 @@ def _request_rules(setup: Setup) -> type:
         @rule(kind=st.sampled_from(races), key=strategies.keys(),
               values=st.lists(strategies.unique_values(), min_size=len(RACERS),
                               max_size=len(RACERS)),
-              spread=st.booleans(), offset=st.integers(0, 4),
-              read=st.sampled_from(RACE_READS))
+              spread=st.booleans(), offset=st.integers(0, 4))
         def race(self: Any, kind: str, key: str, values: list[str], spread: bool,
-                 offset: int, read: str | None) -> None:
+                 offset: int) -> None:
             """Every idle client submits the same kind of request on one key at once
             (create-if-absent puts, increments, blind puts, transactions that
             increment it), to one coordinator each when ``spread``. Before a race of
             creates, the first idle racer deletes the key (run to completion), so
-            that the creates race for an absent item. With ``read`` (``"eventual"``
-            or ``"strong"``, eventual where the store has no strong reads), the
-            racers' requests then run to completion under the fair policy and an
-            idle client reads the key: what the race left is observed while nothing
-            else has touched it (a lost update, two creates that both won)."""
+            that the creates race for an absent item."""
             self.rules_run += 1
             other = next((k for k in strategies.KEYS if k != key and not self.same_home(
                 k, key)), next(k for k in strategies.KEYS if k != key))
@@ -227,14 +221,6 @@ def _request_rules(setup: Setup) -> type:
                 else:
                     self.handles[client] = self.rec.submit(client, request)
             self.peak = max(self.peak, self.rec.in_flight())
-            if read is not None:
-                for client in RACERS:
-                    if self.busy(client):
-                        self.finish(self.handles[client])
-                reader = _idle(self, CLIENTS[0])
-                if reader is not None:
-                    self.complete_call(reader, Get(table, {pk: key},
-                                                   consistent=read == "strong" and strong))
 
         @rule(key=strategies.keys(), count=st.integers(1, 12))
         def burst(self: Any, key: str, count: int) -> None:
@@ -408,9 +394,6 @@ def _mechanism_rules(setup: Setup) -> type:
 
     return Mechanisms
 
-
-RACE_READS: Final[tuple[str | None, ...]] = (None, "eventual", "strong")
-"""How a race ends: left in flight, or run to completion and the key read."""
 
 HANDOFF_PROBES: Final = 3
 """The most mid-run hinted-handoff probes one example takes
