@@ -84,8 +84,8 @@ File format (UTF-8 JSON, one object)::
       as the machines record it, as a ``replicas`` observation);
       ``"hints"``: the hinted writes fallbacks still hold (after settling);
       ``"handoff"``: mid-run, the fallbacks' hints handed off on a copy of the cluster
-      whose messages were delivered (:func:`~replicheck.properties.mechanisms.
-      handoff_twin`; nothing when they hold none);
+      recovered as a run's end recovers (:func:`~replicheck.properties.mechanisms.
+      handoff_probe`; nothing when they hold none);
       ``"read-repair"``: for every key of the suite's key space whose replicas
       disagree, one read on a copy of the cluster with every message delivered
       (before and after); ``"sync-twins"``: one anti-entropy session between every
