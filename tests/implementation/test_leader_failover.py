@@ -6,6 +6,7 @@ deterministic."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -221,3 +222,63 @@ def test_a_duplicated_request_is_applied_once(kind: str) -> None:
     assert store.settle()
     assert store.execute(Get("items", {"pk": "x"}, consistent=True)).item is None
     assert [r.event for r in store.stream_records("items")] == ["INSERT", "REMOVE"]
+
+
+def test_a_reply_held_across_a_reelection_never_confirms_a_strong_read() -> None:
+    """A follower's rejection of an old-term heartbeat, held back until the same node
+    leads again in a later term, echoes a confirmation round that node reuses: it must
+    not count. Here n1 leads term 3 in its own view while n2 and n3 elect a term-4
+    leader that acknowledges a newer write; n1's strong read stays unanswered."""
+    store = dynamodb(seed=0)
+    sim = store.sim
+    key = next(f"k{i}" for i in range(20) if store.partition_of("items", {"pk": f"k{i}"}) == 0)
+
+    def replica(node: str) -> Any:
+        return store.cluster.nodes[node].replicas[0]
+
+    def deliver_while(ok: Callable[[Any], bool]) -> None:
+        for _ in range(10_000):
+            message = next((m for m in sim.in_flight.values()
+                            if sim.deliverable(m) and ok(m)), None)
+            if message is None:
+                return
+            store.decide(Deliver(message.id))
+        raise AssertionError("the cluster never went quiet")
+
+    def elect(node: str, ok: Callable[[Any], bool] = lambda m: True) -> None:
+        timer = min((t for t in sim.timers.values() if t.owner == node and t.name == "election"),
+                    key=lambda t: t.deadline)
+        store.decide(Fire(timer.id))
+        deliver_while(ok)
+
+    def take(kind: str, src: str, dst: str) -> Any:
+        message = next(m for m in sim.in_flight.values()
+                       if m.kind == kind and m.src == src and m.dst == dst
+                       and m.body.partition == 0)
+        del sim.in_flight[message.id]
+        return message
+
+    store.execute(Put("items", {"pk": key, "v": "old"}))
+    for _ in range(3):  # three read-index rounds at n1 (term 1)
+        store.execute(Get("items", {"pk": key}, consistent=True))
+    heartbeat = min((t for t in sim.timers.values() if t.owner == "n1" and t.name == "heartbeat"),
+                    key=lambda t: t.deadline)
+    store.decide(Fire(heartbeat.id))
+    held = take("append", "n1", "n2")  # a term-1 heartbeat of round 3, held back
+    deliver_while(lambda m: True)
+    elect("n2")
+    elect("n1")
+    assert replica("n1").role == LEADER and replica("n1").term == 3
+    sim.in_flight[held.id] = held
+    store.decide(Deliver(held.id))
+    stale = take("append-reply", "n2", "n1")  # n2's rejection echoes round 3
+    elect("n2", lambda m: m.dst != "n1")  # term 4 without n1
+    write = store.submit("writer", Put("items", {"pk": key, "v": "new"}))
+    deliver_while(lambda m: m.dst != "n1")
+    assert write.status == "ok"
+    read = send_directly(store, "reader", "n1", Get("items", {"pk": key}, consistent=True))
+    deliver_while(lambda m: m.kind == "request" and m.dst == "n1")
+    sim.in_flight[stale.id] = stale
+    store.decide(Deliver(stale.id))
+    deliver_while(lambda m: m.dst == "reader")
+    assert not read.done, f"n1 answered a strong read with {read.response}"

@@ -1,5 +1,6 @@
 """Leader mode under random schedules: every delivery, drop, duplicate, timer,
-partition, crash, restart and clock skew chosen by Hypothesis. At the end (healed,
+partition, crash, restart and clock skew chosen by Hypothesis, and messages held back
+while the rest flow (across elections) and delivered late. At the end (healed,
 restarted, quiet) every key's history of strong reads and writes is linearizable,
 every acknowledged write survives unless a later write superseded it, transactional
 reads are never fractured, the stream has each successful modification exactly once
@@ -83,6 +84,15 @@ class Run:
     handles: list[tuple[int, Handle]] = field(default_factory=list)
     returned: dict[int, int] = field(default_factory=dict)
     counter: int = 0
+    held: dict[int, Any] = field(default_factory=dict)  # messages taken out of flight
+
+    def hold(self, message_id: int) -> None:
+        """Keep a message back while everything else moves on (across elections)."""
+        self.held[message_id] = self.store.sim.in_flight.pop(message_id)
+
+    def release(self, message_id: int) -> None:
+        """Put a held message back in flight, late."""
+        self.store.sim.in_flight[message_id] = self.held.pop(message_id)
 
     def tick(self) -> None:
         self.clock += 1
@@ -155,7 +165,20 @@ def step(data: st.DataObject, run: Run) -> None:
             store.skew_clock(node, data.draw(st.floats(-1000, 1000)))
         return
     how = data.draw(st.sampled_from(["fair"] * 6 + ["deliver"] * 3 + ["fire", "fire-any",
-                                                                      "drop", "duplicate"]))
+                                                                      "drop", "duplicate",
+                                                                      "hold", "release"]))
+    if how == "hold":
+        if store.sim.in_flight:
+            run.hold(data.draw(st.sampled_from(sorted(store.sim.in_flight))))
+        return
+    if how == "release":
+        if run.held:
+            message_id = data.draw(st.sampled_from(sorted(run.held)))
+            run.release(message_id)
+            if store.sim.deliverable(store.sim.in_flight[message_id]):
+                store.decide(Deliver(message_id))
+            run.tick()
+        return
     if how == "fair":  # a burst of the fair policy: oldest message, else earliest timer
         for _ in range(data.draw(st.integers(1, 20))):
             decision = store.sim.default_decision()
@@ -179,6 +202,8 @@ def step(data: st.DataObject, run: Run) -> None:
 def finish(run: Run) -> dict[str, Any]:
     """Heal, restart, complete everything, settle, and read every key strongly."""
     store = run.store
+    for message_id in sorted(run.held):
+        run.release(message_id)
     store.heal()
     for node in store.replicas():
         store.restart(node)

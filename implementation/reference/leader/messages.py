@@ -88,7 +88,10 @@ class AppendEntries:
 @dataclass(frozen=True)
 class AppendReply:
     """Raft AppendEntries reply; ``match`` is the last index known to agree (on
-    success) or the follower's hint where to retry from (on failure)."""
+    success) or the follower's hint where to retry from (on failure).
+    ``request_term`` is the term of the AppendEntries it answers: a leader takes a
+    reply only to a request of its current term, so a reply held back across a
+    later election of the same leader never counts for the new term."""
 
     partition: int
     term: int
@@ -96,6 +99,7 @@ class AppendReply:
     success: bool
     match: int
     round: int
+    request_term: int
 
 
 @dataclass(frozen=True)

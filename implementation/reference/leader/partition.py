@@ -363,7 +363,8 @@ class PartitionReplica:
         entry matches, drop a conflicting suffix (never a committed entry), append,
         and learn the commit index."""
         if m.term < self.term:
-            self.send(m.leader, AppendReply(self.pid, self.term, self.id, False, 0, m.round))
+            self.send(m.leader, AppendReply(self.pid, self.term, self.id, False, 0, m.round,
+                                            m.term))
             return
         if m.term > self.term or self.role != FOLLOWER:
             self._become_follower(m.term)
@@ -373,7 +374,7 @@ class PartitionReplica:
             self._arm_election()
         if m.prev_index > self.last_index:
             self.send(m.leader, AppendReply(self.pid, self.term, self.id, False,
-                                            self.last_index, m.round))
+                                            self.last_index, m.round, m.term))
             return
         if m.prev_index > 0 and self.term_at(m.prev_index) != m.prev_term:
             conflicting = self.term_at(m.prev_index)
@@ -381,7 +382,7 @@ class PartitionReplica:
             while hint > self.commit and self.term_at(hint) == conflicting:
                 hint -= 1
             self.send(m.leader, AppendReply(self.pid, self.term, self.id, False, hint,
-                                            m.round))
+                                            m.round, m.term))
             return
         first_new: int | None = None
         for entry in m.entries:
@@ -399,15 +400,17 @@ class PartitionReplica:
         target = min(m.commit, match)
         if target > self.commit:
             self._advance_commit(target)
-        self.send(m.leader, AppendReply(self.pid, self.term, self.id, True, match, m.round))
+        self.send(m.leader, AppendReply(self.pid, self.term, self.id, True, match, m.round,
+                                        m.term))
 
     def on_append_reply(self, m: AppendReply) -> None:
         """Leader side: track what each follower holds and which confirmation round
-        it acknowledged; commit what a majority holds."""
+        it acknowledged; commit what a majority holds. Only a reply to a request of
+        this leader's current term counts."""
         if m.term > self.term:
             self._become_follower(m.term)
             return
-        if self.role != LEADER or m.term != self.term:
+        if self.role != LEADER or m.term != self.term or m.request_term != self.term:
             return
         follower = m.follower
         self.last_ack[follower] = self.now
