@@ -125,6 +125,7 @@ naming what went wrong (:func:`with_named_anomalies`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
@@ -646,11 +647,15 @@ def _unversioned_transactions(history: History) -> tuple[Operation, ...]:
     item, none for a delete, unknown for an update) and no version: each may explain
     one record of its item ("applied or not", never "anything goes"). An answer that
     says it replayed an earlier request (``meta["replayed"]``) writes nothing, and a
-    transaction whose token an acknowledged transaction with ``writes`` reuses is
-    that request, already counted."""
+    transaction whose token an acknowledged transaction with ``writes`` reuses while
+    the store surely still remembers it (:func:`_surely_counted`) is that request,
+    already counted."""
     from replicheck.histories.items import request_of
+    from replicheck.histories.windows import history_windows
     from replicheck.models.items.requests import ConditionCheck, Delete, Put, TransactWrite
 
+    windows = history_windows(history)
+    window = None if windows is None else windows.idempotency_token
     tables = _schemas(history)
     requests = []
     for op in history.operations:
@@ -662,12 +667,15 @@ def _unversioned_transactions(history: History) -> tuple[Operation, ...]:
             continue
         if isinstance(request, TransactWrite):
             requests.append((op, request))
-    answered = {r.token for op, r in requests
-                if op.status == OK and "writes" in op.meta and r.token is not None}
+    answered: dict[str, list[Operation]] = {}
+    for op, request in requests:
+        if op.status == OK and "writes" in op.meta and request.token is not None:
+            answered.setdefault(request.token, []).append(op)
     out = []
     for op, request in requests:
         if "writes" in op.meta or op.meta.get("replayed") or (
-                op.status != OK and request.token in answered):
+                op.status != OK and request.token is not None
+                and _surely_counted(op, answered.get(request.token, ()), window)):
             continue
         writes: list[dict[str, Any]] = []
         for action in request.actions:
@@ -683,6 +691,27 @@ def _unversioned_transactions(history: History) -> tuple[Operation, ...]:
             writes.append(write)
         out.append(replace(op, status=INFO, meta={**op.meta, "writes": writes}))
     return tuple(out)
+
+
+def _surely_counted(op: Operation, answered: Sequence[Operation], window: float | None
+                    ) -> bool:
+    """Whether one of ``answered`` (acknowledged transactions with ``writes`` reusing
+    ``op``'s token) surely is ``op``'s request: the store surely still remembered the
+    token from the first of the two to the other (``window``, the history's
+    idempotency-token window: None for endless, and without operation times the
+    window is taken as endless). Past the window a reused token is a new request, and
+    ``op`` may have applied on its own."""
+    from replicheck.histories.windows import span_of
+    from replicheck.models.items.operations import REMEMBERED, token_fate
+
+    for other in answered:
+        mine, theirs = span_of(op), span_of(other)
+        if window is None or mine is None or theirs is None:
+            return True
+        first, later = (mine, theirs) if mine.start <= theirs.start else (theirs, mine)
+        if token_fate(first, later, window) == REMEMBERED:
+            return True
+    return False
 
 
 # -- mechanism promises and clock/Merkle guarantees -----------------------------------------

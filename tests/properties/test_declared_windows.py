@@ -13,6 +13,7 @@ import pytest
 from replicheck.histories.history import History, Record, pair
 from replicheck.implementation.presets import preset
 from replicheck.implementation.reference.leader import state as leader_state
+from replicheck.implementation.store import Fire
 from replicheck.models.items.requests import Get, Put, Request, TransactWrite, Update
 from replicheck.properties.guarantees import judge_guarantee
 from replicheck.properties.mechanisms import stream_observation
@@ -175,4 +176,52 @@ def test_records_aged_out_past_retention_are_not_missing() -> None:
 
 def test_a_record_dropped_well_inside_retention_is_still_missing() -> None:
     history = stream_history(DAY / 2, keep=lambda r: r["new_image"]["v"] != "b")
+    assert stream_judged(history)["stream-exactly-once"] == "violated"
+
+
+# -- an indeterminate tokened transaction, its token reused -------------------------------
+
+
+def indeterminate_then_reused(gap: float) -> tuple[History, Any, Any]:
+    """A tokened increment whose client times out before it is applied (it applies
+    later: indeterminate), ``gap`` seconds, the same request (same token) again, then
+    the stream observed."""
+    store = preset("dynamodb")
+    rec = RecordingStore(store)
+    request = increment("k0", "tok")
+    first = rec.submit("c0", request)
+    timeout = next(t for t in store.pending_timers() if t.owner == "c0" and t.name == "timeout")
+    rec.decide(Fire(timeout.id))
+    assert first.status == "indeterminate"
+    for _ in range(5000):  # the request is still on its way: it applies
+        decision = fair_decision(rec.store)
+        if decision is None:
+            break
+        rec.decide(decision)
+    store.advance(gap)
+    retry = run(rec, "c1", request)
+    rec.observe("stream", stream_observation(store, T))
+    return rec.history(), first, retry
+
+
+def test_an_indeterminate_transaction_then_its_token_past_the_window_are_two_requests(
+        ) -> None:
+    history, _, retry = indeterminate_then_reused(700.0)
+    assert retry.status == "ok" and "writes" in retry.meta  # applied anew
+    stream = [r for r in history.observations if r.f == "stream"][-1].value
+    assert [r["new_image"]["n"] for r in stream["records"]] == [1, 2]
+    assert stream_judged(history) == {g: "holds" for g in STREAMS}
+
+
+def test_within_the_window_the_retry_is_the_same_request_and_one_record() -> None:
+    history, _, retry = indeterminate_then_reused(60.0)
+    assert retry.status == "ok" and retry.meta.get("replayed")
+    assert stream_judged(history) == {g: "holds" for g in STREAMS}
+
+
+def test_within_the_window_a_second_record_is_a_duplicate_apply(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    forget_tokens_after(monkeypatch, 30.0)  # forgets inside the declared window
+    history, _, retry = indeterminate_then_reused(60.0)
+    assert retry.status == "ok" and "writes" in retry.meta  # applied a second time
     assert stream_judged(history)["stream-exactly-once"] == "violated"
