@@ -120,24 +120,37 @@ class Database:
     tokens: Mapping[str, _Token] = field(default_factory=dict)
 
     def _canonical(self) -> Hashable:
-        return (
-            tuple(sorted((n, s.partition_key, s.sort_key or "") for n, s in
-                         self.schemas.items())),
-            frozenset(
-                (name, key, freeze(item))
-                for name, items in self.tables.items()
-                for key, item in items.items()
-            ),
-            frozenset((t, e.fingerprint, e.span) for t, e in self.tokens.items()),
-        )
+        """The value that equality and hashing compare, computed once per database
+        (a database is never changed after it is made: every change makes a new one)."""
+        cached: Hashable | None = self.__dict__.get("_canonical_form")
+        if cached is None:
+            cached = (
+                tuple(sorted((n, s.partition_key, s.sort_key or "") for n, s in
+                             self.schemas.items())),
+                frozenset(
+                    (name, key, freeze(item))
+                    for name, items in self.tables.items()
+                    for key, item in items.items()
+                ),
+                frozenset((t, e.fingerprint, e.span) for t, e in self.tokens.items()),
+            )
+            object.__setattr__(self, "_canonical_form", cached)
+            object.__setattr__(self, "_hash", hash(cached))
+        return cached
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Database):
             return NotImplemented
+        if self is other:
+            return True
+        if hash(self) != hash(other):
+            return False
         return self._canonical() == other._canonical()
 
     def __hash__(self) -> int:
-        return hash(self._canonical())
+        self._canonical()
+        value: int = self.__dict__["_hash"]
+        return value
 
     def item(self, table: str, key: Mapping[str, Any]) -> Item | None:
         """The item stored under ``key`` (a copy), or ``None``."""
