@@ -66,7 +66,7 @@ from replicheck.properties.schedule import (
     describe_teardown,
     write_schedule_on_failure,
 )
-from replicheck.properties.search import registry, swarm
+from replicheck.properties.search import plan, registry, swarm
 from replicheck.properties.search.driver import Surface, probe_surface
 from replicheck.properties.verdicts import (
     StepLog,
@@ -443,13 +443,14 @@ def scheduled_machine(setup: Setup, rules: tuple[str, ...] = OPTIONAL_RULES
     store's), the optional fault ``rules`` named (of :data:`OPTIONAL_RULES`), and, with
     ``setup.search``, the fault search: the swarm over every rule class
     (:func:`~replicheck.properties.search.swarm.swarm_rules`, first: it gates the
-    machine's own rules by class too), every rule class built for the store's surface,
-    and the depth steering."""
+    machine's own rules by class too), each class's turn
+    (:class:`~replicheck.properties.search.plan.Turns`), every rule class built for the
+    store's surface, and the depth steering."""
     node_names = setup.node_names
     nodes = setup.nodes
     mixins: list[type] = []
     if setup.search:
-        mixins += [_LoggedMarks, swarm.swarm_rules(registry.all_classes()),
+        mixins += [_LoggedMarks, swarm.swarm_rules(registry.all_classes()), plan.Turns,
                    *registry.rule_mixins(setup.surface), swarm.DepthSteering]
 
     class Crash:

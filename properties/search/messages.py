@@ -226,22 +226,22 @@ def message_rules(surface: Surface) -> type:
         # -- hold-message ------------------------------------------------------------
 
         @precondition(lambda self: self.swarm_on(HOLD_MESSAGE) and messages)
-        @rule(client=st.sampled_from(CLIENTS), request=st.none() | requests,
+        @rule(client=st.sampled_from(CLIENTS), request=requests,
               lead=st.integers(0, 8), protocol=st.integers(0, 3),
               kind_index=st.integers(0, 255), index=st.integers(0, 255),
               hold=st.integers(1, HOLD_STEPS), ending=st.sampled_from(ENDINGS),
               gap=st.integers(0, GAP_STEPS))
-        def hold_message(self: Any, client: str, request: Request | None, lead: int,
+        def hold_message(self: Any, client: str, request: Request, lead: int,
                          protocol: int, kind_index: int, index: int, hold: int,
                          ending: str, gap: int) -> None:
-            """Maybe submit ``request``, take ``lead`` fair decisions, choose one
+            """Submit ``request`` (when ``client`` or another is idle: the traffic
+            to hold a message of), take ``lead`` fair decisions, choose one
             deliverable message (a protocol message three times in four), hold it
             for ``hold`` fair decisions of everything else, then end it as
             ``ending`` says (a duplicate's copy is held ``gap`` decisions more)."""
-            if request is not None:
-                idle = self.idle(client)
-                if idle is not None:
-                    self.handles[idle] = self.rec.submit(idle, request)
+            idle = self.idle(client)
+            if idle is not None:
+                self.handles[idle] = self.rec.submit(idle, request)
             self.fair(lead)
             cut = set(self.raw.cut_off())
             deliverable = [m for m in self._in_flight()

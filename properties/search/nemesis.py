@@ -140,8 +140,12 @@ def nemesis_rules(surface: Surface) -> type:
             partition: int = self.raw.partition_of(table, {pk: key})
             return partition
 
-        def _nemesis_down(self) -> bool:
-            return bool(self.crashed or self.paused)
+        def _nemesis_bring_back(self) -> None:
+            """Restart every crashed node and resume every paused one."""
+            for node in sorted(self.crashed):
+                self._nemesis_start(node, "crash")
+            for node in sorted(self.paused):
+                self._nemesis_start(node, "pause")
 
         def _nemesis_lose(self, node: str) -> None:
             """Every message in flight from ``node`` is lost."""
@@ -187,8 +191,12 @@ def nemesis_rules(surface: Surface) -> type:
         @rule(key=strategies.keys(), wait=st.booleans())
         def nemesis_leader_partition(self, key: str, wait: bool) -> None:
             """Cut the key's leader off from every other node (then, with ``wait``,
-            let time pass until the others elect a new one)."""
+            let time pass until the others elect a new one). With no leader now, the
+            fair policy runs until there is one (an election's time at most)."""
             leader = self._nemesis_leader(key)
+            if leader is None and surface.leaders and surface.timed:
+                self._nemesis_run(lambda: self._nemesis_leader(key) is not None)
+                leader = self._nemesis_leader(key)
             if leader is None:
                 return
             self.raw.partition([[leader], [n for n in nodes if n != leader]])
@@ -208,15 +216,16 @@ def nemesis_rules(surface: Surface) -> type:
 
         # -- leader-churn ---------------------------------------------------------------
 
-        @precondition(lambda self: aimed and self.swarm_on("leader-churn")
-                      and not self._nemesis_down())
+        @precondition(lambda self: aimed and self.swarm_on("leader-churn"))
         @rule(key=strategies.keys(), how=st.sampled_from(("crash", "pause")),
               rounds=st.integers(2, 3), written=st.lists(values, min_size=6, max_size=6))
         def nemesis_leader_churn(self, key: str, how: str, rounds: int,
                                  written: list[str]) -> None:
             """Kill (crash, restart) or pause (resume) the key's leader ``rounds``
             times, each time right after it appended a write it could not
-            replicate, with a write while it is down."""
+            replicate, with a write while it is down (nodes down before come back
+            first: one node down at a time)."""
+            self._nemesis_bring_back()
             for round_ in range(rounds):
                 if not self._nemesis_churn_round(key, how, written[2 * round_],
                                                  written[2 * round_ + 1]):
@@ -253,7 +262,7 @@ def nemesis_rules(surface: Surface) -> type:
         # -- commit-crash ---------------------------------------------------------------
 
         @precondition(lambda self: faults and surface.transactions and surface.messages
-                      and self.swarm_on("commit-crash") and not self._nemesis_down())
+                      and self.swarm_on("commit-crash"))
         @rule(order=st.permutations(strategies.KEYS), size=st.integers(2, len(strategies.KEYS)),
               written=st.lists(values, min_size=len(strategies.KEYS),
                                max_size=len(strategies.KEYS)),
@@ -265,7 +274,9 @@ def nemesis_rules(surface: Surface) -> type:
             """Fault ``how`` (:data:`COMMIT_FAULTS`) on a transaction's coordinator
             during its commit (once a message of kind ``stage`` is in flight, and
             ``extra`` fair decisions later), healed ``down`` seconds later; then run
-            the transaction to its answer and read every item it touched."""
+            the transaction to its answer and read every item it touched (nodes
+            down before come back first: one node down at a time)."""
+            self._nemesis_bring_back()
             client = self.idle(CLIENT)
             if client is None:
                 return

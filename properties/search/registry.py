@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any, Final
 
-from replicheck.properties.search import swarm
+from replicheck.properties.search import plan, swarm
 from replicheck.properties.search.driver import Surface
 
 __all__ = ["MINIMUM_SHARE", "RULE_MODULES", "all_classes", "class_shares", "rule_mixins",
@@ -70,11 +70,11 @@ def rule_mixins(surface: Surface) -> tuple[type, ...]:
 
 def search_machine(base: type, surface: Surface) -> type:
     """``base`` (a scheduled machine offering the Driver, for a store with
-    ``surface``) with the swarm over :func:`all_classes` first, every rule module's
-    mixin, and :class:`~replicheck.properties.search.swarm.DepthSteering`; named as
-    ``base``."""
-    bases = (swarm.swarm_rules(all_classes()), *rule_mixins(surface), swarm.DepthSteering,
-             base)
+    ``surface``) with the swarm over :func:`all_classes` first, the classes' turns
+    (:class:`~replicheck.properties.search.plan.Turns`), every rule module's mixin,
+    and :class:`~replicheck.properties.search.swarm.DepthSteering`; named as ``base``."""
+    bases = (swarm.swarm_rules(all_classes()), plan.Turns, *rule_mixins(surface),
+             swarm.DepthSteering, base)
     made = type(base.__name__, bases, {"__qualname__": base.__qualname__,
                                         "__module__": base.__module__})
     return made

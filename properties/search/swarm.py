@@ -45,11 +45,14 @@ __all__ = [
     "ALWAYS_ON",
     "CLASSES",
     "CLASSES_ACTED",
+    "FULL",
     "ISOLATED_NODES",
     "LEADER_CHANGES",
     "MACHINE_RULE_CLASSES",
     "MESSAGES_IN_FLIGHT",
     "MODES",
+    "PLAIN",
+    "SWARMED",
     "DepthSteering",
     "applicable_classes",
     "class_counts",
@@ -177,7 +180,8 @@ def swarm_rules(classes: Iterable[str], *, always: Iterable[str] = ALWAYS_ON,
     included, when the class is made) is gated by that class and marks it when it
     added a schedule step to ``self.raw``. ``self.marked`` holds the classes that
     acted in the current example (the machine reports it), ``self.enabled`` those
-    on. A machine driven by hand (no initialize) has every class on."""
+    on, ``self.mode`` the example's mode. A machine driven by hand (no initialize)
+    has every class on (mode ``full``)."""
     every = tuple(dict.fromkeys((*always, *classes)))
     kept = frozenset(always)
     plain = kept | frozenset(machine_rules.values())
@@ -206,6 +210,7 @@ def swarm_rules(classes: Iterable[str], *, always: Iterable[str] = ALWAYS_ON,
         def __init__(self) -> None:
             super().__init__()
             self.enabled: frozenset[str] = frozenset(every)
+            self.mode = FULL
             self.marked: set[str] = set()
             self.steers = True
             self._asked: set[str] | None = None
@@ -218,6 +223,7 @@ def swarm_rules(classes: Iterable[str], *, always: Iterable[str] = ALWAYS_ON,
             (``swarmed``) or every class (``full``)."""
             if mode not in MODES:
                 raise ValueError(f"swarm mode {mode!r} is not one of {', '.join(MODES)}")
+            self.mode = mode
             self.steers = mode != SWARMED
             if mode == PLAIN:
                 self.enabled = plain

@@ -1,0 +1,158 @@
+"""Turns: every rule class gets its turn in (almost) every example.
+
+Hypothesis picks one rule per step among the enabled ones, and makes most of a run's
+examples from a few: it mutates earlier examples, and past half its budget climbs
+its ``target`` scores from the best one, keeping their opening choices. So a run is
+a handful of *families* of examples that do much the same, and a rule class that
+the early families happened not to choose acts in almost none of the run (measured
+on dynamodb's concurrency property, 100 ``ci`` examples: duplicate-request,
+late-reply, hold-message and layout-keys each acted in 1-3% of them).
+
+A *turn* takes that chance away from the rule choice. At the start of an example
+the machine draws, for each rule class in a fixed order, the step of its turn, one
+of the class's rules and that rule's arguments (from the rule's own strategies).
+After every step the :meth:`Turns.take_turns` invariant runs each turn that is due,
+as the rule itself would run (its preconditions must hold, else the turn waits for a
+later step; a rule that ran without acting, every client busy or no leader to aim
+at, runs again at the next step, at most :data:`TURN_TRIES` times). A class the
+swarm has off in the example skips its turn, and a plain example (the machine's own
+rules alone) takes none, so which turns an example takes is the
+swarm's draw: a counterexample shrinks towards the plain machine and the classes it
+needs (:func:`~replicheck.properties.search.swarm.swarm_rules`), and with them
+towards the turns it needs. There is no separate draw of whether a class takes its
+turn: Hypothesis's target climbing changes single choices, and one that switched a
+turn off while raising another measure would leave that class out of half a run.
+Every family of examples then acts on almost every class, and the rule choice still
+adds steps of any class anywhere.
+
+A turn's steps are the rule's own (schedule steps through the machine's recording),
+so replay and the schedule shrinker see them as any other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Final
+
+from hypothesis import strategies as st
+from hypothesis.stateful import initialize, invariant
+
+from replicheck.properties.search.swarm import PLAIN
+
+__all__ = ["LAST_TURN", "TURN_TRIES", "Turn", "Turns", "class_rules", "turns_for"]
+
+LAST_TURN: Final = 24
+"""The latest step a turn is drawn for (a turn not taken by the example's end, its
+rule's preconditions never holding, is not taken at all)."""
+
+TURN_TRIES: Final = 3
+"""The most times a turn's rule runs without its class acting (every client busy, no
+leader to aim at): it tries again at the next steps, then gives up."""
+
+_RULE: Final = "hypothesis_stateful_rule"
+
+
+@dataclass(frozen=True)
+class Turn:
+    """Rule ``rule`` (a function of the machine) of class ``cls``, to run with
+    ``arguments`` at the first step from ``step`` on where its preconditions hold;
+    ``tries``, how many times it ran without its class acting."""
+
+    cls: str
+    step: int
+    rule: str
+    arguments: Mapping[str, Any]
+    tries: int = 0
+
+
+def class_rules(machine: Any) -> dict[str, tuple[str, ...]]:
+    """Per rule class, the names of ``machine``'s rules that act for it: those whose
+    preconditions ask the swarm about that one class (``swarm_on``) and all hold on
+    ``machine`` as it is now with every class on (call it on a fresh machine, made
+    from a swarm mixin: what holds then is what the store's surface allows). A rule
+    asking about no class or about several has no class; a class none of whose rules
+    can act on this store has none."""
+    found: dict[str, list[str]] = {}
+    enabled = machine.enabled
+    machine.enabled = frozenset(machine.swarm_always) | frozenset(machine.swarm_classes)
+    try:
+        for name in sorted(dir(type(machine))):
+            record = getattr(getattr(type(machine), name, None), _RULE, None)
+            if record is None:
+                continue
+            asked: set[str] = set()
+            machine._asked = asked
+            try:
+                holds = all([condition(machine) for condition in record.preconditions])
+            finally:
+                machine._asked = None
+            if holds and len(asked) == 1:
+                found.setdefault(next(iter(asked)), []).append(name)
+    finally:
+        machine.enabled = enabled
+    return {cls: tuple(names) for cls, names in sorted(found.items())}
+
+
+def turns_for(machine_type: type, rules: Mapping[str, tuple[str, ...]]
+              ) -> st.SearchStrategy[tuple[Turn, ...]]:
+    """The turns of an example of ``machine_type`` whose classes act through
+    ``rules`` (:func:`class_rules`): one per class, in order, at a step up to
+    :data:`LAST_TURN`, with one of the class's rules and arguments drawn from that
+    rule's strategies."""
+    def one(name: str, rule_name: str) -> st.SearchStrategy[Turn]:
+        record = getattr(getattr(machine_type, rule_name), _RULE)
+        return st.builds(Turn, st.just(name), st.integers(1, LAST_TURN), st.just(rule_name),
+                         st.fixed_dictionaries(dict(record.arguments)))
+
+    return st.tuples(*(st.one_of(*(one(name, rule_name) for rule_name in names))
+                       for name, names in rules.items()))
+
+
+class Turns:
+    """Mixin of a scheduled machine with a swarm (put after the swarm's mixin):
+    draws each example's turns and takes them (module docstring)."""
+
+    _turns: st.SearchStrategy[tuple[Turn, ...]] | None = None
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.turns: list[Turn] = []
+        self.turn_step = 0
+
+    @initialize(data=st.data())
+    def draw_turns(self, data: st.DataObject) -> None:
+        """Draw this example's turns (one draw: :func:`turns_for`)."""
+        cls = type(self)
+        if cls._turns is None:
+            cls._turns = turns_for(cls, class_rules(self))
+        drawn: tuple[Turn, ...] = data.draw(cls._turns, label="turns")
+        self.turns = sorted(drawn, key=lambda t: t.step)
+
+    @invariant()
+    def take_turns(self) -> None:
+        """Run every turn that is due and whose rule's preconditions hold now."""
+        self.turn_step += 1
+        waiting = []
+        for turn in self.turns:
+            left = turn if turn.step > self.turn_step else self._take(turn)
+            if left is not None:
+                waiting.append(left)
+        self.turns = waiting
+
+    def _take(self, turn: Turn) -> Turn | None:
+        """Run ``turn`` if its class is on and its rule's preconditions hold; None
+        when it is done (its class acted, is off, or it used its tries; a plain
+        example takes no turns), else the turn to try again at the next step."""
+        swarm: Any = self
+        if swarm.mode == PLAIN or not swarm.swarm_on(turn.cls):
+            return None
+        record = getattr(getattr(type(self), turn.rule), _RULE)
+        if not all(condition(self) for condition in record.preconditions):
+            return turn
+        marked: set[str] = self.marked  # type: ignore[attr-defined]
+        before = turn.cls in marked
+        record.function(self, **turn.arguments)
+        if before or turn.cls in marked or turn.tries + 1 >= TURN_TRIES:
+            return None
+        return replace(turn, tries=turn.tries + 1)
