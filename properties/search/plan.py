@@ -9,12 +9,14 @@ on dynamodb's concurrency property, 100 ``ci`` examples: duplicate-request,
 late-reply, hold-message and layout-keys each acted in 1-3% of them).
 
 A *turn* takes that chance away from the rule choice. At the start of an example
-the machine draws, for each rule class in a fixed order, the step of its turn, one
-of the class's rules and that rule's arguments (from the rule's own strategies).
-After every step the :meth:`Turns.take_turns` invariant runs each turn that is due,
-as the rule itself would run (its preconditions must hold, else the turn waits for a
-later step; a rule that ran without acting, every client busy or no leader to aim
-at, runs again at the next step, at most :data:`TURN_TRIES` times). A class the
+the machine draws, for each rule class in a fixed order, the step of its turn and a
+call of each of the class's rules (arguments from the rule's own strategies), the
+first of them drawn. After every step the :meth:`Turns.take_turns` invariant runs
+each turn that is due: the first call whose rule's preconditions hold, as the rule
+itself would run (none holds: the turn waits for a later step). A call that ran
+without acting (every client busy, no leader to aim at, a restart with nothing down)
+makes the turn try again at the next step from the class's next rule, at most
+:data:`TURN_TRIES` times. A class the
 swarm has off in the example skips its turn, and a plain example (the machine's own
 rules alone) takes none, so which turns an example takes is the
 swarm's draw: a counterexample shrinks towards the plain machine and the classes it
@@ -55,15 +57,21 @@ _RULE: Final = "hypothesis_stateful_rule"
 
 @dataclass(frozen=True)
 class Turn:
-    """Rule ``rule`` (a function of the machine) of class ``cls``, to run with
-    ``arguments`` at the first step from ``step`` on where its preconditions hold;
-    ``tries``, how many times it ran without its class acting."""
+    """Class ``cls``'s turn: from step ``step`` on, run the first of ``calls`` (a rule
+    of the machine, by name, and its arguments) whose preconditions hold; ``tries``,
+    how many calls ran without the class acting (each try starts from the next call,
+    so a rule that cannot act now, a restart with nothing down, gives way to the
+    class's other rules)."""
 
     cls: str
     step: int
-    rule: str
-    arguments: Mapping[str, Any]
+    calls: tuple[tuple[str, Mapping[str, Any]], ...]
     tries: int = 0
+
+    def order(self) -> tuple[tuple[str, Mapping[str, Any]], ...]:
+        """The calls in the order this try takes them."""
+        start = self.tries % len(self.calls)
+        return self.calls[start:] + self.calls[:start]
 
 
 def class_rules(machine: Any) -> dict[str, tuple[str, ...]]:
@@ -98,15 +106,19 @@ def turns_for(machine_type: type, rules: Mapping[str, tuple[str, ...]]
               ) -> st.SearchStrategy[tuple[Turn, ...]]:
     """The turns of an example of ``machine_type`` whose classes act through
     ``rules`` (:func:`class_rules`): one per class, in order, at a step up to
-    :data:`LAST_TURN`, with one of the class's rules and arguments drawn from that
-    rule's strategies."""
-    def one(name: str, rule_name: str) -> st.SearchStrategy[Turn]:
+    :data:`LAST_TURN`, with a call of each of the class's rules (arguments drawn
+    from the rule's strategies), the first of them drawn."""
+    def call(rule_name: str) -> st.SearchStrategy[tuple[str, Mapping[str, Any]]]:
         record = getattr(getattr(machine_type, rule_name), _RULE)
-        return st.builds(Turn, st.just(name), st.integers(1, LAST_TURN), st.just(rule_name),
-                         st.fixed_dictionaries(dict(record.arguments)))
+        return st.tuples(st.just(rule_name), st.fixed_dictionaries(dict(record.arguments)))
 
-    return st.tuples(*(st.one_of(*(one(name, rule_name) for rule_name in names))
-                       for name, names in rules.items()))
+    def turn(name: str, names: tuple[str, ...]) -> st.SearchStrategy[Turn]:
+        calls = st.tuples(*(call(rule_name) for rule_name in names))
+        rotated = st.tuples(st.integers(0, len(names) - 1), calls).map(
+            lambda pair: pair[1][pair[0]:] + pair[1][:pair[0]])
+        return st.builds(Turn, st.just(name), st.integers(1, LAST_TURN), rotated)
+
+    return st.tuples(*(turn(name, names) for name, names in rules.items()))
 
 
 class Turns:
@@ -141,18 +153,29 @@ class Turns:
         self.turns = waiting
 
     def _take(self, turn: Turn) -> Turn | None:
-        """Run ``turn`` if its class is on and its rule's preconditions hold; None
-        when it is done (its class acted, is off, or it used its tries; a plain
-        example takes no turns), else the turn to try again at the next step."""
+        """Run ``turn``'s first call (in this try's order) whose rule's
+        preconditions hold; None when the turn is done (its class acted, is off, or
+        it used its tries; a plain example takes no turns), else the turn to try
+        again at the next step (none held: the same try)."""
         swarm: Any = self
         if swarm.mode == PLAIN or not swarm.swarm_on(turn.cls):
             return None
-        record = getattr(getattr(type(self), turn.rule), _RULE)
-        if not all(condition(self) for condition in record.preconditions):
+        ready = self._ready(turn)
+        if ready is None:
             return turn
+        function, arguments = ready
         marked: set[str] = self.marked  # type: ignore[attr-defined]
         before = turn.cls in marked
-        record.function(self, **turn.arguments)
+        function(self, **arguments)
         if before or turn.cls in marked or turn.tries + 1 >= TURN_TRIES:
             return None
         return replace(turn, tries=turn.tries + 1)
+
+    def _ready(self, turn: Turn) -> tuple[Any, Mapping[str, Any]] | None:
+        """The rule function and arguments of ``turn``'s first call (in this try's
+        order) whose preconditions hold now; None when none does."""
+        for rule_name, arguments in turn.order():
+            record = getattr(getattr(type(self), rule_name), _RULE)
+            if all(condition(self) for condition in record.preconditions):
+                return record.function, arguments
+        return None
