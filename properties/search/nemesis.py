@@ -25,7 +25,9 @@ Four classes (:data:`CLASSES`), each a rule of the mixin :func:`nemesis_rules` g
     node, or from its own partition's other replicas only) or crashed while its
     commit is under way (a message of the commit protocol in flight, then a few more
     fair decisions), left so a while, brought back, the transaction run to its
-    answer, and every item it touched read.
+    answer, and every item it touched read. It applies where a coordinator can be
+    named: a store that declares leaders or preference lists (or records the
+    coordinator on the answer).
 
 Every fault heals inside its rule except a partition (the machine's teardown heals
 it): at most one node is crashed or paused at a time, and the machine's
@@ -261,7 +263,7 @@ def nemesis_rules(surface: Surface) -> type:
 
         # -- commit-crash ---------------------------------------------------------------
 
-        @precondition(lambda self: faults and surface.transactions and surface.messages
+        @precondition(lambda self: aimed and surface.transactions and surface.messages
                       and self.swarm_on("commit-crash"))
         @rule(order=st.permutations(strategies.KEYS), size=st.integers(2, len(strategies.KEYS)),
               written=st.lists(values, min_size=len(strategies.KEYS),

@@ -184,3 +184,20 @@ def test_a_call_whose_preconditions_fail_yields_to_one_that_holds() -> None:
     machine.turns = [Turn("a", 1, (("act", {"tag": 1}), ("idle", {})))]
     machine.take_turns()
     assert machine.tried == 1 and machine.acted_at == []
+
+
+def test_a_class_applies_only_where_its_rules_can_act() -> None:
+    """global-tables declares no leaders and no preference lists: commit-crash cannot
+    name a transaction's coordinator there, so it does not apply (else it would
+    count as a class that never acts)."""
+    machine = _search_machine("global-tables")
+    try:
+        assert "commit-crash" not in applicable_classes(machine)
+        assert "commit-crash" not in class_rules(machine)
+    finally:
+        machine.teardown()
+    dynamodb = _search_machine("dynamodb")
+    try:
+        assert "commit-crash" in applicable_classes(dynamodb)
+    finally:
+        dynamodb.teardown()
