@@ -19,9 +19,9 @@ makes the turn try again at the next step from the class's next rule, at most
 :data:`TURN_TRIES` times. A class the
 swarm has off in the example skips its turn, and a plain example (the machine's own
 rules alone) takes none, so which turns an example takes is the
-swarm's draw: a counterexample shrinks towards the plain machine and the classes it
-needs (:func:`~replicheck.properties.search.swarm.swarm_rules`), and with them
-towards the turns it needs. There is no separate draw of whether a class takes its
+swarm's draw: a counterexample sheds the turns of the classes its shrinking switches
+off (:func:`~replicheck.properties.search.swarm.swarm_rules`); a class left on keeps
+its turn, its arguments shrunk. There is no separate draw of whether a class takes its
 turn: Hypothesis's target climbing changes single choices, and one that switched a
 turn off while raising another measure would leave that class out of half a run.
 Every family of examples then acts on almost every class, and the rule choice still
