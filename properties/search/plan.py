@@ -40,7 +40,7 @@ from typing import Any, Final
 from hypothesis import strategies as st
 from hypothesis.stateful import initialize, invariant
 
-from replicheck.properties.search.swarm import PLAIN
+from replicheck.properties.search.swarm import _RULE, PLAIN, rule_classes
 
 __all__ = ["LAST_TURN", "TURN_TRIES", "Turn", "Turns", "class_rules", "turns_for"]
 
@@ -51,9 +51,6 @@ rule's preconditions never holding, is not taken at all)."""
 TURN_TRIES: Final = 3
 """The most times a turn's rule runs without its class acting (every client busy, no
 leader to aim at): it tries again at the next steps, then gives up."""
-
-_RULE: Final = "hypothesis_stateful_rule"
-
 
 @dataclass(frozen=True)
 class Turn:
@@ -82,23 +79,9 @@ def class_rules(machine: Any) -> dict[str, tuple[str, ...]]:
     asking about no class or about several has no class; a class none of whose rules
     can act on this store has none."""
     found: dict[str, list[str]] = {}
-    enabled = machine.enabled
-    machine.enabled = frozenset(machine.swarm_always) | frozenset(machine.swarm_classes)
-    try:
-        for name in sorted(dir(type(machine))):
-            record = getattr(getattr(type(machine), name, None), _RULE, None)
-            if record is None:
-                continue
-            asked: set[str] = set()
-            machine._asked = asked
-            try:
-                holds = all([condition(machine) for condition in record.preconditions])
-            finally:
-                machine._asked = None
-            if holds and len(asked) == 1:
-                found.setdefault(next(iter(asked)), []).append(name)
-    finally:
-        machine.enabled = enabled
+    for name, asked in rule_classes(machine).items():
+        if len(asked) == 1:
+            found.setdefault(next(iter(asked)), []).append(name)
     return {cls: tuple(names) for cls, names in sorted(found.items())}
 
 

@@ -56,6 +56,7 @@ __all__ = [
     "DepthSteering",
     "applicable_classes",
     "class_counts",
+    "rule_classes",
     "swarm_rules",
 ]
 
@@ -212,7 +213,6 @@ def swarm_rules(classes: Iterable[str], *, always: Iterable[str] = ALWAYS_ON,
             self.enabled: frozenset[str] = frozenset(every)
             self.mode = FULL
             self.marked: set[str] = set()
-            self.steers = True
             self._asked: set[str] | None = None
 
         @initialize(mode=st.sampled_from(MODE_DRAWS),
@@ -224,7 +224,6 @@ def swarm_rules(classes: Iterable[str], *, always: Iterable[str] = ALWAYS_ON,
             if mode not in MODES:
                 raise ValueError(f"swarm mode {mode!r} is not one of {', '.join(MODES)}")
             self.mode = mode
-            self.steers = mode != SWARMED
             if mode == PLAIN:
                 self.enabled = plain
             elif mode == FULL:
@@ -232,6 +231,11 @@ def swarm_rules(classes: Iterable[str], *, always: Iterable[str] = ALWAYS_ON,
             else:
                 self.enabled = kept | {
                     c for c, on in zip(switchable, switches, strict=True) if on}
+
+        @property
+        def steers(self) -> bool:
+            """Whether this example steers the search: not a swarmed one."""
+            return self.mode != SWARMED
 
         def swarm_on(self, name: str) -> bool:
             """Whether rule class ``name`` is enabled in this example."""
@@ -249,26 +253,38 @@ def swarm_rules(classes: Iterable[str], *, always: Iterable[str] = ALWAYS_ON,
     return Swarm
 
 
+def rule_classes(machine: Any) -> dict[str, frozenset[str]]:
+    """For each rule of ``machine`` (a machine made from a :func:`swarm_rules`
+    mixin) whose preconditions all hold on it as it is now with every class on, the
+    classes the preconditions ask about (through ``swarm_on``, its own rules' gates
+    included), by rule name in name order. On a fresh machine the rest of a
+    precondition is what the store's surface allows."""
+    found: dict[str, frozenset[str]] = {}
+    enabled = machine.enabled
+    machine.enabled = frozenset(machine.swarm_always) | frozenset(machine.swarm_classes)
+    try:
+        for name in sorted(dir(type(machine))):
+            record = getattr(getattr(type(machine), name, None), _RULE, None)
+            if record is None:
+                continue
+            asked: set[str] = set()
+            machine._asked = asked
+            try:
+                holds = all([condition(machine) for condition in record.preconditions])
+            finally:
+                machine._asked = None
+            if holds:
+                found[name] = frozenset(asked)
+    finally:
+        machine.enabled = enabled
+    return found
+
+
 def applicable_classes(machine: Any) -> frozenset[str]:
-    """The rule classes that can act on ``machine``'s store: those some rule of the
-    machine asks about (through ``swarm_on``, its own rules' gates included) whose
-    preconditions all hold now with every class on. On a fresh machine (made from a
-    :func:`swarm_rules` mixin) the rest of a precondition is what the store's
-    surface allows, so this is the classes that apply to the store."""
-    found: set[str] = set()
-    for name in dir(type(machine)):
-        record = getattr(getattr(type(machine), name, None), _RULE, None)
-        if record is None:
-            continue
-        asked: set[str] = set()
-        machine._asked = asked
-        try:
-            holds = all(condition(machine) for condition in record.preconditions)
-        finally:
-            machine._asked = None
-        if holds:
-            found |= asked
-    return frozenset(found)
+    """The rule classes that can act on ``machine``'s store: those some rule whose
+    preconditions hold with every class on asks about (:func:`rule_classes`; on a
+    fresh machine, the classes that apply to the store)."""
+    return frozenset().union(*rule_classes(machine).values())
 
 
 class DepthSteering:
