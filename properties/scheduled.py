@@ -13,7 +13,7 @@ at the store once (:class:`Setup`: its descriptor, nodes, table and the
 - the :class:`~replicheck.properties.search.driver.Driver` surface the fault-search
   rule classes of :mod:`replicheck.properties.search` act through (``surface``,
   ``handles``, ``crashed``, ``paused``, ``swarm_on``, ``mark``, ``idle``,
-  ``run_request``, ``replica``, ``fair``);
+  ``run_request``, ``replica``, ``fair``, ``bring_back``);
 - the common rules: any scheduler decision, a few fair ones, and, with faults,
   partition, heal, crash, restart and clock skew (each property names the optional
   ones it draws, so its search stays its own);
@@ -356,6 +356,10 @@ class Scheduled(RuleBasedStateMachine):
         if not self.setup.faults:
             return
         heal_dropping(self.raw, self.rec)
+        self.bring_back()
+
+    def bring_back(self) -> None:
+        """Restart every crashed node and resume every paused one."""
         for node in sorted(self.crashed):
             self.raw.restart(node)
         for node in sorted(self.paused):

@@ -131,6 +131,10 @@ class Driver(Protocol):
         """Up to ``steps`` fair decisions; how many were taken."""
         ...
 
+    def bring_back(self) -> None:
+        """Restart every crashed node and resume every paused one."""
+        ...
+
 
 RuleClass = Callable[[Surface], type]
 """A rule class: a function of the surface giving a mixin of Hypothesis rules."""

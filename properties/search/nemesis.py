@@ -142,13 +142,6 @@ def nemesis_rules(surface: Surface) -> type:
             partition: int = self.raw.partition_of(table, {pk: key})
             return partition
 
-        def _nemesis_bring_back(self) -> None:
-            """Restart every crashed node and resume every paused one."""
-            for node in sorted(self.crashed):
-                self._nemesis_start(node, "crash")
-            for node in sorted(self.paused):
-                self._nemesis_start(node, "pause")
-
         def _nemesis_lose(self, node: str) -> None:
             """Every message in flight from ``node`` is lost."""
             if surface.messages:
@@ -227,7 +220,7 @@ def nemesis_rules(surface: Surface) -> type:
             times, each time right after it appended a write it could not
             replicate, with a write while it is down (nodes down before come back
             first: one node down at a time)."""
-            self._nemesis_bring_back()
+            self.bring_back()
             for round_ in range(rounds):
                 if not self._nemesis_churn_round(key, how, written[2 * round_],
                                                  written[2 * round_ + 1]):
@@ -278,7 +271,7 @@ def nemesis_rules(surface: Surface) -> type:
             ``extra`` fair decisions later), healed ``down`` seconds later; then run
             the transaction to its answer and read every item it touched (nodes
             down before come back first: one node down at a time)."""
-            self._nemesis_bring_back()
+            self.bring_back()
             client = self.idle(CLIENT)
             if client is None:
                 return

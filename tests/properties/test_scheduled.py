@@ -40,7 +40,7 @@ SCHEDULED = (
 """Every scheduled property, on a preset it applies to (both modes where it has two)."""
 
 DRIVER = ("surface", "raw", "rec", "handles", "crashed", "paused", "swarm_on", "mark",
-          "idle", "run_request", "replica", "fair")
+          "idle", "run_request", "replica", "fair", "bring_back")
 """What :class:`Driver` declares."""
 
 
