@@ -9,9 +9,10 @@ transactions executed serially through the item model.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from itertools import permutations
+from random import Random
 from typing import Any
 
 import pytest
@@ -1139,6 +1140,22 @@ def tiny_versionless(draw: st.DrawFn) -> History:
         v = rng.choice([None, *written[k]])
         return None if v is None else item(k, v)
 
+    def outcome(request: Request) -> Response | None:
+        if isinstance(request, Get):
+            return one(seen(request.key["pk"]))
+        if isinstance(request, TransactGet):
+            return got(seen("x"), seen("y"))
+        return None if rng.random() < 0.2 else Response()
+
+    return interleaved(rng, plan, outcome)
+
+
+def interleaved(rng: Random, plan: Sequence[tuple[int, Request]],
+                outcome: Callable[[Request], Response | StoreError | None]) -> History:
+    """The requests of ``plan`` (``(process, request)`` pairs, processes 0-2), each
+    process's in its order, invoked and completed in an interleaving ``rng`` picks;
+    ``outcome`` answers each (None: indeterminate, after which the process goes on
+    under a fresh id, as a client does)."""
     b = Builder()
     queues = {p: [r for q, r in plan if q == p] for p in range(3)}
     ids = {p: p for p in range(3)}
@@ -1149,16 +1166,10 @@ def tiny_versionless(draw: st.DrawFn) -> History:
             flight[p] = queues[p].pop(0)
             b.invoke(ids[p], flight[p])
             continue
-        request = flight.pop(p)
-        if isinstance(request, Get):
-            b.complete(ids[p], one(seen(request.key["pk"])))
-        elif isinstance(request, TransactGet):
-            b.complete(ids[p], got(seen("x"), seen("y")))
-        elif rng.random() < 0.2:
-            b.complete(ids[p], None)
+        answer = outcome(flight.pop(p))
+        b.complete(ids[p], answer)
+        if answer is None:
             ids[p] += 3
-        else:
-            b.complete(ids[p], Response())
     return b.history()
 
 

@@ -115,16 +115,18 @@ def linearizable(history: History) -> bool:
     return _some_order(history, before=_real_time, failures_observed=True)
 
 
-def serial(history: History, order: str) -> bool:
+def serial(history: History, order: str, *, failures_observed: bool = False) -> bool:
     """Whether some serial order of the item history's transactions replays through the
     item specification giving every ``ok`` response: ``ok`` ones all in it, ``info``
-    ones in it or not, ``fail`` ones never (aborted, whatever the error). ``order`` is
+    ones in it or not, ``fail`` ones never (aborted, whatever the error), except, with
+    ``failures_observed``, a ``condition-failed`` one: it is in the order as an
+    observation, answered there with that very failure. ``order`` is
     what the serial order respects besides: ``"none"`` (serializable), ``"process"``
     (each process's transactions in their order: strong session serializable) or
     ``"realtime"`` (one that completed before another was invoked comes first: strict
     serializable). From the definitions, for histories without recorded versions."""
     before = {"none": _no_order, "process": _process_order, "realtime": _real_time}[order]
-    return _some_order(history, before=before, failures_observed=False)
+    return _some_order(history, before=before, failures_observed=failures_observed)
 
 
 def _no_order(a: Operation, b: Operation) -> bool:

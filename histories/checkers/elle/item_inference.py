@@ -50,7 +50,10 @@ class ItemInference:
     ``None`` (the initial state), ``("v", recorded version)``, ``("=", frozen item)``
     or ``("T", writer's index)``. With the store's token window declared
     (``token_window``, seconds; :mod:`replicheck.histories.windows`), ``spans`` says
-    per transaction when it took effect, in the store's seconds (None: unknown)."""
+    per transaction when it took effect, in the store's seconds (None: unknown).
+    ``failed_returns`` holds, per transaction, the record index of a ``fail``'s
+    completion (None for others: their ``Txn.ret`` says it), so a failure the item
+    model must explain is placed where real time allows."""
 
     txns: tuple[Txn, ...]
     graph: DependencyGraph
@@ -71,6 +74,7 @@ class ItemInference:
     choice: Mapping[Any, int] = field(default_factory=dict)
     spans: tuple[Span | None, ...] = ()
     token_window: float | None = None
+    failed_returns: tuple[int | None, ...] = ()
 
 
 @dataclass

@@ -66,7 +66,7 @@ def judge_one(history: History, consistency: Sequence[str], models: frozenset[st
             problem = ("the dependency graph has cycles the models asked for allow, so "
                        "there is no serial order")
         else:
-            problem = replay(inf, order)
+            problem = replay(inf, order, edge_kinds(forbidden))
         if problem is not None and serial and not inf.complete:
             first = problem
             order, problem, refuted = _search(analysis, forbidden, deadline, problem)

@@ -198,19 +198,28 @@ def _search_group(inf: ItemInference, group: Sequence[int],
                   data_pred: Mapping[int, set[int]], kinds: int, db: Database | None,
                   deadline: float | None) -> tuple[list[int] | None, int]:
     """Depth-first search for an order of ``group`` that replays (see
-    :func:`search_serial_order`)."""
-    txns = inf.graph.txns
+    :func:`search_serial_order`).
+
+    Two reductions keep it small, neither losing an order: an indeterminate
+    transaction nobody saw is simply never placed when it never happened (it orders
+    nothing, so the state without it can do all that the state with it left out can),
+    and is not placed where it changes nothing; a failure the item model must explain
+    (:func:`explained_failures`) is placed, as an observation that changes nothing, as
+    soon as its predecessors (by ``kinds``) are placed and the state reached gives it
+    (placing it later could only hold back what must follow it)."""
+    txns = _timed(inf)
     member = inf.graph.member
     failed = frozenset(explained_failures(inf)) & set(group) if db is not None else frozenset()
-    group = [v for v in group if v not in failed]  # explained at a state, never placed
+    group = [v for v in group if v not in failed]  # observations, placed by explain()
     inside = set(group)
     members = [u for u in group if member[u]]
+    ordered = [*members, *sorted(failed)]
     pred: dict[int, frozenset[int]] = {}
-    for v in group:
+    for v in (*group, *failed):
         check_deadline(deadline)
         t = txns[v]
-        pred[v] = frozenset(u for u in data_pred[v] if u in inside) | frozenset(
-            u for u in members if u != v and _before(txns[u], t, kinds))
+        pred[v] = frozenset(u for u in data_pred.get(v, ()) if u in inside) | frozenset(
+            u for u in ordered if u != v and _before(txns[u], t, kinds))
     unfinished = max((t.call for t in txns), default=0) + 1
 
     def rank(v: int) -> tuple[int, int, int]:
@@ -219,18 +228,32 @@ def _search_group(inf: ItemInference, group: Sequence[int],
 
     ranked = sorted(group, key=rank)
     wanted = len(members)
+    reached: dict[tuple[int, Database], tuple[Database, ...]] = {}
+    answers: dict[tuple[int, Database], bool] = {}
+
+    def explain(done: frozenset[int], explained: frozenset[int], state: Database | None
+                ) -> tuple[frozenset[int], frozenset[int]]:
+        if state is None or explained == failed:
+            return done, explained
+        grew = True
+        while grew:
+            grew = False
+            for v in sorted(failed - explained):
+                if pred[v] <= done and _gives_failure(inf, v, state, answers):
+                    done, explained, grew = done | {v}, explained | {v}, True
+        return done, explained
+
     Frame = tuple[frozenset[int], tuple[int, ...], int, frozenset[tuple[ItemId, Vid]],
                   Database | None, frozenset[int]]
-    start = _explained_at(inf, failed, frozenset(), db)
-    stack: list[Frame] = [(frozenset(), (), 0, frozenset(), db, start)]
-    seen: set[tuple[frozenset[int], frozenset[tuple[ItemId, Vid]], Database | None,
-                    frozenset[int]]] = set()
+    done0, explained0 = explain(frozenset(), frozenset(), db)
+    stack: list[Frame] = [(done0, (), 0, frozenset(), db, explained0)]
+    seen: set[tuple[frozenset[int], frozenset[tuple[ItemId, Vid]], Database | None]] = set()
     tried = 0
     while stack:
         done, order, placed, versions, state, explained = stack.pop()
-        if (done, versions, state, explained) in seen:
+        if (done, versions, state) in seen:
             continue
-        seen.add((done, versions, state, explained))
+        seen.add((done, versions, state))
         tried += 1
         if not tried & 0xFF:
             check_deadline(deadline)
@@ -240,12 +263,13 @@ def _search_group(inf: ItemInference, group: Sequence[int],
         for v in ranked:
             if v in done or not pred[v] <= done:
                 continue
-            for moved in _advance(inf, v, dict(versions), state):
-                children.append((done | {v}, (*order, v), placed + member[v],
-                                 frozenset(moved[0].items()), moved[1],
-                                 _explained_at(inf, failed, explained, moved[1])))
-            if not member[v]:  # an indeterminate transaction that never happened
-                children.append((done | {v}, order, placed, versions, state, explained))
+            for moved in _advance(inf, v, dict(versions), state, reached):
+                after = frozenset(moved[0].items())
+                if not member[v] and after == versions and moved[1] == state:
+                    continue  # changes nothing: the state without it does as much
+                now, now_explained = explain(done | {v}, explained, moved[1])
+                children.append((now, (*order, v), placed + member[v], after, moved[1],
+                                 now_explained))
         stack.extend(reversed(children))
     return None, tried
 
@@ -282,17 +306,16 @@ def explained_failures(inf: ItemInference) -> tuple[int, ...]:
     return tuple(out)
 
 
-def _explained_at(inf: ItemInference, failed: Iterable[int], explained: frozenset[int],
-                  db: Database | None) -> frozenset[int]:
-    """``explained`` with every transaction of ``failed`` whose recorded failure the item
-    model gives in state ``db``."""
-    if db is None:
-        return explained
-    found = set(explained)
-    for v in failed:
-        if v not in found and _fails_so(db, inf.requests[v], inf.failures[v]):
-            found.add(v)
-    return frozenset(found)
+def _gives_failure(inf: ItemInference, v: int, db: Database,
+                   memo: dict[tuple[int, Database], bool] | None = None) -> bool:
+    """Whether the item model, in state ``db``, answers transaction ``v`` with the code
+    of its recorded failure (kept in ``memo`` by transaction and state)."""
+    known = memo.get((v, db)) if memo is not None else None
+    if known is None:
+        known = _fails_so(db, inf.requests[v], inf.failures[v])
+        if memo is not None:
+            memo[(v, db)] = known
+    return known
 
 
 def _fails_so(db: Database, request: Any, failure: Any) -> bool:
@@ -340,6 +363,14 @@ def _merge(orders: Sequence[Sequence[int]], txns: Sequence[Any], kinds: int
     return out
 
 
+def _timed(inf: ItemInference) -> list[Any]:
+    """The transactions, a failed one with its completion (its ``Txn.ret`` is None: it
+    is no member of the graph) so real time can place the failure's explanation."""
+    ends = inf.failed_returns
+    return [t._replace(ret=ends[v]) if v < len(ends) and ends[v] is not None else t
+            for v, t in enumerate(inf.graph.txns)]
+
+
 def _before(u: Any, t: Any, kinds: int) -> bool:
     """Whether ``u`` must precede ``t`` by process order or real time (as ``kinds``
     asks)."""
@@ -348,12 +379,14 @@ def _before(u: Any, t: Any, kinds: int) -> bool:
                 or (kinds & PROCESS and u.process == t.process and u.call < t.call))
 
 
-def _advance(inf: ItemInference, i: int, current: dict[ItemId, Vid], db: Database | None
+def _advance(inf: ItemInference, i: int, current: dict[ItemId, Vid], db: Database | None,
+             memo: dict[tuple[int, Database], tuple[Database, ...]]
              ) -> list[tuple[dict[ItemId, Vid], Database | None]]:
     """The versions and items after transaction ``i`` runs next, one pair per outcome
     the item model allows (two where a client token may be remembered or forgotten:
     :func:`outcomes`); none when it would read another version, or (``db`` given) the
-    item model would not apply it or would answer otherwise than it answered."""
+    item model would not apply it or would answer otherwise than it answered. The
+    items reached are kept in ``memo`` by transaction and state."""
     for item, vid in inf.reads.get(i, ()):
         if current.get(item) != vid:
             return []
@@ -361,11 +394,15 @@ def _advance(inf: ItemInference, i: int, current: dict[ItemId, Vid], db: Databas
         current[item] = vid
     if db is None:
         return [(current, None)]
-    request = inf.requests[i]
-    recorded = inf.responses[i]
-    return [(current, after) for after, answer in outcomes(inf, i, db)
+    reached = memo.get((i, db))
+    if reached is None:
+        request = inf.requests[i]
+        recorded = inf.responses[i]
+        reached = memo[(i, db)] = tuple(
+            after for after, answer in outcomes(inf, i, db)
             if not isinstance(answer, StoreError)
-            and (recorded is None or _same_answer(request, answer, recorded))]
+            and (recorded is None or _same_answer(request, answer, recorded)))
+    return [(current, after) for after in reached]
 
 
 def outcomes(inf: ItemInference, i: int, db: Database
@@ -388,12 +425,13 @@ def _same_answer(request: Any, answer: Response, recorded: Response) -> bool:
         and all(_same_item(a, b) for a, b in zip(answer.items, recorded.items, strict=True)))
 
 
-def replay(inf: ItemInference, order: Sequence[int]) -> str | None:
+def replay(inf: ItemInference, order: Sequence[int], kinds: int = DATA) -> str | None:
     """Why ``order`` is no serial order of the history (None when it is one): over
-    versions, and through the item model when the history is not complete."""
+    versions, and through the item model when the history is not complete, each
+    failure it must explain answered so at some point the edge ``kinds`` allow it."""
     problem = _replay_versions(inf, order)
     if problem is None and not inf.complete:
-        problem = _replay_items(inf, order)
+        problem = _replay_items(inf, order, kinds)
     return problem
 
 
@@ -414,11 +452,13 @@ def _replay_versions(inf: ItemInference, order: Iterable[int]) -> str | None:
     return None
 
 
-def _replay_items(inf: ItemInference, order: Iterable[int]) -> str | None:
+def _replay_items(inf: ItemInference, order: Sequence[int], kinds: int) -> str | None:
     """Run ``order`` through the item model (items absent at first): every transaction
     must apply and answer what it answered, under some choice of the outcomes the
-    model allows (:func:`outcomes`); a description of the first that does not, or
-    None."""
+    model allows (:func:`outcomes`), and every failure it must explain
+    (:func:`explained_failures`) must be answered so in a state between the
+    transactions the edge ``kinds`` put before it and those they put after it
+    (:func:`_failure_points`); a description of the first that does not, or None."""
     if not inf.schemas_declared:
         return ("it cannot be replayed through the item model without the tables' key "
                 f'schemas (a "{TABLES}" observation record)')
@@ -427,9 +467,8 @@ def _replay_items(inf: ItemInference, order: Iterable[int]) -> str | None:
     except ValidationError as error:  # pragma: no cover - schemas_from_json checks names
         return f"the tables are invalid ({error.message})"
     txns = inf.txns
-    failed = explained_failures(inf)
-    explained = _explained_at(inf, failed, frozenset(), db)
     states = [db]
+    reached_at = [states]
     for i in order:
         request = inf.requests[i]
         recorded = inf.responses[i]
@@ -449,13 +488,38 @@ def _replay_items(inf: ItemInference, order: Iterable[int]) -> str | None:
             return (f"in the serial order found, {name(txns[i])} would answer "
                     f"{_show_response(first)}, not {_show_response(recorded)}")
         states = reached
-        for state in reached:
-            explained = _explained_at(inf, failed, explained, state)
-    for v in failed:
-        if v not in explained:
+        reached_at.append(reached)
+    points = _failure_points(inf, order, kinds, reached_at)
+    for v, point in points.items():
+        if point is None:
             return (f"at no point of the serial order found does the item model answer "
                     f"{name(txns[v])} with {inf.failures[v].code}, as it was answered")
     return None
+
+
+def _failure_points(inf: ItemInference, order: Sequence[int], kinds: int,
+                    reached_at: Sequence[Sequence[Database]]) -> dict[int, int | None]:
+    """For each failure the history must explain, the first point of ``order`` (the
+    number of its transactions before it) where the item model gives that failure in
+    a state reached there (``reached_at[k]``: the states after ``k`` transactions),
+    after every transaction and earlier-placed failure the edge ``kinds`` put before
+    it and before every transaction they put after it; None where there is none.
+    Failures go in invocation order, each at its first such point: a failure placed
+    as early as it can be leaves the most room to those that must follow it."""
+    txns = _timed(inf)
+    position = {v: k for k, v in enumerate(order)}
+    points: dict[int, int | None] = {}
+    for v in sorted(explained_failures(inf), key=lambda v: txns[v].call):
+        t = txns[v]
+        low = max([0, *(position[u] + 1 for u in order if _before(txns[u], t, kinds)),
+                   *(p for u, p in points.items()
+                     if p is not None and _before(txns[u], t, kinds))])
+        high = min((position[u] for u in order if _before(t, txns[u], kinds)),
+                   default=len(order))
+        points[v] = next((k for k in range(low, high + 1)
+                          if any(_gives_failure(inf, v, state) for state in reached_at[k])),
+                         None)
+    return points
 
 
 def _same_item(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> bool:

@@ -146,7 +146,7 @@ from replicheck.histories.checkers.elle.item_versions import (
     resolve,
 )
 from replicheck.histories.checkers.elle.txn import READ, RW_REGISTER, WRITE, Txn
-from replicheck.histories.history import OK, History
+from replicheck.histories.history import FAIL, OK, History
 from replicheck.histories.verdict import Verdict
 from replicheck.histories.windows import history_windows, span_of
 from replicheck.models import lattice
@@ -191,7 +191,9 @@ def infer_items(history: History, *, deadline: float | None = None,
                         responses=tuple(o.response for o in ops),
                         failures=tuple(_failure(o.op, o.request) for o in ops),
                         schemas=keys.schemas,
-                        schemas_declared=declared)
+                        schemas_declared=declared,
+                        failed_returns=tuple(o.op.ret if o.op.status == FAIL else None
+                                             for o in ops))
     inf.choice = dict(choice or {})
     windows = history_windows(history)
     if windows is not None and windows.idempotency_token is not None:
