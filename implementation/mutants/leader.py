@@ -7,12 +7,19 @@ untouched). A mutant keeps the preset's descriptor: it claims exactly what it br
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import cast
 
 from replicheck.implementation.reference.leader.config import KeyRef
+from replicheck.implementation.reference.leader.geo import GeoShipper
+from replicheck.implementation.reference.leader.global_tables import (
+    GlobalTablesStore,
+    global_tables,
+)
 from replicheck.implementation.reference.leader.messages import (
     AppendEntries,
+    GeoAck,
+    GeoShip,
     Op,
     Prepare,
     VoteRequest,
@@ -65,6 +72,7 @@ class _Bug:
     replica: type[PartitionReplica] | None = None
     coordinator: type[Coordinator] | None = None
     participant: type[Participant] | None = None
+    geo: type[GeoShipper] | None = None
 
 
 def _swap(node: NodeEndpoint, bug: _Bug) -> None:
@@ -75,6 +83,8 @@ def _swap(node: NodeEndpoint, bug: _Bug) -> None:
             replica.coordinator.__class__ = bug.coordinator
         if bug.participant is not None:
             replica.participant.__class__ = bug.participant
+        if bug.geo is not None and replica.geo is not None:
+            replica.geo.__class__ = bug.geo
 
 
 class _MutantNode(NodeEndpoint):
@@ -88,11 +98,15 @@ class _MutantNode(NodeEndpoint):
 
 
 def _install(store: LeaderStore, bug: _Bug) -> LeaderStore:
-    for node in store.cluster.nodes.values():
+    _install_nodes(store.cluster.nodes.values(), bug)
+    return store
+
+
+def _install_nodes(nodes: Iterable[NodeEndpoint], bug: _Bug) -> None:
+    for node in nodes:
         node.__class__ = _MutantNode
         cast(_MutantNode, node).mutant_bug = bug
         _swap(node, bug)
-    return store
 
 
 # -- conditional writes ---------------------------------------------------------------------
@@ -414,4 +428,34 @@ def stream_duplicate_on_retry(seed: int = 0) -> LeaderStore:
     store = _install(dynamodb(seed), _Bug(replica=_RetryLoggingReplica,
                                          coordinator=_RetryLoggingCoordinator))
     store.__class__ = _RetryDuplicatingStore
+    return store
+
+
+# -- global tables -----------------------------------------------------------------------
+
+
+class _LateAckShipper(GeoShipper):
+    """Acknowledges a shipment it already appended only when the shipment reaches at
+    least as far as what it has applied, instead of only when it does not reach past
+    it: a re-shipped range that is already applied gets no acknowledgement."""
+
+    def on_ship(self, m: GeoShip, src: str) -> None:
+        r = self.replica
+        spec = r.spec
+        if r.is_leader and spec is not None:
+            source = (m.region, m.source)
+            done = r.applied.geo_cursor.get(source, 0)
+            if m.to_index <= spec.geo_cursor.get(source, 0):
+                if m.to_index >= done:  # THE BUG: the comparison turned around
+                    r.send(src, GeoAck(m.source, r.config.region, done))
+                return
+        super().on_ship(m, src)
+
+
+def geo_ack_turned_around(seed: int = 0) -> GlobalTablesStore:
+    """``global-tables`` whose regions acknowledge an already-applied re-shipment
+    only when it is not behind what they applied."""
+    store = global_tables(seed)
+    for cluster in store.regions.values():
+        _install_nodes(cluster.nodes.values(), _Bug(geo=_LateAckShipper))
     return store
