@@ -29,8 +29,8 @@ from typing import Any, Final
 
 from replicheck.histories.checkers.elle.graph import KIND_NAMES, RW, WR
 from replicheck.histories.checkers.elle.item_inference import CORE, ItemInference
-from replicheck.histories.checkers.elle.item_values import Vid, describe_vid
-from replicheck.histories.history import OK, History, Operation
+from replicheck.histories.checkers.elle.item_values import Vid, describe_vid, show_version
+from replicheck.histories.history import FAIL, OK, History, Operation
 from replicheck.histories.verdict import Anomaly
 from replicheck.models import lattice
 from replicheck.models.items.errors import StoreError, ValidationError
@@ -150,7 +150,7 @@ def _inferred_notes(history: History, view: History) -> tuple[str, ...]:
             if entry.get("inferred") != "older":
                 continue
             version = ("the initial (absent) state" if entry["version"] is None
-                       else f"version {entry['version']}")
+                       else f"version {show_version(entry['version'])}")
             schema = schemas[entry["table"]]
             label = entry["table"] + "/" + ",".join(
                 f"{a}={v}" for a, v in zip(schema.key_attributes, entry["key"], strict=False))
@@ -182,15 +182,20 @@ def transactional_view(history: History) -> History:
     its own fails its condition or does not give the item it wrote, while that older
     version does (the latest such). The version it read was then overwritten before it
     wrote: a lost update. Nothing is added where the versions or items needed are not
-    recorded, or where the version right before its own explains the write."""
+    recorded, or where the version right before its own explains the write; and no
+    older version is inferred where a write of the item whose version is not recorded
+    (indeterminate, or acknowledged without one) may have taken effect before it
+    wrote: that write's version, which the history does not show, may be what it read
+    (an ``ADD`` on an item deleted and re-created reads an equal item)."""
     schemas = _schemas(history)
     if not schemas:
         return history
     contents = _contents(history, schemas)
+    unrecorded = _unrecorded_writes(history, schemas)
     out: list[Operation] = []
     changed = False
     for op in history.operations:
-        added = _implied_reads(op, schemas, contents) if op.status == OK else []
+        added = _implied_reads(op, schemas, contents, unrecorded) if op.status == OK else []
         if added:
             changed = True
             reads = list(op.meta.get("reads") or ()) + added
@@ -308,8 +313,46 @@ def _written_by_update(op: Operation, request: Update) -> Any:
     return _UNKNOWN
 
 
+def _unrecorded_writes(history: History, schemas: Mapping[str, TableSchema]
+                       ) -> dict[_ItemKey, list[Operation]]:
+    """Per item, the writes of it that may have taken effect with a version the history
+    does not show: indeterminate ones, and acknowledged ones that recorded no version
+    of it."""
+    from replicheck.histories.items import request_of
+
+    out: dict[_ItemKey, list[Operation]] = {}
+    for op in history.operations:
+        if op.status == FAIL:
+            continue
+        try:
+            request = request_of(op)
+        except Exception:
+            continue
+        if isinstance(request, TransactWrite):
+            recorded = {(e.get("table"), str(list(e.get("key") or ())))
+                        for e in op.meta.get("writes") or () if "version" in e}
+            actions: Sequence[Any] = [a for a in request.actions
+                                      if isinstance(a, Put | Update | Delete)]
+        elif isinstance(request, Put | Update | Delete):
+            recorded = set()
+            actions = [request] if op.status != OK or "version" not in op.meta else []
+        else:
+            continue
+        for action in actions:
+            schema = schemas.get(action.table)
+            if schema is None:
+                continue
+            entry_key = [_key_of(action).get(a) for a in schema.key_attributes]
+            if op.status == OK and (action.table, str(entry_key)) in recorded:
+                continue
+            out.setdefault(_item_key(schema, _key_of(action)), []).append(op)
+    return out
+
+
 def _implied_reads(op: Operation, schemas: Mapping[str, TableSchema],
-                   contents: Mapping[_ItemKey, Mapping[Any, Any]]) -> list[dict[str, Any]]:
+                   contents: Mapping[_ItemKey, Mapping[Any, Any]],
+                   unrecorded: Mapping[_ItemKey, Sequence[Operation]]
+                   ) -> list[dict[str, Any]]:
     from replicheck.histories.items import request_of
 
     try:
@@ -347,6 +390,10 @@ def _implied_reads(op: Operation, schemas: Mapping[str, TableSchema],
         if (action.table, str(entry_key)) in already:
             continue
         found = _read_version(action, schema, _version(own), written, contents.get(key, {}))
+        if found is not None and found[1] and any(
+                w.id != op.id and (op.ret is None or w.call < op.ret)
+                for w in unrecorded.get(key, ())):
+            found = None  # a version the history does not show may be what it read
         if found is not None:
             read, older = found
             out.append({"table": action.table, "key": entry_key,

@@ -14,11 +14,13 @@ from decimal import Decimal
 from typing import Any
 
 from replicheck.histories.history import History
+from replicheck.histories.items import request_of, response_of
 from replicheck.implementation.reference.leader import global_tables
 from replicheck.implementation.reference.leader.store import LEADER_CAPABILITIES
 from replicheck.implementation.store import Claim, Descriptor
 from replicheck.models.items.requests import (
     ConditionCheck,
+    Delete,
     Put,
     Response,
     TableSchema,
@@ -148,6 +150,35 @@ def test_the_version_an_update_read_is_the_latest_that_explains_the_item_it_wrot
     assert view.operations[1].meta["reads"] == [
         {"table": T, "key": ["x"], "version": None, "inferred": "older"}]
     assert view.operations[2].meta == lost_increment().operations[2].meta  # a read: as is
+
+
+def increment_after_indeterminate_recreation() -> History:
+    """x is incremented twice (n = 1, then 2), then put without n; a delete and an ADD
+    of n (making n = 1 again) are indeterminate; then an increment makes n = 2. It may
+    have read the item the ADD made, a version the history does not show, so no older
+    recorded version is inferred: a serial order explains it all."""
+    one, two = {"pk": "x", "n": Decimal(1)}, {"pk": "x", "n": Decimal(2)}
+    b = Builder()
+    b.ok(0, increment("x"), meta={"version": 1, "item": one})
+    b.ok(0, increment("x"), meta={"version": 2, "item": two})
+    b.ok(0, put("x", 5), meta={"version": 3})
+    b.invoke(1, Delete(T, {"pk": "x"})).complete(1, None)
+    b.invoke(2, Update(T, {"pk": "x"}, "ADD n :one", values={":one": Decimal(1)}))
+    b.complete(2, None)
+    b.ok(3, increment("x"), meta={"version": 6, "item": two})
+    return b.history()
+
+
+def test_no_older_version_is_inferred_where_an_unrecorded_write_may_explain_it() -> None:
+    history = increment_after_indeterminate_recreation()
+    assert "reads" not in transactional_view(history).operations[-1].meta
+    # the same history without the indeterminate writes: the increment read version 1
+    b = Builder()
+    for op in history.operations:
+        if op.status == "ok":
+            b.ok(op.process, request_of(op), response_of(op, request_of(op)), op.meta)
+    bare = transactional_view(b.history()).operations[-1].meta["reads"]
+    assert bare == [{"table": T, "key": ["x"], "version": 1, "inferred": "older"}]
 
 
 def circular_information_flow() -> History:

@@ -441,14 +441,13 @@ class Decoded:
     ops: list[ItemOp]
 
 
-def decode_operations(history: History) -> Decoded:
-    """Decode every operation of an item history. Raises :class:`HistoryError` naming
-    the operation and what was expected for a request, response or metadata the format
-    does not allow."""
-    operations = history.operations
+def decode_requests(history: History) -> list[Request]:
+    """The request of every operation of an item history, in order (what
+    :func:`decode_operations` starts from: decode them once to infer several times).
+    Raises :class:`HistoryError` naming the operation and what was expected."""
     requests: list[Request] = []
     schemas = declared_schemas(history)
-    for op in operations:
+    for op in history.operations:
         if op.f not in KINDS:
             raise _bad(op, f"function {op.f!r}; expected an item request kind "
                            f"({', '.join(sorted(KINDS))})")
@@ -456,6 +455,17 @@ def decode_operations(history: History) -> Decoded:
             requests.append(request_of(op, schemas))
         except HistoryError as error:
             raise HistoryError(error.message, line=op.line) from None
+    return requests
+
+
+def decode_operations(history: History, requests: Sequence[Request] | None = None
+                      ) -> Decoded:
+    """Decode every operation of an item history (its ``requests`` from
+    :func:`decode_requests` when given). Raises :class:`HistoryError` naming the
+    operation and what was expected for a request, response or metadata the format
+    does not allow."""
+    operations = history.operations
+    requests = decode_requests(history) if requests is None else list(requests)
     keys, declared = _schemas(history, requests)
     ops = [_decode(i, op, requests[i], keys) for i, op in enumerate(operations)]
     return Decoded(requests, keys, declared, ops)

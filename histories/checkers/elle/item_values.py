@@ -63,9 +63,10 @@ def fits(a: Any, b: Any) -> bool:
 
 
 def show_version(v: Any) -> str:
-    """A recorded version as shown: an int, or ``[a, b, ...]`` with each string part
-    as a JSON string (``[8199999, "r1"]``, as the history's JSON writes it)."""
-    if isinstance(v, tuple):
+    """A recorded version as shown: an int, or ``[a, b, ...]`` (from a tuple or a
+    list) with each string part as a JSON string (``[8199999, "r1"]``, as the
+    history's JSON writes it)."""
+    if isinstance(v, tuple | list):
         return "[" + ", ".join(json.dumps(p, ensure_ascii=False) if isinstance(p, str)
                                else str(p) for p in v) + "]"
     return json.dumps(v, ensure_ascii=False) if isinstance(v, str) else str(v)

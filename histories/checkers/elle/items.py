@@ -129,7 +129,12 @@ from typing import Any
 
 from replicheck.histories.checkers.elle.checker import DEFAULT_CONSISTENCY, search_cycles
 from replicheck.histories.checkers.elle.graph import DependencyGraph, SearchTimeout, check_deadline
-from replicheck.histories.checkers.elle.item_decode import ItemRead, ItemWrite, decode_operations
+from replicheck.histories.checkers.elle.item_decode import (
+    ItemRead,
+    ItemWrite,
+    decode_operations,
+    decode_requests,
+)
 from replicheck.histories.checkers.elle.item_explain import (
     explain_item_cycle,
     explain_item_finding,
@@ -150,6 +155,7 @@ from replicheck.histories.history import FAIL, OK, History
 from replicheck.histories.verdict import Verdict
 from replicheck.histories.windows import history_windows, span_of
 from replicheck.models import lattice
+from replicheck.models.items.requests import Request
 
 __all__ = [
     "ITEM_MODEL",
@@ -166,15 +172,17 @@ __all__ = [
 
 
 def infer_items(history: History, *, deadline: float | None = None,
-                choice: Mapping[Any, int] | None = None) -> ItemInference:
+                choice: Mapping[Any, int] | None = None,
+                requests: Sequence[Request] | None = None) -> ItemInference:
     """Decode an item history and infer its items' version orders, the non-cycle
     anomalies and the data edges (see the module docstring). ``choice`` picks, for an
     open choice of ``ItemInference.choices``, which candidate made the version (by
     position; the first when not given). Raises
     :class:`HistoryError` naming the operation and what was expected for a request,
     response or metadata the format does not allow, and ``SearchTimeout`` past
-    ``deadline`` (a ``time.monotonic`` instant)."""
-    decoded = decode_operations(history)
+    ``deadline`` (a ``time.monotonic`` instant). ``requests``: the history's requests
+    already decoded (``item_decode.decode_requests``), to infer again cheaply."""
+    decoded = decode_operations(history, requests)
     requests, keys, declared, ops = decoded.requests, decoded.keys, decoded.declared, decoded.ops
     check_deadline(deadline)
 
@@ -246,14 +254,15 @@ def _recorded(v: Any) -> Any:
 
 def analyze_items(history: History, *, deadline: float | None = None,
                   choice: Mapping[Any, int] | None = None,
-                  replay_items: bool = False) -> ItemAnalysis:
+                  replay_items: bool = False,
+                  requests: Sequence[Request] | None = None) -> ItemAnalysis:
     """Infer (with ``choice``, as :func:`infer_items`) and search an item history. Past
     ``deadline`` (a ``time.monotonic`` instant) it stops and returns what it found,
     ``timed_out`` set. With ``replay_items`` (and the tables' key schemas declared), a
     serial order must replay through the item model even when the recorded versions
     alone would prove it (the history is then not taken as ``complete``). Raises
     :class:`HistoryError` for a malformed history."""
-    inference = infer_items(history, deadline=None, choice=choice)
+    inference = infer_items(history, deadline=None, choice=choice, requests=requests)
     if replay_items and inference.schemas_declared and inference.complete:
         inference.complete = False
         inference.notes.append(
@@ -309,12 +318,15 @@ def _judge(history: History, consistency: Sequence[str], timeout: float | None,
     started = time.perf_counter()
     models = lattice.check_models(consistency)
     deadline = time.monotonic() + timeout if timeout else None
-    first = analyze_items(history, deadline=deadline, replay_items=replay_items)
+    requests = decode_requests(history)  # once: each way of fixing versions reuses them
+    first = analyze_items(history, deadline=deadline, replay_items=replay_items,
+                          requests=requests)
     if first.inference.choices:
         # Fewer edges and findings than any way of fixing the open versions: what it
         # forbids, every way forbids.
         core = judge_one(history, consistency, models, analyze_items(
-            history, deadline=deadline, choice={CORE: 1}, replay_items=replay_items),
+            history, deadline=deadline, choice={CORE: 1}, replay_items=replay_items,
+            requests=requests),
             deadline, timeout, started)
         if core.valid is False:
             return replace(core, still_possible=frozenset(), notes=(
@@ -334,7 +346,8 @@ def _judge(history: History, consistency: Sequence[str], timeout: float | None,
             timed_out = True
             break
         analysis = analyze_items(history, deadline=deadline, choice=choice,
-                                 replay_items=replay_items) if choice else first
+                                 replay_items=replay_items, requests=requests) \
+            if choice else first
         inf = analysis.inference
         open_choice = next(((key, n) for key, n in inf.choices if key not in choice), None)
         if open_choice is not None:
