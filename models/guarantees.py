@@ -29,11 +29,13 @@ MECHANISM_PROMISES: Final[tuple[str, ...]] = (
     "read-repair-repairs",
     "anti-entropy-exact",
     "majority-availability",
+    "sloppy-quorum-availability",
 )
 """Promises about a replication mechanism, checked when a store declares it
 (``majority-availability``: while a majority of a partition's replicas is up and
 connected, every request on it is answered once the store's ``failover`` window has
-passed)."""
+passed; ``sloppy-quorum-availability``: while every owner of a key but one is down and
+enough other nodes are up to stand in, every request on the key is answered)."""
 
 ANOMALY_COLUMNS: Final[tuple[str, ...]] = (
     "lost-update",

@@ -222,12 +222,10 @@ def _request_rules(setup: Setup) -> type:
                     self.handles[client] = self.rec.submit(client, request)
             self.peak = max(self.peak, self.rec.in_flight())
 
-        @rule(key=strategies.keys(), count=st.integers(1, 12) | st.integers(65, 130))
+        @rule(key=strategies.keys(), count=st.integers(1, 12))
         def burst(self: Any, key: str, count: int) -> None:
             """One client writes one key several times in a row, each put run to
-            completion (one ``burst`` step of the schedule); sometimes more than 64
-            times, so logs outgrow what a store ships or replicates in one message
-            (a batch boundary is where resending and acknowledging go wrong)."""
+            completion (one ``burst`` step of the schedule)."""
             self.rules_run += 1
             client = _idle(self, CLIENTS[0])
             if client is None:

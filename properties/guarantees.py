@@ -106,6 +106,9 @@ Which checker and which operations:
   copies of the store with one replica of a partition cut off, after the store's
   ``failover`` window), every request was answered: ``ok`` or a definite error, never
   indeterminate (:mod:`~replicheck.properties.liveness`).
+- ``sloppy-quorum-availability``: in every ``availability`` observation, every request
+  sent on a copy of the store with every owner of its key but one down was answered
+  (:mod:`~replicheck.properties.sloppy_quorum`).
 
 Other guarantees are ``not-applicable`` here (they are checked by their own
 properties).
@@ -180,6 +183,8 @@ CHECKERS: Final[dict[str, str]] = {
     "hinted-handoff-delivers": "hinted writes held by their owners",
     "read-repair-repairs": "replicas read after read repair",
     "majority-availability": "requests answered with one replica of each partition cut off",
+    "sloppy-quorum-availability": "requests answered with every owner of the key but one "
+                                  "down",
     "vector-clock-order": "dotted versions check",
     "lost-update": "lost-update detector",
     "stale-read": "stale-read detector",
@@ -987,6 +992,12 @@ def _availability(history: History, claimed: bool) -> Judgement:
     return judge_availability(history, claimed)
 
 
+def _sloppy_availability(history: History, claimed: bool) -> Judgement:
+    from replicheck.properties.sloppy_quorum import judge_sloppy_availability
+
+    return judge_sloppy_availability(history, claimed)
+
+
 _MECHANISMS: Final = {
     "merkle-root-iff-equal": _merkle,
     "anti-entropy-exact": _anti_entropy,
@@ -994,6 +1005,7 @@ _MECHANISMS: Final = {
     "read-repair-repairs": _read_repair,
     "vector-clock-order": _vector_clock_order,
     "majority-availability": _availability,
+    "sloppy-quorum-availability": _sloppy_availability,
 }
 
 

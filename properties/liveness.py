@@ -75,8 +75,11 @@ __all__ = [
     "PROMISE",
     "availability_observation",
     "can_probe",
+    "can_probe_partitions",
     "judge_availability",
+    "probe_outcomes",
     "record_availability",
+    "run_until",
 ]
 
 PROMISE: Final = "majority-availability"
@@ -109,9 +112,18 @@ TXN_CLIENT: Final = "availability-txn"
 
 
 def can_probe(store: Any) -> bool:
-    """Whether the probe can run on ``store``: forkable, schedulable, with faults, time
-    control, a partition layout (:class:`Leadership`) and nodes, and a declared
-    ``failover`` window."""
+    """Whether a probe of the ``availability`` observation can run on ``store``: the
+    partition probes (:func:`can_probe_partitions`) or those with a key's owners down
+    (:func:`~replicheck.properties.sloppy_quorum.can_probe_owners`)."""
+    from replicheck.properties.sloppy_quorum import can_probe_owners
+
+    return can_probe_partitions(store) or can_probe_owners(store)
+
+
+def can_probe_partitions(store: Any) -> bool:
+    """Whether the partition probes can run on ``store``: forkable, schedulable, with
+    faults, time control, a partition layout (:class:`Leadership`) and nodes, and a
+    declared ``failover`` window."""
     declared = store.descriptor.windows.failover is not None
     return (declared and isinstance(store, Forkable) and isinstance(store, Schedulable)
             and isinstance(store, FaultInjectable) and isinstance(store, TimeControl)
@@ -121,10 +133,17 @@ def can_probe(store: Any) -> bool:
 def availability_observation(store: Any, table: str, pk: str, keys: Sequence[str]
                              ) -> dict[str, Any] | None:
     """The ``availability`` observation of ``store`` (module docstring) for the items
-    of ``table`` whose partition key ``pk`` is one of ``keys``; None when the store
-    cannot be probed (:func:`can_probe`). ``store`` itself is left as it was."""
-    if not can_probe(store):
-        return None
+    of ``table`` whose partition key ``pk`` is one of ``keys``, with the probes of a
+    key's owners down (``owners_down``:
+    :func:`~replicheck.properties.sloppy_quorum.owners_down_probes`) on a store with
+    preference lists; None when the store cannot be probed (:func:`can_probe`).
+    ``store`` itself is left as it was."""
+    from replicheck.properties.sloppy_quorum import FIELD, can_probe_owners, owners_down_probes
+
+    if not can_probe_partitions(store):
+        if not can_probe_owners(store):
+            return None
+        return {"table": table, FIELD: owners_down_probes(store, table, pk, keys)}
     failover = float(store.descriptor.windows.failover)
     strong = store.descriptor.has(Capability.STRONG_READS)
     nodes = tuple(store.nodes)
@@ -182,6 +201,12 @@ def _probe_partition(twin: Any, table: str, pk: str, partition: int,
         for entry, handle in sent:
             if handle.done and "seconds" not in entry:
                 entry["seconds"] = round(twin.now() - start, 6)
+    return probe_outcomes(sent)
+
+
+def probe_outcomes(sent: Sequence[tuple[dict[str, Any], Any]]) -> list[dict[str, Any]]:
+    """Each probe's entry with how its request completed: ``status`` (``ok``,
+    ``error``, or ``indeterminate`` for one not answered) and the error's ``code``."""
     out = []
     for entry, handle in sent:
         error = getattr(handle.error, "code", None) if handle.error is not None else None
@@ -253,22 +278,22 @@ def _cut_after(twin: Any, request: TransactWrite, taken: int, alone: tuple[str, 
     off (each node by itself), run until the transaction completes; then heal,
     settle, and read ``key`` strongly: whether it holds ``value``."""
     handle = twin.submit(TXN_CLIENT, request)
-    _run(twin, lambda: False, taken)
+    run_until(twin, lambda: False, taken)
     twin.partition([[n] for n in alone] + [[n for n in nodes if n not in alone]])
-    _run(twin, lambda: bool(handle.done), MAX_DECISIONS)
+    run_until(twin, lambda: bool(handle.done))
     status = handle.status if handle.done else "indeterminate"
     twin.heal()
     if isinstance(twin, Settling):
         twin.settle()
     read = twin.submit("availability-check", Get(table, {pk: key}, consistent=True))
-    _run(twin, lambda: bool(read.done), MAX_DECISIONS)
+    run_until(twin, lambda: bool(read.done))
     if read.status != "ok" or read.response is None:
         return {"status": status, "committed": None}
     item = read.response.item
     return {"status": status, "committed": bool(item and item.get("v") == value)}
 
 
-def _run(twin: Any, until: Any, most: int) -> None:
+def run_until(twin: Any, until: Any, most: int = MAX_DECISIONS) -> None:
     """Fair decisions on ``twin`` until ``until()`` holds, ``most`` were taken,
     :data:`MAX_SECONDS` of simulated time passed, or nothing is left to decide."""
     end = twin.now() + MAX_SECONDS
@@ -289,14 +314,17 @@ def _fair(store: Any) -> Any:
 
 def record_availability(store: Any, recording: Any, steps: list[dict[str, Any]] | None,
                         table: str, pk: str) -> None:
-    """When ``store`` claims :data:`PROMISE` and can be probed: take the
+    """When ``store`` claims :data:`PROMISE` or ``sloppy-quorum-availability`` and can
+    be probed: take the
     ``availability`` observation of ``store`` (the store under the machine's
     recorders) for the suite's key pool and record it in ``recording`` (a
     RecordingStore), with an ``observe availability`` step appended to ``steps`` (the
     schedule recorder's, so that replay takes it too)."""
+    from replicheck.properties.sloppy_quorum import PROMISE as SLOPPY
     from replicheck.properties.strategies import KEYS
 
-    if not store.descriptor.claims_guarantee(PROMISE) or not can_probe(store):
+    claims = store.descriptor.claims_guarantee
+    if not (claims(PROMISE) or claims(SLOPPY)) or not can_probe(store):
         return
     observation = availability_observation(store, table, pk, KEYS)
     if observation is None:

@@ -160,8 +160,8 @@ OBSERVATIONS_NEED: Final = {
     "handoff": "HintSnapshots, Topology, Forkable, Settling and FaultInjectable",
     "read-repair": "Forkable, PreferenceLists, Topology and ReplicaSnapshots",
     "sync-twins": "Forkable, AntiEntropy, Topology and ReplicaSnapshots",
-    "availability": "Forkable, Schedulable, FaultInjectable, TimeControl, Leadership and "
-                    "Topology, and a failover window",
+    "availability": "Forkable, Schedulable, FaultInjectable, TimeControl, Topology and "
+                    "Leadership with a failover window, or PreferenceLists",
 }
 """What a store must offer for replay to record each observation: protocols of
 :mod:`replicheck.implementation.store`."""
@@ -175,7 +175,9 @@ _OBSERVATION_PROTOCOLS: Final[Mapping[str, tuple[tuple[type, ...], ...]]] = {
     "read-repair": ((Forkable, PreferenceLists, Topology, ReplicaSnapshots),),
     "sync-twins": ((Forkable, AntiEntropy, Topology, ReplicaSnapshots),),
     "availability": ((Forkable, Schedulable, FaultInjectable, TimeControl, Leadership,
-                      Topology),),
+                      Topology),
+                     (Forkable, Schedulable, FaultInjectable, TimeControl, PreferenceLists,
+                      Topology)),
 }
 """:data:`OBSERVATIONS_NEED` as protocols: any one of the alternatives, all of its
 protocols."""

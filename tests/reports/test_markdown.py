@@ -51,8 +51,8 @@ def test_report_shows_header_matrix_and_every_counterexample() -> None:
     assert "violated (1 of 148)" in text and "holds, not claimed (31)" in text
     assert "observed (1 of 31)" in text and "unknown (2 of 48)" in text
     assert ("Columns left out (not applicable for every store): `merkle-root-iff-equal`, "
-            "`hinted-handoff-delivers`, `read-repair-repairs`, `majority-availability`."
-            ) in text
+            "`hinted-handoff-delivers`, `read-repair-repairs`, `majority-availability`, "
+            "`sloppy-quorum-availability`.") in text
     assert "### Violation: `linearizable-strong-reads`" in text
     assert "### Observation: `serializable-transactions`" in text
     assert "6. client 0: strong get a -> 1 at the old leader (ok)" in text
@@ -132,7 +132,8 @@ def test_columns_keep_vocabulary_order_and_drop_only_all_not_applicable() -> Non
     assert shown[0] == "linearizable-strong-reads"
     assert "vector-clock-order" in shown  # not applicable for one store only
     assert dropped == ("merkle-root-iff-equal", "hinted-handoff-delivers",
-                       "read-repair-repairs", "majority-availability")
+                       "read-repair-repairs", "majority-availability",
+                       "sloppy-quorum-availability")
 
 
 def test_table_cells_stay_one_line_with_pipes_escaped() -> None:

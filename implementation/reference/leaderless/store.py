@@ -102,6 +102,12 @@ def describe(name: str, config: LeaderlessConfig,
             "a fallback offers every hinted write to its owner every "
             f"{config.handoff_period} s until the owner acknowledges it, then drops its "
             "copy: once the owner is up and reachable, every hint is delivered"))
+        claims.append(Claim(
+            "sloppy-quorum-availability", _READS | _WRITES,
+            f"a coordinator lacking w (r) answers from a key's owners after "
+            f"{config.sloppy_after} s asks the next nodes of the ring instead: with "
+            "every owner of a key but one down and enough other nodes up, every request "
+            f"on the key is answered within {config.coordinator_timeout} s"))
     else:
         capabilities_note = "strict quorum (no fallbacks)"
     if config.read_repair:

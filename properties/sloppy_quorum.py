@@ -1,0 +1,140 @@
+"""The sloppy-quorum promise: with a key's owners down, its requests are still answered.
+
+A Dynamo-style store with a sloppy quorum promises to stay writeable (and readable)
+when the replicas that own a key are down: a coordinator that cannot gather ``w``
+acknowledgements (``r`` replies) from the key's owners within its sloppy delay asks
+the next nodes of the ring (fallbacks) instead, handing them the write with a hint.
+Every safety guarantee accepts a client's timeout, so a store whose fallbacks are
+never asked (a timer that runs the wrong handler, a read that never turns to the
+fallbacks, a deadline that fires first) passes them all. The mechanism promise
+``sloppy-quorum-availability`` says what it breaks: **while every owner of a key but
+one is down and the ring still has as many live nodes as the key has owners, every
+request on the key sent through the store's routing is answered** (``ok`` or a
+definite error), within the store's own client timeout. (Not one sent straight to a
+node that owns nothing of the key: the reference stores forward it to the key's first
+owner whether it is up or not, as a Dynamo node outside the preference list does, so
+it waits for that owner's restart.)
+
+The probe (:func:`owners_down_probes`), part of the ``availability`` observation
+(:mod:`replicheck.properties.liveness`), is taken at the end of the concurrency
+property, after its teardown healed the network and restarted every node; it runs on
+copies of the store: for each key of
+the suite's key pool whose ring has enough nodes, on a fresh copy, every owner but
+the last of the key's preference list crashes; then a read and a put of the key are
+sent through the store's own routing, each by its own client; the fair policy runs
+until every probe completes (at most :data:`~replicheck.properties.liveness.MAX_SECONDS`
+of simulated time). Each probe records the key, its owners, the nodes down, the
+request and how it completed;
+:func:`judge_sloppy_availability` judges from the answers alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+from replicheck.histories.history import History
+from replicheck.implementation.store import (
+    FaultInjectable,
+    Forkable,
+    PreferenceLists,
+    Schedulable,
+    TimeControl,
+    Topology,
+)
+from replicheck.models.items.requests import Get, Put, Request
+from replicheck.properties.guarantees import NOT_APPLICABLE, Judgement
+
+__all__ = [
+    "CHECKER",
+    "PROMISE",
+    "can_probe_owners",
+    "judge_sloppy_availability",
+    "owners_down_probes",
+]
+
+PROMISE: Final = "sloppy-quorum-availability"
+"""The mechanism promise this module checks."""
+
+CHECKER: Final = "requests answered with every owner of the key but one down"
+"""What decides the promise (a report cell names it)."""
+
+FIELD: Final = "owners_down"
+"""The member of the ``availability`` observation holding these probes."""
+
+
+def can_probe_owners(store: Any) -> bool:
+    """Whether the probe can run on ``store``: forkable, schedulable, with faults, time
+    control, nodes and preference lists."""
+    return (isinstance(store, Forkable) and isinstance(store, Schedulable)
+            and isinstance(store, FaultInjectable) and isinstance(store, TimeControl)
+            and isinstance(store, PreferenceLists) and isinstance(store, Topology))
+
+
+def owners_down_probes(store: Any, table: str, pk: str, keys: Sequence[str]
+                       ) -> list[dict[str, Any]]:
+    """The probes of the module docstring on copies of ``store`` (left as it was), for
+    the items of ``table`` whose partition key ``pk`` is one of ``keys``; none when
+    the store cannot be probed."""
+    if not can_probe_owners(store):
+        return []
+    nodes = tuple(store.nodes)
+    out: list[dict[str, Any]] = []
+    for key in keys:
+        owners = tuple(store.preference_list(table, {pk: key}))
+        down = owners[:-1]
+        if len(owners) < 2 or len(nodes) - len(down) < len(owners):
+            continue  # no owner left up, or too few live nodes to stand in
+        out += _probe_key(store.fork(), table, pk, key, owners, down)
+    return out
+
+
+def _probe_key(twin: Any, table: str, pk: str, key: str, owners: tuple[str, ...],
+               down: tuple[str, ...]) -> list[dict[str, Any]]:
+    from replicheck.properties.liveness import probe_outcomes, run_until
+
+    for node in down:
+        twin.crash(node)
+    requests: list[tuple[str, Request]] = [
+        ("read", Get(table, {pk: key})),
+        ("put", Put(table, {pk: key, "v": f"sloppy-{key}"})),
+    ]
+    sent: list[tuple[dict[str, Any], Any]] = []
+    for name, request in requests:
+        entry = {"key": key, "owners": list(owners), "down": list(down), "request": name}
+        sent.append((entry, twin.submit(f"sloppy-{len(sent)}", request)))
+    run_until(twin, lambda: all(h.done for _, h in sent))
+    return probe_outcomes(sent)
+
+
+def judge_sloppy_availability(history: History, claimed: bool) -> Judgement:
+    """``sloppy-quorum-availability`` on ``history``'s ``availability`` observations:
+    holds when every probe with owners down was answered (``ok`` or a definite error);
+    violated (observed when not ``claimed``) for each that was not; not applicable
+    without such a probe."""
+    from replicheck.properties.guarantees import _verdict_judgement
+    from replicheck.properties.liveness import OBSERVATION
+
+    probes = [p for r in history.observations
+              if r.f == OBSERVATION and isinstance(r.value, dict)
+              for p in r.value.get(FIELD, ()) if isinstance(p, dict)]
+    if not probes:
+        return Judgement(PROMISE, NOT_APPLICABLE, claimed,
+                         reason="no probe with a key's owners down was observed",
+                         checker=CHECKER)
+    problems = [_unanswered(p) for p in probes if p.get("status") not in ("ok", "error")]
+    judgement = _verdict_judgement(
+        PROMISE, claimed, problems,
+        f"{len(probes)} request(s) on keys with every owner but one down")
+    return Judgement(judgement.guarantee, judgement.status, claimed,
+                     reason=judgement.reason, checker=CHECKER)
+
+
+def _unanswered(probe: dict[str, Any]) -> str:
+    down = ", ".join(str(n) for n in probe.get("down", ()))
+    owners = ", ".join(str(n) for n in probe.get("owners", ()))
+    return (f"with {down} down (owners of key {probe.get('key')}: {owners}), a "
+            f"{probe.get('request')} of the key sent through the store's routing was never "
+            "answered "
+            f"({probe.get('status')}: no reply within the client's timeout), though "
+            "enough nodes were up to stand in for the owners")
