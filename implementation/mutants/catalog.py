@@ -299,18 +299,6 @@ MUTANTS: tuple[Mutant, ...] = (
         "change-data-capture pipelines that look the old row up separately from the log "
         "do.",
         "stream-exactly-once", changefeed.stream_old_image_from_committed_state),
-    Mutant(
-        "geo-ack-turned-around", "global-tables",
-        "A region that receives a shipment of another region's writes it has already "
-        "appended acknowledges it only when the shipment is not behind what it applied "
-        "(the comparison turned around), so a range re-shipped after a lost "
-        "acknowledgement or a leader change is never acknowledged and the source's "
-        "cursor stalls behind it. Resend paths of cross-region log shipping run only "
-        "after a lost acknowledgement or a failover, with logs longer than one batch, "
-        "which is why bugs of this kind survive testing (the duplicate and resend "
-        "handling of DynamoDB global tables and Cassandra cross-datacenter replication "
-        "is the part such systems document most carefully).",
-        "convergence", leader.geo_ack_turned_around),
 )
 """Every mutant, in priority order."""
 

@@ -9,8 +9,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from replicheck.implementation.mutants.leader import _Bug, _install
-from replicheck.implementation.reference.leader.messages import Op
+from replicheck.implementation.mutants.leader import _Bug, _install, _install_nodes
+from replicheck.implementation.reference.leader.geo import GeoShipper
+from replicheck.implementation.reference.leader.global_tables import (
+    GlobalTablesStore,
+    global_tables,
+)
+from replicheck.implementation.reference.leader.messages import GeoAck, GeoShip, Op
 from replicheck.implementation.reference.leader.store import LeaderStore, dynamodb
 from replicheck.implementation.reference.leader.transactions import Coordinator
 from replicheck.implementation.reference.leaderless.antientropy import SyncEngine, state_bytes
@@ -24,6 +29,7 @@ from replicheck.models.merkle import Key, encode_key
 
 __all__ = [
     "anti_entropy_pushes_one_key",
+    "geo_ack_turned_around",
     "token_ignores_request_body",
 ]
 
@@ -105,4 +111,43 @@ def anti_entropy_pushes_one_key(seed: int = 0) -> LeaderlessStore:
     store = dynamo_lww(seed)
     for node in store.node_endpoints.values():
         node.sync.__class__ = _OneKeyPushEngine
+    return store
+
+
+# -- global tables -----------------------------------------------------------------------
+
+
+class _LateAckShipper(GeoShipper):
+    """Acknowledges a shipment it already appended only when the shipment reaches at
+    least as far as what it has applied, instead of only when it does not reach past
+    it: a re-shipped range that is already applied gets no acknowledgement."""
+
+    def on_ship(self, m: GeoShip, src: str) -> None:
+        r = self.replica
+        spec = r.spec
+        if r.is_leader and spec is not None:
+            source = (m.region, m.source)
+            done = r.applied.geo_cursor.get(source, 0)
+            if m.to_index <= spec.geo_cursor.get(source, 0):
+                if m.to_index >= done:  # THE BUG: the comparison turned around
+                    r.send(src, GeoAck(m.source, r.config.region, done))
+                return
+        super().on_ship(m, src)
+
+
+def geo_ack_turned_around(seed: int = 0) -> GlobalTablesStore:
+    """``global-tables`` whose regions acknowledge an already-applied re-shipment
+    only when it is not behind what they applied, so a range re-shipped after a lost
+    acknowledgement or a leader change is never acknowledged and the source's cursor
+    stalls behind it (a comparison turned around on the resend path of cross-region
+    log shipping).
+
+    Escapes because it shows only once a region's log outgrows one 64-entry shipping
+    batch, and no example of the suite writes that much (a burst puts at most 12
+    times): with bursts of 65 to 130 puts the concurrency property catches it by
+    convergence within seconds, but drawing them shifts Hypothesis's derandomized
+    runs, so it waits for bursts sized by what a store declares it batches."""
+    store = global_tables(seed)
+    for cluster in store.regions.values():
+        _install_nodes(cluster.nodes.values(), _Bug(geo=_LateAckShipper))
     return store

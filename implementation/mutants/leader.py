@@ -12,14 +12,8 @@ from typing import cast
 
 from replicheck.implementation.reference.leader.config import KeyRef
 from replicheck.implementation.reference.leader.geo import GeoShipper
-from replicheck.implementation.reference.leader.global_tables import (
-    GlobalTablesStore,
-    global_tables,
-)
 from replicheck.implementation.reference.leader.messages import (
     AppendEntries,
-    GeoAck,
-    GeoShip,
     Op,
     Prepare,
     VoteRequest,
@@ -430,32 +424,3 @@ def stream_duplicate_on_retry(seed: int = 0) -> LeaderStore:
     store.__class__ = _RetryDuplicatingStore
     return store
 
-
-# -- global tables -----------------------------------------------------------------------
-
-
-class _LateAckShipper(GeoShipper):
-    """Acknowledges a shipment it already appended only when the shipment reaches at
-    least as far as what it has applied, instead of only when it does not reach past
-    it: a re-shipped range that is already applied gets no acknowledgement."""
-
-    def on_ship(self, m: GeoShip, src: str) -> None:
-        r = self.replica
-        spec = r.spec
-        if r.is_leader and spec is not None:
-            source = (m.region, m.source)
-            done = r.applied.geo_cursor.get(source, 0)
-            if m.to_index <= spec.geo_cursor.get(source, 0):
-                if m.to_index >= done:  # THE BUG: the comparison turned around
-                    r.send(src, GeoAck(m.source, r.config.region, done))
-                return
-        super().on_ship(m, src)
-
-
-def geo_ack_turned_around(seed: int = 0) -> GlobalTablesStore:
-    """``global-tables`` whose regions acknowledge an already-applied re-shipment
-    only when it is not behind what they applied."""
-    store = global_tables(seed)
-    for cluster in store.regions.values():
-        _install_nodes(cluster.nodes.values(), _Bug(geo=_LateAckShipper))
-    return store
