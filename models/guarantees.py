@@ -35,7 +35,9 @@ MECHANISM_PROMISES: Final[tuple[str, ...]] = (
 (``majority-availability``: while a majority of a partition's replicas is up and
 connected, every request on it is answered once the store's ``failover`` window has
 passed; ``sloppy-quorum-availability``: while every owner of a key but one is down and
-enough other nodes are up to stand in, every request on the key is answered)."""
+enough other nodes are up to stand in, every request on the key is answered; both
+also promise the simplest case: with every node up and connected, every request is
+answered)."""
 
 ANOMALY_COLUMNS: Final[tuple[str, ...]] = (
     "lost-update",

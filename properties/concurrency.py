@@ -36,6 +36,7 @@ from replicheck.models.items.requests import (
     Update,
 )
 from replicheck.properties import strategies
+from replicheck.properties.deposed_leader import can_depose, deposed_leader_read
 from replicheck.properties.driving import (
     CLIENTS,
     MAX_SETTLE_DECISIONS,
@@ -43,6 +44,7 @@ from replicheck.properties.driving import (
     idle_client,
     steer,
 )
+from replicheck.properties.every_type import every_type_epilogue
 from replicheck.properties.guarantees import (
     OBSERVED,
     VIOLATED,
@@ -447,10 +449,15 @@ class ConcurrencyJudging(Scheduled):
                     == self.raw.partition_of(table, {pk: b}))
 
     def judge(self) -> None:
+        descriptor = self.setup.descriptor
+        if self.rec.history().operations:
+            if can_depose(self.surface,
+                          descriptor.claims_guarantee("linearizable-strong-reads")):
+                deposed_leader_read(self)
+            every_type_epilogue(self)
         self.rec.abandon()
         if not self.rec.history().operations:
             return
-        descriptor = self.setup.descriptor
         self.aim(float(self.peak), "concurrent operations")
         self.observe_replicas()
         record_availability(self.base, self.rec, self.raw.steps, self.setup.table,

@@ -42,7 +42,9 @@ participant acknowledged never answers while a participant is cut off).
 The ``availability`` observation records, per probe, the partition, the node cut
 off, the key, the request, where it was sent, and how it completed (and per
 transaction probe, the nodes cut off, after which message, its answer and whether
-it took effect). It is judged (:func:`judge_availability`) from the answers alone:
+it took effect), and, in ``whole_cluster``, every kind of request sent together to
+the whole cluster (:mod:`replicheck.properties.whole_cluster`). It is judged
+(:func:`judge_availability`) from the answers alone:
 every probe answered ``ok``, or with a definite error (an answer, e.g. a failed
 condition), and every probed transaction that took effect answered ``ok``; an
 indeterminate answer (no reply within the client's timeout) breaks the promise.
@@ -139,11 +141,14 @@ def availability_observation(store: Any, table: str, pk: str, keys: Sequence[str
     preference lists; None when the store cannot be probed (:func:`can_probe`).
     ``store`` itself is left as it was."""
     from replicheck.properties.sloppy_quorum import FIELD, can_probe_owners, owners_down_probes
+    from replicheck.properties.whole_cluster import FIELD as WHOLE
+    from replicheck.properties.whole_cluster import whole_cluster_probes
 
     if not can_probe_partitions(store):
         if not can_probe_owners(store):
             return None
-        return {"table": table, FIELD: owners_down_probes(store, table, pk, keys)}
+        return {"table": table, FIELD: owners_down_probes(store, table, pk, keys),
+                WHOLE: whole_cluster_probes(store, table, pk, keys)}
     failover = float(store.descriptor.windows.failover)
     strong = store.descriptor.has(Capability.STRONG_READS)
     nodes = tuple(store.nodes)
@@ -161,7 +166,7 @@ def availability_observation(store: Any, table: str, pk: str, keys: Sequence[str
     if store.descriptor.has(Capability.TRANSACTIONS) and isinstance(store, MessageControl):
         transactions = _probe_transaction(store, table, pk, by_partition, nodes)
     return {"table": table, "failover": failover, "probes": probes,
-            "transactions": transactions}
+            "transactions": transactions, WHOLE: whole_cluster_probes(store, table, pk, keys)}
 
 
 def _probe_partition(twin: Any, table: str, pk: str, partition: int,
@@ -340,12 +345,14 @@ def judge_availability(history: History, claimed: bool) -> Judgement:
     transaction that took effect was answered ``ok``; violated (observed when not
     ``claimed``) for each that was not; not applicable without an observation."""
     from replicheck.properties.guarantees import _verdict_judgement
+    from replicheck.properties.whole_cluster import unanswered_whole, whole_probes
 
     seen = [r.value for r in history.observations
-            if r.f == OBSERVATION and isinstance(r.value, dict)]
+            if r.f == OBSERVATION and isinstance(r.value, dict) and "failover" in r.value]
     probes = [p for o in seen for p in o.get("probes", ()) if isinstance(p, dict)]
     txns = [t for o in seen for t in o.get("transactions", ()) if isinstance(t, dict)]
-    if not probes and not txns:
+    whole = whole_probes(seen)
+    if not probes and not txns and not whole:
         return Judgement(PROMISE, NOT_APPLICABLE, claimed,
                          reason="no availability probe was observed", checker=CHECKER)
     failover = seen[-1].get("failover")
@@ -353,10 +360,12 @@ def judge_availability(history: History, claimed: bool) -> Judgement:
                 if p.get("status") not in ("ok", "error")]
     problems += [_committed_unanswered(t) for t in txns
                  if t.get("committed") is True and t.get("status") != "ok"]
+    problems += unanswered_whole(whole)
     judgement = _verdict_judgement(
         PROMISE, claimed, problems,
         f"{len(probes)} request(s) on partitions with one replica cut off, "
-        f"{len(txns)} transaction(s) with a participant cut off during its commit")
+        f"{len(txns)} transaction(s) with a participant cut off during its commit, "
+        f"{len(whole)} request(s) sent together to the whole cluster")
     return Judgement(judgement.guarantee, judgement.status, claimed,
                      reason=judgement.reason, checker=CHECKER)
 

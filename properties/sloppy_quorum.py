@@ -25,7 +25,9 @@ sent through the store's own routing, each by its own client; the fair policy ru
 until every probe completes (at most :data:`~replicheck.properties.liveness.MAX_SECONDS`
 of simulated time). Each probe records the key, its owners, the nodes down, the
 request and how it completed;
-:func:`judge_sloppy_availability` judges from the answers alone.
+:func:`judge_sloppy_availability` judges from the answers alone, with the
+observation's ``whole_cluster`` probes (every kind of request sent together to the
+whole ring: :mod:`replicheck.properties.whole_cluster`).
 """
 
 from __future__ import annotations
@@ -114,18 +116,22 @@ def judge_sloppy_availability(history: History, claimed: bool) -> Judgement:
     without such a probe."""
     from replicheck.properties.guarantees import _verdict_judgement
     from replicheck.properties.liveness import OBSERVATION
+    from replicheck.properties.whole_cluster import unanswered_whole, whole_probes
 
-    probes = [p for r in history.observations
-              if r.f == OBSERVATION and isinstance(r.value, dict)
-              for p in r.value.get(FIELD, ()) if isinstance(p, dict)]
-    if not probes:
+    seen = [r.value for r in history.observations
+            if r.f == OBSERVATION and isinstance(r.value, dict) and FIELD in r.value]
+    probes = [p for o in seen for p in o.get(FIELD, ()) if isinstance(p, dict)]
+    whole = whole_probes(seen)
+    if not probes and not whole:
         return Judgement(PROMISE, NOT_APPLICABLE, claimed,
                          reason="no probe with a key's owners down was observed",
                          checker=CHECKER)
     problems = [_unanswered(p) for p in probes if p.get("status") not in ("ok", "error")]
+    problems += unanswered_whole(whole)
     judgement = _verdict_judgement(
         PROMISE, claimed, problems,
-        f"{len(probes)} request(s) on keys with every owner but one down")
+        f"{len(probes)} request(s) on keys with every owner but one down, "
+        f"{len(whole)} request(s) sent together to the whole ring")
     return Judgement(judgement.guarantee, judgement.status, claimed,
                      reason=judgement.reason, checker=CHECKER)
 

@@ -112,6 +112,7 @@ from replicheck.histories.history import History, Operation, Record
 from replicheck.histories.verdict import Anomaly, Stats, Verdict
 from replicheck.histories.wording import process_label
 from replicheck.models.clocks import Ordering
+from replicheck.models.items.values import key_part_from_json
 from replicheck.models.merkle import key_token
 
 REPLICAS: Final = "replicas"
@@ -180,8 +181,10 @@ def parse_entry(raw: Any) -> ReplicaEntry:
 
 
 def decode_key(key_repr: str) -> Any:
-    """The key a ``key_repr`` names: its JSON value (lists as tuples), or the text
-    itself when it is not JSON."""
+    """The key a ``key_repr`` names: its JSON value (lists as tuples; a tagged number
+    ``{"N": text}`` or binary ``{"B": base64}`` as a Decimal or bytes:
+    :func:`~replicheck.models.items.values.key_text`), or the text itself when it is
+    not JSON."""
     try:
         value = json.loads(key_repr)
     except (TypeError, ValueError):
@@ -192,7 +195,7 @@ def decode_key(key_repr: str) -> Any:
 def _tuples(value: Any) -> Any:
     if isinstance(value, list):
         return tuple(_tuples(v) for v in value)
-    return value
+    return key_part_from_json(value)
 
 
 @dataclass(frozen=True)

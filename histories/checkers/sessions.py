@@ -410,10 +410,17 @@ def canonical(value: Any) -> str:
 
 def canonical_key(key: Any) -> str:
     """The canonical text of a key: :func:`canonical`, with a 1-element list or tuple
-    taken as its element (``"k"`` and ``("k",)`` are the same key)."""
+    taken as its element (``"k"`` and ``("k",)`` are the same key), and each part that
+    is a binary or a number that is not integral tagged as in DynamoDB JSON
+    (:func:`~replicheck.models.items.values.key_part_json`: ``b"k"`` is not the
+    string ``"6b"``, and two numbers that differ past a float's precision stay apart)."""
+    from replicheck.models.items.values import key_part_json
+
     if isinstance(key, list | tuple) and len(key) == 1:
         key = key[0]
-    return canonical(key)
+    if isinstance(key, list | tuple):
+        return canonical([key_part_json(part) for part in key])
+    return canonical(key_part_json(key))
 
 
 def show(value: Any, limit: int = 60) -> str:

@@ -72,6 +72,15 @@ MUTANTS: tuple[Mutant, ...] = (
         "for etcd/Consul reads served without a quorum round.",
         "linearizable-strong-reads", leader.strong_read_any_replica),
     Mutant(
+        "read-index-without-quorum", "dynamodb",
+        "The leader runs the read-index round for a strong read but counts the round as "
+        "confirmed by any follower's reply, even one sent before the read arrived: a "
+        "leader that was paused while the others elected a new leader answers from its "
+        "old state before it learns it was deposed. The stale reads Jepsen found in "
+        "2014 in etcd and Consul, whose leaders answered 'consistent' reads without "
+        "making sure a majority still followed them.",
+        "linearizable-strong-reads", leader.read_index_without_quorum),
+    Mutant(
         "ack-before-quorum", "dynamodb",
         "The leader acknowledges a write as soon as it is in its own log, before a "
         "majority holds it; when that leader is cut off, the new leader never saw the "

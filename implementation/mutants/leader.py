@@ -165,6 +165,21 @@ def strong_read_any_replica(seed: int = 0) -> LeaderStore:
     return _install(dynamodb(seed), _Bug(replica=_AnyReplicaStrongRead))
 
 
+class _SelfConfirmingReplica(PartitionReplica):
+    """Confirms a read index with its own acknowledgement alone: the round every
+    follower must have acknowledged is taken as its latest, so the next reply of any
+    follower (even one sent before the read arrived) answers the read."""
+
+    def _confirmed_round(self) -> int:
+        return self.round  # THE BUG: no follower's acknowledgement of this round needed
+
+
+def read_index_without_quorum(seed: int = 0) -> LeaderStore:
+    """``dynamodb`` whose leader answers a strong read without a majority confirming
+    its leadership after the read arrived."""
+    return _install(dynamodb(seed), _Bug(replica=_SelfConfirmingReplica))
+
+
 # -- failover -------------------------------------------------------------------------------
 
 

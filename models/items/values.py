@@ -52,6 +52,8 @@ __all__ = [
     "from_wire",
     "item_from_wire",
     "item_to_wire",
+    "key_part_from_json",
+    "key_part_json",
     "key_text",
     "normalize",
     "normalize_item",
@@ -564,14 +566,42 @@ def item_from_wire(wire: Mapping[str, Any], *, what: str | None = "Item") -> Ite
 
 def key_text(key: tuple[Any, ...]) -> str:
     """A key tuple as JSON text, the form replica observations name keys by: the bare
-    value of a one-attribute key, a list for a composite one; numbers as JSON numbers
-    when integral, else as strings; binaries as base64 strings."""
-    def plain(value: Any) -> Any:
-        if isinstance(value, Decimal):
-            return int(value) if value == value.to_integral_value() else str(value)
-        if isinstance(value, bytes):
-            return base64.b64encode(value).decode("ascii")
-        return value
-
-    parts = [plain(v) for v in key]
+    value of a one-attribute key, a list for a composite one; a string as a JSON
+    string, an integral number as a JSON number, any other number and a binary
+    tagged as in DynamoDB JSON (``{"N": "1.5"}``, ``{"B": "<base64>"}``), so that no
+    two different keys share a text (:func:`key_part_json`)."""
+    parts = [key_part_json(v) for v in key]
     return json.dumps(parts[0] if len(parts) == 1 else parts)
+
+
+def key_part_json(value: Any) -> Any:
+    """One key attribute's value as the JSON value :func:`key_text` writes: strings
+    and integral numbers bare, other numbers as ``{"N": text}`` (DynamoDB's text of
+    the number, so equal numbers give equal texts), binaries as ``{"B": base64}``;
+    anything else unchanged."""
+    if isinstance(value, Decimal) or (isinstance(value, int) and not isinstance(value, bool)):
+        number = Decimal(value)
+        if number.is_finite() and number == number.to_integral_value():
+            return int(number)
+        return {"N": number_to_wire(number)}
+    if isinstance(value, bytes | bytearray | memoryview):
+        return {"B": base64.b64encode(bytes(value)).decode("ascii")}
+    return value
+
+
+def key_part_from_json(value: Any) -> Any:
+    """The inverse of :func:`key_part_json`: ``{"N": text}`` as a Decimal, ``{"B":
+    base64}`` as bytes; anything else unchanged (a malformed tag too)."""
+    if isinstance(value, dict) and len(value) == 1:
+        ((tag, body),) = value.items()
+        if tag == "N" and isinstance(body, str):
+            try:
+                return Decimal(body)
+            except ArithmeticError:
+                return value
+        if tag == "B" and isinstance(body, str):
+            try:
+                return base64.b64decode(body, validate=True)
+            except (binascii.Error, ValueError):
+                return value
+    return value

@@ -83,7 +83,8 @@ def test_the_convergence_checker_accepts_a_repaired_cluster_and_flags_divergence
 def test_key_text_is_the_checkers_key_form() -> None:
     assert key_text(("k",)) == '"k"'
     assert key_text((Decimal(7),)) == "7"
-    assert key_text(("user", Decimal("1.5"))) == '["user", "1.5"]'
+    assert key_text(("user", Decimal("1.5"))) == '["user", {"N": "1.5"}]'
+    assert key_text((b"\x00k",)) == '{"B": "AGs="}'
 
 
 def _session_history(store: LeaderlessStore, steps: list[tuple[int, str, str]]) -> list[Record]:
