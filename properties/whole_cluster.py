@@ -125,8 +125,8 @@ def whole_probes(observations: Sequence[Any]) -> list[dict[str, Any]]:
 def unanswered_whole(probes: Sequence[dict[str, Any]]) -> list[str]:
     """What breaks the promise among ``probes``: each not answered ``ok`` or with a
     definite error, in words."""
-    return [f"with every node up and connected, a {p.get('request')} of key(s) "
-            f"{p.get('key')}, sent together with every other kind of request through "
+    return [f"with every node up and connected, a {p.get('request')} (key(s) "
+            f"{p.get('key')}), sent together with every other kind of request through "
             f"the store's routing, was never answered ({p.get('status')}: no reply "
             "within the client's timeout)"
             for p in probes if p.get("status") not in ("ok", "error")]
