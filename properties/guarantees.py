@@ -88,8 +88,11 @@ Which checker and which operations:
   written by a write that may still have been coordinating (a hint is handed off as
   it was written, never restamped), and each hinted state a fallback let go of
   (``dropped``) was reflected in its owner's replica at that moment (a fallback drops
-  a hint once its owner has it). The store's own count of pending hints is shown,
-  never judged.
+  a hint once its owner has it); and, in the ``availability`` observation's probes
+  with a key's owners down (:mod:`replicheck.properties.sloppy_quorum`), a put
+  answered ``ok`` is reflected in each down owner's replica a few hint timers after
+  it restarted, with no anti-entropy in between. The store's own count of pending
+  hints is shown, never judged.
 - ``read-repair-repairs``: in every ``read-repair`` observation (a read of a key
   whose replicas disagreed, every message delivered), each replica afterwards holds
   every sibling of the merge of what the replicas held before (the entry of the
@@ -789,14 +792,16 @@ def _anti_entropy(history: History, claimed: bool) -> Judgement:
 
 
 def _handoff(history: History, claimed: bool) -> Judgement:
+    from replicheck.properties.sloppy_quorum import unhanded_writes
+
     guarantee = "hinted-handoff-delivers"
     seen = [h for h in _observations(history, "hints")
             if h.get("settled") and isinstance(h.get("held"), list)]
     held = [(h, hint) for h in seen for hint in h["held"]]
-    if not held:
+    probed, problems = unhanded_writes(history)
+    if not held and not probed:
         return Judgement(guarantee, NOT_APPLICABLE, claimed,
                          reason="no hinted write held by a fallback was observed")
-    problems = []
     for observation, hint in held:
         owner = observation.get("owners", {}).get(hint["owner"], {}).get(hint["key"])
         if not _reflects_entry(owner, hint["entry"]):
@@ -817,7 +822,8 @@ def _handoff(history: History, claimed: bool) -> Judgement:
     problems += _restamped_handoffs(history, seen)
     return _verdict_judgement(guarantee, claimed, problems,
                               f"{len(held)} hinted write(s) against their owners' replicas "
-                              "after settling")
+                              f"after settling, {probed} put(s) made with the owners down "
+                              "against the owners after hinted handoff alone")
 
 
 def _restamped_handoffs(history: History, observations: list[dict[str, Any]]) -> list[str]:

@@ -40,6 +40,7 @@ from replicheck.implementation.store import (
     FaultInjectable,
     Forkable,
     PreferenceLists,
+    ReplicaSnapshots,
     Schedulable,
     TimeControl,
     Topology,
@@ -106,7 +107,76 @@ def _probe_key(twin: Any, table: str, pk: str, key: str, owners: tuple[str, ...]
         entry = {"key": key, "owners": list(owners), "down": list(down), "request": name}
         sent.append((entry, twin.submit(f"sloppy-{len(sent)}", request)))
     run_until(twin, lambda: all(h.done for _, h in sent))
-    return probe_outcomes(sent)
+    out = probe_outcomes(sent)
+    put, (_, handle) = out[-1], sent[-1]
+    wanted = written_entry(getattr(handle, "meta", None))
+    hint_timer = twin.descriptor.windows.hint_timer
+    if (put["status"] == "ok" and wanted is not None and hint_timer is not None
+            and isinstance(twin, ReplicaSnapshots)):
+        put[HANDOFF] = {"written": wanted, "owners": _after_handoff(
+            twin, table, key, down, float(hint_timer))}
+    return out
+
+
+HANDOFF: Final = "handoff"
+"""The member of a put probe holding what its down owners held after hinted handoff
+(judged by ``hinted-handoff-delivers``)."""
+
+HANDOFF_TIMERS: Final = 4
+"""How many of the store's declared hint timers (``Windows.hint_timer``) the owners
+get, once restarted, to receive a write the fallbacks took for them."""
+
+
+def written_entry(meta: Any) -> dict[str, Any] | None:
+    """The replica entry a write's answer names (its ``meta``): a last-writer-wins
+    ``version``, or a dotted sibling (``dot``); None when it names neither."""
+    if not isinstance(meta, dict):
+        return None
+    if meta.get("version") is not None:
+        return {"version": meta["version"]}
+    if meta.get("dot") is not None:
+        return {"siblings": [{"dot": meta["dot"]}]}
+    return None
+
+
+def _after_handoff(twin: Any, table: str, key: str, down: tuple[str, ...],
+                   hint_timer: float) -> dict[str, Any]:
+    """Restart the owners that were ``down``, let :data:`HANDOFF_TIMERS` hint timers
+    pass (no anti-entropy, no settling: hinted handoff alone) and read each one's
+    replica entry for ``key`` (None: it holds nothing)."""
+    for node in down:
+        twin.restart(node)
+    twin.run_for(HANDOFF_TIMERS * hint_timer)
+    return {node: twin.replica_versions(node, table).get((key,)) for node in down}
+
+
+def unhanded_writes(history: History) -> tuple[int, list[str]]:
+    """``hinted-handoff-delivers`` on the availability observations' put probes:
+    how many puts answered ``ok`` with their owners down were checked after
+    handoff, and, for each down owner whose replica does not reflect the put (its
+    version or a newer one, its dot held or covered), the problem in words."""
+    from replicheck.properties.guarantees import _canon, _reflects_entry
+    from replicheck.properties.liveness import OBSERVATION
+
+    checked, problems = 0, []
+    for record in history.observations:
+        if record.f != OBSERVATION or not isinstance(record.value, dict):
+            continue
+        for probe in record.value.get(FIELD, ()):
+            handoff = probe.get(HANDOFF) if isinstance(probe, dict) else None
+            if not isinstance(handoff, dict):
+                continue
+            checked += 1
+            for owner, held in sorted((handoff.get("owners") or {}).items()):
+                if not _reflects_entry(held, handoff.get("written")):
+                    problems.append(
+                        f"a put of key {probe.get('key')} answered ok while its owners "
+                        f"{', '.join(map(str, probe.get('down', ())))} were down "
+                        f"({_canon(handoff.get('written'))}) is not held by {owner} "
+                        f"{HANDOFF_TIMERS} hint timers after it restarted (it holds "
+                        f"{'nothing' if held is None else _canon(held)}): the "
+                        "fallbacks did not hand it off")
+    return checked, problems
 
 
 def judge_sloppy_availability(history: History, claimed: bool) -> Judgement:

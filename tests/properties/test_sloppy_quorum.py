@@ -28,8 +28,10 @@ from replicheck.properties.guarantees import HOLDS, NOT_APPLICABLE, VIOLATED, ju
 from replicheck.properties.liveness import OBSERVATION, availability_observation, can_probe
 from replicheck.properties.replay import replay
 from replicheck.properties.schedule import Schedule, submit_step
-from replicheck.properties.sloppy_quorum import FIELD, PROMISE, owners_down_probes
+from replicheck.properties.sloppy_quorum import FIELD, HANDOFF, PROMISE, owners_down_probes
 from replicheck.properties.strategies import KEYS
+
+HANDOFF_PROMISE = "hinted-handoff-delivers"
 
 
 def _no_fallbacks(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -138,3 +140,54 @@ def test_replay_takes_the_observation_on_a_leaderless_store() -> None:
     assert result.recorded is not None and result.recorded.status == HOLDS
     assert any(r.f == OBSERVATION and r.value.get(FIELD)
                for r in result.history.observations)
+
+
+# -- a put taken with the owners down reaches them by hinted handoff -------------------------
+
+
+def _hints_never_stored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fallback keeps a hinted write only when it holds that very state already."""
+
+    def absorb_hint(self: Any, owner: str, table: str, key: Any, state: Any) -> None:
+        hint = (owner, table, key)
+        merged = self.cluster.resolver.merge(self.hints.get(hint), state)
+        if merged == self.hints.get(hint):
+            self.hints[hint] = merged
+        self._arm_handoff()
+
+    monkeypatch.setattr(LeaderlessNode, "absorb_hint", absorb_hint)
+
+
+def _handoff_judged(store: Any) -> tuple[list[dict[str, Any]], Any]:
+    observation, _ = _judged(store)
+    puts = [p for p in observation[FIELD] if p["request"] == "put"]
+    recorder = Recorder()
+    recorder.observe(OBSERVATION, observation)
+    return puts, judge_guarantee(HANDOFF_PROMISE, pair(recorder.records()), store.descriptor)
+
+
+@pytest.mark.parametrize("name", CLAIMING)
+def test_a_put_taken_with_the_owners_down_is_handed_off_to_them(name: str) -> None:
+    puts, judgement = _handoff_judged(preset(name))
+    assert len(puts) == len(KEYS)
+    for put in puts:
+        assert sorted(put[HANDOFF]["owners"]) == sorted(put["down"])
+        assert all(held is not None for held in put[HANDOFF]["owners"].values())
+    assert judgement.status == HOLDS, judgement.explanation()
+    assert f"{len(KEYS)} put(s) made with the owners down" in judgement.explanation()
+
+
+@pytest.mark.parametrize("name", CLAIMING)
+def test_fallbacks_that_never_store_a_hint_are_caught(
+        name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    _hints_never_stored(monkeypatch)
+    puts, judgement = _handoff_judged(preset(name))
+    assert judgement.status == VIOLATED
+    assert "the fallbacks did not hand it off" in judgement.explanation()
+    machine = concurrency_machine(lambda: preset(name))
+    chosen = settings(max_examples=3, derandomize=True, database=None, deadline=None,
+                      stateful_step_count=10, print_blob=False, phases=(Phase.generate,),
+                      suppress_health_check=list(HealthCheck))
+    with pytest.raises(GuaranteeViolation) as raised:
+        run_state_machine_as_test(machine, settings=chosen)
+    assert HANDOFF_PROMISE in raised.value.guarantees
