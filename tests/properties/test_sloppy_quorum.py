@@ -182,6 +182,7 @@ def test_fallbacks_that_never_store_a_hint_are_caught(
         name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     _hints_never_stored(monkeypatch)
     puts, judgement = _handoff_judged(preset(name))
+    assert puts and all(p["status"] == "ok" for p in puts)  # answered, never handed off
     assert judgement.status == VIOLATED
     assert "the fallbacks did not hand it off" in judgement.explanation()
     machine = concurrency_machine(lambda: preset(name))
