@@ -790,7 +790,36 @@ def _in(op: Operation, decode: Callable[[], _T]) -> _T:
         raise HistoryError(f"{_at(op)}: {error.message}") from None
 
 
+_DECODED: dict[tuple[int, int], tuple[Operation, object, Request | HistoryError]] = {}
+"""What :func:`request_of` answered, by the identities of the operation and the schemas
+(each entry keeps both, so an identity is never reused while its entry lives): every
+guarantee decodes and validates the same operations again."""
+
+_DECODED_MOST: Final = 1 << 16
+"""The most answers :data:`_DECODED` keeps (the oldest go first)."""
+
+
 def request_of(op: Operation, schemas: Mapping[str, TableSchema] | None = None) -> Request:
+    """:func:`decode_request`, remembered per operation and schemas (an operation is
+    frozen; decoding is a pure function of it and the schemas)."""
+    key = (id(op), id(schemas))
+    found = _DECODED.get(key)
+    if found is None or found[0] is not op or found[1] is not schemas:
+        try:
+            answer: Request | HistoryError = decode_request(op, schemas)
+        except HistoryError as error:
+            answer = error
+        if len(_DECODED) >= _DECODED_MOST:
+            _DECODED.pop(next(iter(_DECODED)), None)
+        found = _DECODED[key] = (op, schemas, answer)
+    answer = found[2]
+    if isinstance(answer, HistoryError):
+        raise HistoryError(answer.message, source=answer.source, line=answer.line) from None
+    return answer
+
+
+def decode_request(op: Operation, schemas: Mapping[str, TableSchema] | None = None
+                   ) -> Request:
     """The request of an item operation: its invocation's value decoded with ``f`` as
     the kind (a request object is taken as it is, if its kind is ``f``). Raises
     :class:`HistoryError` naming the operation, its line and the field at fault, also

@@ -19,7 +19,10 @@ items:
   putting every key (every partition holding one), a TransactGetItems of one key and
   one of every key.
 
-Each is sent through the store's own routing by its own client; the fair policy runs
+On a store that declares a ``failover`` window (the time a partition may take to
+answer again after a disruption: a node that just restarted or resumed may start an
+election), the copy first runs for that long. Each request is sent through the
+store's own routing by its own client; the fair policy runs
 until every one completed (at most
 :data:`~replicheck.properties.liveness.MAX_SECONDS` of simulated time). The probes
 are the ``whole_cluster`` member of the ``availability`` observation, each with its
@@ -108,6 +111,9 @@ def whole_cluster_probes(store: Any, table: str, pk: str, keys: Sequence[str]
     if not can_probe_whole(store):
         return []
     twin = store.fork()
+    failover = store.descriptor.windows.failover
+    if failover is not None:
+        twin.run_for(float(failover))  # the promise holds once its failover window passed
     sent: list[tuple[dict[str, Any], Any]] = []
     for name, key, request in requests_together(store, table, pk, keys):
         entry = {"request": name, "key": key}

@@ -12,7 +12,7 @@ from replicheck.implementation.mutants.catalog import mutant
 from replicheck.implementation.presets import preset
 from replicheck.implementation.store import Store
 from replicheck.models.items.requests import Put
-from replicheck.properties.concurrency import concurrency_machine
+from replicheck.properties.concurrency import EPILOGUE_EVERY, concurrency_machine
 from replicheck.properties.deposed_leader import KEY, VALUES, can_depose, deposed_leader_read
 from replicheck.properties.examples import GuaranteeViolation
 from replicheck.properties.guarantees import judge_guarantee
@@ -74,9 +74,16 @@ def test_a_leader_confirming_with_old_replies_answers_stale_and_is_caught() -> N
     assert judged.status == "violated"
 
 
+def three_puts(machine: Any) -> None:
+    """Operations enough for the teardown to end the example with the epilogues
+    (a multiple of EPILOGUE_EVERY)."""
+    for i in range(EPILOGUE_EVERY):
+        machine.call("c0", Put("items", {"pk": "k1", "v": f"v{i + 1}"}))
+
+
 def test_the_teardown_runs_it_and_the_failure_replays(tmp_path: Path) -> None:
     machine = buggy()
-    machine.call("c0", Put("items", {"pk": "k1", "v": "v1"}))
+    three_puts(machine)
     with failures_to(tmp_path), pytest.raises(GuaranteeViolation) as raised:
         machine.teardown()
     assert GUARANTEE in raised.value.guarantees
@@ -87,9 +94,18 @@ def test_the_teardown_runs_it_and_the_failure_replays(tmp_path: Path) -> None:
 
 def test_a_clean_example_stays_clean_after_it() -> None:
     machine = clean()
-    machine.call("c0", Put("items", {"pk": "k1", "v": "v1"}))
+    three_puts(machine)
     machine.teardown()
     assert not machine.verdicts.failed
+    assert any(op.f == "get-strong" for op in machine.rec.history().operations)
+
+
+def test_an_example_whose_operations_are_no_multiple_of_three_has_no_epilogue() -> None:
+    machine = buggy()
+    machine.call("c0", Put("items", {"pk": "k1", "v": "v1"}))
+    machine.teardown()  # the bug needs the schedule: nothing fails
+    assert not machine.verdicts.failed
+    assert [op.f for op in machine.rec.history().operations] == ["put"]
 
 
 def test_an_example_with_no_operation_is_left_alone() -> None:
