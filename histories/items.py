@@ -796,7 +796,7 @@ _DECODED: dict[tuple[int, int], tuple[Operation, object, Request | HistoryError]
 guarantee decodes and validates the same operations again."""
 
 _DECODED_MOST: Final = 1 << 16
-"""The most answers :data:`_DECODED` keeps (the oldest go first)."""
+"""The most answers :data:`_DECODED` keeps (then it starts afresh)."""
 
 
 def request_of(op: Operation, schemas: Mapping[str, TableSchema] | None = None) -> Request:
@@ -810,7 +810,7 @@ def request_of(op: Operation, schemas: Mapping[str, TableSchema] | None = None) 
         except HistoryError as error:
             answer = error
         if len(_DECODED) >= _DECODED_MOST:
-            _DECODED.pop(next(iter(_DECODED)), None)
+            _DECODED.clear()  # atomic, unlike evicting one entry while others decode
         found = _DECODED[key] = (op, schemas, answer)
     answer = found[2]
     if isinstance(answer, HistoryError):
