@@ -36,7 +36,7 @@ judges equivalent is left out. Every survivor is listed for triage: ``{"ID":
 
     .venv/bin/pip install -e '.[mutation]'
     nice -n 19 .venv/bin/python benchmarks/bench_mutation_score.py --out mutation-run \\
-        [--sample 150] [--seed 0] [--timeout 900] [--limit N] [--check] [--report]
+        [--sample 150] [--seed 0] [--timeout 900] [--jobs 1] [--limit N] [--check] [--report]
 
 ``--check`` first shows the harness judges right: a catalog bug ported to the
 source (``anti-entropy-skips-last-range``) must be killed, and a no-op edit must
@@ -57,8 +57,11 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -200,10 +203,15 @@ def changed_line(diff: str) -> str:
 # -- the scratch copy and applying a mutation -----------------------------------------------
 
 
-def scratch_package(out: Path) -> Path:
-    """The scratch copy of implementation/ under ``out`` (``out/scratch`` is what goes
-    first on the worker's path)."""
-    return out / "scratch" / "replicheck" / "implementation"
+def scratch_root(out: Path, lane: int = 0) -> Path:
+    """What goes first on the path of lane ``lane``'s workers: ``out/scratch`` for the
+    first lane, ``out/scratch-K`` for lane K."""
+    return out / ("scratch" if lane == 0 else f"scratch-{lane}")
+
+
+def scratch_package(out: Path, lane: int = 0) -> Path:
+    """Lane ``lane``'s scratch copy of implementation/ under ``out``."""
+    return scratch_root(out, lane) / "replicheck" / "implementation"
 
 
 def sync_scratch(source: Path, target: Path) -> int:
@@ -344,19 +352,20 @@ literals join the ones Hypothesis draws text from: the search is ``verify``'s)."
 
 
 def worker_command(out: Path, presets: Sequence[str], max_examples: int | None,
-                   call_timeout: float) -> list[str]:
-    """The command judging the mutated scratch copy under ``out`` on ``presets``."""
-    return [sys.executable, "-c", WORKER, str(out / "scratch"), ",".join(presets),
+                   call_timeout: float, lane: int = 0) -> list[str]:
+    """The command judging lane ``lane``'s mutated scratch copy under ``out`` on
+    ``presets``."""
+    return [sys.executable, "-c", WORKER, str(scratch_root(out, lane)), ",".join(presets),
             "-" if max_examples is None else str(max_examples), str(call_timeout)]
 
 
-def worker_env(out: Path) -> dict[str, str]:
-    """The worker's environment: the scratch copy first on the path, no bytecode
-    written (a mutation and its restore can fall in one second), failure files
-    under ``out``."""
+def worker_env(out: Path, lane: int = 0) -> dict[str, str]:
+    """The worker's environment: lane ``lane``'s scratch copy first on the path, no
+    bytecode written (a mutation and its restore can fall in one second), failure
+    files under ``out``."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
-        [str(out / "scratch")] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+        [str(scratch_root(out, lane))] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env["REPLICHECK_FAILURE_DIR"] = str(out / "failures")
     return env
@@ -374,6 +383,8 @@ def run_worker(command: Sequence[str], env: Mapping[str, str], timeout: float) -
     began = time.perf_counter()
     proc = subprocess.Popen(list(command), env=dict(env), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True)
+    with _RUNNING_LOCK:
+        _RUNNING.add(proc)
     try:
         stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -383,6 +394,9 @@ def run_worker(command: Sequence[str], env: Mapping[str, str], timeout: float) -
     except BaseException:
         _kill(proc)
         raise
+    finally:
+        with _RUNNING_LOCK:
+            _RUNNING.discard(proc)
     seconds = round(time.perf_counter() - began, 2)
     for line in reversed(stdout.decode(errors="replace").splitlines()):
         if line.startswith("{"):
@@ -401,6 +415,20 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(OSError):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.communicate()
+
+
+_RUNNING: set[subprocess.Popen[bytes]] = set()
+_RUNNING_LOCK = threading.Lock()
+
+
+def _kill_running() -> None:
+    """Kill every worker's process group still running (the threads waiting on them
+    then restore their files)."""
+    with _RUNNING_LOCK:
+        running = list(_RUNNING)
+    for proc in running:
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 Judge = Callable[[Sequence[str]], Verdict]
@@ -470,31 +498,56 @@ def run_order(mutation: Mutation) -> str:
     return hashlib.sha256(mutation.id.encode()).hexdigest()
 
 
-def run_session(db: Any, package: Path, judge: Judge, *, limit: int | None = None,
+Lane = tuple[Path, Judge]
+"""One place mutants are judged: a scratch package and the judge that runs the suite
+on it. Lanes run side by side, each with its own copy, so their mutations never mix."""
+
+
+def judge_one(package: Path, mutation: Mutation, judge: Judge) -> tuple[Verdict, str]:
+    """``mutation`` applied to the scratch ``package``, judged, restored: the verdict
+    and the mutation's diff."""
+    before = (package / mutation.module).read_text(encoding="utf-8")
+    after = mutated_source(before, mutation)
+    if after is None:  # cosmic-ray found nothing to mutate there: sources changed
+        return Verdict("killed-contract", reason="the mutation no longer applies"), ""
+    return (judge_mutant(package, mutation.module, after, judge),
+            diff_of(before, after, mutation.module))
+
+
+def run_session(db: Any, lanes: Sequence[Lane], *, limit: int | None = None,
                 progress: Callable[[str], None] = print) -> int:
-    """Judge the session's pending mutants (at most ``limit``, in :func:`run_order`),
-    each applied to the scratch ``package`` and restored; every verdict stored as soon
-    as it is known. The number judged."""
-    done = 0
-    pending = sorted((mutation_of(item) for item in db.pending_work_items),
-                     key=run_order)
+    """Judge the session's pending mutants (at most ``limit``, in :func:`run_order`)
+    on ``lanes``, one mutant per lane at a time; every verdict stored as soon as it is
+    known, by this thread alone. On an interruption (or an error) every running worker
+    is killed and every lane's file restored before it propagates, and no further
+    mutant starts. The number judged."""
+    pending = deque(sorted((mutation_of(item) for item in db.pending_work_items),
+                           key=run_order)[:limit])
     total = db.num_work_items
-    for mutation in pending:
-        if limit is not None and done >= limit:
-            break
-        path = package / mutation.module
-        before = path.read_text(encoding="utf-8")
-        after = mutated_source(before, mutation)
-        diff = "" if after is None else diff_of(before, after, mutation.module)
-        if after is None:  # cosmic-ray found nothing to mutate there: sources changed
-            verdict = Verdict("killed-contract", reason="the mutation no longer applies")
-        else:
-            verdict = judge_mutant(package, mutation.module, after, judge)
-        record(db, mutation, verdict, diff)
-        done += 1
-        where = f" ({verdict.preset}/{verdict.prop})" if verdict.preset else ""
-        progress(f"  [{db.num_results}/{total}] {verdict.verdict:16} {mutation.id}"
-                 f"{where} {verdict.seconds:.0f} s  {changed_line(diff)[:80]}")
+    free = list(reversed(lanes))
+    running: dict[Future[tuple[Verdict, str]], tuple[Mutation, Lane]] = {}
+    done = 0
+    with ThreadPoolExecutor(max_workers=max(1, len(lanes))) as pool:
+        try:
+            while pending or running:
+                while pending and free:
+                    lane, mutation = free.pop(), pending.popleft()
+                    running[pool.submit(judge_one, lane[0], mutation, lane[1])] = \
+                        (mutation, lane)
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in sorted(finished, key=lambda f: run_order(running[f][0])):
+                    mutation, lane = running.pop(future)
+                    free.append(lane)
+                    verdict, diff = future.result()
+                    record(db, mutation, verdict, diff)
+                    done += 1
+                    where = f" ({verdict.preset}/{verdict.prop})" if verdict.preset else ""
+                    progress(f"  [{db.num_results}/{total}] {verdict.verdict:16} "
+                             f"{mutation.id}{where} {verdict.seconds:.0f} s  "
+                             f"{changed_line(diff)[:80]}")
+        except BaseException:
+            _kill_running()
+            raise
     return done
 
 
@@ -661,6 +714,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-examples", type=int, default=None,
                         help="cap the ci profile's examples per property (a quicker, "
                              "weaker run: not the score)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="mutants judged side by side, each lane on its own scratch "
+                             "copy (1; at most one per core, or timings stretch)")
     parser.add_argument("--limit", type=int, default=None,
                         help="judge at most N more mutants, then report")
     parser.add_argument("--check", action="store_true",
@@ -669,14 +725,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--triage", type=Path, default=DEFAULT_TRIAGE)
     args = parser.parse_args(argv)
     out = args.out.resolve()
-    package = scratch_package(out)
+    if args.jobs < 1:
+        parser.error("--jobs must be at least 1")
+    packages = [scratch_package(out, lane) for lane in range(args.jobs)]
+    package = packages[0]
     meta = {"tool": "cosmic-ray " + _version("cosmic-ray"), "seed": args.seed,
             "sample": args.sample, "source": _digest(SOURCE),
             "max_examples": args.max_examples}
     with interrupts_raise():
         out.mkdir(parents=True, exist_ok=True)
-        restored = sync_scratch(SOURCE, package)
-        print(f"scratch copy {package} ({restored} files written)", flush=True)
+        for each in packages:
+            restored = sync_scratch(SOURCE, each)
+            print(f"scratch copy {each} ({restored} files written)", flush=True)
         started = time.perf_counter()
         if (out / "session.sqlite").exists() and (out / "session.json").exists():
             chosen: list[Mutation] = []
@@ -692,10 +752,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(error, file=sys.stderr)
             return 2
 
-        def judge(presets: Sequence[str]) -> Verdict:
-            return run_worker(worker_command(out, presets, args.max_examples,
-                                             args.call_timeout),
-                              worker_env(out), args.timeout)
+        def judge_on(lane: int) -> Judge:
+            def judge(presets: Sequence[str]) -> Verdict:
+                return run_worker(worker_command(out, presets, args.max_examples,
+                                                 args.call_timeout, lane),
+                                  worker_env(out, lane), args.timeout)
+            return judge
+
+        judge = judge_on(0)
+        lanes = [(each, judge_on(lane)) for lane, each in enumerate(packages)]
 
         try:
             if args.check and not args.report:
@@ -706,7 +771,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not args.report:
                 print(f"judging ({db.num_results}/{db.num_work_items} done before):",
                       flush=True)
-                run_session(db, package, judge, limit=args.limit,
+                run_session(db, lanes, limit=args.limit,
                             progress=lambda line: print(line, flush=True))
         except HarnessError as error:
             print(f"harness error: {error}", file=sys.stderr)
@@ -717,7 +782,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                   file=sys.stderr)
             return 130
         finally:
-            sync_scratch(SOURCE, package)
+            for each in packages:
+                sync_scratch(SOURCE, each)
         found = outcomes(db)
         print()
         print(report(found, load_triage(args.triage), db.num_work_items - len(found)))

@@ -223,18 +223,18 @@ def test_an_interrupted_session_resumes_with_the_rest(tmp_path: Path) -> None:
 
     db = bench.open_session(out, chosen, meta)
     with pytest.raises(KeyboardInterrupt):
-        bench.run_session(db, package, judge, progress=lambda line: None)
+        bench.run_session(db, [(package, judge)], progress=lambda line: None)
     assert db.num_results == 2
     assert bench.sync_scratch(source, package) == 0  # the third mutant was put back
     db.close()
 
     again = bench.open_session(out, [], meta)  # the work items come from the database
     assert again.num_work_items == 5 and again.num_results == 2
-    assert bench.run_session(again, package, judge, progress=lambda line: None) == 3
+    assert bench.run_session(again, [(package, judge)], progress=lambda line: None) == 3
     assert len(judged) == 6 and again.num_results == 5
     ids = sorted(o.mutation.id for o in bench.outcomes(again))
     assert ids == sorted(m.id for m in chosen)
-    assert bench.run_session(again, package, judge, progress=lambda line: None) == 0
+    assert bench.run_session(again, [(package, judge)], progress=lambda line: None) == 0
     again.close()
     with pytest.raises(ValueError, match="seed: 1 then, 2 now"):
         bench.open_session(out, chosen, {"seed": 2, "sample": 5})
@@ -265,3 +265,51 @@ def test_the_worker_judges_the_mutated_copy(tmp_path: Path) -> None:
     crashed = bench.judge_mutant(package, ring, broken, judge_with(2))
     assert crashed.verdict == "killed-contract" and "mutated at import" in crashed.reason
     assert bench.sync_scratch(bench.SOURCE, package) == 0
+
+
+def test_lanes_judge_side_by_side_on_their_own_copies(tmp_path: Path) -> None:
+    """Two lanes judge at once, each mutant in its own lane's copy only (the other
+    copy untouched meanwhile), every mutant once; an error in one lane stops the
+    session with both copies restored and nothing recorded for the failed mutant."""
+    import threading
+    import time
+
+    source = _tree(tmp_path / "impl")
+    out = tmp_path / "out"
+    packages = [bench.scratch_package(out, lane) for lane in (0, 1)]
+    assert packages[0] != packages[1]
+    for package in packages:
+        bench.sync_scratch(source, package)
+    chosen = bench.sample(bench.population(packages[0]), 6, seed=3)
+    both_busy = threading.Barrier(2, timeout=10)
+    seen: list[tuple[int, int]] = []
+
+    def judge_for(lane: int, fail_at: int | None = None) -> Callable[[object], object]:
+        def judge(presets: object) -> object:
+            mutated = [sum((p / m).read_text() != (source / m).read_text()
+                           for m in ("reference/a.py", "reference/inner/b.py"))
+                       for p in packages]
+            seen.append((lane, len(seen)))
+            assert mutated[lane] == 1  # its own copy holds exactly this mutant
+            if len(seen) <= 2:
+                both_busy.wait()  # the first two mutants are judged at the same time
+            if fail_at is not None and len(seen) >= fail_at:
+                raise RuntimeError("lane failed")
+            time.sleep(0.01)
+            return bench.Verdict("killed-guarantee")
+        return judge
+
+    db = bench.open_session(out, chosen, {"seed": 3, "sample": 6})
+    lanes = [(packages[0], judge_for(0)), (packages[1], judge_for(1))]
+    assert bench.run_session(db, lanes, limit=4, progress=lambda line: None) == 4
+    assert {lane for lane, _ in seen} == {0, 1} and db.num_results == 4
+    assert all(bench.sync_scratch(source, p) == 0 for p in packages)
+
+    lanes = [(packages[0], judge_for(0, fail_at=5)), (packages[1], judge_for(1, fail_at=5))]
+    seen.clear()
+    seen.extend([(9, 0)] * 4)  # past the barrier: the next call fails
+    with pytest.raises(RuntimeError, match="lane failed"):
+        bench.run_session(db, lanes, progress=lambda line: None)
+    assert db.num_results == 4  # both lanes failed: nothing more recorded
+    assert all(bench.sync_scratch(source, p) == 0 for p in packages)
+    db.close()
