@@ -64,6 +64,7 @@ from replicheck.properties.mechanisms import (
     sync_session,
     twin_sync_observations,
 )
+from replicheck.properties.redelivery import redelivery_epilogue
 from replicheck.properties.schedule import burst_step, run_burst
 from replicheck.properties.scheduled import Scheduled, Setup, probe, scheduled_machine
 from replicheck.properties.verdicts import (
@@ -85,7 +86,9 @@ client."""
 
 EPILOGUE_EVERY: Final = 3
 """The epilogues (the deposed-leader read, :mod:`~replicheck.properties.deposed_leader`;
-items of every type, :mod:`~replicheck.properties.every_type`) end an example whose
+items of every type, :mod:`~replicheck.properties.every_type`; a request delivered
+again after its coordinator restarted, :mod:`~replicheck.properties.redelivery`) end
+an example whose
 history holds a multiple of this many operations: about one example in three, chosen
 by the example itself, so a failing example replays and shrinks the same. (Judging
 their operations in every example made the property about half again as slow.)"""
@@ -463,6 +466,7 @@ class ConcurrencyJudging(Scheduled):
                           descriptor.claims_guarantee("linearizable-strong-reads")):
                 deposed_leader_read(self)
             every_type_epilogue(self)
+            redelivery_epilogue(self)
         self.rec.abandon()
         if not self.rec.history().operations:
             return

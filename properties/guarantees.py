@@ -604,7 +604,7 @@ def _convergence(history: History, claimed: bool) -> Judgement:
                      if "convergence" in a.data.get("guarantees", ("convergence",)))
     if verdict.valid is False and not relevant:
         verdict = replace(verdict, valid=True)
-    unwritten = tuple(_unwritten_versions(history))
+    unwritten = tuple(_unwritten_versions(history)) + tuple(_reapplied_values(history))
     if unwritten:
         verdict = replace(verdict, valid=False, anomalies=relevant + unwritten)
     return _from_verdict("convergence", claimed, verdict, "last quiescent replica snapshot")
@@ -628,6 +628,23 @@ def _unwritten_versions(history: History) -> list[Any]:
                     {"guarantees": ["convergence"], "table": table})
             for table, final in finals.items()
             for problem in unwritten_versions(final, writes_by_key(history, table))]
+
+
+def _reapplied_values(history: History) -> list[Any]:
+    """A ``reapplied-write`` anomaly for each counter value a replica held or a client
+    read that no set of its item's writes, each applied once, produces
+    (:func:`~replicheck.properties.applied_once.reapplied_values`): a version no
+    client write produced."""
+    from replicheck.histories.items import declared_schemas
+    from replicheck.histories.verdict import Anomaly
+    from replicheck.properties.applied_once import reapplied_values
+
+    schemas = declared_schemas(history) or {}
+    return [Anomaly("reapplied-write", (), problem + " (convergence violated: a version "
+                    "that no write produced)", {"guarantees": ["convergence"],
+                                                "table": name})
+            for name, schema in sorted(schemas.items())
+            for problem in reapplied_values(history, schema)]
 
 
 def _streams(guarantee: str, history: History, claimed: bool) -> Judgement:

@@ -15,7 +15,9 @@ long answered) is rare. The classes here aim at one message:
 ``duplicate-request``
     a client's request is duplicated on the wire, so its coordinator receives it
     twice: the copy arrives right behind the original, or late, after the first
-    copy's answer reached the client; then a read of the item it touched;
+    copy's answer reached the client (and, when drawn, after the coordinator
+    crashed and restarted: only what it kept durably tells it the copy is no new
+    request); then a read of the item it touched;
 ``late-reply``
     the coordinator's reply to a client is held until the client's timeout fired
     (the client saw an indeterminate answer), then delivered; then a read of the
@@ -170,6 +172,102 @@ def _writes(surface: Surface) -> st.SearchStrategy[Request]:
     return st.one_of(increments, others)
 
 
+def in_flight(driver: Any) -> tuple[MessageInfo, ...]:
+    """The messages in flight on ``driver``'s store."""
+    return tuple(driver.raw.messages_in_flight())
+
+
+def newest(driver: Any, wanted: Callable[[MessageInfo], bool]) -> MessageInfo | None:
+    """The newest message in flight that is ``wanted``; None when there is none."""
+    found = [m for m in in_flight(driver) if wanted(m)]
+    chosen: MessageInfo | None = max(found, key=lambda m: m.id, default=None)
+    return chosen
+
+
+def deliver(driver: Any, message: int) -> bool:
+    """Deliver ``message`` if it can be delivered now (not cut off by a partition, its
+    destination not paused); whether it was."""
+    if Deliver(message) not in driver.rec.decisions():
+        return False
+    driver.rec.decide(Deliver(message))
+    return True
+
+
+def duplicate(driver: Any, message: MessageInfo) -> MessageInfo | None:
+    """Put a copy of ``message`` in flight; the copy."""
+    before = {m.id for m in in_flight(driver)}
+    driver.rec.decide(Duplicate(message.id))
+    return newest(driver, lambda m: m.id not in before and (m.src, m.dst, m.kind)
+                  == (message.src, message.dst, message.kind))
+
+
+def run_to_answer(driver: Any, handle: Any, limit: int = RUN_DECISIONS) -> None:
+    """Fair decisions until ``handle``'s operation completed (at most ``limit``)."""
+    taken = 0
+    while not handle.done and taken < limit and driver.fair(1):
+        taken += 1
+
+
+def read_back(driver: Any, surface: Surface, client: str, request: Request) -> None:
+    """Read the item ``request`` touched (strongly where the store can), run to its
+    answer."""
+    key = touched_key(request, surface.pk)
+    reader = driver.idle(client)
+    if key is None or reader is None:
+        return
+    driver.run_request(reader, Get(surface.table, {surface.pk: key},
+                                   consistent=surface.strong))
+
+
+def restart_coordinator(driver: Any, surface: Surface, copy: MessageInfo,
+                        request: Request) -> bool:
+    """Crash and restart the node that takes ``copy`` (its destination when that is
+    a node, else the touched item's leader or first replica), unless a node is down
+    or paused already: a copy arriving afterwards meets a coordinator that knows only
+    what it kept durably. Whether it restarted one."""
+    key = touched_key(request, surface.pk)
+    node = copy.dst if copy.dst in surface.nodes else (
+        None if key is None else driver.replica(key, 0))
+    if node is None or driver.crashed or driver.paused:
+        return False
+    driver.raw.crash(node)
+    driver.raw.restart(node)
+    return True
+
+
+def redeliver(driver: Any, surface: Surface, client: str, request: Request, *,
+              late: bool, gap: int, restart: bool) -> bool:
+    """The ``duplicate-request`` fault on the machine ``driver``: submit ``request``
+    for ``client`` (when idle), duplicate it on the wire; the copy follows the
+    original under the fair policy, or (``late``) is held until the client's
+    operation completed and ``gap`` fair decisions more, and (``restart``, on a
+    store with faults) the request's coordinator crashes and restarts
+    (:func:`restart_coordinator`) before the copy arrives; then the operation runs
+    to its answer and the item it touched is read. Whether the request was sent
+    and duplicated."""
+    idle = driver.idle(client)
+    if idle is None:
+        return False
+    before = {m.id for m in in_flight(driver)}
+    handle = driver.rec.submit(idle, request)
+    driver.handles[idle] = handle
+    sent = newest(driver, lambda m: m.src == idle and m.id not in before)
+    if sent is None:
+        return False  # refused before anything was sent
+    copy = duplicate(driver, sent)
+    if copy is None:
+        return False
+    if late:
+        fair_except(driver, {copy.id}, TIMEOUT_DECISIONS, lambda: handle.done)
+        fair_except(driver, {copy.id}, gap)
+        if restart and surface.faults:
+            restart_coordinator(driver, surface, copy, request)
+        deliver(driver, copy.id)
+    run_to_answer(driver, handle)
+    read_back(driver, surface, idle, request)
+    return True
+
+
 def message_rules(surface: Surface) -> type:
     """The rules of :data:`CLASSES` for a store with ``surface`` (they act only on
     a store with ``message-control``)."""
@@ -181,47 +279,6 @@ def message_rules(surface: Surface) -> type:
 
     class MessageFaults:
         """Faults aimed at one message (module docstring)."""
-
-        # -- helpers (this mixin's own; they use only the Driver surface) -----------
-
-        def _deliverable(self: Any, message: int) -> bool:
-            return Deliver(message) in self.rec.decisions()
-
-        def _in_flight(self: Any) -> tuple[MessageInfo, ...]:
-            return tuple(self.raw.messages_in_flight())
-
-        def _newest(self: Any, wanted: Callable[[MessageInfo], bool]) -> MessageInfo | None:
-            found = [m for m in self._in_flight() if wanted(m)]
-            newest: MessageInfo | None = max(found, key=lambda m: m.id, default=None)
-            return newest
-
-        def _deliver(self: Any, message: int) -> bool:
-            if not self._deliverable(message):
-                return False  # cut off by a partition (a heal drops it) or paused
-            self.rec.decide(Deliver(message))
-            return True
-
-        def _duplicate(self: Any, message: MessageInfo) -> MessageInfo | None:
-            """Put a copy of ``message`` in flight; the copy."""
-            before = {m.id for m in self._in_flight()}
-            self.rec.decide(Duplicate(message.id))
-            copy: MessageInfo | None = self._newest(
-                lambda m: m.id not in before and (m.src, m.dst, m.kind)
-                == (message.src, message.dst, message.kind))
-            return copy
-
-        def _read_back(self: Any, client: str, request: Request) -> None:
-            """Read the item ``request`` touched (strongly where the store can)."""
-            key = touched_key(request, pk)
-            reader = self.idle(client)
-            if key is None or reader is None:
-                return
-            self.run_request(reader, Get(table, {pk: key}, consistent=surface.strong))
-
-        def _run(self: Any, handle: Any, limit: int = RUN_DECISIONS) -> None:
-            taken = 0
-            while not handle.done and taken < limit and self.fair(1):
-                taken += 1
 
         # -- hold-message ------------------------------------------------------------
 
@@ -244,7 +301,7 @@ def message_rules(surface: Surface) -> type:
                 self.handles[idle] = self.rec.submit(idle, request)
             self.fair(lead)
             cut = set(self.raw.cut_off())
-            deliverable = [m for m in self._in_flight()
+            deliverable = [m for m in in_flight(self)
                            if m.id not in cut and m.dst not in self.paused]
             chosen = choose_message(deliverable, nodes, protocol=protocol > 0,
                                     kind_index=kind_index, index=index)
@@ -254,45 +311,26 @@ def message_rules(surface: Surface) -> type:
             if ending == "drop":
                 self.rec.decide(Drop(chosen.id))
             elif ending == "deliver":
-                self._deliver(chosen.id)
+                deliver(self, chosen.id)
             else:
-                copy = self._duplicate(chosen)
-                self._deliver(chosen.id)
+                copy = duplicate(self, chosen)
+                deliver(self, chosen.id)
                 if copy is not None:
                     fair_except(self, {copy.id}, gap)
-                    self._deliver(copy.id)
+                    deliver(self, copy.id)
             self.mark(HOLD_MESSAGE)
 
         # -- duplicate-request ---------------------------------------------------------
 
         @precondition(lambda self: self.swarm_on(DUPLICATE_REQUEST) and messages)
         @rule(client=st.sampled_from(CLIENTS), request=writes, late=st.booleans(),
-              gap=st.integers(0, GAP_STEPS))
+              gap=st.integers(0, GAP_STEPS), restart=st.booleans())
         def duplicate_request(self: Any, client: str, request: Request, late: bool,
-                              gap: int) -> None:
-            """Submit ``request``, duplicate it on the wire; the copy follows the
-            original under the fair policy, or (``late``) is held until the
-            client's operation completed and ``gap`` fair decisions more; then
-            the operation runs to completion and the item it touched is read."""
-            idle = self.idle(client)
-            if idle is None:
-                return
-            before = {m.id for m in self._in_flight()}
-            handle = self.rec.submit(idle, request)
-            self.handles[idle] = handle
-            sent = self._newest(lambda m: m.src == idle and m.id not in before)
-            if sent is None:
-                return  # refused before anything was sent
-            copy = self._duplicate(sent)
-            if copy is None:
-                return
-            if late:
-                fair_except(self, {copy.id}, TIMEOUT_DECISIONS, lambda: handle.done)
-                fair_except(self, {copy.id}, gap)
-                self._deliver(copy.id)
-            self._run(handle)
-            self._read_back(idle, request)
-            self.mark(DUPLICATE_REQUEST)
+                              gap: int, restart: bool = False) -> None:
+            """Duplicate ``request`` on the wire (:func:`redeliver`)."""
+            if redeliver(self, surface, client, request, late=late, gap=gap,
+                         restart=restart):
+                self.mark(DUPLICATE_REQUEST)
 
         # -- late-reply ----------------------------------------------------------------
 
@@ -306,25 +344,25 @@ def message_rules(surface: Surface) -> type:
             idle = self.idle(client)
             if idle is None:
                 return
-            before = {m.id for m in self._in_flight()}
+            before = {m.id for m in in_flight(self)}
             handle = self.rec.submit(idle, request)
             self.handles[idle] = handle
 
             def answer(m: MessageInfo) -> bool:
                 return m.dst == idle and m.id not in before
 
-            reply = self._newest(answer)
+            reply = newest(self, answer)
             taken = 0
             while reply is None and not handle.done and taken < RUN_DECISIONS \
                     and self.fair(1):
                 taken += 1
-                reply = self._newest(answer)
+                reply = newest(self, answer)
             if reply is None:
                 return  # answered at once (bad input), or never answered in time
             fair_except(self, {reply.id}, TIMEOUT_DECISIONS, lambda: handle.done)
             fair_except(self, {reply.id}, gap)
-            self._deliver(reply.id)
-            self._read_back(idle, request)
+            deliver(self, reply.id)
+            read_back(self, surface, idle, request)
             self.mark(LATE_REPLY)
 
     return MessageFaults
