@@ -28,6 +28,7 @@ from replicheck.implementation.store import (
     Schedulable,
     Settling,
     StreamViews,
+    TimeControl,
     Topology,
 )
 from replicheck.models.items.errors import StoreError
@@ -203,6 +204,12 @@ def _probe_plan(found: list[dict[str, Any]], limit: int) -> list[tuple[dict[str,
     return [probe for row in rounds for probe in row][:limit]
 
 
+READ_REPAIR_SECONDS = 5.0
+"""The simulated time a read-repair probe with an owner down runs after its read:
+every coordinator the suite knows answers, or gives up, and repairs within a client
+timeout of a few seconds."""
+
+
 def read_repair_probes(store: Any, table: str, pk: str,
                        limit: int = READ_REPAIR_PROBE_LIMIT) -> list[dict[str, Any]]:
     """Read repair observed on copies of ``store`` (:class:`Forkable`) with every
@@ -211,13 +218,14 @@ def read_repair_probes(store: Any, table: str, pk: str,
     each on its own copy, every message delivered again after it. Each is a
     ``read-repair`` observation: the key, the coordinator, whether the read was
     answered, the replicas' entries before, the merge of what they held (computed by
-    the checker's rule, from the entries), and their entries after. In key order."""
+    the checker's rule, from the entries), and their entries after. In key order.
+    Then the same with one owner down (:func:`owner_down_probes`)."""
     twin = store.fork()
     twin.quiesce()
     probes = []
+    found = _disagreements(twin, table, pk)
     for disagreement, coordinator in sorted(
-            _probe_plan(_disagreements(twin, table, pk), limit),
-            key=lambda probe: (probe[0]["key"], probe[1])):
+            _probe_plan(found, limit), key=lambda probe: (probe[0]["key"], probe[1])):
         copy = twin.fork()
         read = copy.submit_at("read-repair-probe", Get(table, disagreement["request_key"]),
                               coordinator)
@@ -227,6 +235,46 @@ def read_repair_probes(store: Any, table: str, pk: str,
         probes.append({"table": table, "key": text, "coordinator": coordinator,
                        "answered": read.status == "ok", "before": disagreement["before"],
                        "merged": disagreement["merged"], "after": after})
+    return probes + owner_down_probes(twin, table, found, limit)
+
+
+def owner_down_probes(twin: Any, table: str, found: list[dict[str, Any]],
+                      limit: int) -> list[dict[str, Any]]:
+    """Read repair with one owner of the key down (on a store with faults and time
+    control): for each disagreeing key of ``found`` (at most ``limit``), the first
+    owner whose crash leaves two live owners that still disagree is crashed on a copy
+    of ``twin``, a read is coordinated by the stalest live owner, and the copy runs
+    :data:`READ_REPAIR_SECONDS` of simulated time (timers fire: the coordinator gives
+    up waiting for the crashed owner and repairs then). The observation holds only
+    the live owners: ``before`` what they held (all the read could see), ``after``
+    what they hold then, and ``down`` the crashed owner."""
+    controllable = isinstance(twin, FaultInjectable) and isinstance(twin, TimeControl)
+    if not controllable:
+        return []
+    probes: list[dict[str, Any]] = []
+    for disagreement in found:
+        if len(probes) >= limit:
+            break
+        owners, before = disagreement["owners"], disagreement["before"]
+        for down in owners:
+            live = [n for n in owners if n != down]
+            seen = {n: before[n] for n in live}
+            if len(live) < 2 or len({canon(e) for e in seen.values()}) <= 1:
+                continue
+            merged = _merge_entries([e for e in seen.values() if e is not None])
+            stale = [n for n in live if seen[n] is None or not _reflects_entry(seen[n], merged)]
+            coordinator = (stale or live)[0]
+            copy = twin.fork()
+            copy.crash(down)
+            read = copy.submit_at("read-repair-probe",
+                                  Get(table, disagreement["request_key"]), coordinator)
+            copy.run_for(READ_REPAIR_SECONDS)
+            text = disagreement["key"]
+            probes.append({"table": table, "key": text, "coordinator": coordinator,
+                           "down": down, "answered": read.status == "ok", "before": seen,
+                           "merged": merged,
+                           "after": {n: entries(copy, table, n).get(text) for n in live}})
+            break
     return probes
 
 

@@ -169,3 +169,50 @@ def test_a_hint_dropped_before_its_owner_has_it_is_caught_when_it_is_dropped() -
     good = _misaddressed_handoff(preset("dynamo-lww"))
     assert [d["owner_entry"] for d in good["dropped"]] == [good["held"][0]["entry"]]
     assert _judge(preset("dynamo-lww"), good).status == "holds"
+
+
+class _NoDeadline(LeaderlessNode):
+    """Its coordinator timers do nothing: a read answered by two owners waits for the
+    third forever and repairs nobody while it is down."""
+
+    def on_timer(self, timer: Any) -> None:
+        if timer.name in ("sloppy", "deadline"):
+            return  # THE BUG
+        super().on_timer(timer)
+
+
+def _one_owner_missed_a_write(bug: type | None) -> Any:
+    store = preset("dynamo-quorum")
+    if bug is not None:
+        for node in store.node_endpoints.values():
+            node.__class__ = bug
+    owners = store.preference_list("items", {"pk": "k0"})
+    store.crash(owners[2])
+    store.execute(Put("items", {"pk": "k0", "v": "x"}))
+    store.restart(owners[2])
+    return store, owners
+
+
+def test_read_repair_with_an_owner_down_is_observed_and_judged() -> None:
+    """k0's third owner missed a write; with another owner down, a read coordinated
+    by the stale one gathers the two live owners and must repair itself once the
+    coordinator stops waiting for the third."""
+    from replicheck.properties.mechanisms import read_repair_probes
+
+    store, owners = _one_owner_missed_a_write(None)
+    probes = [p for p in read_repair_probes(store, "items", "pk") if "down" in p]
+    assert probes and probes[0]["key"] == '"k0"'
+    first = probes[0]
+    assert first["down"] != first["coordinator"] and set(first["after"]) == (
+        set(owners) - {first["down"]})
+    assert first["before"][owners[2]] is None and first["coordinator"] == owners[2]
+    assert all(entry is not None for entry in first["after"].values())  # repaired
+    history = snapshot_history(store.descriptor, [("read-repair", p) for p in probes])
+    assert judge_guarantee("read-repair-repairs", history, store.descriptor).status == "holds"
+
+    broken, _ = _one_owner_missed_a_write(_NoDeadline)
+    probes = [p for p in read_repair_probes(broken, "items", "pk") if "down" in p]
+    assert probes[0]["after"][owners[2]] is None  # never repaired
+    history = snapshot_history(broken.descriptor, [("read-repair", p) for p in probes])
+    judgement = judge_guarantee("read-repair-repairs", history, broken.descriptor)
+    assert judgement.status == "violated" and owners[2] in judgement.reason
