@@ -610,9 +610,13 @@ class Settling(Protocol):
     ``settle()`` takes fair steps (timers included) until the store is quiet or its
     horizon passed (``seconds`` of simulated time; the store's own default when
     omitted): after a heal and restarts, operations in flight complete and
-    background work (hand-offs, replication) finishes. Its return value is the
-    store's own and is not read. ``quiesce()`` delivers every deliverable message
-    and fires no timer; it returns how many it delivered."""
+    background work (hand-offs, replication) finishes. It returns True when the
+    store came to rest, False when its horizon passed first, or anything else (a
+    count, None) when it does not say. After every fault is healed and every node
+    restarted and resumed, a store that answers False has not come to rest: the suite
+    reports that as a breach of this capability, never judges what it holds then.
+    ``quiesce()`` delivers every deliverable message and fires no timer; it returns
+    how many it delivered."""
 
     def settle(self, *, seconds: float = ...) -> object:
         """Run to rest (see the class docstring)."""

@@ -193,7 +193,7 @@ def clocks_machine(factory: Callable[[], Store], target: str | None = None, seed
             self.scanned = 0
 
         def judge(self) -> None:
-            self.raw.settle()
+            self.settle_healed()
             self.clocks_only_grow()
             for key in strategies.KEYS:  # a read of each key: read repair where they differ
                 self.complete_call("final", Get(table, {pk: key}), _replica(self, key, 0))

@@ -506,7 +506,7 @@ class ConcurrencyJudging(Scheduled):
             self.observe_leaderless(claims)
             return
         if "convergence" in claims and self.surface.settling:
-            self.raw.settle()
+            self.settle_healed()
             observation = replicas_of_leaders(self.base, table)
             if observation is not None:
                 self.raw.steps.append({"observe": "replicas"})
@@ -538,7 +538,7 @@ class ConcurrencyJudging(Scheduled):
         hinted = hinted_states(self.base, table)
         twin = (handoff_twin(self.base, table)
                 if "hinted-handoff-delivers" in claims else None)
-        self.raw.settle()
+        self.settle_healed()
         if "hinted-handoff-delivers" in claims and self.setup.offers(HintSnapshots):
             self.raw.steps.append({"observe": "hints"})
             if twin is not None:

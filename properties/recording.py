@@ -106,6 +106,12 @@ class BadStore(ContractBreach):
     """A factory raised, or returned something that is not a store."""
 
 
+class DidNotSettle(ContractBreach):
+    """A store's ``settle()`` said it did not come to rest although every fault was
+    healed, every node restarted and resumed (the ``settling`` capability): what it
+    holds then is no end state to judge convergence on."""
+
+
 class Abandoned(BaseException):
     """Raised in a thread whose store call returned after its property was given up
     (another call timed out): it unwinds that thread, which nobody waits for."""

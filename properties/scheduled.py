@@ -374,11 +374,24 @@ class Scheduled(RuleBasedStateMachine):
         while self.rec.in_flight() and taken < MAX_SETTLE_DECISIONS and fair_step(self.rec):
             taken += 1
 
+    def settle_healed(self) -> None:
+        """Settle the store after the teardown healed the network, restarted and
+        resumed every node: a store whose ``settle()`` answers False (it did not come
+        to rest within its own horizon) breaks the ``settling`` capability
+        (:class:`~replicheck.properties.recording.DidNotSettle`)."""
+        if self.raw.settle() is False:
+            from replicheck.properties.recording import DidNotSettle
+
+            raise DidNotSettle(
+                f"settle() answered False: {self.setup.descriptor.name} did not come to "
+                "rest within its own horizon after every fault was healed and every "
+                "node restarted and resumed")
+
     def settled(self) -> bool:
         """Settle the store (when it can), record the last completions and close the
         history; whether it holds any operation."""
         if self.surface.settling:
-            self.raw.settle()
+            self.settle_healed()
         self.rec.collect()
         self.rec.abandon()
         return bool(self.rec.history().operations)

@@ -57,7 +57,7 @@ def test_the_copy_arrives_after_a_restart_and_is_applied_once(name: str,
     if restarts:
         assert kinds.index("crash") < len(kinds) - 1 - kinds[::-1].index("decide")
     ops = m.rec.history().operations
-    assert [op.f for op in ops][0] == "update" and ops[0].status == "ok"
+    assert ops[0].f == "update" and ops[0].status == "ok"
     answered = [op.output["item"] for op in ops if op.f.startswith("get") and op.status == "ok"]
     assert answered and all(item["n"] == {"N": "1"} and item["pk"] == {"S": KEY}
                             for item in answered)
