@@ -33,12 +33,15 @@ whole ring: :mod:`replicheck.properties.whole_cluster`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from replicheck.histories.history import History
 from replicheck.implementation.store import (
+    Drop,
     FaultInjectable,
     Forkable,
+    HintSnapshots,
+    MessageControl,
     PreferenceLists,
     ReplicaSnapshots,
     Schedulable,
@@ -113,14 +116,25 @@ def _probe_key(twin: Any, table: str, pk: str, key: str, owners: tuple[str, ...]
     hint_timer = twin.descriptor.windows.hint_timer
     if (put["status"] == "ok" and wanted is not None and hint_timer is not None
             and isinstance(twin, ReplicaSnapshots)):
+        lossy = cast(Any, twin).fork() if can_lose(twin) else None
         put[HANDOFF] = {"written": wanted, "owners": _after_handoff(
             twin, table, key, down, float(hint_timer))}
+        if lossy is not None:
+            dropped = _restart_losing_one(lossy, table, down, float(hint_timer))
+            if dropped is not None:
+                put[HANDOFF_LOSSY] = {"written": wanted, "dropped": dropped,
+                                      "owners": _after_handoff(lossy, table, key, down,
+                                                               float(hint_timer))}
     return out
 
 
 HANDOFF: Final = "handoff"
 """The member of a put probe holding what its down owners held after hinted handoff
 (judged by ``hinted-handoff-delivers``)."""
+
+HANDOFF_LOSSY: Final = "handoff_lossy"
+"""The member of a put probe holding the same after the first message a node sent to
+a restarted owner was lost (the handoff must be offered again)."""
 
 HANDOFF_TIMERS: Final = 4
 """How many of the store's declared hint timers (``Windows.hint_timer``) the owners
@@ -139,11 +153,55 @@ def written_entry(meta: Any) -> dict[str, Any] | None:
     return None
 
 
+def _restart_losing_one(twin: Any, table: str, down: tuple[str, ...], hint_timer: float
+                        ) -> dict[str, Any] | None:
+    """Restart the owners that were ``down`` and take fair decisions (for at most
+    three hint timers) until a message to one of them from a node that has held hints
+    since (any other node, on a store that does not show its hints) is in flight:
+    drop it, as a network that loses one message would. What was dropped, or None when no
+    such message came."""
+    from replicheck.properties.schedule import fair_decision
+
+    for node in down:
+        twin.restart(node)
+    nodes = tuple(twin.nodes)
+    end = twin.now() + 3 * hint_timer
+    holders: set[str] = set()
+    for _ in range(MAX_LOSS_DECISIONS):
+        holders |= ({n for n in nodes if twin.hinted(n, table)}
+                    if shows_hints(twin) else set(nodes)) - set(down)
+        lost = next((m for m in twin.messages_in_flight()
+                     if m.src in holders and m.dst in down), None)
+        if lost is not None:
+            twin.decide(Drop(lost.id))
+            return {"src": lost.src, "dst": lost.dst, "kind": lost.kind}
+        decision = fair_decision(twin)
+        if decision is None or twin.now() > end:
+            return None
+        twin.decide(decision)
+    return None
+
+
+def can_lose(store: Any) -> bool:
+    """Whether ``store`` lets the probe lose one message (message control)."""
+    return isinstance(store, MessageControl)
+
+
+def shows_hints(store: Any) -> bool:
+    """Whether ``store`` shows the hints its nodes hold."""
+    return isinstance(store, HintSnapshots)
+
+
+MAX_LOSS_DECISIONS: Final = 20_000
+"""The most fair decisions taken while waiting for the message to lose."""
+
+
 def _after_handoff(twin: Any, table: str, key: str, down: tuple[str, ...],
                    hint_timer: float) -> dict[str, Any]:
-    """Restart the owners that were ``down``, let :data:`HANDOFF_TIMERS` hint timers
-    pass (no anti-entropy, no settling: hinted handoff alone) and read each one's
-    replica entry for ``key`` (None: it holds nothing)."""
+    """Restart the owners that were ``down`` (if they are not up already), let
+    :data:`HANDOFF_TIMERS` hint timers pass (no anti-entropy, no settling: hinted
+    handoff alone) and read each one's replica entry for ``key`` (None: it holds
+    nothing)."""
     for node in down:
         twin.restart(node)
     twin.run_for(HANDOFF_TIMERS * hint_timer)
@@ -163,19 +221,24 @@ def unhanded_writes(history: History) -> tuple[int, list[str]]:
         if record.f != OBSERVATION or not isinstance(record.value, dict):
             continue
         for probe in record.value.get(FIELD, ()):
-            handoff = probe.get(HANDOFF) if isinstance(probe, dict) else None
-            if not isinstance(handoff, dict):
-                continue
-            checked += 1
-            for owner, held in sorted((handoff.get("owners") or {}).items()):
-                if not _reflects_entry(held, handoff.get("written")):
-                    problems.append(
-                        f"a put of key {probe.get('key')} answered ok while its owners "
-                        f"{', '.join(map(str, probe.get('down', ())))} were down "
-                        f"({_canon(handoff.get('written'))}) is not held by {owner} "
-                        f"{HANDOFF_TIMERS} hint timers after it restarted (it holds "
-                        f"{'nothing' if held is None else _canon(held)}): the "
-                        "fallbacks did not hand it off")
+            for member in (HANDOFF, HANDOFF_LOSSY):
+                handoff = probe.get(member) if isinstance(probe, dict) else None
+                if not isinstance(handoff, dict):
+                    continue
+                checked += 1
+                lost = handoff.get("dropped")
+                how = "" if not isinstance(lost, dict) else (
+                    f", the first message from {lost.get('src')} to {lost.get('dst')} "
+                    f"({lost.get('kind')}) lost")
+                for owner, held in sorted((handoff.get("owners") or {}).items()):
+                    if not _reflects_entry(held, handoff.get("written")):
+                        problems.append(
+                            f"a put of key {probe.get('key')} answered ok while its owners "
+                            f"{', '.join(map(str, probe.get('down', ())))} were down "
+                            f"({_canon(handoff.get('written'))}) is not held by {owner} "
+                            f"{HANDOFF_TIMERS} hint timers after it restarted{how} (it "
+                            f"holds {'nothing' if held is None else _canon(held)}): the "
+                            "fallbacks did not hand it off")
     return checked, problems
 
 

@@ -28,7 +28,13 @@ from replicheck.properties.guarantees import HOLDS, NOT_APPLICABLE, VIOLATED, ju
 from replicheck.properties.liveness import OBSERVATION, availability_observation, can_probe
 from replicheck.properties.replay import replay
 from replicheck.properties.schedule import Schedule, submit_step
-from replicheck.properties.sloppy_quorum import FIELD, HANDOFF, PROMISE, owners_down_probes
+from replicheck.properties.sloppy_quorum import (
+    FIELD,
+    HANDOFF,
+    HANDOFF_LOSSY,
+    PROMISE,
+    owners_down_probes,
+)
 from replicheck.properties.strategies import KEYS
 
 HANDOFF_PROMISE = "hinted-handoff-delivers"
@@ -174,7 +180,36 @@ def test_a_put_taken_with_the_owners_down_is_handed_off_to_them(name: str) -> No
         assert sorted(put[HANDOFF]["owners"]) == sorted(put["down"])
         assert all(held is not None for held in put[HANDOFF]["owners"].values())
     assert judgement.status == HOLDS, judgement.explanation()
-    assert f"{len(KEYS)} put(s) made with the owners down" in judgement.explanation()
+    assert f"{2 * len(KEYS)} put(s) made with the owners down" in judgement.explanation()
+    for put in puts:  # the same again with the first handoff message lost
+        lossy = put[HANDOFF_LOSSY]
+        assert lossy["dropped"]["dst"] in put["down"]
+        assert lossy["dropped"]["src"] not in put["down"]
+        assert all(held is not None for held in lossy["owners"].values())
+
+
+def _hints_dropped_when_sent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fallback forgets each hint as it sends it, before the owner acknowledged it:
+    a handoff message lost is never offered again."""
+    on_timer = LeaderlessNode.on_timer
+
+    def forgetting(self: Any, timer: Any) -> None:
+        on_timer(self, timer)
+        if timer.name == "handoff":
+            self.hints.clear()  # THE BUG
+
+    monkeypatch.setattr(LeaderlessNode, "on_timer", forgetting)
+
+
+@pytest.mark.parametrize("name", CLAIMING)
+def test_a_hint_forgotten_when_sent_is_caught_when_its_handoff_is_lost(
+        name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    _hints_dropped_when_sent(monkeypatch)
+    puts, judgement = _handoff_judged(preset(name))
+    assert all(all(held is not None for held in p[HANDOFF]["owners"].values())
+               for p in puts)  # without a loss every hint arrives
+    assert judgement.status == VIOLATED
+    assert "lost" in judgement.explanation()
 
 
 @pytest.mark.parametrize("name", CLAIMING)
