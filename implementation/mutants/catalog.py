@@ -308,6 +308,31 @@ MUTANTS: tuple[Mutant, ...] = (
         "change-data-capture pipelines that look the old row up separately from the log "
         "do.",
         "stream-exactly-once", changefeed.stream_old_image_from_committed_state),
+    Mutant(
+        "requests-forgotten-on-restart", "dynamo-lww",
+        "A coordinator remembers the requests it took in memory only: after a crash and "
+        "restart, a copy of one of them (a retransmission, a duplicate on the wire) is a "
+        "new request to it and is applied again, so a retried increment counts twice. "
+        "Deduplication state that does not survive a restart or failover is why "
+        "MongoDB's retryable writes persist their session records and why Kafka's "
+        "idempotent producer keeps its sequence numbers in the replicated log.",
+        "convergence", leaderless.requests_forgotten_on_restart),
+    Mutant(
+        "hint-forgotten-when-sent", "dynamo-lww",
+        "A fallback deletes each hint as soon as it sends it, not when the owner "
+        "acknowledges it: a handoff message lost on the way loses the write for its "
+        "owner. A hint must be kept until its delivery is acknowledged (Cassandra's hint "
+        "dispatcher deletes hints only once the replica confirmed them); deleting on "
+        "send turns one lost message into a lost acknowledged write.",
+        "hinted-handoff-delivers", leaderless.hint_forgotten_when_sent),
+    Mutant(
+        "repair-waits-for-every-replica", "dynamo-quorum",
+        "The coordinator of a read never gives up waiting for the key's last replica: "
+        "with one replica down, the read is answered by the others but the stale one "
+        "that answered is never repaired (nor does the coordinator ever time out). "
+        "Read repair that runs only after every replica replied is read repair that "
+        "stops exactly when replicas diverge, while one is down.",
+        "read-repair-repairs", leaderless.repair_waits_for_every_replica),
 )
 """Every mutant, in priority order."""
 

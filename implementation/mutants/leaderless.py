@@ -30,10 +30,13 @@ from replicheck.models.merkle import MerkleTree
 __all__ = [
     "anti_entropy_skips_last_range",
     "concurrent_clocks_ordered",
+    "hint_forgotten_when_sent",
     "hint_never_delivered",
     "lww_tie_keeps_local",
     "merkle_root_ignores_child",
     "read_repair_drops_sibling",
+    "repair_waits_for_every_replica",
+    "requests_forgotten_on_restart",
     "vv_merge_drops_entries",
 ]
 
@@ -158,6 +161,63 @@ def hint_never_delivered(seed: int = 0) -> LeaderlessStore:
     store = dynamo_quorum(seed)
     for node in store.node_endpoints.values():
         node.__class__ = _StuckHintNode
+    return store
+
+
+class _SendAndForgetHintNode(LeaderlessNode):
+    """Deletes each hint as it sends it, before the owner acknowledged it."""
+
+    def on_timer(self, timer: Timer) -> None:
+        super().on_timer(timer)
+        if timer.name == "handoff":
+            for owner, table, key in list(self.hints):
+                del self.hints[(owner, table, key)]  # THE BUG: no wait for the ack
+                self.log(("unhint", owner, table, key))
+
+
+def hint_forgotten_when_sent(seed: int = 0) -> LeaderlessStore:
+    """``dynamo-lww`` whose fallbacks drop a hint once sent, acknowledged or not."""
+    store = dynamo_lww(seed)
+    for node in store.node_endpoints.values():
+        node.__class__ = _SendAndForgetHintNode
+    return store
+
+
+# -- coordination ---------------------------------------------------------------------------
+
+
+class _AmnesiacNode(LeaderlessNode):
+    """Keeps the requests it took in memory only: a restart forgets them."""
+
+    def recover(self) -> None:
+        super().recover()
+        self.taken = set()  # THE BUG: the durable log's record of them is ignored
+
+
+def requests_forgotten_on_restart(seed: int = 0) -> LeaderlessStore:
+    """``dynamo-lww`` whose coordinators forget, across a restart, the requests
+    they took: a copy delivered afterwards is coordinated again."""
+    store = dynamo_lww(seed)
+    for node in store.node_endpoints.values():
+        node.__class__ = _AmnesiacNode
+    return store
+
+
+class _PatientRepairNode(LeaderlessNode):
+    """Its coordinator never gives up waiting: no deadline, no sloppy fallback."""
+
+    def on_timer(self, timer: Timer) -> None:
+        if timer.name in ("sloppy", "deadline") and timer.payload in self.ops:
+            return  # THE BUG: the operation waits for every replica forever
+        super().on_timer(timer)
+
+
+def repair_waits_for_every_replica(seed: int = 0) -> LeaderlessStore:
+    """``dynamo-quorum`` whose read repair happens only once every replica of the
+    key answered."""
+    store = dynamo_quorum(seed)
+    for node in store.node_endpoints.values():
+        node.__class__ = _PatientRepairNode
     return store
 
 
