@@ -64,7 +64,9 @@ from replicheck.properties.mechanisms import (
     sync_session,
     twin_sync_observations,
 )
+from replicheck.properties.recording import DidNotSettle
 from replicheck.properties.redelivery import redelivery_epilogue
+from replicheck.properties.rolling_restart import rolling_restart_probe
 from replicheck.properties.schedule import burst_step, run_burst
 from replicheck.properties.scheduled import Scheduled, Setup, probe, scheduled_machine
 from replicheck.properties.verdicts import (
@@ -87,8 +89,9 @@ client."""
 EPILOGUE_EVERY: Final = 3
 """The epilogues (the deposed-leader read, :mod:`~replicheck.properties.deposed_leader`;
 items of every type, :mod:`~replicheck.properties.every_type`; a request delivered
-again after its coordinator restarted, :mod:`~replicheck.properties.redelivery`) end
-an example whose
+again after its coordinator restarted, :mod:`~replicheck.properties.redelivery`; a
+rolling restart after a long log on a copy,
+:mod:`~replicheck.properties.rolling_restart`) end an example whose
 history holds a multiple of this many operations: about one example in three, chosen
 by the example itself, so a failing example replays and shrinks the same. (Judging
 their operations in every example made the property about half again as slow.)"""
@@ -467,6 +470,9 @@ class ConcurrencyJudging(Scheduled):
                 deposed_leader_read(self)
             every_type_epilogue(self)
             redelivery_epilogue(self)
+            rolled = rolling_restart_probe(self.base, self.setup.table, self.setup.pk)
+            if rolled is not None:
+                raise DidNotSettle(rolled)
         self.rec.abandon()
         if not self.rec.history().operations:
             return
