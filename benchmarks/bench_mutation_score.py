@@ -471,6 +471,21 @@ def open_session(out: Path, chosen: Sequence[Mutation], meta: Mapping[str, Any])
     return db
 
 
+def survivors_of(out: Path) -> list[Mutation]:
+    """The mutants the session under ``out`` judged ``survived`` (ValueError when
+    there is no session there)."""
+    from cosmic_ray.work_db import WorkDB
+
+    path = out / "session.sqlite"
+    if not path.exists():
+        raise ValueError(f"no session under {out}")
+    db = WorkDB(str(path), WorkDB.Mode.open)
+    try:
+        return sorted(o.mutation for o in outcomes(db) if o.verdict.verdict == "survived")
+    finally:
+        db.close()
+
+
 def mutation_of(item: Any) -> Mutation:
     """The :class:`Mutation` a cosmic-ray work item holds."""
     spec = item.mutations[0]
@@ -719,6 +734,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "copy (1; at most one per core, or timings stretch)")
     parser.add_argument("--limit", type=int, default=None,
                         help="judge at most N more mutants, then report")
+    parser.add_argument("--survivors-of", type=Path, default=None,
+                        help="judge again only the mutants another session's run left "
+                             "alive (its --out), with the suite as it is now")
     parser.add_argument("--check", action="store_true",
                         help="first check a known bug is killed and a no-op survives")
     parser.add_argument("--report", action="store_true", help="only report what is done")
@@ -732,6 +750,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     meta = {"tool": "cosmic-ray " + _version("cosmic-ray"), "seed": args.seed,
             "sample": args.sample, "source": _digest(SOURCE),
             "max_examples": args.max_examples}
+    if args.survivors_of is not None:
+        meta["survivors_of"] = str(args.survivors_of.resolve())
     with interrupts_raise():
         out.mkdir(parents=True, exist_ok=True)
         for each in packages:
@@ -740,6 +760,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         started = time.perf_counter()
         if (out / "session.sqlite").exists() and (out / "session.json").exists():
             chosen: list[Mutation] = []
+        elif args.survivors_of is not None:
+            chosen = survivors_of(args.survivors_of.resolve())
+            print(f"{len(chosen)} survivors of {args.survivors_of} to judge again",
+                  flush=True)
         else:
             every = population(package)
             chosen = sample(every, args.sample, args.seed)

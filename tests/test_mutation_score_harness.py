@@ -313,3 +313,24 @@ def test_lanes_judge_side_by_side_on_their_own_copies(tmp_path: Path) -> None:
     assert db.num_results == 4  # both lanes failed: nothing more recorded
     assert all(bench.sync_scratch(source, p) == 0 for p in packages)
     db.close()
+
+
+def test_survivors_of_a_session_are_what_a_second_run_judges(tmp_path: Path) -> None:
+    source = _tree(tmp_path / "impl")
+    out = tmp_path / "out"
+    package = bench.scratch_package(out)
+    bench.sync_scratch(source, package)
+    chosen = bench.sample(bench.population(package), 5, seed=2)
+    verdicts = iter(["survived", "killed-guarantee", "survived", "killed-contract",
+                     "timed-out"])
+
+    def judge(presets: object) -> object:
+        return bench.Verdict(next(verdicts))
+
+    db = bench.open_session(out, chosen, {"seed": 2, "sample": 5})
+    bench.run_session(db, [(package, judge)], progress=lambda line: None)
+    alive = sorted(o.mutation for o in bench.outcomes(db) if o.verdict.verdict == "survived")
+    db.close()
+    assert len(alive) == 2 and bench.survivors_of(out) == alive
+    with pytest.raises(ValueError, match="no session"):
+        bench.survivors_of(tmp_path / "nowhere")
