@@ -381,9 +381,11 @@ def run_worker(command: Sequence[str], env: Mapping[str, str], timeout: float) -
     a process that dies without a verdict was killed by the mutated store
     (killed-contract). On any interruption the group is killed before re-raising."""
     began = time.perf_counter()
-    proc = subprocess.Popen(list(command), env=dict(env), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True)
-    with _RUNNING_LOCK:
+    with _RUNNING_LOCK:  # started and registered at once: an interruption sees it
+        if _STOPPING.is_set():
+            raise KeyboardInterrupt("the session is stopping")
+        proc = subprocess.Popen(list(command), env=dict(env), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, start_new_session=True)
         _RUNNING.add(proc)
     try:
         stdout, stderr = proc.communicate(timeout=timeout)
@@ -419,12 +421,15 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
 
 _RUNNING: set[subprocess.Popen[bytes]] = set()
 _RUNNING_LOCK = threading.Lock()
+_STOPPING = threading.Event()
+"""Set on an interruption: no worker starts any more."""
 
 
 def _kill_running() -> None:
-    """Kill every worker's process group still running (the threads waiting on them
-    then restore their files)."""
+    """Kill every worker's process group still running, and let none start (the
+    threads waiting on them then restore their files)."""
     with _RUNNING_LOCK:
+        _STOPPING.set()
         running = list(_RUNNING)
     for proc in running:
         with contextlib.suppress(OSError):
@@ -471,14 +476,21 @@ def open_session(out: Path, chosen: Sequence[Mutation], meta: Mapping[str, Any])
     return db
 
 
-def survivors_of(out: Path) -> list[Mutation]:
+def survivors_of(out: Path, source: str | None = None) -> list[Mutation]:
     """The mutants the session under ``out`` judged ``survived`` (ValueError when
-    there is no session there)."""
+    there is no session there, or, given the ``source`` digest of today's
+    ``implementation/reference/``, when the session was made from other sources: its
+    mutation ids would name other mutations)."""
     from cosmic_ray.work_db import WorkDB
 
     path = out / "session.sqlite"
     if not path.exists():
         raise ValueError(f"no session under {out}")
+    made = json.loads((out / "session.json").read_text()).get("source") if (
+        out / "session.json").exists() else None
+    if source is not None and made != source:
+        raise ValueError(f"the session under {out} was made from other sources "
+                         f"({made}, today {source}): its mutants are not today's")
     db = WorkDB(str(path), WorkDB.Mode.open)
     try:
         return sorted(o.mutation for o in outcomes(db) if o.verdict.verdict == "survived")
@@ -536,6 +548,7 @@ def run_session(db: Any, lanes: Sequence[Lane], *, limit: int | None = None,
     known, by this thread alone. On an interruption (or an error) every running worker
     is killed and every lane's file restored before it propagates, and no further
     mutant starts. The number judged."""
+    _STOPPING.clear()
     pending = deque(sorted((mutation_of(item) for item in db.pending_work_items),
                            key=run_order)[:limit])
     total = db.num_work_items
@@ -761,7 +774,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if (out / "session.sqlite").exists() and (out / "session.json").exists():
             chosen: list[Mutation] = []
         elif args.survivors_of is not None:
-            chosen = survivors_of(args.survivors_of.resolve())
+            try:
+                chosen = survivors_of(args.survivors_of.resolve(), meta["source"])
+            except ValueError as error:
+                print(error, file=sys.stderr)
+                return 2
             print(f"{len(chosen)} survivors of {args.survivors_of} to judge again",
                   flush=True)
         else:

@@ -612,7 +612,7 @@ class Settling(Protocol):
     omitted): after a heal and restarts, operations in flight complete and
     background work (hand-offs, replication) finishes. It returns True when the
     store came to rest, False when its horizon passed first, or anything else (a
-    count, None) when it does not say. After every fault is healed and every node
+    count, None) when it does not say. After the network is healed and every node
     restarted and resumed, a store that answers False has not come to rest: the suite
     reports that as a breach of this capability, never judges what it holds then.
     ``quiesce()`` delivers every deliverable message and fires no timer; it returns

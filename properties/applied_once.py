@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any, Final
 
 from replicheck.histories.history import FAIL, OK, History
@@ -59,6 +59,11 @@ __all__ = [
 
 MAX_SUMS: Final = 4096
 """The most distinct partial sums kept per item; past it nothing is judged."""
+
+PRECISION: Final = 1000
+"""The digits every sum and difference here is computed with: exact for DynamoDB
+numbers (38 significant digits, exponents -130 to 125) and their sums, as the item
+model computes them."""
 
 _PROBES: Final = (Decimal(1000003), Decimal(7000019))
 """Two counter values an update is applied to (a step is the same on both)."""
@@ -144,12 +149,16 @@ def _update_effect(request: Update, attribute: str) -> Effect:
     written = [_number(v) for _, v in results]
     applied, from_absent = after(None)
     start = _number(from_absent) if applied else None
-    if all(v is None for _, v in results) and (not applied or from_absent is None):
-        return Effect("assign")  # REMOVE, or a non-number written
     low, high = written
+    if low is None and high is None:
+        same = results[0][1] == results[1][1] and (not applied or from_absent == results[0][1])
+        return Effect("assign") if same else UNKNOWN  # a value that is not a number
     if low is not None and high is not None:
-        if low - _PROBES[0] == high - _PROBES[1] and (not applied or start is not None):
-            return Effect("add", low - _PROBES[0], start)
+        with localcontext() as exact:
+            exact.prec = PRECISION
+            step = low - _PROBES[0]
+            if step == high - _PROBES[1] and (not applied or start is not None):
+                return Effect("add", step, start)
         if low == high and applied and start == low:
             return Effect("assign", low)
     return UNKNOWN
@@ -169,6 +178,12 @@ def reachable(value: Decimal, effects: Iterable[Effect]) -> bool | None:
     """Whether ``value`` is ``base + sum(S)`` for the writes ``effects`` of one item
     (each applied at most once; module docstring); None when that is not judged (an
     unknown write, no base at all, too many sums)."""
+    with localcontext() as exact:
+        exact.prec = PRECISION
+        return _reachable(value, effects)
+
+
+def _reachable(value: Decimal, effects: Iterable[Effect]) -> bool | None:
     bases: set[Decimal] = set()
     steps: list[Decimal] = []
     for effect in effects:
@@ -246,16 +261,43 @@ def _seen_items(history: History, schema: TableSchema) -> Iterator[tuple[str, st
     for op in history.operations:
         if op.status != OK or not isinstance(op.output, Mapping):
             continue
-        wires = [op.output.get("item"), *(op.output.get("items") or ())]
-        for wire in wires:
-            if not isinstance(wire, Mapping):
-                continue
-            try:
-                item = item_from_wire(wire, what=None)
-                text = key_text(tuple(item[a] for a in schema.key_attributes))
-            except Exception:
-                continue  # no key (UPDATED_NEW) or not an item
+        for wire in _answered_items(op, schema.name):
+            item = _item_of(wire)
+            if item is None or not all(a in item for a in schema.key_attributes):
+                continue  # not an item, or no key (UPDATED_NEW)
+            text = key_text(tuple(item[a] for a in schema.key_attributes))
             yield text, f"operation {op.id} ({op.f}) read", wire
+
+
+def _answered_items(op: Any, table: str) -> list[Any]:
+    """The items ``op``'s answer returned from ``table``: a read's item, a write's
+    returned values, each of a TransactGetItems' items whose get names ``table``."""
+    from replicheck.histories.items import request_of
+    from replicheck.models.items.requests import Get, TransactGet
+
+    try:
+        request = request_of(op)
+    except Exception:
+        return []
+    out = []
+    if isinstance(request, Get | Put | Update | Delete) and request.table == table:
+        out.append(op.output.get("item"))
+    if isinstance(request, TransactGet):
+        for get, item in zip(request.gets, op.output.get("items") or (), strict=False):
+            if get.table == table:
+                out.append(item)
+    return out
+
+
+def _item_of(value: Any) -> dict[str, Any] | None:
+    """The item ``value`` holds: DynamoDB JSON, or an item of plain values (as a
+    leader store's replica snapshot holds them); None for anything else."""
+    if not isinstance(value, Mapping):
+        return None
+    try:
+        return dict(item_from_wire(value, what=None))
+    except Exception:
+        return dict(value) if all(isinstance(k, str) for k in value) else None
 
 
 def reapplied_values(history: History, schema: TableSchema) -> list[str]:
@@ -267,11 +309,8 @@ def reapplied_values(history: History, schema: TableSchema) -> list[str]:
     problems: list[str] = []
     judged: dict[tuple[str, str, Decimal], bool | None] = {}
     for key, where, wire in _seen_items(history, schema):
-        if key not in writes or not isinstance(wire, Mapping):
-            continue
-        try:
-            item = item_from_wire(wire, what=None)
-        except Exception:
+        item = _item_of(wire)
+        if key not in writes or item is None:
             continue
         for attribute, raw in sorted(item.items()):
             value = _number(raw)

@@ -94,9 +94,11 @@ Which checker and which operations:
   it restarted, with no anti-entropy in between. The store's own count of pending
   hints is shown, never judged.
 - ``read-repair-repairs``: in every ``read-repair`` observation (a read of a key
-  whose replicas disagreed, every message delivered), each replica afterwards holds
-  every sibling of the merge of what the replicas held before (the entry of the
-  newest version for last writer wins). The merge is computed here from the replicas'
+  whose replicas disagreed, every message delivered; or, with one owner ``down``, a
+  read that was answered, timers run for a few seconds after it), each replica
+  afterwards holds every sibling of the merge of what the replicas held before (the
+  entry of the newest version for last writer wins; with an owner down, of what the
+  live ones held). The merge is computed here from the replicas'
   entries (:func:`_merge_entries`), never taken from the store's own merge.
 - ``vector-clock-order``: in the last quiescent ``replicas`` observation, for each
   key written with dotted versions (``meta["dot"]``, ``meta["clock"]`` of ``ok``
@@ -892,7 +894,8 @@ def _read_repair(history: History, claimed: bool) -> Judgement:
     guarantee = "read-repair-repairs"
     probes = [p for p in _observations(history, "read-repair")
               if isinstance(p.get("before"), dict)
-              and any(e is not None for e in p["before"].values())]
+              and any(e is not None for e in p["before"].values())
+              and (p.get("down") is None or p.get("answered") is True)]
     if not probes:
         return Judgement(guarantee, NOT_APPLICABLE, claimed,
                          reason="no read saw replicas that disagreed")

@@ -247,7 +247,9 @@ def owner_down_probes(twin: Any, table: str, found: list[dict[str, Any]],
     :data:`READ_REPAIR_SECONDS` of simulated time (timers fire: the coordinator gives
     up waiting for the crashed owner and repairs then). The observation holds only
     the live owners: ``before`` what they held (all the read could see), ``after``
-    what they hold then, and ``down`` the crashed owner."""
+    what they hold then, and ``down`` the crashed owner; it is judged only when the
+    read was answered (a store may refuse a read it cannot serve with an owner
+    down, and then repairs nothing)."""
     controllable = isinstance(twin, FaultInjectable) and isinstance(twin, TimeControl)
     if not controllable:
         return []

@@ -107,9 +107,9 @@ class BadStore(ContractBreach):
 
 
 class DidNotSettle(ContractBreach):
-    """A store's ``settle()`` said it did not come to rest although every fault was
-    healed, every node restarted and resumed (the ``settling`` capability): what it
-    holds then is no end state to judge convergence on."""
+    """A store's ``settle()`` said it did not come to rest although the network was
+    healed and every node restarted and resumed (the ``settling`` capability): what
+    it holds then is no end state to judge convergence on."""
 
 
 class Abandoned(BaseException):

@@ -384,8 +384,8 @@ class Scheduled(RuleBasedStateMachine):
 
             raise DidNotSettle(
                 f"settle() answered False: {self.setup.descriptor.name} did not come to "
-                "rest within its own horizon after every fault was healed and every "
-                "node restarted and resumed")
+                "rest within its own horizon after the network healed and every node "
+                "restarted and resumed")
 
     def settled(self) -> bool:
         """Settle the store (when it can), record the last completions and close the

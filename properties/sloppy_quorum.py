@@ -124,7 +124,8 @@ def _probe_key(twin: Any, table: str, pk: str, key: str, owners: tuple[str, ...]
             if dropped is not None:
                 put[HANDOFF_LOSSY] = {"written": wanted, "dropped": dropped,
                                       "owners": _after_handoff(lossy, table, key, down,
-                                                               float(hint_timer))}
+                                                               float(hint_timer),
+                                                               restart=False)}
     return out
 
 
@@ -197,12 +198,12 @@ MAX_LOSS_DECISIONS: Final = 20_000
 
 
 def _after_handoff(twin: Any, table: str, key: str, down: tuple[str, ...],
-                   hint_timer: float) -> dict[str, Any]:
-    """Restart the owners that were ``down`` (if they are not up already), let
-    :data:`HANDOFF_TIMERS` hint timers pass (no anti-entropy, no settling: hinted
-    handoff alone) and read each one's replica entry for ``key`` (None: it holds
-    nothing)."""
-    for node in down:
+                   hint_timer: float, *, restart: bool = True) -> dict[str, Any]:
+    """Restart the owners that were ``down`` (unless ``restart`` is off: they are up
+    already), let :data:`HANDOFF_TIMERS` hint timers pass (no anti-entropy, no
+    settling: hinted handoff alone) and read each one's replica entry for ``key``
+    (None: it holds nothing)."""
+    for node in down if restart else ():
         twin.restart(node)
     twin.run_for(HANDOFF_TIMERS * hint_timer)
     return {node: twin.replica_versions(node, table).get((key,)) for node in down}

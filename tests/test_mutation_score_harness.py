@@ -332,5 +332,9 @@ def test_survivors_of_a_session_are_what_a_second_run_judges(tmp_path: Path) -> 
     alive = sorted(o.mutation for o in bench.outcomes(db) if o.verdict.verdict == "survived")
     db.close()
     assert len(alive) == 2 and bench.survivors_of(out) == alive
+    (out / "session.json").write_text(json.dumps({"seed": 2, "sample": 5, "source": "abc"}))
+    assert bench.survivors_of(out, "abc") == alive
+    with pytest.raises(ValueError, match="other sources"):
+        bench.survivors_of(out, "def")  # other sources: other mutations under those ids
     with pytest.raises(ValueError, match="no session"):
         bench.survivors_of(tmp_path / "nowhere")

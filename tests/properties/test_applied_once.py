@@ -59,6 +59,9 @@ D = Decimal
     (update("SET n.x = :one", one=1), Effect("unknown")),
     (update("SET n = :a + :b", a=1, b=2), Effect("assign", D(3))),
     (update("SET n = n + n"), Effect("unknown")),  # doubles: no constant step
+    (update("SET n = :s", s="text"), Effect("assign")),  # not a number: a new start
+    (update("SET n = :a - n", a=1), Effect("unknown")),
+    (update("ADD n :c", c=frozenset({D(1)})), Effect("unknown")),  # a number set
 ])
 def test_each_writes_effect_on_the_counter(request_: Any, effect: Effect) -> None:
     assert effect_on(request_, "n") == effect
@@ -77,6 +80,20 @@ def test_reachable_values_are_a_base_plus_distinct_steps() -> None:
     assert reachable(D(5), [Effect("add", D(1), None)]) is None  # no base at all
     many = [Effect("add", D(2) ** i, D(2) ** i) for i in range(13)]
     assert reachable(D(10 ** 6), many) is None  # more sums than it keeps
+
+
+def test_sums_are_exact_to_the_item_models_precision() -> None:
+    """A 31-digit total the item model computes exactly is reachable; Python's
+    default 28 digits would have rounded it away."""
+    writes = [Put(T, {"pk": "k", "n": D(0)}), update("ADD n :c", c=D("1E+30")),
+              update("ADD n :c", c=D(400)), update("ADD n :c", c=D(400))]
+    db = Database({T: SCHEMA}, {T: {}})
+    for w in writes:
+        db, _ = apply(db, w)
+    value = db.tables[T][("k",)]["n"]
+    assert value == D("1000000000000000000000000000800")
+    assert reachable(value, [effect_on(w, "n") for w in writes]) is True
+    assert reachable(value + 400, [effect_on(w, "n") for w in writes]) is False
 
 
 # -- the oracle: applying writes once each never looks like a second application ----------
@@ -209,3 +226,54 @@ def test_a_copy_after_the_coordinator_restarted_is_applied_once(name: str,
     m = _machine(name, forgetful=True, bug=_Amnesiac)
     m.duplicate_request("c0", _increment("k0"), True, 2, False)  # no restart: once
     m.teardown()
+
+
+def _history(*ops: tuple[Any, Any], observations: tuple[tuple[str, Any], ...] = ()) -> Any:
+    """A history of ``ops`` (request, answer item or None), each ``ok``, over tables
+    ``a`` and ``b`` keyed on ``pk``, then ``observations``."""
+    from replicheck.histories.history import pair
+    from replicheck.histories.items import request_to_json, response_to_json, tables_to_json
+    from replicheck.histories.recorder import Recorder
+    from replicheck.models.items.requests import Response, request_kind
+
+    recorder = Recorder()
+    recorder.observe("tables", tables_to_json([TableSchema("a", "pk"), TableSchema("b", "pk")]))
+    for process, (request, item) in enumerate(ops):
+        kind = request_kind(request)
+        recorder.invoke(process, kind, request_to_json(request))
+        recorder.ok(process, kind, response_to_json(Response(item=item)))
+    for f, value in observations:
+        recorder.observe(f, value)
+    return pair(recorder.records())
+
+
+def test_a_read_of_another_table_is_not_judged_against_this_ones_writes() -> None:
+    from replicheck.models.items.requests import Get
+    from replicheck.properties.applied_once import reapplied_values
+
+    history = _history((Put("a", {"pk": "k", "n": D(1)}), None),
+                       (Put("b", {"pk": "k", "n": D(5)}), None),
+                       (Get("b", {"pk": "k"}, consistent=True), {"pk": "k", "n": D(5)}))
+    assert reapplied_values(history, TableSchema("a", "pk")) == []
+    assert reapplied_values(history, TableSchema("b", "pk")) == []
+    wrong = _history((Put("a", {"pk": "k", "n": D(1)}), None),
+                     (Get("a", {"pk": "k"}, consistent=True), {"pk": "k", "n": D(5)}))
+    (problem,) = reapplied_values(wrong, TableSchema("a", "pk"))
+    assert "read n = 5" in problem
+
+
+def test_a_leader_stores_plain_replica_items_are_judged() -> None:
+    """A leader store's replica snapshot holds items of plain values, not DynamoDB
+    JSON: they are judged too."""
+    from replicheck.properties.applied_once import reapplied_values
+
+    def snapshot(n: int) -> dict[str, Any]:
+        return {"table": "a", "quiescent": True, "replicas": {
+            "n1": {'"k"': {"value": {"pk": "k", "n": D(n)}, "version": 7}}}}
+
+    once = Update("a", {"pk": "k"}, "ADD n :one", values={":one": D(1)})
+    good = _history((once, None), observations=(("replicas", snapshot(1)),))
+    assert reapplied_values(good, TableSchema("a", "pk")) == []
+    bad = _history((once, None), observations=(("replicas", snapshot(2)),))
+    (problem,) = reapplied_values(bad, TableSchema("a", "pk"))
+    assert "n1 holds n = 2" in problem

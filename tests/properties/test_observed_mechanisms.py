@@ -9,7 +9,7 @@ from typing import Any
 from replicheck.implementation.presets import preset
 from replicheck.implementation.reference.leaderless.node import LeaderlessNode
 from replicheck.models.items.requests import Put
-from replicheck.properties.guarantees import judge_guarantee
+from replicheck.properties.guarantees import NOT_APPLICABLE, judge_guarantee
 from replicheck.properties.mechanisms import hinted_states, hints_observation
 from replicheck.properties.verdicts import snapshot_history
 
@@ -216,3 +216,8 @@ def test_read_repair_with_an_owner_down_is_observed_and_judged() -> None:
     history = snapshot_history(broken.descriptor, [("read-repair", p) for p in probes])
     judgement = judge_guarantee("read-repair-repairs", history, broken.descriptor)
     assert judgement.status == "violated" and owners[2] in judgement.reason
+    # a read the store refused with an owner down (it cannot serve it) is not judged
+    refused = [{**p, "answered": False} for p in probes]
+    history = snapshot_history(broken.descriptor, [("read-repair", p) for p in refused])
+    judgement = judge_guarantee("read-repair-repairs", history, broken.descriptor)
+    assert judgement.status == NOT_APPLICABLE
