@@ -120,13 +120,44 @@ def _probe_key(twin: Any, table: str, pk: str, key: str, owners: tuple[str, ...]
         put[HANDOFF] = {"written": wanted, "owners": _after_handoff(
             twin, table, key, down, float(hint_timer))}
         if lossy is not None:
+            second = _second_put(lossy, table, pk, key, owners)
             dropped = _restart_losing_one(lossy, table, down, float(hint_timer))
             if dropped is not None:
                 put[HANDOFF_LOSSY] = {"written": wanted, "dropped": dropped,
                                       "owners": _after_handoff(lossy, table, key, down,
                                                                float(hint_timer),
                                                                restart=False)}
+                if second is not None:
+                    other, written = second
+                    put[HANDOFF_LOSSY]["also"] = {
+                        "key": other, "written": written,
+                        "owners": {n: lossy.replica_versions(n, table).get((other,))
+                                   for n in down}}
     return out
+
+
+SAME_OWNERS_TRIES: Final = 200
+"""The most key names tried for a second key with the probed key's owners."""
+
+
+def _second_put(twin: Any, table: str, pk: str, key: str, owners: tuple[str, ...]
+                ) -> tuple[str, dict[str, Any]] | None:
+    """On ``twin`` (the probed key's owners still down), a put of another key with the
+    same preference list, run to its answer, so that each fallback holds two hints
+    for the same owner: the key and the entry its answer names, or None (no such key
+    among :data:`SAME_OWNERS_TRIES` names, or the put was not answered ``ok`` with
+    one)."""
+    from replicheck.properties.liveness import run_until
+
+    other = next((f"{key}-also-{i}" for i in range(SAME_OWNERS_TRIES)
+                  if tuple(twin.preference_list(table, {pk: f"{key}-also-{i}"})) == owners),
+                 None)
+    if other is None:
+        return None
+    handle = twin.submit("sloppy-also", Put(table, {pk: other, "v": f"sloppy-{other}"}))
+    run_until(twin, lambda: handle.done)
+    written = written_entry(getattr(handle, "meta", None))
+    return None if handle.status != "ok" or written is None else (other, written)
 
 
 HANDOFF: Final = "handoff"
@@ -222,11 +253,14 @@ def unhanded_writes(history: History) -> tuple[int, list[str]]:
         if record.f != OBSERVATION or not isinstance(record.value, dict):
             continue
         for probe in record.value.get(FIELD, ()):
-            for member in (HANDOFF, HANDOFF_LOSSY):
-                handoff = probe.get(member) if isinstance(probe, dict) else None
+            for member in (HANDOFF, HANDOFF_LOSSY, "also"):
+                source = (probe.get(HANDOFF_LOSSY) or {}) if member == "also" else probe
+                handoff = source.get(member) if isinstance(source, dict) else None
                 if not isinstance(handoff, dict):
                     continue
                 checked += 1
+                if member == "also":
+                    handoff = {**handoff, "dropped": source.get("dropped")}
                 lost = handoff.get("dropped")
                 how = "" if not isinstance(lost, dict) else (
                     f", the first message from {lost.get('src')} to {lost.get('dst')} "
@@ -234,7 +268,8 @@ def unhanded_writes(history: History) -> tuple[int, list[str]]:
                 for owner, held in sorted((handoff.get("owners") or {}).items()):
                     if not _reflects_entry(held, handoff.get("written")):
                         problems.append(
-                            f"a put of key {probe.get('key')} answered ok while its owners "
+                            f"a put of key {handoff.get('key', probe.get('key'))} answered "
+                            f"ok while its owners "
                             f"{', '.join(map(str, probe.get('down', ())))} were down "
                             f"({_canon(handoff.get('written'))}) is not held by {owner} "
                             f"{HANDOFF_TIMERS} hint timers after it restarted{how} (it "

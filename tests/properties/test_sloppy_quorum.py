@@ -180,7 +180,7 @@ def test_a_put_taken_with_the_owners_down_is_handed_off_to_them(name: str) -> No
         assert sorted(put[HANDOFF]["owners"]) == sorted(put["down"])
         assert all(held is not None for held in put[HANDOFF]["owners"].values())
     assert judgement.status == HOLDS, judgement.explanation()
-    assert f"{2 * len(KEYS)} put(s) made with the owners down" in judgement.explanation()
+    assert f"{3 * len(KEYS)} put(s) made with the owners down" in judgement.explanation()
     for put in puts:  # the same again with the first handoff message lost
         lossy = put[HANDOFF_LOSSY]
         assert lossy["dropped"]["dst"] in put["down"]
@@ -227,3 +227,35 @@ def test_fallbacks_that_never_store_a_hint_are_caught(
     with pytest.raises(GuaranteeViolation) as raised:
         run_state_machine_as_test(machine, settings=chosen)
     assert HANDOFF_PROMISE in raised.value.guarantees
+
+
+def _retry_cancelled_by_an_ack(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An acknowledged hint cancels the fallback's handoff timer while other hints
+    are still waiting: a hint whose handoff was lost is never offered again."""
+    on_message = LeaderlessNode.on_message
+
+    def cancelling(self: Any, message: Any) -> None:
+        on_message(self, message)
+        if message.kind == "handoff-ack" and self.hints and self.handoff_timer is not None:
+            self.cancel_timer(self.handoff_timer)  # THE BUG
+            self.handoff_timer = None
+
+    monkeypatch.setattr(LeaderlessNode, "on_message", cancelling)
+
+
+@pytest.mark.parametrize("name", CLAIMING)
+def test_two_hints_for_one_owner_one_handoff_lost(name: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lossy check writes a second key with the same owners first, so each
+    fallback holds two hints for one owner: a clean store offers the lost one again,
+    one whose acknowledgement cancels the retries does not."""
+    puts, judgement = _handoff_judged(preset(name))
+    assert judgement.status == HOLDS, judgement.explanation()
+    for put in puts:
+        also = put[HANDOFF_LOSSY]["also"]
+        assert also["key"] != put["key"] and sorted(also["owners"]) == sorted(put["down"])
+        assert all(held is not None for held in also["owners"].values())
+    _retry_cancelled_by_an_ack(monkeypatch)
+    puts, judgement = _handoff_judged(preset(name))
+    assert judgement.status == VIOLATED
+    assert "lost" in judgement.explanation()
