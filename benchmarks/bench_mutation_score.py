@@ -749,7 +749,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="judge at most N more mutants, then report")
     parser.add_argument("--survivors-of", type=Path, default=None,
                         help="judge again only the mutants another session's run left "
-                             "alive (its --out), with the suite as it is now")
+                             "alive (its --out) and the triage does not call equivalent, "
+                             "with the suite as it is now")
     parser.add_argument("--check", action="store_true",
                         help="first check a known bug is killed and a no-op survives")
     parser.add_argument("--report", action="store_true", help="only report what is done")
@@ -775,12 +776,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             chosen: list[Mutation] = []
         elif args.survivors_of is not None:
             try:
-                chosen = survivors_of(args.survivors_of.resolve(), meta["source"])
+                alive = survivors_of(args.survivors_of.resolve(), meta["source"])
             except ValueError as error:
                 print(error, file=sys.stderr)
                 return 2
-            print(f"{len(chosen)} survivors of {args.survivors_of} to judge again",
-                  flush=True)
+            triage = load_triage(args.triage)
+            chosen = [m for m in alive if "equivalent" not in triage.get(m.id, {})]
+            print(f"{len(chosen)} survivors of {args.survivors_of} to judge again "
+                  f"({len(alive) - len(chosen)} triaged equivalent left out)", flush=True)
         else:
             every = population(package)
             chosen = sample(every, args.sample, args.seed)
