@@ -204,6 +204,10 @@ def _probe_plan(found: list[dict[str, Any]], limit: int) -> list[tuple[dict[str,
     return [probe for row in rounds for probe in row][:limit]
 
 
+OWNER_DOWN_PROBE_LIMIT = 3
+"""The most read-repair probes with an owner down one observation makes (each runs
+the store's timers on its own copy: the costlier kind)."""
+
 READ_REPAIR_SECONDS = 5.0
 """The simulated time a read-repair probe with an owner down runs after its read:
 every coordinator the suite knows answers, or gives up, and repairs within a client
@@ -235,7 +239,7 @@ def read_repair_probes(store: Any, table: str, pk: str,
         probes.append({"table": table, "key": text, "coordinator": coordinator,
                        "answered": read.status == "ok", "before": disagreement["before"],
                        "merged": disagreement["merged"], "after": after})
-    return probes + owner_down_probes(twin, table, found, limit)
+    return probes + owner_down_probes(twin, table, found, OWNER_DOWN_PROBE_LIMIT)
 
 
 def owner_down_probes(twin: Any, table: str, found: list[dict[str, Any]],

@@ -91,12 +91,13 @@ def owners_down_probes(store: Any, table: str, pk: str, keys: Sequence[str]
         down = owners[:-1]
         if len(owners) < 2 or len(nodes) - len(down) < len(owners):
             continue  # no owner left up, or too few live nodes to stand in
-        out += _probe_key(store.fork(), table, pk, key, owners, down)
+        lossy = not any(HANDOFF_LOSSY in probe for probe in out)
+        out += _probe_key(store.fork(), table, pk, key, owners, down, lossy=lossy)
     return out
 
 
 def _probe_key(twin: Any, table: str, pk: str, key: str, owners: tuple[str, ...],
-               down: tuple[str, ...]) -> list[dict[str, Any]]:
+               down: tuple[str, ...], *, lossy: bool = True) -> list[dict[str, Any]]:
     from replicheck.properties.liveness import probe_outcomes, run_until
 
     for node in down:
@@ -116,22 +117,22 @@ def _probe_key(twin: Any, table: str, pk: str, key: str, owners: tuple[str, ...]
     hint_timer = twin.descriptor.windows.hint_timer
     if (put["status"] == "ok" and wanted is not None and hint_timer is not None
             and isinstance(twin, ReplicaSnapshots)):
-        lossy = cast(Any, twin).fork() if can_lose(twin) else None
+        lost = cast(Any, twin).fork() if lossy and can_lose(twin) else None
         put[HANDOFF] = {"written": wanted, "owners": _after_handoff(
             twin, table, key, down, float(hint_timer))}
-        if lossy is not None:
-            second = _second_put(lossy, table, pk, key, owners)
-            dropped = _restart_losing_one(lossy, table, down, float(hint_timer))
+        if lost is not None:
+            second = _second_put(lost, table, pk, key, owners)
+            dropped = _restart_losing_one(lost, table, down, float(hint_timer))
             if dropped is not None:
                 put[HANDOFF_LOSSY] = {"written": wanted, "dropped": dropped,
-                                      "owners": _after_handoff(lossy, table, key, down,
+                                      "owners": _after_handoff(lost, table, key, down,
                                                                float(hint_timer),
                                                                restart=False)}
                 if second is not None:
                     other, written = second
                     put[HANDOFF_LOSSY]["also"] = {
                         "key": other, "written": written,
-                        "owners": {n: lossy.replica_versions(n, table).get((other,))
+                        "owners": {n: lost.replica_versions(n, table).get((other,))
                                    for n in down}}
     return out
 
@@ -165,8 +166,9 @@ HANDOFF: Final = "handoff"
 (judged by ``hinted-handoff-delivers``)."""
 
 HANDOFF_LOSSY: Final = "handoff_lossy"
-"""The member of a put probe holding the same after the first message a node sent to
-a restarted owner was lost (the handoff must be offered again)."""
+"""The member of the first probed key's put probe holding the same after the first
+message a node sent to a restarted owner was lost (the handoff must be offered again),
+with ``also`` a second key of the same owners written before the restart."""
 
 HANDOFF_TIMERS: Final = 4
 """How many of the store's declared hint timers (``Windows.hint_timer``) the owners

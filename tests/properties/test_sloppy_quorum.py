@@ -180,8 +180,10 @@ def test_a_put_taken_with_the_owners_down_is_handed_off_to_them(name: str) -> No
         assert sorted(put[HANDOFF]["owners"]) == sorted(put["down"])
         assert all(held is not None for held in put[HANDOFF]["owners"].values())
     assert judgement.status == HOLDS, judgement.explanation()
-    assert f"{3 * len(KEYS)} put(s) made with the owners down" in judgement.explanation()
-    for put in puts:  # the same again with the first handoff message lost
+    assert f"{len(KEYS) + 2} put(s) made with the owners down" in judgement.explanation()
+    (first,) = [put for put in puts if HANDOFF_LOSSY in put]  # the first key's only
+    assert first is puts[0]
+    for put in [first]:  # the same again with the first handoff message lost
         lossy = put[HANDOFF_LOSSY]
         assert lossy["dropped"]["dst"] in put["down"]
         assert lossy["dropped"]["src"] not in put["down"]
@@ -251,7 +253,7 @@ def test_two_hints_for_one_owner_one_handoff_lost(name: str,
     one whose acknowledgement cancels the retries does not."""
     puts, judgement = _handoff_judged(preset(name))
     assert judgement.status == HOLDS, judgement.explanation()
-    for put in puts:
+    for put in [p for p in puts if HANDOFF_LOSSY in p]:
         also = put[HANDOFF_LOSSY]["also"]
         assert also["key"] != put["key"] and sorted(also["owners"]) == sorted(put["down"])
         assert all(held is not None for held in also["owners"].values())
