@@ -308,6 +308,7 @@ def reapplied_values(history: History, schema: TableSchema) -> list[str]:
     key_attributes = set(schema.key_attributes)
     problems: list[str] = []
     judged: dict[tuple[str, str, Decimal], bool | None] = {}
+    effects: dict[tuple[str, str], list[Effect]] = {}
     for key, where, wire in _seen_items(history, schema):
         item = _item_of(wire)
         if key not in writes or item is None:
@@ -318,8 +319,9 @@ def reapplied_values(history: History, schema: TableSchema) -> list[str]:
                 continue
             found = (key, attribute, value)
             if found not in judged:
-                judged[found] = reachable(value, (effect_on(w, attribute)
-                                                  for w in writes[key]))
+                if (key, attribute) not in effects:  # each write classified once
+                    effects[(key, attribute)] = [effect_on(w, attribute) for w in writes[key]]
+                judged[found] = reachable(value, effects[(key, attribute)])
                 if judged[found] is False:
                     problems.append(
                         f"key {key}: {where} {attribute} = {value}, which no set of its "
