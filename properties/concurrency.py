@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace as dc_replace
-from decimal import Decimal
 from typing import Any, ClassVar, Final
 
 from hypothesis import strategies as st
@@ -33,7 +32,6 @@ from replicheck.models.items.requests import (
     Put,
     Request,
     TransactWrite,
-    Update,
 )
 from replicheck.properties import strategies
 from replicheck.properties.deposed_leader import can_depose, deposed_leader_read
@@ -100,15 +98,9 @@ RACES: Final = ("create", "increment", "put", "txn-increment")
 """The shapes of the ``race`` rule's concurrent requests on one key."""
 
 
-def _increment(table: str, pk: str, key: str) -> Update:
-    """Add one to the item's ``n`` (created at 1)."""
-    return Update(table, {pk: key}, "SET n = if_not_exists(n, :zero) + :one",
-                  values={":zero": Decimal(0), ":one": Decimal(1)})
-
-
 def _race_request(kind: str, table: str, pk: str, key: str, value: str, other: str
                   ) -> Request:
-    increment = _increment(table, pk, key)
+    increment = strategies.increment(table, pk, key)
     if kind == "create":
         return Put(table, {pk: key, "v": value}, "attribute_not_exists(" + pk + ")")
     if kind == "increment":
@@ -261,7 +253,7 @@ def _transaction_rules(setup: Setup) -> type:
         @precondition(lambda self: transactions)
         @rule(client=st.sampled_from(CLIENTS),
               request=st.one_of(strategies.transact_writes(table, pk), strategies.keys().map(
-                  lambda key: TransactWrite((_increment(table, pk, key),)))),
+                  lambda key: TransactWrite((strategies.increment(table, pk, key),)))),
               retries=st.integers(1, 2))
         def idempotent(self: Any, client: str, request: TransactWrite, retries: int) -> None:
             """A transaction with a ClientRequestToken, retried with the same token

@@ -31,14 +31,13 @@ a step cannot happen (no idle client, a node already down) the schedule stops th
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any, Final
 
-from replicheck.models.items.requests import Update
 from replicheck.properties.search.driver import Surface
 from replicheck.properties.search.messages import read_back, redeliver
+from replicheck.properties.strategies import increment
 
-__all__ = ["CLIENT", "KEY", "can_redeliver", "redelivered_increment", "redelivery_epilogue"]
+__all__ = ["CLIENT", "KEY", "can_redeliver", "redelivery_epilogue"]
 
 KEY: Final = "redelivered"
 """The key the epilogue increments (none of the workload's keys)."""
@@ -53,20 +52,13 @@ def can_redeliver(surface: Surface) -> bool:
     return surface.messages and surface.faults
 
 
-def redelivered_increment(table: str, pk: str) -> Update:
-    """The increment the epilogue sends: ``n`` of :data:`KEY` plus one (created at
-    1)."""
-    return Update(table, {pk: KEY}, "SET n = if_not_exists(n, :zero) + :one",
-                  values={":zero": Decimal(0), ":one": Decimal(1)})
-
-
 def redelivery_epilogue(machine: Any) -> None:
     """Run the schedule of the module docstring on ``machine`` (a scheduled machine
     offering the fault-search Driver), when :func:`can_redeliver`."""
     surface: Surface = machine.surface
     if not can_redeliver(surface):
         return
-    request = redelivered_increment(surface.table, surface.pk)
+    request = increment(surface.table, surface.pk, KEY)
     if not redeliver(machine, surface, CLIENT, request, late=True, gap=0, restart=True):
         return
     failover = machine.setup.descriptor.windows.failover

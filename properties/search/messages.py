@@ -33,7 +33,6 @@ it), whatever kind the store names them, so any store with ``message-control``
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
-from decimal import Decimal
 from typing import Any, Final
 
 from hypothesis import strategies as st
@@ -45,7 +44,6 @@ from replicheck.models.items.requests import (
     Put,
     Request,
     TransactWrite,
-    Update,
     WriteAction,
 )
 from replicheck.properties import strategies
@@ -152,18 +150,12 @@ def touched_key(request: Request | WriteAction, pk: str) -> object | None:
     return key.get(pk) if isinstance(key, Mapping) else None
 
 
-def _increment(table: str, pk: str, key: str) -> Update:
-    """Add one to the item's ``n`` (created at 1): applied twice, it shows."""
-    return Update(table, {pk: key}, "SET n = if_not_exists(n, :zero) + :one",
-                  values={":zero": Decimal(0), ":one": Decimal(1)})
-
-
 def _writes(surface: Surface) -> st.SearchStrategy[Request]:
     """The writes a duplicated or late request carries: increments (a second apply
     shows in the count) as often as every other single-item write, and
     transactions when the store has them."""
     table, pk = surface.table, surface.pk
-    increments = strategies.keys().map(lambda key: _increment(table, pk, key))
+    increments = strategies.keys().map(lambda key: strategies.increment(table, pk, key))
     others: st.SearchStrategy[Request] = st.one_of(
         strategies.puts(table, pk), strategies.updates(table, pk),
         strategies.deletes(table, pk))
